@@ -1,0 +1,101 @@
+"""A small pure-Python byte-level BPE trainer that writes a Hugging Face tokenizer.json.
+
+Used for the tiny test fixtures (which must be reproducible without the `tokenizers` package).
+The default model's tokenizer is trained with `tokenizers` itself (native/py/train_tokenizer.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable unicode map used by byte-level BPE."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+# An approximation of the GPT-2 pre-tokenizer split, good enough to learn merges from.
+WORD_RE = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z_]+| ?[0-9]+| ?[^\sA-Za-z0-9_]+|\s+(?!\S)|\s+""")
+
+
+def train_bpe(text: str, n_merges: int, specials: list[str]) -> dict:
+    b2u = bytes_to_unicode()
+    words = Counter(tuple(b2u[b] for b in w.encode("utf-8")) for w in WORD_RE.findall(text))
+    vocab: dict[str, int] = {}
+    for s in specials:
+        vocab[s] = len(vocab)
+    for b in range(256):
+        vocab.setdefault(b2u[b], len(vocab))
+    merges = []
+    for _ in range(n_merges):
+        pairs = Counter()
+        for w, c in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] += c
+        if not pairs:
+            break
+        (a, b), cnt = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+        if cnt < 2:
+            break
+        merges.append(f"{a} {b}")
+        vocab[a + b] = len(vocab)
+        new_words = Counter()
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            new_words[tuple(out)] += c
+        words = new_words
+    return tokenizer_json(vocab, merges, specials)
+
+
+def tokenizer_json(vocab: dict[str, int], merges: list[str], specials: list[str]) -> dict:
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {"id": vocab[s], "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+            for s in specials
+        ],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {
+            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+            "vocab": vocab, "merges": merges,
+        },
+    }
+
+
+def tokenizer_config(specials: list[str], bos: str | None, eos: str, pad: str | None, max_len: int) -> dict:
+    return {
+        "add_bos_token": False, "add_eos_token": False,
+        "added_tokens_decoder": {str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}
+                                 for i, s in enumerate(specials)},
+        "additional_special_tokens": specials,
+        "bos_token": bos, "eos_token": eos, "pad_token": pad, "unk_token": None,
+        "clean_up_tokenization_spaces": False, "model_max_length": max_len,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+
+
+if __name__ == "__main__":
+    t = train_bpe("def foo(x):\n    return x + 1\n" * 10, 20, ["<|endoftext|>"])
+    print(json.dumps(t)[:200])

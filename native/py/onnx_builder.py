@@ -1,0 +1,265 @@
+"""Builds decoder ONNX graphs directly from a state_dict (numpy + onnx only, opset 17).
+
+Writing the graph by hand rather than tracing gives an exact, documented I/O contract
+(native/ONNX-CONTRACT.md), works the same on any torch version, and lets us choose the operators
+that onnxruntime runs fast. Layouts:
+  standard: input_ids, attention_mask [B,T] int64, position_ids, past_key_values.{i}.key|value
+            (gpt_bigcode: past_key_values.{i}.key_value) -> logits [B,S,V], present.*  (Optimum names)
+  packed:   input_ids, attention_bias [B,1,S,T] f32, position_ids, logits_index [N], past_key_values.*
+            -> logits [B,N,V], present.*
+Weights: fp32, or int8 ("q8": symmetric per-output-channel int8 weights with dynamic uint8 activation
+quantization, DynamicQuantizeLinear + MatMulInteger, which onnxruntime fuses on the CPU; the tied
+embedding / LM head is stored once as int8 [H,V] with per-token scales).
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F32 = TensorProto.FLOAT
+I64 = TensorProto.INT64
+NEG = -1e9
+
+
+class Graph:
+    def __init__(self):
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self.counter = 0
+        self.consts = {}
+
+    def op(self, op_type, inputs, n_out=1, name=None, domain=None, **attrs):
+        self.counter += 1
+        nm = name or f"{op_type}_{self.counter}"
+        outs = [f"{nm}:{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=nm, domain=domain, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def init(self, name, arr):
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def const(self, value, dtype=np.int64):
+        arr = np.array(value, dtype=dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if key not in self.consts:
+            self.consts[key] = self.init(f"const_{len(self.consts)}", arr)
+        return self.consts[key]
+
+    def add_input(self, name, elem, shape):
+        self.inputs.append(helper.make_tensor_value_info(name, elem, shape))
+        return name
+
+    def add_output(self, src, name, elem, shape):
+        self.nodes.append(helper.make_node("Identity", [src], [name], name=f"out_{name}"))
+        self.outputs.append(helper.make_tensor_value_info(name, elem, shape))
+
+    def model(self, doc: str) -> onnx.ModelProto:
+        g = helper.make_graph(self.nodes, "decoder", self.inputs, self.outputs, self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="infill-ls native/py/onnx_builder.py")
+        m.ir_version = 8
+        m.doc_string = doc
+        return m
+
+
+class Builder:
+    def __init__(self, cfg, sd: dict, layout: str, quant: str):
+        self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        self.g = Graph()
+
+    def w(self, key):
+        return self.sd[key].astype(np.float32)
+
+    def linear(self, x, key, bias_key=None, name=None):
+        """x @ W^T (+ b). W is [out, in] as in torch."""
+        g = self.g
+        wt = self.w(key).T  # [in, out]
+        if self.quant == "q8":
+            scale = np.maximum(np.abs(wt).max(axis=0), 1e-8) / 127.0  # per output column
+            wq = np.clip(np.round(wt / scale), -127, 127).astype(np.int8)
+            wq_n = g.init(f"{key}.int8", wq)
+            sc_n = g.init(f"{key}.scale", scale.astype(np.float32))
+            xq, xs, xz = g.op("DynamicQuantizeLinear", [x], n_out=3)
+            y32 = g.op("MatMulInteger", [xq, wq_n, xz])
+            yf = g.op("Cast", [y32], to=F32)
+            y = g.op("Mul", [yf, g.op("Mul", [xs, sc_n])], name=name)
+        else:
+            y = g.op("MatMul", [x, g.init(key, wt)], name=name)
+        if bias_key is not None:
+            y = g.op("Add", [y, g.init(bias_key, self.w(bias_key))])
+        return y
+
+    def rmsnorm(self, x, key):
+        g = self.g
+        var = g.op("ReduceMean", [g.op("Mul", [x, x])], axes=[-1], keepdims=1)
+        den = g.op("Sqrt", [g.op("Add", [var, g.const(self.cfg.norm_eps, np.float32)])])
+        return g.op("Mul", [g.op("Div", [x, den]), g.init(key, self.w(key))])
+
+    def layernorm(self, x, key):
+        g = self.g
+        return g.op("LayerNormalization", [x, g.init(key + ".weight", self.w(key + ".weight")), g.init(key + ".bias", self.w(key + ".bias"))],
+                    axis=-1, epsilon=self.cfg.norm_eps)
+
+    def embed(self, ids, key):
+        """Token embedding. q8: one int8 [H,V] tensor shared with the LM head (tied weights)."""
+        g = self.g
+        if self.quant == "q8":
+            e = self.w(key)  # [V,H]
+            scale = np.maximum(np.abs(e).max(axis=1), 1e-8) / 127.0  # per token == per LM-head column
+            eq_t = np.clip(np.round(e / scale[:, None]), -127, 127).astype(np.int8).T  # [H,V]
+            self.tied_q = (g.init(f"{key}.int8_t", eq_t), g.init(f"{key}.scale", scale.astype(np.float32)))
+            rows = g.op("Gather", [self.tied_q[0], ids], axis=1)  # [H,B,S] int8
+            rows = g.op("Transpose", [g.op("Cast", [rows], to=F32)], perm=[1, 2, 0])  # [B,S,H]
+            sc = g.op("Unsqueeze", [g.op("Gather", [self.tied_q[1], ids], axis=0), g.const([-1])])  # [B,S,1]
+            return g.op("Mul", [rows, sc])
+        self.tied_f = key
+        return g.op("Gather", [g.init(key, self.w(key)), ids], axis=0)
+
+    def lm_head(self, x, key):
+        g = self.g
+        if self.quant == "q8":
+            wq_n, sc_n = self.tied_q
+            xq, xs, xz = g.op("DynamicQuantizeLinear", [x], n_out=3)
+            yf = g.op("Cast", [g.op("MatMulInteger", [xq, wq_n, xz])], to=F32)
+            return g.op("Mul", [yf, g.op("Mul", [xs, sc_n])], name="lm_head")
+        return g.op("MatMul", [x, g.init(key + ".T", self.w(key).T)], name="lm_head")
+
+    def causal_bias(self, input_ids, attention_mask):
+        """Standard layout: [B,1,S,T] additive bias from the 2D padding mask plus causality."""
+        g = self.g
+        s = g.op("Gather", [g.op("Shape", [input_ids]), g.const(1)], axis=0)
+        t = g.op("Gather", [g.op("Shape", [attention_mask]), g.const(1)], axis=0)
+        p = g.op("Sub", [t, s])
+        tr = g.op("Range", [g.const(0), t, g.const(1)])
+        sr = g.op("Add", [g.op("Range", [g.const(0), s, g.const(1)]), p])
+        causal = g.op("LessOrEqual", [g.op("Unsqueeze", [tr, g.const([0])]), g.op("Unsqueeze", [sr, g.const([1])])])  # [S,T]
+        pad = g.op("Unsqueeze", [g.op("Cast", [attention_mask], to=TensorProto.BOOL), g.const([1, 2])])  # [B,1,1,T]
+        allowed = g.op("And", [causal, pad])  # [B,1,S,T]
+        return g.op("Where", [allowed, g.const(0.0, np.float32), g.const(NEG, np.float32)])
+
+    def rope(self, x, cos, sin):
+        g = self.g
+        h = self.cfg.head_dim // 2
+        x1 = g.op("Slice", [x, g.const([0]), g.const([h]), g.const([-1])])
+        x2 = g.op("Slice", [x, g.const([h]), g.const([2 * h]), g.const([-1])])
+        rot = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
+        return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])])
+
+    def heads(self, x, n):
+        g = self.g
+        return g.op("Transpose", [g.op("Reshape", [x, g.const([0, 0, n, self.cfg.head_dim])])], perm=[0, 2, 1, 3])
+
+    def build(self) -> onnx.ModelProto:
+        cfg, g = self.cfg, self.g
+        B, S, P, T = "batch", "seq", "past", "total"
+        ids = g.add_input("input_ids", I64, [B, S])
+        if self.layout == "packed":
+            bias = g.add_input("attention_bias", F32, [B, 1, S, T])
+        else:
+            mask = g.add_input("attention_mask", I64, [B, T])
+        pos = g.add_input("position_ids", I64, [B, S])
+        if self.layout == "packed":
+            lidx = g.add_input("logits_index", I64, ["n_logits"])
+        d, kv = cfg.head_dim, cfg.num_kv_heads
+        past = []
+        for i in range(cfg.num_layers):
+            if cfg.arch == "gpt_bigcode":
+                past.append(g.add_input(f"past_key_values.{i}.key_value", F32, [B, P, 2 * d]))
+            else:
+                past.append((g.add_input(f"past_key_values.{i}.key", F32, [B, kv, P, d]),
+                             g.add_input(f"past_key_values.{i}.value", F32, [B, kv, P, d])))
+        if self.layout != "packed":
+            bias = self.causal_bias(ids, mask)
+        if cfg.arch == "gpt_bigcode":
+            x = self.build_bigcode(ids, pos, bias, past)
+        else:
+            x = self.build_llama(ids, pos, bias, past)
+        if self.layout == "packed":
+            x = g.op("Gather", [x, lidx], axis=1)  # [B,N,H]: only the rows whose logits are needed
+            g.add_output(self.lm_head(x, self.head_key), "logits", F32, [B, "n_logits", cfg.vocab_size])
+        else:
+            g.add_output(self.lm_head(x, self.head_key), "logits", F32, [B, S, cfg.vocab_size])
+        for i, pr in enumerate(self.presents):
+            if cfg.arch == "gpt_bigcode":
+                g.add_output(pr, f"present.{i}.key_value", F32, [B, T, 2 * d])
+            else:
+                g.add_output(pr[0], f"present.{i}.key", F32, [B, kv, T, d])
+                g.add_output(pr[1], f"present.{i}.value", F32, [B, kv, T, d])
+        return g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}")
+
+    def build_llama(self, ids, pos, bias, past):
+        from model import rope_tables
+        cfg, g = self.cfg, self.g
+        d, h, kv = cfg.head_dim, cfg.num_heads, cfg.num_kv_heads
+        grp = h // kv
+        cos_t, sin_t = (t.numpy() for t in rope_tables(cfg))
+        cos = g.op("Unsqueeze", [g.op("Gather", [g.init("rope.cos", cos_t), pos], axis=0), g.const([1])])  # [B,1,S,D]
+        sin = g.op("Unsqueeze", [g.op("Gather", [g.init("rope.sin", sin_t), pos], axis=0), g.const([1])])
+        bias5 = g.op("Unsqueeze", [bias, g.const([1])])  # [B,1,1,S,T]
+        x = self.embed(ids, "model.embed_tokens.weight")
+        self.head_key = "model.embed_tokens.weight" if cfg.tie_embeddings else "lm_head.weight"
+        self.presents = []
+        for i in range(cfg.num_layers):
+            pre = f"model.layers.{i}."
+            hn = self.rmsnorm(x, pre + "input_layernorm.weight")
+            bk = (lambda n: pre + f"self_attn.{n}_proj.bias") if cfg.qkv_bias else (lambda n: None)
+            q = self.rope(self.heads(self.linear(hn, pre + "self_attn.q_proj.weight", bk("q")), h), cos, sin)  # [B,H,S,D]
+            k = self.rope(self.heads(self.linear(hn, pre + "self_attn.k_proj.weight", bk("k")), kv), cos, sin)  # [B,KV,S,D]
+            v = self.heads(self.linear(hn, pre + "self_attn.v_proj.weight", bk("v")), kv)
+            k_all = g.op("Concat", [past[i][0], k], axis=2)  # [B,KV,T,D]
+            v_all = g.op("Concat", [past[i][1], v], axis=2)
+            self.presents.append((k_all, v_all))
+            q5 = g.op("Reshape", [q, g.const([0, kv, grp, -1, d])])  # [B,KV,G,S,D]
+            kt = g.op("Transpose", [g.op("Unsqueeze", [k_all, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T]
+            sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T]
+            pr = g.op("Softmax", [g.op("Add", [sc, bias5])], axis=-1)
+            o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_all, g.const([2])])])  # [B,KV,G,S,D]
+            o = g.op("Transpose", [g.op("Reshape", [o, g.const([0, h, -1, d])])], perm=[0, 2, 1, 3])  # [B,S,H,D]
+            o = g.op("Reshape", [o, g.const([0, 0, h * d])])
+            x = g.op("Add", [x, self.linear(o, pre + "self_attn.o_proj.weight")])
+            hn = self.rmsnorm(x, pre + "post_attention_layernorm.weight")
+            gate = self.linear(hn, pre + "mlp.gate_proj.weight")
+            up = self.linear(hn, pre + "mlp.up_proj.weight")
+            act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
+            x = g.op("Add", [x, self.linear(act, pre + "mlp.down_proj.weight")])
+        return self.rmsnorm(x, "model.norm.weight")
+
+    def build_bigcode(self, ids, pos, bias, past):
+        cfg, g = self.cfg, self.g
+        d, h, hs = cfg.head_dim, cfg.num_heads, cfg.hidden_size
+        x = g.op("Add", [self.embed(ids, "transformer.wte.weight"),
+                         g.op("Gather", [g.init("transformer.wpe.weight", self.w("transformer.wpe.weight")), pos], axis=0)])
+        self.head_key = "transformer.wte.weight"
+        self.presents = []
+        for i in range(cfg.num_layers):
+            pre = f"transformer.h.{i}."
+            hn = self.layernorm(x, pre + "ln_1")
+            qkv = self.linear(hn, pre + "attn.c_attn.weight", pre + "attn.c_attn.bias")  # [B,S,H+2D]
+            q = g.op("Slice", [qkv, g.const([0]), g.const([hs]), g.const([-1])])
+            kvx = g.op("Slice", [qkv, g.const([hs]), g.const([hs + 2 * d]), g.const([-1])])
+            kv_all = g.op("Concat", [past[i], kvx], axis=1)  # [B,T,2D]
+            self.presents.append(kv_all)
+            k = g.op("Slice", [kv_all, g.const([0]), g.const([d]), g.const([-1])])
+            v = g.op("Slice", [kv_all, g.const([d]), g.const([2 * d]), g.const([-1])])
+            qh = self.heads(q, h)  # [B,H,S,D]
+            kt = g.op("Transpose", [g.op("Unsqueeze", [k, g.const([1])])], perm=[0, 1, 3, 2])  # [B,1,D,T]
+            sc = g.op("Mul", [g.op("MatMul", [qh, kt]), g.const(1.0 / np.sqrt(d), np.float32)])
+            pr = g.op("Softmax", [g.op("Add", [sc, bias])], axis=-1)
+            o = g.op("MatMul", [pr, g.op("Unsqueeze", [v, g.const([1])])])  # [B,H,S,D]
+            o = g.op("Reshape", [g.op("Transpose", [o], perm=[0, 2, 1, 3]), g.const([0, 0, hs])])
+            x = g.op("Add", [x, self.linear(o, pre + "attn.c_proj.weight", pre + "attn.c_proj.bias")])
+            hn = self.layernorm(x, pre + "ln_2")
+            f = self.linear(hn, pre + "mlp.c_fc.weight", pre + "mlp.c_fc.bias")
+            # gelu, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+            inner = g.op("Mul", [g.op("Add", [f, g.op("Mul", [g.op("Mul", [g.op("Mul", [f, f]), f]), g.const(0.044715, np.float32)])]),
+                                 g.const(np.sqrt(2 / np.pi), np.float32)])
+            act = g.op("Mul", [g.op("Mul", [f, g.const(0.5, np.float32)]), g.op("Add", [g.op("Tanh", [inner]), g.const(1.0, np.float32)])])
+            x = g.op("Add", [x, self.linear(act, pre + "mlp.c_proj.weight", pre + "mlp.c_proj.bias")])
+        return self.layernorm(x, "transformer.ln_f")
+
+
+def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32") -> onnx.ModelProto:
+    """state_dict: name -> numpy array (torch names). Returns a checked ModelProto."""
+    m = Builder(cfg, state_dict, layout, quant).build()
+    onnx.checker.check_model(m)
+    return m

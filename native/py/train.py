@@ -1,0 +1,161 @@
+"""Trains (or resumes) the default FIM model on the GPU within a wall-clock budget.
+
+Every run, first or resumed, uses the same schedule: linear (re-)warm-up of the learning rate over
+`--warmup` steps, then cosine decay to `--min-lr-ratio` of the peak by the end of the time budget
+(arXiv 2308.04014: re-warm when pre-training continues). The optimizer state does not survive
+between GPU slots (only bf16 weights fit the return channel), so a resumed run starts with fresh
+AdamW moments, which the re-warm also protects against.
+
+Usage: python3 native/py/train.py --stream S.npy --dev-stream D.npy --out DIR --budget-s 420 [--resume CKPT_DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from model import LlamaLM, ModelConfig  # noqa: E402
+
+DEFAULT_CFG = dict(arch="llama", vocab_size=8192, hidden_size=384, num_layers=10, num_heads=6, num_kv_heads=2,
+                   intermediate_size=1024, max_position=2048, rope_theta=10000.0, norm_eps=1e-5, tie_embeddings=True)
+
+
+def save_ckpt(model, cfg, meta, out_dir, part_mb=15):
+    """bf16 weights split into parts of at most part_mb MiB (the GPU machine returns files <= 16 MiB)."""
+    os.makedirs(out_dir, exist_ok=True)
+    for f in glob.glob(os.path.join(out_dir, "ckpt.pt.part*")):
+        os.remove(f)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().to(torch.bfloat16).cpu() for k, v in model.state_dict().items() if k != "lm_head.weight"}, buf)
+    data = buf.getvalue()
+    step = part_mb * 1024 * 1024
+    for i in range(0, len(data), step):
+        with open(os.path.join(out_dir, f"ckpt.pt.part{i // step:02d}"), "wb") as f:
+            f.write(data[i:i + step])
+    with open(os.path.join(out_dir, "ckpt.json"), "w") as f:
+        json.dump({"config": cfg.to_dict(), **meta}, f, indent=1)
+
+
+def load_ckpt(ckpt_dir):
+    parts = sorted(glob.glob(os.path.join(ckpt_dir, "ckpt.pt.part*")))
+    if not parts:
+        raise SystemExit(f"no checkpoint parts in {ckpt_dir}")
+    data = b"".join(open(p, "rb").read() for p in parts)
+    sd = torch.load(io.BytesIO(data), map_location="cpu")
+    meta = json.load(open(os.path.join(ckpt_dir, "ckpt.json")))
+    return {k: v.float() for k, v in sd.items()}, meta
+
+
+def init_weights(model: LlamaLM, cfg: ModelConfig):
+    std = 0.02
+    for name, p in model.named_parameters():
+        if p.ndim == 2:
+            s = std / math.sqrt(2 * cfg.num_layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else std
+            torch.nn.init.normal_(p, 0.0, s)
+
+
+@torch.no_grad()
+def eval_loss(fwd, dev, seq, n_batches=8, bs=32):
+    g = torch.Generator(device=dev.device).manual_seed(0)
+    losses = []
+    for _ in range(n_batches):
+        idx = torch.randint(0, dev.numel() - seq - 1, (bs,), generator=g, device=dev.device)
+        x = dev[idx[:, None] + torch.arange(seq + 1, device=dev.device)].long()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = fwd(x[:, :-1])
+        losses.append(F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1)).item())
+    return float(np.mean(losses))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stream", required=True)
+    ap.add_argument("--dev-stream", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--resume", default=None)
+    ap.add_argument("--budget-s", type=float, default=420)
+    ap.add_argument("--seq", type=int, default=1024)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--peak-lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=150)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.1)
+    ap.add_argument("--compile", type=int, default=1)
+    a = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    dev = torch.device("cuda")
+    cfg = ModelConfig(**DEFAULT_CFG)
+    model = LlamaLM(cfg).to(dev)
+    history = {"runs": []}
+    if a.resume:
+        sd, meta = load_ckpt(a.resume)
+        model.load_state_dict(sd, strict=False)
+        history = meta.get("history", history)
+    else:
+        torch.manual_seed(0)
+        init_weights(model, cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    stream = torch.from_numpy(np.load(a.stream).astype(np.int32)).to(dev)
+    dev_stream = torch.from_numpy(np.load(a.dev_stream).astype(np.int32)).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.peak_lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
+    fwd = torch.compile(model.forward_train) if a.compile else model.forward_train
+    start_tokens = history["runs"][-1]["tokens_total"] if history["runs"] else 0
+    log = []
+    loss0 = eval_loss(fwd, dev_stream, a.seq)  # includes compile time; the clock starts after
+    print(f"params {n_params / 1e6:.2f}M, stream {stream.numel() / 1e6:.1f}M tokens, dev loss at start {loss0:.4f}", flush=True)
+    t0 = time.time()
+    step, tokens = 0, 0
+    g = torch.Generator(device=dev).manual_seed(len(history["runs"]) + 1)
+    ar = torch.arange(a.seq + 1, device=dev)
+    while True:
+        el = time.time() - t0
+        frac = min(1.0, el / a.budget_s)
+        if frac >= 1.0:
+            break
+        warm = min(1.0, (step + 1) / a.warmup)
+        lr = a.peak_lr * warm * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        idx = torch.randint(0, stream.numel() - a.seq - 1, (a.batch,), generator=g, device=dev)
+        x = stream[idx[:, None] + ar].long()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = fwd(x[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, cfg.vocab_size), x[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        tokens += a.batch * a.seq
+        if step % 25 == 0 or step == 1:
+            l = loss.item()
+            el = time.time() - t0
+            log.append({"step": step, "tokens": start_tokens + tokens, "time_s": round(el, 2), "loss": round(l, 4), "lr": lr})
+            if step % 100 == 0 or step == 1:
+                print(f"step {step} tok {tokens / 1e6:.1f}M {tokens / el / 1e3:.0f}k tok/s loss {l:.4f} lr {lr:.2e}", flush=True)
+    el = time.time() - t0
+    loss1 = eval_loss(fwd, dev_stream, a.seq)
+    run = {"resumed": bool(a.resume), "steps": step, "tokens": tokens, "tokens_total": start_tokens + tokens,
+           "train_s": round(el, 1), "tokens_per_s": round(tokens / el), "peak_lr": a.peak_lr, "warmup": a.warmup,
+           "batch": a.batch, "seq": a.seq, "dev_loss_start": round(loss0, 4), "dev_loss_end": round(loss1, 4),
+           "gpu": torch.cuda.get_device_name(0), "log": log}
+    history["runs"].append(run)
+    print(f"done: {step} steps, {tokens / 1e6:.1f}M tokens in {el:.0f}s, dev loss {loss0:.4f} -> {loss1:.4f}", flush=True)
+    save_ckpt(model, cfg, {"history": history, "params": n_params}, a.out)
+
+
+if __name__ == "__main__":
+    main()

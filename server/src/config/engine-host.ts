@@ -1,0 +1,171 @@
+// Owns the one engine a server runs: creates it from settings, recreates it when engine settings change, relays status.
+//
+// Transports (LSP, WebSocket API) talk to the host, never to a factory. A factory that throws
+// or rejects gives a stand-in engine whose status is 'degraded' with the error message, so the
+// server keeps serving (empty completions) and the editor shows why.
+
+import path from 'node:path';
+import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
+import type { CompletionEvent, EngineFactory, EngineOptions, HookedEngine } from './engine.js';
+import { ENGINE_SETTINGS, type Settings } from './settings.js';
+
+export interface EngineHostOptions {
+  factory: EngineFactory;
+  settings: Settings;
+  /** Relative model directories resolve against this directory (the infill-ls package root). */
+  baseDir: string;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** An engine that only reports a fixed degraded status; used when the factory fails. */
+export function degradedEngine(message: string, model?: string): HookedEngine {
+  const status: EngineStatus = { state: 'degraded', message, model };
+  return {
+    complete: async () => ({ kind: 'degraded', reason: message }),
+    status: () => status,
+    onStatus: () => () => {},
+    dispose: async () => {},
+  };
+}
+
+export function engineOptions(settings: Settings, baseDir: string): EngineOptions {
+  return {
+    modelDir: path.resolve(baseDir, settings.modelDir),
+    device: settings.device,
+    maxNewTokens: settings.maxNewTokens,
+    cacheBudgetMb: settings.cacheBudgetMb,
+  };
+}
+
+export class EngineHost {
+  private readonly factory: EngineFactory;
+  private readonly baseDir: string;
+  private readonly log: NonNullable<EngineHostOptions['log']>;
+  private settings: Settings;
+  private current: Promise<HookedEngine> | undefined;
+  private resolved: HookedEngine | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly listeners = new Set<(status: EngineStatus) => void>();
+  private lastStatus: EngineStatus = { state: 'loading', message: 'engine not started' };
+  private lastLatencyMs: number | undefined;
+  private generation = 0;
+  private disposed = false;
+
+  constructor(options: EngineHostOptions) {
+    this.factory = options.factory;
+    this.settings = options.settings;
+    this.baseDir = options.baseDir;
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Creates the engine (idempotent). */
+  start(): Promise<HookedEngine> {
+    if (this.current === undefined) this.current = this.create();
+    return this.current;
+  }
+
+  /** Applies new settings; recreates the engine when an engine setting changed. Returns whether it did. */
+  async configure(settings: Settings): Promise<boolean> {
+    const previous = this.settings;
+    this.settings = settings;
+    const restart = ENGINE_SETTINGS.some((k) => JSON.stringify(previous[k]) !== JSON.stringify(settings[k]));
+    if (!restart || this.current === undefined) return false;
+    const old = this.current;
+    this.current = this.create();
+    void old.then((engine) => engine.dispose()).catch((err) => this.log('warn', `disposing the previous engine failed: ${String(err)}`));
+    await this.current;
+    return true;
+  }
+
+  status(): EngineStatus {
+    return { ...this.lastStatus, lastLatencyMs: this.lastStatus.lastLatencyMs ?? this.lastLatencyMs };
+  }
+
+  onStatus(listener: (status: EngineStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs a completion; engine bugs (throws) propagate to the transport, which answers one request with an error. */
+  async complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
+    if (signal.aborted) return { kind: 'cancelled' };
+    const engine = await this.start();
+    if (signal.aborted) return { kind: 'cancelled' };
+    const started = performance.now();
+    const result = await engine.complete(context, signal, onPartial);
+    if (result.kind === 'ok') {
+      this.lastLatencyMs = Math.round(performance.now() - started);
+    }
+    return signal.aborted && result.kind === 'ok' ? { kind: 'cancelled' } : result;
+  }
+
+  /** Forwards an editor event to the engine's optional hook; hook errors are logged, never thrown. */
+  completionEvent(event: CompletionEvent): void {
+    if (this.resolved?.onCompletionEvent === undefined) return;
+    try {
+      this.resolved.onCompletionEvent(event);
+    } catch (err) {
+      this.log('warn', `engine onCompletionEvent failed: ${String(err)}`);
+    }
+  }
+
+  documentClosed(documentKey: string): void {
+    try {
+      this.resolved?.onDocumentClosed?.(documentKey);
+    } catch (err) {
+      this.log('warn', `engine onDocumentClosed failed: ${String(err)}`);
+    }
+  }
+
+  get latencyMs(): number | undefined {
+    return this.lastLatencyMs;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.generation++;
+    this.unsubscribe?.();
+    this.listeners.clear();
+    const current = this.current;
+    this.current = undefined;
+    if (current !== undefined) await (await current).dispose();
+  }
+
+  private async create(): Promise<HookedEngine> {
+    const generation = ++this.generation;
+    const options = engineOptions(this.settings, this.baseDir);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.emit({ state: 'loading', model: options.modelDir, device: options.device, message: `loading ${options.modelDir}` });
+    let engine: HookedEngine;
+    try {
+      engine = (await this.factory(options)) as HookedEngine;
+    } catch (err) {
+      const message = `could not start the engine for ${options.modelDir}: ${err instanceof Error ? err.message : String(err)}`;
+      this.log('error', message);
+      engine = degradedEngine(message, options.modelDir);
+    }
+    if (generation !== this.generation || this.disposed) {
+      // Superseded while loading: the newer engine owns status.
+      return engine;
+    }
+    this.resolved = engine;
+    this.unsubscribe = engine.onStatus((status) => {
+      if (generation === this.generation) this.emit(status);
+    });
+    this.emit(engine.status());
+    return engine;
+  }
+
+  private emit(status: EngineStatus): void {
+    this.lastStatus = { ...status };
+    const snapshot = this.status();
+    for (const listener of this.listeners) {
+      try {
+        listener(snapshot);
+      } catch (err) {
+        this.log('warn', `status listener failed: ${String(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// User settings of infill-ls: defaults, validation with precise messages, and partial updates.
+//
+// Pure: no I/O, never throws on user input. `applySettings` returns the merged settings plus
+// one message per rejected field; rejected fields keep their previous value.
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+export type DebounceMode = 'adaptive' | 'fixed';
+
+export interface DebounceSettings {
+  /** 'adaptive': Tabby-style, from typing speed, context and expected latency; 'fixed': always `fixedMs`. */
+  mode: DebounceMode;
+  /** Delay in 'fixed' mode. */
+  fixedMs: number;
+  /** Lower clamp of the adaptive delay for automatic triggers (manual triggers never wait). */
+  minMs: number;
+  /** Upper clamp of the adaptive delay. */
+  maxMs: number;
+}
+
+export interface Settings {
+  /** Model directory in the HF/Optimum layout (config.json, tokenizer.json, onnx/model*.onnx). */
+  modelDir: string;
+  device: Device;
+  /** Upper bound on generated tokens per completion. */
+  maxNewTokens: number;
+  /** Memory budget of the engine's caches (KV prefix caches, completion cache), in MiB. */
+  cacheBudgetMb: number;
+  debounce: DebounceSettings;
+  /** Enable per language id; '*' is the default for languages not listed. */
+  enable: Record<string, boolean>;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  modelDir: 'models/default',
+  device: 'auto',
+  maxNewTokens: 64,
+  cacheBudgetMb: 512,
+  debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
+  enable: Object.freeze({ '*': true }) as Record<string, boolean>,
+});
+
+/** The section name clients use (`"infill-ls": {...}` in VS Code settings or LSP initializationOptions). */
+export const SETTINGS_SECTION = 'infill-ls';
+
+export interface SettingsUpdate {
+  settings: Settings;
+  /** Human-readable messages, one per rejected field ("infill-ls.maxNewTokens must be ..."). */
+  errors: string[];
+  /** Top-level keys whose value changed. */
+  changed: Array<keyof Settings>;
+}
+
+const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * Finds our section in what a client sent: either `{ "infill-ls": {...} }`, `{ infillLs: {...} }`,
+ * or the bare settings object. Returns undefined for null/undefined.
+ */
+export function extractSection(raw: unknown): unknown {
+  if (raw === undefined || raw === null) return undefined;
+  if (isRecord(raw)) {
+    if (SETTINGS_SECTION in raw) return raw[SETTINGS_SECTION];
+    if ('infillLs' in raw) return raw.infillLs;
+  }
+  return raw;
+}
+
+export function cloneSettings(s: Readonly<Settings>): Settings {
+  return { ...s, debounce: { ...s.debounce }, enable: { ...s.enable } };
+}
+
+function integerIn(name: string, v: unknown, min: number, max: number, errors: string[]): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+  errors.push(`${SETTINGS_SECTION}.${name} must be an integer in ${min}..${max}, got ${show(v)}`);
+  return undefined;
+}
+
+/** Merges a partial, untrusted settings object into `base`. Unknown keys are reported, not fatal. */
+export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsUpdate {
+  const next = cloneSettings(base);
+  const errors: string[] = [];
+  const section = extractSection(raw);
+  if (section === undefined) return { settings: next, errors, changed: [] };
+  if (!isRecord(section)) {
+    errors.push(`${SETTINGS_SECTION} settings must be an object, got ${show(section)}`);
+    return { settings: next, errors, changed: [] };
+  }
+  for (const [key, value] of Object.entries(section)) {
+    if (value === undefined || value === null) continue; // unset: keep the current value
+    switch (key) {
+      case 'modelDir':
+        if (typeof value === 'string' && value.trim().length > 0) next.modelDir = value;
+        else errors.push(`${SETTINGS_SECTION}.modelDir must be a non-empty path, got ${show(value)}`);
+        break;
+      case 'device':
+        if (typeof value === 'string' && (DEVICES as readonly string[]).includes(value)) next.device = value as Device;
+        else errors.push(`${SETTINGS_SECTION}.device must be one of ${DEVICES.join(', ')}, got ${show(value)}`);
+        break;
+      case 'maxNewTokens': {
+        const v = integerIn('maxNewTokens', value, 1, 1024, errors);
+        if (v !== undefined) next.maxNewTokens = v;
+        break;
+      }
+      case 'cacheBudgetMb': {
+        const v = integerIn('cacheBudgetMb', value, 0, 65536, errors);
+        if (v !== undefined) next.cacheBudgetMb = v;
+        break;
+      }
+      case 'debounce':
+        applyDebounce(next, value, errors);
+        break;
+      case 'enable':
+        applyEnable(next, value, errors);
+        break;
+      default:
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, debounce, enable)`);
+    }
+  }
+  const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
+  return { settings: next, errors, changed };
+}
+
+function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
+  // A bare number means a fixed delay: `"debounce": 0` turns debouncing off.
+  if (typeof value === 'number') {
+    const v = integerIn('debounce', value, 0, 10000, errors);
+    if (v !== undefined) next.debounce = { ...next.debounce, mode: 'fixed', fixedMs: v };
+    return;
+  }
+  if (!isRecord(value)) {
+    errors.push(`${SETTINGS_SECTION}.debounce must be a number (fixed ms) or {mode, fixedMs, minMs, maxMs}, got ${show(value)}`);
+    return;
+  }
+  const d = { ...next.debounce };
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined || v === null) continue;
+    if (key === 'mode') {
+      if (v === 'adaptive' || v === 'fixed') d.mode = v;
+      else errors.push(`${SETTINGS_SECTION}.debounce.mode must be "adaptive" or "fixed", got ${show(v)}`);
+    } else if (key === 'fixedMs' || key === 'minMs' || key === 'maxMs') {
+      const n = integerIn(`debounce.${key}`, v, 0, 10000, errors);
+      if (n !== undefined) d[key] = n;
+    } else {
+      errors.push(`${SETTINGS_SECTION}.debounce.${key} is not a known setting (known: mode, fixedMs, minMs, maxMs)`);
+    }
+  }
+  if (d.minMs > d.maxMs) {
+    errors.push(`${SETTINGS_SECTION}.debounce.minMs (${d.minMs}) must not exceed debounce.maxMs (${d.maxMs})`);
+    return;
+  }
+  next.debounce = d;
+}
+
+function applyEnable(next: Settings, value: unknown, errors: string[]): void {
+  if (typeof value === 'boolean') {
+    next.enable = { '*': value };
+    return;
+  }
+  if (!isRecord(value)) {
+    errors.push(`${SETTINGS_SECTION}.enable must be a boolean or an object of languageId → boolean, got ${show(value)}`);
+    return;
+  }
+  const e = { ...next.enable };
+  for (const [lang, v] of Object.entries(value)) {
+    if (typeof v === 'boolean') e[lang] = v;
+    else errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
+  }
+  next.enable = e;
+}
+
+export function isLanguageEnabled(settings: Readonly<Settings>, languageId: string): boolean {
+  return settings.enable[languageId] ?? settings.enable['*'] ?? true;
+}
+
+/** Settings that require a new engine when they change (the others are read per request). */
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb'];

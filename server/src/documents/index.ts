@@ -1,0 +1,15 @@
+// Public surface of the versioned document store (pure; no protocol imports).
+export { completionContext, lineAround } from './context.js';
+export { DocumentStore, DocumentSnapshot, DocumentError, type DocumentErrorCode } from './store.js';
+export {
+  PositionError,
+  applyChanges,
+  computeLineStarts,
+  offsetAt,
+  positionAt,
+  lineEndOffset,
+  type Position,
+  type Range,
+  type TextChange,
+  type PositionMode,
+} from './text.js';

@@ -1,0 +1,58 @@
+// The plain-data contract between every transport (LSP, WebSocket API, CLI) and the engine façade.
+// Transports build a CompletionContext from a document snapshot; the engine returns a CompletionResult.
+// Positions here are UTF-16 code-unit offsets into the document text (what LSP and JS strings use).
+
+export interface CompletionContext {
+  /** Stable key of the document (URI), used for per-file caches. */
+  documentKey: string;
+  /** Document version the context was built from (monotonic per document). */
+  version: number;
+  /** Language id as editors name it: typescript, typescriptreact, javascript, javascriptreact, python, ... */
+  languageId: string;
+  /** Text before the cursor (whole document prefix; the prompt builder trims it to its token budget). */
+  prefix: string;
+  /** Text after the cursor (whole document suffix). */
+  suffix: string;
+  /** Explicit (manual) trigger vs automatic (typing). */
+  trigger: 'automatic' | 'manual';
+  /** How many candidates the caller wants (manual trigger may ask for several). */
+  maxCandidates?: number;
+}
+
+export interface CompletionCandidate {
+  /** Text inserted at the cursor. */
+  text: string;
+  /** Model score (mean log-probability per token), higher is better. */
+  score: number;
+}
+
+export interface CompletionTimings {
+  totalMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Prompt tokens that had to be prefilled for this request (after any cache reuse). */
+  prefillTokens: number;
+  promptTokens: number;
+  generatedTokens: number;
+}
+
+export type CompletionResult =
+  | { kind: 'ok'; candidates: CompletionCandidate[]; timings: CompletionTimings; cache?: string }
+  | { kind: 'cancelled' }
+  | { kind: 'degraded'; reason: string };
+
+export interface EngineStatus {
+  state: 'loading' | 'ready' | 'degraded';
+  device?: string;
+  model?: string;
+  message?: string;
+  lastLatencyMs?: number;
+}
+
+/** The one façade every transport uses. Implementations never throw for cancellation: they return {kind:'cancelled'}. */
+export interface CompletionEngine {
+  complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult>;
+  status(): EngineStatus;
+  onStatus(listener: (status: EngineStatus) => void): () => void;
+  dispose(): Promise<void>;
+}

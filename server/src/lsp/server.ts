@@ -1,0 +1,355 @@
+// Binds LSP handlers on a connection: lifecycle, configuration, text sync, inline and classic completion, status.
+//
+// The logic behind the handlers lives elsewhere (documents/, config/, lsp/debounce.ts,
+// lsp/convert.ts); this file maps protocol messages to those calls and outcomes back to
+// protocol answers:
+// - cancelled (client `$/cancelRequest`, a newer request for the same document, shutdown)
+//   → RequestCancelled (-32800); the document changed under the request → ContentModified (-32801);
+// - degraded (model loading or missing, language disabled) → an empty answer, status says why;
+// - bugs (anything thrown) → one InternalError answer; the server keeps running.
+
+import {
+  DidChangeConfigurationNotification,
+  ErrorCodes,
+  InlineCompletionTriggerKind,
+  CompletionTriggerKind,
+  LSPErrorCodes,
+  ResponseError,
+  TextDocumentSyncKind,
+  type CancellationToken,
+  type ClientCapabilities,
+  type CompletionList,
+  type Connection,
+  type InitializeResult,
+  type InlineCompletionList,
+  type Position,
+  type WorkDoneProgressServerReporter,
+} from 'vscode-languageserver/node';
+import type { CompletionEvent, EngineFactory } from '../config/engine.js';
+import { EngineHost } from '../config/engine-host.js';
+import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
+import { DocumentError, DocumentStore, PositionError, completionContext, lineAround } from '../documents/index.js';
+import type { CompletionResult, EngineStatus } from '../engine/types.js';
+import { classicItems, inlineItems } from './convert.js';
+import { AdaptiveDebouncer } from './debounce.js';
+import {
+  ACCEPT_COMMAND,
+  COPILOT_ALIASES,
+  DID_ACCEPT_COMPLETION,
+  DID_PARTIALLY_ACCEPT_COMPLETION,
+  DID_SHOW_COMPLETION,
+  STATUS_NOTIFICATION,
+  type CompletionEventParams,
+} from './protocol.js';
+
+export interface LspServerOptions {
+  factory: EngineFactory;
+  /** Relative model directories resolve against this directory. */
+  baseDir: string;
+  /** Settings before the client's initializationOptions (e.g. from command-line flags). */
+  defaults?: Settings;
+  version?: string;
+  /** Injectable clock and sleep for tests. */
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface LspServer {
+  readonly documents: DocumentStore;
+  settings(): Settings;
+  dispose(): Promise<void>;
+}
+
+/** Why an in-flight request stopped; decides the LSP error code. */
+type AbortReason = 'cancelled' | 'superseded' | 'modified' | 'closed' | 'shutdown';
+
+class Cancelled {
+  constructor(readonly reason: AbortReason) {}
+}
+
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function attachLspServer(connection: Connection, options: LspServerOptions): LspServer {
+  const now = options.now ?? (() => performance.now());
+  const sleep = options.sleep ?? abortableSleep;
+  const documents = new DocumentStore();
+  let settings = cloneSettings(options.defaults ?? DEFAULT_SETTINGS);
+  const debouncer = new AdaptiveDebouncer(settings.debounce);
+  const host = new EngineHost({
+    factory: options.factory,
+    settings,
+    baseDir: options.baseDir,
+    log: (level, message) => log(level, message),
+  });
+  /** In-flight requests keyed by `${kind}:${uri}`; a newer request of the same kind aborts the older one. */
+  const inflight = new Map<string, AbortController>();
+  let capabilities: ClientCapabilities = {};
+  let pendingSettingsErrors: string[] = [];
+  let completionCounter = 0;
+  let progress: Promise<WorkDoneProgressServerReporter> | undefined;
+  let initialized = false;
+
+  function log(level: 'info' | 'warn' | 'error', message: string): void {
+    if (level === 'error') connection.console.error(message);
+    else if (level === 'warn') connection.console.warn(message);
+    else connection.console.info(message);
+  }
+
+  function reportSettingsErrors(errors: string[]): void {
+    if (errors.length === 0) return;
+    const message = `infill-ls: invalid settings ignored: ${errors.join('; ')}`;
+    log('warn', message);
+    void connection.window.showWarningMessage(message);
+  }
+
+  async function updateSettings(raw: unknown): Promise<void> {
+    const update = applySettings(settings, raw);
+    reportSettingsErrors(update.errors);
+    settings = update.settings;
+    debouncer.configure(settings.debounce);
+    if (update.changed.length > 0) log('info', `settings changed: ${update.changed.join(', ')}`);
+    await host.configure(settings);
+  }
+
+  async function pullSettings(): Promise<void> {
+    if (capabilities.workspace?.configuration !== true) return;
+    try {
+      const raw: unknown = await connection.workspace.getConfiguration({ section: SETTINGS_SECTION });
+      if (raw !== null && raw !== undefined && !(typeof raw === 'object' && Object.keys(raw as object).length === 0)) {
+        await updateSettings(raw);
+      }
+    } catch (err) {
+      log('warn', `workspace/configuration failed: ${String(err)}`);
+    }
+  }
+
+  function onStatus(status: EngineStatus): void {
+    void connection.sendNotification(STATUS_NOTIFICATION, status);
+    if (capabilities.window?.workDoneProgress !== true) return;
+    if (status.state === 'loading') {
+      if (progress === undefined) {
+        progress = connection.window.createWorkDoneProgress().then((reporter) => {
+          reporter.begin('infill-ls', undefined, status.message ?? 'loading the model', false);
+          return reporter;
+        });
+        progress.catch((err) => log('warn', `window/workDoneProgress/create failed: ${String(err)}`));
+      }
+    } else if (progress !== undefined) {
+      const done = progress;
+      progress = undefined;
+      void done.then((reporter) => reporter.done()).catch(() => {});
+    }
+  }
+  host.onStatus((status) => {
+    if (initialized) onStatus(status);
+  });
+
+  function abortDocument(uri: string, reason: AbortReason): void {
+    for (const [key, controller] of inflight) {
+      if (key.slice(key.indexOf(':') + 1) === uri) controller.abort(new Cancelled(reason));
+    }
+  }
+
+  function cancelledError(reason: AbortReason): ResponseError<void> {
+    if (reason === 'modified') return new ResponseError(LSPErrorCodes.ContentModified, 'the document changed; request discarded');
+    return new ResponseError(LSPErrorCodes.RequestCancelled, `request cancelled (${reason})`);
+  }
+
+  function toResponseError(err: unknown, method: string): ResponseError<void> {
+    if (err instanceof PositionError || err instanceof DocumentError) return new ResponseError(ErrorCodes.InvalidParams, err.message);
+    const message = err instanceof Error ? err.message : String(err);
+    log('error', `${method} failed: ${err instanceof Error && err.stack ? err.stack : message}`);
+    return new ResponseError(ErrorCodes.InternalError, `${method} failed: ${message}`);
+  }
+
+  /** Shared path of both completion requests: debounce, abort-previous, engine call, outcome mapping. */
+  async function complete(
+    kind: 'inline' | 'classic',
+    uri: string,
+    position: Position,
+    trigger: 'automatic' | 'manual',
+    token: CancellationToken,
+  ): Promise<{ result: CompletionResult; languageId: string; linePrefix: string; completionId: string } | ResponseError<void> | null> {
+    const snapshot = documents.require(uri);
+    if (!isLanguageEnabled(settings, snapshot.languageId)) return null;
+    // LSP: a character past the end of the line means the end of the line.
+    const offset = snapshot.offsetAt(position, 'clamp');
+    const { linePrefix, lineSuffix } = lineAround(snapshot, offset);
+
+    const key = `${kind}:${uri}`;
+    inflight.get(key)?.abort(new Cancelled('superseded'));
+    const controller = new AbortController();
+    inflight.set(key, controller);
+    const subscription = token.onCancellationRequested(() => controller.abort(new Cancelled('cancelled')));
+    if (token.isCancellationRequested) controller.abort(new Cancelled('cancelled'));
+    try {
+      if (trigger === 'automatic' && (kind === 'inline' || capabilities.textDocument?.inlineCompletion === undefined)) {
+        debouncer.recordRequest(now());
+      }
+      await sleep(debouncer.delayMs({ trigger, linePrefix, lineSuffix }), controller.signal);
+      const reason = (): AbortReason => (controller.signal.reason instanceof Cancelled ? controller.signal.reason.reason : 'cancelled');
+      if (controller.signal.aborted) return cancelledError(reason());
+      const context = completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1);
+      const result = await host.complete(context, controller.signal);
+      if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
+      if (controller.signal.aborted || result.kind === 'cancelled') return cancelledError(reason());
+      return { result, languageId: snapshot.languageId, linePrefix, completionId: String(++completionCounter) };
+    } finally {
+      subscription.dispose();
+      if (inflight.get(key) === controller) inflight.delete(key);
+    }
+  }
+
+  connection.onInitialize((params): InitializeResult => {
+    capabilities = params.capabilities ?? {};
+    const update = applySettings(settings, params.initializationOptions);
+    settings = update.settings;
+    pendingSettingsErrors = update.errors;
+    debouncer.configure(settings.debounce);
+    const result: InitializeResult = {
+      capabilities: {
+        positionEncoding: 'utf-16',
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        completionProvider: { resolveProvider: false },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND] },
+      },
+      serverInfo: { name: 'infill-ls', version: options.version ?? '0.0.0' },
+    };
+    if (capabilities.textDocument?.inlineCompletion !== undefined) result.capabilities.inlineCompletionProvider = true;
+    return result;
+  });
+
+  connection.onInitialized(async () => {
+    initialized = true;
+    reportSettingsErrors(pendingSettingsErrors);
+    pendingSettingsErrors = [];
+    if (capabilities.workspace?.didChangeConfiguration?.dynamicRegistration === true) {
+      connection.client.register(DidChangeConfigurationNotification.type, { section: SETTINGS_SECTION }).catch((err: unknown) => {
+        log('warn', `could not register for configuration changes: ${String(err)}`);
+      });
+    }
+    await pullSettings();
+    onStatus(host.status());
+    void host.start();
+  });
+
+  connection.onDidChangeConfiguration(async (params) => {
+    try {
+      const raw: unknown = params.settings;
+      const section = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[SETTINGS_SECTION] : undefined;
+      if (section !== undefined || (raw !== null && raw !== undefined && capabilities.workspace?.configuration !== true)) {
+        await updateSettings(raw);
+      } else {
+        await pullSettings();
+      }
+    } catch (err) {
+      log('error', `workspace/didChangeConfiguration failed: ${String(err)}`);
+    }
+  });
+
+  connection.onDidOpenTextDocument(({ textDocument }) => {
+    try {
+      abortDocument(textDocument.uri, 'modified');
+      documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+    } catch (err) {
+      log('error', `textDocument/didOpen ${textDocument.uri}: ${String(err)}`);
+    }
+  });
+
+  connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
+    abortDocument(textDocument.uri, 'modified');
+    try {
+      documents.change(textDocument.uri, textDocument.version ?? undefined, contentChanges, 'clamp');
+    } catch (err) {
+      // The client and server texts now differ; completions for this document would be wrong.
+      log('error', `textDocument/didChange ${textDocument.uri} rejected, document out of sync until reopened: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+
+  connection.onDidCloseTextDocument(({ textDocument }) => {
+    abortDocument(textDocument.uri, 'closed');
+    try {
+      documents.close(textDocument.uri);
+      host.documentClosed(textDocument.uri);
+    } catch (err) {
+      log('warn', `textDocument/didClose ${textDocument.uri}: ${String(err)}`);
+    }
+  });
+
+  connection.languages.inlineCompletion.on(async (params, token): Promise<InlineCompletionList | ResponseError<void>> => {
+    try {
+      const trigger = params.context?.triggerKind === InlineCompletionTriggerKind.Invoked ? 'manual' : 'automatic';
+      const outcome = await complete('inline', params.textDocument.uri, params.position, trigger, token);
+      if (outcome === null) return { items: [] };
+      if (outcome instanceof ResponseError) return outcome;
+      if (outcome.result.kind !== 'ok') return { items: [] };
+      return { items: inlineItems(outcome.result.candidates, params.position, outcome.completionId) };
+    } catch (err) {
+      return toResponseError(err, 'textDocument/inlineCompletion');
+    }
+  });
+
+  connection.onCompletion(async (params, token): Promise<CompletionList | ResponseError<void>> => {
+    try {
+      const trigger = params.context?.triggerKind === CompletionTriggerKind.Invoked || params.context === undefined ? 'manual' : 'automatic';
+      const outcome = await complete('classic', params.textDocument.uri, params.position, trigger, token);
+      if (outcome === null) return { isIncomplete: false, items: [] };
+      if (outcome instanceof ResponseError) return outcome;
+      if (outcome.result.kind !== 'ok') return { isIncomplete: true, items: [] };
+      const items = classicItems(outcome.result.candidates, params.position, outcome.linePrefix, outcome.languageId, outcome.completionId);
+      // Incomplete: the answer depends on the whole prefix, so the client asks again as the user types.
+      return { isIncomplete: true, items };
+    } catch (err) {
+      return toResponseError(err, 'textDocument/completion');
+    }
+  });
+
+  function forwardEvent(kind: CompletionEvent['kind'], params: unknown): void {
+    const p = (params ?? {}) as CompletionEventParams;
+    const fromCommand = p.item?.command?.arguments?.[0] as { completionId?: string } | undefined;
+    host.completionEvent({
+      kind,
+      raw: params,
+      uri: typeof p.uri === 'string' ? p.uri : undefined,
+      completionId: p.completionId ?? p.item?.data?.completionId ?? fromCommand?.completionId,
+      acceptedLength: typeof p.acceptedLength === 'number' ? p.acceptedLength : undefined,
+    });
+  }
+  connection.onNotification(DID_SHOW_COMPLETION, (params: unknown) => forwardEvent('shown', params));
+  connection.onNotification(DID_ACCEPT_COMPLETION, (params: unknown) => forwardEvent('accepted', params));
+  connection.onNotification(DID_PARTIALLY_ACCEPT_COMPLETION, (params: unknown) => forwardEvent('partiallyAccepted', params));
+  for (const [alias, target] of Object.entries(COPILOT_ALIASES)) {
+    connection.onNotification(alias, (params: unknown) => forwardEvent(target === DID_SHOW_COMPLETION ? 'shown' : 'partiallyAccepted', params));
+  }
+
+  connection.onExecuteCommand((params) => {
+    if (params.command === ACCEPT_COMMAND) {
+      forwardEvent('accepted', params.arguments?.[0]);
+      return null;
+    }
+    return new ResponseError(ErrorCodes.InvalidParams, `unknown command ${JSON.stringify(params.command)}`);
+  });
+
+  async function dispose(): Promise<void> {
+    for (const controller of inflight.values()) controller.abort(new Cancelled('shutdown'));
+    inflight.clear();
+    await host.dispose();
+  }
+
+  connection.onShutdown(async () => {
+    await dispose();
+  });
+
+  return { documents, settings: () => settings, dispose };
+}

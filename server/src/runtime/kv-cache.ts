@@ -1,0 +1,119 @@
+// The KV cache: owns a model's past_key_values tensors between runs, knows its length, rewinds and frees them.
+import { createTensor, type Tensor } from './ort.js';
+import type { KvSlot } from './layout.js';
+
+type KvData = Float32Array | Uint16Array; // float16 travels as raw Uint16 bits
+
+function emptyTensor(slot: KvSlot): Tensor {
+  return slot.dtype === 'float16'
+    ? createTensor('float16', new Uint16Array(0), slot.emptyDims)
+    : createTensor('float32', new Float32Array(0), slot.emptyDims);
+}
+
+/**
+ * Past tensors of one sequence (batch 1), keyed by past input name. Invariant: every tensor's past axis has
+ * size `length`, and a tensor handed to `replace` is owned (and eventually disposed) by this cache.
+ */
+export class KvCache {
+  private tensors = new Map<string, Tensor>();
+  private len = 0;
+  private disposed = false;
+
+  constructor(private readonly slots: readonly KvSlot[]) {
+    this.reset();
+  }
+
+  /** Number of positions (tokens) held. */
+  get length(): number {
+    return this.len;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Adds the past inputs to `feeds`. */
+  fill(feeds: Record<string, Tensor>): void {
+    this.assertLive();
+    for (const s of this.slots) feeds[s.pastName] = this.tensors.get(s.pastName)!;
+  }
+
+  /**
+   * Takes a run's present outputs as the new past (they hold `newLength` positions) and disposes the
+   * tensors they replace (GPU buffers are freed now, not at garbage collection).
+   */
+  replace(outputs: Readonly<Record<string, Tensor>>, newLength: number): void {
+    this.assertLive();
+    for (const s of this.slots) {
+      const next = outputs[s.presentName];
+      if (!next) throw new Error(`KvCache.replace: run output lacks '${s.presentName}'`);
+      if (next.dims[s.pastAxis] !== newLength) {
+        throw new Error(`KvCache.replace: '${s.presentName}' has ${next.dims[s.pastAxis]} positions on axis ${s.pastAxis}, expected ${newLength}`);
+      }
+      const old = this.tensors.get(s.pastName);
+      this.tensors.set(s.pastName, next);
+      if (old && old !== next) old.dispose();
+    }
+    this.len = newLength;
+  }
+
+  /**
+   * Keeps the first `length` positions: slices every past tensor along its past axis.
+   * Tensors on the GPU are read back, sliced on the host and fed back as CPU tensors (the next run moves them).
+   */
+  async rewindTo(length: number): Promise<void> {
+    this.assertLive();
+    if (!Number.isInteger(length) || length < 0 || length > this.len) {
+      throw new RangeError(`KvCache.rewindTo(${length}): length must be an integer in [0, ${this.len}]`);
+    }
+    if (length === this.len) return;
+    if (length === 0) {
+      this.reset();
+      return;
+    }
+    for (const s of this.slots) {
+      const t = this.tensors.get(s.pastName)!;
+      const data = (t.location === 'cpu' ? t.data : await t.getData()) as KvData;
+      const dims = [...t.dims];
+      const outer = dims.slice(0, s.pastAxis).reduce((a, b) => a * b, 1);
+      const inner = dims.slice(s.pastAxis + 1).reduce((a, b) => a * b, 1);
+      const past = dims[s.pastAxis]!;
+      let sliced: KvData;
+      if (outer === 1) {
+        // [1, past, ...]: the kept prefix is contiguous; a view needs no copy.
+        sliced = data.subarray(0, length * inner);
+      } else {
+        // [1, kv_heads, past, head_dim]: copy each head's first `length` rows.
+        sliced = new (data.constructor as { new (n: number): KvData })(outer * length * inner);
+        for (let o = 0; o < outer; o++) {
+          sliced.set(data.subarray(o * past * inner, o * past * inner + length * inner), o * length * inner);
+        }
+      }
+      dims[s.pastAxis] = length;
+      const next = s.dtype === 'float16' ? createTensor('float16', sliced as Uint16Array, dims) : createTensor('float32', sliced as Float32Array, dims);
+      this.tensors.set(s.pastName, next);
+      t.dispose();
+    }
+    this.len = length;
+  }
+
+  /** Frees every tensor; the cache is unusable afterwards. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+    this.disposed = true;
+    this.len = 0;
+  }
+
+  private reset(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+    for (const s of this.slots) this.tensors.set(s.pastName, emptyTensor(s));
+    this.len = 0;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('KvCache used after dispose()');
+  }
+}

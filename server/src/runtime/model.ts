@@ -1,0 +1,313 @@
+// Loads an HF/Optimum-layout decoder model into an onnxruntime-node session and runs forward passes over a KvCache.
+import fs from 'node:fs';
+import os from 'node:os';
+import { ModelLoadError, errorText } from '../util/errors.js';
+import { createTensor, InferenceSession, supportedBackends, type Session, type SessionOptions, type Tensor } from './ort.js';
+import {
+  ATTENTION_BIAS,
+  ATTENTION_MASK,
+  CACHE_POSITION,
+  INPUT_IDS,
+  LOGITS,
+  LOGITS_INDEX,
+  POSITION_IDS,
+  USE_CACHE_BRANCH,
+  readLayout,
+  type ModelLayout,
+} from './layout.js';
+import { KvCache } from './kv-cache.js';
+import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
+
+export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
+export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+export interface LoadModelOptions {
+  modelDir: string;
+  /** 'auto' (default) tries WebGPU, then falls back to the CPU and says why through onStatus. */
+  device?: DeviceRequest;
+  /** Weight variant; 'auto' (default): config.json's dtype, else quantized→fp32 on CPU, fp16→fp32 on GPU. */
+  dtype?: ModelDtype | 'auto';
+  /** CPU threads within one operator; default: onnxruntime's own choice (physical cores). */
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  /** Human-readable progress and fallback messages. */
+  onStatus?: (message: string) => void;
+}
+
+export interface ForwardOptions {
+  /** 'last' (default): return the last position's logits row; 'none': the caller only wants the KV appended. */
+  logits?: 'last' | 'none';
+}
+
+/** A loaded model: one session, its layout, and forward passes over caller-owned KV caches. */
+export interface LoadedModel {
+  readonly files: ModelFiles;
+  readonly device: Device;
+  /** Why the requested device was not used (auto fallback), if it was not. */
+  readonly fallbackReason: string | undefined;
+  readonly layout: ModelLayout;
+  /** Rows of the logits (the LM head size). */
+  readonly vocabSize: number;
+  createCache(): KvCache;
+  /**
+   * Appends `ids` to `cache` in one run. Returns the last position's logits, a [vocab] float32 view
+   * (valid until the next forward on any cache), or null with logits 'none'.
+   */
+  forward(ids: ArrayLike<number>, cache: KvCache, options?: ForwardOptions): Promise<Float32Array | null>;
+  dispose(): Promise<void>;
+}
+
+const NEG_INF_BIAS = -1e9;
+
+/** Classifies a provider failure for a status line. */
+export function describeProviderFailure(device: Device, e: unknown): string {
+  const text = errorText(e);
+  if (/adapter/i.test(text)) return `no GPU adapter (${text})`;
+  if (/shared librar|\.so\b|cannot open shared object|dll/i.test(text)) return `${device === 'cuda' ? 'CUDA' : device} libraries missing (${text})`;
+  if (/NOT_IMPLEMENTED|not implemented|Could not find an implementation|unsupported/i.test(text)) return `unsupported operator (${text})`;
+  return text;
+}
+
+function presentNamesFromConfig(config: Record<string, unknown>): string[] | null {
+  const n = [config['num_hidden_layers'], config['n_layer'], config['num_layers']].find((v) => typeof v === 'number') as number | undefined;
+  if (!n) return null;
+  const parts = config['model_type'] === 'gpt_bigcode' ? ['key_value'] : ['key', 'value'];
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) for (const p of parts) names.push(`present.${i}.${p}`);
+  return names;
+}
+
+function sessionOptions(device: Device, opts: LoadModelOptions, files: ModelFiles, gpuLocations: 'named' | 'all'): SessionOptions {
+  const o: SessionOptions = {
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+    ...(opts.interOpNumThreads ? { interOpNumThreads: opts.interOpNumThreads } : {}),
+  };
+  if (device === 'webgpu') {
+    // Keep present.* on the GPU and feed them back as past: no host round trip of the whole cache per step.
+    const names = gpuLocations === 'named' ? presentNamesFromConfig(files.config) : null;
+    return { ...o, preferredOutputLocation: names ? Object.fromEntries(names.map((n) => [n, 'gpu-buffer' as const])) : 'gpu-buffer' };
+  }
+  return o;
+}
+
+async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
+  try {
+    return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, files, 'named'));
+  } catch (e) {
+    if (device === 'webgpu' && /preferredOutputLocation/.test(errorText(e))) {
+      return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, files, 'all'));
+    }
+    throw e;
+  }
+}
+
+function isDeviceFailure(device: Device, e: unknown): boolean {
+  if (device === 'cpu') return false;
+  return /adapter|provider|shared librar|cannot open shared object|webgpu|cuda|dawn|vulkan|NOT_IMPLEMENTED|Could not find an implementation/i.test(errorText(e));
+}
+
+function fileFailure(files: ModelFiles, e: unknown): ModelLoadError {
+  const text = errorText(e);
+  if (/external|\.onnx_data|\.data\b/i.test(text)) {
+    return new ModelLoadError('missing-file', files.externalDataPath ?? `${files.onnxPath}_data`, `external weights of ${files.onnxPath} could not be read (${text})`);
+  }
+  return new ModelLoadError('corrupt-file', files.onnxPath, `is not a loadable ONNX model (${text})`);
+}
+
+/** Loads the model directory. Throws ModelLoadError with the file and the problem. */
+export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
+  const request = opts.device ?? 'auto';
+  const status = opts.onStatus ?? (() => {});
+  const backends = new Set(supportedBackends().map((b) => b.name));
+  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') ? ['webgpu', 'cpu'] : ['cpu']) : [request];
+  let fallbackReason: string | undefined = request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : undefined;
+  let lastError: unknown;
+  for (const device of candidates) {
+    const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
+    try {
+      const s = fs.statSync(files.onnxPath);
+      if (s.size === 0) throw new ModelLoadError('corrupt-file', files.onnxPath, 'is empty');
+    } catch (e) {
+      if (e instanceof ModelLoadError) throw e;
+    }
+    let session: Session;
+    try {
+      session = await openSession(files, device, opts);
+    } catch (e) {
+      lastError = e;
+      if (request === 'auto' && device !== 'cpu') {
+        fallbackReason = `${device} unavailable: ${describeProviderFailure(device, e)}`;
+        status(`${fallbackReason}; falling back to cpu`);
+        continue;
+      }
+      if (isDeviceFailure(device, e)) {
+        throw new ModelLoadError('device-unavailable', files.onnxPath, `cannot run on ${device}: ${describeProviderFailure(device, e)}`);
+      }
+      throw fileFailure(files, e);
+    }
+    let model: OnnxModel;
+    try {
+      const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath);
+      model = new OnnxModel(session, files, device, layout, fallbackReason);
+    } catch (e) {
+      await session.release().catch(() => {});
+      throw e;
+    }
+    if (request === 'auto' && device !== 'cpu') {
+      // A provider can accept a session yet fail at the first run (an operator it cannot execute).
+      const probe = model.createCache();
+      try {
+        await model.forward([0], probe);
+      } catch (e) {
+        fallbackReason = `${device} unavailable: ${describeProviderFailure(device, e)}`;
+        status(`${fallbackReason}; falling back to cpu`);
+        probe.dispose();
+        await model.dispose();
+        continue;
+      } finally {
+        probe.dispose();
+      }
+    }
+    status(`model ${files.dir} (${files.dtype}) on ${device}${opts.intraOpNumThreads ? `, ${opts.intraOpNumThreads} threads` : ''}${fallbackReason ? ` — ${fallbackReason}` : ''}`);
+    return model;
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+class OnnxModel implements LoadedModel {
+  readonly vocabSize: number;
+  /** Shared, never-written inputs: ones for attention_mask, zeros for a decode step's attention_bias. */
+  private ones = new BigInt64Array(0);
+  private zeros = new Float32Array(0);
+  private readonly fetchAll: string[];
+  private readonly fetchKvOnly: string[];
+  private disposed = false;
+
+  constructor(
+    private readonly session: Session,
+    readonly files: ModelFiles,
+    readonly device: Device,
+    readonly layout: ModelLayout,
+    readonly fallbackReason: string | undefined,
+  ) {
+    const cfgVocab = files.config['vocab_size'];
+    this.vocabSize = layout.vocabSize ?? (typeof cfgVocab === 'number' ? cfgVocab : 0);
+    this.fetchKvOnly = layout.slots.map((s) => s.presentName);
+    this.fetchAll = [LOGITS, ...this.fetchKvOnly];
+  }
+
+  createCache(): KvCache {
+    return new KvCache(this.layout.slots);
+  }
+
+  async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
+    if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
+    const seq = ids.length;
+    if (seq === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    const past = cache.length;
+    const total = past + seq;
+    const has = this.layout.has;
+    const feeds: Record<string, Tensor> = {};
+    // input_ids: [1, seq] int64
+    const idData = new BigInt64Array(seq);
+    for (let i = 0; i < seq; i++) idData[i] = BigInt(ids[i]!);
+    feeds[INPUT_IDS] = createTensor('int64', idData, [1, seq]);
+    if (has.attentionMask) {
+      // attention_mask: [1, past + seq] int64, all ones (one unpadded sequence)
+      feeds[ATTENTION_MASK] = createTensor('int64', this.onesOf(total), [1, total]);
+    }
+    if (has.attentionBias) {
+      // attention_bias: [1, 1, seq, past + seq] float32; row r may attend columns <= past + r
+      feeds[ATTENTION_BIAS] = createTensor('float32', seq === 1 ? this.zerosOf(total) : causalBias(past, seq), [1, 1, seq, total]);
+    }
+    if (has.positionIds || has.cachePosition) {
+      // position_ids: [1, seq] int64 = past .. past + seq - 1; cache_position: [seq]
+      const pos = new BigInt64Array(seq);
+      for (let i = 0; i < seq; i++) pos[i] = BigInt(past + i);
+      if (has.positionIds) feeds[POSITION_IDS] = createTensor('int64', pos, [1, seq]);
+      if (has.cachePosition) feeds[CACHE_POSITION] = createTensor('int64', pos, [seq]);
+    }
+    if (has.logitsIndex) {
+      // logits_index: [1] int64, the last position only
+      feeds[LOGITS_INDEX] = createTensor('int64', BigInt64Array.of(BigInt(seq - 1)), [1]);
+    }
+    if (has.logitsToKeep) {
+      // num_logits_to_keep: scalar int64
+      feeds[has.logitsToKeep] = createTensor('int64', BigInt64Array.of(1n), []);
+    }
+    if (has.useCacheBranch) {
+      // use_cache_branch: [1] bool, true once a past exists
+      feeds[USE_CACHE_BRANCH] = createTensor('bool', Uint8Array.of(past > 0 ? 1 : 0), [1]);
+    }
+    cache.fill(feeds);
+    const wantLogits = options.logits !== 'none';
+    let out: Record<string, Tensor>;
+    try {
+      out = (await this.session.run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
+    } catch (e) {
+      throw new Error(`${this.files.onnxPath}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
+    }
+    cache.replace(out, total);
+    if (!wantLogits) return null;
+    const logits = out[LOGITS]!;
+    try {
+      return await lastRow(logits);
+    } finally {
+      if (logits.location !== 'cpu') logits.dispose();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+
+  private onesOf(n: number): BigInt64Array {
+    if (this.ones.length < n) this.ones = new BigInt64Array(Math.max(n, this.ones.length * 2, 256)).fill(1n);
+    return this.ones.subarray(0, n);
+  }
+
+  private zerosOf(n: number): Float32Array {
+    if (this.zeros.length < n) this.zeros = new Float32Array(Math.max(n, this.zeros.length * 2, 256));
+    return this.zeros.subarray(0, n);
+  }
+}
+
+/** [seq, past + seq] float32: 0 where column <= past + row, -1e9 after (plain causal decoding). */
+function causalBias(past: number, seq: number): Float32Array {
+  const total = past + seq;
+  const bias = new Float32Array(seq * total);
+  for (let r = 0; r < seq; r++) bias.fill(NEG_INF_BIAS, r * total + past + r + 1, (r + 1) * total);
+  return bias;
+}
+
+/** logits: [1, rows, vocab] float32|float16 → the last row as float32 [vocab]; a view for float32 on the CPU. */
+async function lastRow(logits: Tensor): Promise<Float32Array> {
+  const dims = logits.dims;
+  const vocab = dims[dims.length - 1]!;
+  const rows = dims.length === 3 ? dims[1]! : 1;
+  const data = (logits.location === 'cpu' ? logits.data : await logits.getData()) as Float32Array | Uint16Array;
+  const start = (rows - 1) * vocab;
+  if (data instanceof Float32Array) return data.subarray(start, start + vocab);
+  const row = new Float32Array(vocab);
+  for (let i = 0; i < vocab; i++) row[i] = halfToFloat(data[start + i]!);
+  return row;
+}
+
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** CPU count suggestion for callers that want to leave cores to the editor. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
+}

@@ -1,0 +1,27 @@
+// The one place in the code base that imports onnxruntime-node; everything else uses runtime/'s own types.
+import ort from 'onnxruntime-node';
+import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
+
+export type Session = OrtSession;
+export type Tensor = OrtTensor;
+export type SessionOptions = OrtSession.SessionOptions;
+export type ValueMetadata = OrtSession.ValueMetadata;
+export type TensorDtype = OrtTensor.Type;
+
+export const InferenceSession = ort.InferenceSession;
+export const TensorCtor = ort.Tensor;
+
+export function createTensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): Tensor;
+export function createTensor(type: 'float32', data: Float32Array, dims: readonly number[]): Tensor;
+export function createTensor(type: 'float16', data: Uint16Array, dims: readonly number[]): Tensor;
+export function createTensor(type: 'bool', data: Uint8Array, dims: readonly number[]): Tensor;
+export function createTensor(type: TensorDtype, data: BigInt64Array | Float32Array | Uint16Array | Uint8Array, dims: readonly number[]): Tensor;
+export function createTensor(type: TensorDtype, data: BigInt64Array | Float32Array | Uint16Array | Uint8Array, dims: readonly number[]): Tensor {
+  return new ort.Tensor(type as 'float32', data as Float32Array, dims);
+}
+
+/** Names of the execution providers this onnxruntime-node build can use (bundled or loadable). */
+export function supportedBackends(): { name: string; bundled: boolean }[] {
+  const list = (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends;
+  return list ? list() : [{ name: 'cpu', bundled: true }];
+}

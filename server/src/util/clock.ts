@@ -1,0 +1,6 @@
+// Monotonic milliseconds for timings and time budgets.
+import { performance } from 'node:perf_hooks';
+
+export function nowMs(): number {
+  return performance.now();
+}
