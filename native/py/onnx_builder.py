@@ -188,13 +188,15 @@ class Builder:
         return g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}")
 
     def build_llama(self, ids, pos, bias, past):
-        from model import rope_tables
         cfg, g = self.cfg, self.g
         d, h, kv = cfg.head_dim, cfg.num_heads, cfg.num_kv_heads
         grp = h // kv
-        cos_t, sin_t = (t.numpy() for t in rope_tables(cfg))
-        cos = g.op("Unsqueeze", [g.op("Gather", [g.init("rope.cos", cos_t), pos], axis=0), g.const([1])])  # [B,1,S,D]
-        sin = g.op("Unsqueeze", [g.op("Gather", [g.init("rope.sin", sin_t), pos], axis=0), g.const([1])])
+        # RoPE angles computed in the graph (a [max_position, D] table would cost ~1 MB of the size cap)
+        half = 1.0 / (cfg.rope_theta ** (np.arange(0, d, 2, dtype=np.float64) / d))
+        inv_freq = g.init("rope.inv_freq", np.concatenate([half, half]).astype(np.float32))  # [D]
+        ang = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=F32), g.const([-1])]), inv_freq])  # [B,S,D]
+        cos = g.op("Unsqueeze", [g.op("Cos", [ang]), g.const([1])])  # [B,1,S,D]
+        sin = g.op("Unsqueeze", [g.op("Sin", [ang]), g.const([1])])
         bias5 = g.op("Unsqueeze", [bias, g.const([1])])  # [B,1,1,S,T]
         x = self.embed(ids, "model.embed_tokens.weight")
         self.head_key = "model.embed_tokens.weight" if cfg.tie_embeddings else "lm_head.weight"

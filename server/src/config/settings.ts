@@ -3,7 +3,7 @@
 // Pure: no I/O, never throws on user input. `applySettings` returns the merged settings plus
 // one message per rejected field; rejected fields keep their previous value.
 
-export type Device = 'auto' | 'cpu' | 'cuda';
+export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
 export type DebounceMode = 'adaptive' | 'fixed';
 
 export interface DebounceSettings {
@@ -50,7 +50,7 @@ export interface SettingsUpdate {
   changed: Array<keyof Settings>;
 }
 
-const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
+const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

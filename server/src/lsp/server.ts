@@ -14,6 +14,8 @@ import {
   InlineCompletionTriggerKind,
   CompletionTriggerKind,
   LSPErrorCodes,
+  MessageType,
+  ShowMessageNotification,
   ResponseError,
   TextDocumentSyncKind,
   type CancellationToken,
@@ -110,7 +112,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     if (errors.length === 0) return;
     const message = `infill-ls: invalid settings ignored: ${errors.join('; ')}`;
     log('warn', message);
-    void connection.window.showWarningMessage(message);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message });
   }
 
   async function updateSettings(raw: unknown): Promise<void> {
@@ -217,6 +219,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     settings = update.settings;
     pendingSettingsErrors = update.errors;
     debouncer.configure(settings.debounce);
+    void host.configure(settings); // the engine does not exist yet: this only records the settings
     const result: InitializeResult = {
       capabilities: {
         positionEncoding: 'utf-16',
@@ -247,12 +250,11 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   connection.onDidChangeConfiguration(async (params) => {
     try {
       const raw: unknown = params.settings;
-      const section = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[SETTINGS_SECTION] : undefined;
-      if (section !== undefined || (raw !== null && raw !== undefined && capabilities.workspace?.configuration !== true)) {
-        await updateSettings(raw);
-      } else {
-        await pullSettings();
-      }
+      const record = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
+      // Ours: our section, or a bare settings object (some clients send only the server's own table).
+      const ours = record !== undefined && (SETTINGS_SECTION in record || 'infillLs' in record || Object.keys(record).some((k) => k in DEFAULT_SETTINGS));
+      if (ours) await updateSettings(raw);
+      else await pullSettings();
     } catch (err) {
       log('error', `workspace/didChangeConfiguration failed: ${String(err)}`);
     }

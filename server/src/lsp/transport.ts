@@ -1,6 +1,8 @@
 // Starts the LSP server on a transport: stdio, a socket port, or a named pipe (as vscode-languageserver offers them).
 
 import {
+  IPCMessageReader,
+  IPCMessageWriter,
   ProposedFeatures,
   createConnection,
   createServerPipeTransport,
@@ -11,9 +13,10 @@ import { attachLspServer, type LspServer, type LspServerOptions } from './server
 
 /**
  * `socket`: the client listens on `port` and the server connects to it (vscode-languageclient's
- * TransportKind.socket); `pipe`: likewise for a named pipe / Unix socket path.
+ * TransportKind.socket); `pipe`: likewise for a named pipe / Unix socket path; `node-ipc`: Node's
+ * IPC channel to a parent that forked this process (TransportKind.ipc).
  */
-export type LspTransport = { kind: 'stdio' } | { kind: 'socket'; port: number } | { kind: 'pipe'; name: string };
+export type LspTransport = { kind: 'stdio' } | { kind: 'node-ipc' } | { kind: 'socket'; port: number } | { kind: 'pipe'; name: string };
 
 /** On stdio, stdout carries the protocol: route console output to stderr so nothing corrupts it. */
 function protectStdout(): void {
@@ -30,6 +33,8 @@ export function createLspConnection(transport: LspTransport): Connection {
     case 'stdio':
       protectStdout();
       return createConnection(ProposedFeatures.all, process.stdin, process.stdout);
+    case 'node-ipc':
+      return createConnection(ProposedFeatures.all, new IPCMessageReader(process), new IPCMessageWriter(process));
     case 'socket': {
       const [reader, writer] = createServerSocketTransport(transport.port);
       return createConnection(ProposedFeatures.all, reader, writer);

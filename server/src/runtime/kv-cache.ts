@@ -1,6 +1,7 @@
 // The KV cache: owns a model's past_key_values tensors between runs, knows its length, rewinds and frees them.
 import { createTensor, type Tensor } from './ort.js';
 import type { KvSlot } from './layout.js';
+import type { KvSlicer } from './kv-slice.js';
 
 type KvData = Float32Array | Uint16Array; // float16 travels as raw Uint16 bits
 
@@ -19,7 +20,11 @@ export class KvCache {
   private len = 0;
   private disposed = false;
 
-  constructor(private readonly slots: readonly KvSlot[]) {
+  constructor(
+    private readonly slots: readonly KvSlot[],
+    /** Slices tensors that live on the GPU (WebGPU); without it such tensors cannot be rewound. */
+    private readonly gpuSlicer: KvSlicer | null = null,
+  ) {
     this.reset();
   }
 
@@ -58,8 +63,9 @@ export class KvCache {
   }
 
   /**
-   * Keeps the first `length` positions: slices every past tensor along its past axis.
-   * Tensors on the GPU are read back, sliced on the host and fed back as CPU tensors (the next run moves them).
+   * Keeps the first `length` positions: slices every past tensor along its past axis. CPU tensors are
+   * sliced on the host; gpu-buffer tensors on the GPU through the slicer (reading them back with getData
+   * aborts onnxruntime-node 1.30's process, measured on an H200).
    */
   async rewindTo(length: number): Promise<void> {
     this.assertLive();
@@ -73,7 +79,14 @@ export class KvCache {
     }
     for (const s of this.slots) {
       const t = this.tensors.get(s.pastName)!;
-      const data = (t.location === 'cpu' ? t.data : await t.getData()) as KvData;
+      if (t.location === 'gpu-buffer') {
+        if (!this.gpuSlicer) throw new Error(`KvCache.rewindTo: '${s.pastName}' is on the GPU and no slicer was given`);
+        const sliced = await this.gpuSlicer.slice(t, s.pastAxis, length, s.dtype);
+        this.tensors.set(s.pastName, sliced);
+        t.dispose();
+        continue;
+      }
+      const data = t.data as KvData;
       const dims = [...t.dims];
       const outer = dims.slice(0, s.pastAxis).reduce((a, b) => a * b, 1);
       const inner = dims.slice(s.pastAxis + 1).reduce((a, b) => a * b, 1);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ModelLoadError, errorText } from '../util/errors.js';
 
 /** ONNX weight variants of the Optimum / transformers.js layout: onnx/model{suffix}.onnx. */
-export type ModelDtype = 'fp32' | 'fp16' | 'quantized' | 'q4' | 'q4f16';
+export type ModelDtype = 'fp32' | 'fp16' | 'quantized' | 'q4' | 'q4f16' | 'int8' | 'uint8' | 'bnb4';
 
 export const DTYPE_SUFFIX: Readonly<Record<ModelDtype, string>> = {
   fp32: '',
@@ -12,11 +12,17 @@ export const DTYPE_SUFFIX: Readonly<Record<ModelDtype, string>> = {
   quantized: '_quantized',
   q4: '_q4',
   q4f16: '_q4f16',
+  int8: '_int8',
+  uint8: '_uint8',
+  bnb4: '_bnb4',
 };
 
+/** transformers.js spells the int8 dynamic-quantized variant (model_quantized.onnx) 'q8'. */
+const DTYPE_ALIASES: Readonly<Record<string, ModelDtype>> = { q8: 'quantized' };
+
 /** Preference when neither the caller nor config.json names a dtype. */
-const CPU_ORDER: readonly ModelDtype[] = ['quantized', 'fp32', 'q4', 'fp16', 'q4f16'];
-const GPU_ORDER: readonly ModelDtype[] = ['fp16', 'fp32', 'q4f16', 'q4', 'quantized'];
+const CPU_ORDER: readonly ModelDtype[] = ['quantized', 'int8', 'uint8', 'fp32', 'q4', 'bnb4', 'fp16', 'q4f16'];
+const GPU_ORDER: readonly ModelDtype[] = ['fp16', 'fp32', 'q4f16', 'q4', 'quantized', 'int8', 'uint8', 'bnb4'];
 
 export interface ModelFiles {
   dir: string;
@@ -49,25 +55,24 @@ export function readJsonFile(file: string): Record<string, unknown> {
   }
 }
 
-function isDtype(s: unknown): s is ModelDtype {
-  return typeof s === 'string' && s in DTYPE_SUFFIX;
+/** A known dtype name (aliases resolved), or undefined. */
+export function toDtype(s: unknown): ModelDtype | undefined {
+  if (typeof s !== 'string') return undefined;
+  if (s in DTYPE_SUFFIX) return s as ModelDtype;
+  return DTYPE_ALIASES[s];
 }
 
 /** The dtype config.json asks for: `dtype` or transformers.js' `transformers.js_config.dtype` (string form). */
 function configDtype(config: Record<string, unknown>): ModelDtype | undefined {
-  if (isDtype(config['dtype'])) return config['dtype'];
   const tjs = config['transformers.js_config'];
-  if (tjs && typeof tjs === 'object' && isDtype((tjs as Record<string, unknown>)['dtype'])) {
-    return (tjs as Record<string, unknown>)['dtype'] as ModelDtype;
-  }
-  return undefined;
+  return toDtype(config['dtype']) ?? (tjs && typeof tjs === 'object' ? toDtype((tjs as Record<string, unknown>)['dtype']) : undefined);
 }
 
 /**
  * Resolves the files of `dir`. `dtype` 'auto' (default) takes config.json's dtype when its file exists,
  * else the first available variant in the device's preference order.
  */
-export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'auto'; gpu?: boolean } = {}): ModelFiles {
+export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'q8' | 'auto'; gpu?: boolean } = {}): ModelFiles {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new ModelLoadError('missing-file', abs, 'model directory not found');
@@ -79,7 +84,7 @@ export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'aut
   if (!fs.existsSync(tokenizerPath)) throw new ModelLoadError('missing-file', tokenizerPath, 'file not found');
   const onnxDir = path.join(abs, 'onnx');
   const fileOf = (d: ModelDtype) => path.join(onnxDir, `model${DTYPE_SUFFIX[d]}.onnx`);
-  const requested = opts.dtype && opts.dtype !== 'auto' ? opts.dtype : undefined;
+  const requested = opts.dtype && opts.dtype !== 'auto' ? toDtype(opts.dtype) : undefined;
   let dtype: ModelDtype | undefined;
   if (requested) {
     if (!fs.existsSync(fileOf(requested))) throw new ModelLoadError('missing-file', fileOf(requested), `file not found (dtype '${requested}' was requested)`);

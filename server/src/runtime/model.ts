@@ -1,5 +1,6 @@
 // Loads an HF/Optimum-layout decoder model into an onnxruntime-node session and runs forward passes over a KvCache.
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { ModelLoadError, errorText } from '../util/errors.js';
 import { createTensor, InferenceSession, supportedBackends, type Session, type SessionOptions, type Tensor } from './ort.js';
@@ -16,6 +17,7 @@ import {
   type ModelLayout,
 } from './layout.js';
 import { KvCache } from './kv-cache.js';
+import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
@@ -59,6 +61,9 @@ export interface LoadedModel {
 
 const NEG_INF_BIAS = -1e9;
 
+/** Weight variants made for CPU kernels (integer MatMul); on WebGPU they run partly on the CPU. */
+const CPU_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', 'uint8', 'bnb4']);
+
 /** Classifies a provider failure for a status line. */
 export function describeProviderFailure(device: Device, e: unknown): string {
   const text = errorText(e);
@@ -77,7 +82,7 @@ function presentNamesFromConfig(config: Record<string, unknown>): string[] | nul
   return names;
 }
 
-function sessionOptions(device: Device, opts: LoadModelOptions, files: ModelFiles, gpuLocations: 'named' | 'all'): SessionOptions {
+function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: readonly string[] | null): SessionOptions {
   const o: SessionOptions = {
     executionProviders: [device],
     graphOptimizationLevel: 'all',
@@ -85,23 +90,32 @@ function sessionOptions(device: Device, opts: LoadModelOptions, files: ModelFile
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
     ...(opts.interOpNumThreads ? { interOpNumThreads: opts.interOpNumThreads } : {}),
   };
-  if (device === 'webgpu') {
+  if (device === 'webgpu' && presentNames) {
     // Keep present.* on the GPU and feed them back as past: no host round trip of the whole cache per step.
-    const names = gpuLocations === 'named' ? presentNamesFromConfig(files.config) : null;
-    return { ...o, preferredOutputLocation: names ? Object.fromEntries(names.map((n) => [n, 'gpu-buffer' as const])) : 'gpu-buffer' };
+    // Only the presents: onnxruntime-node 1.30 aborts the process when `logits` is a gpu-buffer output
+    // (measured on an H200, 2026-11-26), so logits stay on the CPU.
+    return { ...o, preferredOutputLocation: Object.fromEntries(presentNames.map((n) => [n, 'gpu-buffer' as const])) };
   }
   return o;
 }
 
 async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
-  try {
-    return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, files, 'named'));
-  } catch (e) {
-    if (device === 'webgpu' && /preferredOutputLocation/.test(errorText(e))) {
-      return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, files, 'all'));
+  if (device !== 'webgpu') return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+  const guessed = presentNamesFromConfig(files.config);
+  if (guessed) {
+    try {
+      return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, guessed));
+    } catch (e) {
+      // A wrong guess of the output names (config.json disagrees with the graph) is retried below;
+      // any other failure is the caller's to classify.
+      if (!/preferredOutputLocation|output name|not found|invalid/i.test(errorText(e))) throw e;
     }
-    throw e;
   }
+  // Learn the real output names from a plain session, then open the one that keeps presents on the GPU.
+  const probe = await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+  const names = probe.outputNames.filter((n) => n !== LOGITS);
+  await probe.release();
+  return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, names));
 }
 
 function isDeviceFailure(device: Device, e: unknown): boolean {
@@ -127,12 +141,15 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   let lastError: unknown;
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
-    try {
-      const s = fs.statSync(files.onnxPath);
-      if (s.size === 0) throw new ModelLoadError('corrupt-file', files.onnxPath, 'is empty');
-    } catch (e) {
-      if (e instanceof ModelLoadError) throw e;
+    if (request === 'auto' && device === 'webgpu' && CPU_DTYPES.has(files.dtype)) {
+      // int8 dynamic quantization (MatMulInteger) has no WebGPU kernels: those nodes fall back to the CPU
+      // with a copy each way. Measured on an H200 machine with models/default: decode 75 ms/token on
+      // WebGPU against 3 ms on its CPU. Such a model goes straight to the CPU.
+      fallbackReason = `webgpu skipped: ${path.basename(files.onnxPath)} is ${files.dtype}, which runs faster on the CPU`;
+      status(fallbackReason);
+      continue;
     }
+    if (fs.statSync(files.onnxPath).size === 0) throw new ModelLoadError('corrupt-file', files.onnxPath, 'is empty');
     let session: Session;
     try {
       session = await openSession(files, device, opts);
@@ -185,6 +202,7 @@ class OnnxModel implements LoadedModel {
   private readonly fetchAll: string[];
   private readonly fetchKvOnly: string[];
   private disposed = false;
+  private readonly slicer: KvSlicer | null;
 
   constructor(
     private readonly session: Session,
@@ -195,12 +213,15 @@ class OnnxModel implements LoadedModel {
   ) {
     const cfgVocab = files.config['vocab_size'];
     this.vocabSize = layout.vocabSize ?? (typeof cfgVocab === 'number' ? cfgVocab : 0);
-    this.fetchKvOnly = layout.slots.map((s) => s.presentName);
-    this.fetchAll = [LOGITS, ...this.fetchKvOnly];
+    this.slicer = device === 'webgpu' ? createGpuSlicer() : null;
+    this.fetchAll = [...session.outputNames];
+    // onnxruntime-node 1.30 with preferredOutputLocation (WebGPU) maps a subset of fetches to the wrong
+    // outputs (measured on an H200): there every run fetches every output, in the session's order.
+    this.fetchKvOnly = device === 'webgpu' ? this.fetchAll : layout.slots.map((s) => s.presentName);
   }
 
   createCache(): KvCache {
-    return new KvCache(this.layout.slots);
+    return new KvCache(this.layout.slots, this.slicer);
   }
 
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
@@ -253,16 +274,13 @@ class OnnxModel implements LoadedModel {
     cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[LOGITS]!;
-    try {
-      return await lastRow(logits);
-    } finally {
-      if (logits.location !== 'cpu') logits.dispose();
-    }
+    return lastRow(logits);
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await this.slicer?.dispose();
     await this.session.release();
   }
 
@@ -286,11 +304,13 @@ function causalBias(past: number, seq: number): Float32Array {
 }
 
 /** logits: [1, rows, vocab] float32|float16 → the last row as float32 [vocab]; a view for float32 on the CPU. */
-async function lastRow(logits: Tensor): Promise<Float32Array> {
+function lastRow(logits: Tensor): Float32Array {
   const dims = logits.dims;
   const vocab = dims[dims.length - 1]!;
   const rows = dims.length === 3 ? dims[1]! : 1;
-  const data = (logits.location === 'cpu' ? logits.data : await logits.getData()) as Float32Array | Uint16Array;
+  // Logits are always requested on the CPU (see sessionOptions); getData() on a gpu-buffer aborts the process.
+  if (logits.location !== 'cpu') throw new Error(`logits came back on '${logits.location}', expected the CPU`);
+  const data = logits.data as Float32Array | Uint16Array;
   const start = (rows - 1) * vocab;
   if (data instanceof Float32Array) return data.subarray(start, start + vocab);
   const row = new Float32Array(vocab);

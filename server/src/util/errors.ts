@@ -20,8 +20,15 @@ export class ModelLoadError extends Error {
   }
 }
 
-/** Error text of an unknown thrown value, first line only (ORT messages carry long source paths). */
+/**
+ * Error text of an unknown thrown value: first line only, without onnxruntime's source locations
+ * ("/onnxruntime_src/...cc:136 onnxruntime::...<lambda()> cond was false. ") and status prefixes.
+ */
 export function errorText(e: unknown): string {
-  const s = e instanceof Error ? e.message : String(e);
-  return s.split('\n')[0]!.trim();
+  let s = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+  s = s.replace(/\S*onnxruntime_src\S*:\d+\s*/g, '');
+  const cond = s.lastIndexOf(' was false. ');
+  if (cond !== -1) s = s.slice(cond + ' was false. '.length);
+  s = s.replace(/\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/g, '');
+  return s.trim();
 }

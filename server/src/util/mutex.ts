@@ -28,8 +28,7 @@ export class Mutex {
       void prev.then(unlock);
       return null;
     }
-    const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
-    const outcome = await Promise.race([prev.then(() => 'ok' as const), aborted]);
+    const outcome = await raceAbort(prev, signal);
     if (outcome === 'aborted') {
       void prev.then(unlock);
       return null;
@@ -46,5 +45,24 @@ export class Mutex {
     } finally {
       release();
     }
+  }
+}
+
+/** Resolves 'ok' when `p` settles, or 'aborted' when `signal` aborts first; leaves no listener behind. */
+export async function raceAbort(p: Promise<unknown>, signal?: AbortSignal): Promise<'ok' | 'aborted'> {
+  if (!signal) {
+    await p;
+    return 'ok';
+  }
+  if (signal.aborted) return 'aborted';
+  let onAbort!: () => void;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p.then(() => 'ok' as const), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -58,6 +58,7 @@ export function buildSyntheticModel(o: SyntheticOptions): Uint8Array {
     int64Tensor('big', [1], [1 << 30]),
     floatTensor('onehot_vals', [2], [0, 10]),
     floatTensor('minus_one', [], [-1]),
+    floatTensor('thousand', [], [1000]),
     // key gets id*1, value gets id*2 (fused: first D columns *1, last D columns *2)
     floatTensor('kscale', fused ? [1, 1, 2 * D] : [1, H, 1, D], fused ? [...Array(D).fill(1), ...Array(D).fill(2)] : Array(H * D).fill(1)),
     floatTensor('vscale', [1, H, 1, D], Array(H * D).fill(2)),
@@ -70,7 +71,23 @@ export function buildSyntheticModel(o: SyntheticOptions): Uint8Array {
   const outputs: ValueInit[] = [{ name: 'logits', elemType: DT.float, dims: ['batch_size', packed ? 'num_logits' : 'sequence_length', V] }];
 
   // ids_f: [b, seq] float32
-  nodes.push({ op: 'Cast', inputs: ['input_ids'], outputs: ['ids_f'], attrs: { to: DT.float } });
+  if (packed) {
+    // Packed layout: every row's count of attendable columns must be past + row + 1 (= position + 1); any
+    // error in a row of attention_bias or position_ids adds multiples of 1000 to that row's cached value,
+    // so it changes every later token, as a wrong mask would in a real multi-layer model.
+    nodes.push({ op: 'Greater', inputs: ['attention_bias', 'minus_one'], outputs: ['ok_b'] });
+    nodes.push({ op: 'Cast', inputs: ['ok_b'], outputs: ['ok_i'], attrs: { to: DT.int64 } });
+    nodes.push({ op: 'ReduceSum', inputs: ['ok_i', 'ax3'], outputs: ['allowed3'], attrs: { keepdims: 0 } }); // [b, 1, seq]
+    nodes.push({ op: 'Squeeze', inputs: ['allowed3', 'ax1'], outputs: ['allowed'] }); // [b, seq]
+    nodes.push({ op: 'Sub', inputs: ['allowed', 'position_ids'], outputs: ['d1'] });
+    nodes.push({ op: 'Sub', inputs: ['d1', 'one_i'], outputs: ['d2'] }); // 0 when causal and positioned right
+    nodes.push({ op: 'Cast', inputs: ['d2'], outputs: ['d2f'], attrs: { to: DT.float } });
+    nodes.push({ op: 'Mul', inputs: ['d2f', 'thousand'], outputs: ['err'] });
+    nodes.push({ op: 'Cast', inputs: ['input_ids'], outputs: ['ids_raw'], attrs: { to: DT.float } });
+    nodes.push({ op: 'Add', inputs: ['ids_raw', 'err'], outputs: ['ids_f'] });
+  } else {
+    nodes.push({ op: 'Cast', inputs: ['input_ids'], outputs: ['ids_f'], attrs: { to: DT.float } });
+  }
   const pastSums: string[] = [];
   for (let i = 0; i < L; i++) {
     const names = fused ? ['key_value'] : ['key', 'value'];
@@ -118,10 +135,7 @@ export function buildSyntheticModel(o: SyntheticOptions): Uint8Array {
 
   // allowed: [b, seq] or [b] int64 = number of attendable key positions
   if (packed) {
-    nodes.push({ op: 'Greater', inputs: ['attention_bias', 'minus_one'], outputs: ['ok_b'] });
-    nodes.push({ op: 'Cast', inputs: ['ok_b'], outputs: ['ok_i'], attrs: { to: DT.int64 } });
-    nodes.push({ op: 'ReduceSum', inputs: ['ok_i', 'ax3'], outputs: ['allowed3'], attrs: { keepdims: 0 } }); // [b, 1, seq]
-    nodes.push({ op: 'Squeeze', inputs: ['allowed3', 'ax1'], outputs: ['allowed'] }); // [b, seq]
+    // allowed: computed above
   } else {
     nodes.push({ op: 'ReduceSum', inputs: ['attention_mask', 'ax1'], outputs: ['allowed'], attrs: { keepdims: 1 } }); // [b, 1]
   }

@@ -1,0 +1,88 @@
+// Scores `infill-ls eval` predictions against task files: exact match and edit similarity for dev tasks,
+// execution pass@1 for HumanEval tasks (python3 runs prefix + completion + suffix + test, 10 s timeout).
+// Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--out R.json]
+// Truncation, as in the SantaCoder/InCoder evaluations: a single-line completion is cut at its first
+// newline; a multi-line completion is cut to the reference's number of lines.
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+// resolve the interpreter once: version-manager shims (pyenv) cost ~0.3 s per start
+const PYTHON = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
+const readJsonl = (p) => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const tasks = readJsonl(args.tasks);
+const preds = new Map(readJsonl(args.pred).map((p) => [p.id, p]));
+
+export function editSimilarity(a, b) {
+  if (a === b) return 1;
+  const n = a.length;
+  const m = b.length;
+  if (!n || !m) return 0;
+  let prev = Array.from({ length: m + 1 }, (_, j) => j);
+  for (let i = 1; i <= n; i++) {
+    const cur = [i];
+    for (let j = 1; j <= m; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return 1 - prev[m] / Math.max(n, m);
+}
+
+function truncate(task, completion) {
+  if (task.kind === 'single') {
+    const nl = completion.indexOf('\n');
+    return nl < 0 ? completion : completion.slice(0, nl);
+  }
+  const want = task.reference.replace(/\n$/, '').split('\n').length;
+  return completion.split('\n').slice(0, want).join('\n');
+}
+
+function runsPython(task, middle) {
+  const dir = mkdtempSync(join(tmpdir(), 'infill-he-'));
+  const file = join(dir, 'prog.py');
+  // HumanEval references end with a newline; a single-line completion is a whole line
+  const mid = task.kind === 'single' ? middle + '\n' : middle.endsWith('\n') || task.suffix.startsWith('\n') ? middle : middle + '\n';
+  writeFileSync(file, `${task.prefix}${mid}${task.suffix}\n${task.test}\ncheck(${task.entry_point})\n`);
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, [file], { stdio: 'ignore', cwd: dir });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      resolve(code === 0);
+    });
+  });
+}
+
+let n = 0, em = 0, es = 0, passed = 0, ms = 0, missing = 0, empty = 0;
+const executions = [];
+for (const t of tasks) {
+  const p = preds.get(t.id);
+  if (!p) {
+    missing++;
+    continue;
+  }
+  n++;
+  ms += p.ms ?? 0;
+  const got = truncate(t, p.completion ?? '');
+  if (!got.trim()) empty++;
+  if (t.test) {
+    executions.push([t, got]);
+  } else {
+    const ref = t.reference;
+    if (got.trim() === ref.trim()) em++;
+    es += editSimilarity(got.trimEnd(), ref.trimEnd());
+  }
+}
+// a small pool of concurrent python processes
+for (let i = 0; i < executions.length; i += 4) {
+  const ok = await Promise.all(executions.slice(i, i + 4).map(([t, got]) => runsPython(t, got)));
+  passed += ok.filter(Boolean).length;
+}
+const isExec = tasks.some((t) => t.test);
+const res = { tasks: args.tasks, pred: args.pred, n, missing, empty, mean_ms: n ? +(ms / n).toFixed(1) : null };
+if (isExec) res.pass_at_1 = n ? +(passed / n).toFixed(4) : 0;
+else Object.assign(res, { exact_match: n ? +(em / n).toFixed(4) : 0, edit_similarity: n ? +(es / n).toFixed(4) : 0 });
+console.log(JSON.stringify(res));
+if (args.out) writeFileSync(args.out, JSON.stringify(res, null, 1) + '\n');

@@ -1,0 +1,58 @@
+// Flag parsing shared by the complete and eval commands (a thin layer over node:util parseArgs).
+import { parseArgs } from 'node:util';
+import type { DeviceRequest } from '../runtime/index.js';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const MODEL_FLAGS = `model
+  --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package)
+  --device D              auto | cpu | webgpu | cuda (default auto: WebGPU if a GPU adapter exists, else CPU)
+  --threads N             CPU threads per operator (default: onnxruntime's choice)
+  --max-new-tokens N      most tokens generated per completion (default 64)`;
+
+export const modelOptions = {
+  model: { type: 'string' },
+  device: { type: 'string' },
+  threads: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: readonly string[], options: T, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+export function positiveInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${flag} needs a positive integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export function device(v: string | undefined): DeviceRequest | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'auto' || v === 'cpu' || v === 'webgpu' || v === 'cuda') return v;
+  throw new UsageError(`--device must be auto, cpu, webgpu or cuda, got ${JSON.stringify(v)}`);
+}
+
+const LANGUAGES: Record<string, string> = {
+  '.ts': 'typescript',
+  '.mts': 'typescript',
+  '.cts': 'typescript',
+  '.tsx': 'typescriptreact',
+  '.js': 'javascript',
+  '.mjs': 'javascript',
+  '.cjs': 'javascript',
+  '.jsx': 'javascriptreact',
+  '.py': 'python',
+};
+
+export function languageOf(file: string): string {
+  const m = /\.[^./\\]+$/.exec(file);
+  return (m && LANGUAGES[m[0].toLowerCase()]) || 'plaintext';
+}

@@ -1,0 +1,102 @@
+// `infill-ls complete <file> --line L --column C`: one completion at a position of a file, printed to stdout.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createEngine } from '../engine/engine.js';
+import { MODEL_FLAGS, UsageError, device, languageOf, modelOptions, parse, positiveInt } from './args.js';
+
+export const COMPLETE_USAGE = `usage: infill-ls complete <file> --line L --column C [options]
+
+Prints the completion the model inserts at line L, column C of <file>.
+L and C are 1-based; C counts characters (UTF-16 code units) within the line, and may be one past
+the last character (the end of the line).
+
+${MODEL_FLAGS}
+  --single-line           stop at the end of the line (as an automatic trigger would)
+  --json                  print {"completion", "timings", "status"} as JSON instead of the bare text`;
+
+/** UTF-16 offset of (line, column), both 1-based; throws UsageError when the position is outside the text. */
+export function offsetOf(text: string, line: number, column: number): number {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) throw new UsageError(`--line ${line} is past the end of the file (it has ${l} lines)`);
+    start = nl + 1;
+  }
+  const end = text.indexOf('\n', start);
+  const lineLength = (end === -1 ? text.length : end) - start;
+  if (column > lineLength + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (it has ${lineLength} characters)`);
+  return start + column - 1;
+}
+
+/** Runs the command; resolves with the exit code (0 ok, 1 model or file problem, 2 usage). */
+export async function runComplete(argv: readonly string[], io: { stdout?: (s: string) => void; stderr?: (s: string) => void } = {}): Promise<number> {
+  const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
+  const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
+  let args;
+  try {
+    args = parse(argv, { ...modelOptions, line: { type: 'string' }, column: { type: 'string' }, 'single-line': { type: 'boolean' }, json: { type: 'boolean' } }, true);
+    if (args.values.help) {
+      out(`${COMPLETE_USAGE}\n`);
+      return 0;
+    }
+    if (args.positionals.length !== 1) throw new UsageError('give exactly one file');
+    if (args.values.line === undefined || args.values.column === undefined) throw new UsageError('--line and --column are required');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`infill-ls complete: ${e.message}\n\n${COMPLETE_USAGE}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const file = path.resolve(args.positionals[0]!);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    err(`infill-ls complete: ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(e)}\n`);
+    return 1;
+  }
+  let offset: number;
+  let engineOptions;
+  try {
+    offset = offsetOf(text, positiveInt('line', args.values.line)!, positiveInt('column', args.values.column)!);
+    engineOptions = {
+      modelDir: args.values.model,
+      device: device(args.values.device),
+      threads: positiveInt('threads', args.values.threads),
+      maxNewTokens: positiveInt('max-new-tokens', args.values['max-new-tokens']),
+    };
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`infill-ls complete: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const engine = createEngine({ ...engineOptions, log: (m) => err(`infill-ls: ${m}\n`) });
+  try {
+    await engine.loaded;
+    const r = await engine.complete(
+      {
+        documentKey: pathToFileURL(file).href,
+        version: 1,
+        languageId: languageOf(file),
+        prefix: text.slice(0, offset),
+        suffix: text.slice(offset),
+        trigger: args.values['single-line'] ? 'automatic' : 'manual',
+      },
+      new AbortController().signal,
+    );
+    if (r.kind !== 'ok') {
+      err(`infill-ls complete: ${r.kind === 'degraded' ? r.reason : 'cancelled'}\n`);
+      return 1;
+    }
+    const completion = r.candidates[0]?.text ?? '';
+    if (args.values.json) out(`${JSON.stringify({ completion, timings: r.timings, status: engine.status() })}\n`);
+    else out(completion.endsWith('\n') ? completion : `${completion}\n`);
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}

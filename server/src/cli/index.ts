@@ -1,0 +1,3 @@
+// cli/: the `complete` and `eval` commands as functions main.ts dispatches to.
+export { runComplete, offsetOf, COMPLETE_USAGE } from './complete.js';
+export { runEval, parseTask, EVAL_USAGE, type EvalTask } from './eval.js';

@@ -1,0 +1,192 @@
+// The Generator: one token sequence over one KV cache, driven by verbs (appendTokens, computeLogits, nextToken, rewindTo, isDone).
+import { chooseToken, type Choice, type SamplingOptions, type TokenFilter } from './sampler.js';
+import type { Rng } from '../util/rng.js';
+
+/** What the generator needs from a KV cache (runtime/KvCache implements it). */
+export interface KvCacheLike {
+  readonly length: number;
+  rewindTo(length: number): Promise<void>;
+  dispose(): void;
+}
+
+/** What the generator needs from a model (runtime/LoadedModel implements it). */
+export interface CausalLm<C extends KvCacheLike = KvCacheLike> {
+  readonly vocabSize: number;
+  createCache(): C;
+  /** Appends ids to the cache; returns the last position's logits [vocab] float32, or null for logits 'none'. */
+  forward(ids: ArrayLike<number>, cache: C, options?: { logits?: 'last' | 'none' }): Promise<Float32Array | null>;
+}
+
+export interface GeneratorOptions {
+  /** Most tokens per model run while prefilling; cancellation is checked between chunks (default 256). */
+  prefillChunkSize?: number;
+}
+
+export interface NextTokenOptions {
+  sampling?: SamplingOptions;
+  rng?: Rng | null;
+  /** Restricts the choice (e.g. token healing); null = any token. */
+  filter?: TokenFilter | null;
+  signal?: AbortSignal;
+}
+
+/** Outcome of a step that may be cancelled between model runs (cancellation is a value, not an exception). */
+export type Cancelled = { cancelled: true };
+export const CANCELLED: Cancelled = Object.freeze({ cancelled: true });
+
+/**
+ * Invariants: `tokens` = computed tokens (their KV is in the cache, cache.length === computed) followed by
+ * pending tokens (appended, not yet run). Logits are held only while nothing is pending.
+ */
+export class Generator<C extends KvCacheLike = KvCacheLike> {
+  readonly cache: C;
+  private seq: number[] = [];
+  private computed = 0;
+  private logits: Float32Array | null = null;
+  private readonly chunk: number;
+  private stopIds: ReadonlySet<number> = new Set();
+  private maxNew = Infinity;
+  private generated = 0;
+  private done = false;
+  /** Total time spent in model runs and tokens run, for timings. */
+  readonly stats = { runMs: 0, runTokens: 0, runs: 0 };
+
+  constructor(
+    readonly model: CausalLm<C>,
+    options: GeneratorOptions = {},
+    cache?: C,
+  ) {
+    this.cache = cache ?? model.createCache();
+    this.chunk = Math.max(1, Math.floor(options.prefillChunkSize ?? 256));
+    if (this.cache.length !== 0) throw new Error('Generator: a new generator needs an empty cache');
+  }
+
+  get tokens(): readonly number[] {
+    return this.seq;
+  }
+
+  get length(): number {
+    return this.seq.length;
+  }
+
+  /** Tokens whose KV is in the cache. */
+  get computedLength(): number {
+    return this.computed;
+  }
+
+  /** Starts a generation turn: what stops it (besides the caller's own criteria). */
+  setSearch(options: { stopTokenIds?: Iterable<number>; maxNewTokens?: number }): void {
+    this.stopIds = new Set(options.stopTokenIds ?? []);
+    this.maxNew = options.maxNewTokens ?? Infinity;
+    this.generated = 0;
+    this.done = this.maxNew <= 0;
+  }
+
+  /** True after a stop token was chosen or maxNewTokens were generated in this turn. */
+  isDone(): boolean {
+    return this.done;
+  }
+
+  /** Queues tokens; they run at the next computeLogits. */
+  appendTokens(ids: ArrayLike<number>): void {
+    for (let i = 0; i < ids.length; i++) this.seq.push(ids[i]!);
+    if (ids.length) this.logits = null;
+  }
+
+  /**
+   * Runs pending tokens in chunks of prefillChunkSize (only the last chunk asks for logits) and returns the
+   * logits after the last token: [vocab] float32. Returns CANCELLED when `signal` aborts between chunks;
+   * the chunks already run stay in the cache.
+   */
+  async computeLogits(signal?: AbortSignal): Promise<Float32Array | Cancelled> {
+    if (this.logits && this.computed === this.seq.length) return this.logits;
+    if (this.seq.length === 0) throw new Error('Generator.computeLogits: empty sequence');
+    if (this.computed === this.seq.length) {
+      // Logits were dropped (rewind): run the last token again.
+      await this.rewindTo(this.seq.length);
+    }
+    while (this.computed < this.seq.length) {
+      if (signal?.aborted) return CANCELLED;
+      const end = Math.min(this.seq.length, this.computed + this.chunk);
+      const last = end === this.seq.length;
+      const t0 = performance.now();
+      const out = await this.model.forward(this.seq.slice(this.computed, end), this.cache, { logits: last ? 'last' : 'none' });
+      this.stats.runMs += performance.now() - t0;
+      this.stats.runTokens += end - this.computed;
+      this.stats.runs++;
+      this.computed = end;
+      if (last) {
+        if (!out) throw new Error('Generator.computeLogits: model returned no logits');
+        this.logits = out;
+      }
+    }
+    return this.logits!;
+  }
+
+  /**
+   * Computes logits if needed, chooses a token, appends it (pending) and returns the choice. Marks the
+   * generator done on a stop token or at maxNewTokens. tokenId -1 means the filter allowed nothing (done).
+   */
+  async nextToken(options: NextTokenOptions = {}): Promise<Choice | Cancelled> {
+    if (this.done) throw new Error('Generator.nextToken: generation is done; call setSearch() to start another turn');
+    const logits = await this.computeLogits(options.signal);
+    if (!(logits instanceof Float32Array)) return logits;
+    const choice = chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null);
+    if (choice.tokenId < 0) {
+      this.done = true;
+      return choice;
+    }
+    this.appendTokens([choice.tokenId]);
+    this.generated++;
+    if (this.stopIds.has(choice.tokenId) || this.generated >= this.maxNew) this.done = true;
+    return choice;
+  }
+
+  /**
+   * Keeps the first `length` tokens. The cache keeps length-1 of them and the last one becomes pending,
+   * so the next computeLogits yields the logits after it with one single-token run.
+   */
+  async rewindTo(length: number): Promise<void> {
+    if (!Number.isInteger(length) || length < 0 || length > this.seq.length) {
+      throw new RangeError(`Generator.rewindTo(${length}): length must be an integer in [0, ${this.seq.length}]`);
+    }
+    this.seq.length = length;
+    this.logits = null;
+    const keep = Math.max(0, length - 1);
+    if (this.computed > keep) {
+      await this.cache.rewindTo(keep);
+      this.computed = keep;
+    }
+    this.done = false;
+  }
+
+  /**
+   * Makes the sequence equal `ids`, reusing the longest common prefix already in the cache.
+   * Returns how many tokens were reused (need no model run).
+   */
+  async setPrompt(ids: readonly number[]): Promise<number> {
+    let lcp = 0;
+    const n = Math.min(ids.length, this.computed);
+    while (lcp < n && this.seq[lcp] === ids[lcp]) lcp++;
+    if (lcp === ids.length) {
+      // The whole prompt is cached: rewindTo re-runs its last token to get fresh logits.
+      await this.rewindTo(lcp);
+    } else {
+      // New tokens follow the reused prefix; their run yields the logits.
+      if (this.computed > lcp) await this.cache.rewindTo(lcp);
+      this.computed = Math.min(this.computed, lcp);
+      this.seq.length = lcp;
+      this.logits = null;
+      this.done = false;
+      this.appendTokens(ids.slice(lcp));
+    }
+    return this.computed;
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+    this.seq = [];
+    this.computed = 0;
+    this.logits = null;
+  }
+}

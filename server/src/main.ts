@@ -1,0 +1,179 @@
+// Command-line entry point: turns argv into wiring (serve over LSP or WebSocket, or the runtime's complete/eval commands).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { resolveToken, TOKEN_ENV } from './api/token.js';
+import { startApiServer, DEFAULT_API_PORT } from './api/server.js';
+import { ArgvError, SERVE_USAGE, parseServeArgs } from './config/argv.js';
+import type { EngineFactory } from './config/engine.js';
+import { EngineHost } from './config/engine-host.js';
+import { DEFAULT_SETTINGS, applySettings } from './config/settings.js';
+import { runLspServer } from './lsp/transport.js';
+import { packageRoot } from './util/paths.js';
+
+const USAGE = `infill-ls — a code-completion language server running a local fill-in-the-middle model
+
+usage:
+  infill-ls serve --stdio | --socket=PORT | --pipe=NAME    LSP server for editors
+  infill-ls serve --ws [--port N] [--host H]               headless WebSocket JSON-RPC API
+  infill-ls complete ...                                   one completion from the command line
+  infill-ls eval ...                                       run an evaluation
+  infill-ls --version | --help
+
+${SERVE_USAGE}`;
+
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function stderr(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/**
+ * The real engine: the runtime helper's createEngine on the configured model directory. Imported
+ * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
+ */
+const realEngineFactory: EngineFactory = async (options) => {
+  const { createEngine } = await import('./engine/engine.js');
+  return createEngine({
+    modelDir: options.modelDir,
+    device: options.device,
+    maxNewTokens: options.maxNewTokens,
+    // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
+    log: process.env.INFILL_LS_LOG === 'debug' ? (message) => stderr(`infill-ls engine: ${message}`) : undefined,
+  });
+};
+
+/** Runs `complete` / `eval` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
+async function runCliCommand(name: 'complete' | 'eval', argv: string[]): Promise<number> {
+  const cli = await import('./cli/index.js');
+  return name === 'complete' ? cli.runComplete(argv) : cli.runEval(argv);
+}
+
+async function serve(argv: string[]): Promise<number | 'running'> {
+  const args = parseServeArgs(argv);
+  const initial = applySettings(DEFAULT_SETTINGS, args.settings);
+  if (initial.errors.length > 0) throw new ArgvError(initial.errors.join('\n'));
+  const settings = initial.settings;
+
+  if (args.transport.kind !== 'ws') {
+    runLspServer(args.transport, { factory: realEngineFactory, baseDir: packageRoot, defaults: settings, version: version() });
+    return 'running';
+  }
+
+  const token = resolveToken({ file: args.tokenFile, regenerate: args.newToken });
+  const engine = new EngineHost({
+    factory: realEngineFactory,
+    settings,
+    baseDir: packageRoot,
+    log: (level, message) => stderr(`infill-ls ${level}: ${message}`),
+  });
+  let server;
+  try {
+    server = await startApiServer({
+      engine,
+      token: token.token,
+      host: args.transport.host,
+      port: args.transport.port ?? DEFAULT_API_PORT,
+      allowedOrigins: args.allowedOrigins,
+      maxMessageBytes: args.maxMessageBytes,
+      maxConcurrentRequests: args.maxConcurrentRequests,
+      settings: () => settings,
+      log: (level, message) => stderr(`infill-ls ${level}: ${message}`),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ArgvError(`port ${args.transport.port ?? DEFAULT_API_PORT} is in use: pass --port N (0 picks a free port)`);
+    throw err;
+  }
+  let lastState = '';
+  engine.onStatus((status) => {
+    const line = `${status.state}${status.device ? ` on ${status.device}` : ''}${status.message ? `: ${status.message}` : ''}`;
+    if (line !== lastState) stderr(`infill-ls model: ${line}`);
+    lastState = line;
+  });
+  void engine.start();
+
+  const tokenLine =
+    token.source === 'env'
+      ? `token:  from ${TOKEN_ENV}`
+      : token.source === 'generated'
+        ? `token:  ${token.token}\n        (new; saved with mode 0600 in ${token.file}; it is not printed again)`
+        : `token:  in ${token.file} (run with --new-token to replace it)`;
+  const example = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'complete', params: { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python' } });
+  process.stdout.write(
+    [
+      `infill-ls ${version()}: WebSocket JSON-RPC API listening on ${server.url}`,
+      tokenLine,
+      `connect with the header "Authorization: Bearer <token>", then send for example`,
+      `  ${example}`,
+      `methods: document/open, document/change, document/close, complete, cancel, status (see README.md)`,
+      `press Ctrl+C to stop`,
+      '',
+    ].join('\n'),
+  );
+
+  const stop = async (): Promise<void> => {
+    await server.close();
+    await engine.dispose();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  return 'running';
+}
+
+/** Runs the command; resolves with an exit code, or 'running' when a server keeps the process alive. */
+export async function main(argv: string[]): Promise<number | 'running'> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'complete':
+        return await runCliCommand('complete', rest);
+      case 'eval':
+        return await runCliCommand('eval', rest);
+      case '--version':
+      case '-v':
+        process.stdout.write(`${version()}\n`);
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        // Editors often launch a server binary with only the transport flag.
+        if (command.startsWith('--')) return await serve(argv);
+        stderr(`infill-ls: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ArgvError || (err instanceof Error && /INFILL_LS_TOKEN|readable by other users/.test(err.message))) {
+      stderr(`infill-ls: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+// Run when executed directly (`node server/dist/main.js ...`); bin/infill-ls.js imports and calls main().
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== 'running') process.exitCode = code;
+    },
+    (err: unknown) => {
+      stderr(`infill-ls: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exitCode = 1;
+    },
+  );
+}

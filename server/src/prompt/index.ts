@@ -1,0 +1,4 @@
+// prompt/: FIM templates, token budgets and token healing. Pure: no I/O, never throws on odd input.
+export { detectTemplate, configFimMode, type FimTemplate, type FimFamily, type FimMode, type TemplateOverride, type SpecialTokenLookup } from './templates.js';
+export { buildFimPrompt, healPrefix, type FimPrompt, type PromptOptions, type PromptTokenizer } from './build.js';
+export { trimPrefix, trimSuffix, type Encode, type Trimmed } from './trim.js';

@@ -1,0 +1,79 @@
+// Token budgets: trims the prefix (from the top) and the suffix (from the bottom) by whole lines, keeping the text nearest the cursor.
+
+export type Encode = (text: string) => number[];
+
+export interface Trimmed {
+  text: string;
+  ids: number[];
+}
+
+/** Splits after each '\n', so joining the parts gives back the text. */
+function splitLines(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    out.push(text.slice(start, i + 1));
+    start = i + 1;
+  }
+  if (start < text.length) out.push(text.slice(start));
+  return out;
+}
+
+/** Longest slice of `line` taken from its end (fromEnd) or start whose encoding fits `budget` tokens. */
+function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean): string {
+  let lo = 0;
+  let hi = line.length;
+  const take = (n: number) => (fromEnd ? line.slice(line.length - n) : line.slice(0, n));
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (encode(take(mid)).length <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  let s = take(lo);
+  // Do not split a surrogate pair.
+  if (fromEnd && s.length && /[\uDC00-\uDFFF]/.test(s[0]!)) s = s.slice(1);
+  if (!fromEnd && s.length && /[\uD800-\uDBFF]/.test(s[s.length - 1]!)) s = s.slice(0, -1);
+  return s;
+}
+
+function trim(text: string, budget: number, encode: Encode, keepEnd: boolean): Trimmed {
+  if (budget <= 0 || text.length === 0) return { text: '', ids: [] };
+  const lines = splitLines(text);
+  if (keepEnd) lines.reverse();
+  // Walk outward from the cursor, summing per-line counts (a close estimate of the joined encoding).
+  const kept: string[] = [];
+  let used = 0;
+  for (const line of lines) {
+    const n = encode(line).length;
+    if (used + n > budget) {
+      if (kept.length === 0) kept.push(fitChars(line, budget, encode, keepEnd));
+      break;
+    }
+    kept.push(line);
+    used += n;
+  }
+  const join = () => (keepEnd ? [...kept].reverse().join('') : kept.join(''));
+  let out = join();
+  let ids = encode(out);
+  // BPE merges across line boundaries can make the joined text a little longer: drop far lines until it fits.
+  while (ids.length > budget && kept.length > 1) {
+    kept.pop();
+    out = join();
+    ids = encode(out);
+  }
+  if (ids.length > budget) {
+    out = fitChars(out, budget, encode, keepEnd);
+    ids = encode(out);
+  }
+  return { text: out, ids };
+}
+
+/** Keeps the last lines of `prefix` (the cursor line first) within `budget` tokens. */
+export function trimPrefix(prefix: string, budget: number, encode: Encode): Trimmed {
+  return trim(prefix, budget, encode, true);
+}
+
+/** Keeps the first lines of `suffix` (the rest of the cursor line first) within `budget` tokens. */
+export function trimSuffix(suffix: string, budget: number, encode: Encode): Trimmed {
+  return trim(suffix, budget, encode, false);
+}

@@ -1,0 +1,49 @@
+// Slices GPU-resident KV tensors on the GPU with a one-node ONNX graph (onnxruntime-node cannot read gpu-buffer tensors back safely).
+import { buildModel, DT, int64Tensor } from './onnx-proto.js';
+import { createTensor, InferenceSession, type Session, type Tensor } from './ort.js';
+import type { KvDtype } from './layout.js';
+
+/** Keeps the first `length` positions of `t` along `axis`; the result stays where `t` is. */
+export interface KvSlicer {
+  slice(t: Tensor, axis: number, length: number, dtype: KvDtype): Promise<Tensor>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A Slice session per (dtype, rank, axis) on the WebGPU provider:
+ * x: [d0, .., d_{rank-1}] dtype, ends: [1] int64 → y = x[..., :ends, ...] along `axis`, kept as a gpu-buffer.
+ */
+export function createGpuSlicer(): KvSlicer {
+  const sessions = new Map<string, Promise<Session>>();
+  const sessionFor = (dtype: KvDtype, rank: number, axis: number): Promise<Session> => {
+    const key = `${dtype}/${rank}/${axis}`;
+    let s = sessions.get(key);
+    if (!s) {
+      const elem = dtype === 'float16' ? DT.float16 : DT.float;
+      const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
+      const bytes = buildModel({
+        nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['y'] }],
+        inputs: [
+          { name: 'x', elemType: elem, dims },
+          { name: 'ends', elemType: DT.int64, dims: [1] },
+        ],
+        outputs: [{ name: 'y', elemType: elem, dims: dims.map((d, i) => (i === axis ? 'n' : d)) }],
+        initializers: [int64Tensor('starts', [1], [0]), int64Tensor('axes', [1], [axis])],
+      });
+      s = InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: { y: 'gpu-buffer' }, logSeverityLevel: 3 });
+      sessions.set(key, s);
+    }
+    return s;
+  };
+  return {
+    async slice(t, axis, length, dtype) {
+      const session = await sessionFor(dtype, t.dims.length, axis);
+      const out = await session.run({ x: t, ends: createTensor('int64', BigInt64Array.of(BigInt(length)), [1]) });
+      return out['y'] as Tensor;
+    },
+    async dispose() {
+      for (const s of sessions.values()) await (await s).release();
+      sessions.clear();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// Tests of `infill-ls serve` flag parsing.
+
+import { describe, expect, it } from 'vitest';
+import { parseServeArgs } from '../../server/src/config/argv.js';
+
+describe('parseServeArgs', () => {
+  it('parses the LSP transports as vscode-languageserver names them', () => {
+    expect(parseServeArgs(['--stdio']).transport).toEqual({ kind: 'stdio' });
+    expect(parseServeArgs(['--socket=5007']).transport).toEqual({ kind: 'socket', port: 5007 });
+    expect(parseServeArgs(['--socket', '5007']).transport).toEqual({ kind: 'socket', port: 5007 });
+    expect(parseServeArgs(['--pipe=/tmp/x.sock']).transport).toEqual({ kind: 'pipe', name: '/tmp/x.sock' });
+    expect(parseServeArgs(['--stdio', '--clientProcessId=123']).transport).toEqual({ kind: 'stdio' });
+    expect(parseServeArgs(['--node-ipc']).transport).toEqual({ kind: 'node-ipc' });
+  });
+
+  it('parses the WebSocket API options', () => {
+    const args = parseServeArgs(['--ws', '--port', '0', '--host=::1', '--allow-origin', 'http://a', '--allow-origin=http://b', '--new-token', '--max-concurrent', '2']);
+    expect(args.transport).toEqual({ kind: 'ws', port: 0, host: '::1' });
+    expect(args.allowedOrigins).toEqual(['http://a', 'http://b']);
+    expect(args.newToken).toBe(true);
+    expect(args.maxConcurrentRequests).toBe(2);
+  });
+
+  it('collects model settings', () => {
+    expect(parseServeArgs(['--stdio', '--model-dir', 'm', '--device=cpu', '--max-new-tokens', '16']).settings).toEqual({ modelDir: 'm', device: 'cpu', maxNewTokens: 16 });
+  });
+
+  it('explains mistakes', () => {
+    expect(() => parseServeArgs([])).toThrowError(/choose a transport/);
+    expect(() => parseServeArgs(['--stdio', '--ws'])).toThrowError(/choose one transport/);
+    expect(() => parseServeArgs(['--ws', '--port', 'abc'])).toThrowError(/--port needs an integer, got "abc"/);
+    expect(() => parseServeArgs(['--stdio', '--port', '1'])).toThrowError(/apply to --ws only/);
+    expect(() => parseServeArgs(['--ws', '--bogus'])).toThrowError(/unknown option "--bogus"/);
+  });
+});

@@ -1,0 +1,55 @@
+// Tests of settings validation: sections, partial updates, precise messages, per-language enable.
+
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, applySettings, isLanguageEnabled } from '../../server/src/config/settings.js';
+
+describe('applySettings', () => {
+  it('accepts the "infill-ls" section, the infillLs key, or bare settings', () => {
+    for (const raw of [{ 'infill-ls': { maxNewTokens: 8 } }, { infillLs: { maxNewTokens: 8 } }, { maxNewTokens: 8 }]) {
+      const update = applySettings(DEFAULT_SETTINGS, raw);
+      expect(update.errors).toEqual([]);
+      expect(update.settings.maxNewTokens).toBe(8);
+      expect(update.changed).toEqual(['maxNewTokens']);
+    }
+  });
+
+  it('keeps everything for null/undefined and reports non-objects', () => {
+    expect(applySettings(DEFAULT_SETTINGS, null).settings).toEqual(DEFAULT_SETTINGS);
+    expect(applySettings(DEFAULT_SETTINGS, 'x').errors).toEqual(['infill-ls settings must be an object, got "x"']);
+  });
+
+  it('rejects bad values field by field with precise messages and keeps the previous values', () => {
+    const update = applySettings(DEFAULT_SETTINGS, {
+      modelDir: '',
+      device: 'tpu',
+      maxNewTokens: 0,
+      cacheBudgetMb: 1.5,
+      debounce: { mode: 'sometimes', minMs: 500, maxMs: 100 },
+      enable: { python: 'yes' },
+      colour: 'red',
+    });
+    expect(update.settings).toEqual(DEFAULT_SETTINGS);
+    expect(update.errors).toEqual([
+      'infill-ls.modelDir must be a non-empty path, got ""',
+      'infill-ls.device must be one of auto, cpu, cuda, webgpu, got "tpu"',
+      'infill-ls.maxNewTokens must be an integer in 1..1024, got 0',
+      'infill-ls.cacheBudgetMb must be an integer in 0..65536, got 1.5',
+      'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
+      'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
+      'infill-ls.enable.python must be a boolean, got "yes"',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, debounce, enable)',
+    ]);
+  });
+
+  it('reads a bare debounce number as a fixed delay', () => {
+    expect(applySettings(DEFAULT_SETTINGS, { debounce: 0 }).settings.debounce).toEqual({ ...DEFAULT_SETTINGS.debounce, mode: 'fixed', fixedMs: 0 });
+  });
+
+  it('enables per language with a "*" default', () => {
+    const s = applySettings(DEFAULT_SETTINGS, { enable: { markdown: false } }).settings;
+    expect(isLanguageEnabled(s, 'markdown')).toBe(false);
+    expect(isLanguageEnabled(s, 'python')).toBe(true);
+    const off = applySettings(DEFAULT_SETTINGS, { enable: false }).settings;
+    expect(isLanguageEnabled(off, 'python')).toBe(false);
+  });
+});

@@ -1,0 +1,132 @@
+// The complete and eval commands as functions: positions, usage errors, JSONL in and out, one model load.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { offsetOf, parseTask, runComplete, runEval } from '../../server/src/cli/index.js';
+import { createEngine } from '../../server/src/engine/index.js';
+import { defaultModelDir, packageRoot } from '../../server/src/util/paths.js';
+import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
+
+const synth = writeSyntheticModelDir({ layout: 'per-layer' });
+const never = new AbortController().signal;
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
+}
+
+describe('offsetOf', () => {
+  const text = 'ab\ncdé\n\nx';
+  test('1-based line and column, end of line allowed', () => {
+    expect(offsetOf(text, 1, 1)).toBe(0);
+    expect(offsetOf(text, 2, 3)).toBe(5);
+    expect(offsetOf(text, 2, 4)).toBe(6); // end of 'cdé'
+    expect(offsetOf(text, 3, 1)).toBe(7);
+    expect(offsetOf(text, 4, 2)).toBe(9);
+  });
+  test('positions outside the text are usage errors', () => {
+    expect(() => offsetOf(text, 5, 1)).toThrow(/--line 5 is past the end/);
+    expect(() => offsetOf(text, 1, 4)).toThrow(/--column 4 is past the end of line 1 \(it has 2 characters\)/);
+  });
+});
+
+test('the default model directory is models/default under the package root, wherever the cwd is', () => {
+  expect(fs.existsSync(path.join(packageRoot, 'package.json'))).toBe(true);
+  expect(defaultModelDir).toBe(path.join(packageRoot, 'models', 'default'));
+});
+
+describe('runComplete', () => {
+  test('prints what the engine completes at the position', async () => {
+    const file = path.join(tempDir(), 'a.ts');
+    const text = 'function add(a, b) {\n  return \n}\n';
+    fs.writeFileSync(file, text);
+    const c = capture();
+    const code = await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu'], c.io);
+    expect(code).toBe(0);
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
+    const r = await engine.complete(
+      { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' },
+      never,
+    );
+    await engine.dispose();
+    expect(text.slice(0, 30)).toBe('function add(a, b) {\n  return ');
+    expect(r.kind).toBe('ok');
+    const want = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
+    expect(c.out.join('')).toBe(want.endsWith('\n') ? want : `${want}\n`);
+  });
+
+  test('usage errors exit 2 with the usage text; --help exits 0', async () => {
+    const c = capture();
+    expect(await runComplete(['--line', '1'], c.io)).toBe(2);
+    expect(c.err.join('')).toMatch(/give exactly one file[\s\S]*1-based/);
+    const h = capture();
+    expect(await runComplete(['--help'], h.io)).toBe(0);
+    expect(h.out.join('')).toMatch(/L and C are 1-based/);
+    const d = capture();
+    expect(await runComplete(['x.ts', '--line', '1', '--column', '1', '--device', 'tpu'], d.io)).toBe(1); // file missing first
+    const file = path.join(tempDir(), 'b.py');
+    fs.writeFileSync(file, 'x');
+    const e = capture();
+    expect(await runComplete([file, '--line', '1', '--column', '1', '--device', 'tpu'], e.io)).toBe(2);
+    expect(e.err.join('')).toMatch(/--device must be auto, cpu, webgpu or cuda/);
+  });
+
+  test('a model problem exits 1 naming the file', async () => {
+    const file = path.join(tempDir(), 'c.py');
+    fs.writeFileSync(file, 'x = ');
+    const missing = path.join(tempDir(), 'no-model');
+    const c = capture();
+    expect(await runComplete([file, '--line', '1', '--column', '5', '--model', missing, '--device', 'cpu'], c.io)).toBe(1);
+    expect(c.err.join('')).toContain(`${missing}: model directory not found`);
+  });
+});
+
+describe('runEval', () => {
+  test('parses tasks, including HumanEval-infilling field names', () => {
+    expect(parseTask('{"id":"a","language":"python","prefix":"p","suffix":"s"}')).toEqual({ id: 'a', language: 'python', prefix: 'p', suffix: 's' });
+    expect(parseTask('{"task_id":"HumanEval/1","prompt":"def f():\\n","suffix":""}')).toEqual({ id: 'HumanEval/1', language: 'python', prefix: 'def f():\n', suffix: '' });
+    expect(parseTask('{"id":1}')).toMatch(/prefix/);
+    expect(parseTask('nope')).toMatch(/not JSON/);
+  });
+
+  test('writes one {id, completion, ms} line per task with one loaded model', async () => {
+    const dir = tempDir();
+    const tasks = path.join(dir, 'tasks.jsonl');
+    const preds = path.join(dir, 'preds.jsonl');
+    const items = [
+      { id: 't1', language: 'python', prefix: 'def add(a, b):\n    return ', suffix: '\n' },
+      { id: 't2', language: 'typescript', prefix: 'const x = ', suffix: ';\n' },
+      { id: 't3', language: 'python', prefix: '', suffix: '' },
+    ];
+    fs.writeFileSync(tasks, items.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const c = capture();
+    expect(await runEval(['--tasks', tasks, '--out', preds, '--model', synth.dir, '--device', 'cpu'], c.io)).toBe(0);
+    const lines = fs.readFileSync(preds, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.id)).toEqual(['t1', 't2', 't3']);
+    for (const l of lines) {
+      expect(typeof l.completion).toBe('string');
+      expect(l.ms).toBeGreaterThan(0);
+    }
+    expect(c.err.join('')).toMatch(/3 tasks → .*preds\.jsonl; latency p50/);
+    expect(c.err.join('').match(/on cpu/g)).toHaveLength(1); // the model was loaded once
+    // Same completions as single requests.
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
+    for (const [i, t] of items.entries()) {
+      const r = await engine.complete({ documentKey: t.id, version: 1, languageId: t.language, prefix: t.prefix, suffix: t.suffix, trigger: 'manual' }, never);
+      expect(lines[i].completion).toBe(r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : null);
+    }
+    await engine.dispose();
+  });
+
+  test('missing flags exit 2; a bad task line is reported and counted', async () => {
+    expect(await runEval(['--tasks', 'x'], capture().io)).toBe(2);
+    const dir = tempDir();
+    const tasks = path.join(dir, 't.jsonl');
+    fs.writeFileSync(tasks, '{"id":"ok","prefix":"a = ","suffix":""}\n{broken\n');
+    const c = capture();
+    expect(await runEval(['--tasks', tasks, '--out', path.join(dir, 'p.jsonl'), '--model', synth.dir, '--device', 'cpu', '--limit', '5'], c.io)).toBe(1);
+    expect(c.err.join('')).toContain(`${tasks}:2: not JSON`);
+    expect(fs.readFileSync(path.join(dir, 'p.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,205 @@
+// Load failures give one ModelLoadError naming the file and the problem; device 'auto' falls back to the CPU with a reason.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { loadModel } from '../../server/src/runtime/index.js';
+import { loadBundle } from '../../server/src/engine/load.js';
+import { ModelLoadError } from '../../server/src/util/errors.js';
+import { buildModel, DT } from './helpers/onnx-writer.js';
+import { tempDir, writeSyntheticModelDir } from './helpers/model-dir.js';
+import { tinyTokenizer } from './helpers/tiny-tokenizer.js';
+
+async function loadError(p: Promise<unknown>): Promise<ModelLoadError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ModelLoadError);
+  return e as ModelLoadError;
+}
+
+describe('missing files', () => {
+  test('directory', async () => {
+    const dir = path.join(tempDir(), 'nope');
+    const e = await loadError(loadModel({ modelDir: dir, device: 'cpu' }));
+    expect(e.code).toBe('missing-file');
+    expect(e.file).toBe(dir);
+    expect(e.message).toBe(`${dir}: model directory not found`);
+  });
+
+  test.each(['config.json', 'tokenizer.json'])('%s', async (name) => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    fs.rmSync(path.join(d.dir, name));
+    const e = await loadError(loadBundle({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('missing-file');
+    expect(e.file).toBe(path.join(d.dir, name));
+    expect(e.message).toMatch(/file not found/);
+  });
+
+  test('onnx/model.onnx', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    fs.rmSync(path.join(d.dir, 'onnx', 'model.onnx'));
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('missing-file');
+    expect(e.file).toBe(path.join(d.dir, 'onnx', 'model.onnx'));
+  });
+
+  test('a requested dtype that is not there', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cpu', dtype: 'q4' }));
+    expect(e.file).toBe(path.join(d.dir, 'onnx', 'model_q4.onnx'));
+  });
+});
+
+describe('dtype choice', () => {
+  test('on the CPU the quantized file is preferred, config.json dtype wins', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    fs.copyFileSync(path.join(d.dir, 'onnx', 'model.onnx'), path.join(d.dir, 'onnx', 'model_quantized.onnx'));
+    const m = await loadModel({ modelDir: d.dir, device: 'cpu' });
+    expect(m.files.dtype).toBe('quantized');
+    expect(m.files.onnxPath).toBe(path.join(d.dir, 'onnx', 'model_quantized.onnx'));
+    await m.dispose();
+    const cfg = JSON.parse(fs.readFileSync(path.join(d.dir, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(d.dir, 'config.json'), JSON.stringify({ ...cfg, dtype: 'fp32' }));
+    const m2 = await loadModel({ modelDir: d.dir, device: 'cpu' });
+    expect(m2.files.dtype).toBe('fp32');
+    await m2.dispose();
+  });
+});
+
+describe('corrupt files', () => {
+  test('garbage bytes in model.onnx', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const file = path.join(d.dir, 'onnx', 'model.onnx');
+    fs.writeFileSync(file, Buffer.from('this is not a protobuf \x00\xff\xfe garbage'.repeat(20), 'latin1'));
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('corrupt-file');
+    expect(e.file).toBe(file);
+    expect(e.message.startsWith(`${file}: is not a loadable ONNX model`)).toBe(true);
+  });
+
+  test('empty model.onnx', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const file = path.join(d.dir, 'onnx', 'model.onnx');
+    fs.writeFileSync(file, '');
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('corrupt-file');
+    expect(e.message).toBe(`${file}: is empty`);
+  });
+
+  test('config.json that is not JSON', async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    fs.writeFileSync(path.join(d.dir, 'config.json'), '{"model_type": ');
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('corrupt-file');
+    expect(e.file).toBe(path.join(d.dir, 'config.json'));
+  });
+});
+
+describe('tokenizer that does not match the model', () => {
+  test('more tokens than logits', async () => {
+    const tok = tinyTokenizer();
+    const d = writeSyntheticModelDir({ layout: 'per-layer', tokenizer: tok, vocab: tok.vocabSize - 5, config: { vocab_size: undefined } });
+    const e = await loadError(loadBundle({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('vocab-mismatch');
+    expect(e.file).toBe(path.join(d.dir, 'tokenizer.json'));
+    expect(e.message).toMatch(new RegExp(`has ${tok.vocabSize} tokens but the model .* has only ${tok.vocabSize - 5} logits`));
+  });
+
+  test('far fewer tokens than logits', async () => {
+    const tok = tinyTokenizer();
+    const d = writeSyntheticModelDir({ layout: 'per-layer', tokenizer: tok, vocab: 4096, config: { vocab_size: undefined } });
+    const e = await loadError(loadBundle({ modelDir: d.dir, device: 'cpu' }));
+    expect(e.code).toBe('vocab-mismatch');
+    expect(e.message).toMatch(/has \d+ tokens but the model .* has 4096 logits/);
+  });
+
+  test('a small padding of the LM head is accepted', async () => {
+    const tok = tinyTokenizer();
+    const d = writeSyntheticModelDir({ layout: 'per-layer', tokenizer: tok, vocab: tok.vocabSize + 64 });
+    const b = await loadBundle({ modelDir: d.dir, device: 'cpu' });
+    expect(b.model.vocabSize).toBe(tok.vocabSize + 64);
+    expect(b.template?.family).toBe('starcoder');
+    await b.model.dispose();
+  });
+});
+
+describe('unsupported layouts', () => {
+  function writeOnnx(bytes: Uint8Array) {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const file = path.join(d.dir, 'onnx', 'model.onnx');
+    fs.writeFileSync(file, bytes);
+    return file;
+  }
+
+  test('no KV cache inputs', async () => {
+    const file = writeOnnx(
+      buildModel({
+        nodes: [{ op: 'Cast', inputs: ['input_ids'], outputs: ['logits'], attrs: { to: DT.float } }],
+        inputs: [{ name: 'input_ids', elemType: DT.int64, dims: ['b', 's'] }],
+        outputs: [{ name: 'logits', elemType: DT.float, dims: ['b', 's'] }],
+      }),
+    );
+    const e = await loadError(loadModel({ modelDir: path.dirname(path.dirname(file)), device: 'cpu' }));
+    expect(e.code).toBe('unsupported-layout');
+    expect(e.file).toBe(file);
+    expect(e.message).toMatch(/no past_key_values\.\* inputs/);
+  });
+
+  test('an input infill-ls cannot feed', async () => {
+    const file = writeOnnx(
+      buildModel({
+        nodes: [
+          { op: 'Add', inputs: ['input_ids', 'token_type_ids'], outputs: ['x'] },
+          { op: 'Cast', inputs: ['x'], outputs: ['logits'], attrs: { to: DT.float } },
+        ],
+        inputs: [
+          { name: 'input_ids', elemType: DT.int64, dims: ['b', 's'] },
+          { name: 'token_type_ids', elemType: DT.int64, dims: ['b', 's'] },
+        ],
+        outputs: [{ name: 'logits', elemType: DT.float, dims: ['b', 's'] }],
+      }),
+    );
+    const e = await loadError(loadModel({ modelDir: path.dirname(path.dirname(file)), device: 'cpu' }));
+    expect(e.code).toBe('unsupported-layout');
+    expect(e.message).toMatch(/token_type_ids/);
+  });
+});
+
+describe('devices', () => {
+  test("'auto' uses WebGPU when an adapter exists, else falls back to the CPU and says why", async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const messages: string[] = [];
+    const m = await loadModel({ modelDir: d.dir, device: 'auto', onStatus: (s) => messages.push(s) });
+    if (m.device === 'cpu') {
+      // This development machine: no GPU adapter.
+      expect(m.fallbackReason).toMatch(/^webgpu unavailable: /);
+      expect(messages.some((s) => /falling back to cpu/.test(s))).toBe(true);
+      const e = await loadError(loadModel({ modelDir: d.dir, device: 'webgpu' }));
+      expect(e.code).toBe('device-unavailable');
+      expect(e.message).toMatch(/cannot run on webgpu/);
+    } else {
+      expect(m.device).toBe('webgpu');
+      expect(m.fallbackReason).toBeUndefined();
+    }
+    await m.dispose();
+  });
+
+  test("'auto' with only an int8 model goes straight to the CPU (its integer MatMuls have no WebGPU kernels)", async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer', onnxName: 'model_quantized.onnx' });
+    const messages: string[] = [];
+    const m = await loadModel({ modelDir: d.dir, device: 'auto', onStatus: (s) => messages.push(s) });
+    expect(m.device).toBe('cpu');
+    expect(m.files.dtype).toBe('quantized');
+    expect(m.fallbackReason).toBe('webgpu skipped: model_quantized.onnx is quantized, which runs faster on the CPU');
+    expect(messages[0]).toBe(m.fallbackReason);
+    await m.dispose();
+  });
+
+  test("'cuda' without the CUDA provider libraries is a device error, not a file error", async () => {
+    const d = writeSyntheticModelDir({ layout: 'per-layer' });
+    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cuda' }));
+    expect(e.code).toBe('device-unavailable');
+    expect(e.message).toMatch(/cannot run on cuda: CUDA libraries missing/);
+  });
+});
