@@ -29,7 +29,7 @@ xz -dc "$npmdir/npm-dev.jsonl.xz" > "$w/corpus/npm-dev.jsonl"
 
 if [ "$mode" = start ]; then
   stamp "tokenizer"
-  python3 "$here/py/train_tokenizer.py" --corpus "$w/corpus/py-train.jsonl" "$w/corpus/npm-train.jsonl" --vocab 8192 --sample-mb "${TOK_SAMPLE_MB:-150}" --out "$w/tok"
+  python3 "$here/py/train_tokenizer.py" --corpus "$w/corpus/py-train.jsonl" "$w/corpus/npm-train.jsonl" --vocab 8192 --sample-mb "${TOK_SAMPLE_MB:-80}" --out "$w/tok"
   resume=()
 else
   mkdir -p "$w/tok" && cp "$root/.work/tok/"tokenizer*.json "$w/tok/"
@@ -38,7 +38,7 @@ fi
 
 stamp "token streams (seed $seed)"
 python3 "$here/py/prepare.py" --tokenizer "$w/tok" --train "$w/corpus/py-train.jsonl" "$w/corpus/npm-train.jsonl" \
-  --dev "$w/corpus/py-dev.jsonl" "$w/corpus/npm-dev.jsonl" --passes "${PASSES:-2}" --seed "$seed" --out "$w/streams"
+  --dev "$w/corpus/py-dev.jsonl" "$w/corpus/npm-dev.jsonl" --passes "${PASSES:-1}" --seed "$seed" --out "$w/streams"
 
 stamp "train ${budget}s"
 python3 "$here/py/train.py" --stream "$w/streams/train.npy" --dev-stream "$w/streams/dev.npy" --out "$w/ckpt" \

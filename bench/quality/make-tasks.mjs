@@ -40,6 +40,24 @@ function lineStarts(text) {
   return starts;
 }
 
+// Keep task files small: the engine trims to its token budgets anyway (see prompt/), so whole files
+// are not needed. Cut at line boundaries, keeping the text nearest the cursor.
+const KEEP_PREFIX_CHARS = 8000;
+const KEEP_SUFFIX_CHARS = 4000;
+function clip(prefix, suffix) {
+  let p = prefix;
+  if (p.length > KEEP_PREFIX_CHARS) {
+    const cut = p.indexOf('\n', p.length - KEEP_PREFIX_CHARS);
+    p = cut < 0 ? p.slice(-KEEP_PREFIX_CHARS) : p.slice(cut + 1);
+  }
+  let s = suffix;
+  if (s.length > KEEP_SUFFIX_CHARS) {
+    const cut = s.lastIndexOf('\n', KEEP_SUFFIX_CHARS);
+    s = s.slice(0, cut < 0 ? KEEP_SUFFIX_CHARS : cut + 1);
+  }
+  return { prefix: p, suffix: s };
+}
+
 function devTasks(files, language, tag, seed) {
   const r = rng(seed);
   const single = [];
@@ -60,7 +78,7 @@ function devTasks(files, language, tag, seed) {
       const col = indent + Math.floor(r() * (line.length - indent));
       const reference = line.slice(col).trimEnd();
       if (reference.length > 0) {
-        single.push({ id: `${tag}-single-${single.length}`, language, kind: 'single', prefix: text.slice(0, ls + col), suffix: text.slice(le), reference, source: `${f.pkg}/${f.path}:${li + 1}` });
+        single.push({ id: `${tag}-single-${single.length}`, language, kind: 'single', ...clip(text.slice(0, ls + col), text.slice(le)), reference, source: `${f.pkg}/${f.path}:${li + 1}` });
       }
     }
     if (multi.length < perLang) {
@@ -69,7 +87,7 @@ function devTasks(files, language, tag, seed) {
       const end = lastLine + 1 < starts.length ? starts[lastLine + 1] - 1 : text.length;
       const reference = text.slice(ls + indent, end);
       if (reference.split('\n').length >= 2 && reference.trim().length >= 10) {
-        multi.push({ id: `${tag}-multi-${multi.length}`, language, kind: 'multi', prefix: text.slice(0, ls + indent), suffix: text.slice(end), reference, source: `${f.pkg}/${f.path}:${li + 1}` });
+        multi.push({ id: `${tag}-multi-${multi.length}`, language, kind: 'multi', ...clip(text.slice(0, ls + indent), text.slice(end)), reference, source: `${f.pkg}/${f.path}:${li + 1}` });
       }
     }
   }

@@ -51,7 +51,9 @@ const DENY_NAME = [
   /django/i,
   /human-?eval/i,
 ];
-const DENY_TEXT = /HumanEval/; // any file whose text contains this string is dropped
+// any file whose path or text matches is dropped (HumanEval in any spelling; anything Django)
+const DENY_TEXT = /HumanEval|human[-_ ]?eval|django/i;
+const DENY_PATH = /human[-_ ]?eval|django/i;
 function deniedName(name) {
   return DENY_NAME.some((re) => re.test(name));
 }
@@ -69,7 +71,11 @@ const MAX_LINE = 1000;
 const MIN_WS_RATIO = 0.02;
 const VENDOR_DIRS = new Set(['node_modules', 'vendor', 'vendors', 'third_party', 'third-party', 'bower_components']);
 const BUILD_DIRS = new Set(['dist', 'build', 'lib', 'esm', 'cjs', 'es', 'umd', 'out', 'bundle', 'bundles',
-  '_esm', '_cjs', '_types', 'module', 'modules-dist', 'fesm2015', 'fesm2020', 'fesm2022']);
+  '_esm', '_cjs', '_types', 'module', 'modules-dist', 'fesm2015', 'fesm2020', 'fesm2022', 'browser', 'amd',
+  'commonjs', 'system', 'es5', 'es6', 'es2015', 'es2017', 'es2020', 'esnext', 'dist-es', 'dist-cjs', 'legacy']);
+// when two top-level dirs mirror each other, keep the likelier original: plain dirs (src/, modules/, ...)
+// over lib/, over ESM build dirs, over everything else (dist/, cjs/, amd/, umd/, build/, browser/ ...)
+const dirRank = (t) => (!BUILD_DIRS.has(t) ? 0 : t === 'lib' ? 1 : ['esm', 'es', 'module', 'es6', 'es2015', 'esnext'].includes(t) ? 2 : 3);
 // MinHash / LSH
 const SHINGLE = 5;
 const NPERM = 128;
@@ -205,6 +211,14 @@ function topDir(rel) {
   return i < 0 ? '' : rel.slice(0, i);
 }
 const stem = (rel) => path.basename(rel).replace(/\.(d\.)?[cm]?[jt]sx?$/, '').replace(/\.(min|esm|cjs|mjs|umd|prod|development|production)$/, '');
+// last two path segments below the top-level dir, extension-free: lib/doc/workbook.js and
+// dist/es5/doc/workbook.js and dist/types/doc/workbook.d.ts all map to "doc/workbook"
+function twinKey(rel) {
+  const segs = rel.split('/');
+  if (segs.length > 1) segs.shift();
+  segs[segs.length - 1] = stem(rel);
+  return segs.slice(-2).join('/');
+}
 const isDts = (rel) => /\.d\.[cm]?tsx?$/i.test(rel) || /\.d\.[^/]*\.ts$/i.test(rel);
 const isVendored = (rel) => rel.split('/').slice(0, -1).some((s) => VENDOR_DIRS.has(s.toLowerCase()));
 // content-hashed chunk names emitted by bundlers: chunk-2Q5K7J3B.mjs, abap-BxE6jMvt.js
@@ -212,14 +226,16 @@ const HASHED_CHUNK_RE = /(?:^|[-.])(?=[A-Za-z0-9_]{8}\.[cm]?jsx?$)(?=[A-Za-z0-9_
 // JSDoc type annotations: hand-written, type-checked JS (tsc output does not carry these)
 const JSDOC_TYPES_RE = /@(?:param|type|returns?|typedef|template|property|callback)\s+\{/;
 function fourSpaceStyle(text) {
-  // tsc re-prints code with 4-space indentation; hand-written 2-space code has indents = 2 mod 4
+  // tsc re-prints code with 4-space indentation; hand-written 2-space code has indents = 2 mod 4.
+  // Tolerates a few odd lines (template literals); files with almost no indentation count as 4-space.
   let n = 0;
+  let odd = 0;
   for (const m of text.matchAll(/^( +)(\S)/gm)) {
     if (m[2] === '*') continue; // JSDoc continuation lines
-    if (m[1].length % 4 === 2) return false;
     n++;
+    if (m[1].length % 4 === 2) odd++;
   }
-  return n >= 5;
+  return n < 3 ? odd === 0 : odd <= 0.05 * n;
 }
 
 // Resolve a source-map `sources` entry to a package-relative path (or null).
@@ -245,6 +261,7 @@ function resolveMapSource(mapRel, sourceRoot, s) {
   p = path.posix.normalize(p);
   while (p.startsWith('../')) p = p.slice(3);
   p = p.replace(/^\.\//, '');
+  p = p.replace(/^(?:[^/]*\/)*?(?:bazel-out\/)?[\w]+-(?:fastbuild|opt|dbg)[\w-]*\/bin\//, ''); // bazel output roots
   if (!p || p === '.' || p.startsWith('/')) return null;
   return p;
 }
@@ -260,11 +277,12 @@ function classifyPackage(dir, files) {
   const dtsStems = new Set(); // dir/stem of every shipped .d.ts
   const src = [];
   for (const rel of files) {
-    if (isDts(rel)) dtsStems.add(`${path.dirname(rel)}/${stem(rel)}`);
+    if (isDts(rel)) dtsStems.add(twinKey(rel));
     const lang = SOURCE_EXT.get(path.extname(rel).toLowerCase());
     if (!lang) continue;
     if (isDts(rel)) { drop('dts'); continue; }
     if (isVendored(rel)) { drop('vendored'); continue; }
+    if (DENY_PATH.test(rel)) { drop('excluded'); continue; }
     src.push({ rel, lang });
   }
   // original sources embedded in shipped source maps (sourcesContent): the hand-written
@@ -287,6 +305,7 @@ function classifyPackage(dir, files) {
       if (!lang || isDts(p) || fileSet.has(p) || recovered.has(p)) return;
       recovered.add(p);
       if (isVendored(p)) { drop('vendored'); return; }
+      if (DENY_PATH.test(p)) { drop('excluded'); return; }
       src.push({ rel: p, lang, text });
       fromMaps++;
     });
@@ -319,6 +338,25 @@ function classifyPackage(dir, files) {
       if (fs_.length <= 3 || overlap / fs_.length >= 0.2) buildDirDrop.add(t);
     }
   }
+  {
+    // mirrored trees: a build dir whose files mostly re-appear in a preferred dir is a build of it
+    const keysByTop = new Map();
+    for (const f of src) {
+      const t = topDir(f.rel);
+      if (!t) continue;
+      if (!keysByTop.has(t)) keysByTop.set(t, new Set());
+      keysByTop.get(t).add(twinKey(f.rel));
+    }
+    for (const [d, kd] of keysByTop) {
+      if (!BUILD_DIRS.has(d) || kd.size < 3 || buildDirDrop.has(d)) continue;
+      for (const [e, ke] of keysByTop) {
+        if (e === d || dirRank(e) >= dirRank(d)) continue;
+        let n = 0;
+        for (const k of kd) if (ke.has(k)) n++;
+        if (n / kd.size >= 0.5) { buildDirDrop.add(d); break; }
+      }
+    }
+  }
   const hasAnyTs = tsStemsByDir.size > 0;
   const cand = [];
   for (const f of src) {
@@ -348,8 +386,8 @@ function classifyPackage(dir, files) {
       // foo.js next to foo.ts: compiled output shipped beside its source
       const sib = tsStemsByDir.get(path.dirname(f.rel));
       if (sib && sib.has(stem(f.rel))) { drop('compiled'); continue; }
-      // foo.js next to foo.d.ts, tsc-style 4-space layout, no JSDoc types: tsc output
-      if (dtsStems.has(`${path.dirname(f.rel)}/${stem(f.rel)}`) && !JSDOC_TYPES_RE.test(text) && fourSpaceStyle(text)) {
+      // foo.js with a foo.d.ts twin (same dir or a types/ tree), tsc-style 4-space layout, no JSDoc types: tsc output
+      if (dtsStems.has(twinKey(f.rel)) && !JSDOC_TYPES_RE.test(text) && fourSpaceStyle(text)) {
         drop('compiled'); continue;
       }
     }
@@ -366,7 +404,7 @@ function classifyPackage(dir, files) {
           if (srcs.length > 1) verdict = 'bundled';
           else if (srcs.some((s) => !/\.[cm]?jsx?$/.test(s) || path.basename(s) !== path.basename(f.rel))) verdict = 'compiled';
         } catch { /* unreadable map: keep judging by content */ }
-      } else if (hasAnyTs || dtsStems.has(`${path.dirname(f.rel)}/${stem(f.rel)}`)) verdict = 'compiled';
+      } else if (hasAnyTs || dtsStems.has(twinKey(f.rel))) verdict = 'compiled';
       if (verdict) { drop(verdict); continue; }
     }
     cand.push({ rel: f.rel, lang: f.lang, text, fromMap: f.text !== undefined });
@@ -539,7 +577,7 @@ async function main() {
     let bytes = 0;
     for (const f of fs_) {
       const n = Buffer.byteLength(f.text);
-      if (bytes + n > capBytes) { bump(f.rep, 'cap'); continue; }
+      if (bytes + n > capBytes) { bump(f.rep, 'cap'); f.rep.capped = true; continue; }
       bytes += n;
       final.push(f);
     }
@@ -551,7 +589,7 @@ async function main() {
   const fds = { train: fs.openSync(outs.train + '.tmp', 'w'), dev: fs.openSync(outs.dev + '.tmp', 'w') };
   const tot = { train: { packages: 0, files: 0, bytes: 0, ts: 0, js: 0, fromMaps: 0 }, dev: { packages: 0, files: 0, bytes: 0, ts: 0, js: 0, fromMaps: 0 } };
   for (const f of final) {
-    if (deniedName(f.pkg.name) || DENY_TEXT.test(f.text)) throw new Error(`exclusion violated at output: ${f.pkg.name} ${f.rel}`);
+    if (deniedName(f.pkg.name) || DENY_TEXT.test(f.text) || DENY_PATH.test(f.rel)) throw new Error(`exclusion violated at output: ${f.pkg.name} ${f.rel}`);
     const rec = { pkg: `${f.pkg.name}@${f.pkg.version}`, path: f.rel, lang: f.lang, text: f.text };
     fs.writeSync(fds[f.pkg.split], JSON.stringify(rec) + '\n');
     const n = Buffer.byteLength(f.text);
@@ -591,12 +629,14 @@ async function main() {
       vendorDirs: [...VENDOR_DIRS], buildDirs: [...BUILD_DIRS],
       nearDup: { shingleTokens: SHINGLE, permutations: NPERM, bands: BANDS, rows: ROWS, jaccard: NEAR_DUP_JACCARD },
       perPackageCapBytes: Number.isFinite(capBytes) ? capBytes : null,
-      denyNames: DENY_NAME.map(String), denyText: String(DENY_TEXT),
+      denyNames: DENY_NAME.map(String), denyText: String(DENY_TEXT), denyPath: String(DENY_PATH),
     },
     totals: {
       train: tot.train, dev: tot.dev,
       droppedByReason: Object.fromEntries(Object.entries(dropTotals).sort((a, b) => cmp(a[0], b[0]))),
       compressedBytes: compressed,
+      cappedPackages: report.filter((r) => r.capped).map((r) => r.name),
+      capNote: Number.isFinite(capBytes) ? `per-package cap of ${capBytes} bytes (primary code first, then tests/examples) keeps npm-train.jsonl.xz under 22 MiB` : null,
       unusable: report.filter((r) => r.status !== 'ok').map((r) => `${r.name}@${r.version}: ${r.status}`),
     },
     packages: report,

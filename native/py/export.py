@@ -88,6 +88,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--fp32-out", default=None)
     ap.add_argument("--dev-stream", default=None)
+    ap.add_argument("--quant", default="q8", choices=["q8", "q8w"], help="q8: int8 weights + dynamic int8 activations; q8w: 8-bit block-wise weight-only (MatMulNBits)")
     a = ap.parse_args()
     sd_t, meta = load_ckpt(a.ckpt)
     cfg = ModelConfig(**meta["config"])
@@ -97,7 +98,7 @@ def main():
     os.makedirs(os.path.join(a.out, "onnx"), exist_ok=True)
     t0 = time.time()
     fp32 = build_onnx(cfg, sd, layout="packed", quant="fp32")
-    q8 = build_onnx(cfg, sd, layout="packed", quant="q8")
+    q8 = build_onnx(cfg, sd, layout="packed", quant=a.quant)
     q8_path = os.path.join(a.out, "onnx", "model_quantized.onnx")
     onnx.save(q8, q8_path)
     fp32_path = a.fp32_out or os.path.join("/tmp", "infill-ls-model-fp32.onnx")
@@ -112,7 +113,7 @@ def main():
     config = hf_config(cfg, vocab["<|endoftext|>"], vocab["<|endoftext|>"], {
         "infill_ls": {"packed": True, "fim_mode": "spm", "fim_modes": ["psm", "spm"], "training_context": 1024,
                       "contract": "see README.md in this directory", "training": training},
-        "transformers.js_config": {"dtype": "q8"},
+        "transformers.js_config": {"dtype": "q8"}, "quantization": a.quant,
     })
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(config, f, indent=1)

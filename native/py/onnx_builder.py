@@ -56,7 +56,10 @@ class Graph:
 
     def model(self, doc: str) -> onnx.ModelProto:
         g = helper.make_graph(self.nodes, "decoder", self.inputs, self.outputs, self.inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="infill-ls native/py/onnx_builder.py")
+        opsets = [helper.make_opsetid("", 17)]
+        if any(n.domain == "com.microsoft" for n in self.nodes):
+            opsets.append(helper.make_opsetid("com.microsoft", 1))
+        m = helper.make_model(g, opset_imports=opsets, producer_name="infill-ls native/py/onnx_builder.py")
         m.ir_version = 8
         m.doc_string = doc
         return m
@@ -74,7 +77,9 @@ class Builder:
         """x @ W^T (+ b). W is [out, in] as in torch."""
         g = self.g
         wt = self.w(key).T  # [in, out]
-        if self.quant == "q8":
+        if self.quant == "q8w":
+            y = self.matmul_nbits(x, key, name)
+        elif self.quant == "q8":
             scale = np.maximum(np.abs(wt).max(axis=0), 1e-8) / 127.0  # per output column
             wq = np.clip(np.round(wt / scale), -127, 127).astype(np.int8)
             wq_n = g.init(f"{key}.int8", wq)
@@ -88,6 +93,21 @@ class Builder:
         if bias_key is not None:
             y = g.op("Add", [y, g.init(bias_key, self.w(bias_key))])
         return y
+
+    def matmul_nbits(self, x, key, name=None, block=128):
+        """Weight-only 8-bit, block-wise (com.microsoft MatMulNBits): activations stay fp32.
+        W [N=out, K=in] -> uint8 [N, K/block, block] with zero point 128 and fp32 scales [N * K/block]."""
+        g = self.g
+        w = self.w(key)  # [N, K]
+        n, k = w.shape
+        if k % block:
+            raise ValueError(f"{key}: K={k} is not a multiple of the block size {block}")
+        wb = w.reshape(n, k // block, block)
+        scale = np.maximum(np.abs(wb).max(axis=2), 1e-8) / 127.0  # [N, K/block]
+        q = (np.clip(np.round(wb / scale[:, :, None]), -127, 127) + 128).astype(np.uint8)
+        q_n = g.init(f"{key}.q8w", q)
+        s_n = g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32))
+        return g.op("MatMulNBits", [x, q_n, s_n], name=name, domain="com.microsoft", K=k, N=n, bits=8, block_size=block)
 
     def rmsnorm(self, x, key):
         g = self.g
@@ -103,7 +123,7 @@ class Builder:
     def embed(self, ids, key):
         """Token embedding. q8: one int8 [H,V] tensor shared with the LM head (tied weights)."""
         g = self.g
-        if self.quant == "q8":
+        if self.quant in ("q8", "q8w"):
             e = self.w(key)  # [V,H]
             scale = np.maximum(np.abs(e).max(axis=1), 1e-8) / 127.0  # per token == per LM-head column
             eq_t = np.clip(np.round(e / scale[:, None]), -127, 127).astype(np.int8).T  # [H,V]
@@ -117,7 +137,7 @@ class Builder:
 
     def lm_head(self, x, key):
         g = self.g
-        if self.quant == "q8":
+        if self.quant in ("q8", "q8w"):
             wq_n, sc_n = self.tied_q
             xq, xs, xz = g.op("DynamicQuantizeLinear", [x], n_out=3)
             yf = g.op("Cast", [g.op("MatMulInteger", [xq, wq_n, xz])], to=F32)

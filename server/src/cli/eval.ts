@@ -21,6 +21,8 @@ export interface EvalTask {
   language: string;
   prefix: string;
   suffix: string;
+  /** Optional "kind": "single" | "multi" (our task files carry it): forces the engine's line mode. */
+  lineMode?: 'single' | 'multi';
 }
 
 /** Parses one task line; returns an error string for a malformed one. */
@@ -39,7 +41,9 @@ export function parseTask(line: string): EvalTask | string {
   if (typeof id !== 'string' && typeof id !== 'number') return 'missing "id"';
   if (typeof prefix !== 'string' || typeof suffix !== 'string') return '"prefix" and "suffix" must be strings';
   const language = typeof o['language'] === 'string' ? (o['language'] as string) : 'python';
-  return { id: String(id), language, prefix, suffix };
+  const kind = o['kind'];
+  const lineMode = kind === 'single' || kind === 'multi' ? kind : undefined;
+  return { id: String(id), language, prefix, suffix, ...(lineMode ? { lineMode } : {}) };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -107,7 +111,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
       }
       const t0 = performance.now();
       const r = await engine.complete(
-        { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual' },
+        { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode },
         new AbortController().signal,
       );
       const ms = Math.round((performance.now() - t0) * 10) / 10;

@@ -47,8 +47,9 @@ export interface Engine extends CompletionEngine {
   readonly loaded: Promise<void>;
 }
 
-/** Rest of the cursor line is non-blank → single-line completion (automatic triggers only). */
-export function isSingleLine(context: Pick<CompletionContext, 'trigger' | 'suffix'>): boolean {
+/** The caller's lineMode, else: rest of the cursor line is non-blank → single-line completion (automatic triggers only). */
+export function isSingleLine(context: Pick<CompletionContext, 'trigger' | 'suffix' | 'lineMode'>): boolean {
+  if (context.lineMode) return context.lineMode === 'single';
   if (context.trigger !== 'automatic') return false;
   const nl = context.suffix.indexOf('\n');
   const rest = nl === -1 ? context.suffix : context.suffix.slice(0, nl);

@@ -15,6 +15,8 @@ export interface CompletionContext {
   suffix: string;
   /** Explicit (manual) trigger vs automatic (typing). */
   trigger: 'automatic' | 'manual';
+  /** Force a single-line or multi-line completion (eval tasks know; editors leave it to the engine). */
+  lineMode?: 'single' | 'multi';
   /** How many candidates the caller wants (manual trigger may ask for several). */
   maxCandidates?: number;
 }
