@@ -1,7 +1,6 @@
-// Vitest global setup: compiles server/src to server/dist (spawned-process tests run the built server) and says which suites are not run.
+// Vitest global setup: compiles server/src to server/dist (spawned-process tests run the built server).
 
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 export default function setup(): void {
@@ -11,8 +10,5 @@ export default function setup(): void {
   } catch (err) {
     const out = err as { stdout?: Buffer; stderr?: Buffer };
     throw new Error(`npm test builds server/dist first, and the build failed:\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`);
-  }
-  if (!fs.existsSync('models/default/config.json')) {
-    process.stderr.write('NOTICE: test/e2e/real-model.test.ts not run: models/default/config.json does not exist yet (train and export it with native/).\n');
   }
 }

@@ -66,8 +66,10 @@ class Graph:
 
 
 class Builder:
-    def __init__(self, cfg, sd: dict, layout: str, quant: str):
+    def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # MatMulNBits accuracy_level 4: int8 activations quantized per row and block inside the kernel
+        self.accuracy_level = accuracy_level
         self.g = Graph()
 
     def w(self, key):
@@ -94,10 +96,13 @@ class Builder:
             y = g.op("Add", [y, g.init(bias_key, self.w(bias_key))])
         return y
 
-    def matmul_nbits(self, x, key, name=None, block=128):
+    block = 128  # MatMulNBits block size (q8w)
+
+    def matmul_nbits(self, x, key, name=None):
         """Weight-only 8-bit, block-wise (com.microsoft MatMulNBits): activations stay fp32.
         W [N=out, K=in] -> uint8 [N, K/block, block] with zero point 128 and fp32 scales [N * K/block]."""
         g = self.g
+        block = self.block
         w = self.w(key)  # [N, K]
         n, k = w.shape
         if k % block:
@@ -107,7 +112,8 @@ class Builder:
         q = (np.clip(np.round(wb / scale[:, :, None]), -127, 127) + 128).astype(np.uint8)
         q_n = g.init(f"{key}.q8w", q)
         s_n = g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32))
-        return g.op("MatMulNBits", [x, q_n, s_n], name=name, domain="com.microsoft", K=k, N=n, bits=8, block_size=block)
+        return g.op("MatMulNBits", [x, q_n, s_n], name=name, domain="com.microsoft", K=k, N=n, bits=8, block_size=block,
+                    accuracy_level=self.accuracy_level)
 
     def rmsnorm(self, x, key):
         g = self.g
@@ -123,7 +129,9 @@ class Builder:
     def embed(self, ids, key):
         """Token embedding. q8: one int8 [H,V] tensor shared with the LM head (tied weights)."""
         g = self.g
-        if self.quant in ("q8", "q8w"):
+        if self.quant == "q8w":
+            return self.embed_blockwise(ids, key)
+        if self.quant == "q8":
             e = self.w(key)  # [V,H]
             scale = np.maximum(np.abs(e).max(axis=1), 1e-8) / 127.0  # per token == per LM-head column
             eq_t = np.clip(np.round(e / scale[:, None]), -127, 127).astype(np.int8).T  # [H,V]
@@ -135,9 +143,28 @@ class Builder:
         self.tied_f = key
         return g.op("Gather", [g.init(key, self.w(key)), ids], axis=0)
 
+    def embed_blockwise(self, ids, key):
+        """q8w: the tied [V,H] matrix stored once in MatMulNBits' layout (uint8 [V, H/block, block], zero
+        point 128, fp32 scales [V*H/block]); the embedding Gathers rows of it and dequantizes them."""
+        g = self.g
+        e = self.w(key)  # [V,H]
+        v, h = e.shape
+        nb = h // self.block
+        eb = e.reshape(v, nb, self.block)
+        scale = np.maximum(np.abs(eb).max(axis=2), 1e-8) / 127.0  # [V, nb]
+        q = (np.clip(np.round(eb / scale[:, :, None]), -127, 127) + 128).astype(np.uint8)
+        self.tied_w = (g.init(f"{key}.q8w", q), g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32)))
+        rows = g.op("Sub", [g.op("Cast", [g.op("Gather", [self.tied_w[0], ids], axis=0)], to=F32), g.const(128.0, np.float32)])  # [B,S,nb,block]
+        sc = g.op("Gather", [g.op("Reshape", [self.tied_w[1], g.const([v, nb, 1])]), ids], axis=0)  # [B,S,nb,1]
+        return g.op("Reshape", [g.op("Mul", [rows, sc]), g.const([0, 0, h])])
+
     def lm_head(self, x, key):
         g = self.g
-        if self.quant in ("q8", "q8w"):
+        if self.quant == "q8w":
+            v, h = self.cfg.vocab_size, self.cfg.hidden_size
+            return g.op("MatMulNBits", [x, self.tied_w[0], self.tied_w[1]], name="lm_head", domain="com.microsoft",
+                        K=h, N=v, bits=8, block_size=self.block, accuracy_level=self.accuracy_level)
+        if self.quant == "q8":
             wq_n, sc_n = self.tied_q
             xq, xs, xz = g.op("DynamicQuantizeLinear", [x], n_out=3)
             yf = g.op("Cast", [g.op("MatMulInteger", [xq, wq_n, xz])], to=F32)
@@ -280,8 +307,8 @@ class Builder:
         return self.layernorm(x, "transformer.ln_f")
 
 
-def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32") -> onnx.ModelProto:
+def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0) -> onnx.ModelProto:
     """state_dict: name -> numpy array (torch names). Returns a checked ModelProto."""
-    m = Builder(cfg, state_dict, layout, quant).build()
+    m = Builder(cfg, state_dict, layout, quant, accuracy_level).build()
     onnx.checker.check_model(m)
     return m

@@ -1,4 +1,4 @@
-// End-to-end tests over the real engine and the shipped default model (models/default); run only once that model exists (see vitest.config.ts).
+// End-to-end tests over the real engine and the shipped default model (models/default).
 
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';

@@ -10,7 +10,10 @@ import { defaultModelDir } from '../../server/src/util/paths.js';
 interface Golden {
   prompt: string;
   input_ids: number[];
+  /** onnxruntime-node's greedy tokens for the shipped graph (native/tools/golden.mjs) */
   greedy: number[];
+  /** PyTorch fp32 greedy tokens of the same checkpoint (native/py/export.py) */
+  greedy_torch_fp32: number[];
 }
 
 const golden = JSON.parse(fs.readFileSync(path.join(defaultModelDir, 'golden.json'), 'utf8')) as Golden[];
@@ -25,21 +28,39 @@ test('loads the int8 variant named by config.json, in the packed layout, with th
   expect(bundle.template).toMatchObject({ family: 'starcoder', mode: 'spm' });
 });
 
-test('reproduces onnxruntime int8 greedy tokens for every golden prompt', async () => {
-  for (const g of golden) {
-    expect(bundle.tokenizer.encodeWithSpecials(g.prompt)).toEqual(g.input_ids);
-    const gen = new Generator(bundle.model, { prefillChunkSize: 7 });
-    gen.appendTokens(g.input_ids);
-    gen.setSearch({ maxNewTokens: g.greedy.length });
-    const got: number[] = [];
-    while (!gen.isDone()) {
-      const c = await gen.nextToken();
-      if ('cancelled' in c) throw new Error('cancelled');
-      got.push(c.tokenId);
-    }
-    expect(got).toEqual(g.greedy);
-    gen.dispose();
+async function greedyTokens(ids: number[], n: number, prefillChunkSize: number): Promise<number[]> {
+  const gen = new Generator(bundle.model, { prefillChunkSize });
+  gen.appendTokens(ids);
+  gen.setSearch({ maxNewTokens: n });
+  const got: number[] = [];
+  while (!gen.isDone()) {
+    const c = await gen.nextToken();
+    if ('cancelled' in c) throw new Error('cancelled');
+    got.push(c.tokenId);
   }
+  gen.dispose();
+  return got;
+}
+
+// The shipped graph quantizes weights block-wise and activations per row inside MatMulNBits, so a row's
+// numbers do not depend on the other rows of the run: a prefill split into chunks must give exactly the
+// tokens of a one-shot prefill (the per-file KV caches rely on this). The earlier per-tensor dynamic
+// quantization (MatMulInteger) failed this test.
+test('chunked prefill gives exactly the golden tokens', async () => {
+  for (const g of golden) {
+    expect(await greedyTokens(g.input_ids, g.greedy.length, 7)).toEqual(g.greedy);
+  }
+});
+
+test('agrees with PyTorch fp32 greedy tokens on most positions (the quantization costs little)', async () => {
+  let agree = 0;
+  let total = 0;
+  for (const g of golden) {
+    const got = await greedyTokens(g.input_ids, g.greedy_torch_fp32.length, 4096);
+    agree += got.filter((t, i) => t === g.greedy_torch_fp32[i]).length;
+    total += got.length;
+  }
+  expect(agree / total).toBeGreaterThanOrEqual(0.9);
 });
 
 const sumPrefix = 'export function sum(values: number[]): number {\n  let total = 0;\n  for (const v of values) {\n    ';
@@ -65,10 +86,8 @@ test('completes a TypeScript function body through the engine: non-empty, clean 
   expect(text).not.toMatch(/[\uFFFD\u0000-\u0008\u000E-\u001F]/);
 });
 
-// FIXME(default model quality): the model shipped on 2026-11-26 is an early checkpoint (dev loss 6.4) and
-// completes this body with '_' repeated; this asserts the plausible answer and is marked as failing today.
-// When it starts to pass, vitest reports this test as failed: remove `.fails` then.
-test.fails('completes a TypeScript function body plausibly (uses the loop variables)', async () => {
+// The trained model (models/default/README.md) uses the loop's variables here; the early checkpoint did not.
+test('completes a TypeScript function body plausibly (uses the loop variables)', async () => {
   const text = await completeSum();
   expect(text).toMatch(/\btotal\b/);
   expect(text).toMatch(/\bv\b/);
