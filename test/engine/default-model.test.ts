@@ -42,6 +42,13 @@ async function greedyTokens(ids: number[], n: number, prefillChunkSize: number):
   return got;
 }
 
+test('reproduces the recorded greedy tokens for every golden prompt (one-shot prefill)', async () => {
+  for (const g of golden) {
+    expect(bundle.tokenizer.encodeWithSpecials(g.prompt)).toEqual(g.input_ids);
+    expect(await greedyTokens(g.input_ids, g.greedy.length, 4096)).toEqual(g.greedy);
+  }
+});
+
 // The shipped graph quantizes weights block-wise and activations per row inside MatMulNBits, so a row's
 // numbers do not depend on the other rows of the run: a prefill split into chunks must give exactly the
 // tokens of a one-shot prefill (the per-file KV caches rely on this). The earlier per-tensor dynamic
