@@ -1,0 +1,46 @@
+// The post-processing chain: pure filters applied in order to each raw completion, plus syntax-based candidate ranking.
+
+import { balanceBrackets } from './bracket-balance.js';
+import { detectEol, type Filter, type PostprocessContext } from './context.js';
+import { normalizeIndentation } from './indentation.js';
+import { matchLineEndings } from './line-endings.js';
+import { removeRepetition } from './repetition.js';
+import { singleLine } from './single-line.js';
+import { removeSuffixOverlap } from './suffix-overlap.js';
+import { trimTrailingWhitespace } from './trailing-whitespace.js';
+
+export { balanceBrackets, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, trimTrailingWhitespace };
+export { detectEol, type Filter, type PostprocessContext } from './context.js';
+export { rankCandidates, rankWithDeltas, type RankContext, type Rankable } from './rank.js';
+
+/**
+ * The chain, in order. Cutting filters come first (single line, loops), then indentation (so later filters see the
+ * completion as it will be inserted), then the suffix-aware trims and whitespace; line endings last because every filter
+ * before works on LF text.
+ */
+export const FILTERS: readonly { name: string; filter: Filter }[] = [
+  { name: 'singleLine', filter: singleLine },
+  { name: 'repetition', filter: removeRepetition },
+  { name: 'indentation', filter: normalizeIndentation },
+  { name: 'suffixOverlap', filter: removeSuffixOverlap },
+  { name: 'bracketBalance', filter: balanceBrackets },
+  { name: 'trailingWhitespace', filter: trimTrailingWhitespace },
+  { name: 'lineEndings', filter: matchLineEndings },
+];
+
+/**
+ * Runs the whole chain on one raw completion. CRLF documents are handled by running the filters on LF text (prefix,
+ * suffix and candidate) and converting back at the end. Never throws on broken code.
+ */
+export function postprocess(candidate: string, ctx: PostprocessContext): string {
+  const eol = ctx.eol ?? detectEol(ctx.prefix, ctx.suffix);
+  const lfCtx: PostprocessContext =
+    eol === '\r\n' ? { ...ctx, prefix: toLf(ctx.prefix), suffix: toLf(ctx.suffix), eol } : { ...ctx, eol };
+  let text = toLf(candidate);
+  for (const { filter } of FILTERS) text = filter(text, lfCtx);
+  return text;
+}
+
+function toLf(text: string): string {
+  return text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text;
+}

@@ -1,0 +1,44 @@
+// Filter: a small model often loops; a repeated line or block of lines is cut after its first occurrence.
+// A block with two or more non-blank lines counts as looping when it appears twice in a row; a single line (one non-blank
+// line) only when it appears three times in a row, since two equal lines in a row are common in real code.
+
+import { lineBeforeCursor, type PostprocessContext } from './context.js';
+
+const MAX_LINES = 400;
+
+export function removeRepetition(text: string, ctx: PostprocessContext): string {
+  const lines = text.split('\n');
+  // Line 0 continues the cursor's line: compare it as the whole line, indentation included.
+  const keys = lines.map((l, i) => (i === 0 ? lineBeforeCursor(ctx.prefix) + l : l).replace(/\r$/, '').trimEnd());
+  const n = Math.min(keys.length, MAX_LINES);
+  for (let start = 0; start < n; start++) {
+    for (let size = 1; start + 2 * size <= n + 1; size++) {
+      const unit = keys.slice(start, start + size);
+      const nonBlank = unit.filter((l) => l.trim() !== '').length;
+      if (nonBlank === 0) continue;
+      const needed = nonBlank >= 2 ? 2 : 3;
+      if (repeats(keys, start, size, needed, n)) return lines.slice(0, start + size).join('\n');
+    }
+  }
+  return text;
+}
+
+/**
+ * Whether keys[start, start+size) occurs `needed` times in a row from `start`. The very last line of the text may be a
+ * non-empty prefix of its counterpart: generation often stops mid-line inside a loop.
+ */
+function repeats(keys: string[], start: number, size: number, needed: number, n: number): boolean {
+  for (let copy = 1; copy < needed; copy++) {
+    for (let j = 0; j < size; j++) {
+      const at = start + copy * size + j;
+      const want = keys[start + j]!;
+      if (at >= n) return false;
+      const got = keys[at]!;
+      const isLast = at === keys.length - 1;
+      if (got === want) continue;
+      if (isLast && copy === needed - 1 && j > 0 && got.trim() !== '' && want.startsWith(got)) return true;
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,135 @@
+// Syntax-error counting with tree-sitter: ERROR and MISSING nodes of a text, and whether a completion adds any.
+
+import { grammarFor, grammarSettings, type GrammarName } from './grammars.js';
+import { initialScanState, scan, structuralCost } from './lexer.js';
+import { errorQuery, parseText, reparseText, type Tree } from './parsers.js';
+
+/** ERROR + MISSING nodes of `text` (optionally only those overlapping [startIndex, endIndex) in UTF-16 units). */
+function countIn(grammar: GrammarName, text: string, range?: { startIndex: number; endIndex: number }): number {
+  return countInTree(grammar, parseText(grammar, text), range);
+}
+
+function countInTree(grammar: GrammarName, tree: Tree | undefined, range?: { startIndex: number; endIndex: number }): number {
+  if (!tree || !tree.rootNode.hasError) return 0;
+  try {
+    return errorQuery(grammar).captures(tree.rootNode, range).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** ERROR + MISSING node count of `text` parsed as `languageId`; 0 for languages without a grammar or if parsing fails. */
+export function syntaxErrorCount(text: string, languageId: string): number {
+  const grammar = grammarFor(languageId);
+  return grammar ? countIn(grammar, text) : 0;
+}
+
+export interface ErrorCheckOptions {
+  /**
+   * Parse only about this many UTF-16 units of prefix and of suffix around the cursor (cut at column-0 lines when one is
+   * near). Default Infinity: the whole document is parsed once and each candidate re-parsed incrementally, which is
+   * cheaper than a window cut inside a class (error recovery over every line outside it is slow).
+   */
+  windowChars?: number;
+  /**
+   * Count only ERROR/MISSING nodes overlapping this many units before the cursor through this many after the candidate:
+   * a window cut inside a class makes every line outside it an error, identical on both sides, and costly to count.
+   * Default 2000.
+   */
+  localChars?: number;
+}
+
+const DEFAULT_WINDOW_CHARS = Infinity;
+const DEFAULT_LOCAL_CHARS = 2000;
+
+/** The part of prefix and suffix a comparison parses: whole lines, starting/ending at a column-0 non-blank line when one is near. */
+export function errorWindow(prefix: string, suffix: string, windowChars: number): { prefix: string; suffix: string } {
+  let p = prefix;
+  if (prefix.length > windowChars) {
+    let at = prefix.lastIndexOf('\n', prefix.length - windowChars);
+    // Walk back to a line that starts at column 0 (a top-level statement) within another window's length.
+    const floor = Math.max(0, prefix.length - 2 * windowChars);
+    while (at > floor && /[ \t\r\n]/.test(prefix[at + 1] ?? ' ')) at = prefix.lastIndexOf('\n', at - 1);
+    p = at >= 0 ? prefix.slice(at + 1) : prefix;
+  }
+  let s = suffix;
+  if (suffix.length > windowChars) {
+    let at = suffix.indexOf('\n', windowChars);
+    const ceiling = Math.min(suffix.length, 2 * windowChars);
+    while (at >= 0 && at < ceiling && /[ \t\r\n]/.test(suffix[at + 1] ?? 'x')) at = suffix.indexOf('\n', at + 1);
+    s = at >= 0 ? suffix.slice(0, at + 1) : suffix;
+  }
+  return { prefix: p, suffix: s };
+}
+
+/** How a candidate changes the code at the cursor. */
+export interface SyntaxCheck {
+  /** ERROR/MISSING nodes near the insertion, with the candidate minus without it (negative: the candidate repairs code). */
+  treeDelta: number;
+  /** Lexical damage (unclosed/unmatched brackets, unterminated strings) of the window, with minus without the candidate. */
+  lexicalDelta: number;
+  /** treeDelta > 0 or lexicalDelta > 0. */
+  addsErrors: boolean;
+}
+
+/**
+ * Prepares the comparisons for one cursor: parses the window without a candidate once, then checks each candidate with
+ * one more parse. null when the language has no grammar.
+ */
+export function syntaxChecker(prefix: string, suffix: string, languageId: string, options: ErrorCheckOptions = {}): ((candidate: string) => SyntaxCheck) | null {
+  const grammar = grammarFor(languageId);
+  if (!grammar) return null;
+  const w = errorWindow(prefix, suffix, options.windowChars ?? DEFAULT_WINDOW_CHARS);
+  const local = options.localChars ?? DEFAULT_LOCAL_CHARS;
+  const from = Math.max(0, w.prefix.length - local);
+  const rules = grammarSettings(grammar);
+  const afterPrefix = scan(w.prefix, rules, initialScanState());
+  const cursor = w.prefix.length;
+  const baseText = w.prefix + w.suffix;
+  let tree = parseText(grammar, baseText);
+  const baseTree = countInTree(grammar, tree, { startIndex: from, endIndex: cursor + local });
+  const baseLexical = structuralCost(scan(w.suffix, rules, afterPrefix));
+  const start = pointAfter({ row: 0, column: 0 }, w.prefix);
+  // The text currently inserted at the cursor in `tree`; each check edits it into the next candidate and re-parses.
+  let inserted = '';
+  return (candidate) => {
+    const text = w.prefix + candidate + w.suffix;
+    if (tree) {
+      tree.edit({
+        startIndex: cursor,
+        oldEndIndex: cursor + inserted.length,
+        newEndIndex: cursor + candidate.length,
+        startPosition: start,
+        oldEndPosition: pointAfter(start, inserted),
+        newEndPosition: pointAfter(start, candidate),
+      });
+      tree = reparseText(grammar, text, tree);
+      inserted = candidate;
+    }
+    const end = cursor + candidate.length + local;
+    const treeDelta = countInTree(grammar, tree, { startIndex: from, endIndex: end }) - baseTree;
+    const lexicalDelta = structuralCost(scan(w.suffix, rules, scan(candidate, rules, afterPrefix))) - baseLexical;
+    return { treeDelta, lexicalDelta, addsErrors: treeDelta > 0 || lexicalDelta > 0 };
+  };
+}
+
+/** The row/column (UTF-16 columns, as this binding counts) after `text` starting at `from`. */
+function pointAfter(from: { row: number; column: number }, text: string): { row: number; column: number } {
+  let rows = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) rows++;
+  return rows === 0 ? { row: from.row, column: from.column + text.length } : { row: from.row + rows, column: text.length - text.lastIndexOf('\n') - 1 };
+}
+
+/** ERROR/MISSING nodes near the insertion with the candidate minus without it; null when the language has no grammar. */
+export function syntaxErrorDelta(prefix: string, candidate: string, suffix: string, languageId: string, options: ErrorCheckOptions = {}): number | null {
+  const check = syntaxChecker(prefix, suffix, languageId, options);
+  return check ? check(candidate).treeDelta : null;
+}
+
+/**
+ * True when inserting `candidate` between prefix and suffix adds ERROR/MISSING nodes near the insertion, or lexical
+ * damage (an unclosed bracket whose MISSING node tree-sitter would place far away); false when it cannot tell.
+ */
+export function addsSyntaxErrors(prefix: string, candidate: string, suffix: string, languageId: string, options: ErrorCheckOptions = {}): boolean {
+  return syntaxChecker(prefix, suffix, languageId, options)?.(candidate).addsErrors ?? false;
+}
