@@ -6,8 +6,12 @@
 // - greedy decoding, at most `maxNewTokens` (64) new tokens, within `timeBudgetMs` (3000) of decoding;
 // - single line: an automatic trigger with non-blank text after the cursor on the same line stops at the
 //   first newline; otherwise the completion may span lines and stops at EOS / a FIM sentinel / the budgets;
-// - one Generator (and its KV cache) survives requests: a request reuses the longest common token prefix
-//   of the previous prompt+completion (with the SPM template, typing only appends tokens).
+// - per-document KV prefix caches: each document key has its own Generator (tokens + KV cache) in a byte-bounded
+//   LRU (cache/KvStore, `cacheBudgetMb`); a request takes its document's entry, reuses the longest common token
+//   prefix of that document's previous prompt+completion (with the SPM template, typing only appends tokens),
+//   prefills the rest and gives the entry back; another document's request no longer destroys it;
+// - sticky prefix trimming (cache/stickyTrimPrefix): once a prefix is over its token budget, the first kept line
+//   moves by blocks, not on every keystroke, so the common prefix stays long.
 import type { CompletionContext, CompletionEngine, CompletionResult, EngineStatus } from './types.js';
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, generate, type SamplingOptions } from '../decoding/index.js';
@@ -17,6 +21,8 @@ import { Mutex, raceAbort } from '../util/mutex.js';
 import { defaultModelDir } from '../util/paths.js';
 import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
+import { LRUCache } from 'lru-cache';
+import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
 
 export interface EngineOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
@@ -40,11 +46,56 @@ export interface EngineOptions {
   seed?: number;
   /** Debug log lines (load progress, fallbacks). */
   log?: (message: string) => void;
+  /**
+   * Per-document KV prefix caches (default on; env INFILL_LS_PREFIX_CACHE=0 turns them off). Off: every request
+   * prefills its whole prompt on a fresh KV cache.
+   */
+  prefixCache?: boolean;
+  /** Byte budget of the KV prefix caches in MB (default 256, env INFILL_LS_CACHE_BUDGET_MB). */
+  cacheBudgetMb?: number;
+  /** Exact byte budget (tests); overrides cacheBudgetMb. */
+  cacheBudgetBytes?: number;
+  /** Sticky prefix trimming (default on; env INFILL_LS_STICKY_TRIM=0 turns it off). */
+  stickyTrim?: boolean;
+}
+
+/** What the engine's caches hold now (tests, benchmarks). */
+export interface EngineCacheStats extends KvStoreStats {
+  /** KV bytes per token of the loaded model. */
+  bytesPerToken: number;
 }
 
 export interface Engine extends CompletionEngine {
   /** Resolves when loading ended (ready or degraded); never rejects. */
   readonly loaded: Promise<void>;
+  /** Drops the document's caches (the LSP host calls it when a document closes). */
+  onDocumentClosed(documentKey: string): void;
+  /** Cache occupancy and counters; null before the model is loaded. */
+  cacheStats(): EngineCacheStats | null;
+}
+
+function envFlag(name: string): boolean | undefined {
+  const v = process.env[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  return !['0', 'off', 'false', 'no'].includes(v);
+}
+
+function envNumber(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/** KV bytes one token takes in the model's past tensors (batch 1). */
+function kvBytesPerToken(slots: readonly { emptyDims: readonly number[]; pastAxis: number; dtype: string }[]): number {
+  let total = 0;
+  for (const s of slots) {
+    let n = s.dtype === 'float16' ? 2 : 4;
+    s.emptyDims.forEach((d, i) => {
+      if (i !== s.pastAxis) n *= Math.max(1, d);
+    });
+    total += n;
+  }
+  return total;
 }
 
 /** The caller's lineMode, else: rest of the cursor line is non-blank → single-line completion (automatic triggers only). */
@@ -62,9 +113,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const mutex = new Mutex();
   let status: EngineStatus = { state: 'loading', model: modelDir };
   let bundle: LoadedBundle | null = null;
-  let generator: Generator | null = null;
+  let store: KvStore<Generator> | null = null;
+  let bytesPerToken = 0;
   let disposed = false;
   const log = options.log ?? (() => {});
+  const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
+  const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
+  const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
+  /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
+  const trimStarts = new LRUCache<string, number>({ max: 4096 });
+  const cacheKey = (documentKey: string) => `${modelDir}\u0000${documentKey}`;
 
   const setStatus = (patch: Partial<EngineStatus>) => {
     status = { ...status, ...patch };
@@ -94,7 +152,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return;
       }
       bundle = b;
-      generator = new Generator(b.model, { prefillChunkSize: options.prefillChunkSize });
+      bytesPerToken = kvBytesPerToken(b.model.layout.slots);
+      store = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });
       if (!b.template) {
         setStatus({ state: 'degraded', device: b.model.device, message: `${b.model.files.tokenizerPath}: the vocabulary has no known fill-in-the-middle tokens` });
         return;
@@ -117,19 +176,32 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if ((await raceAbort(loaded, signal)) === 'aborted') return { kind: 'cancelled' };
     }
     if (disposed) return { kind: 'degraded', reason: 'engine disposed' };
-    if (status.state !== 'ready' || !bundle || !bundle.template || !generator) {
+    if (status.state !== 'ready' || !bundle || !bundle.template || !store) {
       return { kind: 'degraded', reason: status.message ?? 'model not available' };
     }
     const release = await mutex.acquire(signal);
     if (!release) return { kind: 'cancelled' };
+    const key = cacheKey(context.documentKey);
+    let generator: Generator | undefined;
+    let hit = false;
     try {
-      if (disposed || !generator) return { kind: 'degraded', reason: 'engine disposed' };
+      if (disposed || !bundle || !store) return { kind: 'degraded', reason: 'engine disposed' };
       const { tokenizer, template } = bundle;
-      const prompt = buildFimPrompt(context, template, tokenizer, {
+      let prefix = context.prefix;
+      if (stickyOn && typeof prefix === 'string') {
+        const budget = Math.max(0, Math.floor(options.maxPrefixTokens ?? 768));
+        const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
+        trimStarts.set(context.documentKey, t.startLine);
+        prefix = t.text;
+      }
+      const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
         maxPrefixTokens: options.maxPrefixTokens,
         maxSuffixTokens: options.maxSuffixTokens,
         maxHealTokens: options.maxHealTokens,
       });
+      generator = store.take(key);
+      hit = generator !== undefined;
+      generator ??= new Generator(bundle.model, { prefillChunkSize: options.prefillChunkSize });
       let streamed = '';
       const r = await generate(generator, tokenizer, {
         promptIds: prompt.ids,
@@ -148,10 +220,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
             }
           : undefined,
       });
+      const reused = r.promptTokens - r.prefillTokens;
+      const cache = !prefixCacheOn ? 'off' : reused > 0 ? `kv-prefix:${reused}` : hit ? 'miss:no-common-prefix' : 'miss';
+      // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
+      log(
+        `completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: r.stopReason === 'cancelled' ? 'cancelled' : 'ok', promptTokens: r.promptTokens, prefillTokens: r.prefillTokens, cache, prefillMs: Math.round(r.prefillMs), decodeMs: Math.round(r.decodeMs), generated: r.tokenIds.length, totalMs: Math.round(nowMs() - t0), kvBytes: store.stats().bytes })}`,
+      );
+      // Cancelled between prefill chunks or decode steps: the chunks already run stay in the entry's cache.
       if (r.stopReason === 'cancelled') return { kind: 'cancelled' };
       const totalMs = nowMs() - t0;
       setStatus({ lastLatencyMs: Math.round(totalMs) });
-      const reused = r.promptTokens - r.prefillTokens;
       return {
         kind: 'ok',
         candidates: r.text.length ? [{ text: r.text, score: r.tokenIds.length ? r.logprobSum / r.tokenIds.length : 0 }] : [],
@@ -163,19 +241,25 @@ export function createEngine(options: EngineOptions = {}): Engine {
           promptTokens: r.promptTokens,
           generatedTokens: r.tokenIds.length,
         },
-        ...(reused > 0 ? { cache: `kv-prefix:${reused}` } : {}),
+        // kv-prefix:N = N prompt tokens reused from this document's cache; miss = the whole prompt was prefilled
+        // (no entry, or nothing in common); off = caches disabled.
+        cache,
       };
     } catch (e) {
-      // A bug or a runtime failure: report it, start the next request from an empty cache.
+      // A bug or a runtime failure: report it; the document's entry is dropped (next request starts empty).
       log(`completion failed: ${errorText(e)}`);
       try {
         generator?.dispose();
       } catch {
         // already broken
       }
-      generator = bundle ? new Generator(bundle.model, { prefillChunkSize: options.prefillChunkSize }) : null;
+      generator = undefined;
       return { kind: 'degraded', reason: `completion failed: ${errorText(e)}` };
     } finally {
+      if (generator) {
+        if (store && !disposed) store.put(key, generator);
+        else generator.dispose();
+      }
       release();
     }
   }
@@ -184,6 +268,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
     loaded,
     complete,
     status: () => status,
+    onDocumentClosed(documentKey: string) {
+      trimStarts.delete(documentKey);
+      // An entry taken by a running request is put back when it ends; the LRU evicts it later.
+      store?.delete(cacheKey(documentKey));
+    },
+    cacheStats() {
+      return store ? { ...store.stats(), bytesPerToken } : null;
+    },
     onStatus(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -193,8 +285,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       disposed = true;
       await loaded;
       await mutex.run(async () => {
-        generator?.dispose();
-        generator = null;
+        store?.clear();
+        store = null;
         await bundle?.model.dispose();
         bundle = null;
       });

@@ -1,0 +1,151 @@
+// Per-document KV prefix caches in the engine (default model): cached completions equal uncached ones over a
+// seeded random editing session, entries survive other documents, the byte budget holds, cancellation between
+// prefill chunks leaves a usable cache.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { createEngine, type Engine, type EngineOptions } from '../../server/src/engine/engine.js';
+import type { CompletionContext, CompletionResult } from '../../server/src/engine/types.js';
+import { createRng } from '../../server/src/util/rng.js';
+import { defaultModelDir } from '../../server/src/util/paths.js';
+
+const src = fs.readFileSync(path.join(import.meta.dirname, '../../server/src/runtime/model.ts'), 'utf8');
+const never = new AbortController().signal;
+// Small budgets keep the test fast and make sticky trimming and suffix trimming happen.
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32 };
+
+const engines: Engine[] = [];
+async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
+  const e = createEngine({ ...base, ...options });
+  engines.push(e);
+  await e.loaded;
+  expect(e.status().state).toBe('ready');
+  return e;
+}
+afterAll(async () => {
+  for (const e of engines) await e.dispose();
+});
+
+function ctx(documentKey: string, text: string, cursor: number, version = 1): CompletionContext {
+  return { documentKey, version, languageId: 'typescript', prefix: text.slice(0, cursor), suffix: text.slice(cursor), trigger: 'automatic' };
+}
+
+function ok(r: CompletionResult) {
+  expect(r.kind).toBe('ok');
+  if (r.kind !== 'ok') throw new Error(r.kind);
+  return r;
+}
+
+const text = (r: CompletionResult) => ok(r).candidates[0]?.text ?? '';
+
+describe('per-document KV prefix caches (default model)', () => {
+  test('completions with the cache equal completions without it over a seeded random editing session', async () => {
+    const cached = await engine();
+    const fresh = await engine({ prefixCache: false });
+    const rng = createRng(1234);
+    const pick = (n: number) => Math.floor(rng.next() * n);
+    let doc = src;
+    let cursor = src.indexOf('export async function loadModel') + 40;
+    let reusedSteps = 0;
+    const typed = 'const x = foo(bar, 1);\n  if (y) {\n';
+    for (let step = 0; step < 60; step++) {
+      const r = pick(20);
+      if (r < 12) {
+        const c = typed[pick(typed.length)]!;
+        doc = doc.slice(0, cursor) + c + doc.slice(cursor);
+        cursor++;
+      } else if (r < 17) {
+        if (cursor > 0) {
+          doc = doc.slice(0, cursor - 1) + doc.slice(cursor);
+          cursor--;
+        }
+      } else {
+        cursor = pick(doc.length + 1);
+      }
+      const a = ok(await cached.complete(ctx('file:///model.ts', doc, cursor, step), never));
+      const b = ok(await fresh.complete(ctx('file:///model.ts', doc, cursor, step), never));
+      expect(b.cache).toBe('off');
+      expect(b.timings.prefillTokens).toBe(b.timings.promptTokens);
+      expect(a.timings.promptTokens).toBe(b.timings.promptTokens);
+      // Same tokens; the scores may differ in the last digits (attention sums over a differently split past).
+      expect(a.candidates.map((c) => c.text)).toEqual(b.candidates.map((c) => c.text));
+      a.candidates.forEach((c, i) => expect(c.score).toBeCloseTo(b.candidates[i]!.score, 1));
+      if (a.timings.prefillTokens < a.timings.promptTokens / 2) reusedSteps++;
+    }
+    expect(reusedSteps).toBeGreaterThan(20);
+  }, 120_000);
+
+  test('another document does not destroy this one\'s cache', async () => {
+    const e = await engine();
+    const cur = src.indexOf('export async function loadModel') + 20;
+    ok(await e.complete(ctx('file:///a.ts', src, cur), never));
+    ok(await e.complete(ctx('file:///b.ts', src, cur + 500), never));
+    const typedA = src.slice(0, cur) + 'x' + src.slice(cur);
+    const r = ok(await e.complete(ctx('file:///a.ts', typedA, cur + 1), never));
+    expect(r.cache).toMatch(/^kv-prefix:\d+$/);
+    expect(r.timings.prefillTokens).toBeLessThanOrEqual(5);
+    expect(e.cacheStats()).toMatchObject({ entries: 2 });
+    e.onDocumentClosed('file:///b.ts');
+    expect(e.cacheStats()).toMatchObject({ entries: 1 });
+  }, 60_000);
+
+  test('eviction keeps the byte budget (tiny budget, several documents); an evicted document misses', async () => {
+    const probe = await engine();
+    const bpt = probe.cacheStats()!.bytesPerToken;
+    expect(bpt).toBe(10 * 2 * 2 * 64 * 4); // 10 layers, K and V, 2 kv heads, head dim 64, fp32
+    const budget = 450 * bpt; // room for about two prompts of ~200 tokens
+    const e = await engine({ cacheBudgetBytes: budget });
+    for (let d = 0; d < 5; d++) {
+      ok(await e.complete(ctx(`file:///d${d}.ts`, src, 1000 + d * 900), never));
+      const s = e.cacheStats()!;
+      expect(s.bytes).toBeLessThanOrEqual(budget);
+    }
+    expect(e.cacheStats()!.evictions).toBeGreaterThanOrEqual(2);
+    const again = ok(await e.complete(ctx('file:///d0.ts', src, 1000), never));
+    expect(again.cache).toBe('miss');
+    expect(again.timings.prefillTokens).toBe(again.timings.promptTokens);
+    const recent = ok(await e.complete(ctx('file:///d4.ts', src, 1000 + 4 * 900), never));
+    expect(recent.cache).toMatch(/^kv-prefix:/);
+  }, 60_000);
+
+  test('a request cancelled between prefill chunks leaves a usable cache: the next request is correct and reuses it', async () => {
+    const cur = src.indexOf('export async function loadModel') + 60;
+    const want = text(await (await engine({ prefixCache: false })).complete(ctx('file:///c.ts', src, cur), never));
+    let sawPartialReuse = false;
+    for (const k of [2, 3, 4, 6]) {
+      const e = await engine({ prefillChunkSize: 16 });
+      // A signal that reads as aborted after k reads: the engine checks it before the lock and before each chunk.
+      let reads = 0;
+      const flaky = {
+        get aborted() {
+          return ++reads > k;
+        },
+        reason: undefined,
+        addEventListener() {},
+        removeEventListener() {},
+        throwIfAborted() {},
+        onabort: null,
+        dispatchEvent: () => true,
+      } as unknown as AbortSignal;
+      const first = await e.complete(ctx('file:///c.ts', src, cur), flaky);
+      expect(first.kind).toBe('cancelled');
+      const next = ok(await e.complete(ctx('file:///c.ts', src, cur), never));
+      expect(next.candidates[0]?.text ?? '').toBe(want);
+      if (next.timings.prefillTokens < next.timings.promptTokens) sawPartialReuse = true;
+    }
+    expect(sawPartialReuse).toBe(true);
+  }, 60_000);
+
+  test('memory stays bounded over 100 documents', async () => {
+    const probe = await engine();
+    const budget = 1000 * probe.cacheStats()!.bytesPerToken;
+    const e = await engine({ cacheBudgetBytes: budget, maxNewTokens: 1, maxPrefixTokens: 48, maxSuffixTokens: 16 });
+    for (let d = 0; d < 100; d++) {
+      ok(await e.complete(ctx(`file:///many/${d}.ts`, src, 200 + d * 97), never));
+      expect(e.cacheStats()!.bytes).toBeLessThanOrEqual(budget);
+    }
+    const s = e.cacheStats()!;
+    expect(s.entries).toBeLessThan(100);
+    expect(s.evictions).toBe(100 - s.entries);
+  }, 60_000);
+});
