@@ -45,6 +45,7 @@ const realEngineFactory: EngineFactory = async (options) => {
     modelDir: options.modelDir,
     device: options.device,
     maxNewTokens: options.maxNewTokens,
+    cacheBudgetMb: options.cacheBudgetMb,
     // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
     log: process.env.INFILL_LS_LOG === 'debug' ? (message) => stderr(`infill-ls engine: ${message}`) : undefined,
   });

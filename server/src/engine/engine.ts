@@ -23,6 +23,7 @@ import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { LRUCache } from 'lru-cache';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
+import { postprocess } from '../postprocess/index.js';
 
 export interface EngineOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
@@ -57,6 +58,8 @@ export interface EngineOptions {
   cacheBudgetBytes?: number;
   /** Sticky prefix trimming (default on; env INFILL_LS_STICKY_TRIM=0 turns it off). */
   stickyTrim?: boolean;
+  /** The post-processing chain on the final text (default on; env INFILL_LS_POSTPROCESS=0 turns it off). */
+  postprocess?: boolean;
 }
 
 /** What the engine's caches hold now (tests, benchmarks). */
@@ -119,6 +122,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const log = options.log ?? (() => {});
   const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
   const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
+  const postprocessOn = options.postprocess ?? envFlag('INFILL_LS_POSTPROCESS') ?? true;
   const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
@@ -228,11 +232,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
       );
       // Cancelled between prefill chunks or decode steps: the chunks already run stay in the entry's cache.
       if (r.stopReason === 'cancelled') return { kind: 'cancelled' };
+      // The shown text goes through the post-processing chain (whole-document prefix/suffix); the cached
+      // tokens stay what the model generated, so the next request still reuses them.
+      const text = postprocessOn
+        ? postprocess(r.text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: isSingleLine(context) ? 'single' : 'multi' })
+        : r.text;
       const totalMs = nowMs() - t0;
       setStatus({ lastLatencyMs: Math.round(totalMs) });
       return {
         kind: 'ok',
-        candidates: r.text.length ? [{ text: r.text, score: r.tokenIds.length ? r.logprobSum / r.tokenIds.length : 0 }] : [],
+        candidates: text.length ? [{ text, score: r.tokenIds.length ? r.logprobSum / r.tokenIds.length : 0 }] : [],
         timings: {
           totalMs,
           prefillMs: r.prefillMs,

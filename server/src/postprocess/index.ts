@@ -8,8 +8,9 @@ import { removeRepetition } from './repetition.js';
 import { singleLine } from './single-line.js';
 import { removeSuffixOverlap } from './suffix-overlap.js';
 import { trimTrailingWhitespace } from './trailing-whitespace.js';
+import { stopAtSuffix } from './stop-at-suffix.js';
 
-export { balanceBrackets, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, trimTrailingWhitespace };
+export { balanceBrackets, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
 export { rankCandidates, rankWithDeltas, type RankContext, type Rankable } from './rank.js';
 
@@ -21,6 +22,7 @@ export { rankCandidates, rankWithDeltas, type RankContext, type Rankable } from 
 export const FILTERS: readonly { name: string; filter: Filter }[] = [
   { name: 'singleLine', filter: singleLine },
   { name: 'repetition', filter: removeRepetition },
+  { name: 'stopAtSuffix', filter: stopAtSuffix },
   { name: 'indentation', filter: normalizeIndentation },
   { name: 'suffixOverlap', filter: removeSuffixOverlap },
   { name: 'bracketBalance', filter: balanceBrackets },

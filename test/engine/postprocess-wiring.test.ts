@@ -1,0 +1,42 @@
+// The engine runs the post-processing chain on the final text: on the default model, its answer with
+// post-processing equals postprocess() applied to its raw answer for the same context.
+import { afterAll, expect, test } from 'vitest';
+import { createEngine } from '../../server/src/engine/index.js';
+import type { CompletionContext } from '../../server/src/engine/types.js';
+import { postprocess } from '../../server/src/postprocess/index.js';
+import { defaultModelDir } from '../../server/src/util/paths.js';
+
+const on = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false });
+const off = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, postprocess: false });
+afterAll(async () => {
+  await on.dispose();
+  await off.dispose();
+});
+
+const contexts: CompletionContext[] = [
+  { documentKey: 'file:///a.ts', version: 1, languageId: 'typescript', trigger: 'manual',
+    prefix: 'export function clamp(value: number, min: number, max: number): number {\n  return ', suffix: '\n}\n' },
+  { documentKey: 'file:///b.py', version: 1, languageId: 'python', trigger: 'manual',
+    prefix: 'def mean(values):\n    total = 0\n    for v in values:\n        ', suffix: '\n    return total / len(values)\n' },
+  { documentKey: 'file:///c.ts', version: 1, languageId: 'typescript', trigger: 'automatic',
+    prefix: 'const names = users.map((user) => user.', suffix: ');\r\nconsole.log(names);\r\n' },
+];
+
+test('engine text = postprocess(raw text) for every context, and the chain changed at least one of them', async () => {
+  const signal = new AbortController().signal;
+  let changed = 0;
+  for (const ctx of contexts) {
+    const raw = await off.complete(ctx, signal);
+    const shown = await on.complete(ctx, signal);
+    expect(raw.kind).toBe('ok');
+    expect(shown.kind).toBe('ok');
+    if (raw.kind !== 'ok' || shown.kind !== 'ok') continue;
+    const rawText = raw.candidates[0]?.text ?? '';
+    const lineMode = ctx.trigger === 'automatic' && ctx.suffix.split('\n')[0]!.trim() ? 'single' : 'multi';
+    const expected = postprocess(rawText, { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, lineMode });
+    expect(shown.candidates[0]?.text ?? '').toBe(expected);
+    if (expected !== rawText) changed++;
+  }
+  // Otherwise this test could not tell a wired chain from a missing one.
+  expect(changed).toBeGreaterThan(0);
+});
