@@ -6,7 +6,7 @@
 // only moves by a block: when trimming is needed, it moves to leave `slack` tokens free, and stays there
 // while the kept lines still fit and still fill at least budget - 2*slack tokens. When the whole prefix fits,
 // nothing is cut (the prompt is exactly prompt/trim's).
-import type { Encode } from '../prompt/trim.js';
+import { splitLines, type Encode } from '../prompt/trim.js';
 
 export interface StickyTrimOptions {
   /** Prefix token budget (the prompt builder's maxPrefixTokens). */
@@ -20,18 +20,6 @@ export interface StickyTrimResult {
   text: string;
   /** Index of the first kept line (the state to pass next time). */
   startLine: number;
-}
-
-/** Splits after each '\n' (joining gives the text back). */
-function splitLines(text: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
-    out.push(text.slice(start, i + 1));
-    start = i + 1;
-  }
-  if (start < text.length) out.push(text.slice(start));
-  return out;
 }
 
 /** Pure: picks the first kept line of `prefix` given the previous choice (`previousStart`, or null). */

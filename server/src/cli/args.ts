@@ -56,3 +56,13 @@ export function languageOf(file: string): string {
   const m = /\.[^./\\]+$/.exec(file);
   return (m && LANGUAGES[m[0].toLowerCase()]) || 'plaintext';
 }
+
+/** Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`); throws UsageError. */
+export function engineOptionsFrom(values: { model?: string; device?: string; threads?: string; 'max-new-tokens'?: string }) {
+  return {
+    modelDir: values.model,
+    device: device(values.device),
+    threads: positiveInt('threads', values.threads),
+    maxNewTokens: positiveInt('max-new-tokens', values['max-new-tokens']),
+  };
+}

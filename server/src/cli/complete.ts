@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../engine/engine.js';
-import { MODEL_FLAGS, UsageError, device, languageOf, modelOptions, parse, positiveInt } from './args.js';
+import { MODEL_FLAGS, UsageError, engineOptionsFrom, languageOf, modelOptions, parse, positiveInt } from './args.js';
 
 export const COMPLETE_USAGE = `usage: infill-ls complete <file> --line L --column C [options]
 
@@ -61,12 +61,7 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   let engineOptions;
   try {
     offset = offsetOf(text, positiveInt('line', args.values.line)!, positiveInt('column', args.values.column)!);
-    engineOptions = {
-      modelDir: args.values.model,
-      device: device(args.values.device),
-      threads: positiveInt('threads', args.values.threads),
-      maxNewTokens: positiveInt('max-new-tokens', args.values['max-new-tokens']),
-    };
+    engineOptions = engineOptionsFrom(args.values);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`infill-ls complete: ${e.message}\n`);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { createEngine } from '../engine/engine.js';
-import { MODEL_FLAGS, UsageError, device, modelOptions, parse, positiveInt } from './args.js';
+import { MODEL_FLAGS, UsageError, engineOptionsFrom, modelOptions, parse, positiveInt } from './args.js';
 
 export const EVAL_USAGE = `usage: infill-ls eval --tasks T.jsonl --out P.jsonl [options]
 
@@ -66,12 +66,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
     }
     if (!args.values.tasks || !args.values.out) throw new UsageError('--tasks and --out are required');
     limit = positiveInt('limit', args.values.limit);
-    engineOptions = {
-      modelDir: args.values.model,
-      device: device(args.values.device),
-      threads: positiveInt('threads', args.values.threads),
-      maxNewTokens: positiveInt('max-new-tokens', args.values['max-new-tokens']),
-    };
+    engineOptions = engineOptionsFrom(args.values);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`infill-ls eval: ${e.message}\n\n${EVAL_USAGE}\n`);

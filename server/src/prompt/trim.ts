@@ -8,7 +8,7 @@ export interface Trimmed {
 }
 
 /** Splits after each '\n', so joining the parts gives back the text. */
-function splitLines(text: string): string[] {
+export function splitLines(text: string): string[] {
   const out: string[] = [];
   let start = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
