@@ -51,14 +51,26 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   /** Total time spent in model runs and tokens run, for timings. */
   readonly stats = { runMs: 0, runTokens: 0, runs: 0 };
 
+  /**
+   * `tokens` (optional) start the sequence from a filled cache: the cache holds the KV of the first
+   * cache.length of them (e.g. runtime/packedPrefill's caches, which hold all but the last prompt token);
+   * the rest are pending. Without `tokens` the cache must be empty.
+   */
   constructor(
     readonly model: CausalLm<C>,
     options: GeneratorOptions = {},
     cache?: C,
+    tokens?: readonly number[],
   ) {
     this.cache = cache ?? model.createCache();
     this.chunk = Math.max(1, Math.floor(options.prefillChunkSize ?? 256));
-    if (this.cache.length !== 0) throw new Error('Generator: a new generator needs an empty cache');
+    if (tokens) {
+      if (this.cache.length > tokens.length) throw new Error(`Generator: the cache holds ${this.cache.length} positions but only ${tokens.length} tokens were given`);
+      this.seq = [...tokens];
+      this.computed = this.cache.length;
+    } else if (this.cache.length !== 0) {
+      throw new Error('Generator: a new generator needs an empty cache (or the tokens it holds)');
+    }
   }
 
   get tokens(): readonly number[] {

@@ -3,3 +3,4 @@ export { loadModel, describeProviderFailure, defaultThreads, type LoadedModel, t
 export { KvCache } from './kv-cache.js';
 export { readLayout, type ModelLayout, type KvSlot } from './layout.js';
 export { resolveModelFiles, readJsonFile, DTYPE_SUFFIX, type ModelDtype, type ModelFiles } from './model-files.js';
+export { packedPrefill, packBins, type PackedPrefillOptions } from './packed-prefill.js';

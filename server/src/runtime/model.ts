@@ -56,6 +56,12 @@ export interface LoadedModel {
    * (valid until the next forward on any cache), or null with logits 'none'.
    */
   forward(ids: ArrayLike<number>, cache: KvCache, options?: ForwardOptions): Promise<Float32Array | null>;
+  /**
+   * Packed layout only: runs `segments` (each non-empty) concatenated in one forward pass with position_ids
+   * restarting at 0 per segment and a block-diagonal causal attention_bias, then splits the present K/V
+   * into one new cache per segment (length = segment length). No logits are returned. See packed-prefill.ts.
+   */
+  forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]>;
   dispose(): Promise<void>;
 }
 
@@ -277,6 +283,65 @@ class OnnxModel implements LoadedModel {
     return lastRow(logits);
   }
 
+  async forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]> {
+    if (this.disposed) throw new Error('LoadedModel.forwardPacked after dispose()');
+    if (this.layout.kind !== 'packed') throw new Error(`${this.files.onnxPath}: forwardPacked needs the packed layout`);
+    if (this.device !== 'cpu') throw new Error('LoadedModel.forwardPacked: only CPU tensors can be split');
+    if (segments.length === 0) return [];
+    const starts: number[] = [];
+    let total = 0;
+    for (const s of segments) {
+      if (s.length === 0) throw new RangeError('LoadedModel.forwardPacked: empty segment');
+      starts.push(total);
+      total += s.length;
+    }
+    // input_ids / position_ids: [1, total] int64, positions restart at 0 per segment
+    const idData = new BigInt64Array(total);
+    const pos = new BigInt64Array(total);
+    // attention_bias: [1, 1, total, total] float32, -1e9 except each segment's own lower triangle
+    const bias = new Float32Array(total * total).fill(NEG_INF_BIAS);
+    segments.forEach((seg, k) => {
+      const start = starts[k]!;
+      for (let i = 0; i < seg.length; i++) {
+        const r = start + i;
+        idData[r] = BigInt(seg[i]!);
+        pos[r] = BigInt(i);
+        bias.fill(0, r * total + start, r * total + r + 1);
+      }
+    });
+    const feeds: Record<string, Tensor> = {
+      [INPUT_IDS]: createTensor('int64', idData, [1, total]),
+      [POSITION_IDS]: createTensor('int64', pos, [1, total]),
+      [ATTENTION_BIAS]: createTensor('float32', bias, [1, 1, total, total]),
+      // logits_index: [1] int64; nobody reads the logits (each segment's last token is held back by the caller)
+      [LOGITS_INDEX]: createTensor('int64', BigInt64Array.of(BigInt(total - 1)), [1]),
+    };
+    const empty = this.createCache();
+    empty.fill(feeds);
+    let out: Record<string, Tensor>;
+    try {
+      out = (await this.session.run(feeds, this.fetchKvOnly)) as Record<string, Tensor>;
+    } catch (e) {
+      throw new Error(`${this.files.onnxPath}: packed run failed on ${this.device} (${segments.length} segments, ${total} tokens): ${errorText(e)}`);
+    } finally {
+      empty.dispose();
+    }
+    const caches = segments.map(() => this.createCache());
+    try {
+      segments.forEach((seg, k) => {
+        const parts: Record<string, Tensor> = {};
+        for (const s of this.layout.slots) parts[s.presentName] = sliceAxis(out[s.presentName]!, s.pastAxis, starts[k]!, starts[k]! + seg.length);
+        caches[k]!.replace(parts, seg.length);
+      });
+    } catch (e) {
+      for (const c of caches) c.dispose();
+      throw e;
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
+    return caches;
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -293,6 +358,23 @@ class OnnxModel implements LoadedModel {
     if (this.zeros.length < n) this.zeros = new Float32Array(Math.max(n, this.zeros.length * 2, 256));
     return this.zeros.subarray(0, n);
   }
+}
+
+/** Copies positions [start, end) of `t` along `axis` (batch 1, CPU) into a new tensor. */
+function sliceAxis(t: Tensor, axis: number, start: number, end: number): Tensor {
+  const dims = [...t.dims];
+  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const len = dims[axis]!;
+  const n = end - start;
+  const data = t.data as Float32Array | Uint16Array;
+  const sliced = new (data.constructor as { new (n: number): Float32Array | Uint16Array })(outer * n * inner);
+  for (let o = 0; o < outer; o++) {
+    const from = (o * len + start) * inner;
+    sliced.set(data.subarray(from, from + n * inner), o * n * inner);
+  }
+  dims[axis] = n;
+  return sliced instanceof Uint16Array ? createTensor('float16', sliced, dims) : createTensor('float32', sliced, dims);
 }
 
 /** [seq, past + seq] float32: 0 where column <= past + row, -1e9 after (plain causal decoding). */
