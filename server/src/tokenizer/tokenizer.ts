@@ -5,8 +5,8 @@ import { ModelLoadError, errorText } from '../util/errors.js';
 
 type Json = Record<string, unknown>;
 
-/** GPT-2's byte→printable-char table, inverted: a byte-level BPE token's chars map back to raw bytes. */
-const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
+/** GPT-2's byte→printable-char table of byte-level BPE (index = byte). */
+export const BYTE_TO_UNICODE: readonly string[] = (() => {
   const bs: number[] = [];
   for (let b = 33; b <= 126; b++) bs.push(b);
   for (let b = 161; b <= 172; b++) bs.push(b);
@@ -19,8 +19,13 @@ const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
       cs.push(256 + n++);
     }
   }
-  return new Map(bs.map((b, i) => [String.fromCodePoint(cs[i]!), b]));
+  const out = new Array<string>(256);
+  bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i]!)));
+  return out;
 })();
+
+/** The same table inverted: a byte-level BPE token's chars map back to raw bytes. */
+const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_UNICODE.map((ch, b) => [ch, b]));
 
 const utf8 = new TextEncoder();
 

@@ -1,22 +1,7 @@
 // Builds small byte-level BPE tokenizer.json objects for tests (ids 0-255 are the raw bytes, then merges, then specials).
+import { BYTE_TO_UNICODE } from '../../../server/src/tokenizer/tokenizer.js';
 
-export const BYTE_TO_UNICODE: readonly string[] = (() => {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const out = new Array<string>(256);
-  bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i]!)));
-  return out;
-})();
+export { BYTE_TO_UNICODE };
 
 export function toUnicodeBytes(text: string): string[] {
   return [...new TextEncoder().encode(text)].map((b) => BYTE_TO_UNICODE[b]!);
