@@ -6,6 +6,7 @@ import { loadBundle } from '../../server/src/engine/load.js';
 import { createEngine } from '../../server/src/engine/index.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { greedySteps } from '../runtime/helpers/greedy.js';
 
 interface Golden {
   prompt: string;
@@ -31,13 +32,7 @@ test('loads the int8 variant named by config.json, in the packed layout, with th
 async function greedyTokens(ids: number[], n: number, prefillChunkSize: number): Promise<number[]> {
   const gen = new Generator(bundle.model, { prefillChunkSize });
   gen.appendTokens(ids);
-  gen.setSearch({ maxNewTokens: n });
-  const got: number[] = [];
-  while (!gen.isDone()) {
-    const c = await gen.nextToken();
-    if ('cancelled' in c) throw new Error('cancelled');
-    got.push(c.tokenId);
-  }
+  const got = await greedySteps(gen, n);
   gen.dispose();
   return got;
 }

@@ -6,6 +6,7 @@ import { loadBundle, type LoadedBundle } from '../../server/src/engine/load.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { ModelLoadError } from '../../server/src/util/errors.js';
 import { tempDir } from './helpers/model-dir.js';
+import { greedySteps } from './helpers/greedy.js';
 
 const root = path.resolve(import.meta.dirname, '../fixtures/models');
 const families = ['llama', 'qwen2', 'gpt_bigcode'] as const;
@@ -26,16 +27,6 @@ async function open(name: string): Promise<LoadedBundle> {
   return b;
 }
 
-async function greedy(gen: Generator, steps: number): Promise<number[]> {
-  gen.setSearch({ maxNewTokens: steps });
-  const out: number[] = [];
-  while (!gen.isDone()) {
-    const c = await gen.nextToken();
-    if ('cancelled' in c) throw new Error('unexpected cancel');
-    out.push(c.tokenId);
-  }
-  return out;
-}
 
 describe.each(families)('%s fixture', (name) => {
   const golden = JSON.parse(fs.readFileSync(path.join(root, name, 'golden.json'), 'utf8')) as Golden[];
@@ -51,7 +42,7 @@ describe.each(families)('%s fixture', (name) => {
     for (const g of golden) {
       const gen = new Generator(model);
       gen.appendTokens(g.input_ids);
-      expect(await greedy(gen, g.greedy.length)).toEqual(g.greedy);
+      expect(await greedySteps(gen, g.greedy.length)).toEqual(g.greedy);
       gen.dispose();
     }
   });
@@ -61,15 +52,15 @@ describe.each(families)('%s fixture', (name) => {
     const g = golden[golden.length - 1]!;
     const gen = new Generator(model, { prefillChunkSize: 3 });
     gen.appendTokens(g.input_ids);
-    expect(await greedy(gen, g.greedy.length)).toEqual(g.greedy);
+    expect(await greedySteps(gen, g.greedy.length)).toEqual(g.greedy);
     expect(gen.stats.runs).toBe(Math.ceil(g.input_ids.length / 3) + g.greedy.length - 1);
     // Rewind into the generated part and continue: same continuation.
     await gen.rewindTo(g.input_ids.length + 2);
-    expect(await greedy(gen, g.greedy.length - 2)).toEqual(g.greedy.slice(2));
+    expect(await greedySteps(gen, g.greedy.length - 2)).toEqual(g.greedy.slice(2));
     // A prompt that shares a prefix reuses it from the cache.
     const reused = await gen.setPrompt(g.input_ids);
     expect(reused).toBe(g.input_ids.length - 1);
-    expect(await greedy(gen, g.greedy.length)).toEqual(g.greedy);
+    expect(await greedySteps(gen, g.greedy.length)).toEqual(g.greedy);
     gen.dispose();
   });
 });

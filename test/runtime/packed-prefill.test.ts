@@ -6,6 +6,7 @@ import { loadBundle, type LoadedBundle } from '../../server/src/engine/load.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { packBins, packedPrefill, type KvCache, type LoadedModel } from '../../server/src/runtime/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { greedySteps } from './helpers/greedy.js';
 
 const bundles: LoadedBundle[] = [];
 afterAll(async () => {
@@ -18,14 +19,9 @@ async function open(dir: string): Promise<LoadedBundle> {
   return b;
 }
 
+/** Greedy steps, then the generator is disposed (its cache is not reused). */
 async function greedy(gen: Generator<KvCache>, steps: number): Promise<number[]> {
-  gen.setSearch({ maxNewTokens: steps });
-  const out: number[] = [];
-  while (!gen.isDone()) {
-    const c = await gen.nextToken();
-    if ('cancelled' in c) throw new Error('unexpected cancel');
-    out.push(c.tokenId);
-  }
+  const out = await greedySteps(gen, steps);
   gen.dispose();
   return out;
 }
