@@ -5,11 +5,10 @@
 // (at or after its indentation), the reference = the rest of that line. Multi-line task: the cursor at
 // the start of a non-blank line's code (after its indentation), the reference = that line's code and
 // the next 1-5 lines (through the end of the last line, without its newline).
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readJsonl, rng } from '../lib/data.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,22 +16,7 @@ const out = args.out ?? join(here, 'tasks');
 const perLang = Number(args['per-lang'] ?? 400);
 mkdirSync(out, { recursive: true });
 
-function readJsonl(path) {
-  const raw = path.endsWith('.xz') ? execFileSync('xz', ['-dc', path], { maxBuffer: 1 << 30 }) : path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path);
-  return raw.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
 
-// mulberry32: small seeded PRNG so task files are reproducible
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function lineStarts(text) {
   const starts = [0];

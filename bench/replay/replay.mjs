@@ -9,12 +9,13 @@
 // Per request it records the latency to the answer, whether it was cancelled, and (from the engine's debug line
 // on stderr, INFILL_LS_LOG=debug) prompt tokens, new prefill tokens and the cache outcome; RSS is sampled from
 // /proc. Debounce is set to 0 ms (fixed), so latencies exclude it.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rpc from 'vscode-jsonrpc/node';
+import { readJsonl, rng } from '../lib/data.mjs';
 const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,23 +29,10 @@ const SEED = Number(arg('seed', 1));
 const OUT = path.resolve(root, arg('out', 'bench/results/replay-cpu'));
 const MODES = (arg('modes', 'off,on')).split(',');
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Real TypeScript dev files (held out from training), picked deterministically: the first NFILES of 4-12k chars.
-const lines = execFileSync('xz', ['-dc', path.join(root, 'bench/quality/data/npm-dev.jsonl.xz')], { maxBuffer: 1 << 28 }).toString('utf8').split('\n');
 const files = [];
-for (const l of lines) {
-  if (!l.trim()) continue;
-  const r = JSON.parse(l);
+for (const r of readJsonl(path.join(root, 'bench/quality/data/npm-dev.jsonl.xz'))) {
   if (r.lang === 'typescript' && r.text.length >= 4000 && r.text.length <= 12000 && !r.text.includes('\r')) files.push(r);
   if (files.length >= NFILES) break;
 }
