@@ -1,6 +1,7 @@
 // A tiny JSON-RPC-over-WebSocket test client for the headless API.
 
 import { WebSocket } from 'ws';
+import { Waiters } from '../support/waiters.js';
 
 export interface TestClient {
   ws: WebSocket;
@@ -18,10 +19,10 @@ export function connect(url: string, headers: Record<string, string>): Promise<T
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     const messages: any[] = [];
-    const waiters = new Set<() => void>();
+    const waiters = new Waiters();
     ws.on('message', (data) => {
       messages.push(JSON.parse(data.toString()));
-      for (const w of [...waiters]) w();
+      waiters.notify();
     });
     ws.on('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { statusCode: res.statusCode })));
     ws.on('error', reject);
@@ -30,30 +31,15 @@ export function connect(url: string, headers: Record<string, string>): Promise<T
         ws,
         messages,
         next(predicate, timeoutMs = 3000) {
-          return new Promise((res, rej) => {
-            let seen = 0;
-            const check = (): boolean => {
-              for (; seen < messages.length; seen++) {
-                if (predicate(messages[seen])) {
-                  res(messages[seen]);
-                  return true;
-                }
-              }
-              return false;
-            };
-            if (check()) return;
-            const waiter = (): void => {
-              if (check()) {
-                waiters.delete(waiter);
-                clearTimeout(timer);
-              }
-            };
-            const timer = setTimeout(() => {
-              waiters.delete(waiter);
-              rej(new Error(`timed out; messages: ${JSON.stringify(messages).slice(0, 500)}`));
-            }, timeoutMs);
-            waiters.add(waiter);
-          });
+          let seen = 0;
+          return waiters.until(
+            () => {
+              for (; seen < messages.length; seen++) if (predicate(messages[seen])) return { message: messages[seen] };
+              return undefined;
+            },
+            timeoutMs,
+            () => new Error(`timed out; messages: ${JSON.stringify(messages).slice(0, 500)}`),
+          ).then((hit) => hit.message);
         },
         call(method, params) {
           const id = nextId++;

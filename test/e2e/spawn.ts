@@ -4,6 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StreamMessageReader, StreamMessageWriter, createProtocolConnection, type ProtocolConnection } from 'vscode-languageserver/node';
+import { Waiters } from '../support/waiters.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'bin', 'infill-ls.js');
@@ -24,10 +25,10 @@ export function spawnLsp(args: string[], env: NodeJS.ProcessEnv = {}): LspProces
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const client = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   const notifications: LspProcess['notifications'] = [];
-  const waiters = new Set<() => void>();
+  const waiters = new Waiters();
   client.onNotification((method: string, params: unknown) => {
     notifications.push({ method, params });
-    for (const w of [...waiters]) w();
+    waiters.notify();
   });
   client.onRequest(() => null);
   client.listen();
@@ -39,25 +40,13 @@ export function spawnLsp(args: string[], env: NodeJS.ProcessEnv = {}): LspProces
     stderr: () => err,
     exited,
     waitFor(method, predicate = () => true, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const hit = notifications.find((n) => n.method === method && predicate(n.params));
-          if (hit) resolve(hit.params);
-          return hit !== undefined;
-        };
-        if (check()) return;
-        const waiter = (): void => {
-          if (check()) {
-            waiters.delete(waiter);
-            clearTimeout(timer);
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`timed out waiting for ${method}; got ${JSON.stringify(notifications).slice(0, 800)}; stderr: ${err.slice(-800)}`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
+      return waiters
+        .until(
+          () => notifications.find((n) => n.method === method && predicate(n.params)),
+          timeoutMs,
+          () => new Error(`timed out waiting for ${method}; got ${JSON.stringify(notifications).slice(0, 800)}; stderr: ${err.slice(-800)}`),
+        )
+        .then((hit) => hit.params);
     },
   };
 }
