@@ -2,22 +2,18 @@
 // `infill-ls serve --stdio` on the default model, types a function header through insert mode and asks
 // for completions at the cursor. The Lua side is test/e2e/nvim/init.lua; it writes what it saw as JSON.
 
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT } from './spawn.js';
+import { KEYS, ORIGINAL, requireNvim, runNvim } from './nvim-harness.js';
 
 const INIT = path.join(ROOT, 'test', 'e2e', 'nvim', 'init.lua');
 const NVIM_TIMEOUT_MS = 60_000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-nvim-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** The file Neovim opens; the test types a second function below it. */
-const ORIGINAL = '// Small math helpers.\n\nexport function square(x: number): number {\n  return x * x;\n}\n';
-/** Keys typed in Neovim (normal mode → `o` opens lines → insert mode); indenting is Neovim's own. */
-const KEYS = 'Go<CR>export function add(a: number, b: number): number {<CR>return ';
 
 interface LspResponse<T> {
   error?: { code: number; message: string };
@@ -40,44 +36,6 @@ interface NvimReport {
   log: string[];
 }
 
-/** `nvim --version`, or a failure that says how to get Neovim: this test never skips. */
-function requireNvim(): string {
-  const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0) {
-    throw new Error(
-      `test/e2e/neovim.test.ts needs Neovim (nvim) on PATH, and it is missing or broken (${probe.error?.message ?? `exit ${probe.status}`}). ` +
-        'Install Debian\'s package: apt-get install -y neovim (.ci/run does this).',
-    );
-  }
-  return probe.stdout.split('\n', 1)[0];
-}
-
-function runNvim(file: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nvim', ['--headless', '--clean', '-u', INIT, file], {
-      cwd: path.dirname(file),
-      env: { ...process.env, INFILL_LS_NVIM_OUT: out, INFILL_LS_NVIM_KEYS: KEYS, INFILL_LS_NVIM_WAIT_MS: '30000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`Neovim did not finish within ${NVIM_TIMEOUT_MS} ms and was killed; stdout: ${stdout.slice(-2000)}; stderr: ${stderr.slice(-2000)}`));
-    }, NVIM_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** The engine's own answer for the same text and position, from `infill-ls complete` (a fresh process). */
 function cliCompletion(file: string, line: number, column: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -95,13 +53,13 @@ function cliCompletion(file: string, line: number, column: number): Promise<stri
 
 describe('Neovim (headless, real client) with the default model', () => {
   it('starts infill-ls over stdio, and completes a function header typed in insert mode with the model’s text', async () => {
-    const version = requireNvim();
+    const version = requireNvim('test/e2e/neovim.test.ts');
     expect(version).toMatch(/^NVIM v0\.(\d\d|[7-9])\./);
 
     const file = path.join(tmp, 'sample.ts');
     const out = path.join(tmp, 'result.json');
     fs.writeFileSync(file, ORIGINAL);
-    const run = await runNvim(file, out);
+    const run = await runNvim(INIT, file, { INFILL_LS_NVIM_OUT: out, INFILL_LS_NVIM_KEYS: KEYS, INFILL_LS_NVIM_WAIT_MS: '30000' }, NVIM_TIMEOUT_MS);
     const detail = `nvim exit ${run.code}; stderr: ${run.stderr.slice(-2000)}; report: ${fs.existsSync(out) ? fs.readFileSync(out, 'utf8').slice(0, 3000) : '(none)'}`;
     expect(fs.existsSync(out), detail).toBe(true);
     const report = JSON.parse(fs.readFileSync(out, 'utf8')) as NvimReport;

@@ -3,20 +3,17 @@
 // (an extmark in the `infill_ls_ghost` namespace) while typing in insert mode, inserts it on the accept
 // key, and serves `<C-x><C-o>` through omnifunc. The Lua side (INIT_LUA below) is written to a temp dir.
 
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from './spawn.js';
+import { KEYS, ORIGINAL, requireNvim, runNvim } from './nvim-harness.js';
 
 const NVIM_TIMEOUT_MS = 90_000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-nvim-plugin-'));
 const INIT = path.join(tmp, 'init.lua');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const ORIGINAL = '// Small math helpers.\n\nexport function square(x: number): number {\n  return x * x;\n}\n';
-const KEYS = 'Go<CR>export function add(a: number, b: number): number {<CR>return ';
 
 const INIT_LUA = String.raw`-- Headless Neovim driving the client/nvim plugin; written to a temp dir and run by this test as
 --   INFILL_LS_ROOT=<repo> INFILL_LS_NVIM_OUT=result.json INFILL_LS_NVIM_KEYS='Go...' nvim --headless --clean -u init.lua FILE.ts
@@ -171,42 +168,15 @@ interface PluginReport {
   omni_items: Array<{ word: string; menu?: string }>;
 }
 
-function runNvim(file: string, out: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nvim', ['--headless', '--clean', '-u', INIT, file], {
-      cwd: path.dirname(file),
-      env: { ...process.env, INFILL_LS_ROOT: ROOT, INFILL_LS_NVIM_OUT: out, INFILL_LS_NVIM_KEYS: KEYS },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`Neovim did not finish within ${NVIM_TIMEOUT_MS} ms and was killed; stderr: ${stderr.slice(-2000)}`));
-    }, NVIM_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
-
 describe('Neovim plugin (client/nvim) in headless Neovim with the default model', () => {
   it('shows the inline completion as ghost text, inserts it on <C-l>, and fills the omni menu', async () => {
-    const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error('test/e2e/nvim-plugin.test.ts needs Neovim (nvim) on PATH: apt-get install -y neovim');
-    }
+    requireNvim('test/e2e/nvim-plugin.test.ts');
 
     fs.writeFileSync(INIT, INIT_LUA);
     const file = path.join(tmp, 'sample.ts');
     const out = path.join(tmp, 'result.json');
     fs.writeFileSync(file, ORIGINAL);
-    const run = await runNvim(file, out);
+    const run = await runNvim(INIT, file, { INFILL_LS_ROOT: ROOT, INFILL_LS_NVIM_OUT: out, INFILL_LS_NVIM_KEYS: KEYS }, NVIM_TIMEOUT_MS);
     const detail = `nvim exit ${run.code}; stderr: ${run.stderr.slice(-2000)}; report: ${fs.existsSync(out) ? fs.readFileSync(out, 'utf8').slice(0, 4000) : '(none)'}`;
     expect(fs.existsSync(out), detail).toBe(true);
     const report = JSON.parse(fs.readFileSync(out, 'utf8')) as PluginReport;
