@@ -148,9 +148,10 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
     if (request === 'auto' && device === 'webgpu' && CPU_DTYPES.has(files.dtype)) {
-      // int8 dynamic quantization (MatMulInteger) has no WebGPU kernels: those nodes fall back to the CPU
-      // with a copy each way. Measured on an H200 machine with models/default: decode 75 ms/token on
-      // WebGPU against 3 ms on its CPU. Such a model goes straight to the CPU.
+      // 8-bit graphs are small models for the CPU. Measured on an H200 machine (bench/results/runtime-gpu.md):
+      // the shipped MatMulNBits graph decodes at 7.5-8 ms/token on WebGPU (launch-bound, like PyTorch eager)
+      // against 3-6 ms on that machine's CPU, and an int8 MatMulInteger graph at 75 ms (no WebGPU kernels).
+      // Such a model goes straight to the CPU; `device: webgpu` still runs it there.
       fallbackReason = `webgpu skipped: ${path.basename(files.onnxPath)} is ${files.dtype}, which runs faster on the CPU`;
       status(fallbackReason);
       continue;

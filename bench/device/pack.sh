@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Packs what running this project's Node code on the GPU machine needs beyond ../shared's device-pack.sh
+# (Node.js, onnxruntime-node, the Vulkan loader): the production node_modules (Linux x64 binaries only,
+# no sources) as .device/nm.tar.xz. Run from the project root after `npm ci && npm run build`.
+# On the GPU machine:  source bench/device/setup.sh   (then `node bin/infill-ls.js ...` works there).
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+[ -s .device/node.xz ] || { echo "pack.sh: run ../shared/tools/device-pack.sh first (writes .device/)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$PWD/||" | grep '^node_modules/' \
+  | grep -v -e '^node_modules/onnxruntime-' | while read -r p; do
+  mkdir -p "$tmp/$p"
+  # package files without sources, tests and other platforms' prebuilt binaries
+  (cd "$p" && find . -maxdepth 1 -mindepth 1 ! -name node_modules ! -name src ! -name prebuilds ! -name build ! -name test ! -name '*.md' \
+     -exec cp -r {} "$tmp/$p/" \;)
+  [ -d "$p/prebuilds/linux-x64" ] && mkdir -p "$tmp/$p/prebuilds" && cp -r "$p/prebuilds/linux-x64" "$tmp/$p/prebuilds/"
+  if [ -d "$p/build/Release" ]; then mkdir -p "$tmp/$p/build/Release" && cp "$p"/build/Release/*.node "$tmp/$p/build/Release/" 2>/dev/null || true; fi
+done
+# tree-sitter grammars load queries/ and the node-types at runtime; grammar sources (src/parser.c) are not needed
+tar -C "$tmp" -cJf .device/nm.tar.xz node_modules
+du -b .device/nm.tar.xz | awk '{printf "pack.sh: .device/nm.tar.xz %.1f MiB\n", $1/1048576}'
