@@ -1,7 +1,7 @@
 // End-to-end test of the Neovim plugin in client/nvim with Debian's Neovim 0.7.2, headless, on the
 // default model: the plugin starts `infill-ls serve --stdio`, shows the inline completion as ghost text
 // (an extmark in the `infill_ls_ghost` namespace) while typing in insert mode, inserts it on the accept
-// key, and serves `<C-x><C-o>` through omnifunc. The Lua side (INIT_LUA below) is written to a temp dir.
+// accept keys (next word, rest of line, everything), and serves `<C-x><C-o>` through omnifunc. The Lua side (INIT_LUA below) is written to a temp dir.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -115,8 +115,29 @@ local function run()
       report.cursor_before = { row = c[1], col = c[2] }
       report.text_before = buf_text()
       report.line_before = vim.api.nvim_get_current_line()
-      feed('<C-l>')
-      poll('acceptance', 5000, function() return buf_text() ~= report.text_before end, function()
+      -- Accept the next word, then the rest of the line, then everything left; a key is pressed only while
+      -- ghost text remains. Each step records the text, cursor and ghost before and after.
+      report.partial = {}
+      local keys_left = { '<M-Right>', '<M-C-Right>', '<C-l>' }
+      local after_accept
+      local function next_accept()
+        local key = table.remove(keys_left, 1)
+        if not key or not plugin.ghost() then return after_accept() end
+        local before = buf_text()
+        local c = vim.api.nvim_win_get_cursor(0)
+        local st = { key = key, ghost_before = plugin.ghost(), text_before = before, cursor_before = { row = c[1], col = c[2] } }
+        feed(key)
+        poll('accept ' .. key, 5000, function() return buf_text() ~= before end, function()
+          st.text_after = buf_text()
+          st.ghost_after = plugin.ghost() or ''
+          local c2 = vim.api.nvim_win_get_cursor(0)
+          st.cursor_after = { row = c2[1], col = c2[2] }
+          table.insert(report.partial, st)
+          next_accept()
+        end)
+      end
+      after_accept = function()
+        table.insert(report.steps, 'acceptance')
         report.text_after = buf_text()
         local c2 = vim.api.nvim_win_get_cursor(0)
         report.cursor_after = { row = c2[1], col = c2[2] }
@@ -132,7 +153,8 @@ local function run()
           feed('<C-e><Esc>')
           finish(nil)
         end)
-      end)
+      end
+      next_accept()
     end)
   end)
 end
@@ -164,12 +186,13 @@ interface PluginReport {
   text_after: string;
   cursor_after: { row: number; col: number };
   marks_after_accept: number;
+  partial: Array<{ key: string; ghost_before: string; ghost_after: string; text_before: string; text_after: string; cursor_before: { row: number; col: number }; cursor_after: { row: number; col: number } }>;
   mode: string;
   omni_items: Array<{ word: string; menu?: string }>;
 }
 
 describe('Neovim plugin (client/nvim) in headless Neovim with the default model', () => {
-  it('shows the inline completion as ghost text, inserts it on <C-l>, and fills the omni menu', async () => {
+  it('shows the inline completion as ghost text, accepts it word, line and rest (<M-Right>, <M-C-Right>, <C-l>), and fills the omni menu', async () => {
     requireNvim('test/e2e/nvim-plugin.test.ts');
 
     fs.writeFileSync(INIT, INIT_LUA);
@@ -182,7 +205,7 @@ describe('Neovim plugin (client/nvim) in headless Neovim with the default model'
     const report = JSON.parse(fs.readFileSync(out, 'utf8')) as PluginReport;
     expect(report.error, detail).toBeUndefined();
     expect(run.code, detail).toBe(0);
-    expect(report.steps).toEqual(['status ready', 'ghost text', 'acceptance', 'omni items']);
+    expect(report.steps.filter((s) => !s.startsWith('accept <'))).toEqual(['status ready', 'ghost text', 'acceptance', 'omni items']);
 
     // The plugin attached on FileType, set omnifunc, and :InfillLsStatus shows the ready status.
     expect(report.filetype).toBe('typescript');
@@ -196,7 +219,27 @@ describe('Neovim plugin (client/nvim) in headless Neovim with the default model'
     expect(report.ghost_api).toBe(report.ghost);
     expect(report.ghost_pos).toEqual({ row: report.cursor_before.row - 1, col: report.cursor_before.col });
 
-    // The accept key inserted exactly the ghost text at the cursor and cleared the extmark.
+    // Accept-word, then accept-line, then accept-all: each inserted a prefix of the ghost text at the cursor and
+    // kept the rest as ghost text; together they inserted exactly the ghost text and cleared the extmark.
+    expect(report.partial.length).toBeGreaterThan(0);
+    expect(report.partial[0]!.key).toBe('<M-Right>');
+    const insertAt = (text: string, at: { row: number; col: number }, piece: string) => {
+      const ls = text.split('\n');
+      const l = ls[at.row - 1]!;
+      ls[at.row - 1] = l.slice(0, at.col) + piece + l.slice(at.col);
+      return ls.join('\n');
+    };
+    for (const st of report.partial) {
+      expect(st.ghost_before.endsWith(st.ghost_after)).toBe(true);
+      const piece = st.ghost_before.slice(0, st.ghost_before.length - st.ghost_after.length);
+      expect(piece.length, JSON.stringify(st)).toBeGreaterThan(0);
+      expect(st.text_after).toBe(insertAt(st.text_before, st.cursor_before, piece));
+      if (st.key === '<M-Right>') expect(piece).toMatch(/^(\n[ \t]*|[ \t]*\w+|[ \t]*[^\w\s]+|[^]?)$/);
+      if (st.key === '<M-C-Right>') expect(piece.replace(/^\n/, '')).not.toContain('\n');
+    }
+    expect(report.partial.at(-1)!.ghost_after).toBe('');
+    // (a ghost text of one word is fully accepted by the first key; otherwise the word key left the rest shown)
+    if (report.partial[0]!.ghost_after !== '') expect(report.partial.length).toBeGreaterThan(1);
     const lines = report.text_before.split('\n');
     const row = report.cursor_before.row - 1;
     const line = lines[row];

@@ -11,6 +11,8 @@ local defaults = {
   cmd = { 'infill-ls', 'serve', '--stdio' },
   filetypes = nil, -- nil: every filetype; otherwise a list such as { 'typescript', 'lua' }
   accept_key = '<C-l>',
+  accept_word_key = '<M-Right>', -- accept the next word of the ghost text (Copilot's default key)
+  accept_line_key = '<M-C-Right>', -- accept the rest of the ghost text's current line
   debounce_ms = 150,
   hl_group = 'Comment',
   root_dir = nil, -- nil: the current working directory
@@ -22,9 +24,10 @@ local defaults = {
 local config = vim.deepcopy(defaults)
 local client_id = nil
 local last_status = nil
-local ghost = {} -- bufnr -> { row = 0-based, col = byte col, text = string, extmark = id }
+local ghost = {} -- bufnr -> { row, col (0-based, byte col), text, extmark, id = completionId, accepted = UTF-16 units }
 local timer = nil
 local request_seq = 0
+local own_edit_tick = {} -- bufnr -> changedtick of the plugin's own partial insert (not the user typing)
 
 local function has_native()
   return config.native and vim.lsp.inline_completion ~= nil
@@ -71,7 +74,20 @@ local function item_text(item)
   return text or ''
 end
 
-local function show(bufnr, row, col, text)
+local function notify(method, g, extra)
+  local client = get_client()
+  if not client or not g or not g.id then return end
+  local params = { completionId = g.id, uri = vim.uri_from_bufnr(g.bufnr) }
+  for k, v in pairs(extra or {}) do params[k] = v end
+  client.notify(method, params)
+end
+
+local function utf16_len(text)
+  local _, n16 = vim.str_utfindex(text)
+  return n16
+end
+
+local function show(bufnr, row, col, text, meta)
   M.clear(bufnr)
   if text == '' then return end
   local lines = vim.split(text, '\n', true)
@@ -90,7 +106,8 @@ local function show(bufnr, row, col, text)
     opts.virt_lines = rest
   end
   local id = vim.api.nvim_buf_set_extmark(bufnr, ns, row, col, opts)
-  ghost[bufnr] = { row = row, col = col, text = text, extmark = id }
+  meta = meta or {}
+  ghost[bufnr] = { bufnr = bufnr, row = row, col = col, text = text, extmark = id, id = meta.id, accepted = meta.accepted or 0 }
 end
 
 --- Ask the server for an inline completion at the cursor and show the first item as ghost text.
@@ -124,7 +141,12 @@ function M.request(trigger_kind)
       local typed = line:sub(start_byte + 1, cursor[2])
       if typed ~= '' and vim.startswith(text, typed) then text = text:sub(#typed + 1) end
     end
-    show(bufnr, cursor[1] - 1, cursor[2], text)
+    local id = item.data and item.data.completionId
+    if not id and item.command and item.command.arguments and type(item.command.arguments[1]) == 'table' then
+      id = item.command.arguments[1].completionId
+    end
+    show(bufnr, cursor[1] - 1, cursor[2], text, { id = id })
+    notify('infill-ls/didShowCompletion', ghost[bufnr])
   end, bufnr)
 end
 
@@ -137,34 +159,84 @@ local function schedule_request()
   end))
 end
 
+--- The next word of a ghost text: leading blanks plus one run of word characters (or of other
+--- non-blank characters); a leading line break is a word of its own together with the next line's indent.
+function M.next_word(text)
+  local nl = text:match('^\n[ \t]*')
+  if nl then return nl end
+  return text:match('^[ \t]*[%w_]+') or text:match('^[ \t]*[^%w_%s]+') or text:sub(1, 1)
+end
+
+--- The rest of the ghost text's first line (a leading line break takes the whole next line).
+function M.next_line(text)
+  local rest = text:match('^\n[^\n]*') or text:match('^[^\n]+')
+  return rest or text:sub(1, 1)
+end
+
+-- Inserts `piece` (a prefix of the ghost text) at the cursor and shows what is left; returns true when
+-- there was ghost text at the cursor.
+local function accept_prefix(bufnr, piece_of)
+  local g = ghost[bufnr]
+  if not g then return false end
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  stop_timer()
+  if cursor[1] - 1 ~= g.row or cursor[2] ~= g.col then
+    M.clear(bufnr)
+    return false
+  end
+  local piece = piece_of and piece_of(g.text) or g.text
+  local rest = g.text:sub(#piece + 1)
+  M.clear(bufnr)
+  local lines = vim.split(piece, '\n', true)
+  vim.api.nvim_buf_set_text(bufnr, g.row, g.col, g.row, g.col, lines)
+  own_edit_tick[bufnr] = vim.api.nvim_buf_get_changedtick(bufnr)
+  local end_row = g.row + #lines
+  local end_col = (#lines == 1 and g.col or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { end_row, end_col })
+  local accepted = g.accepted + utf16_len(piece)
+  if rest == '' then
+    notify('infill-ls/didAcceptCompletion', g)
+  else
+    notify('infill-ls/didPartiallyAcceptCompletion', g, { acceptedLength = accepted })
+    show(bufnr, end_row - 1, end_col, rest, { id = g.id, accepted = accepted })
+  end
+  return true
+end
+
 --- Insert the ghost text at the cursor; returns true when there was one.
 function M.accept()
   local bufnr = vim.api.nvim_get_current_buf()
   if has_native() then
     return vim.lsp.inline_completion.get() and true or false
   end
-  local g = ghost[bufnr]
-  if not g then return false end
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  M.clear(bufnr)
-  stop_timer()
-  if cursor[1] - 1 ~= g.row or cursor[2] ~= g.col then return false end
-  local lines = vim.split(g.text, '\n', true)
-  vim.api.nvim_buf_set_text(bufnr, g.row, g.col, g.row, g.col, lines)
-  local end_row = g.row + #lines
-  local end_col = (#lines == 1 and g.col or 0) + #lines[#lines]
-  vim.api.nvim_win_set_cursor(0, { end_row, end_col })
-  return true
+  return accept_prefix(bufnr, nil)
+end
+
+--- Insert the ghost text's next word; the rest stays shown. Returns true when there was ghost text.
+function M.accept_word()
+  return accept_prefix(vim.api.nvim_get_current_buf(), M.next_word)
+end
+
+--- Insert the rest of the ghost text's line; the rest stays shown. Returns true when there was ghost text.
+function M.accept_line()
+  return accept_prefix(vim.api.nvim_get_current_buf(), M.next_line)
+end
+
+local function map_key(bufnr, key, fn, desc)
+  if not key or key == '' then return end
+  vim.keymap.set('i', key, function()
+    if not fn() then
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(key, true, false, true), 'n', false)
+    end
+  end, { buffer = bufnr, silent = true, desc = desc })
 end
 
 local function map_accept(bufnr)
-  local key = config.accept_key
-  if not key or key == '' then return end
-  vim.keymap.set('i', key, function()
-    if not M.accept() then
-      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(key, true, false, true), 'n', false)
-    end
-  end, { buffer = bufnr, silent = true, desc = 'infill-ls: accept the inline completion' })
+  map_key(bufnr, config.accept_key, M.accept, 'infill-ls: accept the inline completion')
+  if not has_native() then
+    map_key(bufnr, config.accept_word_key, M.accept_word, 'infill-ls: accept the next word of the inline completion')
+    map_key(bufnr, config.accept_line_key, M.accept_line, 'infill-ls: accept the next line of the inline completion')
+  end
 end
 
 local function start_client()
@@ -214,6 +286,8 @@ function M.attach(bufnr)
     group = group,
     buffer = bufnr,
     callback = function()
+      -- The plugin's own partial insert keeps the rest of the ghost text; the user's typing clears it.
+      if own_edit_tick[bufnr] == vim.api.nvim_buf_get_changedtick(bufnr) then return end
       M.clear(bufnr)
       if config.auto_trigger then schedule_request() end
     end,
