@@ -1,7 +1,8 @@
 // End-to-end test of the Neovim plugin in client/nvim with Debian's Neovim 0.7.2, headless, on the
 // default model: the plugin starts `infill-ls serve --stdio`, shows the inline completion as ghost text
-// (an extmark in the `infill_ls_ghost` namespace) while typing in insert mode, inserts it on the accept
-// accept keys (next word, rest of line, everything), and serves `<C-x><C-o>` through omnifunc. The Lua side (INIT_LUA below) is written to a temp dir.
+// (an extmark in the `infill_ls_ghost` namespace) while typing in insert mode, inserts it with the accept
+// keys (next word, rest of the line, everything left), and serves `<C-x><C-o>` through omnifunc. The Lua
+// side (INIT_LUA below) is written to a temp dir.
 
 import fs from 'node:fs';
 import os from 'node:os';
