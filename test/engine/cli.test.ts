@@ -72,6 +72,24 @@ describe('runComplete', () => {
     expect(e.err.join('')).toMatch(/--device must be auto, cpu, webgpu or cuda/);
   });
 
+  test('--fim chooses the prompt order: the CLI prints what a PSM engine completes; a bad value exits 2', async () => {
+    const file = path.join(tempDir(), 'f.ts');
+    const text = 'function add(a, b) {\n  return \n}\n';
+    fs.writeFileSync(file, text);
+    const c = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--fim', 'psm'], c.io)).toBe(0);
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu', fim: { mode: 'psm' } });
+    const r = await engine.complete({ documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' }, never);
+    const status = engine.status();
+    await engine.dispose();
+    expect(status.message).toMatch(/ PSM,/);
+    const want = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
+    expect(c.out.join('')).toBe(want.endsWith('\n') ? want : `${want}\n`);
+    const bad = capture();
+    expect(await runComplete([file, '--line', '1', '--column', '1', '--fim', 'msp'], bad.io)).toBe(2);
+    expect(bad.err.join('')).toMatch(/--fim must be psm or spm, got "msp"/);
+  });
+
   test('a model problem exits 1 naming the file', async () => {
     const file = path.join(tempDir(), 'c.py');
     fs.writeFileSync(file, 'x = ');

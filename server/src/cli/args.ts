@@ -10,13 +10,15 @@ export const MODEL_FLAGS = `model
   --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package)
   --device D              auto | cpu | webgpu | cuda (default auto: WebGPU if a GPU adapter exists, else CPU)
   --threads N             CPU threads per operator (default: onnxruntime's choice)
-  --max-new-tokens N      most tokens generated per completion (default 64)`;
+  --max-new-tokens N      most tokens generated per completion (default 64)
+  --fim MODE              psm | spm: the FIM prompt order (default: the model's config, else what its family supports)`;
 
 export const modelOptions = {
   model: { type: 'string' },
   device: { type: 'string' },
   threads: { type: 'string' },
   'max-new-tokens': { type: 'string' },
+  fim: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,12 +59,20 @@ export function languageOf(file: string): string {
   return (m && LANGUAGES[m[0].toLowerCase()]) || 'plaintext';
 }
 
-/** Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`); throws UsageError. */
-export function engineOptionsFrom(values: { model?: string; device?: string; threads?: string; 'max-new-tokens'?: string }) {
+export function fimMode(v: string | undefined): 'psm' | 'spm' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'psm' || v === 'spm') return v;
+  throw new UsageError(`--fim must be psm or spm, got ${JSON.stringify(v)}`);
+}
+
+/** Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`, `--fim`); throws UsageError. */
+export function engineOptionsFrom(values: { model?: string; device?: string; threads?: string; 'max-new-tokens'?: string; fim?: string }) {
+  const mode = fimMode(values.fim);
   return {
     modelDir: values.model,
     device: device(values.device),
     threads: positiveInt('threads', values.threads),
     maxNewTokens: positiveInt('max-new-tokens', values['max-new-tokens']),
+    ...(mode ? { fim: { mode } } : {}),
   };
 }
