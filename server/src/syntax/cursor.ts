@@ -4,7 +4,7 @@
 import { grammarFor, grammarSettings, type GrammarName, type GrammarSettings } from './grammars.js';
 import { detectIndentUnit, leadingWhitespace } from './indent.js';
 import { GENERIC_RULES, scan } from './lexer.js';
-import { parseText, type SyntaxNode } from './parsers.js';
+import { parseText, type SyntaxNode, type Tree } from './parsers.js';
 
 export interface CursorAnalysis {
   /** The grammar used, or null for a language without one (then only lexical/line facts are filled in). */
@@ -32,9 +32,10 @@ const PY_IDENTIFIER_TAIL = /[\p{ID_Start}_][\p{ID_Continue}]*$/u;
 
 /**
  * Analyses `text` at `utf16Offset` (0..text.length). Never throws on broken code; throws a RangeError only for an
- * offset outside the text (a caller bug).
+ * offset outside the text (a caller bug). `tree`: the tree of exactly `text` when the caller has one (SyntaxTrees
+ * keeps them per document, parsed incrementally); otherwise the text is parsed here.
  */
-export function analyzeCursor(text: string, utf16Offset: number, languageId: string): CursorAnalysis {
+export function analyzeCursor(text: string, utf16Offset: number, languageId: string, tree?: Tree): CursorAnalysis {
   if (!Number.isInteger(utf16Offset) || utf16Offset < 0 || utf16Offset > text.length) {
     throw new RangeError(`analyzeCursor: utf16Offset ${utf16Offset} is outside 0..${text.length}`);
   }
@@ -49,7 +50,7 @@ export function analyzeCursor(text: string, utf16Offset: number, languageId: str
   let enclosingStatementEnd: number | null = null;
   let enclosingBlockEnd: number | null = null;
 
-  const tree = grammar ? parseText(grammar, text) : undefined;
+  tree ??= grammar ? parseText(grammar, text) : undefined;
   if (tree && settings) {
     const node = tree.rootNode.descendantForIndex(Math.max(0, utf16Offset - 1), utf16Offset);
     const tf = treeFacts(node, utf16Offset, settings);

@@ -6,3 +6,4 @@ export { GRAMMAR_NAMES, grammarFor, grammarSettings, type GrammarName, type Gram
 export { detectIndentUnit, leadingWhitespace } from './indent.js';
 export { GENERIC_RULES, initialScanState, scan, structuralCost, type LexicalRules, type ScanState } from './lexer.js';
 export { parseText, type SyntaxNode, type Tree } from './parsers.js';
+export { SyntaxTrees, coveringEdit, type TreeUpdate } from './trees.js';

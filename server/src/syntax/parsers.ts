@@ -1,4 +1,4 @@
-// The tree-sitter parsers, one per grammar, created on first use and reused for every parse (full parse per call for now).
+// The tree-sitter parsers, one per grammar, created on first use and reused for every parse (full or incremental).
 
 import { createRequire } from 'node:module';
 import type TreeSitter from 'tree-sitter';
