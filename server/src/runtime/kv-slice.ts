@@ -3,15 +3,15 @@ import { buildModel, DT, int64Tensor } from './onnx-proto.js';
 import { createTensor, InferenceSession, type Session, type Tensor } from './ort.js';
 import type { KvDtype } from './layout.js';
 
-/** Keeps the first `length` positions of `t` along `axis`; the result stays where `t` is. */
+/** Keeps positions [start, start + length) of `t` along `axis` (start defaults to 0); the result stays where `t` is. */
 export interface KvSlicer {
-  slice(t: Tensor, axis: number, length: number, dtype: KvDtype): Promise<Tensor>;
+  slice(t: Tensor, axis: number, length: number, dtype: KvDtype, start?: number): Promise<Tensor>;
   dispose(): Promise<void>;
 }
 
 /**
  * A Slice session per (dtype, rank, axis) on the WebGPU provider:
- * x: [d0, .., d_{rank-1}] dtype, ends: [1] int64 → y = x[..., :ends, ...] along `axis`, kept as a gpu-buffer.
+ * x: [d0, .., d_{rank-1}] dtype, starts/ends: [1] int64 → y = x[..., starts:ends, ...] along `axis`, kept as a gpu-buffer.
  */
 export function createGpuSlicer(): KvSlicer {
   const sessions = new Map<string, Promise<Session>>();
@@ -25,10 +25,11 @@ export function createGpuSlicer(): KvSlicer {
         nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['y'] }],
         inputs: [
           { name: 'x', elemType: elem, dims },
+          { name: 'starts', elemType: DT.int64, dims: [1] },
           { name: 'ends', elemType: DT.int64, dims: [1] },
         ],
         outputs: [{ name: 'y', elemType: elem, dims: dims.map((d, i) => (i === axis ? 'n' : d)) }],
-        initializers: [int64Tensor('starts', [1], [0]), int64Tensor('axes', [1], [axis])],
+        initializers: [int64Tensor('axes', [1], [axis])],
       });
       s = InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: { y: 'gpu-buffer' }, logSeverityLevel: 3 });
       sessions.set(key, s);
@@ -36,9 +37,13 @@ export function createGpuSlicer(): KvSlicer {
     return s;
   };
   return {
-    async slice(t, axis, length, dtype) {
+    async slice(t, axis, length, dtype, start = 0) {
       const session = await sessionFor(dtype, t.dims.length, axis);
-      const out = await session.run({ x: t, ends: createTensor('int64', BigInt64Array.of(BigInt(length)), [1]) });
+      const out = await session.run({
+        x: t,
+        starts: createTensor('int64', BigInt64Array.of(BigInt(start)), [1]),
+        ends: createTensor('int64', BigInt64Array.of(BigInt(start + length)), [1]),
+      });
       return out['y'] as Tensor;
     },
     async dispose() {

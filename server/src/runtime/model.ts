@@ -59,7 +59,8 @@ export interface LoadedModel {
   /**
    * Packed layout only: runs `segments` (each non-empty) concatenated in one forward pass with position_ids
    * restarting at 0 per segment and a block-diagonal causal attention_bias, then splits the present K/V
-   * into one new cache per segment (length = segment length). No logits are returned. See packed-prefill.ts.
+   * into one new cache per segment (length = segment length; on WebGPU the split runs on the GPU). No logits
+   * are returned. See packed-prefill.ts.
    */
   forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]>;
   dispose(): Promise<void>;
@@ -287,7 +288,7 @@ class OnnxModel implements LoadedModel {
   async forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]> {
     if (this.disposed) throw new Error('LoadedModel.forwardPacked after dispose()');
     if (this.layout.kind !== 'packed') throw new Error(`${this.files.onnxPath}: forwardPacked needs the packed layout`);
-    if (this.device !== 'cpu') throw new Error('LoadedModel.forwardPacked: only CPU tensors can be split');
+    if (this.device !== 'cpu' && !this.slicer) throw new Error(`LoadedModel.forwardPacked: KV tensors on ${this.device} cannot be split`);
     if (segments.length === 0) return [];
     const starts: number[] = [];
     let total = 0;
@@ -329,11 +330,19 @@ class OnnxModel implements LoadedModel {
     }
     const caches = segments.map(() => this.createCache());
     try {
-      segments.forEach((seg, k) => {
+      for (let k = 0; k < segments.length; k++) {
+        const seg = segments[k]!;
         const parts: Record<string, Tensor> = {};
-        for (const s of this.layout.slots) parts[s.presentName] = sliceAxis(out[s.presentName]!, s.pastAxis, starts[k]!, starts[k]! + seg.length);
+        for (const s of this.layout.slots) {
+          const t = out[s.presentName]!;
+          // gpu-buffer presents (WebGPU) are split on the GPU; CPU ones on the host
+          parts[s.presentName] =
+            t.location === 'gpu-buffer' && this.slicer
+              ? await this.slicer.slice(t, s.pastAxis, seg.length, s.dtype, starts[k]!)
+              : sliceAxis(t, s.pastAxis, starts[k]!, starts[k]! + seg.length);
+        }
         caches[k]!.replace(parts, seg.length);
-      });
+      }
     } catch (e) {
       for (const c of caches) c.dispose();
       throw e;

@@ -28,7 +28,7 @@ export function packBins(sizes: readonly number[], capacity: number): number[][]
  * Computes each prompt's KV cache for all but its last token: cache k holds prompts[k].slice(0, -1)
  * (length max(0, len - 1)). Start a Generator from it with the whole prompt as its tokens; the first decode
  * step runs the held-back last token and yields the first logits. With the packed layout the prompts are
- * bin-packed and each bin is one forward pass; other layouts (or non-CPU devices) prefill one by one.
+ * bin-packed and each bin is one forward pass (CPU, or WebGPU where the KV is split on the GPU); other layouts prefill one by one.
  */
 export async function packedPrefill(model: LoadedModel, prompts: readonly (readonly number[])[], options: PackedPrefillOptions = {}): Promise<KvCache[]> {
   const capacity = Math.max(1, Math.floor(options.binTokens ?? 2048));
@@ -36,7 +36,7 @@ export async function packedPrefill(model: LoadedModel, prompts: readonly (reado
   try {
     const held = prompts.map((p) => p.slice(0, Math.max(0, p.length - 1)));
     const todo = held.map((_, i) => i).filter((i) => held[i]!.length > 0);
-    if (model.layout.kind !== 'packed' || model.device !== 'cpu') {
+    if (model.layout.kind !== 'packed' || (model.device !== 'cpu' && model.device !== 'webgpu')) {
       for (const i of todo) await model.forward(held[i]!, caches[i]!, { logits: 'none' });
       return caches;
     }
