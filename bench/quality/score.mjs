@@ -1,6 +1,9 @@
 // Scores `infill-ls eval` predictions against task files: exact match and edit similarity for dev tasks,
 // execution pass@1 for HumanEval tasks (python3 runs prefix + completion + suffix + test, 10 s timeout).
-// Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--out R.json]
+// Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--field completion|raw] [--out R.json]
+//   --field raw scores the model's text before post-processing (eval writes both from one decode).
+// syntax_error_rate: the share of tasks whose prefix + completion + suffix has more tree-sitter ERROR/MISSING nodes
+// than prefix + reference + suffix (needs a built server: server/dist/syntax).
 // Truncation, as in the SantaCoder/InCoder evaluations: a single-line completion is cut at its first
 // newline; a multi-line completion is cut to the reference's number of lines.
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +17,15 @@ const PYTHON = execFileSync('python3', ['-c', 'import sys; print(sys.executable)
 const readJsonl = (p) => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const tasks = readJsonl(args.tasks);
 const preds = new Map(readJsonl(args.pred).map((p) => [p.id, p]));
+const field = args.field ?? 'completion';
+if (field !== 'completion' && field !== 'raw') throw new Error(`--field must be completion or raw, got ${field}`);
+const { syntaxErrorCount } = await import(new URL('../../server/dist/syntax/index.js', import.meta.url).href);
+
+/** The middle as it lands in the file (HumanEval: what runsPython inserts). */
+function inserted(task, middle) {
+  if (!task.test) return middle;
+  return task.kind === 'single' ? middle + '\n' : middle.endsWith('\n') || task.suffix.startsWith('\n') ? middle : middle + '\n';
+}
 
 export function editSimilarity(a, b) {
   if (a === b) return 1;
@@ -55,7 +67,7 @@ function runsPython(task, middle) {
   });
 }
 
-let n = 0, em = 0, es = 0, passed = 0, ms = 0, missing = 0, empty = 0;
+let n = 0, em = 0, es = 0, passed = 0, ms = 0, missing = 0, empty = 0, tokens = 0, modelTokens = 0, syntaxWorse = 0, refErrors = 0;
 const executions = [];
 for (const t of tasks) {
   const p = preds.get(t.id);
@@ -65,8 +77,14 @@ for (const t of tasks) {
   }
   n++;
   ms += p.ms ?? 0;
-  const got = truncate(t, p.completion ?? '');
+  tokens += p.tokens ?? 0;
+  modelTokens += p.modelTokens ?? 0;
+  const got = truncate(t, p[field] ?? p.completion ?? '');
   if (!got.trim()) empty++;
+  const lang = t.language ?? 'python';
+  const refCount = syntaxErrorCount(t.prefix + inserted(t, t.reference) + t.suffix, lang);
+  if (refCount > 0) refErrors++;
+  if (syntaxErrorCount(t.prefix + inserted(t, got) + t.suffix, lang) > refCount) syntaxWorse++;
   if (t.test) {
     executions.push([t, got]);
   } else {
@@ -81,7 +99,19 @@ for (let i = 0; i < executions.length; i += 4) {
   passed += ok.filter(Boolean).length;
 }
 const isExec = tasks.some((t) => t.test);
-const res = { tasks: args.tasks, pred: args.pred, n, missing, empty, mean_ms: n ? +(ms / n).toFixed(1) : null };
+const res = {
+  tasks: args.tasks,
+  pred: args.pred,
+  field,
+  n,
+  missing,
+  empty,
+  mean_ms: n ? +(ms / n).toFixed(1) : null,
+  mean_tokens: n ? +(tokens / n).toFixed(1) : null,
+  mean_model_tokens: n ? +(modelTokens / n).toFixed(1) : null,
+  syntax_error_rate: n ? +(syntaxWorse / n).toFixed(4) : 0,
+  reference_syntax_error_rate: n ? +(refErrors / n).toFixed(4) : 0,
+};
 if (isExec) res.pass_at_1 = n ? +(passed / n).toFixed(4) : 0;
 else Object.assign(res, { exact_match: n ? +(em / n).toFixed(4) : 0, edit_similarity: n ? +(es / n).toFixed(4) : 0 });
 console.log(JSON.stringify(res));

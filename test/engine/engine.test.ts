@@ -5,6 +5,7 @@ import { createEngine, type Engine } from '../../server/src/engine/index.js';
 import type { CompletionContext, EngineStatus } from '../../server/src/engine/types.js';
 import { Tokenizer } from '../../server/src/tokenizer/index.js';
 import { buildFimPrompt, detectTemplate } from '../../server/src/prompt/index.js';
+import { planDecode } from '../../server/src/engine/decode-plan.js';
 import { syntheticNext } from '../runtime/helpers/synthetic-model.js';
 import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
 
@@ -12,9 +13,13 @@ const synth = writeSyntheticModelDir({ layout: 'packed', layers: 2 });
 const tok = Tokenizer.fromObjects(synth.tokenizer.json, synth.tokenizer.config);
 const template = detectTemplate(tok, { modelConfig: { infill_ls: { fim_mode: 'spm' } } })!;
 
-/** What the engine must produce: SPM prompt, synthetic greedy tokens until a stop token or 64 tokens. */
+/**
+ * What the engine must produce in 'fim' mode: SPM prompt, synthetic greedy tokens until a stop token or 64 tokens, cut
+ * where the syntax plan says (the synthetic text is random bytes, so its closers and line breaks may end it early).
+ */
 function expected(prefix: string, suffix: string, maxNew = 64): { ids: number[]; text: string } {
   const prompt = buildFimPrompt({ prefix, suffix }, template, tok).ids;
+  const plan = planDecode({ prefix, suffix, languageId: 'typescript', trigger: 'manual' });
   const seq = [...prompt];
   const out: number[] = [];
   while (out.length < maxNew) {
@@ -22,6 +27,8 @@ function expected(prefix: string, suffix: string, maxNew = 64): { ids: number[];
     if (template.stopIds.includes(t)) break;
     out.push(t);
     seq.push(t);
+    const cut = plan.stopAt(tok.decode(out));
+    if (cut !== null) return { ids: prompt, text: tok.decode(out).slice(0, cut) };
   }
   return { ids: prompt, text: tok.decode(out) };
 }
@@ -32,7 +39,9 @@ function ctx(prefix: string, suffix: string, trigger: CompletionContext['trigger
 
 const engines: Engine[] = [];
 function engine(options: Parameters<typeof createEngine>[0]): Engine {
-  const e = createEngine({ device: 'cpu', threads: 1, ...options });
+  // These tests pin the façade (caches, cancellation, serialisation) on plain FIM; test/engine/decode-modes.test.ts
+  // covers self-infilling, the default mode.
+  const e = createEngine({ device: 'cpu', threads: 1, decodeMode: 'fim', ...options });
   engines.push(e);
   return e;
 }

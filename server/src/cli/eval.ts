@@ -2,18 +2,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createEngine } from '../engine/engine.js';
+import { createEngine, type EngineOptions } from '../engine/engine.js';
 import { MODEL_FLAGS, UsageError, engineOptionsFrom, modelOptions, parse, positiveInt } from './args.js';
 
 export const EVAL_USAGE = `usage: infill-ls eval --tasks T.jsonl --out P.jsonl [options]
 
 Reads one task per line, {"id", "language", "prefix", "suffix"} (HumanEval-infilling's
 {"task_id", "prompt", "suffix"} is accepted too; .jsonl.gz is read as gzip), completes each with the
-same loaded model, and writes {"id", "completion", "ms"} per line (ms: wall time of the completion).
+same loaded model, and writes {"id", "completion", "raw", "ms", "tokens", "modelTokens"} per line:
+completion is post-processed and validated, raw is the model's first choice before post-processing
+(score either with bench/quality/score.mjs --field), ms the wall time, tokens the tokens decoded and
+modelTokens every token run through the model (prefill, decode, self-infilling passes, scoring).
 
   --tasks FILE            input tasks
   --out FILE              output predictions (overwritten)
-  --limit N               only the first N tasks
+  --limit N               only the first N tasks (of this shard)
+  --shard K/N             only tasks i with i % N == K (0 <= K < N), to run N processes in parallel
+  --mode M                fim | self-infill | si0 | si1 | si2 (si<N> = self-infill with N loops);
+                          default: the engine's default decode mode
+  --loops N               self-infilling loops, 0..2
+  --tau X                 self-infilling confidence threshold, 0..1
 ${MODEL_FLAGS}`;
 
 export interface EvalTask {
@@ -46,6 +54,36 @@ export function parseTask(line: string): EvalTask | string {
   return { id: String(id), language, prefix, suffix, ...(lineMode ? { lineMode } : {}) };
 }
 
+/** `--shard K/N`: this process takes task i when i % N == K. */
+export function parseShard(v: string | undefined): { index: number; count: number } {
+  if (v === undefined) return { index: 0, count: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard needs K/N with 0 <= K < N, got ${JSON.stringify(v)}`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+/** Decode-mode flags → engine options (`--mode`, `--loops`, `--tau`); throws UsageError. */
+export function decodeOptionsFrom(values: { mode?: string; loops?: string; tau?: string }): Partial<EngineOptions> {
+  const out: Partial<EngineOptions> = {};
+  const mode = values.mode;
+  if (mode !== undefined) {
+    const si = /^si([0-2])$/.exec(mode);
+    if (si) Object.assign(out, { decodeMode: 'self-infill', selfInfillLoops: Number(si[1]) });
+    else if (mode === 'fim' || mode === 'self-infill') out.decodeMode = mode;
+    else throw new UsageError(`--mode must be fim, self-infill, si0, si1 or si2, got ${JSON.stringify(mode)}`);
+  }
+  if (values.loops !== undefined) {
+    if (!/^[0-2]$/.test(values.loops)) throw new UsageError(`--loops must be 0, 1 or 2, got ${JSON.stringify(values.loops)}`);
+    out.selfInfillLoops = Number(values.loops);
+  }
+  if (values.tau !== undefined) {
+    const tau = Number(values.tau);
+    if (!/^\d*\.?\d+$/.test(values.tau) || !(tau >= 0 && tau <= 1)) throw new UsageError(`--tau must be a number in 0..1, got ${JSON.stringify(values.tau)}`);
+    out.tau = tau;
+  }
+  return out;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -58,15 +96,21 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
   let args;
   let limit: number | undefined;
   let engineOptions;
+  let shard = { index: 0, count: 1 };
   try {
-    args = parse(argv, { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' } }, false);
+    args = parse(
+      argv,
+      { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' } },
+      false,
+    );
     if (args.values.help) {
       out(`${EVAL_USAGE}\n`);
       return 0;
     }
     if (!args.values.tasks || !args.values.out) throw new UsageError('--tasks and --out are required');
     limit = positiveInt('limit', args.values.limit);
-    engineOptions = engineOptionsFrom(args.values);
+    engineOptions = { ...engineOptionsFrom(args.values), ...decodeOptionsFrom(args.values) };
+    shard = parseShard(args.values.shard);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`infill-ls eval: ${e.message}\n\n${EVAL_USAGE}\n`);
@@ -95,9 +139,12 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
       return 1;
     }
     let done = 0;
+    let taskIndex = -1;
     for (let i = 0; i < lines.length && (limit === undefined || done < limit); i++) {
       const line = lines[i]!.trim();
       if (!line) continue;
+      taskIndex++;
+      if (taskIndex % shard.count !== shard.index) continue;
       const task = parseTask(line);
       if (typeof task === 'string') {
         err(`infill-ls eval: ${tasksFile}:${i + 1}: ${task}\n`);
@@ -110,7 +157,14 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
         new AbortController().signal,
       );
       const ms = Math.round((performance.now() - t0) * 10) / 10;
-      const record: Record<string, unknown> = { id: task.id, completion: r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '', ms };
+      const record: Record<string, unknown> = {
+        id: task.id,
+        completion: r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '',
+        raw: r.kind === 'ok' ? (r.raw ?? r.candidates[0]?.text ?? '') : '',
+        ms,
+        tokens: r.kind === 'ok' ? r.timings.generatedTokens : 0,
+        modelTokens: r.kind === 'ok' ? (r.timings.modelTokens ?? 0) : 0,
+      };
       if (r.kind !== 'ok') {
         record['error'] = r.kind === 'degraded' ? r.reason : 'cancelled';
         failed++;

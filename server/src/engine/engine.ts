@@ -4,8 +4,9 @@
 // - one model run at a time (a FIFO mutex); a request whose signal aborts while waiting or between chunks
 //   returns {kind:'cancelled'};
 // - greedy decoding, at most `maxNewTokens` (64) new tokens, within `timeBudgetMs` (3000) of decoding;
-// - single line: an automatic trigger with non-blank text after the cursor on the same line stops at the
-//   first newline; otherwise the completion may span lines and stops at EOS / a FIM sentinel / the budgets;
+// - decoding (engine/decode.ts): the syntax layer decides single vs multi line and where a completion stops (end of
+//   the cursor's block, the code after the cursor); `decodeMode` 'self-infill' (default) or 'fim' decodes, then the
+//   post-processing chain and syntax validation order the candidates;
 // - per-document KV prefix caches: each document key has its own Generator (tokens + KV cache) in a byte-bounded
 //   LRU (cache/KvStore, `cacheBudgetMb`); a request takes its document's entry, reuses the longest common token
 //   prefix of that document's previous prompt+completion (with the SPM template, typing only appends tokens),
@@ -14,8 +15,8 @@
 //   moves by blocks, not on every keystroke, so the common prefix stays long.
 import type { CompletionContext, CompletionEngine, CompletionResult, EngineStatus } from './types.js';
 import { loadBundle, type LoadedBundle } from './load.js';
-import { Generator, generate, type SamplingOptions } from '../decoding/index.js';
-import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
+import { Generator, type SamplingOptions } from '../decoding/index.js';
+import type { TemplateOverride } from '../prompt/index.js';
 import type { DeviceRequest, ModelDtype } from '../runtime/index.js';
 import { Mutex, raceAbort } from '../util/mutex.js';
 import { defaultModelDir } from '../util/paths.js';
@@ -23,7 +24,7 @@ import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { LRUCache } from 'lru-cache';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
-import { postprocess } from '../postprocess/index.js';
+import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
 
 export interface EngineOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
@@ -60,6 +61,12 @@ export interface EngineOptions {
   stickyTrim?: boolean;
   /** The post-processing chain on the final text (default on; env INFILL_LS_POSTPROCESS=0 turns it off). */
   postprocess?: boolean;
+  /** 'fim' (plain FIM, the template's layout) or 'self-infill' (default; see decoding/self-infill.ts). */
+  decodeMode?: DecodeMode;
+  /** Self-infilling loops, 0..2 (default 1). */
+  selfInfillLoops?: number;
+  /** Confidence threshold of self-infilling, 0..1 (default 0.25). */
+  tau?: number;
 }
 
 /** What the engine's caches hold now (tests, benchmarks). */
@@ -123,6 +130,19 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
   const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
   const postprocessOn = options.postprocess ?? envFlag('INFILL_LS_POSTPROCESS') ?? true;
+  const decodeSettings: DecodeSettings = {
+    mode: options.decodeMode ?? DEFAULT_DECODE.mode,
+    loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
+    tau: Math.max(0, Math.min(1, options.tau ?? DEFAULT_DECODE.tau)),
+    postprocess: postprocessOn,
+    maxNewTokens: options.maxNewTokens ?? 64,
+    timeBudgetMs: options.timeBudgetMs ?? 3000,
+    maxPrefixTokens: options.maxPrefixTokens,
+    maxSuffixTokens: options.maxSuffixTokens,
+    maxHealTokens: options.maxHealTokens,
+    sampling: options.sampling,
+    seed: options.seed,
+  };
   const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
@@ -146,6 +166,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         device: options.device,
         dtype: options.dtype,
         intraOpNumThreads: options.threads,
+        fim: options.fim,
         onStatus: (m) => {
           log(m);
           setStatus({ message: m });
@@ -198,57 +219,33 @@ export function createEngine(options: EngineOptions = {}): Engine {
         trimStarts.set(context.documentKey, t.startLine);
         prefix = t.text;
       }
-      const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
-        maxPrefixTokens: options.maxPrefixTokens,
-        maxSuffixTokens: options.maxSuffixTokens,
-        maxHealTokens: options.maxHealTokens,
-      });
       generator = store.take(key);
       hit = generator !== undefined;
       generator ??= new Generator(bundle.model, { prefillChunkSize: options.prefillChunkSize });
-      let streamed = '';
-      const r = await generate(generator, tokenizer, {
-        promptIds: prompt.ids,
-        stopTokenIds: template.stopIds,
-        stopStrings: isSingleLine(context) ? ['\n'] : [],
-        maxNewTokens: options.maxNewTokens ?? 64,
-        timeBudgetMs: options.timeBudgetMs ?? 3000,
-        sampling: options.sampling,
-        seed: options.seed,
-        forced: prompt.healBytes ? { bytes: prompt.healBytes, text: prompt.healText, tokenBytes: tokenizer.tokenByteStrings() } : undefined,
-        signal,
-        onText: onPartial
-          ? (delta) => {
-              streamed += delta;
-              onPartial(streamed);
-            }
-          : undefined,
-      });
+      // Syntax plan, prompt, decode mode, post-processing and candidate validation: engine/decode.ts.
+      const r = await decodeRequest(generator, { tokenizer, template }, context, prefix, decodeSettings, signal, onPartial);
       const reused = r.promptTokens - r.prefillTokens;
       const cache = !prefixCacheOn ? 'off' : reused > 0 ? `kv-prefix:${reused}` : hit ? 'miss:no-common-prefix' : 'miss';
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
       log(
-        `completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: r.stopReason === 'cancelled' ? 'cancelled' : 'ok', promptTokens: r.promptTokens, prefillTokens: r.prefillTokens, cache, prefillMs: Math.round(r.prefillMs), decodeMs: Math.round(r.decodeMs), generated: r.tokenIds.length, totalMs: Math.round(nowMs() - t0), kvBytes: store.stats().bytes })}`,
+        `completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: r.cancelled ? 'cancelled' : 'ok', mode: r.mode, lineMode: r.lineMode, promptTokens: r.promptTokens, prefillTokens: r.prefillTokens, cache, prefillMs: Math.round(r.prefillMs), decodeMs: Math.round(r.decodeMs), generated: r.generatedTokens, modelTokens: r.modelTokens, totalMs: Math.round(nowMs() - t0), kvBytes: store.stats().bytes })}`,
       );
       // Cancelled between prefill chunks or decode steps: the chunks already run stay in the entry's cache.
-      if (r.stopReason === 'cancelled') return { kind: 'cancelled' };
-      // The shown text goes through the post-processing chain (whole-document prefix/suffix); the cached
-      // tokens stay what the model generated, so the next request still reuses them.
-      const text = postprocessOn
-        ? postprocess(r.text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: isSingleLine(context) ? 'single' : 'multi' })
-        : r.text;
+      if (r.cancelled) return { kind: 'cancelled' };
       const totalMs = nowMs() - t0;
       setStatus({ lastLatencyMs: Math.round(totalMs) });
       return {
         kind: 'ok',
-        candidates: text.length ? [{ text, score: r.tokenIds.length ? r.logprobSum / r.tokenIds.length : 0 }] : [],
+        candidates: r.candidates,
+        raw: r.raw,
         timings: {
           totalMs,
           prefillMs: r.prefillMs,
           decodeMs: r.decodeMs,
           prefillTokens: r.prefillTokens,
           promptTokens: r.promptTokens,
-          generatedTokens: r.tokenIds.length,
+          generatedTokens: r.generatedTokens,
+          modelTokens: r.modelTokens,
         },
         // kv-prefix:N = N prompt tokens reused from this document's cache; miss = the whole prompt was prefilled
         // (no entry, or nothing in common); off = caches disabled.

@@ -36,10 +36,19 @@ export interface CompletionTimings {
   prefillTokens: number;
   promptTokens: number;
   generatedTokens: number;
+  /** Every token run through the model for the request (prefill, decode, self-infilling's extra passes and scoring). */
+  modelTokens?: number;
 }
 
 export type CompletionResult =
-  | { kind: 'ok'; candidates: CompletionCandidate[]; timings: CompletionTimings; cache?: string }
+  | {
+      kind: 'ok';
+      candidates: CompletionCandidate[];
+      timings: CompletionTimings;
+      cache?: string;
+      /** The model's first choice before post-processing and syntax validation (eval, debugging). */
+      raw?: string;
+    }
   | { kind: 'cancelled' }
   | { kind: 'degraded'; reason: string };
 

@@ -14,7 +14,8 @@ export function normalizeIndentation(text: string, ctx: PostprocessContext): str
   const cursorIndent = leadingWhitespace(lineBeforeCursor(ctx.prefix));
   const widths = body.filter((l) => l.trim() !== '' && /^ +(?! |\t)/.test(l)).map((l) => leadingWhitespace(l).length);
   if (/^ +$/.test(cursorIndent)) widths.push(cursorIndent.length);
-  const unitWidth = widths.reduce(gcd, 0);
+  // One distinct width (a single line at the cursor's depth) says nothing about the unit: 4 could be two 2-space units.
+  const unitWidth = new Set(widths).size >= 2 ? widths.reduce(gcd, 0) : 0;
   const ownUnit = unitWidth >= 2 && unitWidth <= 8 ? ' '.repeat(unitWidth) : body.some((l) => l.startsWith('\t')) ? '\t' : docUnit;
   const usesTabs = body.some((l) => l.trim() !== '' && leadingWhitespace(l).includes('\t'));
   const usesSpaces = body.some((l) => l.trim() !== '' && leadingWhitespace(l).startsWith(' '));

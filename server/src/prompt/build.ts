@@ -20,6 +20,10 @@ export interface PromptOptions {
 
 export interface FimPrompt {
   ids: number[];
+  /** The prefix's ids as they appear in `ids` (after healing). */
+  prefixIds: number[];
+  /** The suffix's ids as they appear in `ids`. */
+  suffixIds: number[];
   /** Kept prefix text, including the healed part. */
   prefixText: string;
   suffixText: string;
@@ -96,6 +100,8 @@ export function buildFimPrompt(
   }
   return {
     ids,
+    prefixIds: healed.ids,
+    suffixIds: s.ids,
     prefixText: p.text,
     suffixText: s.text,
     prefixTokens: healed.ids.length,

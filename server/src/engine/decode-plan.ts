@@ -1,0 +1,238 @@
+// The syntax layer's say in decoding: single- vs multi-line, where a completion must stop (end of the cursor's block,
+// the code after the cursor) and, when the cursor's block has nothing after the cursor, the self-infilling suffix prompt.
+// Pure: plain strings in, plain data and predicates out; never throws on broken code.
+import { analyzeCursor, errorWindow, grammarFor, grammarSettings, initialScanState, leadingWhitespace, scan, GENERIC_RULES, type CursorAnalysis, type LexicalRules, type ScanState } from '../syntax/index.js';
+
+export interface PlanInput {
+  prefix: string;
+  suffix: string;
+  languageId: string;
+  trigger: 'automatic' | 'manual';
+  lineMode?: 'single' | 'multi';
+}
+
+export interface DecodePlan {
+  lineMode: 'single' | 'multi';
+  /** Why this line mode (debug logs, tests). */
+  lineModeReason: string;
+  /**
+   * Self-infilling with an empty or irrelevant suffix: the text the self-written suffix starts with (`}` at the block
+   * opener's indentation, `return` at a Python function body's); null when the cursor's block has code after the
+   * cursor (the real suffix is used), in single-line mode, or when the language gives no natural end.
+   */
+  suffixPrompt: string | null;
+  /** Cuts a completion (a middle): returns the UTF-16 index it ends at, or null to go on. */
+  stopAt(text: string): number | null;
+  /** Cuts a self-written or regenerated suffix just after the end of the cursor's block. */
+  suffixStopAt(text: string): number | null;
+}
+
+/** Analysis window: enough context for the cursor's function, bounded cost on big files. */
+const WINDOW_CHARS = 6000;
+const WORD = /[\p{L}\p{N}_$]/u;
+
+export function planDecode(input: PlanInput): DecodePlan {
+  const prefix = typeof input.prefix === 'string' ? input.prefix : '';
+  const suffix = typeof input.suffix === 'string' ? input.suffix : '';
+  const w = errorWindow(prefix, suffix, WINDOW_CHARS);
+  let analysis: CursorAnalysis | null = null;
+  try {
+    analysis = analyzeCursor(w.prefix + w.suffix, w.prefix.length, input.languageId);
+  } catch {
+    analysis = null; // a parser failure is not the request's: decode without syntax facts
+  }
+  const grammar = grammarFor(input.languageId);
+  const settings = grammar ? grammarSettings(grammar) : null;
+  const rules: LexicalRules = settings ?? GENERIC_RULES;
+  const indentStyle = settings?.blockStyle ?? 'braces';
+  const { lineMode, reason } = chooseLineMode(input, prefix, suffix, analysis);
+  const unit = analysis?.indent.unit ?? settings?.defaultIndent ?? '    ';
+  const bodyIndent = blockBodyIndent(prefix, unit, indentStyle);
+  const afterPrefix = scan(w.prefix, rules, initialScanState());
+
+  const singleStop = (text: string) => {
+    const at = text.search(/\r?\n/);
+    return at < 0 ? null : at;
+  };
+
+  /** Indentation of the first code line after the cursor's line, or null when none follows. */
+  // With code after the cursor on its line, that line is the next one (its indentation is the whole line's).
+  const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  const rest = restOfLine(suffix);
+  const nextLine = rest.trim() !== '' ? (lineBefore.trim() === '' ? lineBefore + rest : leadingWhitespace(lineBefore) + rest.trimStart()) : suffix.split('\n').slice(1).find((l) => l.trim() !== '');
+  const nextIndent = nextLine === undefined ? null : leadingWhitespace(nextLine).length;
+  const nextCode = nextLine?.trim() ?? null;
+  /**
+   * A completion line must not dedent below both the cursor's block and the code that follows: the block (and the
+   * code after it) already exist, so such a line runs past them. Lines deeper than the next code line are fine — a
+   * completion may open the block the suffix continues in.
+   */
+  const dedentLimit = Math.min(bodyIndent.length, nextIndent ?? bodyIndent.length);
+  const closesBefore = (text: string, upTo: number) => scan(text.slice(0, upTo), rules, { ...afterPrefix, stack: [] }).unmatchedClosers > 0;
+
+  /** Walks the completion's lines after the first (the last one once it shows code); returns the cut or null. */
+  const lineStop = (text: string, forSuffix: boolean): number | null => {
+    let start = text.indexOf('\n') + 1;
+    while (start > 0) {
+      const nl = text.indexOf('\n', start);
+      const line = nl < 0 ? text.slice(start) : text.slice(start, nl);
+      const code = line.trim();
+      if (code !== '') {
+        const indent = leadingWhitespace(line).length;
+        // (a) The first code line after the cursor again (a closer-only one only when it closes a bracket opened
+        // before the cursor): the completion started rewriting the suffix.
+        if (nextCode !== null && code === nextCode && nl >= 0 && (WORD.test(code) || closesBefore(text, nl))) return start - 1;
+        if (!forSuffix && indent < dedentLimit) {
+          // (b) Dedent: at the end of the file a brace block may close (keep its closer line), otherwise stop before.
+          if (nextIndent === null && indentStyle === 'braces' && /^[\])}]/.test(code)) return nl < 0 ? null : nl;
+          return start - 1;
+        }
+      }
+      if (nl < 0) break;
+      start = nl + 1;
+    }
+    return null;
+  };
+
+  /** The first closer that closes a bracket opened before the cursor: the end of its line (null: still on it). */
+  const closerLineEnd = (text: string): number | null | undefined => {
+    const from: ScanState = { ...afterPrefix, stack: [] };
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (c !== '}' && c !== ')' && c !== ']') continue;
+      if (scan(text.slice(0, i + 1), rules, from).unmatchedClosers > 0) {
+        const nl = text.indexOf('\n', i);
+        return nl < 0 ? null : nl;
+      }
+    }
+    return undefined;
+  };
+
+  const firstOf = (...cuts: (number | null | undefined)[]) => {
+    let best: number | null = null;
+    for (const c of cuts) if (c !== null && c !== undefined && (best === null || c < best)) best = c;
+    return best;
+  };
+
+  const stopAt = lineMode === 'single' ? singleStop : (text: string) => lineStop(text, false);
+  // A self-written or regenerated suffix ends with the cursor's block: a Python line dedented below the suffix
+  // prompt's indentation, or the line of the closer that closes the block.
+  let suffixIndent = bodyIndent.length;
+  const suffixStopAt = (text: string): number | null => {
+    if (indentStyle === 'braces') return firstOf(lineStop(text, true), closerLineEnd(text));
+    let start = text.indexOf('\n') + 1;
+    while (start > 0) {
+      const nl = text.indexOf('\n', start);
+      const line = nl < 0 ? text.slice(start) : text.slice(start, nl);
+      if (line.trim() !== '' && leadingWhitespace(line).length < suffixIndent) return start - 1;
+      if (nl < 0) break;
+      start = nl + 1;
+    }
+    return lineStop(text, true);
+  };
+
+  let suffixPrompt: string | null = null;
+  if (lineMode === 'multi' && analysis && !analysis.inComment && !analysis.inString && restOfLine(suffix).trim() === '') {
+    if (indentStyle === 'indent') {
+      const fn = enclosingFunctionIndent(prefix, bodyIndent.length);
+      if (fn !== null && blockRestEmpty(suffix, bodyIndent.length)) {
+        suffixPrompt = fn + unit + 'return';
+        suffixIndent = fn.length + unit.length;
+      }
+    } else if (afterPrefix.stack[afterPrefix.stack.length - 1] === '{' && !suffixClosesInnermost(afterPrefix, w.suffix, rules) && WORD.test(prefix)) {
+      suffixPrompt = (bodyIndent.length >= unit.length ? bodyIndent.slice(0, bodyIndent.length - unit.length) : '') + '}';
+    }
+  }
+  return { lineMode, lineModeReason: reason, suffixPrompt, stopAt, suffixStopAt };
+}
+
+/**
+ * Single- vs multi-line from the cursor: the caller's choice first; inside a comment or string, one line; at an empty
+ * block, or on a manual trigger, several; with code after the cursor on its line, one; on a blank line or after an
+ * opener (`{`, `:`, `(`), several; an automatic trigger after other code on the line (`const x = `, mid-identifier)
+ * completes that line only.
+ */
+export function chooseLineMode(input: Pick<PlanInput, 'trigger' | 'lineMode'>, prefix: string, suffix: string, analysis: CursorAnalysis | null): { lineMode: 'single' | 'multi'; reason: string } {
+  if (input.lineMode) return { lineMode: input.lineMode, reason: 'caller' };
+  if (analysis?.atEmptyBlockStart) return { lineMode: 'multi', reason: 'empty-block' };
+  if (analysis?.inComment) return { lineMode: 'single', reason: 'comment' };
+  if (analysis?.inString) return { lineMode: 'single', reason: 'string' };
+  if (input.trigger === 'manual') return { lineMode: 'multi', reason: 'manual' };
+  if (restOfLine(suffix).trim() !== '') return { lineMode: 'single', reason: 'code-after-cursor' };
+  const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  if (lineBefore.trim() === '') return { lineMode: 'multi', reason: 'blank-line' };
+  if (/[{:(\[]\s*$/.test(lineBefore)) return { lineMode: 'multi', reason: 'opener' };
+  return { lineMode: 'single', reason: analysis?.midIdentifier ? 'mid-identifier' : 'after-code' };
+}
+
+/**
+ * Indentation of the lines the completion writes in the cursor's block: the cursor line's own whitespace when it has
+ * nothing else; at column 0 of an empty line, the previous code line's (one unit deeper after an opener); after code,
+ * that line's (one unit deeper after an opener).
+ */
+export function blockBodyIndent(prefix: string, unit: string, style: 'braces' | 'indent'): string {
+  const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  if (lineBefore.length > 0 && lineBefore.trim() === '') return lineBefore;
+  let line = lineBefore;
+  if (line === '') {
+    const lines = prefix.split('\n');
+    line = '';
+    for (let i = lines.length - 2; i >= 0; i--) {
+      if (lines[i]!.trim() !== '') {
+        line = lines[i]!.replace(/\r$/, '');
+        break;
+      }
+    }
+  }
+  const opener = style === 'indent' ? /:\s*(#.*)?$/.test(line) : /[{(\[]\s*$/.test(line);
+  return leadingWhitespace(line) + (opener ? unit : '');
+}
+
+function restOfLine(suffix: string): string {
+  const nl = suffix.indexOf('\n');
+  return nl < 0 ? suffix : suffix.slice(0, nl);
+}
+
+/** True when the suffix closes the innermost bracket open at the cursor (scanning the suffix from the prefix's state). */
+function suffixClosesInnermost(afterPrefix: ScanState, suffix: string, rules: LexicalRules): boolean {
+  const depth = afterPrefix.stack.length;
+  if (depth === 0) return false;
+  // Scan line by line so that a long suffix stops as soon as the depth drops below the cursor's.
+  let state = afterPrefix;
+  let start = 0;
+  while (start < suffix.length) {
+    const nl = suffix.indexOf('\n', start);
+    const end = nl < 0 ? suffix.length : nl + 1;
+    state = scan(suffix.slice(start, end), rules, state);
+    if (state.stack.length < depth || state.unmatchedClosers > afterPrefix.unmatchedClosers) return true;
+    start = end;
+  }
+  return false;
+}
+
+/** The indentation of the `def` whose body holds a line indented `bodyIndent`, or null at module/class level. */
+function enclosingFunctionIndent(prefix: string, bodyIndent: number): string | null {
+  if (bodyIndent === 0) return null;
+  const lines = prefix.split('\n');
+  let threshold = bodyIndent;
+  for (let i = lines.length - 1; i >= 0 && threshold > 0; i--) {
+    const line = lines[i]!;
+    if (line.trim() === '' || (i === lines.length - 1 && line.trim() === '')) continue;
+    const ind = leadingWhitespace(line);
+    if (ind.length >= threshold) continue;
+    if (/^\s*(async\s+)?def\s/.test(line)) return ind;
+    if (/^\s*class\s/.test(line)) return null;
+    threshold = ind.length;
+  }
+  return null;
+}
+
+/** No code line after the cursor's line at the block's indentation or deeper before the block ends. */
+function blockRestEmpty(suffix: string, bodyIndent: number): boolean {
+  const lines = suffix.split('\n').slice(1);
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    return leadingWhitespace(line).length < bodyIndent;
+  }
+  return true;
+}

@@ -1,0 +1,142 @@
+// One request's decoding, between the engine façade and the decoding layer: the syntax plan, the FIM prompt (the
+// template's layout, so the per-file KV cache keeps working), the decode mode ('fim' or 'self-infill'),
+// post-processing and syntax validation of the candidates. The engine calls `decodeRequest` once per request.
+import { decodeFim, fimLayout, selfInfill, type ModeResult } from '../decoding/self-infill.js';
+import type { Generator, SamplingOptions } from '../decoding/index.js';
+import { buildFimPrompt, type FimTemplate } from '../prompt/index.js';
+import { postprocess, rankCandidates } from '../postprocess/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { nowMs } from '../util/clock.js';
+import { createRng } from '../util/rng.js';
+import { planDecode } from './decode-plan.js';
+import type { CompletionCandidate, CompletionContext } from './types.js';
+
+export type DecodeMode = 'fim' | 'self-infill';
+
+export interface DecodeSettings {
+  mode: DecodeMode;
+  /** Self-infilling loops (0, 1, 2). */
+  loops: number;
+  /** Confidence threshold: p_max below it interrupts (self-infill) or cuts a multi-line suggestion. */
+  tau: number;
+  postprocess: boolean;
+  maxNewTokens: number;
+  timeBudgetMs: number;
+  maxPrefixTokens?: number;
+  maxSuffixTokens?: number;
+  maxHealTokens?: number;
+  sampling?: SamplingOptions;
+  seed?: number;
+}
+
+export const DEFAULT_DECODE: Pick<DecodeSettings, 'mode' | 'loops' | 'tau'> = { mode: 'self-infill', loops: 1, tau: 0.25 };
+
+/** Real-suffix tokens scored after each candidate (loops ≥ 1): about the first line or two. */
+const SUFFIX_SCORE_TOKENS = 16;
+
+export interface DecodeOutcome {
+  cancelled: boolean;
+  /** Post-processed and validated (when on), best first, at most maxCandidates. */
+  candidates: CompletionCandidate[];
+  /** The model's first choice before post-processing and validation. */
+  raw: string;
+  mode: DecodeMode;
+  lineMode: 'single' | 'multi';
+  promptTokens: number;
+  prefillTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  generatedTokens: number;
+  /** Every token run through the model for this request (prefill, decode and scoring runs). */
+  modelTokens: number;
+  trace: ModeResult['trace'];
+}
+
+export async function decodeRequest(
+  gen: Generator,
+  bundle: { tokenizer: Tokenizer; template: FimTemplate },
+  context: CompletionContext,
+  /** The prefix after sticky trimming (context.prefix is the whole document's, for post-processing). */
+  prefix: string,
+  settings: DecodeSettings,
+  signal: AbortSignal,
+  onPartial?: (text: string) => void,
+): Promise<DecodeOutcome> {
+  const { tokenizer, template } = bundle;
+  const runTokens0 = gen.stats.runTokens;
+  const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
+  // Self-infilling needs a middle sentinel and a prefix-first layout; Codestral has neither.
+  const mode: DecodeMode = settings.mode === 'self-infill' && template.middleId !== null && template.family !== 'codestral' ? 'self-infill' : 'fim';
+  const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
+    maxPrefixTokens: settings.maxPrefixTokens,
+    maxSuffixTokens: settings.maxSuffixTokens,
+    maxHealTokens: settings.maxHealTokens,
+  });
+  const sentinels = [template.prefixId, template.suffixId, ...(template.middleId !== null ? [template.middleId] : [])];
+  const maxCandidates = Math.max(1, Math.min(8, Math.floor(context.maxCandidates ?? 1)));
+  const t0 = nowMs();
+  const common = {
+    promptIds: prompt.ids,
+    // Plain FIM stops at any sentinel (as it always did); self-infilling masks them while writing code, as published.
+    stopIds: mode === 'self-infill' ? template.stopIds.filter((id) => !sentinels.includes(id)) : template.stopIds,
+    maskIds: mode === 'self-infill' ? sentinels : [],
+    lineMode: plan.lineMode,
+    stopAt: plan.stopAt,
+    maxNewTokens: settings.maxNewTokens,
+    // The time budget counts from the end of prefill in the plain decode loop; here from the request's start plus
+    // a prefill allowance, so that self-infilling's extra passes stay within one budget.
+    deadlineMs: t0 + settings.timeBudgetMs + 1000,
+    forced: prompt.healBytes ? { bytes: prompt.healBytes, text: prompt.healText, tokenBytes: tokenizer.tokenByteStrings() } : undefined,
+    maxCandidates,
+    signal,
+    onText: onPartial,
+    sampling: settings.sampling,
+    rng: settings.sampling?.temperature ? createRng(settings.seed ?? 0) : null,
+  };
+  let r: ModeResult;
+  if (mode === 'self-infill') {
+    r = await selfInfill(gen, tokenizer, {
+      ...common,
+      // Streaming shows the base decode only when nothing will revise it.
+      onText: plan.lineMode === 'single' ? onPartial : undefined,
+      layout: fimLayout({ ...template, middleId: template.middleId! }),
+      prefixIds: prompt.prefixIds,
+      suffixIds: prompt.suffixIds,
+      cursorLine: context.prefix.slice(context.prefix.lastIndexOf('\n') + 1),
+      tau: settings.tau,
+      loops: settings.loops,
+      suffixPrompt: plan.suffixPrompt,
+      suffixStopAt: plan.suffixStopAt,
+      suffixScoreIds: prompt.suffixText.trim() === '' ? [] : tokenizer.encode(prompt.suffixText).slice(0, SUFFIX_SCORE_TOKENS),
+    });
+  } else {
+    r = await decodeFim(gen, tokenizer, common);
+  }
+  const outcome: DecodeOutcome = {
+    cancelled: r.cancelled,
+    candidates: [],
+    raw: r.candidates[0]?.text ?? '',
+    mode,
+    lineMode: plan.lineMode,
+    promptTokens: r.promptTokens,
+    prefillTokens: r.prefillTokens,
+    prefillMs: r.prefillMs,
+    decodeMs: r.decodeMs,
+    generatedTokens: r.generatedTokens,
+    modelTokens: gen.stats.runTokens - runTokens0,
+    trace: r.trace,
+  };
+  if (r.cancelled) return outcome;
+  let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: c.text, score: c.score }));
+  if (settings.postprocess) {
+    const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
+    candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, ctx) }));
+  }
+  // One candidate per text (the best-scored copy), no empty ones.
+  const seen = new Set<string>();
+  candidates = candidates.filter((c) => c.text.length > 0 && !seen.has(c.text) && seen.add(c.text));
+  // Validation: candidates that add no syntax errors first (stable: score order within each group).
+  if (settings.postprocess && candidates.length > 1) candidates = rankCandidates(candidates, context);
+  outcome.candidates = candidates.slice(0, maxCandidates);
+  return outcome;
+}
