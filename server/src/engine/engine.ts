@@ -478,7 +478,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   function onCompletionEvent(event: CompletionEvent): void {
     if (!speculativeOn || !reuseOn || !prefixCacheOn || event.kind !== 'accepted' || !event.completionId) return;
-    const entry = completions.get(event.completionId);
+    // Transports name an item `${result.id}.${candidate index}` (lsp/convert.ts); the engine keeps one entry per result.
+    const entry = completions.get(event.completionId) ?? completions.get(event.completionId.replace(/\.\d+$/, ''));
     if (!entry) return;
     // The document after the accept: the accepted text is inserted at the cursor, the suffix is unchanged.
     speculate(entry.documentKey, entry.languageId, entry.prefix + entry.text, entry.suffix);
