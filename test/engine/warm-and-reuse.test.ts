@@ -140,4 +140,19 @@ describe('completion-level reuse', () => {
     expect(want.cache).toMatch(/^kv-prefix:/);
     expect(next.candidates.map((c) => c.text)).toEqual(want.candidates.map((c) => c.text));
   }, 60_000);
+
+  test('a request that arrives while its speculation is running waits for it instead of running the model again', async () => {
+    const { e, events } = await engine();
+    const cur = cursors[2]!;
+    const first = ok(await e.complete(ctx('file:///r.ts', src, cur), never));
+    const accepted = first.candidates[0]!.text;
+    e.onCompletionEvent({ kind: 'accepted', completionId: `${first.id}.0`, raw: {} });
+    // The editor asks at once (no speculationIdle()).
+    const after = src.slice(0, cur) + accepted + src.slice(cur);
+    const before = events.length;
+    const next = ok(await e.complete(ctx('file:///r.ts', after, cur + accepted.length), never));
+    expect(next.cache).toBe('completion-reuse:speculative');
+    // Only the speculation's own prefill ran (background chunks), nothing interactive.
+    expect(events.slice(before).filter((ev) => ev.type === 'chunk' && ev.priority === 'interactive')).toEqual([]);
+  }, 60_000);
 });

@@ -40,7 +40,7 @@ export interface EngineOptions {
   dtype?: ModelDtype | 'auto';
   /** CPU threads per operator (onnxruntime intraOpNumThreads); default: onnxruntime's choice. */
   threads?: number;
-  /** Force a FIM family or mode instead of detecting it. */
+  /** Force a FIM family or mode instead of detecting it (env INFILL_LS_FIM_MODE=psm|spm forces the mode). */
   fim?: TemplateOverride;
   maxPrefixTokens?: number;
   maxSuffixTokens?: number;
@@ -164,6 +164,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const reuseOn = options.completionReuse ?? envFlag('INFILL_LS_COMPLETION_REUSE') ?? true;
   const speculativeOn = options.speculative ?? envFlag('INFILL_LS_SPECULATIVE') ?? true;
   const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
+  // The FIM mode may be forced (PSM against SPM measurements): options.fim, else env INFILL_LS_FIM_MODE=psm|spm.
+  const envMode = process.env.INFILL_LS_FIM_MODE?.trim().toLowerCase();
+  const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
   const chunkSize = Math.max(1, Math.floor(options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK') ?? 256));
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
@@ -188,6 +191,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         device: options.device,
         dtype: options.dtype,
         intraOpNumThreads: options.threads,
+        fim: fimOverride,
         onStatus: (m) => {
           log(m);
           setStatus({ message: m });
@@ -368,8 +372,19 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (reused.kind === 'ok' && onPartial && reused.candidates[0]) onPartial(reused.candidates[0].text);
       return reused;
     }
-    // A speculation for this document is now stale: queued, it is dropped; prefilling, this request takes it over.
-    speculations.get(context.documentKey)?.controller.abort();
+    const spec = speculations.get(context.documentKey);
+    if (spec && spec.prefix === context.prefix && spec.suffix === context.suffix) {
+      // The request the speculation was computed for (the editor asks right after the accept): wait for it.
+      if ((await raceAbort(spec.done, signal)) === 'aborted') return { kind: 'cancelled' };
+      const served = reuse(context, t0);
+      if (served) {
+        if (served.kind === 'ok' && onPartial && served.candidates[0]) onPartial(served.candidates[0].text);
+        return served;
+      }
+    } else {
+      // A speculation for this document is now stale: queued, it is dropped; prefilling, this request takes it over.
+      spec?.controller.abort();
+    }
     try {
       return await run(context, signal, t0, false, onPartial);
     } catch (e) {
@@ -461,7 +476,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   // ---- speculative next completion ----
-  const speculations = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const speculations = new Map<string, { controller: AbortController; done: Promise<void>; prefix: string; suffix: string }>();
 
   function speculate(documentKey: string, languageId: string, prefix: string, suffix: string): void {
     if (!ready()) return;
@@ -473,7 +488,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       .then(() => {
         if (speculations.get(documentKey)?.controller === controller) speculations.delete(documentKey);
       });
-    speculations.set(documentKey, { controller, done });
+    speculations.set(documentKey, { controller, done, prefix, suffix });
   }
 
   function onCompletionEvent(event: CompletionEvent): void {
