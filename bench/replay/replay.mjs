@@ -2,9 +2,20 @@
 // Keystroke replay benchmark: spawns the real server (`node bin/infill-ls.js serve --stdio`), talks LSP over stdio
 // as an editor would (incremental didChange per keystroke, then textDocument/inlineCompletion, cancelling the
 // previous request when the next keystroke comes), replays seeded typing over real dev files from
-// bench/quality/data/, once with the per-document KV prefix caches off and once on.
+// bench/quality/data/, once per mode:
+//   off    — every cache off (INFILL_LS_PREFIX_CACHE=0, no warming, no completion reuse, no speculation);
+//   prefix — the per-document KV prefix caches and the scheduler's hand-over of running prefills (issue 5, part 1);
+//   all    — prefix + background warming + typed-ahead completion reuse + the speculative next completion;
+//   baseline — another build's server (--baseline DIR) with its prefix cache on, measured in the same run.
+// (`on` is the old name of `prefix`.) A mode may be listed twice (e.g. an ABBA order against load drift).
 //
-//   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--out bench/results/replay-cpu]
+//   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
+//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--out bench/results/replay-cpu]
+//
+// --fim forces the FIM template mode (INFILL_LS_FIM_MODE); a list runs every mode once per FIM mode. --accept 1 (default): when the suggestion on screen is
+// at least 2 characters and is exactly what the user is about to type, the user accepts it (Tab: one didChange
+// inserting it, then infill-ls/didAcceptCompletion) instead of typing it; the same rule in every mode, so a mode
+// whose suggestions arrive in time is accepted more often. --chunk sets INFILL_LS_PREFILL_CHUNK.
 //
 // Per request it records the latency to the answer, whether it was cancelled, and (from the engine's debug line
 // on stderr, INFILL_LS_LOG=debug) prompt tokens, new prefill tokens and the cache outcome; RSS is sampled from
@@ -27,7 +38,22 @@ const NFILES = Number(arg('files', 3));
 const NCHARS = Number(arg('chars', 120));
 const SEED = Number(arg('seed', 1));
 const OUT = path.resolve(root, arg('out', 'bench/results/replay-cpu'));
-const MODES = (arg('modes', 'off,on')).split(',');
+const MODES = arg('modes', 'off,prefix,all').split(',').map((m) => (m === 'on' ? 'prefix' : m));
+const FIMS = arg('fim', '').split(',').filter(Boolean); // several: every mode runs once per FIM mode
+for (const f of FIMS) if (f !== 'psm' && f !== 'spm') throw new Error(`unknown FIM mode ${f} (psm, spm)`);
+const FIM = FIMS.join(',') || undefined;
+const ACCEPT = arg('accept', '1') !== '0';
+const CHUNK = arg('chunk', undefined);
+// --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
+// before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
+const BASELINE = arg('baseline', undefined);
+const MODE_ENV = {
+  off: { INFILL_LS_PREFIX_CACHE: '0', INFILL_LS_WARM: '0', INFILL_LS_COMPLETION_REUSE: '0', INFILL_LS_SPECULATIVE: '0' },
+  prefix: { INFILL_LS_PREFIX_CACHE: '1', INFILL_LS_WARM: '0', INFILL_LS_COMPLETION_REUSE: '0', INFILL_LS_SPECULATIVE: '0' },
+  all: { INFILL_LS_PREFIX_CACHE: '1', INFILL_LS_WARM: '1', INFILL_LS_COMPLETION_REUSE: '1', INFILL_LS_SPECULATIVE: '1' },
+  baseline: { INFILL_LS_PREFIX_CACHE: '1' },
+};
+for (const m of MODES) if (!MODE_ENV[m]) throw new Error(`unknown mode ${m} (off, prefix, all)`);
 
 
 // Real TypeScript dev files (held out from training), picked deterministically: the first NFILES of 4-12k chars.
@@ -51,7 +77,8 @@ function positionAt(text, offset) {
 /**
  * The session for one file: the editor opens the file with a stretch of code removed at a line start in the
  * middle, and the user types it back: characters at 80-200 ms, a typo fixed with backspace now and then, and
- * twice a jump elsewhere in the file (10 characters typed there, then removed) and back.
+ * twice a jump elsewhere in the file (10 characters typed there, then removed) and back. Steps are per typed
+ * character (index i); positions are computed when they are replayed (an accept types several characters at once).
  */
 function makeSession(file, rand) {
   const text = file.text;
@@ -59,28 +86,20 @@ function makeSession(file, rand) {
   const start = text.lastIndexOf('\n', mid) + 1;
   const typed = text.slice(start, start + NCHARS);
   const initial = text.slice(0, start) + text.slice(start + NCHARS);
-  const events = []; // {kind:'insert'|'delete', at, ch?, gapMs}
+  const steps = []; // per typed index: {i, jump?: {atInitial, gaps[]}, typo?: {gaps: [g1, g2]}, gapMs}
   const gap = () => 80 + Math.floor(rand() * 120);
-  let cursor = start;
   const jumpsAt = new Set([Math.floor(NCHARS / 3), Math.floor((2 * NCHARS) / 3)]);
   for (let i = 0; i < typed.length; i++) {
+    const step = { i };
     if (jumpsAt.has(i)) {
-      // Jump to another line start in the file, type 10 characters of a comment, delete them, come back.
       const far = initial.length * rand();
-      let at = initial.lastIndexOf('\n', far) + 1;
-      if (at > cursor) at += i; // positions after the typed region shift by what was typed
-      const junk = '// note: x';
-      for (let j = 0; j < junk.length; j++) events.push({ kind: 'insert', at: at + j, ch: junk[j], gapMs: gap() });
-      for (let j = junk.length; j > 0; j--) events.push({ kind: 'delete', at: at + j - 1, gapMs: gap() });
+      step.jump = { atInitial: initial.lastIndexOf('\n', far) + 1, gaps: Array.from({ length: 20 }, gap) };
     }
-    if (rand() < 0.05 && /\w/.test(typed[i])) {
-      events.push({ kind: 'insert', at: cursor, ch: 'q', gapMs: gap() });
-      events.push({ kind: 'delete', at: cursor, gapMs: 150 + Math.floor(rand() * 150) });
-    }
-    events.push({ kind: 'insert', at: cursor, ch: typed[i], gapMs: gap() });
-    cursor++;
+    if (rand() < 0.05 && /\w/.test(typed[i])) step.typo = { gaps: [gap(), 150 + Math.floor(rand() * 150)] };
+    step.gapMs = gap();
+    steps.push(step);
   }
-  return { initial, events };
+  return { initial, start, typed, steps };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -94,13 +113,16 @@ function rssKb(pid) {
   }
 }
 
-async function runMode(mode) {
-  const child = spawn(process.execPath, [path.join(root, 'bin/infill-ls.js'), 'serve', '--stdio'], {
-    cwd: root,
-    env: { ...process.env, INFILL_LS_LOG: 'debug', INFILL_LS_PREFIX_CACHE: mode === 'on' ? '1' : '0' },
+async function runMode(mode, fim) {
+  if (mode === 'baseline' && !BASELINE) throw new Error('mode baseline needs --baseline DIR');
+  const serverRoot = mode === 'baseline' ? path.resolve(BASELINE) : root;
+  const child = spawn(process.execPath, [path.join(serverRoot, 'bin/infill-ls.js'), 'serve', '--stdio'], {
+    cwd: serverRoot,
+    env: { ...process.env, INFILL_LS_LOG: 'debug', ...MODE_ENV[mode], ...(fim ? { INFILL_LS_FIM_MODE: fim } : {}), ...(CHUNK ? { INFILL_LS_PREFILL_CHUNK: CHUNK } : {}) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const engineLines = new Map(); // `${uri}@${version}` → record
+  const background = { speculative: 0, speculativeOk: 0, warmPacked: 0 };
   let errBuf = '';
   child.stderr.on('data', (d) => {
     errBuf += d.toString('utf8');
@@ -111,8 +133,13 @@ async function runMode(mode) {
       const m = /completion (\{.*\})$/.exec(line);
       if (m) {
         const rec = JSON.parse(m[1]);
-        engineLines.set(`${rec.doc}@${rec.version}`, rec);
+        if (rec.speculative) {
+          background.speculative++;
+          if (rec.outcome === 'ok') background.speculativeOk++;
+        } else engineLines.set(`${rec.doc}@${rec.version}`, rec);
       }
+      const w = /warm (\{.*\})$/.exec(line);
+      if (w) background.warmPacked += JSON.parse(w[1]).packed ?? 0;
     }
   });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
@@ -141,33 +168,41 @@ async function runMode(mode) {
     const v = rssKb(child.pid);
     if (v) rss.push(v);
   }, 250);
+  let accepts = 0;
+  let acceptedChars = 0;
   for (let f = 0; f < files.length; f++) {
     const uri = `file:///replay/${f}/${path.basename(files[f].path)}`;
-    const { initial, events } = makeSession(files[f], rand);
+    const { initial, start, typed, steps } = makeSession(files[f], rand);
     let text = initial;
     let version = 1;
+    let done = 0; // characters of `typed` in the text
     conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'typescript', version, text } });
     let pending = null; // {promise, source}
-    for (const ev of events) {
-      await sleep(ev.gapMs);
+    let shown = null; // {version, text, completionId}: the suggestion on screen
+    const edit = async (gapMs, kind, at, ch) => {
+      await sleep(gapMs);
       if (pending) pending.source.cancel(); // an editor cancels the outstanding inline request on the next keystroke
       version++;
       let change;
       let cursor;
-      if (ev.kind === 'insert') {
-        const p = positionAt(text, ev.at);
-        change = { range: { start: p, end: p }, text: ev.ch };
-        text = text.slice(0, ev.at) + ev.ch + text.slice(ev.at);
-        cursor = ev.at + 1;
+      if (kind === 'insert') {
+        const p = positionAt(text, at);
+        change = { range: { start: p, end: p }, text: ch };
+        text = text.slice(0, at) + ch + text.slice(at);
+        cursor = at + ch.length;
       } else {
-        change = { range: { start: positionAt(text, ev.at), end: positionAt(text, ev.at + 1) }, text: '' };
-        text = text.slice(0, ev.at) + text.slice(ev.at + 1);
-        cursor = ev.at;
+        change = { range: { start: positionAt(text, at), end: positionAt(text, at + 1) }, text: '' };
+        text = text.slice(0, at) + text.slice(at + 1);
+        cursor = at;
       }
       conn.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [change] });
+      return cursor;
+    };
+    const request = (cursor, kind) => {
       const source = new CancellationTokenSource();
-      const rec = { file: f, version, kind: ev.kind, sentAt: performance.now() };
+      const rec = { file: f, version, kind, sentAt: performance.now() };
       requests.push(rec);
+      const v = version;
       const promise = conn
         .sendRequest('textDocument/inlineCompletion', { textDocument: { uri }, position: positionAt(text, cursor), context: { triggerKind: 2 } }, source.token)
         .then(
@@ -175,7 +210,10 @@ async function runMode(mode) {
             rec.latencyMs = performance.now() - rec.sentAt;
             rec.outcome = 'ok';
             const items = Array.isArray(res) ? res : res?.items ?? [];
-            rec.chars = items[0]?.insertText ? String(typeof items[0].insertText === 'string' ? items[0].insertText : items[0].insertText.value).length : 0;
+            const insert = items[0]?.insertText;
+            const s = insert === undefined ? '' : String(typeof insert === 'string' ? insert : insert.value);
+            rec.chars = s.length;
+            if (v === version) shown = { version: v, text: s, completionId: items[0]?.command?.arguments?.[0]?.completionId };
           },
           (err) => {
             rec.latencyMs = performance.now() - rec.sentAt;
@@ -183,8 +221,42 @@ async function runMode(mode) {
           },
         );
       pending = { promise, source };
+    };
+    const base = () => start; // the typed region starts here; positions after it shift by what is typed
+    for (const step of steps) {
+      if (step.i < done) continue; // typed by an accept
+      if (step.jump) {
+        // Jump to another line start in the file, type 10 characters of a comment, delete them, come back.
+        const at = step.jump.atInitial > base() ? step.jump.atInitial + done : step.jump.atInitial;
+        const junk = '// note: x';
+        for (let j = 0; j < junk.length; j++) request(await edit(step.jump.gaps[j], 'insert', at + j, junk[j]), 'insert');
+        for (let j = junk.length; j > 0; j--) request(await edit(step.jump.gaps[junk.length + j - 1], 'delete', at + j - 1), 'delete');
+      }
+      const cursor = start + done;
+      if (step.typo) {
+        request(await edit(step.typo.gaps[0], 'insert', cursor, 'q'), 'insert');
+        request(await edit(step.typo.gaps[1], 'delete', cursor), 'delete');
+      }
+      await sleep(step.gapMs); // the user sees what arrived during the pause, then types or accepts
+      const rest = typed.slice(done);
+      if (ACCEPT && shown && shown.version === version && shown.text.length >= 2 && rest.startsWith(shown.text)) {
+        // Tab: the suggestion on screen is what the user was about to type.
+        const accepted = shown;
+        const c = await edit(0, 'insert', cursor, accepted.text);
+        if (accepted.completionId) conn.sendNotification('infill-ls/didAcceptCompletion', { completionId: accepted.completionId, uri });
+        accepts++;
+        acceptedChars += accepted.text.length;
+        done += accepted.text.length;
+        shown = null;
+        request(c, 'accept');
+        continue;
+      }
+      shown = null;
+      request(await edit(0, 'insert', cursor, typed[step.i]), 'insert');
+      done++;
     }
     if (pending) await pending.promise;
+    if (text !== files[f].text) throw new Error(`replay bug: the final text of ${uri} differs from the file`);
     await sleep(300);
   }
   clearInterval(rssTimer);
@@ -197,7 +269,7 @@ async function runMode(mode) {
   conn.sendNotification('exit');
   await Promise.race([new Promise((r) => child.on('exit', r)), sleep(3000)]);
   child.kill();
-  return { mode, loadMs, requests, rssMaxMb: Math.max(...rss) / 1024, rssLastMb: rss.at(-1) / 1024 };
+  return { mode: fim ? `${mode}/${fim}` : mode, loadMs, requests, accepts, acceptedChars, background, rssMaxMb: Math.max(...rss) / 1024, rssLastMb: rss.at(-1) / 1024 };
 }
 
 const pct = (xs, p) => {
@@ -210,14 +282,14 @@ const round = (x, d = 1) => (x === null || x === undefined ? null : Math.round(x
 function summarize(run) {
   const rs = run.requests;
   const ok = rs.filter((r) => r.outcome === 'ok');
-  const firstOfFile = new Set();
-  const warm = ok.filter((r) => {
-    if (firstOfFile.has(r.file)) return true;
-    firstOfFile.add(r.file);
-    return false;
-  });
-  const withTokens = warm.filter((r) => typeof r.prefillTokens === 'number');
-  const hits = ok.filter((r) => typeof r.cache === 'string' && r.cache.startsWith('kv-prefix'));
+  const firstOfFile = new Map();
+  for (const r of ok) if (!firstOfFile.has(r.file)) firstOfFile.set(r.file, r);
+  const warm = ok.filter((r) => firstOfFile.get(r.file) !== r);
+  const withTokens = warm.filter((r) => typeof r.prefillTokens === 'number' && r.promptTokens > 0);
+  const outcome = (r) => (typeof r.cache !== 'string' ? 'unknown' : r.cache.startsWith('kv-prefix') ? 'kv-prefix' : r.cache);
+  const outcomes = {};
+  for (const r of ok) outcomes[outcome(r)] = (outcomes[outcome(r)] ?? 0) + 1;
+  const engineRuns = rs.filter((r) => typeof r.prefillTokens === 'number');
   return {
     mode: run.mode,
     requests: rs.length,
@@ -230,22 +302,37 @@ function summarize(run) {
     medianNewPrefillTokensWarm: pct(withTokens.map((r) => r.prefillTokens), 0.5),
     medianNewPrefillPctWarm: round(pct(withTokens.map((r) => (100 * r.prefillTokens) / r.promptTokens), 0.5)),
     p95NewPrefillPctWarm: round(pct(withTokens.map((r) => (100 * r.prefillTokens) / r.promptTokens), 0.95)),
-    cacheHitRate: ok.length ? round(hits.length / ok.length, 3) : null,
+    // Every prompt token a request's own model runs prefilled (answered and cancelled requests; background work excluded).
+    newPrefillTokensTotal: engineRuns.reduce((a, r) => a + (r.prefillTokens ?? 0), 0),
+    firstRequestNewPrefill: [...firstOfFile.values()].map((r) => r.prefillTokens ?? null).join('/'),
+    outcomes: Object.entries(outcomes)
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+    accepts: run.accepts,
+    acceptedChars: run.acceptedChars,
+    speculative: `${run.background.speculativeOk}/${run.background.speculative}`,
+    warmPacked: run.background.warmPacked,
     rssMaxMb: round(run.rssMaxMb),
-    rssLastMb: round(run.rssLastMb),
     loadMs: run.loadMs,
   };
 }
 
+const loadavgAtStart = os.loadavg().map((x) => round(x, 2));
 const runs = [];
-for (const m of MODES) {
-  process.stderr.write(`replay: mode ${m} ...\n`);
-  runs.push(await runMode(m));
+for (const fim of FIMS.length ? FIMS : [undefined]) {
+  for (const m of MODES) {
+    process.stderr.write(`replay: mode ${m}${fim ? ` (${fim})` : ''} ...\n`);
+    runs.push(await runMode(m, fim));
+  }
 }
 const summaries = runs.map(summarize);
 const meta = {
   date: new Date().toISOString(),
-  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED}`,
+  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
+  fim: FIM ?? 'detected (SPM for models/default)',
+  accept: ACCEPT,
+  loadavgAtStart,
   cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model,
   loadavgAtEnd: os.loadavg().map((x) => round(x, 2)),
@@ -256,11 +343,11 @@ const meta = {
 };
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
 fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, runs }, null, 1) + '\n');
-const cols = ['mode', 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'cacheHitRate', 'rssMaxMb', 'loadMs'];
+const cols = ['mode', 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
 const md = [
   `# Keystroke replay (${meta.date})`,
   '',
-  `\`${meta.command}\` — ${meta.cpus} × ${meta.cpuModel}, node ${meta.node}, load average at end ${meta.loadavgAtEnd.join(' ')}; ${meta.debounce}.`,
+  `\`${meta.command}\` — ${meta.cpus} × ${meta.cpuModel} (shared), node ${meta.node}, load average at start ${meta.loadavgAtStart.join(' ')}, at end ${meta.loadavgAtEnd.join(' ')}; FIM ${meta.fim}; accepts ${meta.accept ? 'on' : 'off'}; ${meta.debounce}.`,
   '',
   `Files: ${meta.files.join('; ')}.`,
   '',
@@ -268,7 +355,11 @@ const md = [
   `| ${cols.map(() => '---').join(' | ')} |`,
   ...summaries.map((s) => `| ${cols.map((c) => s[c]).join(' | ')} |`),
   '',
-  'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, warm (not the first) answered requests. Hit rate: answered requests that reused a KV prefix. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
+  'Cache outcomes of answered requests:',
+  '',
+  ...summaries.map((s) => `- ${s.mode}: ${s.outcomes}`),
+  '',
+  'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, answered requests after the first of each file, requests that ran the model (a completion-reuse answer runs none). newPrefillTokensTotal: prompt tokens run by requests themselves, cancelled ones included (background warming and speculation excluded). firstRequestNewPrefill: per file. accepts: suggestions accepted by the replay rule (the suggestion on screen is what the user types next). speculative: speculative completions finished/started. warmPacked: documents warmed by a packed prefill. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
   '',
 ];
 fs.writeFileSync(`${OUT}.md`, md.join('\n'));

@@ -11,8 +11,10 @@ import { defaultModelDir } from '../../server/src/util/paths.js';
 
 const src = fs.readFileSync(path.join(import.meta.dirname, '../../server/src/runtime/model.ts'), 'utf8');
 const never = new AbortController().signal;
-// Small budgets keep the test fast and make sticky trimming and suffix trimming happen.
-const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32 };
+// Small budgets keep the test fast and make sticky trimming and suffix trimming happen. Completion-level reuse is
+// off: these tests are about the KV caches, so every request runs the model (test/engine/completion-reuse.test.ts
+// covers the completion cache).
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32, completionReuse: false, warm: false };
 
 const engines: Engine[] = [];
 async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {

@@ -331,4 +331,49 @@ describe('completion events', () => {
     h.client.sendNotification('textDocument/didClose', { textDocument: { uri: URI } });
     await expect.poll(() => engines.last.closed).toEqual([URI]);
   });
+
+  it("puts the engine's completion id into items, so accept events name the engine's completion", async () => {
+    const { start } = setup();
+    const h = await start();
+    h.open(URI, 'x');
+    const list = await inline(h, 0, 1);
+    // `${result id}.${candidate index}`
+    expect((list.items[0].command!.arguments![0] as { completionId: string }).completionId).toBe('fake-1.0');
+  });
+});
+
+describe('background warming', () => {
+  it('warms a document when it opens (at the end, or where the last completion was) and after a pause in typing', async () => {
+    const { start, engines } = setup();
+    const h = await start();
+    h.open(URI, 'const a = 1;\nconst b = 2;\n');
+    await expect.poll(() => engines.last.warmed.length).toBe(1);
+    expect(engines.last.warmed[0]).toMatchObject({ documentKey: URI, prefix: 'const a = 1;\nconst b = 2;\n', suffix: '', trigger: 'automatic' });
+    await inline(h, 1, 5);
+    h.client.sendNotification('textDocument/didClose', { textDocument: { uri: URI } });
+    h.open(URI, 'const a = 1;\nconst b = 2;\n', 'typescript', 2);
+    await expect.poll(() => engines.last.warmed.length).toBe(2);
+    expect(engines.last.warmed[1]).toMatchObject({ prefix: 'const a = 1;\nconst', suffix: ' b = 2;\n' });
+    // An edit and then nothing: the cache is warmed at the end of the edit.
+    h.client.sendNotification('textDocument/didChange', {
+      textDocument: { uri: URI, version: 3 },
+      contentChanges: [{ range: { start: { line: 0, character: 12 }, end: { line: 0, character: 12 } }, text: ' // one' }],
+    });
+    await expect.poll(() => engines.last.warmed.length, { timeout: 5000 }).toBe(3);
+    expect(engines.last.warmed[2]).toMatchObject({ prefix: 'const a = 1; // one', suffix: '\nconst b = 2;\n' });
+  });
+
+  it('does not warm after an edit that a completion request follows', async () => {
+    const { start, engines } = setup();
+    const h = await start();
+    h.open(URI, 'x');
+    await expect.poll(() => engines.last.warmed.length).toBe(1);
+    h.client.sendNotification('textDocument/didChange', {
+      textDocument: { uri: URI, version: 2 },
+      contentChanges: [{ range: { start: { line: 0, character: 1 }, end: { line: 0, character: 1 } }, text: 'y' }],
+    });
+    await inline(h, 0, 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(engines.last.warmed.length).toBe(1);
+  });
 });

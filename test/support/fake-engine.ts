@@ -18,6 +18,8 @@ export class FakeEngine implements HookedEngine {
   readonly contexts: CompletionContext[] = [];
   readonly events: CompletionEvent[] = [];
   readonly closed: string[] = [];
+  /** Contexts of warm() calls (the background-warming hook). */
+  readonly warmed: CompletionContext[] = [];
   behaviours: Behaviour[] = [];
   respond: (context: CompletionContext) => string[] = (context) => [`/*${context.prefix.length}*/`];
   disposed = false;
@@ -46,7 +48,7 @@ export class FakeEngine implements HookedEngine {
     const timings = { totalMs: 5, prefillMs: 3, decodeMs: 2, prefillTokens: 10, promptTokens: 10, generatedTokens: 2 };
     switch (behaviour.kind) {
       case 'answer':
-        return { kind: 'ok', candidates: this.respond(context).map((text, i) => ({ text, score: 0 - i })), timings };
+        return { kind: 'ok', candidates: this.respond(context).map((text, i) => ({ text, score: 0 - i })), timings, id: `fake-${this.contexts.length}` };
       case 'hang':
         await new Promise<void>((resolve) => {
           if (signal.aborted) resolve();
@@ -85,6 +87,10 @@ export class FakeEngine implements HookedEngine {
 
   onCompletionEvent(event: CompletionEvent): void {
     this.events.push(event);
+  }
+
+  warm(context: CompletionContext): void {
+    this.warmed.push(context);
   }
 
   onDocumentClosed(documentKey: string): void {

@@ -1,7 +1,7 @@
 // One WebSocket API connection's state and methods: its own documents, in-flight completions, cancellation, limits.
 //
 // Methods (params → result):
-//   document/open   {uri, languageId, text, version?}          → {uri, version}
+//   document/open   {uri, languageId, text, version?, warmOffset?} → {uri, version}  (warms the cache at warmOffset, else the end)
 //   document/change {uri, version?, changes: [{range?, text}]} → {uri, version}
 //   document/close  {uri}                                      → null
 //   complete        {uri, position} | {prefix, suffix?, languageId?, documentKey?}
@@ -116,6 +116,9 @@ export class ApiSession {
         const uri = str(p, 'uri', method);
         this.abortDocument(uri, 'modified');
         const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, str(p, 'text', method));
+        // Warm the document's cache in the background at the given cursor offset (`position`), else at the end.
+        const at = optionalInt(p, 'warmOffset', method, 0, snapshot.text.length) ?? snapshot.text.length;
+        if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) this.options.engine.warm(completionContext(snapshot, at, 'automatic'));
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/change': {

@@ -109,6 +109,16 @@ export class EngineHost {
     }
   }
 
+  /** Asks the engine to warm a cursor position's cache in the background (optional hook); never throws. */
+  warm(context: CompletionContext): void {
+    if (this.resolved?.warm === undefined) return;
+    try {
+      this.resolved.warm(context);
+    } catch (err) {
+      this.log('warn', `engine warm failed: ${String(err)}`);
+    }
+  }
+
   documentClosed(documentKey: string): void {
     try {
       this.resolved?.onDocumentClosed?.(documentKey);

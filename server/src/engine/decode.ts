@@ -3,7 +3,7 @@
 // post-processing and syntax validation of the candidates. The engine calls `decodeRequest` once per request.
 import { decodeFim, fimLayout, selfInfill, type ModeResult } from '../decoding/self-infill.js';
 import type { Generator, SamplingOptions } from '../decoding/index.js';
-import { buildFimPrompt, type FimTemplate } from '../prompt/index.js';
+import { buildFimPrompt, type FimPrompt, type FimTemplate } from '../prompt/index.js';
 import { postprocess, rankCandidates } from '../postprocess/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { nowMs } from '../util/clock.js';
@@ -61,13 +61,15 @@ export async function decodeRequest(
   settings: DecodeSettings,
   signal: AbortSignal,
   onPartial?: (text: string) => void,
+  /** The prompt of `prefix` and the context's suffix when the caller built it already (the engine's scheduler prefilled it). */
+  built?: FimPrompt,
 ): Promise<DecodeOutcome> {
   const { tokenizer, template } = bundle;
   const runTokens0 = gen.stats.runTokens;
   const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
   // Self-infilling needs a middle sentinel and a prefix-first layout; Codestral has neither.
   const mode: DecodeMode = settings.mode === 'self-infill' && template.middleId !== null && template.family !== 'codestral' ? 'self-infill' : 'fim';
-  const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
+  const prompt = built ?? buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
     maxPrefixTokens: settings.maxPrefixTokens,
     maxSuffixTokens: settings.maxSuffixTokens,
     maxHealTokens: settings.maxHealTokens,

@@ -45,7 +45,10 @@ export type CompletionResult =
       kind: 'ok';
       candidates: CompletionCandidate[];
       timings: CompletionTimings;
+      /** How caches served it: kv-prefix:N, miss, off, completion-reuse, completion-reuse:speculative. */
       cache?: string;
+      /** The engine's id of this completion (transports put it into items; accept events carry it back). */
+      id?: string;
       /** The model's first choice before post-processing and syntax validation (eval, debugging). */
       raw?: string;
     }
@@ -66,4 +69,17 @@ export interface CompletionEngine {
   status(): EngineStatus;
   onStatus(listener: (status: EngineStatus) => void): () => void;
   dispose(): Promise<void>;
+}
+
+/** A client-side event about a completion the engine returned (editor telemetry, never required). */
+export interface CompletionEvent {
+  kind: 'shown' | 'accepted' | 'partiallyAccepted';
+  /** Document URI the completion was for, when the client says. */
+  uri?: string;
+  /** Identifier the server put into the item's `data`/command arguments (the result's `id` when the engine gave one). */
+  completionId?: string;
+  /** For partial accepts: how many UTF-16 code units of the item were accepted. */
+  acceptedLength?: number;
+  /** The raw notification params, for engines that want more. */
+  raw: unknown;
 }

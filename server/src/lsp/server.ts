@@ -69,6 +69,9 @@ class Cancelled {
   constructor(readonly reason: AbortReason) {}
 }
 
+/** Quiet time after an edit, with no completion request, before the document's cache is warmed at the cursor. */
+const WARM_AFTER_PAUSE_MS = 750;
+
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
@@ -157,6 +160,35 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     if (initialized) onStatus(status);
   });
 
+  // Background warming (engine hook): when a document opens, and when the user pauses after an edit without a
+  // completion request, the engine prefills the prompt of the likely cursor in the background. LSP does not tell the
+  // server where the cursor is: it is the end of the last edit, else the last completion's position in this document
+  // (kept across close/open), else the end of the document.
+  const lastCursor = new Map<string, number>();
+  const pauseTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  function warmAt(uri: string, offset: number | undefined): void {
+    const snapshot = documents.get(uri);
+    if (!snapshot || !isLanguageEnabled(settings, snapshot.languageId)) return;
+    const at = Math.max(0, Math.min(snapshot.text.length, offset ?? snapshot.text.length));
+    host.warm(completionContext(snapshot, at, 'automatic'));
+  }
+  function cancelPauseWarm(uri: string): void {
+    const t = pauseTimers.get(uri);
+    if (t !== undefined) clearTimeout(t);
+    pauseTimers.delete(uri);
+  }
+  function schedulePauseWarm(uri: string): void {
+    cancelPauseWarm(uri);
+    if (WARM_AFTER_PAUSE_MS <= 0) return;
+    const t = setTimeout(() => {
+      pauseTimers.delete(uri);
+      if ([...inflight.keys()].some((k) => k.slice(k.indexOf(':') + 1) === uri)) return;
+      warmAt(uri, lastCursor.get(uri));
+    }, WARM_AFTER_PAUSE_MS);
+    t.unref?.();
+    pauseTimers.set(uri, t);
+  }
+
   function abortDocument(uri: string, reason: AbortReason): void {
     for (const [key, controller] of inflight) {
       if (key.slice(key.indexOf(':') + 1) === uri) controller.abort(new Cancelled(reason));
@@ -190,6 +222,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     const { linePrefix, lineSuffix } = lineAround(snapshot, offset);
 
     const key = `${kind}:${uri}`;
+    cancelPauseWarm(uri);
     inflight.get(key)?.abort(new Cancelled('superseded'));
     const controller = new AbortController();
     inflight.set(key, controller);
@@ -206,7 +239,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       const result = await host.complete(context, controller.signal);
       if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
       if (controller.signal.aborted || result.kind === 'cancelled') return cancelledError(reason());
-      return { result, languageId: snapshot.languageId, linePrefix, completionId: String(++completionCounter) };
+      lastCursor.set(uri, offset);
+      return { result, languageId: snapshot.languageId, linePrefix, completionId: (result.kind === 'ok' ? result.id : undefined) ?? `lsp${++completionCounter}` };
     } finally {
       subscription.dispose();
       if (inflight.get(key) === controller) inflight.delete(key);
@@ -264,6 +298,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     try {
       abortDocument(textDocument.uri, 'modified');
       documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+      warmAt(textDocument.uri, lastCursor.get(textDocument.uri));
     } catch (err) {
       log('error', `textDocument/didOpen ${textDocument.uri}: ${String(err)}`);
     }
@@ -272,7 +307,13 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
     abortDocument(textDocument.uri, 'modified');
     try {
-      documents.change(textDocument.uri, textDocument.version ?? undefined, contentChanges, 'clamp');
+      const snapshot = documents.change(textDocument.uri, textDocument.version ?? undefined, contentChanges, 'clamp');
+      const last = contentChanges.at(-1);
+      if (last && 'range' in last && last.range) {
+        // The cursor is most likely at the end of the last edit.
+        lastCursor.set(textDocument.uri, snapshot.offsetAt(last.range.start, 'clamp') + last.text.length);
+      }
+      schedulePauseWarm(textDocument.uri);
     } catch (err) {
       // The client and server texts now differ; completions for this document would be wrong.
       log('error', `textDocument/didChange ${textDocument.uri} rejected, document out of sync until reopened: ${err instanceof Error ? err.message : String(err)}`);
@@ -281,6 +322,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
 
   connection.onDidCloseTextDocument(({ textDocument }) => {
     abortDocument(textDocument.uri, 'closed');
+    cancelPauseWarm(textDocument.uri);
     try {
       documents.close(textDocument.uri);
       host.documentClosed(textDocument.uri);
@@ -344,6 +386,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   });
 
   async function dispose(): Promise<void> {
+    for (const uri of [...pauseTimers.keys()]) cancelPauseWarm(uri);
     for (const controller of inflight.values()) controller.abort(new Cancelled('shutdown'));
     inflight.clear();
     await host.dispose();
