@@ -114,9 +114,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
           if (!Array.isArray(answers)) return answers;
           return params.items.map((item, i) => (item.section === SECTION ? currentServerSettings() : answers[i]));
         },
-        didChangeConfiguration: async () => {
-          await client?.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: currentServerSettings() } });
-        },
+        // Changes are pushed by the extension's own listener (pushSettings), with only the server's keys.
+        didChangeConfiguration: async () => {},
       },
       provideInlineCompletionItems: async (document, position, context, token, next) => {
         const result = await next(document, position, context, token);
@@ -147,6 +146,15 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   }
 }
 
+/** Sends the server its settings after a change (workspace/didChangeConfiguration with our section). */
+async function pushSettings(): Promise<void> {
+  const c = client;
+  if (c === undefined || !c.isRunning()) return;
+  const settings = currentServerSettings();
+  output.info(`settings changed: sending ${JSON.stringify(settings)}`);
+  await c.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: settings } });
+}
+
 async function stopClient(): Promise<void> {
   const c = client;
   client = undefined;
@@ -169,7 +177,9 @@ async function acceptPartially(builtin: string): Promise<void> {
   const cursorOffset = editor.document.offsetAt(editor.selection.active);
   const accepted = measurePartialAccept(before, editor.document.getText(), cursorOffset);
   if (accepted === undefined) return;
-  await client.sendNotification(DID_PARTIALLY_ACCEPT_COMPLETION, { completionId: accepted.completionId, uri: accepted.uri, acceptedLength: accepted.acceptedLength });
+  const params = { completionId: accepted.completionId, uri: accepted.uri, acceptedLength: accepted.acceptedLength };
+  await client.sendNotification(DID_PARTIALLY_ACCEPT_COMPLETION, params);
+  output.info(`sent ${DID_PARTIALLY_ACCEPT_COMPLETION} ${JSON.stringify(params)}`);
 }
 
 async function chooseModelDirectory(): Promise<void> {
@@ -268,6 +278,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await startClient(context);
       } else if (e.affectsConfiguration(SECTION)) {
         renderStatus();
+        await pushSettings();
       }
     }),
   );

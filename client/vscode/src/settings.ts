@@ -12,6 +12,9 @@ export const SECTION = 'infill-ls';
 /** The keys of the server's settings (server/src/config/settings.ts `Settings`). */
 export const SERVER_KEYS = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'debounce', 'enable'] as const;
 
+/** The server's default `modelDir` (server/src/config/settings.ts DEFAULT_SETTINGS), relative to its folder. */
+export const DEFAULT_MODEL_DIR = 'models/default';
+
 /** What the extension reads from VS Code's configuration; `get` is WorkspaceConfiguration.get. */
 export interface ConfigReader {
   get<T>(key: string): T | undefined;
@@ -29,14 +32,19 @@ export function resolveUserPath(value: string, baseFolder: string | undefined): 
   return path.resolve(baseFolder, trimmed);
 }
 
-/** The server's settings section from VS Code's configuration: unset or empty values are left to the server's defaults. */
+/** The server's settings section from VS Code's configuration; unset keys are left out (the server keeps its own). */
 export function serverSettings(config: ConfigReader, baseFolder: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of SERVER_KEYS) {
     const value = config.get<unknown>(key);
     if (value === undefined || value === null) continue;
     if (key === 'modelDir') {
-      if (typeof value === 'string' && value.trim() === '') continue; // empty: the server's bundled default model
+      // Empty: the server's default model, named explicitly (the server keeps its current value for a missing
+      // key, so clearing a wrong directory must send the default); relative to the server's own folder.
+      if (typeof value === 'string' && value.trim() === '') {
+        out.modelDir = DEFAULT_MODEL_DIR;
+        continue;
+      }
       out.modelDir = typeof value === 'string' ? resolveUserPath(value, baseFolder) : value; // a non-string is the server's to reject
       continue;
     }
