@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, ROOT } from './spawn.js';
 import { ORIGINAL } from './nvim-harness.js';
 import { CHROMIUM_ARGS, installExtension, packageVsix, requireEditors, startCodeServer, type CodeServerDirs, type Editors, type RunningCodeServer } from './vscode-harness.js';
@@ -159,39 +159,49 @@ function cliCompletion(text: string): string {
   return (JSON.parse(out) as { completion: string }).completion;
 }
 
-describe('VS Code extension (client/vscode) in code-server with the default model', () => {
-  beforeAll(async () => {
-    editors = requireEditors(TEST_FILE);
-    fs.mkdirSync(folder, { recursive: true });
-    fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
-    fs.writeFileSync(file, ORIGINAL);
-    fs.writeFileSync(settingsFile, JSON.stringify(USER_SETTINGS, null, 2));
-    const vsix = await packageVsix(tmp);
-    await installExtension(editors, dirs, vsix);
-    server = await startCodeServer(editors, dirs, folder);
-    browser = await editors.playwright.chromium.launch({ executablePath: editors.chromium, args: CHROMIUM_ARGS, headless: true });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    page = await context.newPage();
-    // Record every text the infill-ls status-bar item shows, from the first paint on.
-    await page.addInitScript(() => {
-      const w = window as any;
-      w.__infillStatus = [] as string[];
-      w.__infillProgress = [] as string[];
-      const record = (): void => {
-        // The extension's item (id "<extension id>.infill-ls.status"); VS Code's progress item for the
-        // server's window/workDoneProgress also starts with "infill-ls" and is recorded apart.
-        for (const item of document.querySelectorAll('.statusbar-item')) {
-          const text = (item.textContent ?? '').replace(/\u00a0/g, ' ').trim();
-          const list = item.id.endsWith('infill-ls.status') ? w.__infillStatus : text.startsWith('infill-ls') ? w.__infillProgress : undefined;
-          if (list !== undefined && list[list.length - 1] !== text) list.push(text);
-        }
-      };
-      new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
-    });
-    await page.goto(server.url);
-    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  }, 240_000);
+/**
+ * Packages and installs the extension, starts code-server and opens it in Chromium, once. Every test awaits
+ * it first, so a missing code-server fails each test with the install hint instead of skipping them.
+ */
+let setupOnce: Promise<void> | undefined;
+function setup(): Promise<void> {
+  setupOnce ??= startEditor();
+  return setupOnce;
+}
 
+async function startEditor(): Promise<void> {
+  editors = requireEditors(TEST_FILE);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+  fs.writeFileSync(file, ORIGINAL);
+  fs.writeFileSync(settingsFile, JSON.stringify(USER_SETTINGS, null, 2));
+  const vsix = await packageVsix(tmp);
+  await installExtension(editors, dirs, vsix);
+  server = await startCodeServer(editors, dirs, folder);
+  browser = await editors.playwright.chromium.launch({ executablePath: editors.chromium, args: CHROMIUM_ARGS, headless: true });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  // Record every text the infill-ls status-bar item shows, from the first paint on.
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.__infillStatus = [] as string[];
+    w.__infillProgress = [] as string[];
+    const record = (): void => {
+      // The extension's item (id "<extension id>.infill-ls.status"); VS Code's progress item for the
+      // server's window/workDoneProgress also starts with "infill-ls" and is recorded apart.
+      for (const item of document.querySelectorAll('.statusbar-item')) {
+        const text = (item.textContent ?? '').replace(/\u00a0/g, ' ').trim();
+        const list = item.id.endsWith('infill-ls.status') ? w.__infillStatus : text.startsWith('infill-ls') ? w.__infillProgress : undefined;
+        if (list !== undefined && list[list.length - 1] !== text) list.push(text);
+      }
+    };
+    new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await page.goto(server.url);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+}
+
+describe('VS Code extension (client/vscode) in code-server with the default model', () => {
   afterEach(async (context) => {
     if (context.task.result?.state !== 'fail' || page === undefined) return;
     fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -210,6 +220,7 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
   }, 30_000);
 
   it('shows loading, then ready with the device and latency, in the status bar', async () => {
+    await setup();
     await page.getByRole('treeitem', { name: 'sample.ts' }).click({ timeout: 60_000 });
     await page.waitForSelector('.monaco-editor .view-lines:has-text("square")', { timeout: 30_000 });
     const ready = await waitForStatus((t) => t.includes('ready') || t.includes('error'), '"ready"', 120_000);
@@ -222,9 +233,10 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
     // While it loaded, VS Code also showed the server's window/workDoneProgress ("infill-ls: <message>").
     const progress = await page.evaluate(() => (window as any).__infillProgress as string[]);
     expect(progress.length, JSON.stringify(progress)).toBeGreaterThan(0);
-  }, 180_000);
+  }, 420_000);
 
   it('shows the default model\'s ghost text while typing and inserts it on Tab', async () => {
+    await setup();
     await page.click('.monaco-editor .view-lines');
     await page.keyboard.press('Control+End');
     await page.keyboard.type(TYPED, { delay: 40 });
@@ -245,6 +257,7 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
   }, 90_000);
 
   it('accepts one word with Ctrl+Right and reports the partial acceptance to the server', async () => {
+    await setup();
     const saved = fs.readFileSync(file, 'utf8');
     await page.keyboard.press('Control+End');
     await page.keyboard.type(TYPED_2, { delay: 40 });
@@ -274,6 +287,7 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
   }, 90_000);
 
   it('shows a readable error for a wrong model directory, and loads the bundled model again from the command', async () => {
+    await setup();
     // The user settings name a model directory that does not exist; the window reloads (a new extension host).
     fs.writeFileSync(settingsFile, JSON.stringify({ ...USER_SETTINGS, 'infill-ls.modelDir': WRONG_MODEL_DIR }, null, 2));
     await page.reload();
@@ -291,6 +305,7 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
   }, 240_000);
 
   it('turns completions off and on for the current language from the command palette', async () => {
+    await setup();
     await page.getByRole('treeitem', { name: 'sample.ts' }).click({ timeout: 30_000 });
     await page.waitForSelector('.monaco-editor .view-lines:has-text("square")', { timeout: 30_000 });
     await runCommand('infill-ls: Enable/Disable Completions for the Current Language');
