@@ -56,11 +56,15 @@ export function requireEditors(testFile: string): Editors {
   return { codeServer, chromium, playwright, version };
 }
 
-/** Builds the self-contained .vsix with the repository's own packaging script; returns its path. */
+/**
+ * Builds the self-contained .vsix with the repository's own packaging script; returns its path. The server
+ * in it is the server/dist that test/global-setup.ts built (recompiling it here would race with other
+ * test files starting the server from server/dist).
+ */
 export function packageVsix(outDir: string): Promise<string> {
   const out = path.join(outDir, 'infill-ls.vsix');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(ROOT, 'client', 'vscode', 'scripts', 'package.mjs'), '--out', out], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(ROOT, 'client', 'vscode', 'scripts', 'package.mjs'), '--no-server-build', '--out', out], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`packaging the extension failed: ${err.message}\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`));
       else resolve(out);
     });

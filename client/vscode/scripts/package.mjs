@@ -8,6 +8,8 @@
 //            onnxruntime-node and tree-sitter binaries of other platforms are left out.
 // --no-server  a small universal .vsix without the server; users set infill-ls.server.path to a checkout.
 // --out      where the .vsix goes (default .work/vscode/infill-ls-<target>-<version>.vsix).
+// --no-server-build  bundle the existing server/dist instead of compiling it first (npm test's global setup
+//            has just built it, and recompiling would rewrite files other tests' servers are loading).
 //
 // Installs client/vscode's own dependencies (vscode-languageclient, @vscode/vsce) with `npm ci` there when
 // they are missing, builds server/dist and client/vscode/out, stages everything in .work/vscode/stage, and
@@ -30,7 +32,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { target: `${process.platform}-${process.arch}`, out: undefined, server: true };
+  const opts = { target: `${process.platform}-${process.arch}`, out: undefined, server: true, serverBuild: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -41,10 +43,11 @@ function parseArgs(argv) {
     if (a === '--target') opts.target = value();
     else if (a === '--out') opts.out = path.resolve(value());
     else if (a === '--no-server') opts.server = false;
+    else if (a === '--no-server-build') opts.serverBuild = false;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
       process.exit(0);
-    } else fail(`unknown argument ${JSON.stringify(a)} (known: --target, --out, --no-server, --help)`);
+    } else fail(`unknown argument ${JSON.stringify(a)} (known: --target, --out, --no-server, --no-server-build, --help)`);
   }
   if (opts.server && !TARGETS.includes(opts.target)) fail(`--target must be one of ${TARGETS.join(', ')}, got ${JSON.stringify(opts.target)}`);
   if (opts.out !== undefined && !opts.out.endsWith('.vsix')) fail(`--out must name a .vsix file, got ${JSON.stringify(opts.out)}`);
@@ -133,9 +136,14 @@ function main() {
   const out = opts.out ?? path.join(WORK, `infill-ls-${opts.server ? `${opts.target}-` : ''}${manifest.version}.vsix`);
 
   ensureExtensionDependencies();
-  console.log('== build server/dist and client/vscode/out');
   const tsc = createRequire(path.join(REPO, 'package.json')).resolve('typescript/bin/tsc');
-  run(process.execPath, [tsc, '-p', 'tsconfig.json'], REPO);
+  if (opts.server && opts.serverBuild) {
+    console.log('== build server/dist');
+    run(process.execPath, [tsc, '-p', 'tsconfig.json'], REPO);
+  } else if (opts.server && !fs.existsSync(path.join(REPO, 'server', 'dist', 'main.js'))) {
+    fail(`--no-server-build: ${path.join(REPO, 'server', 'dist', 'main.js')} is missing; run "npm run build" first`);
+  }
+  console.log('== build client/vscode/out');
   fs.rmSync(path.join(EXT, 'out'), { recursive: true, force: true });
   run(process.execPath, [tsc, '-p', 'tsconfig.json'], EXT);
 
