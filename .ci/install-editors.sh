@@ -55,6 +55,12 @@ fi
 
 start=$(date +%s)
 log "installing $WANT into $DEST (about 6 min cold, 1.5 min with a warm npm cache)"
+# Start over only in a folder this script made (its package.json names it) or an empty/missing one:
+# INFILL_LS_EDITORS_DIR may point anywhere, and nothing else there is ours to delete.
+if [ -e "$DEST" ] && [ -n "$(ls -A "$DEST" 2>/dev/null)" ] && ! grep -qsE '"name": *"infill-ls-editors"' "$DEST/package.json"; then
+  echo "install-editors: $DEST exists and was not made by this script; refusing to replace it (set INFILL_LS_EDITORS_DIR to a new folder)" >&2
+  exit 1
+fi
 rm -rf "$DEST"
 mkdir -p "$DEST"
 cd "$DEST"
