@@ -114,9 +114,14 @@ function ensureExtensionDependencies() {
 function stageServer(stage, target) {
   const dest = path.join(stage, 'server');
   const ortBinary = path.join(REPO, 'node_modules', 'onnxruntime-node', 'bin');
-  const [platform, arch] = target.split('-');
-  const hasOrt = fs.existsSync(ortBinary) && fs.readdirSync(ortBinary).some((napi) => fs.existsSync(path.join(ortBinary, napi, platform, arch)));
-  if (!hasOrt) fail(`node_modules/onnxruntime-node has no binaries for ${target}: run "ONNXRUNTIME_NODE_INSTALL=skip npm ci" in ${REPO}`);
+  if (!fs.existsSync(ortBinary)) fail(`${ortBinary} is missing: run "ONNXRUNTIME_NODE_INSTALL=skip npm ci" in ${REPO}`);
+  const shipped = fs.readdirSync(ortBinary).flatMap((napi) =>
+    fs.readdirSync(path.join(ortBinary, napi)).flatMap((os) => fs.readdirSync(path.join(ortBinary, napi, os)).map((cpu) => `${os}-${cpu}`)),
+  );
+  if (!shipped.includes(target)) {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version;
+    fail(`onnxruntime-node ${version} ships no binaries for ${target} (it has ${[...new Set(shipped)].join(', ')})`);
+  }
   fs.mkdirSync(dest, { recursive: true });
   fs.cpSync(path.join(REPO, 'bin'), path.join(dest, 'bin'), { recursive: true });
   fs.cpSync(path.join(REPO, 'server', 'dist'), path.join(dest, 'server', 'dist'), { recursive: true, filter: (p) => !p.endsWith('.map') });
