@@ -164,6 +164,21 @@ function extensionLog(): string {
   return found.map((p) => fs.readFileSync(p, 'utf8')).join('\n');
 }
 
+/** The first `count` infill-ls/didPartiallyAcceptCompletion notifications the extension logged as sent. */
+async function partialAccepts(count: number): Promise<Array<{ completionId: string; acceptedLength: number }>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const log = extensionLog();
+    const sent = [...log.matchAll(/sent infill-ls\/didPartiallyAcceptCompletion \{"completionId":"([^"]+)","uri":"file:[^"]*sample\.ts","acceptedLength":(\d+)\}/g)].map((m) => ({
+      completionId: m[1]!,
+      acceptedLength: Number(m[2]),
+    }));
+    if (sent.length >= count) return sent.slice(0, count);
+    if (Date.now() > deadline) throw new Error(`expected ${count} partial accepts in the extension log within 15 s, got ${sent.length}; log: ${log.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** What `infill-ls complete` prints for the end of `text` with the same model (the CLI's own engine). */
 function cliCompletion(text: string): string {
   const sample = path.join(tmp, 'cli-sample.ts');
@@ -274,7 +289,7 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
     expect(await statusText()).toMatch(/^infill-ls: ready · cpu · \d+ ms$/);
   }, 90_000);
 
-  it('accepts one word with Ctrl+Right and reports the partial acceptance to the server', async () => {
+  it('accepts a word with Ctrl+Right and the rest of the line with Ctrl+Alt+Right, reporting each to the server', async () => {
     await setup();
     const saved = fs.readFileSync(file, 'utf8');
     await page.keyboard.press('Control+End');
@@ -283,24 +298,25 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
     const before = saved + TYPED_2;
 
     await page.keyboard.press('Control+ArrowRight');
-    const after = await saveUntilLonger(before);
-    const accepted = after.slice(before.length);
-    expect(accepted.length).toBeLessThan(ghost.length);
-    expect(ghost.startsWith(accepted), JSON.stringify({ ghost, accepted })).toBe(true);
-
+    const afterWord = await saveUntilLonger(before);
+    const word = afterWord.slice(before.length);
+    expect(word.length).toBeLessThan(ghost.length);
+    expect(ghost.startsWith(word), JSON.stringify({ ghost, word })).toBe(true);
     // The extension sent infill-ls/didPartiallyAcceptCompletion with the accepted length (its log says so).
-    const deadline = Date.now() + 15_000;
-    let log = '';
-    let match: RegExpExecArray | null = null;
-    while (match === null && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      log = extensionLog();
-      match = /sent infill-ls\/didPartiallyAcceptCompletion \{"completionId":"[^"]+","uri":"file:[^"]*sample\.ts","acceptedLength":(\d+)\}/.exec(log);
-    }
-    expect(match, `extension log: ${log.slice(-3000)}`).not.toBeNull();
-    expect(Number(match![1])).toBe(accepted.length);
+    const [first] = await partialAccepts(1);
+    expect(first!.acceptedLength).toBe(word.length);
+
+    // The rest of the ghost's line (VS Code may have asked the server again after the edit: read it anew).
+    const rest = await waitForGhost(30_000);
+    await page.keyboard.press('Control+Alt+ArrowRight');
+    const afterLine = await saveUntilLonger(afterWord);
+    const line = afterLine.slice(afterWord.length);
+    expect(rest.startsWith(line), JSON.stringify({ rest, line })).toBe(true);
+    const [, second] = await partialAccepts(2);
+    // Measured from the start of the item it belongs to: the first one (word + line) or a newer one (line only).
+    expect(second!.acceptedLength).toBe(second!.completionId === first!.completionId ? word.length + line.length : line.length);
     await page.keyboard.press('Escape');
-  }, 90_000);
+  }, 120_000);
 
   it('shows a readable error for a wrong model directory, and loads the bundled model again from the command', async () => {
     await setup();
@@ -323,9 +339,14 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
     const choose = async (dir: string): Promise<void> => {
       await runCommand('infill-ls: Choose Model Directory…');
       // code-server's own file dialog: a path box; a trailing slash enters the folder, the OK button picks it.
+      // Wait for the dialog to put its starting folder in the box (or it lands after our path).
+      await page.waitForFunction(() => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value.startsWith('/') === true, null, {
+        timeout: 10_000,
+      });
       const input = page.locator('.quick-input-widget input');
       await input.fill(`${dir}/`);
       await page.waitForTimeout(1000);
+      expect(await input.inputValue()).toBe(`${dir}/`);
       await page.locator('.quick-input-widget .monaco-button', { hasText: 'Use this model' }).click({ timeout: 10_000 });
     };
     await choose(folder);
