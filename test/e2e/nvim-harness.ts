@@ -14,7 +14,7 @@ export function requireNvim(testFile: string): string {
   if (probe.error !== undefined || probe.status !== 0) {
     throw new Error(
       `${testFile} needs Neovim (nvim) on PATH, and it is missing or broken (${probe.error?.message ?? `exit ${probe.status}`}). ` +
-        'Install Debian\'s package: apt-get install -y neovim (.ci/run does this).',
+        'Install Debian\'s package: apt-get install -y neovim (.ci/install-editors.sh does this).',
     );
   }
   return probe.stdout.split('\n', 1)[0]!;
