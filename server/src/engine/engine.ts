@@ -171,6 +171,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   const completions = new CompletionCache();
+  /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
+  let modelPrefillTokens = 0;
   const cacheKey = (documentKey: string) => `${modelDir}\u0000${documentKey}`;
 
   const setStatus = (patch: Partial<EngineStatus>) => {
@@ -210,7 +212,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize }),
         chunkSize,
         reuse: prefixCacheOn,
-        onEvent: options.onSchedulerEvent,
+        onEvent: (event) => {
+          if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
+          options.onSchedulerEvent?.(event);
+        },
         log,
       });
       if (!b.template) {
@@ -260,7 +265,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
     const logLine = (fields: Record<string, unknown>) =>
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
-      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes })}`);
+      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens })}`);
     if (outcome.kind === 'cancelled') {
       logLine({ outcome: 'cancelled', promptTokens: prompt.ids.length, cancelledIn: 'prefill', reason: outcome.reason });
       return { kind: 'cancelled' };
@@ -291,8 +296,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
             }
           : undefined,
       });
-      // Prompt tokens run for this request: the scheduler's chunks plus what generate() ran (the held-back last token).
+      // Prompt tokens run for this request: the scheduler's chunks plus what generate() ran (its last chunk).
       const prefillTokens = lease.prefilledTokens + r.prefillTokens;
+      modelPrefillTokens += r.prefillTokens;
       const reused = r.promptTokens - prefillTokens;
       const prefillMs = tPrefilled - t0 + r.prefillMs;
       const cache = !prefixCacheOn ? 'off' : reused > 0 ? `kv-prefix:${reused}` : lease.start !== 'fresh' ? 'miss:no-common-prefix' : 'miss';
@@ -348,7 +354,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const cache = hit.entry.speculative ? 'completion-reuse:speculative' : 'completion-reuse';
     const entry = hit.typed === 0 ? hit.entry : completions.add({ ...hit.entry, prefix: context.prefix, text, speculative: false });
     const totalMs = nowMs() - t0;
-    log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache, typed: hit.typed, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0 })}`);
+    log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache, typed: hit.typed, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0, modelPrefillTokens })}`);
     setStatus({ lastLatencyMs: Math.round(totalMs) });
     return {
       kind: 'ok',
@@ -425,6 +431,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const batch = pendingWarm;
     pendingWarm = null;
     if (!batch) return;
+    try {
+      flushBatch(batch);
+    } catch (e) {
+      // (Runs from setImmediate: a throw here would end the process.)
+      log(`warm failed: ${errorText(e)}`);
+      for (const list of batch.values()) for (const w of list) w.resolve('failed');
+    }
+  }
+
+  function flushBatch(batch: NonNullable<typeof pendingWarm>): void {
     if (!ready()) {
       for (const list of batch.values()) for (const w of list) w.resolve('unavailable');
       return;
@@ -465,7 +481,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
               kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize }, caches[k]!, m.ids));
               m.done('packed');
             });
-            log(`warm ${JSON.stringify({ packed: still.length, tokens: still.reduce((n, m) => n + m.ids.length - 1, 0) })}`);
+            const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);
+            modelPrefillTokens += tokens;
+            log(`warm ${JSON.stringify({ packed: still.length, tokens })}`);
           } catch (e) {
             log(`packed warm failed: ${errorText(e)}`);
             still.forEach((m) => m.done('failed'));

@@ -257,6 +257,10 @@ export class Scheduler {
         this.running = job;
         try {
           await this.runPrefill(job);
+        } catch (e) {
+          // runPrefill answers its own failures; this is a bug in it: answer the job and keep scheduling.
+          this.options.log?.(`scheduler: ${e instanceof Error ? e.message : String(e)}`);
+          this.answer(job, { kind: 'failed', error: e });
         } finally {
           this.running = null;
         }
@@ -290,8 +294,8 @@ export class Scheduler {
       job.start = gen ? 'cached' : 'fresh';
       job.reused = gen ? commonPrefix(gen, job.target!) : 0;
     }
-    gen ??= this.options.createGenerator();
     try {
+      gen ??= this.options.createGenerator();
       for (;;) {
         const target = job.target!;
         if (this.disposed || job.dropped) {
