@@ -387,6 +387,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
         if (served.kind === 'ok' && onPartial && served.candidates[0]) onPartial(served.candidates[0].text);
         return served;
       }
+      // The speculation found nothing to insert here (the cache keeps no empty texts): the same prompt and line
+      // mode would decode the same empty answer again.
+      if (reuseOn && spec.result?.kind === 'ok' && spec.result.candidates.length === 0 && spec.singleLine === isSingleLine(context)) {
+        const totalMs = nowMs() - t0;
+        log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache: 'completion-reuse:speculative', empty: true, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0, modelPrefillTokens })}`);
+        return {
+          kind: 'ok',
+          candidates: [],
+          timings: { totalMs, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 },
+          cache: 'completion-reuse:speculative',
+        };
+      }
     } else {
       // A speculation for this document is now stale: queued, it is dropped; prefilling, this request takes it over.
       spec?.controller.abort();
@@ -494,19 +506,31 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   // ---- speculative next completion ----
-  const speculations = new Map<string, { controller: AbortController; done: Promise<void>; prefix: string; suffix: string }>();
+  interface Speculation {
+    controller: AbortController;
+    done: Promise<void>;
+    prefix: string;
+    suffix: string;
+    singleLine: boolean;
+    result?: CompletionResult;
+  }
+  const speculations = new Map<string, Speculation>();
 
   function speculate(documentKey: string, languageId: string, prefix: string, suffix: string): void {
     if (!ready()) return;
     speculations.get(documentKey)?.controller.abort();
     const controller = new AbortController();
     const context: CompletionContext = { documentKey, version: -1, languageId, prefix, suffix, trigger: 'automatic' };
-    const done = run(context, controller.signal, nowMs(), true)
+    const spec: Speculation = { controller, done: Promise.resolve(), prefix, suffix, singleLine: isSingleLine(context) };
+    spec.done = run(context, controller.signal, nowMs(), true)
+      .then((result) => {
+        spec.result = result;
+      })
       .catch((e) => log(`speculative completion failed: ${errorText(e)}`))
       .then(() => {
-        if (speculations.get(documentKey)?.controller === controller) speculations.delete(documentKey);
+        if (speculations.get(documentKey) === spec) speculations.delete(documentKey);
       });
-    speculations.set(documentKey, { controller, done, prefix, suffix });
+    speculations.set(documentKey, spec);
   }
 
   function onCompletionEvent(event: CompletionEvent): void {
