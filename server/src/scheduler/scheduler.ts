@@ -294,6 +294,12 @@ export class Scheduler {
       job.start = gen ? 'cached' : 'fresh';
       job.reused = gen ? commonPrefix(gen, job.target!) : 0;
     }
+    // Background work queued earlier for this document (a pre-empted orphan, an older warm-up) is stale now: left
+    // queued, it would cut this job's cache back to its own older prompt.
+    for (const old of this.queue.filter((q) => q.key === job.key && q.target && !this.isInteractive(q) && q.id < job.id)) {
+      this.remove(old);
+      this.answer(old, { kind: 'cancelled', reason: 'superseded' });
+    }
     try {
       gen ??= this.options.createGenerator();
       for (;;) {
