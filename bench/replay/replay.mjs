@@ -26,7 +26,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rpc from 'vscode-jsonrpc/node';
-import { readJsonl, rng } from '../lib/data.mjs';
+import { rng } from '../lib/data.mjs';
+import { makeSession as makeSessionOf, positionAt, replayFiles } from './session.mjs';
 const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,51 +57,8 @@ const MODE_ENV = {
 for (const m of MODES) if (!MODE_ENV[m]) throw new Error(`unknown mode ${m} (off, prefix, all)`);
 
 
-// Real TypeScript dev files (held out from training), picked deterministically: the first NFILES of 4-12k chars.
-const files = [];
-for (const r of readJsonl(path.join(root, 'bench/quality/data/npm-dev.jsonl.xz'))) {
-  if (r.lang === 'typescript' && r.text.length >= 4000 && r.text.length <= 12000 && !r.text.includes('\r')) files.push(r);
-  if (files.length >= NFILES) break;
-}
-
-/** Offset → LSP position (UTF-16, '\n' only). */
-function positionAt(text, offset) {
-  let line = 0;
-  let last = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    last = i + 1;
-  }
-  return { line, character: offset - last };
-}
-
-/**
- * The session for one file: the editor opens the file with a stretch of code removed at a line start in the
- * middle, and the user types it back: characters at 80-200 ms, a typo fixed with backspace now and then, and
- * twice a jump elsewhere in the file (10 characters typed there, then removed) and back. Steps are per typed
- * character (index i); positions are computed when they are replayed (an accept types several characters at once).
- */
-function makeSession(file, rand) {
-  const text = file.text;
-  const mid = Math.floor(text.length * (0.4 + 0.2 * rand()));
-  const start = text.lastIndexOf('\n', mid) + 1;
-  const typed = text.slice(start, start + NCHARS);
-  const initial = text.slice(0, start) + text.slice(start + NCHARS);
-  const steps = []; // per typed index: {i, jump?: {atInitial, gaps[]}, typo?: {gaps: [g1, g2]}, gapMs}
-  const gap = () => 80 + Math.floor(rand() * 120);
-  const jumpsAt = new Set([Math.floor(NCHARS / 3), Math.floor((2 * NCHARS) / 3)]);
-  for (let i = 0; i < typed.length; i++) {
-    const step = { i };
-    if (jumpsAt.has(i)) {
-      const far = initial.length * rand();
-      step.jump = { atInitial: initial.lastIndexOf('\n', far) + 1, gaps: Array.from({ length: 20 }, gap) };
-    }
-    if (rand() < 0.05 && /\w/.test(typed[i])) step.typo = { gaps: [gap(), 150 + Math.floor(rand() * 150)] };
-    step.gapMs = gap();
-    steps.push(step);
-  }
-  return { initial, start, typed, steps };
-}
+const files = replayFiles(root, NFILES);
+const makeSession = (file, rand) => makeSessionOf(file, rand, NCHARS);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -122,7 +80,7 @@ async function runMode(mode, fim) {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const engineLines = new Map(); // `${uri}@${version}` → record
-  const background = { speculative: 0, speculativeOk: 0, warmPacked: 0 };
+  const background = { speculative: 0, speculativeOk: 0, warmPacked: 0, modelPrefillTokens: null };
   let errBuf = '';
   child.stderr.on('data', (d) => {
     errBuf += d.toString('utf8');
@@ -133,6 +91,8 @@ async function runMode(mode, fim) {
       const m = /completion (\{.*\})$/.exec(line);
       if (m) {
         const rec = JSON.parse(m[1]);
+        // Cumulative in the engine (background work included); builds before the scheduler do not log it.
+        if (typeof rec.modelPrefillTokens === 'number') background.modelPrefillTokens = Math.max(background.modelPrefillTokens ?? 0, rec.modelPrefillTokens);
         if (rec.speculative) {
           background.speculative++;
           if (rec.outcome === 'ok') background.speculativeOk++;
@@ -223,6 +183,7 @@ async function runMode(mode, fim) {
       pending = { promise, source };
     };
     const base = () => start; // the typed region starts here; positions after it shift by what is typed
+    // (session.mjs keystrokes() replays the same edits without accepts, for fim-tokens.mjs.)
     for (const step of steps) {
       if (step.i < done) continue; // typed by an accept
       if (step.jump) {
@@ -304,6 +265,8 @@ function summarize(run) {
     p95NewPrefillPctWarm: round(pct(withTokens.map((r) => (100 * r.prefillTokens) / r.promptTokens), 0.95)),
     // Every prompt token a request's own model runs prefilled (answered and cancelled requests; background work excluded).
     newPrefillTokensTotal: engineRuns.reduce((a, r) => a + (r.prefillTokens ?? 0), 0),
+    // Every prompt token the model prefilled, background work (orphaned prefills, warming, speculation) included.
+    modelPrefillTokens: run.background.modelPrefillTokens ?? 'n/a',
     firstRequestNewPrefill: [...firstOfFile.values()].map((r) => r.prefillTokens ?? null).join('/'),
     outcomes: Object.entries(outcomes)
       .sort()
@@ -343,7 +306,7 @@ const meta = {
 };
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
 fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, runs }, null, 1) + '\n');
-const cols = ['mode', 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
+const cols = ['mode', 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'modelPrefillTokens', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
 const md = [
   `# Keystroke replay (${meta.date})`,
   '',
@@ -359,7 +322,7 @@ const md = [
   '',
   ...summaries.map((s) => `- ${s.mode}: ${s.outcomes}`),
   '',
-  'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, answered requests after the first of each file, requests that ran the model (a completion-reuse answer runs none). newPrefillTokensTotal: prompt tokens run by requests themselves, cancelled ones included (background warming and speculation excluded). firstRequestNewPrefill: per file. accepts: suggestions accepted by the replay rule (the suggestion on screen is what the user types next). speculative: speculative completions finished/started. warmPacked: documents warmed by a packed prefill. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
+  'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, answered requests after the first of each file, requests that ran the model (a completion-reuse answer runs none). newPrefillTokensTotal: prompt tokens run by requests themselves, cancelled ones included (background warming and speculation excluded; for the baseline build, which has no background prefill, it is all its prefill work). modelPrefillTokens: every prompt token the model prefilled, background work (the prefill of aborted requests that went on, warming, speculation) included (not logged by the baseline build). firstRequestNewPrefill: per file. accepts: suggestions accepted by the replay rule (the suggestion on screen is what the user types next). speculative: speculative completions finished/started. warmPacked: documents warmed by a packed prefill. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
   '',
 ];
 fs.writeFileSync(`${OUT}.md`, md.join('\n'));

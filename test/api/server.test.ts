@@ -152,6 +152,18 @@ describe('documents and completion', () => {
     expect(engines.last.closed).toEqual(['mem://a.ts']);
   });
 
+  it('warms the cache of an opened document in the background (at warmOffset, else at the end)', async () => {
+    const c = await client();
+    await c.call('document/open', { uri: 'mem://w.ts', languageId: 'typescript', text: 'let a = 1;\nlet b = ' });
+    await c.call('document/open', { uri: 'mem://v.ts', languageId: 'typescript', text: 'let a = 1;\nlet b = ', warmOffset: 4 });
+    expect(engines.last.warmed.map((w) => [w.documentKey, w.prefix, w.suffix])).toEqual([
+      ['mem://w.ts', 'let a = 1;\nlet b = ', ''],
+      ['mem://v.ts', 'let ', 'a = 1;\nlet b = '],
+    ]);
+    expect((await c.call('document/open', { uri: 'mem://u.ts', languageId: 'typescript', text: 'x', warmOffset: 2 })).error.code).toBe(-32602);
+    expect((await c.call('complete', { uri: 'mem://u.ts', position: { line: 0, character: 0 } })).error.message).toMatch(/not open/);
+  });
+
   it('completes from a bare prefix and suffix', async () => {
     const c = await client();
     const done = await c.call('complete', { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python', maxCandidates: 2 });

@@ -155,4 +155,26 @@ describe('completion-level reuse', () => {
     // Only the speculation's own prefill ran (background chunks), nothing interactive.
     expect(events.slice(before).filter((ev) => ev.type === 'chunk' && ev.priority === 'interactive')).toEqual([]);
   }, 60_000);
+
+  test('an empty speculative completion answers the request it was computed for, without decoding it again', async () => {
+    // A single-line completion that ends its line: after the accept the model has nothing more for that line.
+    let at = -1;
+    for (let k = 0; k < 3; k++) at = src.indexOf('const ', at + 1);
+    const cur = at + 'const '.length;
+    const { e: plain } = await engine({ speculative: false, completionReuse: false });
+    const shown = ok(await plain.complete(ctx('file:///e.ts', src, cur, 'single'), never)).candidates[0]!.text;
+    expect(shown.length).toBeGreaterThan(0);
+    const after = src.slice(0, cur) + shown + src.slice(cur);
+    expect(ok(await plain.complete(ctx('file:///e.ts', after, cur + shown.length, 'single'), never)).candidates).toEqual([]);
+
+    const { e, events } = await engine();
+    const first = ok(await e.complete(ctx('file:///e.ts', src, cur, 'single'), never));
+    expect(first.candidates[0]!.text).toBe(shown);
+    e.onCompletionEvent({ kind: 'accepted', completionId: `${first.id}.0`, raw: {} });
+    const before = events.length;
+    const next = ok(await e.complete(ctx('file:///e.ts', after, cur + shown.length, 'single'), never));
+    expect(next.cache).toBe('completion-reuse:speculative');
+    expect(next.candidates).toEqual([]);
+    expect(events.slice(before).filter((ev) => ev.type === 'chunk' && ev.priority === 'interactive')).toEqual([]);
+  }, 60_000);
 });

@@ -143,6 +143,27 @@ describe('scheduler', () => {
     expect(cacheOf('d')).toEqual(edited);
   });
 
+  test('a pre-empted background prefill that a newer request of its document overtook never runs again', async () => {
+    const { lm, scheduler, cacheOf } = setup();
+    const stale = prompt(6 * CHUNK, 11);
+    const fresh = [...stale.slice(0, 5), 55, ...stale.slice(6)]; // the user edited token 5 meanwhile
+    const controller = new AbortController();
+    let other: Promise<PrefillOutcome> | null = null;
+    let newer: Promise<PrefillOutcome> | null = null;
+    lm.beforeRun = (index, call) => {
+      if (index === 0) controller.abort(); // 'a' goes on as background work
+      if (index === 1) other = scheduler.request('b', prompt(2 * CHUNK, 12), { priority: 'interactive', hold: true }); // pre-empts it
+      if (call.ids[0]! >= 12000 && !newer) newer = scheduler.request('a', fresh, { priority: 'interactive', hold: true });
+    };
+    expect(await scheduler.request('a', stale, { priority: 'interactive', hold: true, signal: controller.signal })).toMatchObject({ kind: 'cancelled' });
+    while (!other) await new Promise((r) => setImmediate(r));
+    await finish(ready(await other), prompt(2 * CHUNK, 12));
+    while (!newer) await new Promise((r) => setImmediate(r));
+    await finish(ready(await newer), fresh);
+    while (scheduler.busy || scheduler.queued) await new Promise((r) => setImmediate(r));
+    expect(cacheOf('a')).toEqual(fresh);
+  });
+
   test('a cancelled request leaves a usable cache: the chunks it ran are reused by the next request', async () => {
     // reuse: false stops the prefill at the next chunk boundary (no orphan), as with caches off... but the store
     // still keeps what ran when it has a budget.

@@ -114,10 +114,11 @@ export class ApiSession {
         const p = params(request);
         const version = optionalInt(p, 'version', method, 0, Number.MAX_SAFE_INTEGER) ?? 0;
         const uri = str(p, 'uri', method);
+        const text = str(p, 'text', method);
+        // Warm the document's cache in the background at the given UTF-16 offset, else at the end.
+        const at = optionalInt(p, 'warmOffset', method, 0, text.length) ?? text.length;
         this.abortDocument(uri, 'modified');
-        const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, str(p, 'text', method));
-        // Warm the document's cache in the background at the given cursor offset (`position`), else at the end.
-        const at = optionalInt(p, 'warmOffset', method, 0, snapshot.text.length) ?? snapshot.text.length;
+        const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, text);
         if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) this.options.engine.warm(completionContext(snapshot, at, 'automatic'));
         return { uri: snapshot.uri, version: snapshot.version };
       }

@@ -191,6 +191,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   const completions = new CompletionCache();
+  /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
+  let modelPrefillTokens = 0;
   const cacheKey = (documentKey: string) => `${modelDir}\u0000${documentKey}`;
 
   const setStatus = (patch: Partial<EngineStatus>) => {
@@ -230,7 +232,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize }),
         chunkSize,
         reuse: prefixCacheOn,
-        onEvent: options.onSchedulerEvent,
+        onEvent: (event) => {
+          if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
+          options.onSchedulerEvent?.(event);
+        },
         log,
       });
       if (!b.template) {
@@ -281,7 +286,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
     const logLine = (fields: Record<string, unknown>) =>
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
-      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes })}`);
+      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens })}`);
     if (outcome.kind === 'cancelled') {
       logLine({ outcome: 'cancelled', promptTokens: prompt.ids.length, cancelledIn: 'prefill', reason: outcome.reason });
       return { kind: 'cancelled' };
@@ -299,6 +304,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const r = await decodeRequest(generator, { tokenizer, template: template! }, context, prefix, decodeSettings, decodeSignal, onPartial, prompt);
       // Prompt tokens run for this request: the scheduler's chunks plus what the decode ran of the prompt.
       const prefillTokens = lease.prefilledTokens + r.prefillTokens;
+      modelPrefillTokens += r.prefillTokens;
       const reused = r.promptTokens - prefillTokens;
       const prefillMs = tPrefilled - t0 + r.prefillMs;
       const cache = !prefixCacheOn ? 'off' : reused > 0 ? `kv-prefix:${reused}` : lease.start !== 'fresh' ? 'miss:no-common-prefix' : 'miss';
@@ -357,7 +363,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const cache = hit.entry.speculative ? 'completion-reuse:speculative' : 'completion-reuse';
     const entry = hit.typed === 0 ? hit.entry : completions.add({ ...hit.entry, prefix: context.prefix, text, speculative: false });
     const totalMs = nowMs() - t0;
-    log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache, typed: hit.typed, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0 })}`);
+    log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache, typed: hit.typed, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0, modelPrefillTokens })}`);
     setStatus({ lastLatencyMs: Math.round(totalMs) });
     return {
       kind: 'ok',
@@ -389,6 +395,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
       if (served) {
         if (served.kind === 'ok' && onPartial && served.candidates[0]) onPartial(served.candidates[0].text);
         return served;
+      }
+      // The speculation found nothing to insert here (the cache keeps no empty texts): the same prompt and line
+      // mode would decode the same empty answer again.
+      if (reuseOn && spec.result?.kind === 'ok' && spec.result.candidates.length === 0 && spec.singleLine === isSingleLine(context)) {
+        const totalMs = nowMs() - t0;
+        log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, outcome: 'ok', promptTokens: 0, prefillTokens: 0, cache: 'completion-reuse:speculative', empty: true, prefillMs: 0, decodeMs: 0, generated: 0, totalMs: Math.round(totalMs), kvBytes: store?.stats().bytes ?? 0, modelPrefillTokens })}`);
+        return {
+          kind: 'ok',
+          candidates: [],
+          timings: { totalMs, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 },
+          cache: 'completion-reuse:speculative',
+        };
       }
     } else {
       // A speculation for this document is now stale: queued, it is dropped; prefilling, this request takes it over.
@@ -434,6 +452,16 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const batch = pendingWarm;
     pendingWarm = null;
     if (!batch) return;
+    try {
+      flushBatch(batch);
+    } catch (e) {
+      // (Runs from setImmediate: a throw here would end the process.)
+      log(`warm failed: ${errorText(e)}`);
+      for (const list of batch.values()) for (const w of list) w.resolve('failed');
+    }
+  }
+
+  function flushBatch(batch: NonNullable<typeof pendingWarm>): void {
     if (!ready()) {
       for (const list of batch.values()) for (const w of list) w.resolve('unavailable');
       return;
@@ -474,7 +502,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
               kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize }, caches[k]!, m.ids));
               m.done('packed');
             });
-            log(`warm ${JSON.stringify({ packed: still.length, tokens: still.reduce((n, m) => n + m.ids.length - 1, 0) })}`);
+            const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);
+            modelPrefillTokens += tokens;
+            log(`warm ${JSON.stringify({ packed: still.length, tokens })}`);
           } catch (e) {
             log(`packed warm failed: ${errorText(e)}`);
             still.forEach((m) => m.done('failed'));
@@ -485,19 +515,31 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
 
   // ---- speculative next completion ----
-  const speculations = new Map<string, { controller: AbortController; done: Promise<void>; prefix: string; suffix: string }>();
+  interface Speculation {
+    controller: AbortController;
+    done: Promise<void>;
+    prefix: string;
+    suffix: string;
+    singleLine: boolean;
+    result?: CompletionResult;
+  }
+  const speculations = new Map<string, Speculation>();
 
   function speculate(documentKey: string, languageId: string, prefix: string, suffix: string): void {
     if (!ready()) return;
     speculations.get(documentKey)?.controller.abort();
     const controller = new AbortController();
     const context: CompletionContext = { documentKey, version: -1, languageId, prefix, suffix, trigger: 'automatic' };
-    const done = run(context, controller.signal, nowMs(), true)
+    const spec: Speculation = { controller, done: Promise.resolve(), prefix, suffix, singleLine: isSingleLine(context) };
+    spec.done = run(context, controller.signal, nowMs(), true)
+      .then((result) => {
+        spec.result = result;
+      })
       .catch((e) => log(`speculative completion failed: ${errorText(e)}`))
       .then(() => {
-        if (speculations.get(documentKey)?.controller === controller) speculations.delete(documentKey);
+        if (speculations.get(documentKey) === spec) speculations.delete(documentKey);
       });
-    speculations.set(documentKey, { controller, done, prefix, suffix });
+    speculations.set(documentKey, spec);
   }
 
   function onCompletionEvent(event: CompletionEvent): void {

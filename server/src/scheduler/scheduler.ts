@@ -257,6 +257,10 @@ export class Scheduler {
         this.running = job;
         try {
           await this.runPrefill(job);
+        } catch (e) {
+          // runPrefill answers its own failures; this is a bug in it: answer the job and keep scheduling.
+          this.options.log?.(`scheduler: ${e instanceof Error ? e.message : String(e)}`);
+          this.answer(job, { kind: 'failed', error: e });
         } finally {
           this.running = null;
         }
@@ -290,8 +294,14 @@ export class Scheduler {
       job.start = gen ? 'cached' : 'fresh';
       job.reused = gen ? commonPrefix(gen, job.target!) : 0;
     }
-    gen ??= this.options.createGenerator();
+    // Background work queued earlier for this document (a pre-empted orphan, an older warm-up) is stale now: left
+    // queued, it would cut this job's cache back to its own older prompt.
+    for (const old of this.queue.filter((q) => q.key === job.key && q.target && !this.isInteractive(q) && q.id < job.id)) {
+      this.remove(old);
+      this.answer(old, { kind: 'cancelled', reason: 'superseded' });
+    }
     try {
+      gen ??= this.options.createGenerator();
       for (;;) {
         const target = job.target!;
         if (this.disposed || job.dropped) {

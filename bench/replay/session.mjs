@@ -1,0 +1,82 @@
+// The replay's typing sessions, shared by replay.mjs (over LSP, timed) and fim-tokens.mjs (prompt tokens only).
+import path from 'node:path';
+import { readJsonl } from '../lib/data.mjs';
+
+/** Real TypeScript dev files (held out from training), picked deterministically: the first `count` of 4-12k chars. */
+export function replayFiles(root, count) {
+  const files = [];
+  for (const r of readJsonl(path.join(root, 'bench/quality/data/npm-dev.jsonl.xz'))) {
+    if (r.lang === 'typescript' && r.text.length >= 4000 && r.text.length <= 12000 && !r.text.includes('\r')) files.push(r);
+    if (files.length >= count) break;
+  }
+  return files;
+}
+
+/** Offset → LSP position (UTF-16, '\n' only). */
+export function positionAt(text, offset) {
+  let line = 0;
+  let last = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    last = i + 1;
+  }
+  return { line, character: offset - last };
+}
+
+/**
+ * The session for one file: the editor opens the file with a stretch of `nchars` characters removed at a line start
+ * in the middle, and the user types it back: characters at 80-200 ms, a typo fixed with backspace now and then, and
+ * twice a jump elsewhere in the file (10 characters typed there, then removed) and back. Steps are per typed
+ * character (index i); positions are computed when they are replayed (an accept types several characters at once).
+ */
+export function makeSession(file, rand, nchars) {
+  const text = file.text;
+  const mid = Math.floor(text.length * (0.4 + 0.2 * rand()));
+  const start = text.lastIndexOf('\n', mid) + 1;
+  const typed = text.slice(start, start + nchars);
+  const initial = text.slice(0, start) + text.slice(start + nchars);
+  const steps = []; // per typed index: {i, jump?: {atInitial, gaps[]}, typo?: {gaps: [g1, g2]}, gapMs}
+  const gap = () => 80 + Math.floor(rand() * 120);
+  const jumpsAt = new Set([Math.floor(nchars / 3), Math.floor((2 * nchars) / 3)]);
+  for (let i = 0; i < typed.length; i++) {
+    const step = { i };
+    if (jumpsAt.has(i)) {
+      const far = initial.length * rand();
+      step.jump = { atInitial: initial.lastIndexOf('\n', far) + 1, gaps: Array.from({ length: 20 }, gap) };
+    }
+    if (rand() < 0.05 && /\w/.test(typed[i])) step.typo = { gaps: [gap(), 150 + Math.floor(rand() * 150)] };
+    step.gapMs = gap();
+    steps.push(step);
+  }
+  return { initial, start, typed, steps };
+}
+
+/** The document after each keystroke of a session typed without accepts (as replay.mjs --accept 0 sends them). */
+export function* keystrokes(session) {
+  const { initial, start, typed, steps } = session;
+  let text = initial;
+  let done = 0;
+  const insert = (at, ch) => {
+    text = text.slice(0, at) + ch + text.slice(at);
+    return { text, cursor: at + ch.length };
+  };
+  const del = (at) => {
+    text = text.slice(0, at) + text.slice(at + 1);
+    return { text, cursor: at };
+  };
+  for (const step of steps) {
+    if (step.jump) {
+      const at = step.jump.atInitial > start ? step.jump.atInitial + done : step.jump.atInitial;
+      const junk = '// note: x';
+      for (let j = 0; j < junk.length; j++) yield insert(at + j, junk[j]);
+      for (let j = junk.length; j > 0; j--) yield del(at + j - 1);
+    }
+    const cursor = start + done;
+    if (step.typo) {
+      yield insert(cursor, 'q');
+      yield del(cursor);
+    }
+    yield insert(cursor, typed[step.i]);
+    done++;
+  }
+}
