@@ -79,7 +79,7 @@ export function decodeOptionsFrom(values: { mode?: string; loops?: string; tau?:
   if (values.tau !== undefined) {
     const tau = Number(values.tau);
     if (!/^\d*\.?\d+$/.test(values.tau) || !(tau >= 0 && tau <= 1)) throw new UsageError(`--tau must be a number in 0..1, got ${JSON.stringify(values.tau)}`);
-    out.tau = tau;
+    out.selfInfillTau = tau;
   }
   return out;
 }

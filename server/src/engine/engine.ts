@@ -66,7 +66,7 @@ export interface EngineOptions {
   /** Self-infilling loops, 0..2 (default 1). */
   selfInfillLoops?: number;
   /** Confidence threshold of self-infilling, 0..1 (default 0.25). */
-  tau?: number;
+  selfInfillTau?: number;
 }
 
 /** What the engine's caches hold now (tests, benchmarks). */
@@ -133,7 +133,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const decodeSettings: DecodeSettings = {
     mode: options.decodeMode ?? DEFAULT_DECODE.mode,
     loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
-    tau: Math.max(0, Math.min(1, options.tau ?? DEFAULT_DECODE.tau)),
+    tau: Math.max(0, Math.min(1, options.selfInfillTau ?? DEFAULT_DECODE.tau)),
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
     timeBudgetMs: options.timeBudgetMs ?? 3000,
