@@ -46,6 +46,9 @@ const realEngineFactory: EngineFactory = async (options) => {
     device: options.device,
     maxNewTokens: options.maxNewTokens,
     cacheBudgetMb: options.cacheBudgetMb,
+    decodeMode: options.decodeMode,
+    selfInfillLoops: options.selfInfillLoops,
+    selfInfillTau: options.selfInfillTau,
     // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
     log: process.env.INFILL_LS_LOG === 'debug' ? (message) => stderr(`infill-ls engine: ${message}`) : undefined,
   });

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, applySettings, isLanguageEnabled } from '../../server/src/config/settings.js';
+import { DEFAULT_DECODE } from '../../server/src/engine/decode.js';
 
 describe('applySettings', () => {
   it('accepts the "infill-ls" section, the infillLs key, or bare settings', () => {
@@ -37,8 +38,21 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, debounce, enable)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable)',
     ]);
+  });
+
+  it('decode mode settings: values, ranges, and the defaults of the engine', () => {
+    const ok = applySettings(DEFAULT_SETTINGS, { decodeMode: 'fim', selfInfillLoops: 2, selfInfillTau: 0.1 });
+    expect(ok.errors).toEqual([]);
+    expect(ok.settings).toMatchObject({ decodeMode: 'fim', selfInfillLoops: 2, selfInfillTau: 0.1 });
+    expect(ok.changed).toEqual(['decodeMode', 'selfInfillLoops', 'selfInfillTau']);
+    expect(applySettings(DEFAULT_SETTINGS, { decodeMode: 'beam', selfInfillLoops: 3, selfInfillTau: 2 }).errors).toEqual([
+      'infill-ls.decodeMode must be "fim" or "self-infill", got "beam"',
+      'infill-ls.selfInfillLoops must be an integer in 0..2, got 3',
+      'infill-ls.selfInfillTau must be a number in 0..1, got 2',
+    ]);
+    expect({ mode: DEFAULT_SETTINGS.decodeMode, loops: DEFAULT_SETTINGS.selfInfillLoops, tau: DEFAULT_SETTINGS.selfInfillTau }).toEqual(DEFAULT_DECODE);
   });
 
   it('reads a bare debounce number as a fixed delay', () => {

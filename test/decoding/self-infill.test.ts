@@ -63,7 +63,9 @@ function request(prefix: string, suffix: string, extra: Partial<SelfInfillReques
   return {
     promptIds: layout.infill(prefixIds, suffixIds),
     stopIds: [EOS],
-    maskIds: [PRE, MID, SUF],
+    maskIds: [],
+    l2rMaskIds: [PRE, MID, SUF],
+    l2rStopIds: [EOS],
     lineMode: 'multi',
     stopAt: () => null,
     maxNewTokens: 64,

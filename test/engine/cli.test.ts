@@ -137,6 +137,31 @@ describe('runEval', () => {
     await engine.dispose();
   });
 
+  test('--shard K/N takes task i when i % N == K; --mode fim and si<N>; raw and token counts per line', async () => {
+    const dir = tempDir();
+    const tasks = path.join(dir, 'tasks.jsonl');
+    const items = Array.from({ length: 5 }, (_, i) => ({ id: `s${i}`, language: 'typescript', prefix: `const v${i} = `, suffix: ';\n' }));
+    fs.writeFileSync(tasks, items.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const ids: string[][] = [];
+    for (const k of [0, 1]) {
+      const out = path.join(dir, `p${k}.jsonl`);
+      expect(await runEval(['--tasks', tasks, '--out', out, '--model', synth.dir, '--device', 'cpu', '--shard', `${k}/2`, '--mode', k ? 'si2' : 'fim'], capture().io)).toBe(0);
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      for (const l of lines) {
+        expect(typeof l.raw).toBe('string');
+        expect(l.tokens).toBeGreaterThanOrEqual(0);
+        expect(l.modelTokens).toBeGreaterThan(0);
+      }
+      ids.push(lines.map((l) => l.id));
+    }
+    expect(ids).toEqual([['s0', 's2', 's4'], ['s1', 's3']]);
+    for (const bad of [['--shard', '2/2'], ['--shard', 'x'], ['--mode', 'beam'], ['--loops', '3'], ['--tau', '1.5']]) {
+      const c = capture();
+      expect(await runEval(['--tasks', tasks, '--out', path.join(dir, 'x.jsonl'), ...bad], c.io)).toBe(2);
+      expect(c.err.join('')).toContain(bad[0]);
+    }
+  });
+
   test('missing flags exit 2; a bad task line is reported and counted', async () => {
     expect(await runEval(['--tasks', 'x'], capture().io)).toBe(2);
     const dir = tempDir();

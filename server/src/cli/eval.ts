@@ -79,7 +79,7 @@ export function decodeOptionsFrom(values: { mode?: string; loops?: string; tau?:
   if (values.tau !== undefined) {
     const tau = Number(values.tau);
     if (!/^\d*\.?\d+$/.test(values.tau) || !(tau >= 0 && tau <= 1)) throw new UsageError(`--tau must be a number in 0..1, got ${JSON.stringify(values.tau)}`);
-    out.tau = tau;
+    out.selfInfillTau = tau;
   }
   return out;
 }
@@ -127,7 +127,9 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
     err(`infill-ls eval: ${tasksFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(e)}\n`);
     return 1;
   }
-  const engine = createEngine({ ...engineOptions, log: (m) => err(`infill-ls: ${m}\n`) });
+  // Quality, not latency: no decoding time budget, so that results do not depend on the machine's load (a loaded
+  // machine cut some completions at the 3 s budget and made two runs of one mode disagree).
+  const engine = createEngine({ timeBudgetMs: 600_000, ...engineOptions, log: (m) => err(`infill-ls: ${m}\n`) });
   const outFile = path.resolve(args.values.out);
   const fd = fs.openSync(outFile, 'w');
   let failed = 0;

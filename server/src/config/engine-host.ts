@@ -34,6 +34,9 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     device: settings.device,
     maxNewTokens: settings.maxNewTokens,
     cacheBudgetMb: settings.cacheBudgetMb,
+    decodeMode: settings.decodeMode,
+    selfInfillLoops: settings.selfInfillLoops,
+    selfInfillTau: settings.selfInfillTau,
   };
 }
 

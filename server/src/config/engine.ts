@@ -15,6 +15,9 @@ export interface EngineOptions {
   device: Settings['device'];
   maxNewTokens: number;
   cacheBudgetMb: number;
+  decodeMode: Settings['decodeMode'];
+  selfInfillLoops: number;
+  selfInfillTau: number;
 }
 
 export type EngineFactory = (options: EngineOptions) => CompletionEngine | Promise<CompletionEngine>;

@@ -5,6 +5,8 @@
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
 export type DebounceMode = 'adaptive' | 'fixed';
+/** 'fim': plain fill-in-the-middle; 'self-infill': self-infilling (engine/decode.ts, decoding/self-infill.ts). */
+export type DecodeMode = 'fim' | 'self-infill';
 
 export interface DebounceSettings {
   /** 'adaptive': Tabby-style, from typing speed, context and expected latency; 'fixed': always `fixedMs`. */
@@ -25,6 +27,11 @@ export interface Settings {
   maxNewTokens: number;
   /** Memory budget of the engine's caches (KV prefix caches, completion cache), in MiB. */
   cacheBudgetMb: number;
+  decodeMode: DecodeMode;
+  /** Self-infilling looping iterations, 0..2. */
+  selfInfillLoops: number;
+  /** Self-infilling confidence threshold (p_max below it interrupts or cuts), 0..1. */
+  selfInfillTau: number;
   debounce: DebounceSettings;
   /** Enable per language id; '*' is the default for languages not listed. */
   enable: Record<string, boolean>;
@@ -35,6 +42,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   device: 'auto',
   maxNewTokens: 64,
   cacheBudgetMb: 512,
+  // Keep equal to engine/decode.ts DEFAULT_DECODE (test/config/settings.test.ts checks).
+  decodeMode: 'self-infill',
+  selfInfillLoops: 1,
+  selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
   enable: Object.freeze({ '*': true }) as Record<string, boolean>,
 });
@@ -118,6 +129,19 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         if (v !== undefined) next.cacheBudgetMb = v;
         break;
       }
+      case 'decodeMode':
+        if (value === 'fim' || value === 'self-infill') next.decodeMode = value;
+        else errors.push(`${SETTINGS_SECTION}.decodeMode must be "fim" or "self-infill", got ${show(value)}`);
+        break;
+      case 'selfInfillLoops': {
+        const v = integerIn('selfInfillLoops', value, 0, 2, errors);
+        if (v !== undefined) next.selfInfillLoops = v;
+        break;
+      }
+      case 'selfInfillTau':
+        if (typeof value === 'number' && value >= 0 && value <= 1) next.selfInfillTau = value;
+        else errors.push(`${SETTINGS_SECTION}.selfInfillTau must be a number in 0..1, got ${show(value)}`);
+        break;
       case 'debounce':
         applyDebounce(next, value, errors);
         break;
@@ -125,7 +149,7 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         applyEnable(next, value, errors);
         break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, debounce, enable)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
@@ -185,4 +209,4 @@ export function isLanguageEnabled(settings: Readonly<Settings>, languageId: stri
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau'];

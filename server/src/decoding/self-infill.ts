@@ -84,6 +84,9 @@ export interface SelfInfillRequest extends ModeRequest {
   tau: number;
   /** Looping iterations (0, 1, 2). */
   loops: number;
+  /** Left-to-right passes (the suffix, its regeneration): sentinels masked (as published), these end the pass. */
+  l2rMaskIds: readonly number[];
+  l2rStopIds: readonly number[];
   /** Text the self-written suffix starts with; null: the real suffix is relevant (no interruption). */
   suffixPrompt: string | null;
   /** Cuts a self-written or regenerated suffix after the cursor's block. */
@@ -331,8 +334,8 @@ async function interruptAndLoop(
   // The suffix: l2r(prefix m) lead → until the cursor's block ends (sentinels masked).
   await gen.setPrompt([...req.layout.l2r([...req.prefixIds, ...mIds]), ...tokenizer.encode(lead)]);
   const sSpan = await decodeSpan(gen, tokenizer, {
-    stopTokenIds: req.stopIds,
-    maskTokenIds: req.maskIds,
+    stopTokenIds: req.l2rStopIds,
+    maskTokenIds: req.l2rMaskIds,
     maxNewTokens: req.maxSuffixTokens ?? 32,
     deadlineMs: req.deadlineMs,
     stopAt: (text) => {
@@ -369,8 +372,8 @@ async function interruptAndLoop(
     // (1) Left to right from the prefix and the middle: regenerate the suffix.
     await gen.setPrompt(req.layout.l2r([...req.prefixIds, ...before]));
     const regen = await decodeSpan(gen, tokenizer, {
-      stopTokenIds: req.stopIds,
-      maskTokenIds: req.maskIds,
+      stopTokenIds: req.l2rStopIds,
+      maskTokenIds: req.l2rMaskIds,
       maxNewTokens: req.maxNewTokens,
       deadlineMs: req.deadlineMs,
       forced: mIdsFor(before),

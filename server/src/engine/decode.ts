@@ -79,9 +79,9 @@ export async function decodeRequest(
   const t0 = nowMs();
   const common = {
     promptIds: prompt.ids,
-    // Plain FIM stops at any sentinel (as it always did); self-infilling masks them while writing code, as published.
-    stopIds: mode === 'self-infill' ? template.stopIds.filter((id) => !sentinels.includes(id)) : template.stopIds,
-    maskIds: mode === 'self-infill' ? sentinels : [],
+    // Infilling passes stop at any sentinel, as plain FIM always did (so tau = 0 is exactly plain FIM).
+    stopIds: template.stopIds,
+    maskIds: [] as number[],
     lineMode: plan.lineMode,
     stopAt: plan.stopAt,
     maxNewTokens: settings.maxNewTokens,
@@ -107,6 +107,9 @@ export async function decodeRequest(
       cursorLine: context.prefix.slice(context.prefix.lastIndexOf('\n') + 1),
       tau: settings.tau,
       loops: settings.loops,
+      // Left-to-right passes mask the sentinels while writing code, as published.
+      l2rMaskIds: sentinels,
+      l2rStopIds: template.stopIds.filter((id) => !sentinels.includes(id)),
       suffixPrompt: plan.suffixPrompt,
       suffixStopAt: plan.suffixStopAt,
       suffixScoreIds: prompt.suffixText.trim() === '' ? [] : tokenizer.encode(prompt.suffixText).slice(0, SUFFIX_SCORE_TOKENS),

@@ -74,7 +74,7 @@ export interface EngineOptions {
   /** Self-infilling loops, 0..2 (default DEFAULT_DECODE.loops). */
   selfInfillLoops?: number;
   /** Confidence threshold of self-infilling, 0..1 (default DEFAULT_DECODE.tau). */
-  tau?: number;
+  selfInfillTau?: number;
   /** Background warming through `warm()` (default on; env INFILL_LS_WARM=0 turns it off: warm() does nothing). */
   warm?: boolean;
   /**
@@ -169,7 +169,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const decodeSettings: DecodeSettings = {
     mode: options.decodeMode ?? DEFAULT_DECODE.mode,
     loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
-    tau: Math.max(0, Math.min(1, options.tau ?? DEFAULT_DECODE.tau)),
+    tau: Math.max(0, Math.min(1, options.selfInfillTau ?? DEFAULT_DECODE.tau)),
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
     timeBudgetMs: options.timeBudgetMs ?? 3000,
