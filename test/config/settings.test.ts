@@ -43,9 +43,9 @@ describe('applySettings', () => {
   });
 
   it('decode mode settings: values, ranges, and the defaults of the engine', () => {
-    const ok = applySettings(DEFAULT_SETTINGS, { decodeMode: 'fim', selfInfillLoops: 2, selfInfillTau: 0.1 });
+    const ok = applySettings(DEFAULT_SETTINGS, { decodeMode: 'self-infill', selfInfillLoops: 2, selfInfillTau: 0.1 });
     expect(ok.errors).toEqual([]);
-    expect(ok.settings).toMatchObject({ decodeMode: 'fim', selfInfillLoops: 2, selfInfillTau: 0.1 });
+    expect(ok.settings).toMatchObject({ decodeMode: 'self-infill', selfInfillLoops: 2, selfInfillTau: 0.1 });
     expect(ok.changed).toEqual(['decodeMode', 'selfInfillLoops', 'selfInfillTau']);
     expect(applySettings(DEFAULT_SETTINGS, { decodeMode: 'beam', selfInfillLoops: 3, selfInfillTau: 2 }).errors).toEqual([
       'infill-ls.decodeMode must be "fim" or "self-infill", got "beam"',

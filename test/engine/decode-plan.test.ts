@@ -46,6 +46,15 @@ describe('decode plan contract', () => {
     }
   });
 
+  test('a block closed far below the cursor (beyond the analysis window) is not an empty suffix', () => {
+    const body = Array.from({ length: 400 }, (_, i) => `  const v${i} = ${i} * 2;\n`).join('');
+    const prefix = 'class Big {\n  run() {\n';
+    const closed = planDecode({ prefix, suffix: `\n${body}  }\n}\n`, languageId: 'typescript', trigger: 'manual' });
+    expect(closed.suffixPrompt).toBeNull();
+    const open = planDecode({ prefix: prefix + '    const a = 1;\n    ', suffix: '', languageId: 'typescript', trigger: 'manual' });
+    expect(open.suffixPrompt).toBe('  }');
+  });
+
   test('the caller decides the line mode when it says', () => {
     expect(planDecode({ prefix: 'const a = f(', suffix: ');', languageId: 'typescript', trigger: 'automatic', lineMode: 'multi' }).lineMode).toBe('multi');
   });

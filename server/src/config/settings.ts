@@ -43,7 +43,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   maxNewTokens: 64,
   cacheBudgetMb: 512,
   // Keep equal to engine/decode.ts DEFAULT_DECODE (test/config/settings.test.ts checks).
-  decodeMode: 'self-infill',
+  decodeMode: 'fim',
   selfInfillLoops: 1,
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,

@@ -139,7 +139,7 @@ export function planDecode(input: PlanInput): DecodePlan {
         suffixPrompt = fn + unit + 'return';
         suffixIndent = fn.length + unit.length;
       }
-    } else if (afterPrefix.stack[afterPrefix.stack.length - 1] === '{' && !suffixClosesInnermost(afterPrefix, w.suffix, rules) && WORD.test(prefix)) {
+    } else if (afterPrefix.stack[afterPrefix.stack.length - 1] === '{' && !suffixClosesInnermost(afterPrefix, suffix, rules) && WORD.test(prefix)) {
       suffixPrompt = (bodyIndent.length >= unit.length ? bodyIndent.slice(0, bodyIndent.length - unit.length) : '') + '}';
     }
   }
@@ -193,7 +193,11 @@ function restOfLine(suffix: string): string {
   return nl < 0 ? suffix : suffix.slice(0, nl);
 }
 
-/** True when the suffix closes the innermost bracket open at the cursor (scanning the suffix from the prefix's state). */
+/**
+ * True when the suffix closes the innermost bracket open at the cursor (scanning the suffix from the prefix's state).
+ * The whole suffix, not the analysis window: a long class body closes far below the cursor, and a window would make
+ * its suffix look irrelevant.
+ */
 function suffixClosesInnermost(afterPrefix: ScanState, suffix: string, rules: LexicalRules): boolean {
   const depth = afterPrefix.stack.length;
   if (depth === 0) return false;

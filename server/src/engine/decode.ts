@@ -29,7 +29,12 @@ export interface DecodeSettings {
   seed?: number;
 }
 
-export const DEFAULT_DECODE: Pick<DecodeSettings, 'mode' | 'loops' | 'tau'> = { mode: 'self-infill', loops: 1, tau: 0.25 };
+/**
+ * Plain FIM is the default: on held-out dev tasks (60 per suite, models/default) it kept the best edit similarity on
+ * multi-line tasks (ts 21.5 / py 26.4 vs self-infill N=1 21.2 / 25.9) with ~20% fewer model tokens; self-infilling's
+ * published setting (an empty suffix) is rare in infilling. loops/tau apply when decodeMode is 'self-infill'.
+ */
+export const DEFAULT_DECODE: Pick<DecodeSettings, 'mode' | 'loops' | 'tau'> = { mode: 'fim', loops: 1, tau: 0.25 };
 
 /** Real-suffix tokens scored after each candidate (loops ≥ 1): about the first line or two. */
 const SUFFIX_SCORE_TOKENS = 16;

@@ -8,8 +8,8 @@
 //   computed tokens and cuts the cache to the common prefix otherwise (scheduler/);
 // - greedy decoding, at most `maxNewTokens` (64) new tokens, within `timeBudgetMs` (3000) of decoding;
 // - decoding (engine/decode.ts) on the generator the scheduler prefilled: the syntax layer decides single vs multi
-//   line and where a completion stops (end of the cursor's block, the code after the cursor); `decodeMode`
-//   'self-infill' or 'fim' decodes, then the post-processing chain and syntax validation order the candidates;
+//   line and where a completion stops (end of the cursor's block, the code after the cursor); `decodeMode` 'fim'
+//   (default) or 'self-infill' decodes, then the post-processing chain and syntax validation order the candidates;
 // - per-document KV prefix caches: each document key has its own Generator (tokens + KV cache) in a byte-bounded
 //   LRU (cache/KvStore, `cacheBudgetMb`); a request reuses the longest common token prefix of that document's
 //   previous prompt+completion (with the SPM template, typing only appends tokens);
@@ -69,7 +69,7 @@ export interface EngineOptions {
   stickyTrim?: boolean;
   /** The post-processing chain on the final text (default on; env INFILL_LS_POSTPROCESS=0 turns it off). */
   postprocess?: boolean;
-  /** 'fim' (plain FIM, the template's layout) or 'self-infill' (see decoding/self-infill.ts); default DEFAULT_DECODE.mode. */
+  /** 'fim' (default: plain FIM, the template's layout) or 'self-infill' (see decoding/self-infill.ts). */
   decodeMode?: DecodeMode;
   /** Self-infilling loops, 0..2 (default DEFAULT_DECODE.loops). */
   selfInfillLoops?: number;
