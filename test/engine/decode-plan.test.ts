@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { blockBodyIndent, planDecode } from '../../server/src/engine/decode-plan.js';
+import { SyntaxTrees } from '../../server/src/syntax/index.js';
 import { loadFixtures, splitAtCursor } from '../postprocess/fixture.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/syntax/decode-plan');
@@ -30,6 +31,25 @@ describe('decode plan fixtures', () => {
       if (selfSuffix !== undefined) expect(cut(selfSuffix, plan.suffixStopAt(selfSuffix))).toBe(selfSuffixExpected);
     });
   }
+});
+
+describe('decode plan with per-document trees', () => {
+  test('re-parsing the window incrementally (the engine SyntaxTrees) plans every fixture as a fresh parse does', () => {
+    const trees = new SyntaxTrees();
+    for (const fx of loadFixtures(ROOT)) {
+      const { prefix, suffix } = splitAtCursor(fx.file, fx.sections.document ?? '');
+      const languageId = fx.header.language ?? 'typescript';
+      const trigger = fx.header.trigger === 'manual' ? 'manual' : 'automatic';
+      const completion = fx.sections.completion ?? '';
+      // The same document one keystroke earlier first, so the fixture's own plan comes from an incremental parse.
+      planDecode({ prefix: prefix.slice(0, -1), suffix, languageId, trigger, documentKey: 'doc' }, trees);
+      const incremental = planDecode({ prefix, suffix, languageId, trigger, documentKey: 'doc' }, trees);
+      const fresh = planDecode({ prefix, suffix, languageId, trigger });
+      expect(incremental.lineMode, fx.file).toBe(fresh.lineMode);
+      expect(incremental.suffixPrompt).toEqual(fresh.suffixPrompt);
+      expect(incremental.stopAt(completion)).toBe(fresh.stopAt(completion));
+    }
+  });
 });
 
 describe('decode plan contract', () => {

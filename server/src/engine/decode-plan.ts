@@ -1,7 +1,7 @@
 // The syntax layer's say in decoding: single- vs multi-line, where a completion must stop (end of the cursor's block,
 // the code after the cursor) and, when the cursor's block has nothing after the cursor, the self-infilling suffix prompt.
 // Pure: plain strings in, plain data and predicates out; never throws on broken code.
-import { analyzeCursor, errorWindow, grammarFor, grammarSettings, initialScanState, leadingWhitespace, scan, GENERIC_RULES, type CursorAnalysis, type LexicalRules, type ScanState } from '../syntax/index.js';
+import { analyzeCursor, errorWindow, type SyntaxTrees, grammarFor, grammarSettings, initialScanState, leadingWhitespace, scan, GENERIC_RULES, type CursorAnalysis, type LexicalRules, type ScanState } from '../syntax/index.js';
 
 export interface PlanInput {
   prefix: string;
@@ -9,6 +9,8 @@ export interface PlanInput {
   languageId: string;
   trigger: 'automatic' | 'manual';
   lineMode?: 'single' | 'multi';
+  /** With `trees`: the document whose analysis window is re-parsed incrementally from its previous tree. */
+  documentKey?: string;
 }
 
 export interface DecodePlan {
@@ -31,13 +33,16 @@ export interface DecodePlan {
 const WINDOW_CHARS = 6000;
 const WORD = /[\p{L}\p{N}_$]/u;
 
-export function planDecode(input: PlanInput): DecodePlan {
+export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
   const prefix = typeof input.prefix === 'string' ? input.prefix : '';
   const suffix = typeof input.suffix === 'string' ? input.suffix : '';
   const w = errorWindow(prefix, suffix, WINDOW_CHARS);
   let analysis: CursorAnalysis | null = null;
   try {
-    analysis = analyzeCursor(w.prefix + w.suffix, w.prefix.length, input.languageId);
+    const text = w.prefix + w.suffix;
+    // The window starts at a top-level line that rarely moves while typing: its tree is re-parsed incrementally.
+    const tree = trees && input.documentKey !== undefined ? trees.update(input.documentKey, input.languageId, text).tree : undefined;
+    analysis = analyzeCursor(text, w.prefix.length, input.languageId, tree);
   } catch {
     analysis = null; // a parser failure is not the request's: decode without syntax facts
   }

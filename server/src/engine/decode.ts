@@ -9,6 +9,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { nowMs } from '../util/clock.js';
 import { createRng } from '../util/rng.js';
 import { planDecode } from './decode-plan.js';
+import type { SyntaxTrees } from '../syntax/index.js';
 import type { CompletionCandidate, CompletionContext } from './types.js';
 
 export type DecodeMode = 'fim' | 'self-infill';
@@ -59,7 +60,7 @@ export interface DecodeOutcome {
 
 export async function decodeRequest(
   gen: Generator,
-  bundle: { tokenizer: Tokenizer; template: FimTemplate },
+  bundle: { tokenizer: Tokenizer; template: FimTemplate; trees?: SyntaxTrees },
   context: CompletionContext,
   /** The prefix after sticky trimming (context.prefix is the whole document's, for post-processing). */
   prefix: string,
@@ -71,7 +72,10 @@ export async function decodeRequest(
 ): Promise<DecodeOutcome> {
   const { tokenizer, template } = bundle;
   const runTokens0 = gen.stats.runTokens;
-  const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
+  const plan = planDecode(
+    { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode, documentKey: context.documentKey },
+    bundle.trees,
+  );
   // Self-infilling needs a middle sentinel and a prefix-first layout; Codestral has neither.
   const mode: DecodeMode = settings.mode === 'self-infill' && template.middleId !== null && template.family !== 'codestral' ? 'self-infill' : 'fim';
   const prompt = built ?? buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {

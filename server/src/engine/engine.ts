@@ -32,6 +32,7 @@ import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { LRUCache } from 'lru-cache';
 import { CompletionCache, KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
+import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
 
 export interface EngineOptions {
@@ -191,6 +192,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   const completions = new CompletionCache();
+  /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
+  const syntaxTrees = new SyntaxTrees();
   /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
   let modelPrefillTokens = 0;
   const cacheKey = (documentKey: string) => `${modelDir}\u0000${documentKey}`;
@@ -301,7 +304,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const decodeSignal = background ? AbortSignal.any([signal, lease.preempt]) : signal;
       // Syntax plan, decode mode, post-processing and candidate validation (engine/decode.ts) on the prompt the
       // scheduler prefilled: only its held-back last token (and self-infilling's extra passes) run here.
-      const r = await decodeRequest(generator, { tokenizer, template: template! }, context, prefix, decodeSettings, decodeSignal, onPartial, prompt);
+      const r = await decodeRequest(generator, { tokenizer, template: template!, trees: syntaxTrees }, context, prefix, decodeSettings, decodeSignal, onPartial, prompt);
       // Prompt tokens run for this request: the scheduler's chunks plus what the decode ran of the prompt.
       const prefillTokens = lease.prefilledTokens + r.prefillTokens;
       modelPrefillTokens += r.prefillTokens;
@@ -562,6 +565,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     status: () => status,
     onDocumentClosed(documentKey: string) {
       trimStarts.delete(documentKey);
+      syntaxTrees.delete(documentKey);
       completions.deleteDocument(documentKey);
       speculations.get(documentKey)?.controller.abort();
       const key = cacheKey(documentKey);
