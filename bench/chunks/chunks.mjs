@@ -1,7 +1,7 @@
 // Prefill chunk size on the CPU: throughput (total prefill time of a ~1500-token prompt) against the time it takes to
 // notice an abort (onnxruntime-node cannot stop a running session.run, so an abort waits for the chunk under way).
 // Run: npm run build && ONNXRUNTIME_NODE_INSTALL=skip node bench/chunks/chunks.mjs [--reps 5] [--tokens 1500] [--threads N]
-// Writes bench/results/chunks-cpu.json and .md.
+// Writes bench/results/chunks-<device>.json and .md (--device cpu|webgpu, default cpu).
 //
 // Per chunk size: the prompt is prefilled chunk by chunk on a fresh KV cache, as the scheduler does (logits 'none'
 // except the last chunk); each chunk's model run is timed. Worst-case abort latency = the longest chunk run (an abort
@@ -26,7 +26,9 @@ const threads = arg('threads', undefined) === undefined ? undefined : Number(arg
 const SIZES = [32, 64, 128, 256, 512];
 const loadavgAtStart = os.loadavg().map((x) => +x.toFixed(2));
 
-const b = await loadBundle({ modelDir: defaultModelDir, device: 'cpu', intraOpNumThreads: threads });
+const device = arg('device', 'cpu'); // --device webgpu on the GPU machine → bench/results/chunks-webgpu.*
+const b = await loadBundle({ modelDir: defaultModelDir, device, intraOpNumThreads: threads });
+if (b.model.device !== device) throw new Error(`asked for ${device}, got ${b.model.device}`);
 // A real file: the first TypeScript dev file with at least TOKENS tokens.
 const lines = execFileSync('xz', ['-dc', path.join(root, 'bench/quality/data/npm-dev.jsonl.xz')], { maxBuffer: 1 << 30 }).toString('utf8').split('\n').filter(Boolean);
 let ids = null;
@@ -86,7 +88,7 @@ for (const r of results) r.vsFastest = +(r.totalMs / best).toFixed(2);
 const chosen = results.find((r) => r.totalMs <= best * 1.1);
 const out = {
   date: new Date().toISOString(),
-  command: `npm run build && ONNXRUNTIME_NODE_INSTALL=skip node bench/chunks/chunks.mjs --reps ${REPS} --tokens ${TOKENS}${threads ? ` --threads ${threads}` : ''}`,
+  command: `npm run build && ONNXRUNTIME_NODE_INSTALL=skip node bench/chunks/chunks.mjs --reps ${REPS} --tokens ${TOKENS}${threads ? ` --threads ${threads}` : ''}${device !== 'cpu' ? ` --device ${device}` : ''}`,
   cpu: `${os.cpus()[0]?.model} x${os.cpus().length}`,
   loadavgAtStart,
   loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)),
@@ -98,7 +100,7 @@ const out = {
   samples,
 };
 fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-fs.writeFileSync(path.join(root, 'bench/results/chunks-cpu.json'), JSON.stringify(out, null, 1) + '\n');
+fs.writeFileSync(path.join(root, `bench/results/chunks-${device}.json`), JSON.stringify(out, null, 1) + '\n');
 const md = [
   '# Prefill chunk size on the CPU',
   '',
@@ -111,5 +113,5 @@ const md = [
   `Worst-case abort latency: the longest chunk run (an abort that arrives as it starts waits for all of it). Mean: an abort at a uniformly random moment of the prefill waits Σt²/(2Σt). Rule: ${out.rule} → **${out.chosen}**.`,
   '',
 ];
-fs.writeFileSync(path.join(root, 'bench/results/chunks-cpu.md'), md.join('\n'));
+fs.writeFileSync(path.join(root, `bench/results/chunks-${device}.md`), md.join('\n'));
 console.log(md.join('\n'));
