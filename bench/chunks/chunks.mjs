@@ -102,7 +102,7 @@ const out = {
 fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 fs.writeFileSync(path.join(root, `bench/results/chunks-${device}.json`), JSON.stringify(out, null, 1) + '\n');
 const md = [
-  '# Prefill chunk size on the CPU',
+  `# Prefill chunk size on ${device === 'cpu' ? 'the CPU' : device}`,
   '',
   `\`${out.command}\` — ${out.cpu}, ${out.model}, ${out.prompt}; median of ${REPS} reps after a warm-up, sizes interleaved; load average (2 shared cores) at start ${out.loadavgAtStart.join(' ')}, at end ${out.loadavgAtEnd.join(' ')}.`,
   '',

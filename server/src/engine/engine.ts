@@ -188,7 +188,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
   // The FIM mode may be forced (PSM against SPM measurements): options.fim, else env INFILL_LS_FIM_MODE=psm|spm.
   const envMode = process.env.INFILL_LS_FIM_MODE?.trim().toLowerCase();
   const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
-  const chunkSize = Math.max(1, Math.floor(options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK') ?? 256));
+  // Prefill chunk size, chosen by measurement per device (bench/results/chunks-*.md): 256 on the CPU (fastest total
+  // prefill; ~150 ms worst-case wait for an abort); 512 on WebGPU, where a chunk costs ~12 ms whatever its size.
+  const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
+  let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   const completions = new CompletionCache();
@@ -227,6 +230,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         return;
       }
       bundle = b;
+      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 512;
       bytesPerToken = kvBytesPerToken(b.model.layout.slots);
       const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });
       store = kv;
