@@ -184,7 +184,7 @@ function cliCompletion(text: string): string {
   const sample = path.join(tmp, 'cli-sample.ts');
   fs.writeFileSync(sample, text);
   const lines = text.split('\n');
-  const out = execFileSync(process.execPath, [BIN, 'complete', sample, '--line', String(lines.length), '--column', String(lines[lines.length - 1]!.length + 1), '--device', 'cpu', '--json'], {
+  const out = execFileSync(process.execPath, [BIN, 'complete', sample, '--line', String(lines.length), '--column', String(lines[lines.length - 1]!.length + 1), '--device', 'cpu', '--trigger', 'automatic', '--json'], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],

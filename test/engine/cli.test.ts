@@ -88,6 +88,28 @@ describe('runComplete', () => {
     const bad = capture();
     expect(await runComplete([file, '--line', '1', '--column', '1', '--fim', 'msp'], bad.io)).toBe(2);
     expect(bad.err.join('')).toMatch(/--fim must be psm or spm, got "msp"/);
+    const badTrigger = capture();
+    expect(await runComplete([file, '--line', '1', '--column', '1', '--trigger', 'sideways'], badTrigger.io)).toBe(2);
+    expect(badTrigger.err.join('')).toMatch(/--trigger must be automatic or manual, got "sideways"/);
+  });
+
+  test('--trigger automatic asks as typing does, --single-line keeps one line', async () => {
+    const file = path.join(tempDir(), 'g.ts');
+    const text = 'function add(a, b) {\n  return \n}\n';
+    fs.writeFileSync(file, text);
+    const context = { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30) };
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
+    const auto = await engine.complete({ ...context, trigger: 'automatic' }, never);
+    const single = await engine.complete({ ...context, trigger: 'manual', lineMode: 'single' }, never);
+    await engine.dispose();
+    const textOf = (r: typeof auto) => (r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '');
+    const a = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--trigger', 'automatic'], a.io)).toBe(0);
+    expect(a.out.join('')).toBe(textOf(auto).endsWith('\n') ? textOf(auto) : `${textOf(auto)}\n`);
+    const s = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--single-line'], s.io)).toBe(0);
+    expect(s.out.join('')).toBe(`${textOf(single)}\n`);
+    expect(textOf(single)).not.toContain('\n');
   });
 
   test('a model problem exits 1 naming the file', async () => {

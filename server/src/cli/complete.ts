@@ -12,7 +12,9 @@ L and C are 1-based; C counts characters (UTF-16 code units) within the line, an
 the last character (the end of the line).
 
 ${MODEL_FLAGS}
-  --single-line           stop at the end of the line (as an automatic trigger would)
+  --trigger T             automatic | manual (default manual): automatic asks as typing does (the syntax
+                          plan chooses one line or several), manual as an explicit request (several lines)
+  --single-line           a one-line completion whatever the trigger
   --json                  print {"completion", "timings", "status"} as JSON instead of the bare text`;
 
 /** UTF-16 offset of (line, column), both 1-based; throws UsageError when the position is outside the text. */
@@ -35,7 +37,7 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
   let args;
   try {
-    args = parse(argv, { ...modelOptions, line: { type: 'string' }, column: { type: 'string' }, 'single-line': { type: 'boolean' }, json: { type: 'boolean' } }, true);
+    args = parse(argv, { ...modelOptions, line: { type: 'string' }, column: { type: 'string' }, 'single-line': { type: 'boolean' }, trigger: { type: 'string' }, json: { type: 'boolean' } }, true);
     if (args.values.help) {
       out(`${COMPLETE_USAGE}\n`);
       return 0;
@@ -59,9 +61,13 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   }
   let offset: number;
   let engineOptions;
+  let trigger: 'automatic' | 'manual';
   try {
     offset = offsetOf(text, positiveInt('line', args.values.line)!, positiveInt('column', args.values.column)!);
     engineOptions = engineOptionsFrom(args.values);
+    const t = args.values.trigger ?? 'manual';
+    if (t !== 'automatic' && t !== 'manual') throw new UsageError(`--trigger must be automatic or manual, got ${JSON.stringify(t)}`);
+    trigger = t;
   } catch (e) {
     if (e instanceof UsageError) {
       err(`infill-ls complete: ${e.message}\n`);
@@ -79,7 +85,8 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
         languageId: languageOf(file),
         prefix: text.slice(0, offset),
         suffix: text.slice(offset),
-        trigger: args.values['single-line'] ? 'automatic' : 'manual',
+        trigger,
+        ...(args.values['single-line'] ? { lineMode: 'single' as const } : {}),
       },
       new AbortController().signal,
     );
