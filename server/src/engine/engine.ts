@@ -307,7 +307,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     try {
       const decodeSignal = background ? AbortSignal.any([signal, lease.preempt]) : signal;
       // Syntax plan, decode mode, post-processing and candidate validation (engine/decode.ts) on the prompt the
-      // scheduler prefilled: only its held-back last token (and self-infilling's extra passes) run here.
+      // scheduler prefilled: only its last chunk (the scheduler leaves it to the decode, so cached and uncached
+      // requests split a prompt the same way) and self-infilling's extra passes run here.
       const r = await decodeRequest(generator, { tokenizer, template: template!, trees: syntaxTrees }, context, prefix, decodeSettings, decodeSignal, onPartial, prompt);
       // Prompt tokens run for this request: the scheduler's chunks plus what the decode ran of the prompt.
       const prefillTokens = lease.prefilledTokens + r.prefillTokens;
