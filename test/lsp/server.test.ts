@@ -75,6 +75,9 @@ describe('initialize', () => {
     await h.waitFor('infill-ls/status', (s) => s.state === 'loading');
     const create = await h.waitFor('window/workDoneProgress/create');
     await h.waitFor('$/progress', (p) => p.token === create.token && p.value.kind === 'begin');
+    // A later loading step updates the same progress item's message.
+    engines.last.setStatus({ state: 'loading', message: 'building the session' });
+    await h.waitFor('$/progress', (p) => p.token === create.token && p.value.kind === 'report' && p.value.message === 'building the session');
     engines.last.setStatus({ state: 'ready', device: 'cpu', model: 'fake', lastLatencyMs: 12 });
     const ready = await h.waitFor('infill-ls/status', (s) => s.state === 'ready');
     expect(ready).toMatchObject({ state: 'ready', device: 'cpu', model: 'fake', lastLatencyMs: 12 });

@@ -149,6 +149,10 @@ export function attachLspServer(connection: Connection, options: LspServerOption
           return reporter;
         });
         progress.catch((err) => log('warn', `window/workDoneProgress/create failed: ${String(err)}`));
+      } else if (status.message) {
+        // A later loading step (e.g. "model ... on cpu" after "engine not started") updates the same progress.
+        const message = status.message;
+        void progress.then((reporter) => reporter.report(message)).catch(() => {});
       }
     } else if (progress !== undefined) {
       const done = progress;
