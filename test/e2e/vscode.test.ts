@@ -344,8 +344,13 @@ describe('VS Code extension (client/vscode) in code-server with the default mode
         timeout: 10_000,
       });
       const input = page.locator('.quick-input-widget input');
-      await input.fill(`${dir}/`);
-      await page.waitForTimeout(1000);
+      // The dialog may still replace the box's value with its starting folder after we typed (it did on a loaded
+      // machine): type again until our path stays put for a second.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        await input.fill(`${dir}/`);
+        await page.waitForTimeout(1000);
+        if ((await input.inputValue()) === `${dir}/`) break;
+      }
       expect(await input.inputValue()).toBe(`${dir}/`);
       await page.locator('.quick-input-widget .monaco-button', { hasText: 'Use this model' }).click({ timeout: 10_000 });
     };
