@@ -4,21 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SyntaxTrees, analyzeCursor, coveringEdit, parseText } from '../../server/src/syntax/index.js';
+import { seededRandom as rng } from '../documents/random.js';
 
 // Frozen copies of three of this repository's own source files (real code that does not move under the test).
 const ROOT = path.join(import.meta.dirname, '../fixtures/syntax/incremental');
-
-/** Seeded PRNG (mulberry32) so a failure replays. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SNIPPETS = ['x', ' ', '\n', '{', '}', '(', ')', '"', "'", '`', '/*', '*/', '#', '//', 'ä', '😀', '\n  return ', 'def f():\n    ', 'const a = [1, 2', ':', '\r\n', '\t'];
 

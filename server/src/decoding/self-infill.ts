@@ -20,6 +20,14 @@ import type { SamplingOptions } from './sampler.js';
 import type { Rng } from '../util/rng.js';
 import { decodeSpan, scoreContinuation, type SpanOptions, type SpanResult, type SpanTokenizer } from './span.js';
 
+
+/** A span's stop check when `written` already precedes the span's text: the cut, as an offset into the span's text. */
+function stopAfter(written: string, stopAt: (text: string) => number | null): (text: string) => number | null {
+  return (text) => {
+    const c = stopAt(written + text);
+    return c === null ? null : Math.max(0, c - written.length);
+  };
+}
 export interface InfillTokenizer extends SpanTokenizer {
   encode(text: string): number[];
 }
@@ -338,10 +346,7 @@ async function interruptAndLoop(
     maskTokenIds: req.l2rMaskIds,
     maxNewTokens: req.maxSuffixTokens ?? 32,
     deadlineMs: req.deadlineMs,
-    stopAt: (text) => {
-      const c = req.suffixStopAt(prompt + text);
-      return c === null ? null : Math.max(0, c - prompt.length);
-    },
+    stopAt: stopAfter(prompt, req.suffixStopAt),
     signal: req.signal,
   });
   decoded.tokens += sSpan.tokenIds.length;
@@ -355,10 +360,7 @@ async function interruptAndLoop(
     maxNewTokens: Math.max(16, req.maxNewTokens - mIds.length),
     deadlineMs: req.deadlineMs,
     forced: mIdsFor(mIds),
-    stopAt: (t) => {
-      const c = req.stopAt(mText + t);
-      return c === null ? null : Math.max(0, c - mText.length);
-    },
+    stopAt: stopAfter(mText, req.stopAt),
     signal: req.signal,
   });
   decoded.tokens += midSpan.tokenIds.length;
@@ -377,10 +379,7 @@ async function interruptAndLoop(
       maxNewTokens: req.maxNewTokens,
       deadlineMs: req.deadlineMs,
       forced: mIdsFor(before),
-      stopAt: (t) => {
-        const c = req.suffixStopAt(beforeText + t);
-        return c === null ? null : Math.max(0, c - beforeText.length);
-      },
+      stopAt: stopAfter(beforeText, req.suffixStopAt),
       signal: req.signal,
     });
     decoded.tokens += regen.tokenIds.length;
