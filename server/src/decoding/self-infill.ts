@@ -20,7 +20,6 @@ import type { SamplingOptions } from './sampler.js';
 import type { Rng } from '../util/rng.js';
 import { decodeSpan, scoreContinuation, type SpanOptions, type SpanResult, type SpanTokenizer } from './span.js';
 
-
 /** A span's stop check when `written` already precedes the span's text: the cut, as an offset into the span's text. */
 function stopAfter(written: string, stopAt: (text: string) => number | null): (text: string) => number | null {
   return (text) => {
@@ -28,6 +27,7 @@ function stopAfter(written: string, stopAt: (text: string) => number | null): (t
     return c === null ? null : Math.max(0, c - written.length);
   };
 }
+
 export interface InfillTokenizer extends SpanTokenizer {
   encode(text: string): number[];
 }
