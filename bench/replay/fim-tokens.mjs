@@ -11,20 +11,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rng } from '../lib/data.mjs';
-import { keystrokes, makeSession, replayFiles } from './session.mjs';
+import { keystrokes, makeSession, replayFiles, sessionArgs } from './session.mjs';
 import { loadBundle } from '../../server/dist/engine/load.js';
 import { buildFimPrompt, detectTemplate } from '../../server/dist/prompt/index.js';
 import { stickyTrimPrefix } from '../../server/dist/cache/index.js';
 import { defaultModelDir } from '../../server/dist/util/paths.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? dflt : process.argv[i + 1];
-};
-const NFILES = Number(arg('files', 3));
-const NCHARS = Number(arg('chars', 120));
-const SEED = Number(arg('seed', 1));
+const { nfiles: NFILES, nchars: NCHARS, seed: SEED } = sessionArgs();
 const PREFIX_BUDGET = 768;
 
 const b = await loadBundle({ modelDir: defaultModelDir, device: 'cpu' });

@@ -27,17 +27,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rpc from 'vscode-jsonrpc/node';
 import { rng } from '../lib/data.mjs';
-import { makeSession as makeSessionOf, positionAt, replayFiles } from './session.mjs';
+import { arg, makeSession as makeSessionOf, positionAt, replayFiles, sessionArgs } from './session.mjs';
 const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? dflt : process.argv[i + 1];
-};
-const NFILES = Number(arg('files', 3));
-const NCHARS = Number(arg('chars', 120));
-const SEED = Number(arg('seed', 1));
+const { nfiles: NFILES, nchars: NCHARS, seed: SEED } = sessionArgs();
 const OUT = path.resolve(root, arg('out', 'bench/results/replay-cpu'));
 const MODES = arg('modes', 'off,prefix,all').split(',').map((m) => (m === 'on' ? 'prefix' : m));
 const FIMS = arg('fim', '').split(',').filter(Boolean); // several: every mode runs once per FIM mode

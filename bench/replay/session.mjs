@@ -80,3 +80,14 @@ export function* keystrokes(session) {
     done++;
   }
 }
+
+/** `--name value` from the command line, else `dflt`. */
+export function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : process.argv[i + 1];
+}
+
+/** The session flags both replay scripts take: --files N --chars N --seed N (defaults 3, 120, 1). */
+export function sessionArgs() {
+  return { nfiles: Number(arg('files', 3)), nchars: Number(arg('chars', 120)), seed: Number(arg('seed', 1)) };
+}
