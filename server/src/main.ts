@@ -62,6 +62,10 @@ async function runCliCommand(name: 'complete' | 'eval', argv: string[]): Promise
 
 async function serve(argv: string[]): Promise<number | 'running'> {
   const args = parseServeArgs(argv);
+  if (args.help) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
   const initial = applySettings(DEFAULT_SETTINGS, args.settings);
   if (initial.errors.length > 0) throw new ArgvError(initial.errors.join('\n'));
   const settings = initial.settings;
@@ -96,11 +100,15 @@ async function serve(argv: string[]): Promise<number | 'running'> {
     if (code === 'EADDRINUSE') throw new ArgvError(`port ${args.transport.port ?? DEFAULT_API_PORT} is in use: pass --port N (0 picks a free port)`);
     throw err;
   }
-  let lastState = '';
+  // One line per settled state (ready or degraded): the model, the device and why that device. The load steps in
+  // between are debug detail (INFILL_LS_LOG=debug), like the engine's own log.
+  let lastLine = '';
+  const debug = process.env.INFILL_LS_LOG === 'debug';
   engine.onStatus((status) => {
-    const line = `${status.state}${status.device ? ` on ${status.device}` : ''}${status.message ? `: ${status.message}` : ''}`;
-    if (line !== lastState) stderr(`infill-ls model: ${line}`);
-    lastState = line;
+    if (status.state === 'loading' && !debug) return;
+    const line = `${status.state}${status.model ? `: ${path.relative(packageRoot, status.model) || '.'}` : ''}${status.message ? `: ${status.message}` : ''}`;
+    if (line !== lastLine) stderr(`infill-ls model: ${line}`);
+    lastLine = line;
   });
   void engine.start();
 

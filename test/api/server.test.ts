@@ -171,6 +171,16 @@ describe('documents and completion', () => {
     expect(engines.last.contexts.at(-1)).toMatchObject({ languageId: 'python', maxCandidates: 2, suffix: '\n' });
   });
 
+  it('asks for three candidates on a manual trigger and one on an automatic one unless maxCandidates is sent', async () => {
+    const c = await client();
+    await c.call('complete', { prefix: 'x', languageId: 'python' });
+    expect(engines.last.contexts.at(-1)).toMatchObject({ trigger: 'manual', maxCandidates: 3 });
+    await c.call('complete', { prefix: 'x', languageId: 'python', trigger: 'automatic' });
+    expect(engines.last.contexts.at(-1)).toMatchObject({ trigger: 'automatic', maxCandidates: 1 });
+    await c.call('complete', { prefix: 'x', languageId: 'python', maxCandidates: 1 });
+    expect(engines.last.contexts.at(-1)).toMatchObject({ trigger: 'manual', maxCandidates: 1 });
+  });
+
   it('streams partial text as complete/partial notifications before the result', async () => {
     const c = await client();
     engines.last.next({ kind: 'stream', parts: ['a', 'b', 'c'], delayMs: 5 });

@@ -25,6 +25,19 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--stdio', '--model-dir', 'm', '--device=cpu', '--max-new-tokens', '16']).settings).toEqual({ modelDir: 'm', device: 'cpu', maxNewTokens: 16 });
   });
 
+  it('takes the model directory as --model or its alias --model-dir, once', () => {
+    expect(parseServeArgs(['--stdio', '--model', 'm']).settings).toEqual({ modelDir: 'm' });
+    expect(parseServeArgs(['--ws', '--model=m', '--model-dir', 'm']).settings).toEqual({ modelDir: 'm' });
+    expect(() => parseServeArgs(['--ws', '--model', 'a', '--model-dir', 'b'])).toThrowError(/--model and --model-dir name the same setting/);
+    expect(() => parseServeArgs(['--ws', '--model'])).toThrowError(/--model needs a directory/);
+  });
+
+  it('--help asks for the usage whatever else is given', () => {
+    expect(parseServeArgs(['--help']).help).toBe(true);
+    expect(parseServeArgs(['--ws', '-h', '--bogus']).help).toBe(true);
+    expect(parseServeArgs(['--ws']).help).toBeUndefined();
+  });
+
   it('explains mistakes', () => {
     expect(() => parseServeArgs([])).toThrowError(/choose a transport/);
     expect(() => parseServeArgs(['--stdio', '--ws'])).toThrowError(/choose one transport/);

@@ -28,6 +28,18 @@ describe('the infill-ls binary', () => {
     expect(failure.status).toBe(2);
     expect(failure.stderr?.toString()).toMatch(/unknown command "frobnicate"[\s\S]*usage:/);
   });
+
+  it('prints every command\'s usage for --help and exits 0', () => {
+    for (const [args, usage] of [
+      [['--help'], /^infill-ls — /],
+      [['serve', '--help'], /^usage: infill-ls serve /],
+      [['serve', '--ws', '-h'], /^usage: infill-ls serve /],
+      [['complete', '--help'], /^usage: infill-ls complete /],
+      [['eval', '--help'], /^usage: infill-ls eval /],
+    ] as const) {
+      expect(execFileSync(process.execPath, [BIN, ...args], { stdio: 'pipe' }).toString(), args.join(' ')).toMatch(usage);
+    }
+  });
 });
 
 describe('LSP over stdio (spawned process)', () => {

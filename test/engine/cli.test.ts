@@ -49,11 +49,28 @@ describe('runComplete', () => {
       { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' },
       never,
     );
+    const ready = engine.status().message;
     await engine.dispose();
     expect(text.slice(0, 30)).toBe('function add(a, b) {\n  return ');
     expect(r.kind).toBe('ok');
     const want = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
     expect(c.out.join('')).toBe(want.endsWith('\n') ? want : `${want}\n`);
+    // stderr: one status line naming the model directory and the device (load steps only with INFILL_LS_LOG=debug)
+    if (process.env.INFILL_LS_LOG !== 'debug') expect(c.err.join('').trimEnd().split('\n')).toEqual([`infill-ls: ready: ${synth.dir}: ${ready}`]);
+    expect(ready).toMatch(/ on cpu/);
+  });
+
+  test('--model-dir is an alias of --model; both with different directories is a usage error', async () => {
+    const file = path.join(tempDir(), 'a.ts');
+    fs.writeFileSync(file, 'function add(a, b) {\n  return \n}\n');
+    const a = capture();
+    const b = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu'], a.io)).toBe(0);
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model-dir', synth.dir, '--device', 'cpu'], b.io)).toBe(0);
+    expect(b.out.join('')).toBe(a.out.join(''));
+    const c = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--model-dir', '/elsewhere'], c.io)).toBe(2);
+    expect(c.err.join('')).toMatch(/--model and --model-dir name the same setting/);
   });
 
   test('usage errors exit 2 with the usage text; --help exits 0', async () => {

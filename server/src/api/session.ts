@@ -166,7 +166,8 @@ export class ApiSession {
     const method = 'complete';
     const trigger = p.trigger ?? 'manual';
     if (trigger !== 'manual' && trigger !== 'automatic') throw new RpcError(ErrorCode.InvalidParams, 'complete: "trigger" must be "manual" or "automatic"');
-    const maxCandidates = optionalInt(p, 'maxCandidates', method, 1, 8);
+    // A manual trigger asks for three candidates by default, as over LSP (README, "Decode modes").
+    const maxCandidates = optionalInt(p, 'maxCandidates', method, 1, 8) ?? (trigger === 'manual' ? 3 : 1);
     if (p.stream !== undefined && typeof p.stream !== 'boolean') throw new RpcError(ErrorCode.InvalidParams, 'complete: "stream" must be a boolean');
 
     let context: CompletionContext;

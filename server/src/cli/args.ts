@@ -1,5 +1,6 @@
 // Flag parsing shared by the complete and eval commands (a thin layer over node:util parseArgs).
 import { parseArgs } from 'node:util';
+import type { EngineStatus } from '../engine/types.js';
 import type { DeviceRequest } from '../runtime/index.js';
 
 export class UsageError extends Error {
@@ -7,7 +8,8 @@ export class UsageError extends Error {
 }
 
 export const MODEL_FLAGS = `model
-  --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package)
+  --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package;
+                          --model-dir is the same flag)
   --device D              auto | cpu | webgpu | cuda (default auto: WebGPU if a GPU adapter exists, else CPU)
   --threads N             CPU threads per operator (default: onnxruntime's choice)
   --max-new-tokens N      most tokens generated per completion (default 64)
@@ -15,6 +17,7 @@ export const MODEL_FLAGS = `model
 
 export const modelOptions = {
   model: { type: 'string' },
+  'model-dir': { type: 'string' },
   device: { type: 'string' },
   threads: { type: 'string' },
   'max-new-tokens': { type: 'string' },
@@ -65,14 +68,31 @@ export function fimMode(v: string | undefined): 'psm' | 'spm' | undefined {
   throw new UsageError(`--fim must be psm or spm, got ${JSON.stringify(v)}`);
 }
 
+/** The model directory from `--model DIR`, or its alias `--model-dir DIR` (the name `serve` used first); throws UsageError when both disagree. */
+export function modelDir(values: { model?: string; 'model-dir'?: string }): string | undefined {
+  const a = values.model;
+  const b = values['model-dir'];
+  if (a !== undefined && b !== undefined && a !== b) throw new UsageError(`--model and --model-dir name the same setting; give one (got ${JSON.stringify(a)} and ${JSON.stringify(b)})`);
+  if ((a ?? b) === '') throw new UsageError('--model needs a directory');
+  return a ?? b;
+}
+
 /** Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`, `--fim`); throws UsageError. */
-export function engineOptionsFrom(values: { model?: string; device?: string; threads?: string; 'max-new-tokens'?: string; fim?: string }) {
+export function engineOptionsFrom(values: { model?: string; 'model-dir'?: string; device?: string; threads?: string; 'max-new-tokens'?: string; fim?: string }) {
   const mode = fimMode(values.fim);
   return {
-    modelDir: values.model,
+    modelDir: modelDir(values),
     device: device(values.device),
     threads: positiveInt('threads', values.threads),
     maxNewTokens: positiveInt('max-new-tokens', values['max-new-tokens']),
     ...(mode ? { fim: { mode } } : {}),
   };
+}
+
+/**
+ * The one status line a command prints about its model: `infill-ls: ready: <model dir>: <template, dtype> on
+ * <device> (<why this device>)`, or `infill-ls: degraded: <reason>`.
+ */
+export function statusLine(status: EngineStatus): string {
+  return `infill-ls: ${status.state}${status.model ? `: ${status.model}` : ''}${status.message ? `: ${status.message}` : ''}`;
 }

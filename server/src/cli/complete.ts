@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../engine/engine.js';
-import { MODEL_FLAGS, UsageError, engineOptionsFrom, languageOf, modelOptions, parse, positiveInt } from './args.js';
+import { MODEL_FLAGS, UsageError, engineOptionsFrom, languageOf, modelOptions, parse, positiveInt, statusLine } from './args.js';
 
 export const COMPLETE_USAGE = `usage: infill-ls complete <file> --line L --column C [options]
 
@@ -75,9 +75,12 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
     }
     throw e;
   }
-  const engine = createEngine({ ...engineOptions, log: (m) => err(`infill-ls: ${m}\n`) });
+  // One status line (model, device and why); the engine's load steps and per-request lines only with INFILL_LS_LOG=debug.
+  const debug = process.env.INFILL_LS_LOG === 'debug';
+  const engine = createEngine({ ...engineOptions, ...(debug ? { log: (m: string) => err(`infill-ls: ${m}\n`) } : {}) });
   try {
     await engine.loaded;
+    if (!debug && engine.status().state === 'ready') err(`${statusLine(engine.status())}\n`);
     const r = await engine.complete(
       {
         documentKey: pathToFileURL(file).href,

@@ -13,6 +13,8 @@ export interface ServeArgs {
   newToken: boolean;
   maxMessageBytes?: number;
   maxConcurrentRequests?: number;
+  /** `--help` / `-h` was given: print SERVE_USAGE and exit 0 (nothing else is validated). */
+  help?: boolean;
 }
 
 export const SERVE_USAGE = `usage: infill-ls serve (--stdio | --socket=PORT | --pipe=NAME | --ws [--port N] [--host H]) [options]
@@ -25,7 +27,7 @@ transports
   --ws                    headless JSON-RPC WebSocket API (default port 7733, host 127.0.0.1)
 
 model
-  --model-dir DIR         HF/Optimum model directory (default models/default)
+  --model DIR             HF/Optimum model directory (default models/default; --model-dir is the same flag)
   --device D              auto | cpu | cuda | webgpu (default auto)
   --max-new-tokens N      generated tokens per completion (default 64)
 
@@ -37,7 +39,9 @@ WebSocket API
   --new-token             generate a new token even if the file exists
   --max-message-bytes N   largest accepted message (default 4194304)
   --max-concurrent N      requests in flight per connection (default 4)
-  INFILL_LS_TOKEN=...     use this token instead of the file`;
+  INFILL_LS_TOKEN=...     use this token instead of the file
+
+  --help, -h              print this help`;
 
 export class ArgvError extends Error {
   constructor(message: string) {
@@ -55,6 +59,7 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
 
 /** Parses the flags after `serve` (editors may also launch the binary with just `--stdio`). */
 export function parseServeArgs(argv: readonly string[]): ServeArgs {
+  if (argv.includes('--help') || argv.includes('-h')) return { transport: { kind: 'stdio' }, settings: {}, allowedOrigins: [], newToken: false, help: true };
   const result: ServeArgs = { transport: { kind: 'stdio' }, settings: {}, allowedOrigins: [], newToken: false };
   let transport: ServeTransport | undefined;
   let port: number | undefined;
@@ -118,9 +123,12 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
       case '--max-concurrent':
         result.maxConcurrentRequests = integer('--max-concurrent', value(), 1, 1024);
         break;
+      case '--model':
       case '--model-dir': {
+        // One setting, two names: --model (as in `complete` and `eval`), --model-dir (its first name here).
         const d = value();
-        if (d === undefined || d === '') throw new ArgvError('--model-dir needs a directory');
+        if (d === undefined || d === '') throw new ArgvError(`${flag} needs a directory`);
+        if (result.settings.modelDir !== undefined && result.settings.modelDir !== d) throw new ArgvError('--model and --model-dir name the same setting; give it once');
         result.settings.modelDir = d;
         break;
       }

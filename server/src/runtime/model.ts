@@ -138,13 +138,37 @@ function fileFailure(files: ModelFiles, e: unknown): ModelLoadError {
   return new ModelLoadError('corrupt-file', files.onnxPath, `is not a loadable ONNX model (${text})`);
 }
 
+/**
+ * Why `device: auto` must not try WebGPU in this process, or undefined when it may. Cached per process:
+ * a failed probe is not repeated on a reload, and nothing is probed where no adapter can exist. On Linux,
+ * Dawn (onnxruntime-node's WebGPU provider) reaches the GPU only through the Vulkan loader; without
+ * libvulkan.so.1 the probe cannot succeed and Dawn prints "Couldn't load Vulkan" on stderr (below
+ * onnxruntime's log level). `process.dlopen` searches exactly as Dawn's dlopen does (LD_LIBRARY_PATH, ld.so
+ * cache); on success it rejects the library as "not a Node addon", which is all we need to know.
+ */
+let webgpuUnavailable: string | undefined;
+let webgpuChecked = false;
+function webgpuUnavailableReason(): string | undefined {
+  if (!webgpuChecked && process.platform === 'linux') {
+    try {
+      process.dlopen({ exports: {} }, 'libvulkan.so.1');
+    } catch (e) {
+      if (/cannot open shared object|No such file/i.test(errorText(e))) webgpuUnavailable = 'no GPU adapter: libvulkan.so.1 (the Vulkan loader) not found';
+    }
+  }
+  webgpuChecked = true;
+  return webgpuUnavailable;
+}
+
 /** Loads the model directory. Throws ModelLoadError with the file and the problem. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
   const backends = new Set(supportedBackends().map((b) => b.name));
-  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') ? ['webgpu', 'cpu'] : ['cpu']) : [request];
-  let fallbackReason: string | undefined = request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : undefined;
+  const noGpu = request === 'auto' && backends.has('webgpu') ? webgpuUnavailableReason() : undefined;
+  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') && !noGpu ? ['webgpu', 'cpu'] : ['cpu']) : [request];
+  let fallbackReason: string | undefined =
+    request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : noGpu ? `webgpu unavailable: ${noGpu}` : undefined;
   let lastError: unknown;
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
@@ -164,6 +188,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     } catch (e) {
       lastError = e;
       if (request === 'auto' && device !== 'cpu') {
+        // No adapter (or no provider library) holds for the whole process; an operator this model lacks does not.
+        if (device === 'webgpu' && /adapter|shared librar|cannot open shared object/i.test(errorText(e))) webgpuUnavailable = describeProviderFailure(device, e);
         fallbackReason = `${device} unavailable: ${describeProviderFailure(device, e)}`;
         status(`${fallbackReason}; falling back to cpu`);
         continue;

@@ -8,6 +8,12 @@ export type SessionOptions = OrtSession.SessionOptions;
 export type ValueMetadata = OrtSession.ValueMetadata;
 export type TensorDtype = OrtTensor.Type;
 
+// onnxruntime's process-wide log (read once, at the first session): its errors also reach us as exceptions, which
+// loadModel classifies and reports in one status line, so by default only fatal ones are printed. Without this, asking
+// for a provider whose libraries are absent prints a red "Failed to load library libonnxruntime_providers_shared.so"
+// before the exception. INFILL_LS_LOG=debug restores onnxruntime's default (warnings).
+ort.env.logLevel = process.env.INFILL_LS_LOG === 'debug' ? 'warning' : 'fatal';
+
 export const InferenceSession = ort.InferenceSession;
 export const TensorCtor = ort.Tensor;
 
