@@ -15,6 +15,7 @@
 # --ignore-scripts, take ripgrep from the npm package @vscode/ripgrep-linux-x64, and rebuild the
 # native modules explicitly. code-server 4.100.x (VS Code 1.100.3) is the last line that runs on Node 20.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/heartbeat.sh"
 
 CODE_SERVER_VERSION=4.100.3
 PLAYWRIGHT_CORE_VERSION=1.65.1
@@ -37,8 +38,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     SUDO=(sudo)
   fi
   log "apt-get install ${need[*]}"
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${need[@]}"
+  heartbeat "install-editors: apt-get update (about 10 s)" "${SUDO[@]}" apt-get update -qq
+  heartbeat "install-editors: apt-get install ${need[*]} (about 2-3 min)" "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 log "$(chromium --version 2>/dev/null || echo 'chromium: not found')"
 log "$(nvim --version | sed -n 1p)"
@@ -54,7 +55,7 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
 fi
 
 start=$(date +%s)
-log "installing $WANT into $DEST (about 6 min cold, 1.5 min with a warm npm cache)"
+log "installing $WANT into $DEST (measured: 45 s to 6 min, depending on the npm cache and the machine's load)"
 # Start over only in a folder this script made (its package.json names it) or an empty/missing one:
 # INFILL_LS_EDITORS_DIR may point anywhere, and nothing else there is ours to delete.
 if [ -e "$DEST" ] && [ -n "$(ls -A "$DEST" 2>/dev/null)" ] && ! grep -qsE '"name": *"infill-ls-editors"' "$DEST/package.json"; then
@@ -67,19 +68,20 @@ cd "$DEST"
 cat > package.json <<EOF
 { "name": "infill-ls-editors", "private": true, "description": "Editors for infill-ls's end-to-end tests; written by .ci/install-editors.sh" }
 EOF
-npm install --no-audit --no-fund --ignore-scripts \
+heartbeat "install-editors: npm install code-server, playwright-core, ripgrep (about 20 s warm, minutes cold)" \
+  npm install --no-audit --no-fund --ignore-scripts \
   "code-server@$CODE_SERVER_VERSION" "playwright-core@$PLAYWRIGHT_CORE_VERSION" "@vscode/ripgrep-linux-x64@$RIPGREP_VERSION"
-npm rebuild argon2 # no prebuilt binary for this Node: builds from source
+heartbeat "install-editors: npm rebuild argon2 (no prebuilt binary for this Node: compiles from source)" npm rebuild argon2
 
 cd node_modules/code-server/lib/vscode
-npm install --no-audit --no-fund --omit=dev --ignore-scripts
+heartbeat "install-editors: npm install in code-server's lib/vscode (about 10-60 s)" npm install --no-audit --no-fund --omit=dev --ignore-scripts
 mkdir -p node_modules/@vscode/ripgrep/bin
 cp "$DEST/node_modules/@vscode/ripgrep-linux-x64/bin/rg" node_modules/@vscode/ripgrep/bin/rg
-npm_config_yes=true npm rebuild # node-pty, spdlog, kerberos, watchdog
+heartbeat "install-editors: npm rebuild node-pty, spdlog, kerberos, watchdog (compiles C++: about 75 s, quiet)" env npm_config_yes=true npm rebuild
 ln -sfn node_modules node_modules.asar
 (cd bin/remote-cli && ln -sfn code-linux.sh code-server)
 (cd bin/helpers && ln -sfn browser-linux.sh browser.sh)
-(cd extensions && npm install --no-audit --no-fund --omit=dev)
+(cd extensions && heartbeat "install-editors: npm install in code-server's built-in extensions (about 10 s)" npm install --no-audit --no-fund --omit=dev)
 
 "$DEST/node_modules/.bin/code-server" --version >/dev/null
 echo "$WANT" > "$STAMP"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run by `npm test` before vitest: installs what the tests need when it is missing, and says so on the terminal.
+#   - the project's own node_modules (`npm ci`), if the Quick start's `npm install` was skipped;
+#   - the real editors the end-to-end tests drive (.ci/install-editors.sh: Chromium and Neovim with apt,
+#     code-server in ~/.cache/infill-ls-editors); a no-op taking a fraction of a second once installed;
+#   - the VS Code extension's own dependencies (client/vscode: vscode-languageclient, @vscode/vsce), which
+#     test/client/ and test/e2e/vscode.test.ts build and package.
+# Each step that can take minutes prints what it does, its expected duration and a line every 15 s.
+# (Not a `pretest` script: the project's .npmrc sets ignore-scripts, which also skips pre/post scripts.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/heartbeat.sh
+
+stale() { # stale INSTALLED_MARKER LOCKFILE: the install is missing or older than its lockfile
+  [ ! -f "$1" ] || [ "$2" -nt "$1" ]
+}
+
+if stale node_modules/.package-lock.json package-lock.json; then
+  heartbeat "test-deps: npm ci (the server's dependencies; about 30 s)" npm ci --no-audit --no-fund
+fi
+
+bash .ci/install-editors.sh
+
+if stale client/vscode/node_modules/.package-lock.json client/vscode/package-lock.json; then
+  (cd client/vscode && heartbeat "test-deps: npm ci in client/vscode (the VS Code extension's dependencies; about 10-30 s)" npm ci --no-audit --no-fund)
+fi
+echo "== test-deps: ready; vitest builds server/dist, then runs every test file (about 10 min on 2 busy cores)"
