@@ -135,3 +135,26 @@ describe('missingModelFiles', () => {
     expect(missingModelFiles((f) => f === 'config.json', [])).toEqual(['tokenizer.json', 'onnx/*.onnx']);
   });
 });
+
+describe('untrusted workspaces (Restricted Mode)', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8'));
+  const untrusted = manifest.capabilities?.untrustedWorkspaces;
+  const settings: Record<string, { type?: string; scope?: string }> = manifest.contributes.configuration.properties;
+
+  it('declares limited support, so the extension runs there and says what is restricted', () => {
+    // Without the declaration VS Code leaves the extension off in Restricted Mode, with no status item and no reason.
+    expect(untrusted?.supported).toBe('limited');
+    expect(untrusted.description).toMatch(/user settings/);
+  });
+
+  it('takes every setting that chooses a file to load or a program to run from the user settings only', () => {
+    const restricted: string[] = untrusted.restrictedConfigurations;
+    for (const key of restricted) expect(Object.keys(settings), key).toContain(key);
+    // Paths and arguments: the model directory (onnxruntime loads its files), the server checkout, its runtime, extra args.
+    const chooseWhatRuns = Object.keys(settings).filter((k) => /modelDir|server\.(path|runtime|extraArgs)/.test(k));
+    expect(chooseWhatRuns).toHaveLength(4);
+    expect(restricted.slice().sort()).toEqual(chooseWhatRuns.sort());
+    // The rest only tune the same bundled server and model (device, token counts, debounce, enable, trace).
+    for (const key of Object.keys(settings).filter((k) => !restricted.includes(k))) expect(settings[key].type, key).toMatch(/^(string|integer|object|boolean)$/);
+  });
+});
