@@ -1,0 +1,50 @@
+// `device: auto` decides about WebGPU once per process: a load after a failed probe does not probe again (no second
+// provider error, no second "falling back"), and keeps the first reason; where no adapter can exist (Linux without
+// the Vulkan loader) nothing is probed at all.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect, test } from 'vitest';
+import { loadModel } from '../../server/src/runtime/index.js';
+import { ROOT } from '../e2e/spawn.js';
+
+const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'models', 'llama'); // fp32: `auto` would try WebGPU for it
+
+test('a second auto load reuses the first WebGPU decision and its reason', async () => {
+  const first: string[] = [];
+  const second: string[] = [];
+  const a = await loadModel({ modelDir: FIXTURE, device: 'auto', onStatus: (m) => first.push(m) });
+  const b = await loadModel({ modelDir: FIXTURE, device: 'auto', onStatus: (m) => second.push(m) });
+  await a.dispose();
+  await b.dispose();
+  expect(b.device).toBe(a.device);
+  if (a.device === 'cpu') {
+    expect(a.fallbackReason).toMatch(/webgpu/i);
+    expect(b.fallbackReason).toBe(a.fallbackReason);
+    expect(second.filter((m) => /falling back/.test(m))).toEqual([]);
+    expect(second).toEqual([expect.stringMatching(/ on cpu — /)]);
+  }
+});
+
+test('with a Vulkan loader but no adapter, WebGPU is probed once: the second load falls back without trying (Linux: CI)', async () => {
+  expect(process.platform, 'this test fakes the Linux Vulkan loader').toBe('linux');
+  // In a child process (the decision is per process) on the built server/dist (test/global-setup.ts builds it).
+  // A stand-in libvulkan.so.1 (a real shared library without Vulkan's entry points): Dawn loads it and finds no adapter.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-fake-vulkan-'));
+  const ortLib = path.join(ROOT, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', process.arch, 'libonnxruntime.so.1');
+  fs.symlinkSync(ortLib, path.join(dir, 'libvulkan.so.1'));
+  const script = `
+    const { loadModel } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'server/dist/runtime/index.js')).href)});
+    for (let i = 0; i < 2; i++) {
+      const m = await loadModel({ modelDir: ${JSON.stringify(FIXTURE)}, device: 'auto', onStatus: (s) => console.log(JSON.stringify([i, s])) });
+      await m.dispose();
+    }`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, LD_LIBRARY_PATH: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.rmSync(dir, { recursive: true, force: true });
+  const lines = out.toString().trim().split('\n').map((l) => JSON.parse(l) as [number, string]);
+  const fallbacks = lines.filter(([, s]) => /falling back to cpu/.test(s)).map(([i]) => i);
+  expect(fallbacks).toEqual([0]);
+  expect(lines.filter(([i]) => i === 1).map(([, s]) => s)).toEqual([expect.stringMatching(/ on cpu — webgpu unavailable: no GPU adapter/)]);
+});
