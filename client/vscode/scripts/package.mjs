@@ -114,7 +114,7 @@ function ensureExtensionDependencies() {
 function stageServer(stage, target) {
   const dest = path.join(stage, 'server');
   const ortBinary = path.join(REPO, 'node_modules', 'onnxruntime-node', 'bin');
-  if (!fs.existsSync(ortBinary)) fail(`${ortBinary} is missing: run "ONNXRUNTIME_NODE_INSTALL=skip npm ci" in ${REPO}`);
+  if (!fs.existsSync(ortBinary)) fail(`${ortBinary} is missing: run "npm install" in ${REPO}`);
   const shipped = fs.readdirSync(ortBinary).flatMap((napi) =>
     fs.readdirSync(path.join(ortBinary, napi)).flatMap((os) => fs.readdirSync(path.join(ortBinary, napi, os)).map((cpu) => `${os}-${cpu}`)),
   );
