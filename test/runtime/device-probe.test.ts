@@ -24,7 +24,7 @@ test('a second auto load reuses the first WebGPU decision and its reason', async
     expect(a.fallbackReason).toMatch(/webgpu/i);
     expect(b.fallbackReason).toBe(a.fallbackReason);
     expect(second.filter((m) => /falling back/.test(m))).toEqual([]);
-    expect(second).toEqual([expect.stringMatching(/ on cpu — /)]);
+    expect(second.at(-1)).toMatch(/ on cpu — webgpu unavailable: /);
   }
 });
 
@@ -46,5 +46,5 @@ test('with a Vulkan loader but no adapter, WebGPU is probed once: the second loa
   const lines = out.toString().trim().split('\n').map((l) => JSON.parse(l) as [number, string]);
   const fallbacks = lines.filter(([, s]) => /falling back to cpu/.test(s)).map(([i]) => i);
   expect(fallbacks).toEqual([0]);
-  expect(lines.filter(([i]) => i === 1).map(([, s]) => s)).toEqual([expect.stringMatching(/ on cpu — webgpu unavailable: no GPU adapter/)]);
+  expect(lines.filter(([i]) => i === 1).at(-1)?.[1]).toMatch(/ on cpu — webgpu unavailable: no GPU adapter \(Failed to get a WebGPU adapter/);
 });

@@ -165,10 +165,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
   const backends = new Set(supportedBackends().map((b) => b.name));
-  const noGpu = request === 'auto' && backends.has('webgpu') ? webgpuUnavailableReason() : undefined;
-  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') && !noGpu ? ['webgpu', 'cpu'] : ['cpu']) : [request];
-  let fallbackReason: string | undefined =
-    request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : noGpu ? `webgpu unavailable: ${noGpu}` : undefined;
+  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') ? ['webgpu', 'cpu'] : ['cpu']) : [request];
+  let fallbackReason: string | undefined = request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : undefined;
   let lastError: unknown;
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
@@ -178,6 +176,12 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       // against 3-6 ms on that machine's CPU, and an int8 MatMulInteger graph at 75 ms (no WebGPU kernels).
       // Such a model goes straight to the CPU; `device: webgpu` still runs it there.
       fallbackReason = `webgpu skipped: ${path.basename(files.onnxPath)} is ${files.dtype}, which runs faster on the CPU`;
+      status(fallbackReason);
+      continue;
+    }
+    const noAdapter = request === 'auto' && device === 'webgpu' ? webgpuUnavailableReason() : undefined;
+    if (noAdapter) {
+      fallbackReason = `webgpu unavailable: ${noAdapter}`;
       status(fallbackReason);
       continue;
     }
