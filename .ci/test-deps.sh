@@ -6,7 +6,7 @@
 #   - the VS Code extension's own dependencies (client/vscode: vscode-languageclient, @vscode/vsce), which
 #     test/client/ and test/e2e/vscode.test.ts build and package.
 # Each step that can take minutes prints what it does, its expected duration and a line every 15 s.
-# (Not a `pretest` script: the project's .npmrc sets ignore-scripts, which also skips pre/post scripts.)
+# (Chained in the `test` script rather than a `pretest` one, so that `npm test` shows it as part of the command.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/heartbeat.sh
