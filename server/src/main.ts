@@ -106,7 +106,9 @@ async function serve(argv: string[]): Promise<number | 'running'> {
   const debug = process.env.INFILL_LS_LOG === 'debug';
   engine.onStatus((status) => {
     if (status.state === 'loading' && !debug) return;
-    const line = `${status.state}${status.model ? `: ${path.relative(packageRoot, status.model) || '.'}` : ''}${status.message ? `: ${status.message}` : ''}`;
+    const inPackage = status.model ? path.relative(packageRoot, status.model) : '';
+    const model = status.model ? (inPackage && !inPackage.startsWith('..') && !path.isAbsolute(inPackage) ? inPackage : status.model) : '';
+    const line = `${status.state}${model ? `: ${model}` : ''}${status.message ? `: ${status.message}` : ''}`;
     if (line !== lastLine) stderr(`infill-ls model: ${line}`);
     lastLine = line;
   });
