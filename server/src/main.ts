@@ -19,6 +19,7 @@ usage:
   infill-ls serve --ws [--port N] [--host H]               headless WebSocket JSON-RPC API
   infill-ls complete ...                                   one completion from the command line
   infill-ls eval ...                                       run an evaluation
+  infill-ls models pull <org/name>[@rev]                   download a Hugging Face Hub model
   infill-ls --version | --help
 
 ${SERVE_USAGE}`;
@@ -54,10 +55,10 @@ const realEngineFactory: EngineFactory = async (options) => {
   });
 };
 
-/** Runs `complete` / `eval` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
-async function runCliCommand(name: 'complete' | 'eval', argv: string[]): Promise<number> {
+/** Runs `complete` / `eval` / `models` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
+async function runCliCommand(name: 'complete' | 'eval' | 'models', argv: string[]): Promise<number> {
   const cli = await import('./cli/index.js');
-  return name === 'complete' ? cli.runComplete(argv) : cli.runEval(argv);
+  return name === 'complete' ? cli.runComplete(argv) : name === 'eval' ? cli.runEval(argv) : cli.runModels(argv);
 }
 
 async function serve(argv: string[]): Promise<number | 'running'> {
@@ -144,6 +145,8 @@ export async function main(argv: string[]): Promise<number | 'running'> {
         return await runCliCommand('complete', rest);
       case 'eval':
         return await runCliCommand('eval', rest);
+      case 'models':
+        return await runCliCommand('models', rest);
       case '--version':
       case '-v':
         process.stdout.write(`${version()}\n`);
