@@ -97,6 +97,7 @@ export function selectFiles(names: readonly string[], include: readonly string[]
   if (include.length === 0) return [...names];
   const matchers = include.map((p) => picomatch(p.endsWith('/') ? `${p}*` : p, { dot: true, bash: true }));
   const matched = new Set(names.filter((n) => matchers.some((m) => m(n))));
+  if (matched.size === 0) return []; // config files alone are no model: the caller reports the patterns
   for (const m of [...matched]) {
     if (!m.endsWith('.onnx')) continue;
     for (const n of names) if (n.startsWith(m) && /^(?:_data|\.data)(?:_?\d+)?$/.test(n.slice(m.length))) matched.add(n);
