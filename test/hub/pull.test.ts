@@ -1,5 +1,6 @@
 // `models pull` against a local server that answers as the Hugging Face Hub does: cache layout, reuse, resume,
 // integrity, --include, HF_TOKEN, HF_HUB_OFFLINE, revisions, refused paths; and repo ids resolved offline.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -148,6 +149,23 @@ describe('pullModel', () => {
     const r = await pullModel({ ref: ref('org/tiny@v1'), env, retryDelayMs: noDelay });
     expect(hub.requests('cdn', 'GET').map((g) => g.headers.range)).toEqual([undefined, 'bytes=50000-', 'bytes=120000-']);
     expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(llama['onnx/model.onnx']!)).toBe(true);
+  });
+
+  test('a download another live process holds is refused; a lock left by a dead process is taken over', async () => {
+    const lock = path.join(home, 'hub', '.locks', 'models--org--tiny', `${sha256(llama['onnx/model.onnx']!)}.infill-ls.lock`);
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      fs.writeFileSync(lock, String(holder.pid));
+      await expect(pullModel({ ref: ref('org/tiny@v1'), env })).rejects.toThrow(new RegExp(`onnx/model\\.onnx is being downloaded by another infill-ls process \\(pid ${holder.pid}`));
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+    // The holder is gone now: its lock is stale.
+    const r = await pullModel({ ref: ref('org/tiny@v1'), env });
+    expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(llama['onnx/model.onnx']!)).toBe(true);
+    expect(fs.existsSync(lock)).toBe(false);
   });
 
   test('corrupt bytes fail the integrity check: an error, no blob, nothing in snapshots, no ref', async () => {

@@ -247,7 +247,13 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       continue;
     }
     fs.mkdirSync(blobsDir, { recursive: true });
-    const sizeBytes = await download(name, meta, blob);
+    const release = acquireBlobLock(path.join(cacheDir, '.locks', path.basename(storage), `${meta.etag}.infill-ls.lock`), name);
+    let sizeBytes: number;
+    try {
+      sizeBytes = await download(name, meta, blob);
+    } finally {
+      release();
+    }
     downloadedBytes += sizeBytes;
     links.push({ pointer, blob });
     files.push({ name, sizeBytes, source: 'downloaded' });
@@ -392,6 +398,35 @@ async function digestOf(file: string, digest: 'sha256' | 'git-sha1', sizeBytes: 
   }
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * One writer per `<blob>.incomplete` across infill-ls processes: an exclusive lock file holding the owner's pid.
+ * A lock whose process is gone (killed mid-download) is taken over. Returns the release function.
+ */
+function acquireBlobLock(lockPath: string, file: string): () => void {
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockPath, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(fs.readFileSync(lockPath, 'utf8').trim());
+      let alive = false;
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
+        try {
+          process.kill(owner, 0);
+          alive = true;
+        } catch (err) {
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive) throw new HubError(`${file} is being downloaded by another infill-ls process (pid ${owner}, lock ${lockPath}); wait for it to finish`);
+      fs.rmSync(lockPath, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new HubError(`${file}: could not take the download lock ${lockPath}`);
 }
 
 /** snapshots/<commit>/<file> → blobs/<etag> as a relative symlink (a copy where symlinks are not allowed). */
