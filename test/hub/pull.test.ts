@@ -66,10 +66,13 @@ describe('repo references and file names', () => {
     for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', 'a//b', './a', 'a/', '', 'x\0y']) expect(isSafeRepoFilename(bad)).toBe(false);
   });
 
-  test('an existing directory wins over a repo id of the same spelling', () => {
+  test('an existing directory wins over a repo id of the same spelling; other paths resolve against the base', () => {
     expect(modelDirOrRepo('test/fixtures', ROOT)).toBe(path.join(ROOT, 'test', 'fixtures'));
     expect(modelDirOrRepo('org/tiny', ROOT)).toBe('org/tiny');
+    expect(modelDirOrRepo('org/tiny@v1', ROOT)).toBe('org/tiny@v1');
     expect(modelDirOrRepo('no-such-dir', ROOT)).toBe(path.join(ROOT, 'no-such-dir'));
+    expect(modelDirOrRepo('./models/x', ROOT)).toBe(path.join(ROOT, 'models', 'x'));
+    expect(modelDirOrRepo('/abs/models/x', ROOT)).toBe(path.resolve('/abs/models/x'));
   });
 
   test('selectFiles takes the matched variant, its external data and the config/tokenizer files', () => {
@@ -244,7 +247,7 @@ describe('pullModel', () => {
 describe('repo ids as model directories (offline)', () => {
   test('resolve to the cached snapshot of their revision; uncached ones say to run models pull', async () => {
     expect(() => resolveModelDir('org/tiny', env)).toThrow(ModelLoadError);
-    expect(() => resolveModelDir('org/tiny', env)).toThrow(/org\/tiny: not in the Hugging Face cache \(.*models--org--tiny\); download it first with: infill-ls models pull org\/tiny$/);
+    expect(() => resolveModelDir('org/tiny', env)).toThrow(/^org\/tiny: no such directory, and not in the Hugging Face cache \(.*models--org--tiny\); to use the Hub model org\/tiny, download it first with: infill-ls models pull org\/tiny$/);
     await pullModel({ ref: ref('org/tiny@v1'), env });
     hub.log.length = 0;
     expect(resolveModelDir('org/tiny@v1', env)).toBe(path.join(storage(), 'snapshots', C1));

@@ -60,7 +60,7 @@ describe('a pulled model, named by its repo id', () => {
   test('a repo id that is not cached fails with the pull command to run', async () => {
     const failed = await run(process.execPath, [BIN, 'complete', source, '--line', '2', '--column', '12', '--model', 'org/not-pulled', '--device', 'cpu'], { cwd: ROOT, env: { ...process.env, ...env } }).catch((e: { code: number; stderr: string }) => e);
     expect(failed).toMatchObject({ code: 1 });
-    expect((failed as { stderr: string }).stderr).toMatch(/org\/not-pulled: not in the Hugging Face cache .*infill-ls models pull org\/not-pulled/);
+    expect((failed as { stderr: string }).stderr).toMatch(/org\/not-pulled: no such directory, and not in the Hugging Face cache .*infill-ls models pull org\/not-pulled/);
   }, 60_000);
 
   test('completes through the LSP server (serve --stdio --model-dir org/name)', async () => {

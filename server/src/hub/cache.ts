@@ -128,7 +128,8 @@ export function resolveCachedSnapshot(ref: RepoRef, env: NodeJS.ProcessEnv = pro
   const commit = cachedCommit(storage, ref.revision);
   const dir = commit === undefined ? undefined : path.join(storage, 'snapshots', commit);
   if (dir === undefined || !fs.existsSync(dir)) {
-    throw new ModelLoadError('missing-file', formatRepoRef(ref), `not in the Hugging Face cache (${storage}); download it first with: infill-ls models pull ${formatRepoRef(ref)}`);
+    const spec = formatRepoRef(ref);
+    throw new ModelLoadError('missing-file', spec, `no such directory, and not in the Hugging Face cache (${storage}); to use the Hub model ${spec}, download it first with: infill-ls models pull ${spec}`);
   }
   return dir;
 }
