@@ -47,12 +47,14 @@ export class FakeHub {
   readonly repos = new Map<string, FakeRepo>();
   /** When set, the Hub answers 401 without "Authorization: Bearer <token>". */
   requiredToken: string | undefined;
-  /** CDN GETs to break: each entry sends that many bytes of the answer, then destroys the socket (consumed in order). */
+  /** CDN GETs to break: each entry sends that many bytes of the answer, then closes the connection (consumed in order). */
   cutAfterBytes: number[] = [];
   /** sha256 of LFS contents whose CDN bytes are served with one byte flipped. */
   corrupt = new Set<string>();
   /** Extra siblings listed (not served), to test file-name checks. */
   extraSiblings: string[] = [];
+  /** When set, the CDN writes bodies in pieces of this many bytes, one per event-loop turn. */
+  chunkBytes: number | undefined;
   /** When set, HEAD of LFS files answers this X-Linked-Etag instead of the sha256. */
   etagOverride: string | undefined;
   private hub!: http.Server;
@@ -163,10 +165,21 @@ export class FakeHub {
     const part = body.subarray(start);
     const cut = req.method === 'GET' ? this.cutAfterBytes.shift() : undefined;
     if (cut !== undefined && cut < part.length) {
-      res.write(part.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+      // Close after the bytes (FIN): the body ends early.
+      res.write(part.subarray(0, cut), () => setTimeout(() => res.socket?.end(), 50));
       return;
     }
-    res.end(req.method === 'HEAD' ? undefined : part);
+    if (req.method === 'HEAD') return void res.end();
+    const piece = this.chunkBytes;
+    if (piece === undefined) return void res.end(part);
+    let at = 0;
+    const next = (): void => {
+      if (res.destroyed) return;
+      if (at >= part.length) return void res.end();
+      res.write(part.subarray(at, at + piece), () => setImmediate(next));
+      at += piece;
+    };
+    next();
   }
 
   private commitOf(repo: FakeRepo, rev: string): string | undefined {

@@ -16,6 +16,7 @@ import picomatch from 'picomatch';
 import {
   COMMIT_RE,
   HubError,
+  cachedCommit,
   formatRepoRef,
   hubCacheDir,
   hubOffline,
@@ -191,7 +192,16 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
 
   // 1. The revision's commit and file list.
   const infoUrl = `${endpoint}/api/models/${ref.repoId}/revision/${encodeURIComponent(ref.revision)}`;
-  const infoRes = await request(infoUrl, { headers: headersFor(infoUrl, { Accept: 'application/json' }) });
+  let infoRes: Response;
+  try {
+    infoRes = await request(infoUrl, { headers: headersFor(infoUrl, { Accept: 'application/json' }) });
+  } catch (e) {
+    const cached = cachedCommit(storage, ref.revision);
+    if (e instanceof TransferError && cached !== undefined && fs.existsSync(path.join(storage, 'snapshots', cached))) {
+      throw new HubError(`${e.message}; ${formatRepoRef(ref)} is already in the cache (commit ${cached}) and loads without network`);
+    }
+    throw e;
+  }
   if (!infoRes.ok) throw statusError(infoRes, `${formatRepoRef(ref)} on ${endpoint}`);
   let info: { sha?: unknown; siblings?: unknown };
   try {
@@ -250,7 +260,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     const release = acquireBlobLock(path.join(cacheDir, '.locks', path.basename(storage), `${meta.etag}.infill-ls.lock`), name);
     let sizeBytes: number;
     try {
-      sizeBytes = await download(name, meta, blob);
+      // Another process may have finished this blob while we waited for its metadata.
+      sizeBytes = fs.existsSync(blob) && fs.statSync(blob).size === meta.sizeBytes ? fs.statSync(blob).size : await download(name, meta, blob);
     } finally {
       release();
     }
@@ -293,19 +304,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   /** Downloads one blob through `<blob>.incomplete` (resumed when present), verifies it, renames it into place. */
   async function download(file: string, meta: FileMeta, blob: string): Promise<number> {
     const partial = `${blob}.incomplete`;
-    let attempt = 0;
-    for (;;) {
-      try {
-        await transfer(file, meta, partial);
-        break;
-      } catch (e) {
-        const retryable = e instanceof TransferError || (e instanceof HttpStatusError && e.retryable);
-        if (!retryable || attempt >= (options.retries ?? 3) || options.signal?.aborted) throw e;
-        attempt++;
-        emit({ kind: 'file-retry', file, attempt, error: (e as Error).message });
-        await delay(options.retryDelayMs?.(attempt) ?? 500 * attempt, options.signal);
-      }
-    }
+    // Each retry resumes from what the broken attempt left in the .incomplete file.
+    await withRetries(options, file, emit, () => transfer(file, meta, partial));
     const sizeBytes = fs.statSync(partial).size;
     if (meta.sizeBytes !== undefined && sizeBytes !== meta.sizeBytes) {
       fs.rmSync(partial, { force: true });
