@@ -155,6 +155,23 @@ describe('pullModel', () => {
     expect(fs.existsSync(partial)).toBe(false);
   });
 
+  test('a kept partial file that was altered fails the check after resuming, and the next pull starts over', async () => {
+    const model = llama['onnx/model.onnx']!;
+    hub.chunkBytes = 16_384;
+    const stop = new AbortController();
+    await expect(pullModel({ ref: ref('org/tiny@v1'), env, signal: stop.signal, onEvent: (e) => void (e.kind === 'file-progress' && e.bytes >= 100_000 && stop.abort()) })).rejects.toThrow();
+    const partial = path.join(storage(), 'blobs', `${sha256(model)}.incomplete`);
+    const kept = fs.readFileSync(partial);
+    kept[10] ^= 0xff;
+    fs.writeFileSync(partial, kept);
+    await expect(pullModel({ ref: ref('org/tiny@v1'), env })).rejects.toThrow(/integrity check failed/);
+    expect(fs.existsSync(partial)).toBe(false);
+    hub.log.length = 0;
+    const r = await pullModel({ ref: ref('org/tiny@v1'), env });
+    expect(hub.requests('cdn', 'GET').map((g) => g.headers.range)).toEqual([undefined]);
+    expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(model)).toBe(true);
+  });
+
   test('a transfer that breaks twice is resumed within the same pull, each retry from the bytes kept', async () => {
     hub.cutAfterBytes = [50_000, 70_000];
     const starts: number[] = [];

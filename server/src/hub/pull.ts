@@ -305,14 +305,14 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   async function download(file: string, meta: FileMeta, blob: string): Promise<number> {
     const partial = `${blob}.incomplete`;
     // Each retry resumes from what the broken attempt left in the .incomplete file.
-    await withRetries(options, file, emit, () => transfer(file, meta, partial));
+    const streamed = await withRetries(options, file, emit, () => transfer(file, meta, partial));
     const sizeBytes = fs.statSync(partial).size;
     if (meta.sizeBytes !== undefined && sizeBytes !== meta.sizeBytes) {
       fs.rmSync(partial, { force: true });
       throw new HubError(`${formatRepoRef(ref)}: ${file}: expected ${meta.sizeBytes} bytes, got ${sizeBytes}; the partial file was removed, run the command again`);
     }
     if (meta.digest !== undefined) {
-      const actual = await digestOf(partial, meta.digest, sizeBytes);
+      const actual = streamed ?? (await digestOf(partial, meta.digest, sizeBytes));
       if (actual !== meta.etag) {
         fs.rmSync(partial, { force: true });
         throw new HubError(`${formatRepoRef(ref)}: ${file}: integrity check failed (${meta.digest} ${actual}, expected ${meta.etag}); the download was removed and nothing was added to the snapshot`);
@@ -322,14 +322,18 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     return sizeBytes;
   }
 
-  async function transfer(file: string, meta: FileMeta, partial: string): Promise<void> {
+  /**
+   * One attempt at `partial`: resumes from its size (Range), appends, and hashes as it writes (the kept prefix is
+   * read once to seed the hash). Resolves with the digest of the whole file when it computed one.
+   */
+  async function transfer(file: string, meta: FileMeta, partial: string): Promise<string | undefined> {
     let have = fs.existsSync(partial) ? fs.statSync(partial).size : 0;
     if (meta.sizeBytes !== undefined && have > meta.sizeBytes) {
       fs.truncateSync(partial, 0);
       have = 0;
     }
     emit({ kind: 'file-start', file, sizeBytes: meta.sizeBytes, resumeFromBytes: have });
-    if (meta.sizeBytes !== undefined && have === meta.sizeBytes) return;
+    if (meta.sizeBytes !== undefined && have === meta.sizeBytes) return undefined;
     const res = await request(meta.location, {
       headers: headersFor(meta.location, { 'Accept-Encoding': 'identity', ...(have > 0 ? { Range: `bytes=${have}-` } : {}) }),
       redirect: 'follow',
@@ -353,12 +357,15 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
         throw new TransferError(`${file}: the server resumed at byte ${start}, not ${have}`);
       }
     }
+    const hash = runningDigest(meta);
+    if (hash && have > 0) for await (const chunk of fs.createReadStream(partial, { end: have - 1 })) hash.update(chunk as Buffer);
     const handle = await fs.promises.open(partial, flags);
     let bytes = have;
     try {
-      if (res.body === null) return;
+      if (res.body === null) return undefined;
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          hash?.update(chunk);
           await handle.write(chunk);
           bytes += chunk.byteLength;
           emit({ kind: 'file-progress', file, bytes, sizeBytes: meta.sizeBytes });
@@ -371,7 +378,15 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       await handle.close();
     }
     if (meta.sizeBytes !== undefined && bytes < meta.sizeBytes) throw new TransferError(`${file}: the transfer ended after ${bytes} of ${meta.sizeBytes} bytes`);
+    return hash?.digest('hex');
   }
+}
+
+/** A hash in the form of the file's ETag (sha256, or git's blob sha1 when the size is known), else undefined. */
+function runningDigest(meta: FileMeta): Hash | undefined {
+  if (meta.digest === 'sha256') return createHash('sha256');
+  if (meta.digest === 'git-sha1' && meta.sizeBytes !== undefined) return createHash('sha1').update(`blob ${meta.sizeBytes}\0`);
+  return undefined;
 }
 
 /** Runs `fn`, retrying transfer errors and 5xx/429 answers `options.retries` times. */
@@ -388,7 +403,7 @@ async function withRetries<T>(options: PullOptions, file: string, emit: (e: Pull
   }
 }
 
-/** sha256 of the file, or its git blob id (sha1 of `blob <size>\0` + content) for 'git-sha1'. */
+/** sha256 of the file, or its git blob id (sha1 of `blob <size>\0` + content) for 'git-sha1'; when no attempt hashed it all. */
 async function digestOf(file: string, digest: 'sha256' | 'git-sha1', sizeBytes: number): Promise<string> {
   let hash: Hash;
   if (digest === 'sha256') hash = createHash('sha256');
