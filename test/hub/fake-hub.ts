@@ -55,6 +55,8 @@ export class FakeHub {
   extraSiblings: string[] = [];
   /** When set, the CDN writes bodies in pieces of this many bytes, one per event-loop turn. */
   chunkBytes: number | undefined;
+  /** Renamed repositories (old id → new id): their URLs answer 307 with a relative Location, as the Hub does. */
+  renamed = new Map<string, string>();
   /** When set, HEAD of LFS files answers this X-Linked-Etag instead of the sha256. */
   etagOverride: string | undefined;
   private hub!: http.Server;
@@ -96,6 +98,13 @@ export class FakeHub {
     };
     if (this.requiredToken !== undefined && req.headers.authorization !== `Bearer ${this.requiredToken}`) return fail(401, 'RepoNotFound');
     const url = new URL(req.url ?? '/', this.hubUrl);
+    for (const [from, to] of this.renamed) {
+      if (url.pathname.startsWith(`/${from}/`) || url.pathname.startsWith(`/api/models/${from}/`)) {
+        res.writeHead(307, { Location: url.pathname.replace(`/${from}/`, `/${to}/`) + url.search });
+        res.end();
+        return;
+      }
+    }
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     if (api) {
       const repo = this.repos.get(api[1]!);

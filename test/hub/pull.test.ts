@@ -40,6 +40,7 @@ beforeEach(() => {
   hub.extraSiblings = [];
   hub.etagOverride = undefined;
   hub.chunkBytes = undefined;
+  hub.renamed.clear();
 });
 
 const storage = () => path.join(home, 'hub', 'models--org--tiny');
@@ -255,6 +256,15 @@ describe('pullModel', () => {
     await expect(pullModel({ ref: ref('org/tiny@v1'), env: down })).rejects.toThrow(new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED$`));
     await pullModel({ ref: ref('org/tiny@v1'), env });
     await expect(pullModel({ ref: ref('org/tiny@v1'), env: down })).rejects.toThrow(`cannot reach http://127.0.0.1:${port}: ECONNREFUSED; org/tiny@v1 is already in the cache (commit ${C1}) and loads without network`);
+  });
+
+  test('a renamed repository is followed through relative redirects and cached under the name asked for', async () => {
+    hub.renamed.set('old/tiny', 'org/tiny');
+    const r = await pullModel({ ref: ref('old/tiny@v1'), env });
+    expect(r.snapshotDir).toBe(path.join(home, 'hub', 'models--old--tiny', 'snapshots', C1));
+    expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(llama['onnx/model.onnx']!)).toBe(true);
+    expect(hub.requests('hub', 'HEAD').some((q) => q.url.startsWith('/old/tiny/resolve/'))).toBe(true);
+    expect(hub.requests('hub', 'HEAD').some((q) => q.url.startsWith('/org/tiny/resolve/'))).toBe(true);
   });
 
   test('revisions: a tag and a commit id pin the snapshot; a commit id writes no ref', async () => {
