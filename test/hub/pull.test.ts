@@ -306,6 +306,7 @@ describe('repo ids as model directories (offline)', () => {
     expect(resolveModelDir(`org/tiny@${C1}`, env)).toBe(path.join(storage(), 'snapshots', C1));
     expect(() => resolveModelDir('org/tiny@main', env)).toThrow(/infill-ls models pull org\/tiny@main/);
     expect(resolveModelDir(path.join(ROOT, 'test'), env)).toBe(path.join(ROOT, 'test'));
+    expect(() => resolveModelDir('org/tiny@../../x', env)).toThrow(/^org\/tiny@\.\.\/\.\.\/x: "\.\.\/\.\.\/x" is not a usable revision/);
     expect(hub.log).toEqual([]);
   });
 });

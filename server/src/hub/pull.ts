@@ -151,7 +151,11 @@ interface FileMeta {
   digest: 'sha256' | 'git-sha1' | undefined;
 }
 
-/** Pulls `options.ref` into the hub cache; resolves with the snapshot folder. Throws HubError with a clear message. */
+/**
+ * Pulls `options.ref` into the hub cache (huggingface_hub's snapshot_download, one file at a time); resolves with the
+ * snapshot folder and what each file cost. Rejects with HubError (a message naming the repo, file and cause) or, when
+ * `options.signal` aborts, with its reason; a broken or aborted download keeps `<blob>.incomplete` for the next pull.
+ */
 export async function pullModel(options: PullOptions): Promise<PullResult> {
   const env = options.env ?? process.env;
   const { ref } = options;
