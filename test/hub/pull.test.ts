@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { hubCacheDir, isSafeRepoFilename, modelDirOrRepo, parseRepoRef, resolveModelDir } from '../../server/src/hub/cache.js';
 import { pullModel, selectFiles, type PullEvent } from '../../server/src/hub/pull.js';
 import { runModels } from '../../server/src/cli/models.js';
@@ -42,6 +42,8 @@ beforeEach(() => {
   hub.chunkBytes = undefined;
   hub.renamed.clear();
 });
+
+afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
 
 const storage = () => path.join(home, 'hub', 'models--org--tiny');
 const ref = (spec: string) => parseRepoRef(spec)!;
