@@ -18,6 +18,8 @@ export function isCancelFlagSet(flag: Int32Array): boolean {
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+/** True while a poll runs: a poll that reads a polled signal's `aborted` gets the plain value. */
+let polling = false;
 
 /**
  * Makes `signal.aborted` call `poll()` first, so code that checks `signal.aborted` between model runs (the generator
@@ -29,7 +31,14 @@ export function pollOnRead(signal: AbortSignal, poll: () => void): AbortSignal {
   Object.defineProperty(signal, 'aborted', {
     configurable: true,
     get() {
-      if (!abortedGetter.call(signal)) poll();
+      if (!polling && !abortedGetter.call(signal)) {
+        polling = true;
+        try {
+          poll();
+        } finally {
+          polling = false;
+        }
+      }
       return abortedGetter.call(signal) as boolean;
     },
   });
