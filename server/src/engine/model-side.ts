@@ -188,6 +188,10 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
   const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
   const postprocessOn = options.postprocess ?? envFlag('INFILL_LS_POSTPROCESS') ?? true;
+  // Prompt budgets: options, else env INFILL_LS_MAX_PREFIX_TOKENS / INFILL_LS_MAX_SUFFIX_TOKENS (benchmarks of long
+  // prefills, e.g. bench/cancel), else the prompt builder's defaults (768 / 256).
+  const maxPrefixTokens = options.maxPrefixTokens ?? envNumber('INFILL_LS_MAX_PREFIX_TOKENS');
+  const maxSuffixTokens = options.maxSuffixTokens ?? envNumber('INFILL_LS_MAX_SUFFIX_TOKENS');
   const decodeSettings: DecodeSettings = {
     mode: options.decodeMode ?? DEFAULT_DECODE.mode,
     loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
@@ -195,8 +199,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
     timeBudgetMs: options.timeBudgetMs ?? 3000,
-    maxPrefixTokens: options.maxPrefixTokens,
-    maxSuffixTokens: options.maxSuffixTokens,
+    maxPrefixTokens,
+    maxSuffixTokens,
     maxHealTokens: options.maxHealTokens,
     sampling: options.sampling,
     seed: options.seed,
@@ -283,14 +287,14 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
-      const budget = Math.max(0, Math.floor(options.maxPrefixTokens ?? 768));
+      const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
       const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
       trimStarts.set(context.documentKey, t.startLine);
       prefix = t.text;
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template!, tokenizer, {
-      maxPrefixTokens: options.maxPrefixTokens,
-      maxSuffixTokens: options.maxSuffixTokens,
+      maxPrefixTokens,
+      maxSuffixTokens,
       maxHealTokens: options.maxHealTokens,
     });
     return { prompt, prefix };

@@ -81,7 +81,9 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
     stats = null;
     loaded = new Promise<void>((resolve) => (markLoaded = resolve));
     const init: WorkerInit = { options, schedulerEvents: hooks.onSchedulerEvent !== undefined, log: hooks.log !== undefined };
-    const w = new Worker(workerScriptPath(), { workerData: init, stdout: true, stderr: true });
+    // (Flags the parent took that a worker refuses, like `node --input-type=module -e`, are left out.)
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(workerScriptPath(), { workerData: init, stdout: true, stderr: true, execArgv });
     worker = w;
     // Never to process stdout: it may be the LSP stream.
     w.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));

@@ -63,6 +63,8 @@ port.on('message', (m: ToWorker) => {
       });
       return;
     case 'crash':
+      // A stray stdout write first, as a library in the worker might do: the host pipes it to stderr (tests check).
+      console.log('model worker: crash requested');
       setImmediate(() => {
         throw new Error('model worker crash requested');
       });
