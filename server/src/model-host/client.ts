@@ -28,6 +28,13 @@ export function workerScriptPath(): string {
   return built;
 }
 
+/**
+ * Resolves when the last worker this module started has exited: a new worker starts only then (one model worker per
+ * process at a time — onnxruntime-node is reported to abort with several; an engine recreated for new settings
+ * starts its worker after the old one is gone).
+ */
+let previousWorkerGone: Promise<void> = Promise.resolve();
+
 type Pending =
   | { kind: 'complete'; resolve: (r: ModelResult) => void; onPartial?: (text: string) => void }
   | { kind: 'warm'; resolve: (o: WarmOutcome) => void };
@@ -46,6 +53,9 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let worker: Worker | null = null;
+  /** Waiting for the previous worker to exit; messages sent meanwhile wait in `outbox`. */
+  let starting = false;
+  const outbox: ToWorker[] = [];
   let status: EngineStatus = { state: 'loading', model: options.modelDir };
   let stats: EngineCacheStats | null = null;
   let disposing = false;
@@ -74,17 +84,38 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
     else worker.unref();
   }
 
-  const send = (message: ToWorker) => worker?.postMessage(message);
+  const send = (message: ToWorker) => {
+    if (worker) worker.postMessage(message);
+    else if (starting) outbox.push(message);
+  };
 
   function spawn(): void {
     crashed = false;
     stats = null;
     loaded = new Promise<void>((resolve) => (markLoaded = resolve));
+    starting = true;
+    const gate = previousWorkerGone;
+    let gone!: () => void;
+    previousWorkerGone = new Promise<void>((resolve) => (gone = resolve));
+    setStatus({ state: 'loading', model: options.modelDir, message: 'starting the model worker' });
+    void gate.then(() => {
+      starting = false;
+      if (disposing) {
+        gone();
+        return;
+      }
+      start(gone);
+      for (const m of outbox.splice(0)) worker!.postMessage(m);
+    });
+  }
+
+  function start(gone: () => void): void {
     const init: WorkerInit = { options, schedulerEvents: hooks.onSchedulerEvent !== undefined, log: hooks.log !== undefined };
     // (Flags the parent took that a worker refuses, like `node --input-type=module -e`, are left out.)
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     const w = new Worker(workerScriptPath(), { workerData: init, stdout: true, stderr: true, execArgv });
     worker = w;
+    refresh();
     // Never to process stdout: it may be the LSP stream.
     w.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     w.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
@@ -95,6 +126,7 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
       log(`model worker failed: ${failure}`);
     });
     w.on('exit', (code) => {
+      gone();
       if (worker !== w) return;
       worker = null;
       if (disposing) {
@@ -111,7 +143,6 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
       }
       setStatus({ ...status, state: 'degraded', message: reason });
     });
-    setStatus({ state: 'loading', model: options.modelDir, message: 'starting the model worker' });
   }
 
   function onMessage(m: FromWorker): void {
@@ -168,7 +199,7 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
     },
     complete(request: ModelRequest, signal: AbortSignal, onPartial?: (text: string) => void): Promise<ModelResult> {
       if (signal.aborted) return Promise.resolve({ kind: 'cancelled' });
-      if (!worker || disposing) return Promise.resolve({ kind: 'degraded', reason: disposing ? 'engine disposed' : (status.message ?? 'model worker not running') });
+      if ((!worker && !starting) || disposing) return Promise.resolve({ kind: 'degraded', reason: disposing ? 'engine disposed' : (status.message ?? 'model worker not running') });
       const id = nextId++;
       const flag = createCancelFlag();
       return new Promise<ModelResult>((resolve) => {
@@ -194,7 +225,7 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
       });
     },
     warm(context: CompletionContext): Promise<WarmOutcome> {
-      if (!worker || disposing) return Promise.resolve('unavailable');
+      if ((!worker && !starting) || disposing) return Promise.resolve('unavailable');
       const id = nextId++;
       return new Promise<WarmOutcome>((resolve) => {
         pending.set(id, { kind: 'warm', resolve });
@@ -207,7 +238,7 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
     },
     cacheStats: () => stats,
     revive() {
-      if (worker || disposing || !crashed) return false;
+      if (worker || starting || disposing || !crashed) return false;
       log('restarting the model worker');
       spawn();
       return true;
