@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Cancel and other-request latency while a long cold prefill runs (issue 11): spawns the built server
-// (`node bin/infill-ls.js serve --stdio`), and per trial opens a new document (~2,000 prompt tokens: the prefix budget
+// (`node bin/infill-ls.js serve --stdio`), and per trial opens a new document (2,831 prompt tokens: the prefix budget
 // is raised with INFILL_LS_MAX_PREFIX_TOKENS), sends a manual textDocument/inlineCompletion, and 150-250 ms later —
 // while the prefill runs — sends `$/cancelRequest` for it and, at the same instant, another request
 // (workspace/executeCommand of the accept command for an unknown id: it needs no model). It times both answers from
