@@ -19,7 +19,7 @@ import { CompletionCache } from '../cache/index.js';
 
 export type { EngineCacheStats, WarmOutcome, ModelOptions } from './model-side.js';
 
-export interface EngineOptions extends ModelOptions, ModelHooks {
+export interface EngineOptions extends ModelOptions, Pick<ModelHooks, 'log' | 'onSchedulerEvent'> {
   /**
    * Where the model runs: 'in-thread' (default; the CLI, tests) or a ModelHost the caller made (the servers pass
    * model-host/'s worker host, so the message loop never waits for the model). With a given host, the model options
