@@ -127,6 +127,23 @@ describe('model worker', () => {
     expect(statuses.map((s) => s.state)).toEqual(expect.arrayContaining(['degraded', 'loading', 'ready']));
   }, 120_000);
 
+  it('starts a second host\'s worker only after the first one exited (one model worker per process at a time)', async () => {
+    const a = start();
+    await a.engine.loaded;
+    expect(a.host.threadId()).not.toBeNull();
+    const b = start();
+    // Waiting for the first worker: no thread yet, status loading, and a request waits with it.
+    expect(b.host.threadId()).toBeNull();
+    expect(b.engine.status().state).toBe('loading');
+    const pending = b.engine.complete(ctx('file:///b.ts', 'const answer = '), new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.host.threadId()).toBeNull();
+    await a.engine.dispose();
+    expect((await pending).kind).toBe('ok');
+    expect(b.host.threadId()).not.toBeNull();
+    expect(b.engine.status().state).toBe('ready');
+  }, 120_000);
+
   it("sends the worker's stdout to stderr, never to process stdout, and lets the process exit", () => {
     // A child process with its own worker: the worker writes to stdout (console.log) and crashes; then the host is
     // disposed. Nothing may appear on the child's stdout, and the child must exit by itself.
