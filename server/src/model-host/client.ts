@@ -104,7 +104,15 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
         gone();
         return;
       }
-      start(gone);
+      try {
+        start(gone);
+      } catch (e) {
+        // The worker could not be created (e.g. server/dist missing): degraded, like a crash; retried on the next request.
+        gone();
+        outbox.length = 0;
+        fail(`model worker could not start: ${errorText(e)}`);
+        return;
+      }
       for (const m of outbox.splice(0)) worker!.postMessage(m);
     });
   }
@@ -133,16 +141,20 @@ export function createWorkerHost(options: ModelOptions = {}, hooks: Pick<ModelHo
         disposedAck();
         return;
       }
-      crashed = true;
-      const reason = `model worker stopped (${failure ?? `exit code ${code}`}); it restarts on the next request`;
-      log(reason);
-      for (const [id, p] of pending) {
-        pending.delete(id);
-        if (p.kind === 'complete') p.resolve({ kind: 'degraded', reason });
-        else p.resolve('failed');
-      }
-      setStatus({ ...status, state: 'degraded', message: reason });
+      fail(`model worker stopped (${failure ?? `exit code ${code}`}); it restarts on the next request`);
     });
+  }
+
+  /** No worker (crashed, or it could not start): pending jobs answer, status degraded; `revive` tries again. */
+  function fail(reason: string): void {
+    crashed = true;
+    log(reason);
+    for (const [id, p] of pending) {
+      pending.delete(id);
+      if (p.kind === 'complete') p.resolve({ kind: 'degraded', reason });
+      else p.resolve('failed');
+    }
+    setStatus({ ...status, state: 'degraded', message: reason });
   }
 
   function onMessage(m: FromWorker): void {
