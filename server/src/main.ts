@@ -37,12 +37,12 @@ function stderr(line: string): void {
 }
 
 /**
- * The real engine: the runtime helper's createEngine on the configured model directory. Imported
+ * The real engine: the runtime helper's createEngine on the configured model directory, its model in a worker thread. Imported
  * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
  */
 const realEngineFactory: EngineFactory = async (options) => {
-  const { createEngine } = await import('./engine/engine.js');
-  return createEngine({
+  const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
+  const model = {
     modelDir: options.modelDir,
     device: options.device,
     maxNewTokens: options.maxNewTokens,
@@ -50,9 +50,11 @@ const realEngineFactory: EngineFactory = async (options) => {
     decodeMode: options.decodeMode,
     selfInfillLoops: options.selfInfillLoops,
     selfInfillTau: options.selfInfillTau,
-    // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
-    log: process.env.INFILL_LS_LOG === 'debug' ? (message) => stderr(`infill-ls engine: ${message}`) : undefined,
-  });
+  };
+  // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
+  const log = process.env.INFILL_LS_LOG === 'debug' ? (message: string) => stderr(`infill-ls engine: ${message}`) : undefined;
+  // The model runs in a worker thread (model-host/): the server's message loop never waits for it.
+  return createEngine({ ...model, log, host: createWorkerHost(model, { log }) });
 };
 
 /** Runs `complete` / `eval` / `models` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
