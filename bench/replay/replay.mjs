@@ -12,6 +12,10 @@
 //   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
 //        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--out bench/results/replay-cpu]
 //
+// --load N (or a list, e.g. --load 0,2): every mode runs once per load level with N CPU-bound background processes
+// (`node -e` busy loops, started before the mode's server and killed after it; each also stops itself after 15 min),
+// rows named mode@loadN; the summary compares each mode's loaded p50 with its quiet (load 0) p50 (issue 11's
+// target: within 3x).
 // --fim forces the FIM template mode (INFILL_LS_FIM_MODE); a list runs every mode once per FIM mode. --accept 1 (default): when the suggestion on screen is
 // at least 2 characters and is exactly what the user is about to type, the user accepts it (Tab: one didChange
 // inserting it, then infill-ls/didAcceptCompletion) instead of typing it; the same rule in every mode, so a mode
@@ -39,6 +43,8 @@ for (const f of FIMS) if (f !== 'psm' && f !== 'spm') throw new Error(`unknown F
 const FIM = FIMS.join(',') || undefined;
 const ACCEPT = arg('accept', '1') !== '0';
 const CHUNK = arg('chunk', undefined);
+const LOADS = String(arg('load', '0')).split(',').map(Number);
+for (const n of LOADS) if (!Number.isInteger(n) || n < 0) throw new Error(`--load wants counts of background processes, got ${arg('load')}`);
 const DEVICE = arg('device', undefined); // --device D: the server's `serve --device D` (e.g. webgpu on the GPU machine)
 // --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
 // before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
@@ -56,6 +62,14 @@ const files = replayFiles(root, NFILES);
 const makeSession = (file, rand) => makeSessionOf(file, rand, NCHARS);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts n CPU-bound background processes (bounded: each exits after 15 minutes); returns their stop function. */
+function startLoad(n) {
+  const procs = Array.from({ length: n }, () =>
+    spawn(process.execPath, ['-e', 'const end = Date.now() + 900000; while (Date.now() < end) {}'], { stdio: 'ignore' }),
+  );
+  return () => procs.forEach((p) => p.kill('SIGKILL'));
+}
 
 function rssKb(pid) {
   try {
@@ -254,6 +268,9 @@ function summarize(run) {
     errors: rs.filter((r) => r.outcome !== 'ok' && r.outcome !== 'cancelled').length,
     latencyP50Ms: round(pct(ok.map((r) => r.latencyMs), 0.5)),
     latencyP95Ms: round(pct(ok.map((r) => r.latencyMs), 0.95)),
+    // Answered requests that ran the model (completion-reuse answers excluded): the latency load acts on.
+    modelLatencyP50Ms: round(pct(ok.filter((r) => typeof r.cache === 'string' && !r.cache.startsWith('completion-reuse')).map((r) => r.latencyMs), 0.5)),
+    modelLatencyP95Ms: round(pct(ok.filter((r) => typeof r.cache === 'string' && !r.cache.startsWith('completion-reuse')).map((r) => r.latencyMs), 0.95)),
     medianPromptTokens: pct(withTokens.map((r) => r.promptTokens), 0.5),
     medianNewPrefillTokensWarm: pct(withTokens.map((r) => r.prefillTokens), 0.5),
     medianNewPrefillPctWarm: round(pct(withTokens.map((r) => (100 * r.prefillTokens) / r.promptTokens), 0.5)),
@@ -279,15 +296,50 @@ function summarize(run) {
 const loadavgAtStart = os.loadavg().map((x) => round(x, 2));
 const runs = [];
 for (const fim of FIMS.length ? FIMS : [undefined]) {
-  for (const m of MODES) {
-    process.stderr.write(`replay: mode ${m}${fim ? ` (${fim})` : ''} ...\n`);
-    runs.push(await runMode(m, fim));
+  for (const load of LOADS) {
+    for (const m of MODES) {
+      process.stderr.write(`replay: mode ${m}${fim ? ` (${fim})` : ''}${load ? `, ${load} background processes` : ''} ...\n`);
+      const stop = startLoad(load);
+      try {
+        const loadavg = os.loadavg().map((x) => round(x, 2));
+        const run = await runMode(m, fim);
+        run.load = load;
+        run.loadavg = loadavg;
+        if (LOADS.length > 1 || load > 0) run.mode = `${run.mode}@load${load}`;
+        runs.push(run);
+      } finally {
+        stop();
+      }
+    }
   }
 }
-const summaries = runs.map(summarize);
+const summaries = runs.map((r) => ({ ...summarize(r), ...(r.loadavg ? { loadavg1m: r.loadavg[0] } : {}) }));
+// Loaded p50 against the same mode's quiet p50 (issue 11: within 3x).
+const loadRatios = [];
+if (LOADS.includes(0) && LOADS.some((n) => n > 0)) {
+  for (const s of summaries) {
+    const [mode, level] = s.mode.split('@load');
+    if (level === '0') continue;
+    const quiet = summaries.find((q) => q.mode === `${mode}@load0`);
+    if (quiet?.latencyP50Ms) {
+      loadRatios.push({
+        mode,
+        load: Number(level),
+        quietP50Ms: quiet.latencyP50Ms,
+        loadedP50Ms: s.latencyP50Ms,
+        ratio: round(s.latencyP50Ms / quiet.latencyP50Ms, 2),
+        quietP95Ms: quiet.latencyP95Ms,
+        loadedP95Ms: s.latencyP95Ms,
+        modelRatio: quiet.modelLatencyP50Ms ? round(s.modelLatencyP50Ms / quiet.modelLatencyP50Ms, 2) : null,
+        quietModelP50Ms: quiet.modelLatencyP50Ms,
+        loadedModelP50Ms: s.modelLatencyP50Ms,
+      });
+    }
+  }
+}
 const meta = {
   date: new Date().toISOString(),
-  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
+  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
   fim: FIM ?? 'detected (SPM for models/default)',
   accept: ACCEPT,
   loadavgAtStart,
@@ -300,8 +352,8 @@ const meta = {
   targets: { medianNewPrefillPctWarm: '≤ 5', latencyP50Ms: '≤ 200', latencyP95Ms: '≤ 500' },
 };
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
-fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, runs }, null, 1) + '\n');
-const cols = ['mode', 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'modelPrefillTokens', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
+fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, loadRatios, runs }, null, 1) + '\n');
+const cols = ['mode', ...(summaries.some((s) => s.loadavg1m !== undefined) ? ['loadavg1m'] : []), 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'modelLatencyP50Ms', 'modelLatencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'modelPrefillTokens', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
 const md = [
   `# Keystroke replay (${meta.date})`,
   '',
@@ -317,6 +369,9 @@ const md = [
   '',
   ...summaries.map((s) => `- ${s.mode}: ${s.outcomes}`),
   '',
+  ...(loadRatios.length
+    ? ['Under load (loaded p50 / quiet p50; target ≤ 3):', '', ...loadRatios.map((r) => `- ${r.mode}, ${r.load} background processes: p50 ${r.quietP50Ms} → ${r.loadedP50Ms} ms (${r.ratio}x), p95 ${r.quietP95Ms} → ${r.loadedP95Ms} ms; requests that ran the model: p50 ${r.quietModelP50Ms} → ${r.loadedModelP50Ms} ms (${r.modelRatio}x)`), '']
+    : []),
   'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, answered requests after the first of each file, requests that ran the model (a completion-reuse answer runs none). newPrefillTokensTotal: prompt tokens run by requests themselves, cancelled ones included (background warming and speculation excluded; for the baseline build, which has no background prefill, it is all its prefill work). modelPrefillTokens: every prompt token the model prefilled, background work (the prefill of aborted requests that went on, warming, speculation) included (not logged by the baseline build). firstRequestNewPrefill: per file. accepts: suggestions accepted by the replay rule (the suggestion on screen is what the user types next). speculative: speculative completions finished/started. warmPacked: documents warmed by a packed prefill. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
   '',
 ];

@@ -19,6 +19,7 @@ usage:
   infill-ls serve --ws [--port N] [--host H]               headless WebSocket JSON-RPC API
   infill-ls complete ...                                   one completion from the command line
   infill-ls eval ...                                       run an evaluation
+  infill-ls models pull <org/name>[@rev]                   download a Hugging Face Hub model
   infill-ls --version | --help
 
 ${SERVE_USAGE}`;
@@ -36,12 +37,12 @@ function stderr(line: string): void {
 }
 
 /**
- * The real engine: the runtime helper's createEngine on the configured model directory. Imported
+ * The real engine: the runtime helper's createEngine on the configured model directory, its model in a worker thread. Imported
  * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
  */
 const realEngineFactory: EngineFactory = async (options) => {
-  const { createEngine } = await import('./engine/engine.js');
-  return createEngine({
+  const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
+  const model = {
     modelDir: options.modelDir,
     device: options.device,
     maxNewTokens: options.maxNewTokens,
@@ -49,15 +50,17 @@ const realEngineFactory: EngineFactory = async (options) => {
     decodeMode: options.decodeMode,
     selfInfillLoops: options.selfInfillLoops,
     selfInfillTau: options.selfInfillTau,
-    // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
-    log: process.env.INFILL_LS_LOG === 'debug' ? (message) => stderr(`infill-ls engine: ${message}`) : undefined,
-  });
+  };
+  // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
+  const log = process.env.INFILL_LS_LOG === 'debug' ? (message: string) => stderr(`infill-ls engine: ${message}`) : undefined;
+  // The model runs in a worker thread (model-host/): the server's message loop never waits for it.
+  return createEngine({ ...model, log, host: createWorkerHost(model, { log }) });
 };
 
-/** Runs `complete` / `eval` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
-async function runCliCommand(name: 'complete' | 'eval', argv: string[]): Promise<number> {
+/** Runs `complete` / `eval` / `models` from server/src/cli/ (the runtime helper's room), loaded lazily like the engine. */
+async function runCliCommand(name: 'complete' | 'eval' | 'models', argv: string[]): Promise<number> {
   const cli = await import('./cli/index.js');
-  return name === 'complete' ? cli.runComplete(argv) : cli.runEval(argv);
+  return name === 'complete' ? cli.runComplete(argv) : name === 'eval' ? cli.runEval(argv) : cli.runModels(argv);
 }
 
 async function serve(argv: string[]): Promise<number | 'running'> {
@@ -154,6 +157,8 @@ export async function main(argv: string[]): Promise<number | 'running'> {
         return await runCliCommand('complete', rest);
       case 'eval':
         return await runCliCommand('eval', rest);
+      case 'models':
+        return await runCliCommand('models', rest);
       case '--version':
       case '-v':
         process.stdout.write(`${version()}\n`);

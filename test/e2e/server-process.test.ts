@@ -36,6 +36,7 @@ describe('the infill-ls binary', () => {
       [['serve', '--ws', '-h'], /^usage: infill-ls serve /],
       [['complete', '--help'], /^usage: infill-ls complete /],
       [['eval', '--help'], /^usage: infill-ls eval /],
+      [['models', 'pull', '--help'], /^usage: infill-ls models pull /],
     ] as const) {
       expect(execFileSync(process.execPath, [BIN, ...args], { stdio: 'pipe' }).toString(), args.join(' ')).toMatch(usage);
     }

@@ -86,7 +86,7 @@ describe('initialize', () => {
   });
 
   it('asks the engine factory for the configured model with absolute paths', async () => {
-    const { start, engines } = setup({ initializationOptions: { 'infill-ls': { modelDir: 'models/x', device: 'cpu', maxNewTokens: 32 } } });
+    const { start, engines } = setup({ initializationOptions: { 'infill-ls': { modelDir: './models/x', device: 'cpu', maxNewTokens: 32 } } });
     await start();
     expect(engines.last.options).toEqual({ modelDir: '/pkg/models/x', device: 'cpu', maxNewTokens: 32, cacheBudgetMb: 512, decodeMode: 'fim', selfInfillLoops: 1, selfInfillTau: 0.25 });
   });

@@ -226,3 +226,47 @@ describe('scheduler', () => {
     expect(cacheOf('z')).toBeNull();
   });
 });
+
+describe('scheduler poll hook (out-of-band cancellation)', () => {
+  test('a flag set during a model run aborts the job at the next chunk boundary, through poll, with no event-loop message', async () => {
+    const { createCancelFlag, isCancelFlagSet, setCancelFlag, pollOnRead } = await import('../../server/src/util/cancel-flag.js');
+    const lm = new SlowLm(50, () => 1);
+    const store = new KvStore<Generator<FakeCache>>({ budgetBytes: 1e9, sizeOf: (g) => g.cache.length });
+    const flag = createCancelFlag();
+    const controller = new AbortController();
+    let polls = 0;
+    const poll = () => {
+      polls++;
+      if (!controller.signal.aborted && isCancelFlagSet(flag)) controller.abort();
+    };
+    const scheduler = new Scheduler({
+      store: store as unknown as KvStore<Generator>,
+      createGenerator: () => new Generator(lm, { prefillChunkSize: CHUNK }) as unknown as Generator,
+      chunkSize: CHUNK,
+      reuse: false,
+      poll,
+    });
+    // The flag is set from inside the second model run (as another thread would, between two of this thread's ticks).
+    lm.beforeRun = (index) => {
+      if (index === 1) setCancelFlag(flag);
+    };
+    const outcome = await scheduler.request('a', prompt(6 * CHUNK + 1, 1), { priority: 'interactive', hold: true, signal: pollOnRead(controller.signal, poll) });
+    expect(outcome).toEqual({ kind: 'cancelled', reason: 'aborted' });
+    expect(polls).toBeGreaterThanOrEqual(2);
+    // Caches off: the job stopped at the boundary after the run in which the flag was set (6 chunks otherwise).
+    await new Promise((r) => setTimeout(r, 10));
+    expect(lm.calls.length).toBe(2);
+  });
+
+  test('pollOnRead: reading `aborted` polls first, so a set flag is seen at once', async () => {
+    const { createCancelFlag, isCancelFlagSet, setCancelFlag, pollOnRead } = await import('../../server/src/util/cancel-flag.js');
+    const flag = createCancelFlag();
+    const controller = new AbortController();
+    const signal = pollOnRead(controller.signal, () => {
+      if (isCancelFlagSet(flag)) controller.abort();
+    });
+    expect(signal.aborted).toBe(false);
+    setCancelFlag(flag);
+    expect(signal.aborted).toBe(true);
+  });
+});

@@ -41,7 +41,7 @@ function workspaceFolder(): string | undefined {
 }
 
 function currentServerSettings(): Record<string, unknown> {
-  return serverSettings(config(), workspaceFolder());
+  return serverSettings(config(), workspaceFolder(), fs.existsSync);
 }
 
 function renderStatus(): void {

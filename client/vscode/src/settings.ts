@@ -32,8 +32,15 @@ export function resolveUserPath(value: string, baseFolder: string | undefined): 
   return path.resolve(baseFolder, trimmed);
 }
 
-/** The server's settings section from VS Code's configuration; unset keys are left out (the server keeps its own). */
-export function serverSettings(config: ConfigReader, baseFolder: string | undefined): Record<string, unknown> {
+/** `org/name` or `org/name@revision`: a Hugging Face Hub model id (the server's rule: server/src/hub/cache.ts). */
+const REPO_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\/[A-Za-z0-9_][A-Za-z0-9_.-]*(?:@[^\s\\]+)?$/;
+
+/**
+ * The server's settings section from VS Code's configuration; unset keys are left out (the server keeps its own).
+ * A `modelDir` that reads as a Hub repo id and is not a folder (`exists` of its resolved path is false) goes to
+ * the server unchanged: the server loads it from the Hugging Face cache (`infill-ls models pull`).
+ */
+export function serverSettings(config: ConfigReader, baseFolder: string | undefined, exists: (absolutePath: string) => boolean = () => true): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of SERVER_KEYS) {
     const value = config.get<unknown>(key);
@@ -45,7 +52,12 @@ export function serverSettings(config: ConfigReader, baseFolder: string | undefi
         out.modelDir = DEFAULT_MODEL_DIR;
         continue;
       }
-      out.modelDir = typeof value === 'string' ? resolveUserPath(value, baseFolder) : value; // a non-string is the server's to reject
+      if (typeof value !== 'string') {
+        out.modelDir = value; // the server's to reject
+        continue;
+      }
+      const resolved = resolveUserPath(value, baseFolder);
+      out.modelDir = REPO_ID.test(value.trim()) && !exists(resolved) ? value.trim() : resolved;
       continue;
     }
     out[key] = value;

@@ -8,8 +8,9 @@ export class UsageError extends Error {
 }
 
 export const MODEL_FLAGS = `model
-  --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package;
-                          --model-dir is the same flag)
+  --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package),
+                          or a Hugging Face repo id org/name[@rev] fetched with \`infill-ls models pull\`;
+                          --model-dir is the same flag
   --device D              auto | cpu | webgpu | cuda (default auto: WebGPU if a GPU adapter exists, else CPU)
   --threads N             CPU threads per operator (default: onnxruntime's choice)
   --max-new-tokens N      most tokens generated per completion (default 64)

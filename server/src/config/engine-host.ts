@@ -4,7 +4,7 @@
 // or rejects gives a stand-in engine whose status is 'degraded' with the error message, so the
 // server keeps serving (empty completions) and the editor shows why.
 
-import path from 'node:path';
+import { modelDirOrRepo } from '../hub/cache.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import type { CompletionEvent, EngineFactory, EngineOptions, HookedEngine } from './engine.js';
 import { ENGINE_SETTINGS, type Settings } from './settings.js';
@@ -30,7 +30,8 @@ export function degradedEngine(message: string, model?: string): HookedEngine {
 
 export function engineOptions(settings: Settings, baseDir: string): EngineOptions {
   return {
-    modelDir: path.resolve(baseDir, settings.modelDir),
+    // A path (relative to baseDir) when it exists, else a Hub repo id kept for the loader to find in the cache.
+    modelDir: modelDirOrRepo(settings.modelDir, baseDir),
     device: settings.device,
     maxNewTokens: settings.maxNewTokens,
     cacheBudgetMb: settings.cacheBudgetMb,

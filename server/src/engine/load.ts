@@ -4,6 +4,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { detectTemplate, type FimTemplate, type TemplateOverride } from '../prompt/index.js';
 import { ModelLoadError } from '../util/errors.js';
 import { resolveModelFiles } from '../runtime/index.js';
+import { resolveModelDir } from '../hub/cache.js';
 
 export interface LoadedBundle {
   model: LoadedModel;
@@ -32,7 +33,9 @@ export function checkVocab(tokenizer: Tokenizer, tokenizerPath: string, modelVoc
   }
 }
 
-export async function loadBundle(options: LoadModelOptions & { fim?: TemplateOverride }): Promise<LoadedBundle> {
+export async function loadBundle(requested: LoadModelOptions & { fim?: TemplateOverride }): Promise<LoadedBundle> {
+  // A repo id (org/name[@rev]) that is not a local directory loads from the Hugging Face cache, offline.
+  const options = { ...requested, modelDir: resolveModelDir(requested.modelDir) };
   // Cheap checks first (files, tokenizer) so a bad directory fails before the model is parsed.
   const files = resolveModelFiles(options.modelDir, { dtype: options.dtype });
   const tokenizer = Tokenizer.fromFiles(files.tokenizerPath, files.tokenizerConfigPath);

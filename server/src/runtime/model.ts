@@ -32,6 +32,13 @@ export interface LoadModelOptions {
   /** CPU threads within one operator; default: onnxruntime's own choice (physical cores). */
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
+  /**
+   * Let onnxruntime's thread pools spin-wait between work items (session.intra_op/inter_op.allow_spinning). Default
+   * false (env INFILL_LS_ORT_SPIN=1 turns it on): under CPU load spinning threads steal the cores the work needs
+   * (issue 11: decode step 80–88 ms spinning vs 29–33 ms not, ~8 runnable processes on 2 cores), and measured quiet
+   * it did not win either (bench/runtime/spin.mjs → bench/results/spin-cpu.md).
+   */
+  allowSpinning?: boolean;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -90,12 +97,16 @@ function presentNamesFromConfig(config: Record<string, unknown>): string[] | nul
 }
 
 function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: readonly string[] | null): SessionOptions {
+  const envSpin = process.env.INFILL_LS_ORT_SPIN?.trim();
+  const spin = opts.allowSpinning ?? (envSpin !== undefined && envSpin !== '' && envSpin !== '0');
   const o: SessionOptions = {
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
     ...(opts.interOpNumThreads ? { interOpNumThreads: opts.interOpNumThreads } : {}),
+    // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding takes string values.
+    extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' }, inter_op: { allow_spinning: spin ? '1' : '0' } } },
   };
   if (device === 'webgpu' && presentNames) {
     // Keep present.* on the GPU and feed them back as past: no host round trip of the whole cache per step.

@@ -41,6 +41,12 @@ export interface SchedulerOptions {
   reuse?: boolean;
   onEvent?(event: SchedulerEvent): void;
   log?(message: string): void;
+  /**
+   * Called at every chunk boundary and before each job, before the abort checks: a host whose cancellations arrive
+   * out of band (model-host/worker.ts: shared-memory flags) aborts the jobs' signals here, so a cancel takes effect
+   * between chunks even while this thread's event loop is busy with model runs.
+   */
+  poll?(): void;
 }
 
 export interface Lease {
@@ -247,6 +253,7 @@ export class Scheduler {
   private async pump(): Promise<void> {
     try {
       while (!this.lease) {
+        this.options.poll?.();
         const job = this.next();
         if (!job) break;
         if (job.task) {
@@ -303,6 +310,7 @@ export class Scheduler {
     try {
       gen ??= this.options.createGenerator();
       for (;;) {
+        this.options.poll?.();
         const target = job.target!;
         if (this.disposed || job.dropped) {
           gen.dispose();

@@ -1,0 +1,527 @@
+// The model side of the engine: everything that touches the model, in the thread that owns it (the model-host worker
+// for the servers, the caller's thread for the CLI and tests; model-host/ chooses).
+//
+// It loads the bundle (model, tokenizer, FIM template), builds prompts (sticky trimming), owns the scheduler and the
+// per-document KV store, decodes (engine/decode.ts with the syntax plan) and warms cursor positions (packed prefill
+// for several documents). It answers plain data (`ModelResult`); the façade (engine/engine.ts, main thread) keeps the
+// completion cache, the speculation policy and the status it shows.
+//
+// Policy:
+// - one model run at a time: the scheduler (scheduler/Scheduler) runs prefills in chunks of `prefillChunkSize`,
+//   interactive requests before background work (warming, speculation, aborted requests' prefills); a request whose
+//   signal aborts returns {kind:'cancelled'} at once and the chunks already run stay in the document's cache;
+// - a document's newer request takes over the prefill under way: it continues when the new prompt extends the
+//   computed tokens and cuts the cache to the common prefix otherwise (scheduler/);
+// - greedy decoding, at most `maxNewTokens` (64) new tokens, within `timeBudgetMs` (3000) of decoding;
+// - decoding (engine/decode.ts) on the generator the scheduler prefilled: the syntax layer decides single vs multi
+//   line and where a completion stops; `decodeMode` 'fim' (default) or 'self-infill' decodes, then the
+//   post-processing chain and syntax validation order the candidates;
+// - per-document KV prefix caches: each document key has its own Generator (tokens + KV cache) in a byte-bounded
+//   LRU (cache/KvStore, `cacheBudgetMb`); a request reuses the longest common token prefix of that document's
+//   previous prompt+completion (with the SPM template, typing only appends tokens);
+// - sticky prefix trimming (cache/stickyTrimPrefix): once a prefix is over its token budget, the first kept line
+//   moves by blocks, not on every keystroke, so the common prefix stays long;
+// - background warming (`warm(context)`): the prompt of a cursor position is prefilled at background priority;
+//   several documents at once use the prepacked prefill (runtime/packedPrefill) with the packed layout.
+import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineStatus } from './types.js';
+import { loadBundle, type LoadedBundle } from './load.js';
+import { Generator, type SamplingOptions } from '../decoding/index.js';
+import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
+import { packBins, packedPrefill, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
+import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
+import { defaultModelDir } from '../util/paths.js';
+import { errorText } from '../util/errors.js';
+import { nowMs } from '../util/clock.js';
+import { pollOnRead } from '../util/cancel-flag.js';
+import { LRUCache } from 'lru-cache';
+import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
+import { SyntaxTrees } from '../syntax/index.js';
+import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
+
+/** The engine's options that reach the model side: plain data only (they cross to the worker thread). */
+export interface ModelOptions {
+  /** Model directory (HF/Optimum layout); default: models/default under the package root. */
+  modelDir?: string;
+  device?: DeviceRequest;
+  dtype?: ModelDtype | 'auto';
+  /** CPU threads per operator (onnxruntime intraOpNumThreads); default: runtime/model.ts's choice. */
+  threads?: number;
+  /** Force a FIM family or mode instead of detecting it (env INFILL_LS_FIM_MODE=psm|spm forces the mode). */
+  fim?: TemplateOverride;
+  maxPrefixTokens?: number;
+  maxSuffixTokens?: number;
+  maxNewTokens?: number;
+  /** Decoding time budget per request in ms (after prefill). */
+  timeBudgetMs?: number;
+  prefillChunkSize?: number;
+  /** Token healing depth (0 disables). */
+  maxHealTokens?: number;
+  /** Default greedy. */
+  sampling?: SamplingOptions;
+  seed?: number;
+  /**
+   * Per-document KV prefix caches (default on; env INFILL_LS_PREFIX_CACHE=0 turns them off). Off: every request
+   * prefills its whole prompt on a fresh KV cache.
+   */
+  prefixCache?: boolean;
+  /** Byte budget of the KV prefix caches in MB (default 256, env INFILL_LS_CACHE_BUDGET_MB). */
+  cacheBudgetMb?: number;
+  /** Exact byte budget (tests); overrides cacheBudgetMb. */
+  cacheBudgetBytes?: number;
+  /** Sticky prefix trimming (default on; env INFILL_LS_STICKY_TRIM=0 turns it off). */
+  stickyTrim?: boolean;
+  /** The post-processing chain on the final text (default on; env INFILL_LS_POSTPROCESS=0 turns it off). */
+  postprocess?: boolean;
+  /** 'fim' (default: plain FIM, the template's layout) or 'self-infill' (see decoding/self-infill.ts). */
+  decodeMode?: DecodeMode;
+  /** Self-infilling loops, 0..2 (default DEFAULT_DECODE.loops). */
+  selfInfillLoops?: number;
+  /** Confidence threshold of self-infilling, 0..1 (default DEFAULT_DECODE.tau). */
+  selfInfillTau?: number;
+  /**
+   * Warm several documents with one prepacked prefill (runtime/packedPrefill) when the model has the packed layout
+   * (default on; env INFILL_LS_WARM_PACKED=0 warms them one by one, in chunks).
+   */
+  warmPacked?: boolean;
+  /** Bin capacity of the packed warming passes in tokens (default 1024: one bin is one non-pre-emptible model run). */
+  warmBinTokens?: number;
+}
+
+/** The model side's hooks into its thread (functions: they never cross threads). */
+export interface ModelHooks {
+  /** Debug log lines (load progress, fallbacks, one `completion {json}` line per request). */
+  log?: (message: string) => void;
+  /** Scheduler events (tests, benchmarks). */
+  onSchedulerEvent?: (event: SchedulerEvent) => void;
+  /** Aborts the signals of jobs cancelled out of band (worker: shared-memory flags); called between model runs. */
+  poll?: () => void;
+}
+
+/** How a warm() call ended (tests, logs). */
+export type WarmOutcome = 'warmed' | 'packed' | 'cached' | 'cancelled' | 'off' | 'unavailable' | 'failed';
+
+/** What the engine's caches hold now (tests, benchmarks). */
+export interface EngineCacheStats extends KvStoreStats {
+  /** KV bytes per token of the loaded model. */
+  bytesPerToken: number;
+  /** Prompt tokens the model prefilled since load, background work included. */
+  modelPrefillTokens: number;
+}
+
+/** One model request's answer: the façade adds the completion cache's id. */
+export type ModelResult =
+  | { kind: 'ok'; candidates: CompletionCandidate[]; raw: string; timings: CompletionTimings; cache: string }
+  | { kind: 'cancelled' }
+  | { kind: 'degraded'; reason: string };
+
+export interface ModelRequest {
+  context: CompletionContext;
+  /** Background priority (speculation): stops when interactive work queues. */
+  background: boolean;
+  /** When the request started, in epoch ms (performance.timeOrigin + now: comparable across threads). */
+  startedAt: number;
+}
+
+/**
+ * The model side as a thread sees it. `createModelSide` implements it in the caller's thread; model-host/ implements
+ * it over a worker thread with the same shapes.
+ */
+export interface ModelHost {
+  /** Resolves when the current load ended (ready or degraded); never rejects. */
+  readonly loaded: Promise<void>;
+  status(): EngineStatus;
+  onStatus(listener: (status: EngineStatus) => void): () => void;
+  /** Prefill + decode one request; never rejects (a bug answers `degraded`). Aborting `signal` answers `cancelled`. */
+  complete(request: ModelRequest, signal: AbortSignal, onPartial?: (text: string) => void): Promise<ModelResult>;
+  /** Background prefill of a cursor position; calls in one tick are warmed together. Never rejects. */
+  warm(context: CompletionContext): Promise<WarmOutcome>;
+  /** Drops the document's KV cache, sticky trim and syntax tree; queued and running work for it is dropped. */
+  closeDocument(documentKey: string): void;
+  /** KV cache occupancy and counters (a worker host answers its last report); null before the model is loaded. */
+  cacheStats(): EngineCacheStats | null;
+  /** After a crash (status degraded, reason given), starts the model side again; true when it did. */
+  revive?(): boolean;
+  dispose(): Promise<void>;
+}
+
+function envFlag(name: string): boolean | undefined {
+  const v = process.env[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  return !['0', 'off', 'false', 'no'].includes(v);
+}
+
+function envNumber(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/** Milliseconds since the epoch with sub-ms precision, comparable between threads (each has its own time origin). */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** KV bytes one token takes in the model's past tensors (batch 1). */
+function kvBytesPerToken(slots: readonly { emptyDims: readonly number[]; pastAxis: number; dtype: string }[]): number {
+  let total = 0;
+  for (const s of slots) {
+    let n = s.dtype === 'float16' ? 2 : 4;
+    s.emptyDims.forEach((d, i) => {
+      if (i !== s.pastAxis) n *= Math.max(1, d);
+    });
+    total += n;
+  }
+  return total;
+}
+
+/** Loads the model and answers model requests in the caller's thread (the in-thread twin of model-host/'s worker). */
+export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = {}): ModelHost {
+  const modelDir = options.modelDir ?? defaultModelDir;
+  const listeners = new Set<(s: EngineStatus) => void>();
+  let status: EngineStatus = { state: 'loading', model: modelDir };
+  let bundle: LoadedBundle | null = null;
+  let store: KvStore<Generator> | null = null;
+  let scheduler: Scheduler | null = null;
+  let bytesPerToken = 0;
+  let disposed = false;
+  const log = hooks.log ?? (() => {});
+  const poll = hooks.poll;
+  const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
+  const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
+  const postprocessOn = options.postprocess ?? envFlag('INFILL_LS_POSTPROCESS') ?? true;
+  // Prompt budgets: options, else env INFILL_LS_MAX_PREFIX_TOKENS / INFILL_LS_MAX_SUFFIX_TOKENS (benchmarks of long
+  // prefills, e.g. bench/cancel), else the prompt builder's defaults (768 / 256).
+  const maxPrefixTokens = options.maxPrefixTokens ?? envNumber('INFILL_LS_MAX_PREFIX_TOKENS');
+  const maxSuffixTokens = options.maxSuffixTokens ?? envNumber('INFILL_LS_MAX_SUFFIX_TOKENS');
+  const decodeSettings: DecodeSettings = {
+    mode: options.decodeMode ?? DEFAULT_DECODE.mode,
+    loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
+    tau: Math.max(0, Math.min(1, options.selfInfillTau ?? DEFAULT_DECODE.tau)),
+    postprocess: postprocessOn,
+    maxNewTokens: options.maxNewTokens ?? 64,
+    timeBudgetMs: options.timeBudgetMs ?? 3000,
+    maxPrefixTokens,
+    maxSuffixTokens,
+    maxHealTokens: options.maxHealTokens,
+    sampling: options.sampling,
+    seed: options.seed,
+  };
+  const warmPackedOn = options.warmPacked ?? envFlag('INFILL_LS_WARM_PACKED') ?? true;
+  const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
+  // The FIM mode may be forced (PSM against SPM measurements): options.fim, else env INFILL_LS_FIM_MODE=psm|spm.
+  const envMode = process.env.INFILL_LS_FIM_MODE?.trim().toLowerCase();
+  const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
+  // Prefill chunk size, chosen by measurement per device (bench/results/chunks-*.md): 256 on the CPU (fastest total
+  // prefill; ~150 ms worst-case wait for an abort); 512 on WebGPU, where a chunk costs ~12 ms whatever its size.
+  const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
+  let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
+  /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
+  const trimStarts = new LRUCache<string, number>({ max: 4096 });
+  /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
+  const syntaxTrees = new SyntaxTrees();
+  /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
+  let modelPrefillTokens = 0;
+  const cacheKey = (documentKey: string) => `${modelDir}\u0000${documentKey}`;
+
+  const setStatus = (patch: Partial<EngineStatus>) => {
+    status = { ...status, ...patch };
+    for (const l of listeners) {
+      try {
+        l(status);
+      } catch {
+        // a listener's failure is not the engine's
+      }
+    }
+  };
+
+  const loaded = (async () => {
+    try {
+      const b = await loadBundle({
+        modelDir,
+        device: options.device,
+        dtype: options.dtype,
+        intraOpNumThreads: options.threads,
+        fim: fimOverride,
+        onStatus: (m) => {
+          log(m);
+          setStatus({ message: m });
+        },
+      });
+      if (disposed) {
+        await b.model.dispose();
+        return;
+      }
+      bundle = b;
+      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 512;
+      bytesPerToken = kvBytesPerToken(b.model.layout.slots);
+      const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });
+      store = kv;
+      scheduler = new Scheduler({
+        store: kv,
+        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize }),
+        chunkSize,
+        reuse: prefixCacheOn,
+        onEvent: (event) => {
+          if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
+          hooks.onSchedulerEvent?.(event);
+        },
+        log,
+        poll,
+      });
+      if (!b.template) {
+        setStatus({ state: 'degraded', device: b.model.device, message: `${b.model.files.tokenizerPath}: the vocabulary has no known fill-in-the-middle tokens` });
+        return;
+      }
+      setStatus({
+        state: 'ready',
+        device: b.model.device,
+        message: `${b.template.family} ${b.template.mode.toUpperCase()}, ${b.model.files.dtype} on ${b.model.device}${b.model.fallbackReason ? ` (${b.model.fallbackReason})` : ''}`,
+      });
+    } catch (e) {
+      log(`model load failed: ${errorText(e)}`);
+      setStatus({ state: 'degraded', message: errorText(e) });
+    }
+  })();
+
+  /** The FIM prompt of a cursor position (sticky trimming moves the document's first kept line). */
+  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix'>) {
+    const { tokenizer, template } = bundle!;
+    let prefix = context.prefix;
+    if (stickyOn && typeof prefix === 'string') {
+      const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
+      const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
+      trimStarts.set(context.documentKey, t.startLine);
+      prefix = t.text;
+    }
+    const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template!, tokenizer, {
+      maxPrefixTokens,
+      maxSuffixTokens,
+      maxHealTokens: options.maxHealTokens,
+    });
+    return { prompt, prefix };
+  }
+
+  const ready = () => !disposed && status.state === 'ready' && bundle !== null && bundle.template !== null && store !== null && scheduler !== null;
+
+  /**
+   * Prefill (scheduler) then decode (engine/decode.ts) one prompt. Interactive requests and speculative completions share it;
+   * `background` runs at background priority and stops when interactive work is queued.
+   */
+  async function run(context: CompletionContext, signal: AbortSignal, t0: number, background: boolean, onPartial?: (text: string) => void): Promise<ModelResult> {
+    const { tokenizer, template } = bundle!;
+    const sched = scheduler!;
+    const kv = store!;
+    const key = cacheKey(context.documentKey);
+    const { prompt, prefix } = promptOf(context);
+    const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
+    const logLine = (fields: Record<string, unknown>) =>
+      // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
+      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens })}`);
+    if (outcome.kind === 'cancelled') {
+      logLine({ outcome: 'cancelled', promptTokens: prompt.ids.length, cancelledIn: 'prefill', reason: outcome.reason });
+      return { kind: 'cancelled' };
+    }
+    if (outcome.kind === 'failed') return { kind: 'degraded', reason: `completion failed: ${errorText(outcome.error)}` };
+    if (outcome.kind !== 'ready') return { kind: 'cancelled' }; // not reached: hold jobs end ready
+    const lease: Lease = outcome.lease;
+    const generator = lease.generator;
+    const tPrefilled = nowMs();
+    let broken = false;
+    try {
+      let decodeSignal = background ? AbortSignal.any([signal, lease.preempt]) : signal;
+      // (The composite signal does not read its sources' `aborted`: let it poll the out-of-band flags itself.)
+      if (background && poll) decodeSignal = pollOnRead(decodeSignal, poll);
+      // Syntax plan, decode mode, post-processing and candidate validation (engine/decode.ts) on the prompt the
+      // scheduler prefilled: only its last chunk (the scheduler leaves it to the decode, so cached and uncached
+      // requests split a prompt the same way) and self-infilling's extra passes run here.
+      const r = await decodeRequest(generator, { tokenizer, template: template!, trees: syntaxTrees }, context, prefix, decodeSettings, decodeSignal, onPartial, prompt);
+      // Prompt tokens run for this request: the scheduler's chunks plus what the decode ran of the prompt.
+      const prefillTokens = lease.prefilledTokens + r.prefillTokens;
+      modelPrefillTokens += r.prefillTokens;
+      const reused = r.promptTokens - prefillTokens;
+      const prefillMs = tPrefilled - t0 + r.prefillMs;
+      const cache = !prefixCacheOn ? 'off' : reused > 0 ? `kv-prefix:${reused}` : lease.start !== 'fresh' ? 'miss:no-common-prefix' : 'miss';
+      logLine({
+        outcome: r.cancelled ? 'cancelled' : 'ok',
+        mode: r.mode,
+        lineMode: r.lineMode,
+        promptTokens: r.promptTokens,
+        prefillTokens,
+        cache,
+        start: lease.start,
+        prefillMs: Math.round(prefillMs),
+        decodeMs: Math.round(r.decodeMs),
+        generated: r.generatedTokens,
+        modelTokens: r.modelTokens,
+      });
+      // Cancelled between decode steps: the prompt stays in the entry's cache.
+      if (r.cancelled) return { kind: 'cancelled' };
+      // The shown text is post-processed (decode.ts); the cached tokens stay what the model generated, so the next
+      // request still reuses them.
+      return {
+        kind: 'ok',
+        candidates: r.candidates,
+        raw: r.raw,
+        timings: { totalMs: nowMs() - t0, prefillMs, decodeMs: r.decodeMs, prefillTokens, promptTokens: r.promptTokens, generatedTokens: r.generatedTokens, modelTokens: r.modelTokens },
+        // kv-prefix:N = N prompt tokens reused from this document's cache; miss = the whole prompt was prefilled
+        // (no entry, or nothing in common); off = caches disabled.
+        cache,
+      };
+    } catch (e) {
+      // A bug or a runtime failure: report it; the document's entry is dropped (next request starts empty).
+      log(`completion failed: ${errorText(e)}`);
+      broken = true;
+      return { kind: 'degraded', reason: `completion failed: ${errorText(e)}` };
+    } finally {
+      lease.release(broken);
+    }
+  }
+
+  async function complete(request: ModelRequest, signal: AbortSignal, onPartial?: (text: string) => void): Promise<ModelResult> {
+    // The request's start on this thread's clock.
+    const t0 = nowMs() - Math.max(0, epochMs() - request.startedAt);
+    await loaded;
+    if (signal.aborted) return { kind: 'cancelled' };
+    if (disposed) return { kind: 'degraded', reason: 'engine disposed' };
+    if (!ready()) return { kind: 'degraded', reason: status.message ?? 'model not available' };
+    try {
+      return await run(request.context, signal, t0, request.background, onPartial);
+    } catch (e) {
+      log(`completion failed: ${errorText(e)}`);
+      return { kind: 'degraded', reason: `completion failed: ${errorText(e)}` };
+    }
+  }
+
+  // ---- background warming ----
+  /** Warm requests of this tick, by document; flushed together (packed prefill for several). */
+  let pendingWarm: Map<string, { ids: number[]; resolve: (o: WarmOutcome) => void }[]> | null = null;
+
+  function warm(context: CompletionContext): Promise<WarmOutcome> {
+    return loaded.then(() => {
+      if (!ready()) return 'unavailable' as const;
+      let ids: number[];
+      try {
+        ids = promptOf(context).prompt.ids;
+      } catch (e) {
+        log(`warm failed: ${errorText(e)}`);
+        return 'failed' as const;
+      }
+      return new Promise<WarmOutcome>((resolve) => {
+        if (!pendingWarm) {
+          pendingWarm = new Map();
+          setImmediate(flushWarm);
+        }
+        const key = cacheKey(context.documentKey);
+        const list = pendingWarm.get(key) ?? [];
+        list.push({ ids, resolve });
+        pendingWarm.set(key, list);
+      });
+    });
+  }
+
+  function flushWarm(): void {
+    const batch = pendingWarm;
+    pendingWarm = null;
+    if (!batch) return;
+    try {
+      flushBatch(batch);
+    } catch (e) {
+      // (Runs from setImmediate: a throw here would end the process.)
+      log(`warm failed: ${errorText(e)}`);
+      for (const list of batch.values()) for (const w of list) w.resolve('failed');
+    }
+  }
+
+  function flushBatch(batch: NonNullable<typeof pendingWarm>): void {
+    if (!ready()) {
+      for (const list of batch.values()) for (const w of list) w.resolve('unavailable');
+      return;
+    }
+    const model = bundle!.model;
+    const sched = scheduler!;
+    const kv = store!;
+    // The newest position per document is warmed; older calls of the tick share its outcome.
+    const items = [...batch].map(([key, list]) => ({ key, ids: list.at(-1)!.ids, done: (o: WarmOutcome) => list.forEach((w) => w.resolve(o)) }));
+    const chunked = (item: (typeof items)[number]) =>
+      void sched.request(item.key, item.ids, { priority: 'background' }).then((o) => {
+        if (o.kind === 'done') item.done(o.prefilledTokens === 0 ? 'cached' : 'warmed');
+        else item.done(o.kind === 'failed' ? 'failed' : 'cancelled');
+      });
+    const packable = warmPackedOn && prefixCacheOn && model.layout.kind === 'packed' && (model.device === 'cpu' || model.device === 'webgpu');
+    const fresh = packable ? items.filter((i) => !kv.has(i.key) && i.ids.length > 1) : [];
+    if (fresh.length < 2) {
+      items.forEach(chunked);
+      return;
+    }
+    items.filter((i) => !fresh.includes(i)).forEach(chunked);
+    // Documents with no cache yet: one packed forward pass per bin; each bin is one exclusive background task, so
+    // interactive requests wait for at most one bin.
+    const capacity = Math.max(1, Math.floor(options.warmBinTokens ?? 1024));
+    for (const bin of packBins(fresh.map((i) => i.ids.length - 1), capacity)) {
+      const members = bin.map((j) => fresh[j]!);
+      void sched
+        .exclusive('background', async () => {
+          if (!ready()) return members.forEach((m) => m.done('cancelled'));
+          // Meanwhile another request may have filled a document's cache: warm those in chunks instead.
+          const still = members.filter((m) => !kv.has(m.key));
+          members.filter((m) => !still.includes(m)).forEach(chunked);
+          if (still.length === 0) return;
+          if (still.length === 1) return chunked(still[0]!);
+          try {
+            const caches = await packedPrefill(model, still.map((m) => m.ids), { binTokens: capacity });
+            still.forEach((m, k) => {
+              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize }, caches[k]!, m.ids));
+              m.done('packed');
+            });
+            const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);
+            modelPrefillTokens += tokens;
+            log(`warm ${JSON.stringify({ packed: still.length, tokens })}`);
+          } catch (e) {
+            log(`packed warm failed: ${errorText(e)}`);
+            still.forEach((m) => m.done('failed'));
+          }
+        })
+        .catch((e) => log(`packed warm failed: ${errorText(e)}`));
+    }
+  }
+
+  return {
+    loaded,
+    complete,
+    warm,
+    status: () => status,
+    onStatus(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    closeDocument(documentKey: string) {
+      trimStarts.delete(documentKey);
+      syntaxTrees.delete(documentKey);
+      const key = cacheKey(documentKey);
+      // Queued and running work for it is dropped; its generator is disposed instead of stored.
+      scheduler?.closeDocument(key);
+      store?.delete(key);
+    },
+    cacheStats() {
+      return store ? { ...store.stats(), bytesPerToken, modelPrefillTokens } : null;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await loaded;
+      const dispose = async () => {
+        store?.clear();
+        store = null;
+        await bundle?.model.dispose();
+        bundle = null;
+      };
+      if (scheduler) {
+        scheduler.dispose();
+        await scheduler.exclusive('interactive', dispose);
+      } else {
+        await dispose();
+      }
+      setStatus({ state: 'degraded', message: 'disposed' });
+      listeners.clear();
+    },
+  };
+}
