@@ -22,6 +22,9 @@ fi
 bash .ci/install-editors.sh
 
 if stale client/vscode/node_modules/.package-lock.json client/vscode/package-lock.json; then
-  (cd client/vscode && heartbeat "test-deps: npm ci in client/vscode (the VS Code extension's dependencies; about 10-30 s)" npm ci --no-audit --no-fund)
+  # --foreground-scripts=false: `npm test` exports the root .npmrc's settings as npm_config_*; shown in the
+  # foreground, the optional keytar's failing source build (no libsecret, no network for its prebuilt binary) would
+  # print a page of "gyp ERR!" although nothing is wrong (the extension does not use keytar; npm skips it).
+  (cd client/vscode && heartbeat "test-deps: npm ci in client/vscode (the VS Code extension's dependencies; about 10-50 s)" npm ci --no-audit --no-fund --foreground-scripts=false)
 fi
 echo "== test-deps: ready; vitest builds server/dist, then runs every test file (about 10 min on 2 busy cores)"
