@@ -35,6 +35,11 @@ export interface Settings {
   debounce: DebounceSettings;
   /** Enable per language id; '*' is the default for languages not listed. */
   enable: Record<string, boolean>;
+  /**
+   * Context from other files in the prompt (context/): definitions of imported symbols used near the cursor and
+   * chunks of recently edited/viewed documents, read only from open documents and files under the workspace roots.
+   */
+  crossFileContext: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -48,6 +53,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
   enable: Object.freeze({ '*': true }) as Record<string, boolean>,
+  crossFileContext: true,
 });
 
 /** The section name clients use (`"infill-ls": {...}` in VS Code settings or LSP initializationOptions). */
@@ -148,8 +154,12 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
       case 'enable':
         applyEnable(next, value, errors);
         break;
+      case 'crossFileContext':
+        if (typeof value === 'boolean') next.crossFileContext = value;
+        else errors.push(`${SETTINGS_SECTION}.crossFileContext must be a boolean, got ${show(value)}`);
+        break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));

@@ -261,7 +261,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   })();
 
   /** The FIM prompt of a cursor position (sticky trimming moves the document's first kept line). */
-  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix'>) {
+  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>) {
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
@@ -270,7 +270,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       trimStarts.set(context.documentKey, t.startLine);
       prefix = t.text;
     }
-    const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template!, tokenizer, {
+    const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
       maxPrefixTokens: options.maxPrefixTokens,
       maxSuffixTokens: options.maxSuffixTokens,
       maxHealTokens: options.maxHealTokens,
