@@ -108,11 +108,23 @@ export class CrossFileContextProvider {
     if (!grammar || file === undefined) return [];
     const imports = this.importsOf(doc.uri, doc.text, grammar);
     if (imports.length === 0) return [];
+    // Imported names used near the cursor first, then the file's other uses of imported names, most used first (the
+    // symbol about to be typed is often not near yet; a file's few imports are a small, stable set).
     const near = identifiersNear(doc.text.slice(0, offset), doc.text.slice(offset));
+    const locals = new Set(imports.flatMap((i) => i.bindings.map((b) => b.local)));
+    const counts = new Map<string, number>();
+    const body = doc.text.split('\n').filter((l) => !/^\s*(import|from)\b|\brequire\s*\(/.test(l)).join('\n');
+    for (const m of body.matchAll(/([A-Za-z_$][\w$]*)(?:\s*\.\s*([A-Za-z_$][\w$]*))?/g)) {
+      if (!locals.has(m[1]!)) continue;
+      const name = m[2] ? `${m[1]}.${m[2]}` : m[1]!;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    const nearSet = new Set(near);
+    const rest = [...counts].filter(([n]) => !nearSet.has(n)).sort((a, b) => b[1] - a[1]).map(([n]) => n);
     const bySource = new Map<string, string[]>();
     let wantedCount = 0;
     const maxDefs = this.options.maxDefinitions ?? 6;
-    for (const ident of near) {
+    for (const ident of [...near, ...rest]) {
       if (wantedCount >= maxDefs) break;
       const [head, member] = ident.split('.') as [string, string | undefined];
       for (const imp of imports) {
