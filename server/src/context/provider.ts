@@ -99,8 +99,9 @@ export class CrossFileContextProvider {
   }
 
   /**
-   * Definitions of imported names used within a few lines of the cursor: [{path, text, kind: 'definition'}], in file
-   * order per source file, sources in order of first use near the cursor.
+   * Definitions of imported names: those used within a few lines of the cursor first, then the file's other uses of
+   * imported names (most used first), at most `maxDefinitions` names: [{path, text, kind: 'definition'}], in file
+   * order per source file. Relative imports only (bare package names are not resolved).
    */
   async definitions(doc: OpenDocument, offset: number): Promise<CrossFileChunk[]> {
     const grammar = grammarFor(doc.languageId);
