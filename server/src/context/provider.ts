@@ -3,10 +3,11 @@
 // thread of a transport; the result is plain data (engine/types.ts CrossFileContext) that prompt building consumes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LRUCache } from 'lru-cache';
 import type { CrossFileChunk, CrossFileContext } from '../engine/types.js';
 import { grammarFor, type GrammarName } from '../syntax/index.js';
 import { ChunkRing, jaccard, type ChunkRingOptions } from './ring.js';
-import { extractDefinitions, identifierSet, identifiersNear, importsOf, type ImportInfo } from './symbols.js';
+import { extractDefinitions, identifierSet, identifiersNear, importsOf, type Definition, type ImportInfo } from './symbols.js';
 import { WorkspaceFiles, moduleCandidates, type WorkspaceFilesOptions } from './workspace.js';
 
 export interface OpenDocument {
@@ -49,6 +50,7 @@ export class CrossFileContextProvider {
   private readonly ring: ChunkRing;
   private readonly options: CrossFileOptions;
   private readonly importsCache = new Map<string, { text: string; imports: ImportInfo[] }>();
+  private readonly definitionsCache = new LRUCache<string, { text: string; defs: Definition[] }>({ max: 128 });
   /** The last context given per document: kept while the wanted set does not change materially (KV prefix reuse). */
   private readonly sticky = new Map<string, { defKeys: Set<string>; recentKeys: Set<string>; context: CrossFileContext }>();
 
@@ -80,10 +82,15 @@ export class CrossFileContextProvider {
   }
 
   private importsOf(uri: string, text: string, grammar: GrammarName): ImportInfo[] {
+    // Only the text through the last line that mentions import/require/from is parsed (top-level imports live there),
+    // and it is cached: typing below the imports re-parses nothing.
+    let end = 0;
+    for (const m of text.matchAll(/^.*\b(?:import|require|from)\b.*$/gm)) end = m.index + m[0].length;
+    const head = text.slice(0, end);
     const hit = this.importsCache.get(uri);
-    if (hit && hit.text === text) return hit.imports;
-    const imports = importsOf(text, grammar);
-    this.importsCache.set(uri, { text, imports });
+    if (hit && hit.text === head) return hit.imports;
+    const imports = end === 0 ? [] : importsOf(head, grammar);
+    this.importsCache.set(uri, { text: head, imports });
     if (this.importsCache.size > 64) this.importsCache.delete(this.importsCache.keys().next().value!);
     return imports;
   }
@@ -151,7 +158,10 @@ export class CrossFileContextProvider {
         const found = await this.textOf(target);
         if (!found) continue;
         const g = grammarFor(found.languageId ?? '') ?? grammarOfPath(target) ?? grammar;
-        const defs = extractDefinitions(found.text, g, names, this.options.maxDefinitionLines ?? 12);
+        const key = `${target}\u0000${names.join(',')}`;
+        const cached = this.definitionsCache.get(key);
+        const defs = cached && cached.text === found.text ? cached.defs : extractDefinitions(found.text, g, names, this.options.maxDefinitionLines ?? 12);
+        if (!cached || cached.defs !== defs) this.definitionsCache.set(key, { text: found.text, defs });
         // Members found under 'A.b' also carry A's own definition when it was asked for; keep each text once.
         const seen = new Set<string>();
         const rel = this.files.relative(target) ?? path.basename(target);
