@@ -4,6 +4,7 @@
 // root, the same code the LSP server runs). Writes bench/results/cross-file.{json,md}.
 //
 // Usage: node bench/crossfile/run.mjs [--per-package 10] [--packages a,b] [--model DIR] [--cache DIR]
+//        node bench/crossfile/run.mjs --report-only   (re-renders cross-file.md from cross-file.json)
 // Needs a built server (npm run build) and the npm registry (`npm pack` of the pinned versions into --cache, default
 // $TMPDIR/infill-ls-crossfile; nothing is written into the repository except bench/results/).
 //
@@ -140,10 +141,13 @@ const VARIANTS = [
 const CONTEXT_TOKENS = Number(args['context-tokens'] ?? 256);
 
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
-const started = { at: new Date().toISOString(), uptime: uptime() };
+const resultsJson = path.join(repo, 'bench/results/cross-file.json');
+const reportOnly = process.argv.includes('--report-only');
+const previous = reportOnly ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
+const started = previous?.started ?? { at: new Date().toISOString(), uptime: uptime() };
 const all = [];
-const perPackageCounts = {};
-for (const p of packages) {
+const perPackageCounts = previous?.packages ?? {};
+for (const p of reportOnly ? [] : packages) {
   const root = fetchPackage(p);
   const { tasks, candidates } = tasksOf(p.name, root, 1000 + all.length);
   perPackageCounts[p.name] = { version: p.version, candidates, tasks: tasks.length };
@@ -153,11 +157,11 @@ for (const p of packages) {
 
 const modelDir = args.model ? path.resolve(args.model) : undefined;
 const common = { timeBudgetMs: 600_000, ...(modelDir ? { modelDir } : {}), log: () => {} };
-const engines = { full: createEngine({ ...common }), short: createEngine({ ...common, maxPrefixTokens: 512 }) };
+const engines = reportOnly ? {} : { full: createEngine({ ...common }), short: createEngine({ ...common, maxPrefixTokens: 512 }) };
 await Promise.all(Object.values(engines).map((e) => e.loaded));
 for (const e of Object.values(engines)) if (e.status().state !== 'ready') throw new Error(`engine not ready: ${e.status().message}`);
 
-const rows = [];
+const rows = previous?.rows ?? [];
 let n = 0;
 for (const task of all) {
   const providerFor = (format) => new CrossFileContextProvider({ roots: [task.root], maxTokens: CONTEXT_TOKENS, format });
@@ -225,20 +229,28 @@ const summary = VARIANTS.map(([variant]) => {
       editSimilarity: mean(withCtx.map((r) => r.es)),
       editSimilarityNone: mean(withCtx.map((r) => base.get(r.id)?.es ?? 0)),
     },
+    // Paired against 'none' on the same task: edit similarity higher / lower / equal.
+    paired: {
+      better: rs.filter((r) => r.es > (base.get(r.id)?.es ?? 0) + 1e-9).length,
+      worse: rs.filter((r) => r.es < (base.get(r.id)?.es ?? 0) - 1e-9).length,
+      same: rs.filter((r) => Math.abs(r.es - (base.get(r.id)?.es ?? 0)) <= 1e-9).length,
+    },
     byKind: Object.fromEntries(['member', 'call'].map((k) => [k, { n: rs.filter((r) => r.kind === k).length, exactMatch: mean(rs.filter((r) => r.kind === k).map((r) => (r.exact ? 1 : 0))), editSimilarity: mean(rs.filter((r) => r.kind === k).map((r) => r.es)) }])),
   };
 });
-const finished = { at: new Date().toISOString(), uptime: uptime() };
-const result = { command: `node bench/crossfile/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`, contextTokens: CONTEXT_TOKENS, started, finished, packages: perPackageCounts, tasks: all.length, summary, tasksDetail: all.map((t) => ({ id: t.id, source: `${t.package}/${t.source}`, kind: t.kind, symbol: t.symbol, reference: t.reference })), rows };
+const finished = previous?.finished ?? { at: new Date().toISOString(), uptime: uptime() };
+const result = previous
+  ? { ...previous, summary }
+  : { command: `node bench/crossfile/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`, contextTokens: CONTEXT_TOKENS, started, finished, packages: perPackageCounts, tasks: all.length, summary, tasksDetail: all.map((t) => ({ id: t.id, source: `${t.package}/${t.source}`, kind: t.kind, symbol: t.symbol, reference: t.reference })), rows };
 mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
-writeFileSync(path.join(repo, 'bench/results/cross-file.json'), JSON.stringify(result, null, 1) + '\n');
+writeFileSync(resultsJson, JSON.stringify(result, null, 1) + '\n');
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const md = [
   '# Cross-file context on held-out dev packages (models/default)',
   '',
   `Command: \`${result.command}\` (needs \`npm run build\` and the npm registry for \`npm pack\`).`,
-  `Tasks: ${all.length} single-line tasks from ${Object.keys(perPackageCounts).length} dev packages (${Object.entries(perPackageCounts).map(([k, v]) => `${k}@${v.version}: ${v.tasks}`).join(', ')}); each middle uses a symbol imported from another file of its package (\`X.member\`: cursor after \`X.\`; \`X(\`: cursor after \`(\`), reference = the rest of the line.`,
+  `Tasks: ${result.tasks} single-line tasks from ${Object.keys(perPackageCounts).length} dev packages (${Object.entries(perPackageCounts).map(([k, v]) => `${k}@${v.version}: ${v.tasks}`).join(', ')}); each middle uses a symbol imported from another file of its package (\`X.member\`: cursor after \`X.\`; \`X(\`: cursor after \`(\`), reference = the rest of the line.`,
   `Context budget ${CONTEXT_TOKENS} tokens; definitions only (no edit history in an offline task, so the recent-chunks ring is empty). Default engine budgets: prefix 768, suffix 256 tokens.`,
   `Load: ${started.uptime} at the start; ${finished.uptime} at the end (2 cores shared with other jobs: latencies are noisy; variants are interleaved per task).`,
   '',
@@ -248,9 +260,9 @@ const md = [
   '',
   'On the tasks where the provider found context (same tasks, without context in parentheses):',
   '',
-  '| variant | N | exact match | edit similarity |',
-  '|---|---:|---:|---:|',
-  ...summary.filter((s) => s.variant !== 'none').map((s) => `| ${s.variant} | ${s.onContextTasks.n} | ${pct(s.onContextTasks.exactMatch)} (${pct(s.onContextTasks.exactMatchNone)}) | ${s.onContextTasks.editSimilarity.toFixed(3)} (${s.onContextTasks.editSimilarityNone.toFixed(3)}) |`),
+  '| variant | N | exact match | edit similarity | edit similarity vs none: better / worse / same |',
+  '|---|---:|---:|---:|---|',
+  ...summary.filter((s) => s.variant !== 'none').map((s) => `| ${s.variant} | ${s.onContextTasks.n} | ${pct(s.onContextTasks.exactMatch)} (${pct(s.onContextTasks.exactMatchNone)}) | ${s.onContextTasks.editSimilarity.toFixed(3)} (${s.onContextTasks.editSimilarityNone.toFixed(3)}) | ${s.paired.better} / ${s.paired.worse} / ${s.paired.same} |`),
   '',
   'By task kind (exact match / edit similarity):',
   '',

@@ -15,9 +15,10 @@ const clients: TestClient[] = [];
 
 beforeEach(async () => {
   engines = fakeFactory();
-  host = new EngineHost({ factory: engines.factory, settings: cloneSettings(DEFAULT_SETTINGS), baseDir: '/pkg' });
+  const settings = { ...cloneSettings(DEFAULT_SETTINGS), crossFileContext: true };
+  host = new EngineHost({ factory: engines.factory, settings, baseDir: '/pkg' });
   await host.start();
-  server = await startApiServer({ engine: host, token: TOKEN, port: 0 });
+  server = await startApiServer({ engine: host, token: TOKEN, port: 0, settings: () => settings });
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();

@@ -23,7 +23,7 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function start(initializationOptions?: unknown) {
+async function start(initializationOptions: unknown = { crossFileContext: true }) {
   const engines = fakeFactory();
   harness = await startHarness(
     { factory: engines.factory, baseDir: '/pkg', sleep: async () => {} },
@@ -59,8 +59,8 @@ it('definitions from another open document and from a workspace file reach the e
   expect(warmed?.crossFile?.chunks.map((c) => c.path)).toContain('src/units.ts');
 });
 
-it('crossFileContext: false leaves the context without cross-file chunks', async () => {
-  const { h, engines } = await start({ crossFileContext: false });
+it('crossFileContext: false (the default) leaves the context without cross-file chunks', async () => {
+  const { h, engines } = await start({});
   h.open(uri('src/geometry.ts'), 'export function area(width: number, height: number): number {\n  return width * height;\n}\n');
   h.open(uri('src/main.ts'), `${MAIN}1);\n`);
   await h.request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri: uri('src/main.ts') }, position: { line: 4, character: 18 }, context: { triggerKind: 1 } });
