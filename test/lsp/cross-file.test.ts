@@ -66,3 +66,26 @@ it('crossFileContext: false (the default) leaves the context without cross-file 
   await h.request<InlineCompletionList>('textDocument/inlineCompletion', { textDocument: { uri: uri('src/main.ts') }, position: { line: 4, character: 18 }, context: { triggerKind: 1 } });
   expect(engines.last.contexts.at(-1)!.crossFile).toBeUndefined();
 });
+
+it('a workspace folder added later becomes a root; a removed one stops being read', async () => {
+  const engines = fakeFactory();
+  harness = await startHarness(
+    { factory: engines.factory, baseDir: '/pkg', sleep: async () => {} },
+    { initializationOptions: { crossFileContext: true }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } },
+  );
+  await harness.waitFor('infill-ls/status', (s) => s.state === 'ready');
+  expect(harness.initializeResult.capabilities.workspace?.workspaceFolders).toEqual({ supported: true, changeNotifications: true });
+  const text = "import { toMetres } from './units';\n\nconst m = toMetres(";
+  harness.open(uri('src/main.ts'), text);
+  const ask = async () => {
+    await harness!.request('textDocument/inlineCompletion', { textDocument: { uri: uri('src/main.ts') }, position: { line: 2, character: 19 }, context: { triggerKind: 1 } });
+    return engines.last.contexts.at(-1)!.crossFile;
+  };
+  expect(await ask()).toBeUndefined(); // no roots yet: units.ts is not read
+  harness.client.sendNotification('workspace/didChangeWorkspaceFolders', { event: { added: [{ uri: pathToFileURL(root).href, name: 'app' }], removed: [] } });
+  await new Promise((r) => setTimeout(r, 20));
+  expect((await ask())?.chunks.map((c) => c.path)).toEqual(['src/units.ts']);
+  harness.client.sendNotification('workspace/didChangeWorkspaceFolders', { event: { added: [], removed: [{ uri: pathToFileURL(root).href, name: 'app' }] } });
+  await new Promise((r) => setTimeout(r, 20));
+  expect(await ask()).toBeUndefined();
+});

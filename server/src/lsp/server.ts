@@ -112,6 +112,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     return d ? [{ uri, languageId: d.languageId, text: d.text }] : [];
   });
   let crossFile = new CrossFileContextProvider({ roots: [], documents: openDocuments });
+  let workspaceRoots: string[] = [];
   /** The context with cross-file chunks when the setting is on; never fails the request (context is optional). */
   async function withCrossFile(context: CompletionContext, snapshot: DocumentSnapshot, offset: number): Promise<CompletionContext> {
     if (!settings.crossFileContext) return context;
@@ -156,6 +157,14 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     } catch (err) {
       log('warn', `workspace/configuration failed: ${String(err)}`);
     }
+  }
+
+  /** Workspace folders added or removed after initialize (LSP workspace/didChangeWorkspaceFolders) change the roots. */
+  function onWorkspaceFolders(event: { added: Array<{ uri: string }>; removed: Array<{ uri: string }> }): void {
+    const removed = new Set(event.removed.map((f) => uriToPath(f.uri)));
+    const added = event.added.map((f) => uriToPath(f.uri)).filter((r): r is string => r !== undefined);
+    workspaceRoots = [...workspaceRoots.filter((r) => !removed.has(r)), ...added.filter((r) => !workspaceRoots.includes(r))];
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
   }
 
   function onStatus(status: EngineStatus): void {
@@ -283,8 +292,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     void host.configure(settings); // the engine does not exist yet: this only records the settings
     const folders = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri));
     const root = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
-    const roots = [...folders, ...(folders.length === 0 ? [root] : [])].filter((r): r is string => typeof r === 'string' && r.length > 0);
-    crossFile = new CrossFileContextProvider({ roots, documents: openDocuments });
+    workspaceRoots = [...folders, ...(folders.length === 0 ? [root] : [])].filter((r): r is string => typeof r === 'string' && r.length > 0);
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
     const result: InitializeResult = {
       capabilities: {
         positionEncoding: 'utf-16',
@@ -295,6 +304,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       serverInfo: { name: 'infill-ls', version: options.version ?? '0.0.0' },
     };
     if (capabilities.textDocument?.inlineCompletion !== undefined) result.capabilities.inlineCompletionProvider = true;
+    // Workspace folders added or removed later change the roots cross-file context may read under.
+    if (capabilities.workspace?.workspaceFolders === true) result.capabilities.workspace = { workspaceFolders: { supported: true, changeNotifications: true } };
     return result;
   });
 
@@ -307,6 +318,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
         log('warn', `could not register for configuration changes: ${String(err)}`);
       });
     }
+    if (capabilities.workspace?.workspaceFolders === true) connection.workspace.onDidChangeWorkspaceFolders(onWorkspaceFolders);
     await pullSettings();
     onStatus(host.status());
     void host.start();
