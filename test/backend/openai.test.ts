@@ -150,6 +150,7 @@ test('cross-file context in the repository-level form of the family, else as com
   expect(buildTextPrompt('qwen', { prefix: 'x', suffix: 'y', languageId: 'typescript', crossFile })).toBe(
     '<|repo_name|>app\n<|file_sep|>src/b.ts\nexport const b = 1;\n<|file_sep|>src/a.ts\n<|fim_prefix|>x<|fim_suffix|>y<|fim_middle|>',
   );
+  expect(buildTextPrompt('qwen', { prefix: 'x', suffix: 'y', languageId: 'python', crossFile: { ...crossFile, format: 'comment' } })).toBe('<|fim_prefix|># Path: src/b.ts\n# export const b = 1;\nx<|fim_suffix|>y<|fim_middle|>');
   expect(buildTextPrompt('deepseek', { prefix: 'x', suffix: 'y', languageId: 'python', crossFile })).toBe('<｜fim▁begin｜># Path: src/b.ts\n# export const b = 1;\nx<｜fim▁hole｜>y<｜fim▁end｜>');
 });
 

@@ -41,7 +41,8 @@ it('completes through the OpenAI-compatible backend with cross-file context in t
     const result = (await lsp.client.sendRequest('textDocument/inlineCompletion', { textDocument: { uri: 'file:///proj/src/main.ts' }, position: { line: 3, character: 22 }, context: { triggerKind: 1 } })) as { items: Array<{ insertText: string }> };
     expect(result.items[0]?.insertText).toBe('width * height;');
     const prompt = prompts.at(-1)!;
-    expect(prompt.startsWith('<|fim_prefix|>// Path: shapes.ts\n// export function area(width: number, height: number): number {')).toBe(true);
+    // Qwen's repository-level form (no workspace folder: an empty repository name, paths by file name).
+    expect(prompt.startsWith('<|repo_name|>\n<|file_sep|>shapes.ts\nexport function area(width: number, height: number): number {\n  return width * height;\n}\n<|file_sep|>main.ts\n<|fim_prefix|>')).toBe(true);
     expect(prompt).toContain("import { area } from './shapes';");
     expect(prompt.endsWith('<|fim_middle|>')).toBe(true);
   } finally {

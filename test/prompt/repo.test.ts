@@ -47,6 +47,10 @@ describe('repository-level layout', () => {
     expect(r.ids.indexOf(P)).toBe(r.headIds.length);
   });
 
+  test("the default format is the repository-level one where the vocabulary has it", () => {
+    expect(buildContextPrompt({ ...crossFile, maxTokens: 10_000 }, spm, enc).format).toBe('repo');
+  });
+
   test('a template without repository sentinels falls back to comments', () => {
     const bare = { ...spm, repoNameId: undefined, fileSepId: undefined };
     const r = buildContextPrompt({ ...crossFile, format: 'repo', maxTokens: 10_000 }, bare, enc, 'typescript');
@@ -56,7 +60,7 @@ describe('repository-level layout', () => {
 
 describe('comment layout', () => {
   test('chunks as line comments at the start of the prefix (Python uses #)', () => {
-    const r = buildFimPrompt({ prefix: 'a = ', suffix: '', crossFile: { ...crossFile, maxTokens: 10_000 }, languageId: 'python' }, spm, tok);
+    const r = buildFimPrompt({ prefix: 'a = ', suffix: '', crossFile: { ...crossFile, format: 'comment', maxTokens: 10_000 }, languageId: 'python' }, spm, tok);
     const text = '# Path: src/price.ts\n# export function netPrice(g: number): number {\n#   return g;\n# }\n# Path: src/cart.ts\n# const total = netPrice(1);\n';
     expect(r.ids).toEqual([S, P, ...enc(text), ...enc('a = '), M]);
     expect(r.prefixIds).toEqual([...enc(text), ...enc('a = ')]);

@@ -76,7 +76,7 @@ export function buildTextPrompt(
       used += n;
       return true;
     });
-    if (kept.length && t.repo && cf.format === 'repo') {
+    if (kept.length && t.repo && cf.format !== 'comment') {
       head = `${t.repo[0]}${cf.repoName}${family === 'qwen' ? '\n' : ''}${kept.map((c) => `${t.repo![1]}${c.path}\n${c.text}\n`).join('')}${t.repo[1]}${cf.path}\n`;
     } else if (kept.length) {
       const c = lineComment(input.languageId);

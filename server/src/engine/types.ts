@@ -47,7 +47,8 @@ export interface CrossFileContext {
   /**
    * 'repo': the model's repository-level sentinels before the FIM prompt (StarCoder2 `<repo_name>`/`<file_sep>`,
    * Qwen2.5-Coder `<|repo_name|>`/`<|file_sep|>`), falling back to 'comment' without them; 'comment': the chunks as
-   * line comments at the top of the prefix (Tabby's form). Default 'comment'.
+   * line comments at the top of the prefix (Tabby's form). Default: 'repo' where the vocabulary has the sentinels
+   * (as llama.cpp's /infill does), else 'comment'.
    */
   format?: 'repo' | 'comment';
 }

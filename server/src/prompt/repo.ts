@@ -10,6 +10,7 @@ export interface RepoContextInput {
   path: string;
   chunks: ReadonlyArray<{ path: string; text: string; kind?: string }>;
   maxTokens?: number;
+  /** Default: 'repo' when the template has repository-level sentinels, else 'comment'. */
   format?: 'repo' | 'comment';
 }
 
@@ -73,8 +74,8 @@ function render(
 /**
  * Token ids of the repository-level context within `input.maxTokens` (default 256). Chunks are taken in order (the
  * caller puts the most stable first, so the prompt's leading tokens — and the per-file KV prefix cache — survive
- * while the set does not change); chunks that do not fit are skipped. Format 'repo' needs the template's
- * `repoNameId`/`fileSepId`, else 'comment' is used. Pure and total: odd input gives NONE.
+ * while the set does not change); chunks that do not fit are skipped. Format 'repo' (the default) needs the
+ * template's `repoNameId`/`fileSepId`, else 'comment' is used. Pure and total: odd input gives NONE.
  */
 export function buildContextPrompt(
   input: RepoContextInput | undefined,
@@ -86,7 +87,7 @@ export function buildContextPrompt(
   const budget = Math.max(0, Math.floor(typeof input.maxTokens === 'number' ? input.maxTokens : DEFAULT_CONTEXT_TOKENS));
   if (budget === 0) return NONE;
   const repo =
-    input.format === 'repo' && template.repoNameId !== undefined && template.fileSepId !== undefined
+    input.format !== 'comment' && template.repoNameId !== undefined && template.fileSepId !== undefined
       ? { repoNameId: template.repoNameId, fileSepId: template.fileSepId, newline: template.family === 'qwen' }
       : null;
   const comment = lineComment(languageId);
