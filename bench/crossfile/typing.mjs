@@ -3,8 +3,9 @@
 // without and with cross-file context (the provider persists across keystrokes, as in the LSP server) and counts the
 // prompt tokens prefilled per keystroke. Writes bench/results/cross-file-typing.{json,md}.
 // Usage: node bench/crossfile/typing.mjs [--per-package 2] [--chars 6] [--cache DIR]
+//        node bench/crossfile/typing.mjs --report-only   (re-renders the .md from the .json)
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,14 +20,16 @@ const { CrossFileContextProvider } = await import(dist('context/index.js'));
 const { createEngine } = await import(dist('engine/engine.js'));
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
-const started = uptime();
+const resultsJson = path.join(repo, 'bench/results/cross-file-typing.json');
+const previous = process.argv.includes('--report-only') ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
+const started = previous?.started ?? uptime();
 const tasks = [];
-for (const p of devPackages()) tasks.push(...tasksOf(p.name, fetchPackage(p, cacheDir), 1000 + tasks.length, perPackage).tasks);
-const engine = createEngine({ timeBudgetMs: 600_000, log: () => {} });
-await engine.loaded;
-if (engine.status().state !== 'ready') throw new Error(engine.status().message);
+if (!previous) for (const p of devPackages()) tasks.push(...tasksOf(p.name, fetchPackage(p, cacheDir), 1000 + tasks.length, perPackage).tasks);
+const engine = previous ? null : createEngine({ timeBudgetMs: 600_000, log: () => {} });
+await engine?.loaded;
+if (engine && engine.status().state !== 'ready') throw new Error(engine.status().message);
 
-const rows = [];
+const rows = previous?.rows ?? [];
 let n = 0;
 for (const task of tasks) {
   const uri = pathToFileURL(task.file).href;
@@ -59,13 +62,22 @@ for (const task of tasks) {
     }
   }
 }
-await engine.dispose();
+await engine?.dispose();
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
 };
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+/** Whether the document's cross-file context changed at this step or since its previous model run. */
+function changedSinceLastRun(row) {
+  const doc = rows.filter((r) => r.id === row.id && r.variant === row.variant && r.step <= row.step).sort((a, b) => a.step - b.step);
+  for (let i = doc.length - 1; i >= 0; i--) {
+    if (doc[i].contextChanged) return true;
+    if (i < doc.length - 1 && !doc[i].cache.startsWith('completion-reuse')) return false;
+  }
+  return false;
+}
 const summary = ['none', 'comment'].map((variant) => {
   const first = rows.filter((r) => r.variant === variant && r.step === 0);
   const keys = rows.filter((r) => r.variant === variant && r.step > 0);
@@ -82,21 +94,29 @@ const summary = ['none', 'comment'].map((variant) => {
     keystrokePrefillTokensP50: median(modelRuns.map((r) => r.prefillTokens)),
     keystrokeP50Ms: median(keys.map((r) => r.ms)),
     contextChanges: keys.filter((r) => r.contextChanged).length,
+    // Model runs that re-prefilled more than 100 tokens, and how many of them came after a context change of that
+    // document (since its previous model run).
+    bigPrefills: modelRuns.filter((r) => r.prefillTokens > 100).length,
+    bigPrefillsAfterContextChange: modelRuns.filter((r) => r.prefillTokens > 100 && changedSinceLastRun(r)).length,
   };
 });
-const finished = uptime();
-const command = `node bench/crossfile/typing.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+const finished = previous?.finished ?? uptime();
+const command = previous?.command ?? `node bench/crossfile/typing.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+const taskCount = previous ? new Set(rows.map((r) => r.id)).size : tasks.length;
+const typed = previous?.chars ?? chars;
 mkdirSync(path.join(repo, 'bench/results'), { recursive: true });
-writeFileSync(path.join(repo, 'bench/results/cross-file-typing.json'), JSON.stringify({ command, started, finished, chars, summary, rows }, null, 1) + '\n');
+writeFileSync(resultsJson, JSON.stringify({ command, started, finished, chars: typed, summary, rows }, null, 1) + '\n');
 const md = [
   '# Cross-file context and the KV prefix cache while typing (models/default)',
   '',
-  `Command: \`${command}\`. ${tasks.length} cross-file tasks (bench/crossfile/tasks.mjs); the first ${chars} characters of each reference typed one at a time, an automatic single-line request after each, one document per task and variant; 'comment' = cross-file context in the comment form from a provider kept across keystrokes (LSP server behaviour).`,
+  `Command: \`${command}\`. ${taskCount} cross-file tasks (bench/crossfile/tasks.mjs); the first ${typed} characters of each reference typed one at a time, an automatic single-line request after each, one document per task and variant; 'comment' = cross-file context in the comment form from a provider kept across keystrokes (LSP server behaviour).`,
   `Load: ${started} at the start; ${finished} at the end (2 shared cores).`,
   '',
-  '| variant | tasks | first request: prompt / prefilled tokens | first request p50 ms | keystroke requests | answered from the completion cache | prefilled tokens per keystroke that ran the model (mean / p50) | keystroke p50 ms | context changes while typing |',
-  '|---|---:|---|---:|---:|---:|---|---:|---:|',
-  ...summary.map((s) => `| ${s.variant} | ${s.tasks} | ${s.firstPromptTokens.toFixed(0)} / ${s.firstPrefillTokens.toFixed(0)} | ${s.firstP50Ms.toFixed(0)} | ${s.keystrokes} | ${s.keystrokesAnsweredFromCompletionCache} | ${s.keystrokePrefillTokensMean.toFixed(1)} / ${s.keystrokePrefillTokensP50} | ${s.keystrokeP50Ms.toFixed(0)} | ${s.contextChanges} |`),
+  '| variant | tasks | first request: prompt / prefilled tokens | first request p50 ms | keystroke requests | answered from the completion cache | prefilled tokens per keystroke that ran the model (mean / p50) | keystroke p50 ms | context changes while typing | model runs re-prefilling > 100 tokens (after a context change) |',
+  '|---|---:|---|---:|---:|---:|---|---:|---:|---|',
+  ...summary.map((s) => `| ${s.variant} | ${s.tasks} | ${s.firstPromptTokens.toFixed(0)} / ${s.firstPrefillTokens.toFixed(0)} | ${s.firstP50Ms.toFixed(0)} | ${s.keystrokes} | ${s.keystrokesAnsweredFromCompletionCache} | ${s.keystrokePrefillTokensMean.toFixed(1)} / ${s.keystrokePrefillTokensP50} | ${s.keystrokeP50Ms.toFixed(0)} | ${s.contextChanges} | ${s.bigPrefills} (${s.bigPrefillsAfterContextChange}) |`),
+  '',
+  'Re-prefills not caused by a context change come from sticky prefix trimming moving its first kept line (cache/sticky-trim.ts), in both variants.',
   '',
 ].join('\n');
 writeFileSync(path.join(repo, 'bench/results/cross-file-typing.md'), md);
