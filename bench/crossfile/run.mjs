@@ -167,6 +167,8 @@ const md = [
   '|---|---|---|',
   ...summary.map((s) => `| ${s.variant} | ${pct(s.byKind.member.exactMatch)} / ${s.byKind.member.editSimilarity.toFixed(3)} (${s.byKind.member.n}) | ${pct(s.byKind.call.exactMatch)} / ${s.byKind.call.editSimilarity.toFixed(3)} (${s.byKind.call.n}) |`),
   '',
+  "Context build: a fresh provider per task and variant (cold: file reads and tree-sitter parses on the loaded machine); the steady cost while typing is in cross-file-cost.md (`node bench/crossfile/cost.mjs`).",
+  '',
   "Variants: 'none' = current file only; 'comment' = definitions as line comments at the top of the prefix; 'repo' = StarCoder2's `<repo_name>`/`<file_sep>` sequence before the FIM prompt (models/default's vocabulary has the tokens, but the model was not trained on repository-level sequences); 'comment, prefix 512' = comment form with the prefix budget cut to 512 tokens so the whole prompt stays within the 1,024-token training context.",
   '',
 ].join('\n');
