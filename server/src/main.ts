@@ -41,6 +41,11 @@ function stderr(line: string): void {
  * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
  */
 const realEngineFactory: EngineFactory = async (options) => {
+  if (options.backend?.kind === 'openai') {
+    const { createOpenAiEngine } = await import('./backend/openai.js');
+    const b = options.backend;
+    return createOpenAiEngine({ url: b.url, model: b.model, apiKey: b.apiKey, fim: b.fim, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
+  }
   const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
   const model = {
     modelDir: options.modelDir,

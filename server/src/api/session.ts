@@ -14,7 +14,8 @@
 
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, type TextChange } from '../documents/index.js';
+import { CrossFileContextProvider } from '../context/index.js';
+import { DocumentError, DocumentStore, PositionError, completionContext, type DocumentSnapshot, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 
@@ -68,6 +69,17 @@ function idKey(id: JsonRpcId): string {
 
 export class ApiSession {
   readonly documents = new DocumentStore();
+  /**
+   * Cross-file context from the documents opened on this connection only: no workspace roots, so nothing is read
+   * from disk (another connection's documents are never used).
+   */
+  private readonly crossFile = new CrossFileContextProvider({
+    roots: [],
+    documents: () => this.documents.uris().flatMap((uri) => {
+      const d = this.documents.get(uri);
+      return d ? [{ uri, languageId: d.languageId, text: d.text }] : [];
+    }),
+  });
   private readonly inflight = new Map<string, InFlight>();
   private readonly options: SessionOptions;
   private disposed = false;
@@ -119,7 +131,12 @@ export class ApiSession {
         const at = optionalInt(p, 'warmOffset', method, 0, text.length) ?? text.length;
         this.abortDocument(uri, 'modified');
         const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, text);
-        if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) this.options.engine.warm(completionContext(snapshot, at, 'automatic'));
+        this.crossFile.noteDocument(uri, snapshot.text, snapshot.positionAt(at).line);
+        if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) {
+          // Warm the prompt a request would build (cross-file context included) before answering.
+          const context = await this.withCrossFile(completionContext(snapshot, at, 'automatic'), snapshot, at);
+          if (this.documents.get(uri) === snapshot) this.options.engine.warm(context);
+        }
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/change': {
@@ -134,6 +151,8 @@ export class ApiSession {
         }
         const snapshot = this.documents.change(uri, version, p.changes as TextChange[], 'strict');
         this.abortDocument(uri, 'modified');
+        const last = (p.changes as TextChange[]).at(-1);
+        this.crossFile.noteDocument(uri, snapshot.text, last && 'range' in last && last.range ? last.range.start.line : 0);
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/close': {
@@ -141,6 +160,7 @@ export class ApiSession {
         this.abortDocument(uri, 'closed');
         this.documents.close(uri);
         this.options.engine.documentClosed(uri);
+        this.crossFile.documentClosed(uri);
         return null;
       }
       case 'complete':
@@ -162,6 +182,18 @@ export class ApiSession {
     }
   }
 
+  /** The context with cross-file chunks (from this connection's documents) when the setting is on; never fails. */
+  private async withCrossFile(context: CompletionContext, snapshot: DocumentSnapshot, offset: number): Promise<CompletionContext> {
+    if (!this.options.settings().crossFileContext) return context;
+    try {
+      const extra = await this.crossFile.contextFor({ uri: snapshot.uri, languageId: snapshot.languageId, text: snapshot.text }, offset);
+      return extra ? { ...context, crossFile: extra } : context;
+    } catch (err) {
+      this.options.log?.('warn', `cross-file context for ${snapshot.uri}: ${String(err)}`);
+      return context;
+    }
+  }
+
   private async complete(p: Params, id: JsonRpcId): Promise<unknown> {
     const method = 'complete';
     const trigger = p.trigger ?? 'manual';
@@ -176,7 +208,7 @@ export class ApiSession {
       if (typeof p.position !== 'object' || p.position === null) throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} is required with "uri"');
       const snapshot = this.documents.require(uri);
       const offset = snapshot.offsetAt(p.position as { line: number; character: number }, 'strict');
-      context = completionContext(snapshot, offset, trigger, maxCandidates);
+      context = await this.withCrossFile(completionContext(snapshot, offset, trigger, maxCandidates), snapshot, offset);
     } else if (p.prefix !== undefined) {
       context = {
         documentKey: optionalString(p, 'documentKey', method) ?? 'untitled:api',

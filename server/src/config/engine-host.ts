@@ -38,6 +38,7 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     decodeMode: settings.decodeMode,
     selfInfillLoops: settings.selfInfillLoops,
     selfInfillTau: settings.selfInfillTau,
+    ...(settings.backend.kind !== 'local' ? { backend: settings.backend } : {}),
   };
 }
 

@@ -30,8 +30,9 @@ import {
 import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, lineAround } from '../documents/index.js';
-import type { CompletionResult, EngineStatus } from '../engine/types.js';
+import { CrossFileContextProvider, uriToPath } from '../context/index.js';
+import { DocumentError, DocumentStore, PositionError, completionContext, lineAround, type DocumentSnapshot } from '../documents/index.js';
+import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import { classicItems, inlineItems } from './convert.js';
 import { AdaptiveDebouncer } from './debounce.js';
 import {
@@ -104,6 +105,25 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   let completionCounter = 0;
   let progress: Promise<WorkDoneProgressServerReporter> | undefined;
   let initialized = false;
+  // Cross-file context (context/): roots from the client's workspace folders (initialize); open documents' text
+  // is used before the file on disk; nothing outside the roots is read.
+  const openDocuments = () => documents.uris().flatMap((uri) => {
+    const d = documents.get(uri);
+    return d ? [{ uri, languageId: d.languageId, text: d.text }] : [];
+  });
+  let crossFile = new CrossFileContextProvider({ roots: [], documents: openDocuments });
+  let workspaceRoots: string[] = [];
+  /** The context with cross-file chunks when the setting is on; never fails the request (context is optional). */
+  async function withCrossFile(context: CompletionContext, snapshot: DocumentSnapshot, offset: number): Promise<CompletionContext> {
+    if (!settings.crossFileContext) return context;
+    try {
+      const extra = await crossFile.contextFor({ uri: snapshot.uri, languageId: snapshot.languageId, text: snapshot.text }, offset);
+      return extra ? { ...context, crossFile: extra } : context;
+    } catch (err) {
+      log('warn', `cross-file context for ${snapshot.uri}: ${String(err)}`);
+      return context;
+    }
+  }
 
   function log(level: 'info' | 'warn' | 'error', message: string): void {
     if (level === 'error') connection.console.error(message);
@@ -137,6 +157,14 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     } catch (err) {
       log('warn', `workspace/configuration failed: ${String(err)}`);
     }
+  }
+
+  /** Workspace folders added or removed after initialize (LSP workspace/didChangeWorkspaceFolders) change the roots. */
+  function onWorkspaceFolders(event: { added: Array<{ uri: string }>; removed: Array<{ uri: string }> }): void {
+    const removed = new Set(event.removed.map((f) => uriToPath(f.uri)));
+    const added = event.added.map((f) => uriToPath(f.uri)).filter((r): r is string => r !== undefined);
+    workspaceRoots = [...workspaceRoots.filter((r) => !removed.has(r)), ...added.filter((r) => !workspaceRoots.includes(r))];
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
   }
 
   function onStatus(status: EngineStatus): void {
@@ -174,7 +202,10 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     const snapshot = documents.get(uri);
     if (!snapshot || !isLanguageEnabled(settings, snapshot.languageId)) return;
     const at = Math.max(0, Math.min(snapshot.text.length, offset ?? snapshot.text.length));
-    host.warm(completionContext(snapshot, at, 'automatic'));
+    // Warm the prompt a request would build, cross-file context included, so the request finds it cached.
+    void withCrossFile(completionContext(snapshot, at, 'automatic'), snapshot, at).then((context) => {
+      if (documents.get(uri) === snapshot) host.warm(context);
+    });
   }
   function cancelPauseWarm(uri: string): void {
     const t = pauseTimers.get(uri);
@@ -239,7 +270,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       await sleep(debouncer.delayMs({ trigger, linePrefix, lineSuffix }), controller.signal);
       const reason = (): AbortReason => (controller.signal.reason instanceof Cancelled ? controller.signal.reason.reason : 'cancelled');
       if (controller.signal.aborted) return cancelledError(reason());
-      const context = completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1);
+      const context = await withCrossFile(completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1), snapshot, offset);
+      if (controller.signal.aborted) return cancelledError(reason());
       const result = await host.complete(context, controller.signal);
       if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
       if (controller.signal.aborted || result.kind === 'cancelled') return cancelledError(reason());
@@ -258,6 +290,10 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     pendingSettingsErrors = update.errors;
     debouncer.configure(settings.debounce);
     void host.configure(settings); // the engine does not exist yet: this only records the settings
+    const folders = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri));
+    const root = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
+    workspaceRoots = [...folders, ...(folders.length === 0 ? [root] : [])].filter((r): r is string => typeof r === 'string' && r.length > 0);
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
     const result: InitializeResult = {
       capabilities: {
         positionEncoding: 'utf-16',
@@ -268,6 +304,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       serverInfo: { name: 'infill-ls', version: options.version ?? '0.0.0' },
     };
     if (capabilities.textDocument?.inlineCompletion !== undefined) result.capabilities.inlineCompletionProvider = true;
+    // Workspace folders added or removed later change the roots cross-file context may read under.
+    if (capabilities.workspace?.workspaceFolders === true) result.capabilities.workspace = { workspaceFolders: { supported: true, changeNotifications: true } };
     return result;
   });
 
@@ -280,6 +318,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
         log('warn', `could not register for configuration changes: ${String(err)}`);
       });
     }
+    if (capabilities.workspace?.workspaceFolders === true) connection.workspace.onDidChangeWorkspaceFolders(onWorkspaceFolders);
     await pullSettings();
     onStatus(host.status());
     void host.start();
@@ -301,7 +340,9 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   connection.onDidOpenTextDocument(({ textDocument }) => {
     try {
       abortDocument(textDocument.uri, 'modified');
-      documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+      const opened = documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+      // A viewed document: its lines around the last known cursor (else its top) join the recent-chunks ring.
+      crossFile.noteDocument(textDocument.uri, opened.text, opened.positionAt(Math.min(opened.text.length, lastCursor.get(textDocument.uri) ?? 0)).line);
       warmAt(textDocument.uri, lastCursor.get(textDocument.uri));
     } catch (err) {
       log('error', `textDocument/didOpen ${textDocument.uri}: ${String(err)}`);
@@ -317,6 +358,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
         // The cursor is most likely at the end of the last edit.
         lastCursor.set(textDocument.uri, snapshot.offsetAt(last.range.start, 'clamp') + last.text.length);
       }
+      const edited = lastCursor.get(textDocument.uri);
+      crossFile.noteDocument(textDocument.uri, snapshot.text, edited === undefined ? 0 : snapshot.positionAt(Math.min(snapshot.text.length, edited)).line);
       schedulePauseWarm(textDocument.uri);
     } catch (err) {
       // The client and server texts now differ; completions for this document would be wrong.
@@ -330,6 +373,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     try {
       documents.close(textDocument.uri);
       host.documentClosed(textDocument.uri);
+      crossFile.documentClosed(textDocument.uri);
     } catch (err) {
       log('warn', `textDocument/didClose ${textDocument.uri}: ${String(err)}`);
     }
