@@ -45,6 +45,12 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 /** Messages above maxMessageBytes × this factor are not even buffered: ws closes the socket (1009). */
 const HARD_LIMIT_FACTOR = 4;
 
+/** True for names and addresses that stay on this machine: localhost, 127.0.0.0/8, ::1 (and its IPv4-mapped form). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
 function reject(socket: Duplex, status: number, reason: string, extraHeaders: string[] = []): void {
   const body = `${reason}\n`;
   socket.end(
@@ -161,6 +167,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   const address = httpServer.address() as AddressInfo;
+  if (!isLoopbackHost(hostName)) {
+    log('warn', `--host ${hostName}: the API is reachable from the network on port ${address.port}; anyone who learns the token can read the documents sent to it (use 127.0.0.1 unless you mean it)`);
+  }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {

@@ -47,8 +47,18 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   selfInfillLoops: 1,
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
-  enable: Object.freeze({ '*': true }) as Record<string, boolean>,
+  enable: Object.freeze(enableMap({ '*': true })),
 });
+
+/**
+ * A per-language enable map without a prototype: language ids come from clients and may be Object.prototype keys
+ * ("constructor", "toString", "__proto__"), which must read as absent, not as inherited functions (issue 13, item 6).
+ */
+export function enableMap(entries: Readonly<Record<string, boolean>> = {}): Record<string, boolean> {
+  const map = Object.create(null) as Record<string, boolean>;
+  for (const [lang, v] of Object.entries(entries)) map[lang] = v;
+  return map;
+}
 
 /** The section name clients use (`"infill-ls": {...}` in VS Code settings or LSP initializationOptions). */
 export const SETTINGS_SECTION = 'infill-ls';
@@ -89,7 +99,7 @@ export function extractSection(raw: unknown): unknown {
 }
 
 export function cloneSettings(s: Readonly<Settings>): Settings {
-  return { ...s, debounce: { ...s.debounce }, enable: { ...s.enable } };
+  return { ...s, debounce: { ...s.debounce }, enable: enableMap(s.enable) };
 }
 
 function integerIn(name: string, v: unknown, min: number, max: number, errors: string[]): number | undefined {
@@ -189,14 +199,14 @@ function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
 
 function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   if (typeof value === 'boolean') {
-    next.enable = { '*': value };
+    next.enable = enableMap({ '*': value });
     return;
   }
   if (!isRecord(value)) {
     errors.push(`${SETTINGS_SECTION}.enable must be a boolean or an object of languageId → boolean, got ${show(value)}`);
     return;
   }
-  const e = { ...next.enable };
+  const e = enableMap(next.enable);
   for (const [lang, v] of Object.entries(value)) {
     if (typeof v === 'boolean') e[lang] = v;
     else errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
@@ -204,8 +214,10 @@ function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   next.enable = e;
 }
 
+/** Whether completion is on for `languageId`: its own entry, else '*', else true. Only own entries count. */
 export function isLanguageEnabled(settings: Readonly<Settings>, languageId: string): boolean {
-  return settings.enable[languageId] ?? settings.enable['*'] ?? true;
+  const own = (key: string): boolean | undefined => (Object.hasOwn(settings.enable, key) && typeof settings.enable[key] === 'boolean' ? settings.enable[key] : undefined);
+  return own(languageId) ?? own('*') ?? true;
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
