@@ -12,7 +12,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, type Settings } from '../config/settings.js';
-import { ErrorCode, checkRequest, failure, parseMessage, type JsonRpcResponse } from './jsonrpc.js';
+import { MAX_MESSAGE_DEPTH, nestedDeeperThan } from '../util/json.js';
+import { ErrorCode, checkRequest, failure, isValidId, parseMessage, type JsonRpcResponse } from './jsonrpc.js';
 import { ApiSession } from './session.js';
 import { tokenMatches } from './token.js';
 
@@ -149,6 +150,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     const responses = await Promise.all(
       parsed.messages.map(async (message): Promise<JsonRpcResponse | undefined> => {
+        if (nestedDeeperThan(message, MAX_MESSAGE_DEPTH)) {
+          // Refused before any handler walks it (recursion on 100k levels overflows the stack); the id, when valid, is kept.
+          const id = typeof message === 'object' && message !== null && !Array.isArray(message) ? (message as { id?: unknown }).id : undefined;
+          return failure(isValidId(id) ? id : null, { code: ErrorCode.InvalidRequest, message: `invalid request: nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
+        }
         const checked = checkRequest(message);
         if (!checked.ok) return checked.response;
         return session.handle(checked.request);

@@ -39,6 +39,7 @@ type Params = Record<string, unknown>;
 function params(request: JsonRpcRequest): Params {
   const p = request.params;
   if (p === undefined) return {};
+  if (p === null) throw new RpcError(ErrorCode.InvalidParams, `${request.method} takes named parameters (an object), not null`);
   if (Array.isArray(p)) throw new RpcError(ErrorCode.InvalidParams, `${request.method} takes named parameters (an object), not an array`);
   return p as Params;
 }
@@ -91,7 +92,8 @@ export class ApiSession {
       if (isNotification) return undefined;
       if (err instanceof RpcError) return failure(id, err.toJson());
       if (err instanceof PositionError) {
-        return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { position: err.position, lineCount: err.lineCount } });
+        // Never the raw position in data: it is the client's value (possibly 100k levels deep); the message describes it.
+        return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { lineCount: err.lineCount } });
       }
       if (err instanceof DocumentError) return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { reason: err.code } });
       const message = err instanceof Error ? err.message : String(err);
@@ -173,7 +175,11 @@ export class ApiSession {
     let uri: string | undefined;
     if (p.uri !== undefined) {
       uri = str(p, 'uri', method);
-      if (typeof p.position !== 'object' || p.position === null) throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} is required with "uri"');
+      const pos = p.position as { line?: unknown; character?: unknown } | null | undefined;
+      const nat = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+      if (typeof pos !== 'object' || pos === null || Array.isArray(pos) || !nat(pos.line) || !nat(pos.character)) {
+        throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} with non-negative integers is required with "uri"');
+      }
       const snapshot = this.documents.require(uri);
       const offset = snapshot.offsetAt(p.position as { line: number; character: number }, 'strict');
       context = completionContext(snapshot, offset, trigger, maxCandidates);
