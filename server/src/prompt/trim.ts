@@ -36,8 +36,24 @@ function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean
   return s;
 }
 
+/**
+ * Characters one token is assumed to cover at most. Only text within budget × this of the cursor can reach the
+ * prompt, so trimming cuts there before encoding anything: its cost is bounded by the budget, not by the length of
+ * the document or of its longest line (issue 13, item 4: a 5 MB minified line was encoded ~22 times per keystroke).
+ * Text averaging more than 32 characters per token (none in practice) would get a prompt below its budget.
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+
 function trim(text: string, budget: number, encode: Encode, keepEnd: boolean): Trimmed {
   if (budget <= 0 || text.length === 0) return { text: '', ids: [] };
+  const cap = budget * MAX_CHARS_PER_TOKEN;
+  if (text.length > cap) {
+    let cut = keepEnd ? text.length - cap : cap;
+    // Do not split a surrogate pair.
+    if (keepEnd && /[\uDC00-\uDFFF]/.test(text[cut] ?? '')) cut++;
+    if (!keepEnd && /[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut--;
+    text = keepEnd ? text.slice(cut) : text.slice(0, cut);
+  }
   const lines = splitLines(text);
   if (keepEnd) lines.reverse();
   // Walk outward from the cursor, summing per-line counts (a close estimate of the joined encoding).

@@ -59,6 +59,9 @@ export function errorWindow(prefix: string, suffix: string, windowChars: number)
     while (at >= 0 && at < ceiling && /[ \t\r\n]/.test(suffix[at + 1] ?? 'x')) at = suffix.indexOf('\n', at + 1);
     s = at >= 0 ? suffix.slice(0, at + 1) : suffix;
   }
+  // A giant line (minified code) has no line end to cut at: cut it mid-line, so the parse stays bounded.
+  if (p.length > 2 * windowChars) p = p.slice(p.length - windowChars);
+  if (s.length > 2 * windowChars) s = s.slice(0, windowChars);
   return { prefix: p, suffix: s };
 }
 
