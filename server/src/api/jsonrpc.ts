@@ -8,7 +8,7 @@ export const ErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** Server-defined (the -32000..-32099 range): too many requests in flight on this connection. */
+  /** Server-defined (the -32000..-32099 range): a per-connection limit (requests in flight, documents, document bytes). */
   TooManyRequests: -32001,
   /** Same numbers as LSP so clients can share handling. */
   RequestCancelled: -32800,

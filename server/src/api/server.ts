@@ -28,6 +28,10 @@ export interface ApiServerOptions {
   /** Largest message answered with a JSON-RPC error instead of being processed (bytes). */
   maxMessageBytes?: number;
   maxConcurrentRequests?: number;
+  /** Per connection: open documents plus prefix-mode document keys (default 64); past it, -32001. */
+  maxDocuments?: number;
+  /** Per connection: memory bytes of open documents' text (default 64 MiB); past it, -32001. */
+  maxDocumentBytes?: number;
   settings?: () => Settings;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -115,6 +119,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       engine: options.engine,
       settings,
       maxConcurrentRequests,
+      maxDocuments: options.maxDocuments,
+      maxDocumentBytes: options.maxDocumentBytes,
       notify: (method, params) => send(ws, { jsonrpc: '2.0', method, params }),
       log,
     });

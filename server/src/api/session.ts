@@ -14,7 +14,7 @@
 
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, type TextChange } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 
@@ -22,6 +22,10 @@ export interface SessionOptions {
   engine: EngineHost;
   settings: () => Settings;
   maxConcurrentRequests: number;
+  /** Documents open on this connection, plus distinct `documentKey`s of prefix-mode requests (default 64). */
+  maxDocuments?: number;
+  /** Text of this connection's open documents, in memory bytes (2 per UTF-16 code unit; default 64 MiB). */
+  maxDocumentBytes?: number;
   /** Sends a notification to this connection's client. */
   notify: (method: string, params: unknown) => void;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -63,6 +67,9 @@ function optionalInt(p: Params, name: string, method: string, min: number, max: 
   return v;
 }
 
+export const DEFAULT_MAX_DOCUMENTS = 64;
+export const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
 }
@@ -72,9 +79,40 @@ export class ApiSession {
   private readonly inflight = new Map<string, InFlight>();
   private readonly options: SessionOptions;
   private disposed = false;
+  /** Prefix-mode `documentKey`s this connection used (their caches are released with the connection). */
+  private readonly prefixKeys = new Set<string>();
+  /** Sum of open documents' text lengths (UTF-16 code units). */
+  private textUnits = 0;
+  private readonly maxDocuments: number;
+  private readonly maxDocumentBytes: number;
 
   constructor(options: SessionOptions) {
     this.options = options;
+    this.maxDocuments = options.maxDocuments ?? DEFAULT_MAX_DOCUMENTS;
+    this.maxDocumentBytes = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
+  }
+
+  /** Memory bytes of this connection's open documents' text (2 per UTF-16 code unit). */
+  get documentBytes(): number {
+    return this.textUnits * 2;
+  }
+
+  /** Throws -32001 when `uri` may not hold `units` code units of text (a new document, or a bigger one). */
+  private checkDocumentLimits(uri: string, units: number): void {
+    const current = this.documents.get(uri);
+    if (current === undefined && this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
+      throw new RpcError(ErrorCode.TooManyRequests, `too many documents on this connection (limit ${this.maxDocuments}); close one with document/close first`);
+    }
+    if (units > MAX_DOCUMENT_CHARS) {
+      throw new RpcError(ErrorCode.TooManyRequests, `document too large: ${units} UTF-16 code units (limit ${MAX_DOCUMENT_CHARS}); no completions for documents this size`);
+    }
+    const bytes = (this.textUnits - (current?.text.length ?? 0) + units) * 2;
+    if (bytes > this.maxDocumentBytes) {
+      throw new RpcError(
+        ErrorCode.TooManyRequests,
+        `documents on this connection would take ${bytes} bytes (limit ${this.maxDocumentBytes}); close documents with document/close first`,
+      );
+    }
   }
 
   get inflightCount(): number {
@@ -102,11 +140,22 @@ export class ApiSession {
     }
   }
 
-  /** Aborts everything in flight (the connection closed). */
+  /**
+   * The connection closed: aborts everything in flight and releases the engine's caches of every document it
+   * opened and every prefix-mode key it used (KV caches, syntax trees, completions), as document/close would.
+   */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
     for (const { controller } of this.inflight.values()) controller.abort('closed' satisfies Reason);
     this.inflight.clear();
+    for (const uri of this.documents.uris()) {
+      this.documents.close(uri);
+      this.options.engine.documentClosed(uri);
+    }
+    for (const key of this.prefixKeys) this.options.engine.documentClosed(key);
+    this.prefixKeys.clear();
+    this.textUnits = 0;
   }
 
   private async dispatch(request: JsonRpcRequest, id: JsonRpcId, isNotification: boolean): Promise<unknown> {
@@ -119,8 +168,12 @@ export class ApiSession {
         const text = str(p, 'text', method);
         // Warm the document's cache in the background at the given UTF-16 offset, else at the end.
         const at = optionalInt(p, 'warmOffset', method, 0, text.length) ?? text.length;
+        const languageId = str(p, 'languageId', method);
+        this.checkDocumentLimits(uri, text.length);
         this.abortDocument(uri, 'modified');
-        const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, text);
+        const before = this.documents.get(uri)?.text.length ?? 0;
+        const snapshot = this.documents.open(uri, languageId, version, text);
+        this.textUnits += text.length - before;
         if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) this.options.engine.warm(completionContext(snapshot, at, 'automatic'));
         return { uri: snapshot.uri, version: snapshot.version };
       }
@@ -134,14 +187,21 @@ export class ApiSession {
             throw new RpcError(ErrorCode.InvalidParams, `${method}: each change must be {range?, text: string}`);
           }
         }
-        const snapshot = this.documents.change(uri, version, p.changes as TextChange[], 'strict');
+        const before = this.documents.require(uri);
+        // Applied to a copy first: the limits are checked on the result, and a refused change leaves the document as it was.
+        const text = applyChanges(before.text, p.changes as TextChange[], 'strict');
+        this.checkDocumentLimits(uri, text.length);
+        const snapshot = this.documents.change(uri, version, [{ text }], 'strict');
+        this.textUnits += snapshot.text.length - before.text.length;
         this.abortDocument(uri, 'modified');
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/close': {
         const uri = str(params(request), 'uri', method);
         this.abortDocument(uri, 'closed');
+        const closing = this.documents.require(uri);
         this.documents.close(uri);
+        this.textUnits -= closing.text.length;
         this.options.engine.documentClosed(uri);
         return null;
       }
@@ -184,8 +244,15 @@ export class ApiSession {
       const offset = snapshot.offsetAt(p.position as { line: number; character: number }, 'strict');
       context = completionContext(snapshot, offset, trigger, maxCandidates);
     } else if (p.prefix !== undefined) {
+      const documentKey = optionalString(p, 'documentKey', method) ?? 'untitled:api';
+      if (!this.prefixKeys.has(documentKey)) {
+        if (this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
+          throw new RpcError(ErrorCode.TooManyRequests, `too many document keys on this connection (limit ${this.maxDocuments} documents and keys); reuse a documentKey`);
+        }
+        this.prefixKeys.add(documentKey);
+      }
       context = {
-        documentKey: optionalString(p, 'documentKey', method) ?? 'untitled:api',
+        documentKey,
         version: 0,
         languageId: optionalString(p, 'languageId', method) ?? 'plaintext',
         prefix: str(p, 'prefix', method),
