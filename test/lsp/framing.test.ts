@@ -218,3 +218,23 @@ describe('the built server', () => {
     expect(stderr).toMatch(/unrecoverable LSP framing error/);
   });
 });
+
+describe('documents over the size limit', () => {
+  it('are not kept, answer empty, say why once, and come back with a full-text change under the limit', async () => {
+    const { MAX_DOCUMENT_CHARS } = await import('../../server/src/documents/index.js');
+    const r = await initialized();
+    const uri = 'file:///w/huge.min.js';
+    r.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'javascript', version: 1, text: 'a'.repeat(MAX_DOCUMENT_CHARS + 1) } } });
+    const warning = await r.next((m) => m.method === 'window/showMessage');
+    expect(warning.params.message).toMatch(/too large for completions \(16777217 UTF-16 code units/);
+    r.send(inline(50, uri, 0, 5));
+    expect((await r.next((m) => m.id === 50)).result).toEqual({ items: [] });
+    expect(r.server.documents.size).toBe(0);
+    r.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'x' }] } });
+    r.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri, version: 3 }, contentChanges: [{ text: 'let small = 1;\n' }] } });
+    r.send(inline(51, uri, 0, 5));
+    expect((await r.next((m) => m.id === 51)).result.items.length).toBeGreaterThan(0);
+    expect(r.server.documents.get(uri)!.text).toBe('let small = 1;\n');
+    expect(r.messages.filter((m) => m.method === 'window/showMessage')).toHaveLength(1);
+  });
+});

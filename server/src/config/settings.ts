@@ -25,7 +25,7 @@ export interface Settings {
   device: Device;
   /** Upper bound on generated tokens per completion. */
   maxNewTokens: number;
-  /** Memory budget of the engine's caches (KV prefix caches, completion cache), in MiB. */
+  /** Memory budget of the KV prefix caches, in MiB (the completion cache has its own 32 MiB, cache/completion-cache.ts). */
   cacheBudgetMb: number;
   decodeMode: DecodeMode;
   /** Self-infilling looping iterations, 0..2. */

@@ -30,7 +30,7 @@ import {
 import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, lineAround } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, lineAround } from '../documents/index.js';
 import type { CompletionResult, EngineStatus } from '../engine/types.js';
 import { classicItems, inlineItems } from './convert.js';
 import { AdaptiveDebouncer } from './debounce.js';
@@ -128,6 +128,22 @@ export function attachLspServer(connection: Connection, options: LspServerOption
    * text no longer matches the editor's. Completions answer RequestFailed until a full-text change or a reopen.
    */
   const outOfSync = new Map<string, string>();
+  /**
+   * Documents over MAX_DOCUMENT_CHARS: not kept (no text, no caches), completions answer empty, the user is told
+   * once per open. A full-text change that brings one under the limit opens it again.
+   */
+  const tooLarge = new Map<string, { languageId: string }>();
+  function refuseTooLarge(uri: string, languageId: string, chars: number): void {
+    tooLarge.set(uri, { languageId });
+    if (documents.get(uri) !== undefined) {
+      documents.close(uri);
+      host.documentClosed(uri);
+    }
+    const mb = ((chars * 2) / (1024 * 1024)).toFixed(1);
+    const message = `infill-ls: ${uri} is too large for completions (${chars} UTF-16 code units, ${mb} MiB in memory; the limit is ${MAX_DOCUMENT_CHARS}); it is not kept and gets no completions`;
+    log('warn', message);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message });
+  }
 
   function log(level: 'info' | 'warn' | 'error', message: string): void {
     if (level === 'error') connection.console.error(message);
@@ -333,6 +349,11 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     try {
       abortDocument(textDocument.uri, 'modified');
       outOfSync.delete(textDocument.uri);
+      tooLarge.delete(textDocument.uri);
+      if (typeof textDocument.text === 'string' && textDocument.text.length > MAX_DOCUMENT_CHARS) {
+        refuseTooLarge(textDocument.uri, textDocument.languageId, textDocument.text.length);
+        return;
+      }
       documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
       warmAt(textDocument.uri, lastCursor.get(textDocument.uri));
     } catch (err) {
@@ -344,6 +365,20 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     abortDocument(textDocument.uri, 'modified');
     try {
       let changes = contentChanges;
+      const large = tooLarge.get(textDocument.uri);
+      if (large !== undefined) {
+        // Only a full-text change can bring it back under the limit; incremental edits have no text to apply to.
+        let full = -1;
+        changes.forEach((c, i) => {
+          if (!('range' in c) || c.range === undefined) full = i;
+        });
+        if (full === -1) return;
+        const text = applyChanges('', changes.slice(full), 'clamp');
+        if (text.length > MAX_DOCUMENT_CHARS) return;
+        tooLarge.delete(textDocument.uri);
+        documents.open(textDocument.uri, large.languageId, textDocument.version ?? 0, text);
+        return;
+      }
       if (outOfSync.has(textDocument.uri)) {
         // Only a full-text change brings the copy back in step; edits before it apply to text we do not have.
         let full = -1;
@@ -358,6 +393,11 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       }
       const snapshot = documents.change(textDocument.uri, textDocument.version ?? undefined, changes, 'clamp');
       outOfSync.delete(textDocument.uri);
+      if (snapshot.text.length > MAX_DOCUMENT_CHARS) {
+        abortDocument(textDocument.uri, 'closed');
+        refuseTooLarge(textDocument.uri, snapshot.languageId, snapshot.text.length);
+        return;
+      }
       const last = contentChanges.at(-1);
       if (last && 'range' in last && last.range) {
         // The cursor is most likely at the end of the last edit.
@@ -376,6 +416,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     abortDocument(textDocument.uri, 'closed');
     cancelPauseWarm(textDocument.uri);
     outOfSync.delete(textDocument.uri);
+    if (tooLarge.delete(textDocument.uri)) return;
     try {
       documents.close(textDocument.uri);
       host.documentClosed(textDocument.uri);
@@ -388,6 +429,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     try {
       const at = documentPosition(params, 'textDocument/inlineCompletion');
       if (at instanceof ResponseError) return at;
+      if (tooLarge.has(at.uri)) return { items: [] };
       const trigger = params.context?.triggerKind === InlineCompletionTriggerKind.Invoked ? 'manual' : 'automatic';
       const outcome = await complete('inline', at.uri, at.position, trigger, token);
       if (outcome === null) return { items: [] };
@@ -403,6 +445,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     try {
       const at = documentPosition(params, 'textDocument/completion');
       if (at instanceof ResponseError) return at;
+      if (tooLarge.has(at.uri)) return { isIncomplete: false, items: [] };
       const trigger = params.context?.triggerKind === CompletionTriggerKind.Invoked || params.context === undefined ? 'manual' : 'automatic';
       const outcome = await complete('classic', at.uri, at.position, trigger, token);
       if (outcome === null) return { isIncomplete: false, items: [] };
