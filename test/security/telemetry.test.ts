@@ -47,14 +47,18 @@ function probe(importLine: string, env: NodeJS.ProcessEnv): Probe {
   const strace = hasStrace();
   const cmd = strace ? 'strace' : process.execPath;
   const args = strace ? ['-f', '-qq', '-e', 'trace=openat,open,creat,connect,socket', '-o', traceFile, process.execPath, script] : [script];
+  const started = Date.now();
   const run = spawnSync(cmd, args, { env: { ...env, HOME: home, XDG_CACHE_HOME: '' }, encoding: 'utf8', cwd: root });
   expect(run.status, run.stderr).toBe(0);
   const pid = Number(run.stdout.trim().split('\n').pop());
   const homeFiles = (fs.readdirSync(home, { recursive: true }) as string[]).filter((f) => f !== 'probe.mjs' && f !== 'trace.txt');
   const trace = strace ? fs.readFileSync(traceFile, 'utf8').split('\n') : [];
   const matLog = path.join(os.tmpdir(), `mat-debug-${pid}.log`);
-  const matDebugLog = fs.existsSync(matLog) || trace.some((l) => l.includes('mat-debug-'));
-  if (fs.existsSync(matLog)) fs.rmSync(matLog);
+  // With strace, what any thread opened; without, a log for this pid written since the child started (an old
+  // process with the same pid may have left one).
+  const fresh = fs.existsSync(matLog) && fs.statSync(matLog).mtimeMs >= started - 1000;
+  const matDebugLog = strace ? trace.some((l) => l.includes('mat-debug-')) : fresh;
+  if (fresh) fs.rmSync(matLog);
   return { pid, homeFiles, trace, matDebugLog };
 }
 
