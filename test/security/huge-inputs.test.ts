@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EngineHost } from '../../server/src/config/engine-host.js';
 import { DEFAULT_SETTINGS, cloneSettings } from '../../server/src/config/settings.js';
 import { CONTEXT_WINDOW_CHARS, windowPrefix, windowSuffix } from '../../server/src/documents/index.js';
-import { MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix } from '../../server/src/prompt/trim.js';
+import { LINE_CUT_STEP, MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix } from '../../server/src/prompt/trim.js';
 import { errorWindow } from '../../server/src/syntax/index.js';
 import { Tokenizer } from '../../server/src/tokenizer/tokenizer.js';
 import { seededRandom } from '../documents/random.js';
@@ -36,7 +36,8 @@ describe('prompt trimming', () => {
     const line = 'x'.repeat(5 * 1024 * 1024); // a 5 MB minified line
     const p = trimPrefix(`first\n${line}`, budget, encode);
     expect(p.ids.length).toBeLessThanOrEqual(budget);
-    expect(p.ids.length).toBeGreaterThan(budget - 2);
+    // The start sits on a LINE_CUT_STEP boundary: up to a step's characters (4 per token here) below the budget.
+    expect(p.ids.length).toBeGreaterThanOrEqual(budget - LINE_CUT_STEP / 4 - 1);
     expect(line.endsWith(p.text)).toBe(true);
     // ~log2(cap) binary-search steps over at most cap characters, plus the line and the join.
     const cap = budget * MAX_CHARS_PER_TOKEN;
@@ -45,6 +46,19 @@ describe('prompt trimming', () => {
     const s = trimSuffix(`${line}\nlast`, 256, encode);
     expect(line.startsWith(s.text)).toBe(true);
     expect(encoded).toBeLessThan(30 * 256 * MAX_CHARS_PER_TOKEN);
+  });
+
+  it('keeps the start of a cut line in place while the user types at its end', () => {
+    const encode = (s: string): number[] => Array.from({ length: Math.ceil(s.length / 4) }, (_, i) => i);
+    const line = 'w'.repeat(2_000_000);
+    const starts = new Set<number>();
+    for (let typed = 0; typed < LINE_CUT_STEP; typed += 3) {
+      const prefix = line + 'q'.repeat(typed);
+      starts.add(prefix.length - trimPrefix(prefix, 768, encode).text.length);
+    }
+    // LINE_CUT_STEP keystrokes cross at most one step boundary.
+    expect(starts.size).toBeLessThanOrEqual(2);
+    for (const s of starts) expect(s % LINE_CUT_STEP).toBe(0);
   });
 
   it('gives the same result as before on ordinary text (the cut is far beyond the budget)', () => {

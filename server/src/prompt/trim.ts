@@ -19,6 +19,13 @@ export function splitLines(text: string): string[] {
   return out;
 }
 
+/**
+ * Where a line cut from its end starts: a multiple of this many code units from the line's start, so that typing at
+ * the end of a long line leaves the prompt's first characters (and the KV cache of the prompt) in place for this
+ * many keystrokes; the prompt is up to this many characters below its budget instead.
+ */
+export const LINE_CUT_STEP = 128;
+
 /** Longest slice of `line` taken from its end (fromEnd) or start whose encoding fits `budget` tokens. */
 function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean): string {
   let lo = 0;
@@ -28,6 +35,11 @@ function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean
     const mid = Math.ceil((lo + hi) / 2);
     if (encode(take(mid)).length <= budget) lo = mid;
     else hi = mid - 1;
+  }
+  if (fromEnd && lo < line.length) {
+    // Start on a step boundary (later, so it still fits): the start holds still while the line grows at its end.
+    const start = Math.ceil((line.length - lo) / LINE_CUT_STEP) * LINE_CUT_STEP;
+    if (start < line.length) lo = line.length - start;
   }
   let s = take(lo);
   // Do not split a surrogate pair.
@@ -48,7 +60,8 @@ function trim(text: string, budget: number, encode: Encode, keepEnd: boolean): T
   if (budget <= 0 || text.length === 0) return { text: '', ids: [] };
   const cap = budget * MAX_CHARS_PER_TOKEN;
   if (text.length > cap) {
-    let cut = keepEnd ? text.length - cap : cap;
+    // From the end: on a step boundary counted from the text's start, so the cut holds still while the user types.
+    let cut = keepEnd ? Math.floor((text.length - cap) / LINE_CUT_STEP) * LINE_CUT_STEP : cap;
     // Do not split a surrogate pair.
     if (keepEnd && /[\uDC00-\uDFFF]/.test(text[cut] ?? '')) cut++;
     if (!keepEnd && /[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut--;
