@@ -4,7 +4,7 @@
 // caches grow or are released. Optionally the same scenarios on another build (--baseline DIR: a `git archive` of
 // an older commit built with tsc), each scenario in a fresh server process, new and baseline alternating (ABBA).
 //
-//   npm run build && node bench/security/huge-inputs.mjs [--scenarios line256k,api3_5m,min5mb,doc50mb,prefixes,cycles,docs]
+//   npm run build && node bench/security/huge-inputs.mjs [--scenarios small,line256k,api3_5m,min5mb,doc50mb,prefixes,cycles,docs]
 //        [--baseline DIR] [--order abba|ab] [--max-new-tokens 8] [--out bench/results/security-huge]
 //
 // Scenarios:
@@ -13,7 +13,9 @@
 //             (its worst latency says whether other connections wait).
 //   min5mb    LSP: a 5 MB minified file (one line); the first completion, then 5 keystrokes with a completion each.
 //   doc50mb   LSP: a 50 MB document; a completion, RSS, didClose, RSS 3 s later.
-//   prefixes  API: 78 completions with distinct 3 MiB prefixes (distinct documentKeys, 2 connections x 39), RSS.
+//   prefixes  API: 78 completions with distinct 3 MiB prefixes (distinct documentKeys, 2 connections x 39), the
+//             server run with a 256 MiB JS heap (--max-old-space-size=256): does it survive, RSS.
+//   small     LSP: a 2 KB file, the same requests as min5mb (the model's own cost at the machine's load).
 //   cycles    API: 40 x (connect, open a 3 MiB document, complete, disconnect without document/close), RSS.
 //   docs      API: 60 documents of 3 MiB opened on one connection: how many are accepted, RSS.
 // RSS is VmRSS (and the peak, VmHWM) of the server process from /proc. Results: <out>.json and <out>.md.
@@ -31,7 +33,7 @@ function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i !== -1 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
-const SCENARIOS = arg('scenarios', 'line256k,api3_5m,min5mb,doc50mb,prefixes,cycles,docs').split(',');
+const SCENARIOS = arg('scenarios', 'small,line256k,api3_5m,min5mb,doc50mb,prefixes,cycles,docs').split(',');
 const BASELINE = arg('baseline', undefined);
 const ORDER = arg('order', 'abba');
 const MAX_NEW = arg('max-new-tokens', '8');
@@ -55,10 +57,10 @@ function minified(bytes) {
   return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
 }
 
-function spawnServer(build, args) {
+function spawnServer(build, args, nodeArgs = []) {
   const serverRoot = build === 'baseline' ? path.resolve(BASELINE) : root;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-bench-home-'));
-  const child = spawn(process.execPath, [path.join(serverRoot, 'bin/infill-ls.js'), 'serve', ...args, '--max-new-tokens', MAX_NEW], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(serverRoot, 'bin/infill-ls.js'), 'serve', ...args, '--max-new-tokens', MAX_NEW], {
     cwd: serverRoot,
     // The baseline predates the telemetry switch: set it for both so neither writes to this HOME.
     env: { ...process.env, HOME: home, ORT_DISABLE_TELEMETRY: '1', INFILL_LS_TOKEN: TOKEN },
@@ -114,8 +116,8 @@ async function lspServer(build) {
   };
 }
 
-async function apiServer(build) {
-  const s = spawnServer(build, ['--ws', '--port', '0']);
+async function apiServer(build, nodeArgs = []) {
+  const s = spawnServer(build, ['--ws', '--port', '0'], nodeArgs);
   let out = '';
   const url = await new Promise((resolve, reject) => {
     s.child.stdout.on('data', (d) => {
@@ -206,9 +208,12 @@ const scenarios = {
     await srv.stop();
     return { ms, ok: r.result !== undefined, candidates: r.result?.candidates?.length ?? 0, degraded: r.result?.degraded, error: r.error?.message?.slice(0, 160), otherConnectionWorstMs: Math.round(worst), polls, ...m };
   },
-  async min5mb(build) {
+  async small(build) {
+    return scenarios.min5mb(build, 2000);
+  },
+  async min5mb(build, size = 5 * 1000 * 1000) {
     const srv = await lspServer(build);
-    const text = minified(5 * 1000 * 1000);
+    const text = minified(size);
     const uri = 'file:///b/app.min.js';
     const at = Math.floor(text.length / 2);
     srv.conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'javascript', version: 1, text } });
@@ -246,7 +251,8 @@ const scenarios = {
     return { completeMs: r.ms, items: r.items, error: r.error, totalMs: Math.round(performance.now() - t0), rssBeforeMb: before.rssMb, rssOpenMb: withDoc.rssMb, peakMb: withDoc.peakMb, rssAfterCloseMb: afterClose.rssMb, tooLargeMessage: message ?? null };
   },
   async prefixes(build) {
-    const srv = await apiServer(build);
+    // A 256 MiB JS heap, as in the issue: the completion cache's strings live on the heap (the KV caches do not).
+    const srv = await apiServer(build, ['--max-old-space-size=256']);
     const before = mem(srv.child.pid);
     const conns = [await srv.connect(), await srv.connect()];
     const outcomes = {};

@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, cloneSettings } from '../../server/src/config/setting
 import { CONTEXT_WINDOW_CHARS, windowPrefix, windowSuffix } from '../../server/src/documents/index.js';
 import { LINE_CUT_STEP, MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix } from '../../server/src/prompt/trim.js';
 import { errorWindow } from '../../server/src/syntax/index.js';
+import { GIANT_LINE_CHARS } from '../../server/src/syntax/errors.js';
 import { Tokenizer } from '../../server/src/tokenizer/tokenizer.js';
 import { seededRandom } from '../documents/random.js';
 import { fakeFactory } from '../support/fake-engine.js';
@@ -110,9 +111,14 @@ describe('context window', () => {
   });
 
   it('bounds the syntax window of a giant line', () => {
-    const w = errorWindow('a'.repeat(3_000_000), 'b'.repeat(3_000_000), 6000);
-    expect(w.prefix.length).toBe(6000);
-    expect(w.suffix.length).toBe(6000);
+    for (const windowChars of [6000, Infinity]) {
+      const w = errorWindow('a'.repeat(3_000_000), 'b'.repeat(3_000_000), windowChars);
+      expect(w.prefix.length).toBe(GIANT_LINE_CHARS / 2);
+      expect(w.suffix.length).toBe(GIANT_LINE_CHARS / 2);
+    }
+    // Ordinary lines keep the line-based window.
+    const lines = 'let x = 1;\n'.repeat(5000);
+    expect(errorWindow(lines, lines, Infinity)).toEqual({ prefix: lines, suffix: lines });
   });
 
   it('is what the engine sees: a 5 MB document costs the engine a window, not the document', async () => {
