@@ -5,7 +5,7 @@
 // an older commit built with tsc), each scenario in a fresh server process, new and baseline alternating (ABBA).
 //
 //   npm run build && node bench/security/huge-inputs.mjs [--scenarios small,line256k,api3_5m,min5mb,doc50mb,prefixes,cycles,docs]
-//        [--baseline DIR] [--order abba|ab] [--max-new-tokens 8] [--out bench/results/security-huge]
+//        [--baseline DIR] [--baseline-scenarios LIST] [--order abba|ab] [--max-new-tokens 8] [--out bench/results/security-huge]
 //
 // Scenarios:
 //   line256k  LSP: one document holding a 256 KiB line; a completion at its end.
@@ -305,10 +305,14 @@ const scenarios = {
 };
 
 for (const s of SCENARIOS) if (!scenarios[s]) throw new Error(`unknown scenario ${s} (${Object.keys(scenarios).join(', ')})`);
-const builds = BASELINE ? (ORDER === 'abba' ? ['new', 'baseline', 'baseline', 'new'] : ['new', 'baseline']) : ['new'];
+// --baseline-scenarios: the scenarios the baseline also runs (default all; the old build takes minutes on some).
+const BASELINE_SCENARIOS = arg('baseline-scenarios', SCENARIOS.join(',')).split(',');
 const results = [];
 for (const scenario of SCENARIOS) {
+  const withBaseline = BASELINE !== undefined && BASELINE_SCENARIOS.includes(scenario);
+  const builds = withBaseline ? (ORDER === 'abba' ? ['new', 'baseline', 'baseline', 'new'] : ['new', 'baseline']) : ['new'];
   // ABBA per scenario: load drift hits both builds alike; the second run of each build is kept beside the first.
+  // The long scenarios run once per build.
   const order = scenario === 'doc50mb' || scenario === 'prefixes' || scenario === 'cycles' || scenario === 'docs' ? [...new Set(builds)] : builds;
   for (const build of order) {
     const load = os.loadavg()[0];
@@ -322,10 +326,12 @@ for (const scenario of SCENARIOS) {
     const row = { scenario, build, load1: Number(load.toFixed(2)), wallS: Math.round((Date.now() - t0) / 1000), ...r };
     console.log(JSON.stringify(row));
     results.push(row);
+    write(); // after every row: a run stopped early still leaves what it measured
   }
 }
 
-const command = `node bench/security/huge-inputs.mjs --scenarios ${SCENARIOS.join(',')}${BASELINE ? ` --baseline ${BASELINE} --order ${ORDER}` : ''} --max-new-tokens ${MAX_NEW}${arg('out', null) ? ` --out ${arg('out')}` : ''}`;
+function write() {
+const command = `node bench/security/huge-inputs.mjs --scenarios ${SCENARIOS.join(',')}${BASELINE ? ` --baseline ${BASELINE} --baseline-scenarios ${BASELINE_SCENARIOS.join(',')} --order ${ORDER}` : ''} --max-new-tokens ${MAX_NEW}${arg('out', null) ? ` --out ${arg('out')}` : ''}`;
 const meta = { command, date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, uptimeLoad: os.loadavg().map((x) => Number(x.toFixed(2))) };
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
 fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, results }, null, 2) + '\n');
@@ -343,4 +349,5 @@ const md = [
   '',
 ];
 fs.writeFileSync(`${OUT}.md`, md.join('\n'));
+}
 console.log(`wrote ${path.relative(root, OUT)}.{json,md}`);
