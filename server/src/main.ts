@@ -1,9 +1,12 @@
 // Command-line entry point: turns argv into wiring (serve over LSP or WebSocket, or the runtime's complete/eval commands).
 
+// First: onnxruntime's telemetry off in this process (and so in workers and children it starts) before anything
+// can load the runtime.
+import './runtime/no-telemetry.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resolveToken, TOKEN_ENV } from './api/token.js';
+import { resolveToken, TOKEN_ENV, TokenFileError } from './api/token.js';
 import { startApiServer, DEFAULT_API_PORT } from './api/server.js';
 import { ArgvError, SERVE_USAGE, parseServeArgs } from './config/argv.js';
 import type { EngineFactory } from './config/engine.js';
@@ -171,7 +174,7 @@ export async function main(argv: string[]): Promise<number | 'running'> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof ArgvError || (err instanceof Error && /INFILL_LS_TOKEN|readable by other users/.test(err.message))) {
+    if (err instanceof ArgvError || err instanceof TokenFileError) {
       stderr(`infill-ls: ${err.message}`);
       return 2;
     }

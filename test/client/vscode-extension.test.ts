@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { completionIdOf, measurePartialAccept, type ShownCompletion } from '../../client/vscode/src/partial.js';
-import { ServerConfigError, resolveServer } from '../../client/vscode/src/server.js';
+import { ServerConfigError, resolveServer, serverEnv } from '../../client/vscode/src/server.js';
 import { enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
 import { statusView } from '../../client/vscode/src/status.js';
 import { ROOT } from '../e2e/spawn.js';
@@ -133,5 +133,12 @@ describe('missingModelFiles', () => {
   it('names the files a model directory lacks', () => {
     expect(missingModelFiles(() => true, ['model_quantized.onnx'])).toEqual([]);
     expect(missingModelFiles((f) => f === 'config.json', [])).toEqual(['tokenizer.json', 'onnx/*.onnx']);
+  });
+});
+
+describe('serverEnv', () => {
+  it("starts the server with onnxruntime's telemetry off, keeping the host's environment", () => {
+    const env = serverEnv({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '0' });
+    expect(env).toEqual({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '1' });
   });
 });

@@ -36,7 +36,7 @@ export interface Settings {
   device: Device;
   /** Upper bound on generated tokens per completion. */
   maxNewTokens: number;
-  /** Memory budget of the engine's caches (KV prefix caches, completion cache), in MiB. */
+  /** Memory budget of the KV prefix caches, in MiB (the completion cache has its own 32 MiB, cache/completion-cache.ts). */
   cacheBudgetMb: number;
   decodeMode: DecodeMode;
   /** Self-infilling looping iterations, 0..2. */
@@ -65,12 +65,22 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   selfInfillLoops: 1,
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
-  enable: Object.freeze({ '*': true }) as Record<string, boolean>,
+  enable: Object.freeze(enableMap({ '*': true })),
   // Off by default: on models/default (not trained on repository-level sequences) it did not raise exact match or
   // edit similarity in bench/results/cross-file.md, and it adds ~155 prompt tokens per request.
   crossFileContext: false,
   backend: Object.freeze({ kind: 'local' }) as BackendSettings,
 });
+
+/**
+ * A per-language enable map without a prototype: language ids come from clients and may be Object.prototype keys
+ * ("constructor", "toString", "__proto__"), which must read as absent, not as inherited functions (issue 13, item 6).
+ */
+export function enableMap(entries: Readonly<Record<string, boolean>> = {}): Record<string, boolean> {
+  const map = Object.create(null) as Record<string, boolean>;
+  for (const [lang, v] of Object.entries(entries)) map[lang] = v;
+  return map;
+}
 
 /** The section name clients use (`"infill-ls": {...}` in VS Code settings or LSP initializationOptions). */
 export const SETTINGS_SECTION = 'infill-ls';
@@ -111,7 +121,7 @@ export function extractSection(raw: unknown): unknown {
 }
 
 export function cloneSettings(s: Readonly<Settings>): Settings {
-  return { ...s, debounce: { ...s.debounce }, enable: { ...s.enable }, backend: { ...s.backend } };
+  return { ...s, debounce: { ...s.debounce }, enable: enableMap(s.enable), backend: { ...s.backend } };
 }
 
 function integerIn(name: string, v: unknown, min: number, max: number, errors: string[]): number | undefined {
@@ -252,14 +262,14 @@ function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
 
 function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   if (typeof value === 'boolean') {
-    next.enable = { '*': value };
+    next.enable = enableMap({ '*': value });
     return;
   }
   if (!isRecord(value)) {
     errors.push(`${SETTINGS_SECTION}.enable must be a boolean or an object of languageId → boolean, got ${show(value)}`);
     return;
   }
-  const e = { ...next.enable };
+  const e = enableMap(next.enable);
   for (const [lang, v] of Object.entries(value)) {
     if (typeof v === 'boolean') e[lang] = v;
     else errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
@@ -267,8 +277,10 @@ function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   next.enable = e;
 }
 
+/** Whether completion is on for `languageId`: its own entry, else '*', else true. Only own entries count. */
 export function isLanguageEnabled(settings: Readonly<Settings>, languageId: string): boolean {
-  return settings.enable[languageId] ?? settings.enable['*'] ?? true;
+  const own = (key: string): boolean | undefined => (Object.hasOwn(settings.enable, key) && typeof settings.enable[key] === 'boolean' ? settings.enable[key] : undefined);
+  return own(languageId) ?? own('*') ?? true;
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
