@@ -154,3 +154,16 @@ test('the CLI completes with the GroupQueryAttention fixture', async () => {
   expect(out.status.message).toMatch(/qwen PSM/);
   expect(typeof out.completion).toBe('string');
 }, 90_000);
+
+test('a finished CLI command exits with its code even while a handle is still open, after its output is flushed', async () => {
+  // What ends `complete` / `eval` (server/src/main.ts exitWhenFlushed): not the event loop draining, which a native
+  // teardown can block (see there); 1 MiB through a pipe checks that nothing written is cut off.
+  const script = `import { exitWhenFlushed } from ${JSON.stringify(path.join(repo, 'server/dist/main.js'))};
+    setInterval(() => {}, 1000); process.stdout.write('x'.repeat(1 << 20)); exitWhenFlushed(3);`;
+  const r = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000, maxBuffer: 4 << 20 }).then(
+    () => ({ code: 0, stdout: '' }),
+    (e: { code: number; stdout: string; killed: boolean }) => ({ code: e.killed ? -1 : e.code, stdout: e.stdout }),
+  );
+  expect(r.code).toBe(3);
+  expect(r.stdout.length).toBe(1 << 20);
+}, 40_000);
