@@ -10,7 +10,7 @@
 // (`on` is the old name of `prefix`.) A mode may be listed twice (e.g. an ABBA order against load drift).
 //
 //   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
-//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--out bench/results/replay-cpu]
+//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--model DIR] [--out bench/results/replay-cpu]
 //
 // --fim forces the FIM template mode (INFILL_LS_FIM_MODE); a list runs every mode once per FIM mode. --accept 1 (default): when the suggestion on screen is
 // at least 2 characters and is exactly what the user is about to type, the user accepts it (Tab: one didChange
@@ -39,6 +39,7 @@ for (const f of FIMS) if (f !== 'psm' && f !== 'spm') throw new Error(`unknown F
 const FIM = FIMS.join(',') || undefined;
 const ACCEPT = arg('accept', '1') !== '0';
 const CHUNK = arg('chunk', undefined);
+const MODEL = arg('model', undefined); // --model DIR: the server's modelDir setting (e.g. a Qwen2.5-Coder-shaped model, bench/realmodels)
 const DEVICE = arg('device', undefined); // --device D: the server's `serve --device D` (e.g. webgpu on the GPU machine)
 // --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
 // before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
@@ -110,7 +111,7 @@ async function runMode(mode, fim) {
     processId: process.pid,
     rootUri: null,
     capabilities: { textDocument: { inlineCompletion: { dynamicRegistration: false }, synchronization: {} } },
-    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 } } },
+    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 }, ...(MODEL ? { modelDir: path.resolve(MODEL) } : {}) } },
   });
   conn.sendNotification('initialized', {});
   const t0 = Date.now();
@@ -287,7 +288,7 @@ for (const fim of FIMS.length ? FIMS : [undefined]) {
 const summaries = runs.map(summarize);
 const meta = {
   date: new Date().toISOString(),
-  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
+  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${MODEL ? ` --model ${MODEL}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
   fim: FIM ?? 'detected (SPM for models/default)',
   accept: ACCEPT,
   loadavgAtStart,

@@ -131,12 +131,13 @@ def random_state_dict(cfg: Shape, seed: int, std: float = 0.02, embed_std: float
     return sd
 
 
-def quantize_q4(w: np.ndarray, block: int = BLOCK):
+def quantize_q4(w: np.ndarray, block: int | None = None):
     """Symmetric 4-bit block quantization in MatMulNBits' layout.
     w: [N, K] fp32 (torch Linear layout, N = out features). K must be a multiple of `block`.
     Returns (packed uint8 [N, K/block, block/2], scales fp32 [N * K/block], dequantized fp32 [N, K]).
     q = clip(round(w / s), -8, 7) + 8 with s = max|w_block| / 7; byte j of a block = q[2j] | q[2j+1] << 4;
     the zero point is MatMulNBits' default for 4 bits (8), so no zero_points input is written."""
+    block = block or BLOCK
     n, k = w.shape
     if k % block:
         raise ValueError(f"K={k} is not a multiple of the block size {block}")
@@ -357,7 +358,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -431,8 +432,12 @@ def main():
     ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (4: int8 activations, genai's CPU default)")
     ap.add_argument("--fixtures", action="store_true", help="write the tiny fixtures + golden tokens to test/fixtures/models/")
     ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
+    ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
+    ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
+    global BLOCK
+    BLOCK = a.block
     if a.fixtures:
         fixtures(a.fixtures_out, 4242)
         return
@@ -442,7 +447,7 @@ def main():
     print(f"{cfg.name}: {cfg.params() / 1e6:.1f}M parameters, weights drawn in {time.time() - t0:.0f} s", flush=True)
     root = os.path.join(a.out, cfg.name)
     for layout in [x for x in a.layouts.split(",") if x]:
-        write_layout(os.path.join(root, layout), cfg, sd, layout, a.seed, a.accuracy_level)
+        write_layout(os.path.join(root, layout + a.suffix), cfg, sd, layout, a.seed, a.accuracy_level)
     if a.state_dict:
         np.savez(a.state_dict, **sd)
 
