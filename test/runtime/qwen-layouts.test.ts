@@ -50,6 +50,7 @@ describe.each(fixtures)('%s fixture', (name) => {
       expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(false); // read from genai_config.json alone
       for (const op of ['GroupQueryAttention', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization']) expect(onnx).toContain(op);
       expect(onnx.includes('MatMulNBits')).toBe(name === 'qwen2-genai');
+      expect(model.files.dtype).toBe(name === 'qwen2-genai' ? 'q4' : 'fp32');
     } else {
       expect(model.files.format).toBe('optimum');
       expect(model.files.dtype).toBe('q4');

@@ -63,6 +63,22 @@ function str(v: unknown): string | undefined {
 }
 
 /**
+ * The weight variant of a genai decoder: from the model builder's folder/file naming (cpu-int4-rtn-block-32...,
+ * cuda-fp16, ...), else 'q4' when the graph file (weights are in model.onnx.data) uses MatMulNBits, else 'fp32'.
+ */
+function genaiDtype(name: string, onnxPath: string): ModelDtype {
+  if (/int4|q4/i.test(name)) return 'q4';
+  if (/fp16|f16/i.test(name)) return 'fp16';
+  if (/int8/i.test(name)) return 'int8';
+  try {
+    if (fs.statSync(onnxPath).size <= 64 * 2 ** 20 && fs.readFileSync(onnxPath).includes('MatMulNBits')) return 'q4';
+  } catch {
+    // unreadable: the session load reports it
+  }
+  return 'fp32';
+}
+
+/**
  * An onnxruntime-genai model directory (model builder output): genai_config.json names the decoder file
  * (`model.decoder.filename`, next to it) and its input/output names; config.json is optional there.
  * Source: onnxruntime-genai's genai_config.json schema (src/config.cpp). The weight variant is the directory's
@@ -106,8 +122,7 @@ function resolveGenai(abs: string, genaiPath: string, requested: ModelDtype | un
     presentKey: str(outs['present_key_names']),
     presentValue: str(outs['present_value_names']),
   };
-  const name = `${path.basename(abs)}/${filename}`;
-  const dtype: ModelDtype = /int4|q4/i.test(name) ? 'q4' : /fp16|f16/i.test(name) ? 'fp16' : /int8/i.test(name) ? 'int8' : 'fp32';
+  const dtype = genaiDtype(`${path.basename(abs)}/${filename}`, onnxPath);
   if (requested && requested !== dtype) {
     throw new ModelLoadError('missing-file', onnxPath, `is the only weight variant of this onnxruntime-genai directory (${dtype}); dtype '${requested}' was requested`);
   }
