@@ -83,6 +83,7 @@ class Shape:
         self.name, self.hidden_size, self.num_layers, self.num_heads = name, hidden, layers, heads
         self.num_kv_heads, self.intermediate_size, self.vocab_size, self.max_position = kv_heads, ffn, vocab, max_position
         self.arch, self.rope_theta, self.norm_eps, self.qkv_bias, self.tie_embeddings = "qwen2", 1000000.0, 1e-6, True, True
+        self.small_vocab = vocab == 0  # tiny fixtures: the vocabulary is the small BPE's own size
 
     @property
     def head_dim(self):
@@ -317,15 +318,59 @@ def save(model: onnx.ModelProto, path: str, data_name: str):
     onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
 
 
+# Qwen2.5's added tokens and their ids (151,643 regular tokens before them; 151,665 in all, 151,936 logits).
+QWEN_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+              "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+              "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>",
+              "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"]
+QWEN_REGULAR = 151643
+
+
+def qwen_sized(tok: dict) -> dict:
+    """The small BPE's vocabulary laid out like Qwen2.5's: its bytes and merges first, then unreachable filler
+    entries (plain ASCII, so any id decodes to text) up to 151,643 regular tokens, then the 22 added tokens at
+    Qwen's own ids (<|endoftext|> 151643 ... <|fim_prefix|> 151659 ... <|file_sep|> 151664). Without a
+    vocabulary of about the embedding's size the engine refuses the pair (engine/load.ts checkVocab)."""
+    vocab = tok["model"]["vocab"]
+    regular = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1]) if t not in QWEN_SPECIALS]
+    seen, i = set(regular), 0
+    while len(regular) < QWEN_REGULAR:
+        n, t = i, ""
+        while True:
+            t = chr(97 + n % 26) + t
+            n //= 26
+            if n == 0:
+                break
+        i += 1
+        if "zq" + t not in seen:
+            regular.append("zq" + t)
+            seen.add("zq" + t)
+    new = {t: k for k, t in enumerate(regular)}
+    for k, t in enumerate(QWEN_ADDED):
+        new[t] = QWEN_REGULAR + k
+    tok["model"]["vocab"] = new
+    tok["added_tokens"] = [{"id": QWEN_REGULAR + k, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                            "normalized": False, "special": True} for k, t in enumerate(QWEN_ADDED)]
+    return tok
+
+
 def write_tokenizer(d: str, cfg: Shape) -> dict:
+    """tokenizer.json / tokenizer_config.json. Tiny shapes: the small BPE itself (its size sets the vocabulary);
+    real shapes: the same BPE laid out at Qwen2.5's size and special-token ids (qwen_sized)."""
     os.makedirs(d, exist_ok=True)
     tok = train_bpe(SAMPLE, 120, QWEN_SPECIALS)
-    if cfg.vocab_size == 0:
+    if cfg.small_vocab:
         cfg.vocab_size = len(tok["model"]["vocab"])
+        conf = tokenizer_config(QWEN_SPECIALS, None, "<|endoftext|>", "<|endoftext|>", cfg.max_position)
+    else:
+        tok = qwen_sized(tok)
+        conf = tokenizer_config(QWEN_SPECIALS, None, "<|endoftext|>", "<|endoftext|>", cfg.max_position)
+        conf["added_tokens_decoder"] = {str(QWEN_REGULAR + k): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                                                                "single_word": False, "special": True} for k, t in enumerate(QWEN_ADDED)}
     with open(os.path.join(d, "tokenizer.json"), "w") as f:
         json.dump(tok, f, ensure_ascii=False)
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
-        json.dump(tokenizer_config(QWEN_SPECIALS, None, "<|endoftext|>", "<|endoftext|>", cfg.max_position), f, indent=1)
+        json.dump(conf, f, indent=1)
     return tok
 
 
@@ -434,6 +479,7 @@ def main():
     ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
     ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
+    ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
     global BLOCK
@@ -442,6 +488,10 @@ def main():
         fixtures(a.fixtures_out, 4242)
         return
     cfg = SHAPES[a.shape]()
+    if a.tokenizer_only:
+        for layout in [x for x in a.layouts.split(",") if x]:
+            write_tokenizer(os.path.join(a.out, cfg.name, layout + a.suffix), cfg)
+        return
     t0 = time.time()
     sd = random_state_dict(cfg, a.seed)
     print(f"{cfg.name}: {cfg.params() / 1e6:.1f}M parameters, weights drawn in {time.time() - t0:.0f} s", flush=True)
