@@ -144,6 +144,26 @@ async function serve(argv: string[]): Promise<number | 'running'> {
   return 'running';
 }
 
+/**
+ * Ends the process with `code` once stdout and stderr have taken everything written so far. `complete` and `eval`
+ * end this way as soon as their work is done and the engine is disposed, instead of waiting for Node to tear the
+ * environment down: onnxruntime-node (>= 1.25, microsoft/onnxruntime PR 27569) releases its OrtEnv in a Node
+ * cleanup hook at that teardown, and OrtEnv's destructor also shuts down the WebGPU EP's Dawn instance
+ * (WebGpuContextFactory::Cleanup) — a teardown that can block for good on a machine with a Vulkan GPU
+ * (microsoft/onnxruntime issue 29553: a self-deadlock in Dawn's EventManager::ShutDown), whatever device the
+ * sessions ran on. That matches what was seen on the GPU machine (16 `eval --device cpu` processes printed their
+ * summaries and then never exited) and never here (no GPU). process.exit runs no cleanup hooks; everything
+ * infill-ls owns (sessions, files) is closed before this is called.
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 /** Runs the command; resolves with an exit code, or 'running' when a server keeps the process alive. */
 export async function main(argv: string[]): Promise<number | 'running'> {
   const [command, ...rest] = argv;
@@ -186,11 +206,11 @@ export async function main(argv: string[]): Promise<number | 'running'> {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).then(
     (code) => {
-      if (code !== 'running') process.exitCode = code;
+      if (code !== 'running') exitWhenFlushed(code);
     },
     (err: unknown) => {
       stderr(`infill-ls: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exitCode = 1;
+      exitWhenFlushed(1);
     },
   );
 }
