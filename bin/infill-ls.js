@@ -9,11 +9,12 @@ if (!fs.existsSync(entry)) {
   process.stderr.write(`infill-ls: ${fileURLToPath(entry)} is missing: run "npm run build" first (in ${fileURLToPath(new URL('..', import.meta.url))})\n`);
   process.exit(1);
 }
-const { main } = await import(entry.href);
+const { main, exitWhenFlushed } = await import(entry.href);
 try {
   const code = await main(process.argv.slice(2));
-  if (code !== 'running') process.exitCode = code;
+  // A finished command exits now instead of waiting for native teardown (see exitWhenFlushed in main.ts).
+  if (code !== 'running') exitWhenFlushed(code);
 } catch (err) {
   process.stderr.write(`infill-ls: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
+  exitWhenFlushed(1);
 }

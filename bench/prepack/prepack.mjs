@@ -45,6 +45,7 @@ async function oneByOne() {
 // Padded batching: one run of [8, longest] with each row's own causal block (padding masked), the same graph and
 // weights through its own onnxruntime session (the runtime has no batched API). Its KV is not split afterwards,
 // so this variant's time is a lower bound for a padded-batch prefill.
+process.env.ORT_DISABLE_TELEMETRY = '1'; // onnxruntime's telemetry off before it loads (README: Security)
 const ort = (await import('onnxruntime-node')).default;
 const padSession = await ort.InferenceSession.create(b.model.files.onnxPath, {
   executionProviders: [device], intraOpNumThreads: threads,

@@ -10,7 +10,7 @@
 // (`on` is the old name of `prefix`.) A mode may be listed twice (e.g. an ABBA order against load drift).
 //
 //   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
-//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--out bench/results/replay-cpu]
+//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--model DIR] [--out bench/results/replay-cpu]
 //
 // --load N (or a list, e.g. --load 0,2): every mode runs once per load level with N CPU-bound background processes
 // (`node -e` busy loops, started before the mode's server and killed after it; each also stops itself after 15 min),
@@ -45,6 +45,7 @@ const ACCEPT = arg('accept', '1') !== '0';
 const CHUNK = arg('chunk', undefined);
 const LOADS = String(arg('load', '0')).split(',').map(Number);
 for (const n of LOADS) if (!Number.isInteger(n) || n < 0) throw new Error(`--load wants counts of background processes, got ${arg('load')}`);
+const MODEL = arg('model', undefined); // --model DIR: the server's modelDir setting (e.g. a Qwen2.5-Coder-shaped model, bench/realmodels)
 const DEVICE = arg('device', undefined); // --device D: the server's `serve --device D` (e.g. webgpu on the GPU machine)
 // --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
 // before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
@@ -124,7 +125,7 @@ async function runMode(mode, fim) {
     processId: process.pid,
     rootUri: null,
     capabilities: { textDocument: { inlineCompletion: { dynamicRegistration: false }, synchronization: {} } },
-    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 } } },
+    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 }, ...(MODEL ? { modelDir: path.resolve(MODEL) } : {}) } },
   });
   conn.sendNotification('initialized', {});
   const t0 = Date.now();
@@ -339,7 +340,7 @@ if (LOADS.includes(0) && LOADS.some((n) => n > 0)) {
 }
 const meta = {
   date: new Date().toISOString(),
-  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
+  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${MODEL ? ` --model ${MODEL}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
   fim: FIM ?? 'detected (SPM for models/default)',
   accept: ACCEPT,
   loadavgAtStart,

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+process.env.ORT_DISABLE_TELEMETRY = '1'; // onnxruntime's telemetry off before it loads (README: Security)
 const ort = createRequire(path.join(root, 'package.json'))('onnxruntime-node');
 const argv = process.argv.slice(2);
 const opt = (n, d) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d; };

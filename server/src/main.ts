@@ -1,9 +1,12 @@
 // Command-line entry point: turns argv into wiring (serve over LSP or WebSocket, or the runtime's complete/eval commands).
 
+// First: onnxruntime's telemetry off in this process (and so in workers and children it starts) before anything
+// can load the runtime.
+import './runtime/no-telemetry.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resolveToken, TOKEN_ENV } from './api/token.js';
+import { resolveToken, TOKEN_ENV, TokenFileError } from './api/token.js';
 import { startApiServer, DEFAULT_API_PORT } from './api/server.js';
 import { ArgvError, SERVE_USAGE, parseServeArgs } from './config/argv.js';
 import type { EngineFactory } from './config/engine.js';
@@ -41,6 +44,11 @@ function stderr(line: string): void {
  * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
  */
 const realEngineFactory: EngineFactory = async (options) => {
+  if (options.backend?.kind === 'openai') {
+    const { createOpenAiEngine } = await import('./backend/openai.js');
+    const b = options.backend;
+    return createOpenAiEngine({ url: b.url, model: b.model, apiKey: b.apiKey, fim: b.fim, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
+  }
   const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
   const model = {
     modelDir: options.modelDir,
@@ -146,6 +154,26 @@ async function serve(argv: string[]): Promise<number | 'running'> {
   return 'running';
 }
 
+/**
+ * Ends the process with `code` once stdout and stderr have taken everything written so far. `complete` and `eval`
+ * end this way as soon as their work is done and the engine is disposed, instead of waiting for Node to tear the
+ * environment down: onnxruntime-node (>= 1.25, microsoft/onnxruntime PR 27569) releases its OrtEnv in a Node
+ * cleanup hook at that teardown, and OrtEnv's destructor also shuts down the WebGPU EP's Dawn instance
+ * (WebGpuContextFactory::Cleanup) — a teardown that can block for good on a machine with a Vulkan GPU
+ * (microsoft/onnxruntime issue 29553: a self-deadlock in Dawn's EventManager::ShutDown), whatever device the
+ * sessions ran on. That matches what was seen on the GPU machine (16 `eval --device cpu` processes printed their
+ * summaries and then never exited) and never here (no GPU). process.exit runs no cleanup hooks; everything
+ * infill-ls owns (sessions, files) is closed before this is called.
+ */
+export function exitWhenFlushed(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 /** Runs the command; resolves with an exit code, or 'running' when a server keeps the process alive. */
 export async function main(argv: string[]): Promise<number | 'running'> {
   const [command, ...rest] = argv;
@@ -176,7 +204,7 @@ export async function main(argv: string[]): Promise<number | 'running'> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof ArgvError || (err instanceof Error && /INFILL_LS_TOKEN|readable by other users/.test(err.message))) {
+    if (err instanceof ArgvError || err instanceof TokenFileError) {
       stderr(`infill-ls: ${err.message}`);
       return 2;
     }
@@ -188,11 +216,11 @@ export async function main(argv: string[]): Promise<number | 'running'> {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).then(
     (code) => {
-      if (code !== 'running') process.exitCode = code;
+      if (code !== 'running') exitWhenFlushed(code);
     },
     (err: unknown) => {
       stderr(`infill-ls: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exitCode = 1;
+      exitWhenFlushed(1);
     },
   );
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultTokenFile, resolveToken, stateDir, tokenMatches } from '../../server/src/api/token.js';
+import { TokenFileError, defaultTokenFile, resolveToken, stateDir, tokenMatches } from '../../server/src/api/token.js';
 
 const dirs: string[] = [];
 function tempStateHome(): string {
@@ -50,6 +50,71 @@ describe('token', () => {
     const { file } = resolveToken({ env });
     fs.chmodSync(file!, 0o644);
     expect(() => resolveToken({ env })).toThrowError(/readable by other users/);
+  });
+
+  it('never writes through a symbolic link at the token path, with or without --new-token (real links)', () => {
+    const home = tempStateHome();
+    const env = { XDG_STATE_HOME: home };
+    const file = defaultTokenFile(env);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const victim = path.join(home, 'victim.txt');
+    fs.writeFileSync(victim, 'precious user data\n', { mode: 0o644 });
+    fs.symlinkSync(victim, file);
+    for (const regenerate of [false, true]) {
+      expect(() => resolveToken({ env, regenerate })).toThrowError(TokenFileError);
+      expect(() => resolveToken({ env, regenerate })).toThrowError(/is a symbolic link; refusing/);
+    }
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious user data\n');
+    expect(fs.statSync(victim).mode & 0o777).toBe(0o644);
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
+    // A link to a valid-looking 0600 token file is refused too (someone else could have planted both).
+    const planted = path.join(home, 'planted');
+    fs.writeFileSync(planted, 'a-token-somebody-else-chose-123\n', { mode: 0o600 });
+    fs.rmSync(file);
+    fs.symlinkSync(planted, file);
+    expect(() => resolveToken({ env })).toThrowError(/symbolic link/);
+  });
+
+  it('refuses a token file owned by another user', () => {
+    const env = { XDG_STATE_HOME: tempStateHome() };
+    const { file, token } = resolveToken({ env });
+    const owner = fs.statSync(file!).uid;
+    // As another user: the file is not ours.
+    expect(() => resolveToken({ env, uid: owner + 1 })).toThrowError(/owned by another user/);
+    expect(() => resolveToken({ env, uid: owner + 1, regenerate: true })).toThrowError(/owned by another user/);
+    if (process.getuid?.() === 0) {
+      // Really owned by someone else (the test runs as root here): refused, and left as it was.
+      fs.chownSync(file!, 65534, 65534);
+      expect(() => resolveToken({ env })).toThrowError(/owned by another user \(uid 65534/);
+      expect(() => resolveToken({ env, regenerate: true })).toThrowError(/owned by another user/);
+      expect(fs.readFileSync(file!, 'utf8').trim()).toBe(token);
+    }
+  });
+
+  it('writes a new token atomically: 0600 from the start, renamed into place, no temporary file left', () => {
+    const env = { XDG_STATE_HOME: tempStateHome() };
+    const first = resolveToken({ env });
+    const inode = fs.statSync(first.file!).ino;
+    fs.chmodSync(first.file!, 0o640); // our own file with a loose mode may be replaced by --new-token
+    const fresh = resolveToken({ env, regenerate: true });
+    expect(fresh.source).toBe('generated');
+    const stat = fs.statSync(fresh.file!);
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect(stat.ino).not.toBe(inode); // a new file renamed over the old path, not the old file rewritten
+    expect(fs.readdirSync(path.dirname(fresh.file!))).toEqual(['token']);
+    expect(fs.readFileSync(fresh.file!, 'utf8')).toBe(`${fresh.token}\n`);
+  });
+
+  it('refuses a world-writable token folder and a token path that is not a regular file', () => {
+    const home = tempStateHome();
+    const dir = path.join(home, 'open');
+    fs.mkdirSync(dir);
+    fs.chmodSync(dir, 0o777);
+    expect(() => resolveToken({ env: {}, file: path.join(dir, 'token') })).toThrowError(/writable by every user/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const notFile = path.join(home, 'adir');
+    fs.mkdirSync(notFile);
+    expect(() => resolveToken({ env: {}, file: notFile })).toThrowError(/not a regular file/);
   });
 
   it('compares tokens exactly', () => {

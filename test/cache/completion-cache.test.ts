@@ -36,3 +36,35 @@ describe('CompletionCache', () => {
     expect(c.size).toBe(1);
   });
 });
+
+describe('CompletionCache byte budget', () => {
+  const big = (docKey: string, prefix: string, text = 'x + 1') => ({ documentKey: docKey, languageId: 'python', prefix, suffix: '\n', text, speculative: false, score: -1 });
+
+  test('distinct keys with large prefixes stay within maxBytes (least recently used documents go first)', () => {
+    const maxBytes = 8 * 1024 * 1024;
+    const c = new CompletionCache({ maxBytes });
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      // 512 Ki code units = 1 MiB counted per entry: at most 7 fit.
+      ids.push(c.add(big(`k${i}`, `${i}`.padEnd(512 * 1024, 'p'))).id);
+      expect(c.bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    expect(c.size).toBe(7);
+    expect(c.get(ids[39]!)).toBeDefined();
+    expect(c.get(ids[0]!)).toBeUndefined();
+    expect(c.lookup('k39', '39'.padEnd(512 * 1024, 'p'), '\n')).toMatchObject({ remaining: 'x + 1' });
+    expect(c.lookup('k0', '0'.padEnd(512 * 1024, 'p'), '\n')).toBeNull();
+  });
+
+  test('an entry larger than the whole budget is not kept, nor are its document\'s older entries', () => {
+    const c = new CompletionCache({ maxBytes: 64 * 1024 });
+    const small = c.add(big('a', 'def f('));
+    const huge = c.add(big('a', 'y'.repeat(64 * 1024)));
+    expect(c.get(huge.id)).toBeUndefined();
+    expect(c.lookup('a', 'y'.repeat(64 * 1024), '\n')).toBeNull();
+    expect(c.get(small.id)).toBeUndefined(); // its document's list could not be stored with the huge entry
+    expect(c.bytes).toBe(0);
+    const again = c.add(big('a', 'def g('));
+    expect(c.lookup('a', 'def g(', '\n')).toMatchObject({ entry: again });
+  });
+});

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { completionIdOf, measurePartialAccept, type ShownCompletion } from '../../client/vscode/src/partial.js';
-import { ServerConfigError, resolveServer } from '../../client/vscode/src/server.js';
+import { ServerConfigError, resolveServer, serverEnv } from '../../client/vscode/src/server.js';
 import { enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
 import { statusView } from '../../client/vscode/src/status.js';
 import { ROOT } from '../e2e/spawn.js';
@@ -156,5 +156,12 @@ describe('untrusted workspaces (Restricted Mode)', () => {
     expect(restricted.slice().sort()).toEqual(chooseWhatRuns.sort());
     // The rest only tune the same bundled server and model (device, token counts, debounce, enable, trace).
     for (const key of Object.keys(settings).filter((k) => !restricted.includes(k))) expect(settings[key].type, key).toMatch(/^(string|integer|object|boolean)$/);
+  });
+});
+
+describe('serverEnv', () => {
+  it("starts the server with onnxruntime's telemetry off, keeping the host's environment", () => {
+    const env = serverEnv({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '0' });
+    expect(env).toEqual({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '1' });
   });
 });

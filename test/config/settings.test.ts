@@ -38,7 +38,7 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend)',
     ]);
   });
 

@@ -37,7 +37,7 @@ export const INLINE_CAPABILITIES: ClientCapabilities = {
 
 export async function startHarness(
   options: LspServerOptions,
-  init: { capabilities?: ClientCapabilities; initializationOptions?: unknown; configuration?: unknown } = {},
+  init: { capabilities?: ClientCapabilities; initializationOptions?: unknown; configuration?: unknown; rootUri?: string; workspaceFolders?: Array<{ uri: string; name: string }> } = {},
 ): Promise<Harness> {
   const up = new PassThrough();
   const down = new PassThrough();
@@ -70,7 +70,8 @@ export async function startHarness(
   client.listen();
   const initializeResult = (await client.sendRequest('initialize', {
     processId: null,
-    rootUri: null,
+    rootUri: init.rootUri ?? null,
+    ...(init.workspaceFolders ? { workspaceFolders: init.workspaceFolders } : {}),
     capabilities: init.capabilities ?? INLINE_CAPABILITIES,
     initializationOptions: init.initializationOptions,
   })) as InitializeResult;

@@ -15,7 +15,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { completionIdOf, measurePartialAccept, type ShownCompletion } from './partial';
-import { ServerConfigError, resolveServer } from './server';
+import { ServerConfigError, resolveServer, serverEnv } from './server';
 import { SECTION, enableMap, isEnabledFor, missingModelFiles, resolveUserPath, serverSettings, toggleGlobal, toggleLanguage } from './settings';
 import { statusView, type ClientState, type ServerStatus } from './status';
 
@@ -85,7 +85,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     return;
   }
   output.appendLine(`infill-ls: starting ${launch.bundled ? 'the bundled server' : 'the server'} ${launch.module}${launch.runtime ? ` with ${launch.runtime}` : ''}`);
-  const run = { module: launch.module, runtime: launch.runtime, args: launch.args, transport: TransportKind.stdio, options: { cwd: launch.root } };
+  const run = { module: launch.module, runtime: launch.runtime, args: launch.args, transport: TransportKind.stdio, options: { cwd: launch.root, env: serverEnv(process.env) } };
   const serverOptions: ServerOptions = { run, debug: run };
 
   let restarts = 0;

@@ -76,3 +76,11 @@ export function resolveServer(extensionPath: string, configuredPath: string, run
   }
   return { module, runtime: runtimePath, args: ['serve', ...extraArgs], root, bundled };
 }
+
+/**
+ * The server process's environment: the extension host's, with onnxruntime's telemetry off
+ * (`ORT_DISABLE_TELEMETRY=1`; the server sets it too, this covers a server.path checkout of an older build).
+ */
+export function serverEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...base, ORT_DISABLE_TELEMETRY: '1' };
+}

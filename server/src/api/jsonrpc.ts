@@ -8,7 +8,7 @@ export const ErrorCode = {
   MethodNotFound: -32601,
   InvalidParams: -32602,
   InternalError: -32603,
-  /** Server-defined (the -32000..-32099 range): too many requests in flight on this connection. */
+  /** Server-defined (the -32000..-32099 range): a per-connection limit (requests in flight, documents, document bytes). */
   TooManyRequests: -32001,
   /** Same numbers as LSP so clients can share handling. */
   RequestCancelled: -32800,
@@ -82,7 +82,8 @@ export function checkRequest(message: unknown): Checked {
   if ('id' in m && !isValidId(id)) {
     return { ok: false, response: failure(null, { code: ErrorCode.InvalidRequest, message: 'invalid request: "id" must be a string, a number or null' }) };
   }
-  if ('params' in m && m.params !== undefined && (typeof m.params !== 'object' || m.params === null)) {
+  // params null passes: the method answers -32602 when it needs parameters (methods without any accept it).
+  if ('params' in m && m.params !== undefined && m.params !== null && typeof m.params !== 'object') {
     return { ok: false, response: failure(replyId, { code: ErrorCode.InvalidRequest, message: 'invalid request: "params" must be an object or an array' }) };
   }
   const request: JsonRpcRequest = { jsonrpc: '2.0', method: m.method };

@@ -12,7 +12,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, type Settings } from '../config/settings.js';
-import { ErrorCode, checkRequest, failure, parseMessage, type JsonRpcResponse } from './jsonrpc.js';
+import { MAX_MESSAGE_DEPTH, nestedDeeperThan } from '../util/json.js';
+import { ErrorCode, checkRequest, failure, isValidId, parseMessage, type JsonRpcResponse } from './jsonrpc.js';
 import { ApiSession } from './session.js';
 import { tokenMatches } from './token.js';
 
@@ -27,6 +28,10 @@ export interface ApiServerOptions {
   /** Largest message answered with a JSON-RPC error instead of being processed (bytes). */
   maxMessageBytes?: number;
   maxConcurrentRequests?: number;
+  /** Per connection: open documents plus prefix-mode document keys (default 64); past it, -32001. */
+  maxDocuments?: number;
+  /** Per connection: memory bytes of open documents' text (default 64 MiB); past it, -32001. */
+  maxDocumentBytes?: number;
   settings?: () => Settings;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -44,6 +49,12 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
 /** Messages above maxMessageBytes × this factor are not even buffered: ws closes the socket (1009). */
 const HARD_LIMIT_FACTOR = 4;
+
+/** True for names and addresses that stay on this machine: localhost, 127.0.0.0/8, ::1 (and its IPv4-mapped form). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
 
 function reject(socket: Duplex, status: number, reason: string, extraHeaders: string[] = []): void {
   const body = `${reason}\n`;
@@ -108,6 +119,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       engine: options.engine,
       settings,
       maxConcurrentRequests,
+      maxDocuments: options.maxDocuments,
+      maxDocumentBytes: options.maxDocumentBytes,
       notify: (method, params) => send(ws, { jsonrpc: '2.0', method, params }),
       log,
     });
@@ -143,6 +156,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     const responses = await Promise.all(
       parsed.messages.map(async (message): Promise<JsonRpcResponse | undefined> => {
+        if (nestedDeeperThan(message, MAX_MESSAGE_DEPTH)) {
+          // Refused before any handler walks it (recursion on 100k levels overflows the stack); the id, when valid, is kept.
+          const id = typeof message === 'object' && message !== null && !Array.isArray(message) ? (message as { id?: unknown }).id : undefined;
+          return failure(isValidId(id) ? id : null, { code: ErrorCode.InvalidRequest, message: `invalid request: nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
+        }
         const checked = checkRequest(message);
         if (!checked.ok) return checked.response;
         return session.handle(checked.request);
@@ -161,6 +179,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   const address = httpServer.address() as AddressInfo;
+  if (!isLoopbackHost(hostName)) {
+    log('warn', `--host ${hostName}: the API is reachable from the network on port ${address.port}; anyone who learns the token can read the documents sent to it (use 127.0.0.1 unless you mean it)`);
+  }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {

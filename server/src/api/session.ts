@@ -14,7 +14,8 @@
 
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, type TextChange } from '../documents/index.js';
+import { CrossFileContextProvider } from '../context/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, type DocumentSnapshot, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 
@@ -22,6 +23,10 @@ export interface SessionOptions {
   engine: EngineHost;
   settings: () => Settings;
   maxConcurrentRequests: number;
+  /** Documents open on this connection, plus distinct `documentKey`s of prefix-mode requests (default 64). */
+  maxDocuments?: number;
+  /** Text of this connection's open documents, in memory bytes (2 per UTF-16 code unit; default 64 MiB). */
+  maxDocumentBytes?: number;
   /** Sends a notification to this connection's client. */
   notify: (method: string, params: unknown) => void;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -39,6 +44,7 @@ type Params = Record<string, unknown>;
 function params(request: JsonRpcRequest): Params {
   const p = request.params;
   if (p === undefined) return {};
+  if (p === null) throw new RpcError(ErrorCode.InvalidParams, `${request.method} takes named parameters (an object), not null`);
   if (Array.isArray(p)) throw new RpcError(ErrorCode.InvalidParams, `${request.method} takes named parameters (an object), not an array`);
   return p as Params;
 }
@@ -62,18 +68,63 @@ function optionalInt(p: Params, name: string, method: string, min: number, max: 
   return v;
 }
 
+export const DEFAULT_MAX_DOCUMENTS = 64;
+export const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
 }
 
 export class ApiSession {
   readonly documents = new DocumentStore();
+  /**
+   * Cross-file context from the documents opened on this connection only: no workspace roots, so nothing is read
+   * from disk (another connection's documents are never used).
+   */
+  private readonly crossFile = new CrossFileContextProvider({
+    roots: [],
+    documents: () => this.documents.uris().flatMap((uri) => {
+      const d = this.documents.get(uri);
+      return d ? [{ uri, languageId: d.languageId, text: d.text }] : [];
+    }),
+  });
   private readonly inflight = new Map<string, InFlight>();
   private readonly options: SessionOptions;
   private disposed = false;
+  /** Prefix-mode `documentKey`s this connection used (their caches are released with the connection). */
+  private readonly prefixKeys = new Set<string>();
+  /** Sum of open documents' text lengths (UTF-16 code units). */
+  private textUnits = 0;
+  private readonly maxDocuments: number;
+  private readonly maxDocumentBytes: number;
 
   constructor(options: SessionOptions) {
     this.options = options;
+    this.maxDocuments = options.maxDocuments ?? DEFAULT_MAX_DOCUMENTS;
+    this.maxDocumentBytes = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
+  }
+
+  /** Memory bytes of this connection's open documents' text (2 per UTF-16 code unit). */
+  get documentBytes(): number {
+    return this.textUnits * 2;
+  }
+
+  /** Throws -32001 when `uri` may not hold `units` code units of text (a new document, or a bigger one). */
+  private checkDocumentLimits(uri: string, units: number): void {
+    const current = this.documents.get(uri);
+    if (current === undefined && this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
+      throw new RpcError(ErrorCode.TooManyRequests, `too many documents on this connection (limit ${this.maxDocuments}); close one with document/close first`);
+    }
+    if (units > MAX_DOCUMENT_CHARS) {
+      throw new RpcError(ErrorCode.TooManyRequests, `document too large: ${units} UTF-16 code units (limit ${MAX_DOCUMENT_CHARS}); no completions for documents this size`);
+    }
+    const bytes = (this.textUnits - (current?.text.length ?? 0) + units) * 2;
+    if (bytes > this.maxDocumentBytes) {
+      throw new RpcError(
+        ErrorCode.TooManyRequests,
+        `documents on this connection would take ${bytes} bytes (limit ${this.maxDocumentBytes}); close documents with document/close first`,
+      );
+    }
   }
 
   get inflightCount(): number {
@@ -91,7 +142,8 @@ export class ApiSession {
       if (isNotification) return undefined;
       if (err instanceof RpcError) return failure(id, err.toJson());
       if (err instanceof PositionError) {
-        return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { position: err.position, lineCount: err.lineCount } });
+        // Never the raw position in data: it is the client's value (possibly 100k levels deep); the message describes it.
+        return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { lineCount: err.lineCount } });
       }
       if (err instanceof DocumentError) return failure(id, { code: ErrorCode.InvalidParams, message: err.message, data: { reason: err.code } });
       const message = err instanceof Error ? err.message : String(err);
@@ -100,11 +152,22 @@ export class ApiSession {
     }
   }
 
-  /** Aborts everything in flight (the connection closed). */
+  /**
+   * The connection closed: aborts everything in flight and releases the engine's caches of every document it
+   * opened and every prefix-mode key it used (KV caches, syntax trees, completions), as document/close would.
+   */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
     for (const { controller } of this.inflight.values()) controller.abort('closed' satisfies Reason);
     this.inflight.clear();
+    for (const uri of this.documents.uris()) {
+      this.documents.close(uri);
+      this.options.engine.documentClosed(uri);
+    }
+    for (const key of this.prefixKeys) this.options.engine.documentClosed(key);
+    this.prefixKeys.clear();
+    this.textUnits = 0;
   }
 
   private async dispatch(request: JsonRpcRequest, id: JsonRpcId, isNotification: boolean): Promise<unknown> {
@@ -117,9 +180,18 @@ export class ApiSession {
         const text = str(p, 'text', method);
         // Warm the document's cache in the background at the given UTF-16 offset, else at the end.
         const at = optionalInt(p, 'warmOffset', method, 0, text.length) ?? text.length;
+        const languageId = str(p, 'languageId', method);
+        this.checkDocumentLimits(uri, text.length);
         this.abortDocument(uri, 'modified');
-        const snapshot = this.documents.open(uri, str(p, 'languageId', method), version, text);
-        if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) this.options.engine.warm(completionContext(snapshot, at, 'automatic'));
+        const before = this.documents.get(uri)?.text.length ?? 0;
+        const snapshot = this.documents.open(uri, languageId, version, text);
+        this.textUnits += text.length - before;
+        this.crossFile.noteDocument(uri, snapshot.text, snapshot.positionAt(at).line);
+        if (isLanguageEnabled(this.options.settings(), snapshot.languageId)) {
+          // Warm the prompt a request would build (cross-file context included) before answering.
+          const context = await this.withCrossFile(completionContext(snapshot, at, 'automatic'), snapshot, at);
+          if (this.documents.get(uri) === snapshot) this.options.engine.warm(context);
+        }
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/change': {
@@ -132,15 +204,25 @@ export class ApiSession {
             throw new RpcError(ErrorCode.InvalidParams, `${method}: each change must be {range?, text: string}`);
           }
         }
-        const snapshot = this.documents.change(uri, version, p.changes as TextChange[], 'strict');
+        const before = this.documents.require(uri);
+        // Applied to a copy first: the limits are checked on the result, and a refused change leaves the document as it was.
+        const text = applyChanges(before.text, p.changes as TextChange[], 'strict');
+        this.checkDocumentLimits(uri, text.length);
+        const snapshot = this.documents.change(uri, version, [{ text }], 'strict');
+        this.textUnits += snapshot.text.length - before.text.length;
         this.abortDocument(uri, 'modified');
+        const last = (p.changes as TextChange[]).at(-1);
+        this.crossFile.noteDocument(uri, snapshot.text, last && 'range' in last && last.range ? last.range.start.line : 0);
         return { uri: snapshot.uri, version: snapshot.version };
       }
       case 'document/close': {
         const uri = str(params(request), 'uri', method);
         this.abortDocument(uri, 'closed');
+        const closing = this.documents.require(uri);
         this.documents.close(uri);
+        this.textUnits -= closing.text.length;
         this.options.engine.documentClosed(uri);
+        this.crossFile.documentClosed(uri);
         return null;
       }
       case 'complete':
@@ -162,6 +244,18 @@ export class ApiSession {
     }
   }
 
+  /** The context with cross-file chunks (from this connection's documents) when the setting is on; never fails. */
+  private async withCrossFile(context: CompletionContext, snapshot: DocumentSnapshot, offset: number): Promise<CompletionContext> {
+    if (!this.options.settings().crossFileContext) return context;
+    try {
+      const extra = await this.crossFile.contextFor({ uri: snapshot.uri, languageId: snapshot.languageId, text: snapshot.text }, offset);
+      return extra ? { ...context, crossFile: extra } : context;
+    } catch (err) {
+      this.options.log?.('warn', `cross-file context for ${snapshot.uri}: ${String(err)}`);
+      return context;
+    }
+  }
+
   private async complete(p: Params, id: JsonRpcId): Promise<unknown> {
     const method = 'complete';
     const trigger = p.trigger ?? 'manual';
@@ -174,13 +268,24 @@ export class ApiSession {
     let uri: string | undefined;
     if (p.uri !== undefined) {
       uri = str(p, 'uri', method);
-      if (typeof p.position !== 'object' || p.position === null) throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} is required with "uri"');
+      const pos = p.position as { line?: unknown; character?: unknown } | null | undefined;
+      const nat = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+      if (typeof pos !== 'object' || pos === null || Array.isArray(pos) || !nat(pos.line) || !nat(pos.character)) {
+        throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} with non-negative integers is required with "uri"');
+      }
       const snapshot = this.documents.require(uri);
       const offset = snapshot.offsetAt(p.position as { line: number; character: number }, 'strict');
-      context = completionContext(snapshot, offset, trigger, maxCandidates);
+      context = await this.withCrossFile(completionContext(snapshot, offset, trigger, maxCandidates), snapshot, offset);
     } else if (p.prefix !== undefined) {
+      const documentKey = optionalString(p, 'documentKey', method) ?? 'untitled:api';
+      if (!this.prefixKeys.has(documentKey)) {
+        if (this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
+          throw new RpcError(ErrorCode.TooManyRequests, `too many document keys on this connection (limit ${this.maxDocuments} documents and keys); reuse a documentKey`);
+        }
+        this.prefixKeys.add(documentKey);
+      }
       context = {
-        documentKey: optionalString(p, 'documentKey', method) ?? 'untitled:api',
+        documentKey,
         version: 0,
         languageId: optionalString(p, 'languageId', method) ?? 'plaintext',
         prefix: str(p, 'prefix', method),

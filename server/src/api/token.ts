@@ -1,4 +1,9 @@
 // The WebSocket API's bearer token: from INFILL_LS_TOKEN, or a generated one kept in a 0600 file under the user's state dir.
+//
+// The file is handled like OpenSSH handles private keys: it is refused when it is a symbolic link, not a regular
+// file, owned by another user, or open to group or others; a new token is written atomically (a temporary file
+// created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600 from the start, then renamed over the token path), so
+// nothing is ever written through a link and no other user's file is ever accepted or changed (issue 13, item 3).
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -7,6 +12,16 @@ import path from 'node:path';
 
 export const TOKEN_ENV = 'INFILL_LS_TOKEN';
 const MIN_TOKEN_LENGTH = 16;
+/** A token file is a line of base64url; anything much larger is not one of ours. */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/** A token file (or its folder) the server refuses to use; the message says why and what to do. */
+export class TokenFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenFileError';
+  }
+}
 
 /** `$XDG_STATE_HOME/infill-ls`, else `~/.local/state/infill-ls`. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -26,30 +41,136 @@ export interface ResolvedToken {
   file?: string;
 }
 
+const posix = process.platform !== 'win32';
+let uidOverride: number | undefined;
+const myUid = (): number | undefined => uidOverride ?? (posix && typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+/** Throws TokenFileError unless `stat` (of `file`, not followed) is a regular file of ours, closed to group and others. */
+function checkFileStat(file: string, stat: fs.Stats): void {
+  if (stat.isSymbolicLink()) {
+    throw new TokenFileError(`${file} is a symbolic link; refusing to read or write a token through it (delete the link, or pass --token-file with a real path)`);
+  }
+  if (!stat.isFile()) throw new TokenFileError(`${file} is not a regular file; refusing to use it as the token file`);
+  const uid = myUid();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new TokenFileError(`${file} is owned by another user (uid ${stat.uid}, you are ${uid}); refusing a token someone else chose (delete it, or pass --token-file)`);
+  }
+  if (posix && (stat.mode & 0o077) !== 0) {
+    throw new TokenFileError(
+      `${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file} or delete it to get a new token`,
+    );
+  }
+}
+
+/** The token folder must be ours and not writable by everyone (they could swap the file); created 0700 when missing. */
+function prepareDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = fs.lstatSync(dir);
+  if (stat.isSymbolicLink()) throw new TokenFileError(`${dir} (the token's folder) is a symbolic link; refusing to write a token there`);
+  if (!stat.isDirectory()) throw new TokenFileError(`${dir} (the token's folder) is not a directory`);
+  const uid = myUid();
+  if (uid !== undefined && stat.uid !== uid) throw new TokenFileError(`${dir} (the token's folder) is owned by another user (uid ${stat.uid}); refusing to keep a token there`);
+  // World-writable without the sticky bit: anyone could replace the token between our write and our read.
+  if (posix && (stat.mode & 0o002) !== 0 && (stat.mode & 0o1000) === 0) {
+    throw new TokenFileError(`${dir} (the token's folder) is writable by every user (mode ${(stat.mode & 0o777).toString(8)}); run chmod 700 ${dir}`);
+  }
+}
+
+/** Reads an existing token file after the checks; undefined when there is none. Opened O_NOFOLLOW, checked again by fstat. */
+function readTokenFile(file: string): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  checkFileStat(file, stat);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') checkFileStat(file, fs.lstatSync(file));
+    throw err;
+  }
+  try {
+    // The file may have been swapped between lstat and open: check what was opened.
+    checkFileStat(file, fs.fstatSync(fd));
+    const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8').trim();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes `token` to `file` atomically: a 0600 O_EXCL|O_NOFOLLOW temporary file in the same folder, renamed over `file`. */
+function writeTokenFile(file: string, token: string): void {
+  const dir = path.dirname(file);
+  prepareDir(dir);
+  // An existing path must pass the same checks as for reading: never replace someone else's file or a link.
+  try {
+    checkFileStatForReplace(file, fs.lstatSync(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
+  const fd = fs.openSync(tmp, flags, 0o600);
+  try {
+    fs.writeSync(fd, `${token}\n`);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Replacing (--new-token) is allowed for a regular file of ours whatever its mode; links and others' files are refused. */
+function checkFileStatForReplace(file: string, stat: fs.Stats): void {
+  if (stat.isSymbolicLink() || !stat.isFile()) checkFileStat(file, stat);
+  const uid = myUid();
+  if (uid !== undefined && stat.uid !== uid) checkFileStat(file, stat);
+}
+
 /**
- * Resolves the token. A generated token is written with mode 0600 (directory 0700); an
- * existing file is reused only if it is not readable by group or others.
+ * Resolves the token: `INFILL_LS_TOKEN` (at least 16 characters), else the token file (default
+ * `$XDG_STATE_HOME/infill-ls/token`), else a new random 256-bit base64url token written to that file.
+ * `regenerate` (--new-token) replaces the file's token. Throws TokenFileError for a file or folder that is a
+ * symbolic link, owned by another user or open to others (group/other bits on the file; a world-writable folder
+ * without the sticky bit). `uid`: whose files are accepted (default: this process's user; tests pass another).
  */
-export function resolveToken(options: { env?: NodeJS.ProcessEnv; file?: string; regenerate?: boolean } = {}): ResolvedToken {
+export function resolveToken(options: { env?: NodeJS.ProcessEnv; file?: string; regenerate?: boolean; uid?: number } = {}): ResolvedToken {
+  uidOverride = options.uid;
+  try {
+    return resolve(options);
+  } finally {
+    uidOverride = undefined;
+  }
+}
+
+function resolve(options: { env?: NodeJS.ProcessEnv; file?: string; regenerate?: boolean }): ResolvedToken {
   const env = options.env ?? process.env;
   const fromEnv = env[TOKEN_ENV];
   if (fromEnv !== undefined && fromEnv !== '') {
-    if (fromEnv.length < MIN_TOKEN_LENGTH) throw new Error(`${TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters long`);
+    if (fromEnv.length < MIN_TOKEN_LENGTH) throw new TokenFileError(`${TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters long`);
     return { token: fromEnv, source: 'env' };
   }
-  const file = options.file ?? defaultTokenFile(env);
-  if (options.regenerate !== true && fs.existsSync(file)) {
-    const stat = fs.statSync(file);
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      throw new Error(`${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file} or delete it to get a new token`);
-    }
-    const token = fs.readFileSync(file, 'utf8').trim();
-    if (token.length >= MIN_TOKEN_LENGTH) return { token, source: 'file', file };
+  const file = path.resolve(options.file ?? defaultTokenFile(env));
+  if (options.regenerate !== true) {
+    const existing = readTokenFile(file);
+    if (existing !== undefined && existing.length >= MIN_TOKEN_LENGTH) return { token: existing, source: 'file', file };
   }
   const token = randomBytes(32).toString('base64url');
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
-  fs.chmodSync(file, 0o600); // the mode above is ignored when the file already existed
+  writeTokenFile(file, token);
   return { token, source: 'generated', file };
 }
 

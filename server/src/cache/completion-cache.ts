@@ -5,7 +5,7 @@
 // suffix is the same and prefix' = prefix + typed, where `typed` is a prefix of the entry's text shorter than it:
 // the answer is the rest of the text (typed-ahead). typed = '' is the same cursor and text again (a repeated
 // request, or the speculative entry computed for the text after an accepted completion). Pure and bounded: a few
-// entries per document, a bounded number of documents (LRU).
+// entries per document, a bounded number of documents and a byte budget over the kept strings (LRU).
 import { LRUCache } from 'lru-cache';
 
 export interface CompletionEntry {
@@ -36,6 +36,24 @@ export interface CompletionCacheOptions {
   perDocument?: number;
   /** Documents kept (default 256). */
   documents?: number;
+  /**
+   * Memory budget of the kept strings, in bytes (2 per UTF-16 code unit of prefix + suffix + text, plus
+   * ENTRY_OVERHEAD_BYTES per entry; default 32 MiB). Least recently used documents go first; a document whose
+   * entries alone exceed the budget is not kept. Over the API the key and the prefix are the client's, so without
+   * it 78 distinct 3 MiB prefixes took 600 MB (issue 13, item 5).
+   */
+  maxBytes?: number;
+}
+
+/** Bookkeeping per entry counted besides its strings (object, id, list slot). */
+export const ENTRY_OVERHEAD_BYTES = 256;
+export const DEFAULT_COMPLETION_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Bytes an entry list is counted as (see CompletionCacheOptions.maxBytes). */
+export function entriesBytes(entries: readonly CompletionEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += 2 * (e.prefix.length + e.suffix.length + e.text.length + e.documentKey.length) + ENTRY_OVERHEAD_BYTES;
+  return n;
 }
 
 export class CompletionCache {
@@ -48,7 +66,11 @@ export class CompletionCache {
     this.perDocument = Math.max(1, Math.floor(options.perDocument ?? 8));
     this.docs = new LRUCache<string, CompletionEntry[]>({
       max: Math.max(1, Math.floor(options.documents ?? 256)),
-      dispose: (entries) => {
+      maxSize: Math.max(1, Math.floor(options.maxBytes ?? DEFAULT_COMPLETION_CACHE_BYTES)),
+      sizeCalculation: (entries) => Math.max(1, entriesBytes(entries)),
+      dispose: (entries, _key, reason) => {
+        // 'set' replaces a document's list with its next version: its kept entries stay reachable by id.
+        if (reason === 'set') return;
         for (const e of entries) this.byId.delete(e.id);
       },
     });
@@ -65,6 +87,11 @@ export class CompletionCache {
     kept.unshift(full);
     while (kept.length > this.perDocument) this.byId.delete(kept.pop()!.id);
     this.docs.set(entry.documentKey, kept);
+    // Too big for the whole budget: lru-cache refused the list (and dropped the old one): not kept, not findable.
+    if (this.docs.peek(entry.documentKey) !== kept) {
+      for (const e of kept) this.byId.delete(e.id);
+      return full;
+    }
     this.byId.set(full.id, full);
     return full;
   }
@@ -98,5 +125,10 @@ export class CompletionCache {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Bytes currently counted against maxBytes. */
+  get bytes(): number {
+    return this.docs.calculatedSize;
   }
 }

@@ -5,6 +5,8 @@
 // server keeps serving (empty completions) and the editor shows why.
 
 import { modelDirOrRepo } from '../hub/cache.js';
+import path from 'node:path';
+import { windowContext } from '../documents/window.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import type { CompletionEvent, EngineFactory, EngineOptions, HookedEngine } from './engine.js';
 import { ENGINE_SETTINGS, type Settings } from './settings.js';
@@ -38,6 +40,7 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     decodeMode: settings.decodeMode,
     selfInfillLoops: settings.selfInfillLoops,
     selfInfillTau: settings.selfInfillTau,
+    ...(settings.backend.kind !== 'local' ? { backend: settings.backend } : {}),
   };
 }
 
@@ -90,8 +93,12 @@ export class EngineHost {
     return () => this.listeners.delete(listener);
   }
 
-  /** Runs a completion; engine bugs (throws) propagate to the transport, which answers one request with an error. */
-  async complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
+  /**
+   * Runs a completion; engine bugs (throws) propagate to the transport, which answers one request with an error.
+   * The engine sees the bounded window around the cursor (documents/window.ts), whatever the document's size.
+   */
+  async complete(full: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
+    const context = windowContext(full);
     if (signal.aborted) return { kind: 'cancelled' };
     const engine = await this.start();
     if (signal.aborted) return { kind: 'cancelled' };
@@ -117,7 +124,7 @@ export class EngineHost {
   warm(context: CompletionContext): void {
     if (this.resolved?.warm === undefined) return;
     try {
-      this.resolved.warm(context);
+      this.resolved.warm(windowContext(context));
     } catch (err) {
       this.log('warn', `engine warm failed: ${String(err)}`);
     }

@@ -18,6 +18,8 @@ export interface EngineOptions {
   decodeMode: Settings['decodeMode'];
   selfInfillLoops: number;
   selfInfillTau: number;
+  /** Local model or a remote OpenAI-compatible server (settings `backend`); absent means local. */
+  backend?: Settings['backend'];
 }
 
 export type EngineFactory = (options: EngineOptions) => CompletionEngine | Promise<CompletionEngine>;

@@ -8,6 +8,17 @@ export type DebounceMode = 'adaptive' | 'fixed';
 /** 'fim': plain fill-in-the-middle; 'self-infill': self-infilling (engine/decode.ts, decoding/self-infill.ts). */
 export type DecodeMode = 'fim' | 'self-infill';
 
+/** FIM families a remote backend may serve (prompt/templates.ts). */
+export const FIM_FAMILIES = ['qwen', 'starcoder', 'deepseek', 'codellama', 'codestral'] as const;
+
+/**
+ * Where completions are computed: 'local' (the in-process ONNX model, default) or an OpenAI-compatible server's
+ * `/v1/completions` (the prompt, syntax plan, post-processing and completion cache stay in infill-ls).
+ */
+export type BackendSettings =
+  | { kind: 'local' }
+  | { kind: 'openai'; url: string; model: string; apiKey?: string; fim?: (typeof FIM_FAMILIES)[number] };
+
 export interface DebounceSettings {
   /** 'adaptive': Tabby-style, from typing speed, context and expected latency; 'fixed': always `fixedMs`. */
   mode: DebounceMode;
@@ -25,7 +36,7 @@ export interface Settings {
   device: Device;
   /** Upper bound on generated tokens per completion. */
   maxNewTokens: number;
-  /** Memory budget of the engine's caches (KV prefix caches, completion cache), in MiB. */
+  /** Memory budget of the KV prefix caches, in MiB (the completion cache has its own 32 MiB, cache/completion-cache.ts). */
   cacheBudgetMb: number;
   decodeMode: DecodeMode;
   /** Self-infilling looping iterations, 0..2. */
@@ -35,6 +46,13 @@ export interface Settings {
   debounce: DebounceSettings;
   /** Enable per language id; '*' is the default for languages not listed. */
   enable: Record<string, boolean>;
+  /**
+   * Context from other files in the prompt (context/): definitions of imported symbols used near the cursor and
+   * chunks of recently edited/viewed documents, read only from open documents and files under the workspace roots.
+   * Default off (bench/results/cross-file.md: no gain on models/default).
+   */
+  crossFileContext: boolean;
+  backend: BackendSettings;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -47,8 +65,22 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   selfInfillLoops: 1,
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
-  enable: Object.freeze({ '*': true }) as Record<string, boolean>,
+  enable: Object.freeze(enableMap({ '*': true })),
+  // Off by default: on models/default (not trained on repository-level sequences) it did not raise exact match or
+  // edit similarity in bench/results/cross-file.md, and it adds ~155 prompt tokens per request.
+  crossFileContext: false,
+  backend: Object.freeze({ kind: 'local' }) as BackendSettings,
 });
+
+/**
+ * A per-language enable map without a prototype: language ids come from clients and may be Object.prototype keys
+ * ("constructor", "toString", "__proto__"), which must read as absent, not as inherited functions (issue 13, item 6).
+ */
+export function enableMap(entries: Readonly<Record<string, boolean>> = {}): Record<string, boolean> {
+  const map = Object.create(null) as Record<string, boolean>;
+  for (const [lang, v] of Object.entries(entries)) map[lang] = v;
+  return map;
+}
 
 /** The section name clients use (`"infill-ls": {...}` in VS Code settings or LSP initializationOptions). */
 export const SETTINGS_SECTION = 'infill-ls';
@@ -89,7 +121,7 @@ export function extractSection(raw: unknown): unknown {
 }
 
 export function cloneSettings(s: Readonly<Settings>): Settings {
-  return { ...s, debounce: { ...s.debounce }, enable: { ...s.enable } };
+  return { ...s, debounce: { ...s.debounce }, enable: enableMap(s.enable), backend: { ...s.backend } };
 }
 
 function integerIn(name: string, v: unknown, min: number, max: number, errors: string[]): number | undefined {
@@ -148,12 +180,53 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
       case 'enable':
         applyEnable(next, value, errors);
         break;
+      case 'backend':
+        applyBackend(next, value, errors);
+        break;
+      case 'crossFileContext':
+        if (typeof value === 'boolean') next.crossFileContext = value;
+        else errors.push(`${SETTINGS_SECTION}.crossFileContext must be a boolean, got ${show(value)}`);
+        break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
   return { settings: next, errors, changed };
+}
+
+function applyBackend(next: Settings, value: unknown, errors: string[]): void {
+  const name = `${SETTINGS_SECTION}.backend`;
+  if (!isRecord(value) || (value.kind !== 'local' && value.kind !== 'openai')) {
+    errors.push(`${name} must be {kind: "local"} or {kind: "openai", url, model, apiKey?, fim?}, got ${show(value)}`);
+    return;
+  }
+  if (value.kind === 'local') {
+    next.backend = { kind: 'local' };
+    return;
+  }
+  const problems: string[] = [];
+  let url: URL | undefined;
+  try {
+    url = typeof value.url === 'string' ? new URL(value.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`url must be an http(s) URL, got ${show(value.url)}`);
+  if (typeof value.model !== 'string' || value.model.trim() === '') problems.push(`model must be a non-empty string, got ${show(value.model)}`);
+  if (value.apiKey !== undefined && typeof value.apiKey !== 'string') problems.push('apiKey must be a string');
+  if (value.fim !== undefined && !(FIM_FAMILIES as readonly unknown[]).includes(value.fim)) problems.push(`fim must be one of ${FIM_FAMILIES.join(', ')}, got ${show(value.fim)}`);
+  if (problems.length) {
+    errors.push(`${name}: ${problems.join('; ')}`);
+    return;
+  }
+  next.backend = {
+    kind: 'openai',
+    url: value.url as string,
+    model: value.model as string,
+    ...(typeof value.apiKey === 'string' ? { apiKey: value.apiKey } : {}),
+    ...(value.fim !== undefined ? { fim: value.fim as (typeof FIM_FAMILIES)[number] } : {}),
+  };
 }
 
 function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
@@ -189,14 +262,14 @@ function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
 
 function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   if (typeof value === 'boolean') {
-    next.enable = { '*': value };
+    next.enable = enableMap({ '*': value });
     return;
   }
   if (!isRecord(value)) {
     errors.push(`${SETTINGS_SECTION}.enable must be a boolean or an object of languageId → boolean, got ${show(value)}`);
     return;
   }
-  const e = { ...next.enable };
+  const e = enableMap(next.enable);
   for (const [lang, v] of Object.entries(value)) {
     if (typeof v === 'boolean') e[lang] = v;
     else errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
@@ -204,9 +277,11 @@ function applyEnable(next: Settings, value: unknown, errors: string[]): void {
   next.enable = e;
 }
 
+/** Whether completion is on for `languageId`: its own entry, else '*', else true. Only own entries count. */
 export function isLanguageEnabled(settings: Readonly<Settings>, languageId: string): boolean {
-  return settings.enable[languageId] ?? settings.enable['*'] ?? true;
+  const own = (key: string): boolean | undefined => (Object.hasOwn(settings.enable, key) && typeof settings.enable[key] === 'boolean' ? settings.enable[key] : undefined);
+  return own(languageId) ?? own('*') ?? true;
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend'];

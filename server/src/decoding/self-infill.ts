@@ -68,9 +68,12 @@ export interface FimLayout {
   readonly l2rSharesPrefix: boolean;
 }
 
-/** The layout of a template with a middle sentinel: PSM, SPM (StarCoder order) or Code Llama's SPM. */
-export function fimLayout(t: { mode: 'psm' | 'spm'; family?: string; prefixId: number; suffixId: number; middleId: number; bosId: number | null }): FimLayout {
-  const bos = t.bosId !== null ? [t.bosId] : [];
+/**
+ * The layout of a template with a middle sentinel: PSM, SPM (StarCoder order) or Code Llama's SPM. `head` (the built
+ * prompt's headIds: BOS plus repository-level context) leads every shape; without it, BOS alone.
+ */
+export function fimLayout(t: { mode: 'psm' | 'spm'; family?: string; prefixId: number; suffixId: number; middleId: number; bosId: number | null; head?: readonly number[] }): FimLayout {
+  const bos = t.head ? [...t.head] : t.bosId !== null ? [t.bosId] : [];
   const { prefixId: P, suffixId: S, middleId: M } = t;
   if (t.mode === 'psm') {
     return { infill: (p, s) => [...bos, P, ...p, S, ...s, M], l2r: (p) => [...bos, P, ...p], l2rSharesPrefix: true };

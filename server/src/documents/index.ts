@@ -13,3 +13,4 @@ export {
   type TextChange,
   type PositionMode,
 } from './text.js';
+export { CONTEXT_WINDOW_CHARS, MAX_DOCUMENT_CHARS, windowContext, windowPrefix, windowSuffix } from './window.js';

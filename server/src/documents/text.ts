@@ -65,12 +65,20 @@ export function lineEndOffset(text: string, lineStarts: readonly number[], line:
   return end;
 }
 
-function describe(p: unknown): string {
-  try {
-    return JSON.stringify(p);
-  } catch {
-    return String(p);
+/**
+ * A short description of a client's value for error messages: one level deep and at most ~120 characters, so a
+ * hostile value (100k levels of nesting, megabytes of text) can neither overflow the stack nor bloat the error.
+ */
+function describe(p: unknown, depth = 0): string {
+  const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 117)}...` : s);
+  if (p === null || typeof p !== 'object') {
+    if (typeof p === 'string') return clip(JSON.stringify(p.length > 120 ? p.slice(0, 120) : p));
+    return clip(String(p));
   }
+  if (Array.isArray(p)) return `an array of ${p.length}`;
+  if (depth > 0) return 'an object';
+  const keys = Object.keys(p).slice(0, 4);
+  return clip(`{${keys.map((k) => `${clip(JSON.stringify(k.slice(0, 40)))}: ${describe((p as Record<string, unknown>)[k], depth + 1)}`).join(', ')}${Object.keys(p).length > 4 ? ', ...' : ''}}`);
 }
 
 function isNonNegativeInteger(n: unknown): n is number {

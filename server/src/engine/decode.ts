@@ -78,7 +78,7 @@ export async function decodeRequest(
   );
   // Self-infilling needs a middle sentinel and a prefix-first layout; Codestral has neither.
   const mode: DecodeMode = settings.mode === 'self-infill' && template.middleId !== null && template.family !== 'codestral' ? 'self-infill' : 'fim';
-  const prompt = built ?? buildFimPrompt({ prefix, suffix: context.suffix }, template, tokenizer, {
+  const prompt = built ?? buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template, tokenizer, {
     maxPrefixTokens: settings.maxPrefixTokens,
     maxSuffixTokens: settings.maxSuffixTokens,
     maxHealTokens: settings.maxHealTokens,
@@ -110,7 +110,7 @@ export async function decodeRequest(
       ...common,
       // Streaming shows the base decode only when nothing will revise it.
       onText: plan.lineMode === 'single' ? onPartial : undefined,
-      layout: fimLayout({ ...template, middleId: template.middleId! }),
+      layout: fimLayout({ ...template, middleId: template.middleId!, head: prompt.headIds }),
       prefixIds: prompt.prefixIds,
       suffixIds: prompt.suffixIds,
       cursorLine: context.prefix.slice(context.prefix.lastIndexOf('\n') + 1),

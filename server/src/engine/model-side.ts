@@ -283,7 +283,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   })();
 
   /** The FIM prompt of a cursor position (sticky trimming moves the document's first kept line). */
-  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix'>) {
+  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>) {
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
@@ -292,7 +292,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       trimStarts.set(context.documentKey, t.startLine);
       prefix = t.text;
     }
-    const prompt = buildFimPrompt({ prefix, suffix: context.suffix }, template!, tokenizer, {
+    const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
       maxPrefixTokens,
       maxSuffixTokens,
       maxHealTokens: options.maxHealTokens,

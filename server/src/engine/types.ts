@@ -19,6 +19,38 @@ export interface CompletionContext {
   lineMode?: 'single' | 'multi';
   /** How many candidates the caller wants (manual trigger may ask for several). */
   maxCandidates?: number;
+  /** Context from other files of the workspace (context/CrossFileContext builds it; absent: the current file only). */
+  crossFile?: CrossFileContext;
+}
+
+/** One piece of another file put into the prompt. */
+export interface CrossFileChunk {
+  /** Workspace-relative path with '/' separators (what the repository-level format names the file by). */
+  path: string;
+  /** The text: a definition (signature, body when small) or a window of lines of a recently edited/viewed file. */
+  text: string;
+  kind: 'definition' | 'recent';
+}
+
+/**
+ * Repository-level context of a completion, plain data. Chunks come in prompt order, most stable first; prompt
+ * building keeps them while they fit `maxTokens` and drops the rest.
+ */
+export interface CrossFileContext {
+  /** Repository name for `<repo_name>` (the workspace folder's name). */
+  repoName: string;
+  /** The current file's workspace-relative path ('' when unknown). */
+  path: string;
+  chunks: CrossFileChunk[];
+  /** Token budget of all chunks together (default 256). */
+  maxTokens?: number;
+  /**
+   * 'repo': the model's repository-level sentinels before the FIM prompt (StarCoder2 `<repo_name>`/`<file_sep>`,
+   * Qwen2.5-Coder `<|repo_name|>`/`<|file_sep|>`), falling back to 'comment' without them; 'comment': the chunks as
+   * line comments at the top of the prefix (Tabby's form). Default: 'repo' where the vocabulary has the sentinels
+   * (as llama.cpp's /infill does), else 'comment'.
+   */
+  format?: 'repo' | 'comment';
 }
 
 export interface CompletionCandidate {

@@ -30,8 +30,9 @@ import {
 import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
-import { DocumentError, DocumentStore, PositionError, completionContext, lineAround } from '../documents/index.js';
-import type { CompletionResult, EngineStatus } from '../engine/types.js';
+import { CrossFileContextProvider, uriToPath } from '../context/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, lineAround, type DocumentSnapshot } from '../documents/index.js';
+import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import { classicItems, inlineItems } from './convert.js';
 import { AdaptiveDebouncer } from './debounce.js';
 import {
@@ -69,6 +70,25 @@ class Cancelled {
   constructor(readonly reason: AbortReason) {}
 }
 
+/**
+ * The `{textDocument: {uri}, position: {line, character}}` of a completion request, or an InvalidParams error that
+ * names the field. Checked before use: `params: null`, arrays or deeply nested values in place of numbers answer
+ * -32602 instead of a TypeError (issue 13, item 7); nothing of the raw value is echoed back.
+ */
+function documentPosition(params: unknown, method: string): { uri: string; position: Position } | ResponseError<void> {
+  const bad = (what: string): ResponseError<void> => new ResponseError(ErrorCodes.InvalidParams, `${method}: ${what}`);
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return bad('params must be an object {textDocument, position}');
+  const p = params as { textDocument?: unknown; position?: unknown };
+  const doc = p.textDocument as { uri?: unknown } | null | undefined;
+  if (typeof doc !== 'object' || doc === null || typeof doc.uri !== 'string') return bad('"textDocument.uri" must be a string');
+  const pos = p.position as { line?: unknown; character?: unknown } | null | undefined;
+  const nat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0x7fffffff;
+  if (typeof pos !== 'object' || pos === null || !nat(pos.line) || !nat(pos.character)) {
+    return bad('"position" must be {line, character} with non-negative integers');
+  }
+  return { uri: doc.uri, position: { line: pos.line, character: pos.character } };
+}
+
 /** Quiet time after an edit, with no completion request, before the document's cache is warmed at the cursor. */
 const WARM_AFTER_PAUSE_MS = 750;
 
@@ -104,6 +124,47 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   let completionCounter = 0;
   let progress: Promise<WorkDoneProgressServerReporter> | undefined;
   let initialized = false;
+  // Cross-file context (context/): roots from the client's workspace folders (initialize); open documents' text
+  // is used before the file on disk; nothing outside the roots is read.
+  const openDocuments = () => documents.uris().flatMap((uri) => {
+    const d = documents.get(uri);
+    return d ? [{ uri, languageId: d.languageId, text: d.text }] : [];
+  });
+  let crossFile = new CrossFileContextProvider({ roots: [], documents: openDocuments });
+  let workspaceRoots: string[] = [];
+  /** The context with cross-file chunks when the setting is on; never fails the request (context is optional). */
+  async function withCrossFile(context: CompletionContext, snapshot: DocumentSnapshot, offset: number): Promise<CompletionContext> {
+    if (!settings.crossFileContext) return context;
+    try {
+      const extra = await crossFile.contextFor({ uri: snapshot.uri, languageId: snapshot.languageId, text: snapshot.text }, offset);
+      return extra ? { ...context, crossFile: extra } : context;
+    } catch (err) {
+      log('warn', `cross-file context for ${snapshot.uri}: ${String(err)}`);
+      return context;
+    }
+  }
+
+  /**
+   * Documents whose last didChange was rejected (stale version, start after end, a line past the end): the server's
+   * text no longer matches the editor's. Completions answer RequestFailed until a full-text change or a reopen.
+   */
+  const outOfSync = new Map<string, string>();
+  /**
+   * Documents over MAX_DOCUMENT_CHARS: not kept (no text, no caches), completions answer empty, the user is told
+   * once per open. A full-text change that brings one under the limit opens it again.
+   */
+  const tooLarge = new Map<string, { languageId: string }>();
+  function refuseTooLarge(uri: string, languageId: string, chars: number): void {
+    tooLarge.set(uri, { languageId });
+    if (documents.get(uri) !== undefined) {
+      documents.close(uri);
+      host.documentClosed(uri);
+    }
+    const mb = ((chars * 2) / (1024 * 1024)).toFixed(1);
+    const message = `infill-ls: ${uri} is too large for completions (${chars} UTF-16 code units, ${mb} MiB in memory; the limit is ${MAX_DOCUMENT_CHARS}); it is not kept and gets no completions`;
+    log('warn', message);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message });
+  }
 
   function log(level: 'info' | 'warn' | 'error', message: string): void {
     if (level === 'error') connection.console.error(message);
@@ -137,6 +198,14 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     } catch (err) {
       log('warn', `workspace/configuration failed: ${String(err)}`);
     }
+  }
+
+  /** Workspace folders added or removed after initialize (LSP workspace/didChangeWorkspaceFolders) change the roots. */
+  function onWorkspaceFolders(event: { added: Array<{ uri: string }>; removed: Array<{ uri: string }> }): void {
+    const removed = new Set(event.removed.map((f) => uriToPath(f.uri)));
+    const added = event.added.map((f) => uriToPath(f.uri)).filter((r): r is string => r !== undefined);
+    workspaceRoots = [...workspaceRoots.filter((r) => !removed.has(r)), ...added.filter((r) => !workspaceRoots.includes(r))];
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
   }
 
   function onStatus(status: EngineStatus): void {
@@ -174,7 +243,10 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     const snapshot = documents.get(uri);
     if (!snapshot || !isLanguageEnabled(settings, snapshot.languageId)) return;
     const at = Math.max(0, Math.min(snapshot.text.length, offset ?? snapshot.text.length));
-    host.warm(completionContext(snapshot, at, 'automatic'));
+    // Warm the prompt a request would build, cross-file context included, so the request finds it cached.
+    void withCrossFile(completionContext(snapshot, at, 'automatic'), snapshot, at).then((context) => {
+      if (documents.get(uri) === snapshot) host.warm(context);
+    });
   }
   function cancelPauseWarm(uri: string): void {
     const t = pauseTimers.get(uri);
@@ -220,6 +292,13 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     token: CancellationToken,
   ): Promise<{ result: CompletionResult; languageId: string; linePrefix: string; completionId: string } | ResponseError<void> | null> {
     const snapshot = documents.require(uri);
+    const desync = outOfSync.get(uri);
+    if (desync !== undefined) {
+      return new ResponseError(
+        LSPErrorCodes.RequestFailed,
+        `${uri} is out of sync: an edit was rejected (${desync}); the server needs the full text (a full-document change or reopening the file)`,
+      );
+    }
     if (!isLanguageEnabled(settings, snapshot.languageId)) return null;
     // LSP: a character past the end of the line means the end of the line.
     const offset = snapshot.offsetAt(position, 'clamp');
@@ -239,7 +318,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       await sleep(debouncer.delayMs({ trigger, linePrefix, lineSuffix }), controller.signal);
       const reason = (): AbortReason => (controller.signal.reason instanceof Cancelled ? controller.signal.reason.reason : 'cancelled');
       if (controller.signal.aborted) return cancelledError(reason());
-      const context = completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1);
+      const context = await withCrossFile(completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1), snapshot, offset);
+      if (controller.signal.aborted) return cancelledError(reason());
       const result = await host.complete(context, controller.signal);
       if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
       if (controller.signal.aborted || result.kind === 'cancelled') return cancelledError(reason());
@@ -258,6 +338,10 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     pendingSettingsErrors = update.errors;
     debouncer.configure(settings.debounce);
     void host.configure(settings); // the engine does not exist yet: this only records the settings
+    const folders = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri));
+    const root = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
+    workspaceRoots = [...folders, ...(folders.length === 0 ? [root] : [])].filter((r): r is string => typeof r === 'string' && r.length > 0);
+    crossFile = new CrossFileContextProvider({ roots: workspaceRoots, documents: openDocuments });
     const result: InitializeResult = {
       capabilities: {
         positionEncoding: 'utf-16',
@@ -268,6 +352,8 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       serverInfo: { name: 'infill-ls', version: options.version ?? '0.0.0' },
     };
     if (capabilities.textDocument?.inlineCompletion !== undefined) result.capabilities.inlineCompletionProvider = true;
+    // Workspace folders added or removed later change the roots cross-file context may read under.
+    if (capabilities.workspace?.workspaceFolders === true) result.capabilities.workspace = { workspaceFolders: { supported: true, changeNotifications: true } };
     return result;
   });
 
@@ -280,6 +366,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
         log('warn', `could not register for configuration changes: ${String(err)}`);
       });
     }
+    if (capabilities.workspace?.workspaceFolders === true) connection.workspace.onDidChangeWorkspaceFolders(onWorkspaceFolders);
     await pullSettings();
     onStatus(host.status());
     void host.start();
@@ -301,7 +388,15 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   connection.onDidOpenTextDocument(({ textDocument }) => {
     try {
       abortDocument(textDocument.uri, 'modified');
-      documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+      outOfSync.delete(textDocument.uri);
+      tooLarge.delete(textDocument.uri);
+      if (typeof textDocument.text === 'string' && textDocument.text.length > MAX_DOCUMENT_CHARS) {
+        refuseTooLarge(textDocument.uri, textDocument.languageId, textDocument.text.length);
+        return;
+      }
+      const opened = documents.open(textDocument.uri, textDocument.languageId, textDocument.version, textDocument.text);
+      // A viewed document: its lines around the last known cursor (else its top) join the recent-chunks ring.
+      crossFile.noteDocument(textDocument.uri, opened.text, opened.positionAt(Math.min(opened.text.length, lastCursor.get(textDocument.uri) ?? 0)).line);
       warmAt(textDocument.uri, lastCursor.get(textDocument.uri));
     } catch (err) {
       log('error', `textDocument/didOpen ${textDocument.uri}: ${String(err)}`);
@@ -311,25 +406,65 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
     abortDocument(textDocument.uri, 'modified');
     try {
-      const snapshot = documents.change(textDocument.uri, textDocument.version ?? undefined, contentChanges, 'clamp');
+      let changes = contentChanges;
+      const large = tooLarge.get(textDocument.uri);
+      if (large !== undefined) {
+        // Only a full-text change can bring it back under the limit; incremental edits have no text to apply to.
+        let full = -1;
+        changes.forEach((c, i) => {
+          if (!('range' in c) || c.range === undefined) full = i;
+        });
+        if (full === -1) return;
+        const text = applyChanges('', changes.slice(full), 'clamp');
+        if (text.length > MAX_DOCUMENT_CHARS) return;
+        tooLarge.delete(textDocument.uri);
+        documents.open(textDocument.uri, large.languageId, textDocument.version ?? 0, text);
+        return;
+      }
+      if (outOfSync.has(textDocument.uri)) {
+        // Only a full-text change brings the copy back in step; edits before it apply to text we do not have.
+        let full = -1;
+        changes.forEach((c, i) => {
+          if (!('range' in c) || c.range === undefined) full = i;
+        });
+        if (full === -1) {
+          log('warn', `textDocument/didChange ${textDocument.uri} ignored: the document is out of sync until a full-text change or a reopen`);
+          return;
+        }
+        changes = changes.slice(full);
+      }
+      const snapshot = documents.change(textDocument.uri, textDocument.version ?? undefined, changes, 'clamp');
+      outOfSync.delete(textDocument.uri);
+      if (snapshot.text.length > MAX_DOCUMENT_CHARS) {
+        abortDocument(textDocument.uri, 'closed');
+        refuseTooLarge(textDocument.uri, snapshot.languageId, snapshot.text.length);
+        return;
+      }
       const last = contentChanges.at(-1);
       if (last && 'range' in last && last.range) {
         // The cursor is most likely at the end of the last edit.
         lastCursor.set(textDocument.uri, snapshot.offsetAt(last.range.start, 'clamp') + last.text.length);
       }
+      const edited = lastCursor.get(textDocument.uri);
+      crossFile.noteDocument(textDocument.uri, snapshot.text, edited === undefined ? 0 : snapshot.positionAt(Math.min(snapshot.text.length, edited)).line);
       schedulePauseWarm(textDocument.uri);
     } catch (err) {
       // The client and server texts now differ; completions for this document would be wrong.
-      log('error', `textDocument/didChange ${textDocument.uri} rejected, document out of sync until reopened: ${err instanceof Error ? err.message : String(err)}`);
+      const reason = err instanceof Error ? err.message : String(err);
+      if (documents.get(textDocument.uri) !== undefined) outOfSync.set(textDocument.uri, reason);
+      log('error', `textDocument/didChange ${textDocument.uri} rejected, document out of sync until a full-text change or a reopen: ${reason}`);
     }
   });
 
   connection.onDidCloseTextDocument(({ textDocument }) => {
     abortDocument(textDocument.uri, 'closed');
     cancelPauseWarm(textDocument.uri);
+    outOfSync.delete(textDocument.uri);
+    if (tooLarge.delete(textDocument.uri)) return;
     try {
       documents.close(textDocument.uri);
       host.documentClosed(textDocument.uri);
+      crossFile.documentClosed(textDocument.uri);
     } catch (err) {
       log('warn', `textDocument/didClose ${textDocument.uri}: ${String(err)}`);
     }
@@ -337,12 +472,15 @@ export function attachLspServer(connection: Connection, options: LspServerOption
 
   connection.languages.inlineCompletion.on(async (params, token): Promise<InlineCompletionList | ResponseError<void>> => {
     try {
+      const at = documentPosition(params, 'textDocument/inlineCompletion');
+      if (at instanceof ResponseError) return at;
+      if (tooLarge.has(at.uri)) return { items: [] };
       const trigger = params.context?.triggerKind === InlineCompletionTriggerKind.Invoked ? 'manual' : 'automatic';
-      const outcome = await complete('inline', params.textDocument.uri, params.position, trigger, token);
+      const outcome = await complete('inline', at.uri, at.position, trigger, token);
       if (outcome === null) return { items: [] };
       if (outcome instanceof ResponseError) return outcome;
       if (outcome.result.kind !== 'ok') return { items: [] };
-      return { items: inlineItems(outcome.result.candidates, params.position, outcome.completionId) };
+      return { items: inlineItems(outcome.result.candidates, at.position, outcome.completionId) };
     } catch (err) {
       return toResponseError(err, 'textDocument/inlineCompletion');
     }
@@ -350,12 +488,15 @@ export function attachLspServer(connection: Connection, options: LspServerOption
 
   connection.onCompletion(async (params, token): Promise<CompletionList | ResponseError<void>> => {
     try {
+      const at = documentPosition(params, 'textDocument/completion');
+      if (at instanceof ResponseError) return at;
+      if (tooLarge.has(at.uri)) return { isIncomplete: false, items: [] };
       const trigger = params.context?.triggerKind === CompletionTriggerKind.Invoked || params.context === undefined ? 'manual' : 'automatic';
-      const outcome = await complete('classic', params.textDocument.uri, params.position, trigger, token);
+      const outcome = await complete('classic', at.uri, at.position, trigger, token);
       if (outcome === null) return { isIncomplete: false, items: [] };
       if (outcome instanceof ResponseError) return outcome;
       if (outcome.result.kind !== 'ok') return { isIncomplete: true, items: [] };
-      const items = classicItems(outcome.result.candidates, params.position, outcome.linePrefix, outcome.languageId, outcome.completionId);
+      const items = classicItems(outcome.result.candidates, at.position, outcome.linePrefix, outcome.languageId, outcome.completionId);
       // Incomplete: the answer depends on the whole prefix, so the client asks again as the user types.
       return { isIncomplete: true, items };
     } catch (err) {

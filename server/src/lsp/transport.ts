@@ -4,11 +4,16 @@ import {
   IPCMessageReader,
   IPCMessageWriter,
   ProposedFeatures,
+  StreamMessageReader,
+  StreamMessageWriter,
   createConnection,
   createServerPipeTransport,
   createServerSocketTransport,
   type Connection,
+  type MessageReader,
+  type MessageWriter,
 } from 'vscode-languageserver/node';
+import { guardReader } from './framing.js';
 import { attachLspServer, type LspServer, type LspServerOptions } from './server.js';
 
 /**
@@ -28,22 +33,40 @@ function protectStdout(): void {
   console.debug = toStderr;
 }
 
-export function createLspConnection(transport: LspTransport): Connection {
+/** A broken LSP header leaves the stream out of step for good: say so on stderr and exit, so the editor restarts us. */
+function exitOnFramingError(error: Error): void {
+  process.stderr.write(`infill-ls: unrecoverable LSP framing error, exiting so the client can restart the server: ${error.message.split('\n')[0]}\n`);
+  process.exit(1);
+}
+
+function rawTransport(transport: LspTransport): [MessageReader, MessageWriter] {
   switch (transport.kind) {
     case 'stdio':
-      protectStdout();
-      return createConnection(ProposedFeatures.all, process.stdin, process.stdout);
+      return [new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout)];
     case 'node-ipc':
-      return createConnection(ProposedFeatures.all, new IPCMessageReader(process), new IPCMessageWriter(process));
-    case 'socket': {
-      const [reader, writer] = createServerSocketTransport(transport.port);
-      return createConnection(ProposedFeatures.all, reader, writer);
-    }
-    case 'pipe': {
-      const [reader, writer] = createServerPipeTransport(transport.name);
-      return createConnection(ProposedFeatures.all, reader, writer);
-    }
+      return [new IPCMessageReader(process), new IPCMessageWriter(process)];
+    case 'socket':
+      return createServerSocketTransport(transport.port);
+    case 'pipe':
+      return createServerPipeTransport(transport.name);
   }
+}
+
+/**
+ * The connection over a transport, its reader guarded by lsp/framing.ts (JSON-RPC errors for invalid messages,
+ * -32002 before initialize, exit on a broken header). On stdio the process exits when stdin ends: 0 after
+ * `shutdown`, else 1 (what vscode-languageserver does for streams it is given directly).
+ */
+export function createLspConnection(transport: LspTransport): Connection {
+  if (transport.kind === 'stdio') protectStdout();
+  const [reader, writer] = rawTransport(transport);
+  const guarded = guardReader(reader, writer, exitOnFramingError);
+  if (transport.kind === 'stdio') {
+    const onEnd = (): void => process.exit(guarded.state.shutdown === true ? 0 : 1);
+    process.stdin.on('end', onEnd);
+    process.stdin.on('close', onEnd);
+  }
+  return createConnection(ProposedFeatures.all, guarded, writer);
 }
 
 /** Creates the connection, binds the server and starts listening. The process exits on `exit` or when stdin closes. */

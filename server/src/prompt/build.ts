@@ -1,4 +1,5 @@
 // Builds the FIM prompt token ids: trimmed prefix and suffix around the template's sentinels, with token healing at a partial identifier.
+import { buildContextPrompt, type RepoContextInput } from './repo.js';
 import type { FimTemplate } from './templates.js';
 import { trimPrefix, trimSuffix, type Encode } from './trim.js';
 
@@ -20,7 +21,9 @@ export interface PromptOptions {
 
 export interface FimPrompt {
   ids: number[];
-  /** The prefix's ids as they appear in `ids` (after healing). */
+  /** Ids before the first FIM sentinel: BOS (when the template has one) and repository-level context ('repo' format). */
+  headIds: number[];
+  /** The prefix's ids as they appear in `ids` (after healing; led by the 'comment'-format cross-file context, if any). */
   prefixIds: number[];
   /** The suffix's ids as they appear in `ids`. */
   suffixIds: number[];
@@ -36,6 +39,9 @@ export interface FimPrompt {
   healText: string;
   /** The same as UTF-8 bytes in binary-string form (what decoding constraints compare). */
   healBytes: string;
+  /** Tokens of cross-file context in `ids` (0 without), and how many of its chunks fit the budget. */
+  contextTokens: number;
+  contextChunks: number;
 }
 
 const WORD_TAIL = /[\p{L}\p{N}_$]+$/u;
@@ -73,9 +79,14 @@ export function healPrefix(prefixText: string, ids: readonly number[], tokenizer
   return { ids: ids.slice(0, ids.length - n), healBytes: removed };
 }
 
-/** Builds the prompt. Pure and total: any strings give a prompt (possibly with an empty prefix or suffix). */
+/**
+ * Builds the prompt. Pure and total: any strings give a prompt (possibly with an empty prefix or suffix).
+ * `crossFile` (engine/types.ts CrossFileContext) adds other files' chunks within their own token budget (prompt/repo.ts):
+ * before the sentinels in the 'repo' format, at the start of the prefix in the 'comment' format; `languageId` picks
+ * the comment marker.
+ */
 export function buildFimPrompt(
-  input: { prefix: string; suffix: string },
+  input: { prefix: string; suffix: string; crossFile?: RepoContextInput; languageId?: string },
   template: FimTemplate,
   tokenizer: PromptTokenizer,
   options: PromptOptions = {},
@@ -86,25 +97,32 @@ export function buildFimPrompt(
   const p = trimPrefix(prefix, Math.max(0, Math.floor(options.maxPrefixTokens ?? 768)), encode);
   const s = trimSuffix(suffix, Math.max(0, Math.floor(options.maxSuffixTokens ?? 256)), encode);
   const healed = healPrefix(p.text, p.ids, tokenizer, Math.floor(options.maxHealTokens ?? 1));
-  const ids: number[] = [];
-  if (template.bosId !== null) ids.push(template.bosId);
+  const context = buildContextPrompt(input.crossFile, template, encode, input.languageId);
+  const head: number[] = [];
+  if (template.bosId !== null) head.push(template.bosId);
+  head.push(...context.headIds);
+  const prefixIds = context.prefixIds.length ? [...context.prefixIds, ...healed.ids] : healed.ids;
+  const ids: number[] = [...head];
   const { prefixId: P, suffixId: S, middleId: M } = template;
   if (template.family === 'codestral') {
-    ids.push(S, ...s.ids, P, ...healed.ids);
+    ids.push(S, ...s.ids, P, ...prefixIds);
   } else if (template.mode === 'spm' && template.family === 'codellama') {
-    ids.push(P, S, ...s.ids, M!, ...healed.ids);
+    ids.push(P, S, ...s.ids, M!, ...prefixIds);
   } else if (template.mode === 'spm') {
-    ids.push(S, ...s.ids, P, ...healed.ids, M!);
+    ids.push(S, ...s.ids, P, ...prefixIds, M!);
   } else {
-    ids.push(P, ...healed.ids, S, ...s.ids, M!);
+    ids.push(P, ...prefixIds, S, ...s.ids, M!);
   }
   return {
     ids,
-    prefixIds: healed.ids,
+    headIds: head,
+    prefixIds,
     suffixIds: s.ids,
     prefixText: p.text,
     suffixText: s.text,
     prefixTokens: healed.ids.length,
+    contextTokens: context.tokens,
+    contextChunks: context.chunks,
     suffixTokens: s.ids.length,
     healText: healed.healBytes ? fromByteString(healed.healBytes) : '',
     healBytes: healed.healBytes,

@@ -1,4 +1,5 @@
-// prompt/: FIM templates, token budgets and token healing. Pure: no I/O, never throws on odd input.
+// prompt/: FIM templates, token budgets, token healing and repository-level context. Pure: no I/O, never throws on odd input.
 export { detectTemplate, configFimMode, type FimTemplate, type FimFamily, type FimMode, type TemplateOverride, type SpecialTokenLookup } from './templates.js';
 export { buildFimPrompt, healPrefix, type FimPrompt, type PromptOptions, type PromptTokenizer } from './build.js';
 export { trimPrefix, trimSuffix, type Encode, type Trimmed } from './trim.js';
+export { buildContextPrompt, lineComment, DEFAULT_CONTEXT_TOKENS, type ContextPrompt, type RepoContextInput } from './repo.js';

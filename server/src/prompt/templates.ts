@@ -23,6 +23,9 @@ export interface FimTemplate {
   bosId: number | null;
   /** Tokens that end a completion: EOS, pads, file separators, every FIM sentinel. */
   stopIds: number[];
+  /** Repository-level sentinels (StarCoder2 `<repo_name>`/`<file_sep>`, Qwen2.5-Coder `<|repo_name|>`/`<|file_sep|>`), when the vocabulary has both. */
+  repoNameId?: number;
+  fileSepId?: number;
 }
 
 export interface TemplateOverride {
@@ -39,6 +42,8 @@ interface FamilySpec {
   stops: string[];
   modes: FimMode[];
   bos: 'tokenizer' | 'always';
+  /** Repository-level sentinels [repo name, file separator], when the family has them. */
+  repo?: [string, string];
 }
 
 /** Checked in this order; the first family whose prefix and suffix sentinels exist is used. */
@@ -51,6 +56,7 @@ const FAMILIES: readonly FamilySpec[] = [
     stops: ['<|endoftext|>', '<|fim_pad|>', '<|file_sep|>', '<|repo_name|>', '<|im_end|>'],
     modes: ['psm', 'spm'],
     bos: 'tokenizer',
+    repo: ['<|repo_name|>', '<|file_sep|>'],
   },
   {
     family: 'starcoder',
@@ -60,6 +66,7 @@ const FAMILIES: readonly FamilySpec[] = [
     stops: ['<|endoftext|>', '<fim_pad>', '<fim-pad>', '<file_sep>', '<repo_name>', '<filename>'],
     modes: ['psm', 'spm'],
     bos: 'tokenizer',
+    repo: ['<repo_name>', '<file_sep>'],
   },
   {
     family: 'deepseek',
@@ -131,7 +138,11 @@ export function detectTemplate(
     if (vocab.eosTokenId !== undefined) stopIds.add(vocab.eosTokenId);
     const bos = vocab.bosTokenId ?? (spec.bos === 'always' ? vocab.tokenToId('<s>') : undefined);
     const bosId = bos !== undefined && (spec.bos === 'always' || vocab.addBosToken) ? bos : null;
-    return { family: spec.family, mode, prefixId, suffixId, middleId, bosId, stopIds: [...stopIds] };
+    const template: FimTemplate = { family: spec.family, mode, prefixId, suffixId, middleId, bosId, stopIds: [...stopIds] };
+    const repoNameId = spec.repo ? vocab.tokenToId(spec.repo[0]) : undefined;
+    const fileSepId = spec.repo ? vocab.tokenToId(spec.repo[1]) : undefined;
+    if (repoNameId !== undefined && fileSepId !== undefined) Object.assign(template, { repoNameId, fileSepId });
+    return template;
   }
   return null;
 }

@@ -19,6 +19,13 @@ export function splitLines(text: string): string[] {
   return out;
 }
 
+/**
+ * Where a line cut from its end starts: a multiple of this many code units from the line's start, so that typing at
+ * the end of a long line leaves the prompt's first characters (and the KV cache of the prompt) in place for this
+ * many keystrokes; the prompt is up to this many characters below its budget instead.
+ */
+export const LINE_CUT_STEP = 128;
+
 /** Longest slice of `line` taken from its end (fromEnd) or start whose encoding fits `budget` tokens. */
 function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean): string {
   let lo = 0;
@@ -29,6 +36,11 @@ function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean
     if (encode(take(mid)).length <= budget) lo = mid;
     else hi = mid - 1;
   }
+  if (fromEnd && lo < line.length) {
+    // Start on a step boundary (later, so it still fits): the start holds still while the line grows at its end.
+    const start = Math.ceil((line.length - lo) / LINE_CUT_STEP) * LINE_CUT_STEP;
+    if (start < line.length) lo = line.length - start;
+  }
   let s = take(lo);
   // Do not split a surrogate pair.
   if (fromEnd && s.length && /[\uDC00-\uDFFF]/.test(s[0]!)) s = s.slice(1);
@@ -36,8 +48,25 @@ function fitChars(line: string, budget: number, encode: Encode, fromEnd: boolean
   return s;
 }
 
+/**
+ * Characters one token is assumed to cover at most. Only text within budget × this of the cursor can reach the
+ * prompt, so trimming cuts there before encoding anything: its cost is bounded by the budget, not by the length of
+ * the document or of its longest line (issue 13, item 4: a 5 MB minified line was encoded ~22 times per keystroke).
+ * Text averaging more than 32 characters per token (none in practice) would get a prompt below its budget.
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+
 function trim(text: string, budget: number, encode: Encode, keepEnd: boolean): Trimmed {
   if (budget <= 0 || text.length === 0) return { text: '', ids: [] };
+  const cap = budget * MAX_CHARS_PER_TOKEN;
+  if (text.length > cap) {
+    // From the end: on a step boundary counted from the text's start, so the cut holds still while the user types.
+    let cut = keepEnd ? Math.floor((text.length - cap) / LINE_CUT_STEP) * LINE_CUT_STEP : cap;
+    // Do not split a surrogate pair.
+    if (keepEnd && /[\uDC00-\uDFFF]/.test(text[cut] ?? '')) cut++;
+    if (!keepEnd && /[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut--;
+    text = keepEnd ? text.slice(cut) : text.slice(0, cut);
+  }
   const lines = splitLines(text);
   if (keepEnd) lines.reverse();
   // Walk outward from the cursor, summing per-line counts (a close estimate of the joined encoding).

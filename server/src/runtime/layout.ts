@@ -1,6 +1,7 @@
 // Reads a decoder session's input/output metadata into a ModelLayout: which inputs to feed and how the KV cache is shaped.
 import { ModelLoadError } from '../util/errors.js';
 import type { ValueMetadata } from './ort.js';
+import type { IoNames } from './model-files.js';
 
 /** ONNX input/output names exactly as the exports define them. */
 export const INPUT_IDS = 'input_ids';
@@ -50,6 +51,8 @@ export interface ModelLayout {
   /** Last dimension of `logits` when the export fixes it. */
   vocabSize: number | undefined;
   logitsDtype: KvDtype;
+  /** The graph's own names of the inputs fed by name and of `logits` (the standard ones unless an IoNames map renames them). */
+  names: { inputIds: string; attentionMask: string; positionIds: string; logits: string };
 }
 
 const KNOWN_INPUTS = new Set([INPUT_IDS, ATTENTION_MASK, ATTENTION_BIAS, POSITION_IDS, CACHE_POSITION, NUM_LOGITS_TO_KEEP, LOGITS_TO_KEEP, USE_CACHE_BRANCH, LOGITS_INDEX]);
@@ -62,16 +65,64 @@ function num(config: Record<string, unknown>, ...keys: string[]): number | undef
   return undefined;
 }
 
+/** A `%d` pattern (onnxruntime-genai's 'past_key_values.%d.key') as a regex capturing the layer. */
+function patternRe(pattern: string): RegExp {
+  const parts = pattern.split('%d').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${parts.join('(\\d+)')}$`);
+}
+
+/**
+ * Maps graph names to the standard (Optimum) names this module reads and back, for exports that rename their
+ * inputs/outputs (onnxruntime-genai's genai_config.json name map). Identity when `names` is absent.
+ */
+function renamer(names: IoNames | undefined) {
+  const toStd = new Map<string, string>();
+  const fromStd = new Map<string, string>();
+  const fixed: [string | undefined, string][] = names
+    ? [[names.inputIds, INPUT_IDS], [names.attentionMask, ATTENTION_MASK], [names.positionIds, POSITION_IDS], [names.logits, LOGITS]]
+    : [];
+  for (const [own, std] of fixed) if (own && own !== std) { toStd.set(own, std); fromStd.set(std, own); }
+  const patterns: [RegExp, (layer: string) => string][] = [];
+  if (names) {
+    for (const [pat, std] of [
+      [names.pastKey, 'past_key_values.%d.key'], [names.pastValue, 'past_key_values.%d.value'],
+      [names.presentKey, 'present.%d.key'], [names.presentValue, 'present.%d.value'],
+    ] as const) {
+      if (pat && pat !== std && pat.includes('%d')) patterns.push([patternRe(pat), (l) => std.replace('%d', l)]);
+    }
+  }
+  const std = (name: string): string => {
+    const f = toStd.get(name);
+    if (f) return f;
+    for (const [re, make] of patterns) {
+      const m = re.exec(name);
+      if (m) {
+        const s = make(m[1]!);
+        fromStd.set(s, name);
+        return s;
+      }
+    }
+    return name;
+  };
+  return { std, own: (standard: string) => fromStd.get(standard) ?? standard };
+}
+
 /**
  * Builds the layout from `session.inputMetadata` / `outputMetadata`. config.json is consulted only for
- * dimensions an export leaves symbolic (kv heads, head dim). Throws ModelLoadError('unsupported-layout').
+ * dimensions an export leaves symbolic (kv heads, head dim). `names` maps renamed inputs/outputs (from
+ * genai_config.json); slots and `names` in the result carry the graph's own names.
+ * Throws ModelLoadError('unsupported-layout').
  */
 export function readLayout(
-  inputs: readonly ValueMetadata[],
-  outputs: readonly ValueMetadata[],
+  ownInputs: readonly ValueMetadata[],
+  ownOutputs: readonly ValueMetadata[],
   config: Record<string, unknown>,
   file: string,
+  ioNames?: IoNames,
 ): ModelLayout {
+  const rn = renamer(ioNames);
+  const inputs = ownInputs.map((m) => ({ ...m, name: rn.std(m.name) }) as ValueMetadata);
+  const outputs = ownOutputs.map((m) => ({ ...m, name: rn.std(m.name) }) as ValueMetadata);
   const unsupported = (problem: string): never => {
     throw new ModelLoadError('unsupported-layout', file, problem);
   };
@@ -114,7 +165,7 @@ export function readLayout(
       if (!v || !Number.isInteger(v)) unsupported(`past input '${m.name}' has symbolic dimension '${d}' that config.json does not determine`);
       return v as number;
     });
-    slots.push({ pastName: m.name, presentName: presentName!, layer, part, dtype: dtype as KvDtype, emptyDims, pastAxis });
+    slots.push({ pastName: rn.own(m.name), presentName: rn.own(presentName!), layer, part, dtype: dtype as KvDtype, emptyDims, pastAxis });
   }
   if (slots.length === 0) unsupported('has no past_key_values.* inputs; infill-ls needs an export with a KV cache (Optimum "text-generation-with-past")');
   slots.sort((a, b) => a.layer - b.layer || a.part.localeCompare(b.part));
@@ -153,5 +204,6 @@ export function readLayout(
     has,
     vocabSize: typeof last === 'number' ? last : undefined,
     logitsDtype: lm.type as KvDtype,
+    names: { inputIds: rn.own(INPUT_IDS), attentionMask: rn.own(ATTENTION_MASK), positionIds: rn.own(POSITION_IDS), logits: rn.own(LOGITS) },
   };
 }

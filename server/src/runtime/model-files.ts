@@ -1,4 +1,4 @@
-// Finds the files of an HF/Optimum-layout model directory and picks the ONNX weight variant to load.
+// Finds the files of an HF/Optimum-layout (or onnxruntime-genai) model directory and picks the ONNX weight variant to load.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModelLoadError, errorText } from '../util/errors.js';
@@ -33,8 +33,106 @@ export interface ModelFiles {
   /** External weights next to the .onnx file, when present (model.onnx_data or model.onnx.data). */
   externalDataPath?: string;
   dtype: ModelDtype;
-  /** Parsed config.json. */
+  /** Parsed config.json (genai layout: config.json when present, completed from genai_config.json). */
   config: Record<string, unknown>;
+  /** 'optimum' (onnx/model*.onnx, standard names) or 'genai' (onnxruntime-genai model builder: genai_config.json). */
+  format?: 'optimum' | 'genai';
+  /** Graph input/output names from genai_config.json's name map; absent for the Optimum layout. */
+  ioNames?: IoNames;
+}
+
+/**
+ * Graph input/output names when an export renames them (onnxruntime-genai's `model.decoder.inputs/outputs`).
+ * `pastKey` etc. are printf-style patterns with `%d` for the layer, e.g. 'past_key_values.%d.key'.
+ */
+export interface IoNames {
+  inputIds?: string;
+  attentionMask?: string;
+  positionIds?: string;
+  logits?: string;
+  pastKey?: string;
+  pastValue?: string;
+  presentKey?: string;
+  presentValue?: string;
+}
+
+const GENAI_CONFIG = 'genai_config.json';
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/**
+ * The weight variant of a genai decoder: from the model builder's folder/file naming (cpu-int4-rtn-block-32...,
+ * cuda-fp16, ...), else 'q4' when the graph file (weights are in model.onnx.data) uses MatMulNBits, else 'fp32'.
+ */
+function genaiDtype(name: string, onnxPath: string): ModelDtype {
+  if (/int4|q4/i.test(name)) return 'q4';
+  if (/fp16|f16/i.test(name)) return 'fp16';
+  if (/int8/i.test(name)) return 'int8';
+  try {
+    if (fs.statSync(onnxPath).size <= 64 * 2 ** 20 && fs.readFileSync(onnxPath).includes('MatMulNBits')) return 'q4';
+  } catch {
+    // unreadable: the session load reports it
+  }
+  return 'fp32';
+}
+
+/**
+ * An onnxruntime-genai model directory (model builder output): genai_config.json names the decoder file
+ * (`model.decoder.filename`, next to it) and its input/output names; config.json is optional there.
+ * Source: onnxruntime-genai's genai_config.json schema (src/config.cpp). The weight variant is the directory's
+ * one file, so its dtype is read from the names (int4 / fp16 / int8 in the folder or file name, else fp32).
+ */
+function resolveGenai(abs: string, genaiPath: string, requested: ModelDtype | undefined): ModelFiles {
+  const genai = readJsonFile(genaiPath);
+  const model = (genai['model'] ?? {}) as Record<string, unknown>;
+  const decoder = (model['decoder'] ?? {}) as Record<string, unknown>;
+  const filename = str(decoder['filename']);
+  if (!filename) throw new ModelLoadError('corrupt-file', genaiPath, "has no model.decoder.filename");
+  const onnxPath = path.resolve(abs, filename);
+  if (path.dirname(onnxPath) !== abs) throw new ModelLoadError('corrupt-file', genaiPath, `model.decoder.filename '${filename}' must name a file in ${abs}`);
+  if (!fs.existsSync(onnxPath)) throw new ModelLoadError('missing-file', onnxPath, `file not found (named by ${GENAI_CONFIG})`);
+  const configPath = path.join(abs, 'config.json');
+  const hf = fs.existsSync(configPath) ? readJsonFile(configPath) : {};
+  const fromGenai: Record<string, unknown> = {
+    model_type: model['type'],
+    vocab_size: model['vocab_size'],
+    bos_token_id: model['bos_token_id'],
+    eos_token_id: model['eos_token_id'],
+    pad_token_id: model['pad_token_id'],
+    max_position_embeddings: model['context_length'],
+    num_hidden_layers: decoder['num_hidden_layers'],
+    num_attention_heads: decoder['num_attention_heads'],
+    num_key_value_heads: decoder['num_key_value_heads'],
+    head_dim: decoder['head_size'],
+    hidden_size: decoder['hidden_size'],
+  };
+  const config: Record<string, unknown> = { ...hf };
+  for (const [k, v] of Object.entries(fromGenai)) if (v !== undefined && config[k] === undefined) config[k] = v;
+  const ins = (decoder['inputs'] ?? {}) as Record<string, unknown>;
+  const outs = (decoder['outputs'] ?? {}) as Record<string, unknown>;
+  const ioNames: IoNames = {
+    inputIds: str(ins['input_ids']),
+    attentionMask: str(ins['attention_mask']),
+    positionIds: str(ins['position_ids']),
+    pastKey: str(ins['past_key_names']),
+    pastValue: str(ins['past_value_names']),
+    logits: str(outs['logits']),
+    presentKey: str(outs['present_key_names']),
+    presentValue: str(outs['present_value_names']),
+  };
+  const dtype = genaiDtype(`${path.basename(abs)}/${filename}`, onnxPath);
+  if (requested && requested !== dtype) {
+    throw new ModelLoadError('missing-file', onnxPath, `is the only weight variant of this onnxruntime-genai directory (${dtype}); dtype '${requested}' was requested`);
+  }
+  const externalDataPath = [`${onnxPath}.data`, `${onnxPath}_data`].find((p) => fs.existsSync(p));
+  const tokenizerPath = path.join(abs, 'tokenizer.json');
+  if (!fs.existsSync(tokenizerPath)) throw new ModelLoadError('missing-file', tokenizerPath, 'file not found');
+  return {
+    dir: abs, configPath: fs.existsSync(configPath) ? configPath : genaiPath, tokenizerPath, tokenizerConfigPath: path.join(abs, 'tokenizer_config.json'),
+    onnxPath, externalDataPath, dtype, config, format: 'genai', ioNames,
+  };
 }
 
 export function readJsonFile(file: string): Record<string, unknown> {
@@ -77,6 +175,10 @@ export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'q8'
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new ModelLoadError('missing-file', abs, 'model directory not found');
   }
+  const genaiPath = path.join(abs, GENAI_CONFIG);
+  if (fs.existsSync(genaiPath) && !fs.existsSync(path.join(abs, 'onnx'))) {
+    return resolveGenai(abs, genaiPath, opts.dtype && opts.dtype !== 'auto' ? toDtype(opts.dtype) : undefined);
+  }
   const configPath = path.join(abs, 'config.json');
   const tokenizerPath = path.join(abs, 'tokenizer.json');
   const tokenizerConfigPath = path.join(abs, 'tokenizer_config.json');
@@ -99,5 +201,5 @@ export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'q8'
   }
   const onnxPath = fileOf(dtype);
   const externalDataPath = [`${onnxPath}_data`, `${onnxPath}.data`].find((p) => fs.existsSync(p));
-  return { dir: abs, configPath, tokenizerPath, tokenizerConfigPath, onnxPath, externalDataPath, dtype, config };
+  return { dir: abs, configPath, tokenizerPath, tokenizerConfigPath, onnxPath, externalDataPath, dtype, config, format: 'optimum' };
 }

@@ -216,7 +216,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     }
     let model: OnnxModel;
     try {
-      const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath);
+      const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath, files.ioNames);
       model = new OnnxModel(session, files, device, layout, fallbackReason);
     } catch (e) {
       await session.release().catch(() => {});
@@ -284,10 +284,11 @@ class OnnxModel implements LoadedModel {
     // input_ids: [1, seq] int64
     const idData = new BigInt64Array(seq);
     for (let i = 0; i < seq; i++) idData[i] = BigInt(ids[i]!);
-    feeds[INPUT_IDS] = createTensor('int64', idData, [1, seq]);
+    const names = this.layout.names; // the graph's own names (genai_config.json may rename them)
+    feeds[names.inputIds] = createTensor('int64', idData, [1, seq]);
     if (has.attentionMask) {
       // attention_mask: [1, past + seq] int64, all ones (one unpadded sequence)
-      feeds[ATTENTION_MASK] = createTensor('int64', this.onesOf(total), [1, total]);
+      feeds[names.attentionMask] = createTensor('int64', this.onesOf(total), [1, total]);
     }
     if (has.attentionBias) {
       // attention_bias: [1, 1, seq, past + seq] float32; row r may attend columns <= past + r
@@ -297,7 +298,7 @@ class OnnxModel implements LoadedModel {
       // position_ids: [1, seq] int64 = past .. past + seq - 1; cache_position: [seq]
       const pos = new BigInt64Array(seq);
       for (let i = 0; i < seq; i++) pos[i] = BigInt(past + i);
-      if (has.positionIds) feeds[POSITION_IDS] = createTensor('int64', pos, [1, seq]);
+      if (has.positionIds) feeds[names.positionIds] = createTensor('int64', pos, [1, seq]);
       if (has.cachePosition) feeds[CACHE_POSITION] = createTensor('int64', pos, [seq]);
     }
     if (has.logitsIndex) {
@@ -322,7 +323,7 @@ class OnnxModel implements LoadedModel {
     }
     cache.replace(out, total);
     if (!wantLogits) return null;
-    const logits = out[LOGITS]!;
+    const logits = out[names.logits]!;
     return lastRow(logits);
   }
 

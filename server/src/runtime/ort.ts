@@ -1,4 +1,7 @@
 // The one place in the code base that imports onnxruntime-node; everything else uses runtime/'s own types.
+// no-telemetry.js must stay the first import: ES modules evaluate in import order, and it sets
+// ORT_DISABLE_TELEMETRY before onnxruntime-node's native library loads.
+import './no-telemetry.js';
 import ort from 'onnxruntime-node';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
 

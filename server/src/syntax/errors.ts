@@ -40,6 +40,8 @@ export interface ErrorCheckOptions {
 }
 
 const DEFAULT_WINDOW_CHARS = Infinity;
+/** A cursor line longer than this (UTF-16 code units) is a giant line: the window keeps half of it on each side. */
+export const GIANT_LINE_CHARS = 8192;
 const DEFAULT_LOCAL_CHARS = 2000;
 
 /** The part of prefix and suffix a comparison parses: whole lines, starting/ending at a column-0 non-blank line when one is near. */
@@ -59,6 +61,15 @@ export function errorWindow(prefix: string, suffix: string, windowChars: number)
     while (at >= 0 && at < ceiling && /[ \t\r\n]/.test(suffix[at + 1] ?? 'x')) at = suffix.indexOf('\n', at + 1);
     s = at >= 0 ? suffix.slice(0, at + 1) : suffix;
   }
+  // A giant line (minified code) has no line end to cut at: cut it mid-line, so the parse stays bounded. A giant
+  // cursor line bounds the window whatever windowChars is (Infinity included): parsing 100k+ characters of one line
+  // per candidate cost seconds per keystroke (issue 13, item 4), and syntax counts on minified code say little.
+  const lineStart = prefix.lastIndexOf('\n') + 1;
+  const lineEnd = suffix.indexOf('\n');
+  const cursorLine = prefix.length - lineStart + (lineEnd === -1 ? suffix.length : lineEnd);
+  const cap = cursorLine > GIANT_LINE_CHARS ? Math.min(windowChars, GIANT_LINE_CHARS / 2) : windowChars;
+  if (p.length > 2 * cap || (cap < windowChars && p.length > cap)) p = p.slice(p.length - cap);
+  if (s.length > 2 * cap || (cap < windowChars && s.length > cap)) s = s.slice(0, cap);
   return { prefix: p, suffix: s };
 }
 

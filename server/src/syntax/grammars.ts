@@ -54,15 +54,19 @@ export function grammarSettings(name: GrammarName): GrammarSettings {
   return settings;
 }
 
-const BY_LANGUAGE_ID: Record<string, GrammarName> = {
-  typescript: 'typescript',
-  typescriptreact: 'tsx',
-  javascript: 'javascript',
-  javascriptreact: 'javascript',
-  python: 'python',
-};
+// A Map, not an object literal: a client's language id may be "constructor" or "__proto__" (issue 13, item 6).
+const BY_LANGUAGE_ID: ReadonlyMap<string, GrammarName> = new Map([
+  ['typescript', 'typescript'],
+  ['typescriptreact', 'tsx'],
+  ['javascript', 'javascript'],
+  ['javascriptreact', 'javascript'],
+  ['python', 'python'],
+]);
 
-/** The grammar for an editor language id, or undefined for languages without one (callers then skip syntax checks). */
+/**
+ * The grammar for an editor language id, or undefined for languages without one (callers then skip syntax checks
+ * and treat the text as plain text). Any string is safe, including Object.prototype keys.
+ */
 export function grammarFor(languageId: string): GrammarName | undefined {
-  return BY_LANGUAGE_ID[languageId];
+  return BY_LANGUAGE_ID.get(languageId);
 }

@@ -57,6 +57,14 @@ export interface StreamDecoder {
   flush(): string;
 }
 
+/**
+ * Appends `src` to `dst` in place. Not `dst.push(...src)`: a spread passes every element as an argument, and past
+ * ~100k tokens that throws "Maximum call stack size exceeded" (issue 13, item 4).
+ */
+function append(dst: number[], src: ArrayLike<number>): void {
+  for (let i = 0; i < src.length; i++) dst.push(src[i]!);
+}
+
 export class Tokenizer {
   readonly vocabSize: number;
   /** Ids of added tokens marked special (sentinels, EOS...). */
@@ -144,11 +152,11 @@ export class Tokenizer {
     this.specialText.lastIndex = 0;
     for (let m = this.specialText.exec(text); m; m = this.specialText.exec(text)) {
       const cut = m.index + 1;
-      if (cut > start) ids.push(...this.hf.encode(text.slice(start, cut), { add_special_tokens: false }).ids);
+      if (cut > start) append(ids, this.hf.encode(text.slice(start, cut), { add_special_tokens: false }).ids);
       start = cut;
       this.specialText.lastIndex = cut;
     }
-    if (start < text.length) ids.push(...this.hf.encode(text.slice(start), { add_special_tokens: false }).ids);
+    if (start < text.length) append(ids, this.hf.encode(text.slice(start), { add_special_tokens: false }).ids);
     return ids;
   }
 

@@ -1,0 +1,184 @@
+// A CompletionEngine over an OpenAI-compatible `/v1/completions` server (vLLM, TGI, Ollama, llama-server): the FIM
+// prompt is built here as text (fim-text.ts), streamed back with server-sent events, cut by our syntax plan
+// (engine/decode-plan.ts) and post-processed by our chain (postprocess/); typed-ahead answers come from our completion
+// cache. Only the configured URL is contacted; the API key goes into the Authorization header and nowhere else.
+import { CompletionCache } from '../cache/completion-cache.js';
+import type { EngineHooks } from '../config/engine.js';
+import { planDecode } from '../engine/decode-plan.js';
+import type { CompletionContext, CompletionEngine, CompletionResult, EngineStatus } from '../engine/types.js';
+import { postprocess } from '../postprocess/index.js';
+import type { FimFamily } from '../prompt/index.js';
+import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
+
+export interface OpenAiBackendOptions {
+  /** Server base URL ('http://host:8000', '…/v1') or the full '…/v1/completions' endpoint; http or https. */
+  url: string;
+  model: string;
+  apiKey?: string;
+  /** The served model's FIM family (its sentinel spellings); default 'qwen' (Qwen2.5-Coder). */
+  fim?: FimFamily;
+  maxNewTokens: number;
+  /** Whole-request time limit in ms (default 10,000): past it the request answers degraded. */
+  timeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+/** The completions endpoint of a configured base URL. Throws on a URL that is not http(s). */
+export function completionsUrl(base: string): URL {
+  const u = new URL(base);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`backend url must be http(s), got ${u.protocol}`);
+  const path = u.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/completions')) return u;
+  u.pathname = path.endsWith('/v1') ? `${path}/completions` : `${path}/v1/completions`;
+  return u;
+}
+
+class HttpError extends Error {}
+
+/**
+ * Creates the engine. It is ready at once (no probe: the server is contacted only by completion requests); the status
+ * message names the backend and, after a failure, its last error until a request succeeds again.
+ */
+export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEngine & EngineHooks & { loaded: Promise<void> } {
+  const endpoint = completionsUrl(options.url);
+  const family: FimFamily = options.fim ?? 'qwen';
+  const template = TEXT_TEMPLATES[family];
+  const describe = `openai-compatible ${endpoint.origin}${endpoint.pathname} (${options.model}, FIM ${family})`;
+  let status: EngineStatus = { state: 'ready', device: 'remote', model: options.model, message: describe };
+  const listeners = new Set<(s: EngineStatus) => void>();
+  const cache = new CompletionCache();
+  let lastError: string | null = null;
+  let disposed = false;
+  const inflight = new Set<AbortController>();
+
+  const setStatus = (next: EngineStatus) => {
+    status = next;
+    for (const l of listeners) l(status);
+  };
+  const noteError = (message: string | null) => {
+    if (message === lastError) return;
+    lastError = message;
+    setStatus({ ...status, message: message ? `${describe}; last error: ${message}` : describe });
+    if (message) options.log?.(`backend error: ${message}`);
+  };
+
+  async function complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
+    if (disposed || signal.aborted) return { kind: 'cancelled' };
+    const t0 = performance.now();
+    const hit = cache.lookup(context.documentKey, context.prefix, context.suffix);
+    if (hit && hit.remaining) {
+      return { kind: 'ok', candidates: [{ text: hit.remaining, score: hit.entry.score }], timings: { totalMs: performance.now() - t0, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 }, cache: 'completion-reuse', id: hit.entry.id };
+    }
+    const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
+    const prompt = buildTextPrompt(family, context);
+    // OpenAI's API takes at most 4 stop strings; the rest of the template's stops are cut here.
+    const stop = [...(plan.lineMode === 'single' ? ['\n'] : []), ...template.stop].slice(0, 4);
+    const controller = new AbortController();
+    inflight.add(controller);
+    const onAbort = () => controller.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error('timeout')), options.timeoutMs ?? 10_000);
+    let firstByteMs = 0;
+    let text = '';
+    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
+        body: JSON.stringify({ model: options.model, prompt, max_tokens: options.maxNewTokens, temperature: 0, stream: true, stop }),
+        signal: controller.signal,
+      });
+      if (!res.ok) {
+        const body = (await res.text().catch(() => '')).slice(0, 300).replace(/\s+/g, ' ').trim();
+        throw new HttpError(`HTTP ${res.status}${body ? `: ${body}` : ''}`);
+      }
+      firstByteMs = performance.now() - t0;
+      // Cuts the text at the plan's stop and at any stop string; true when it was cut (the stream can end).
+      const cut = (): boolean => {
+        let end: number | null = plan.stopAt(text);
+        for (const s of template.stop) {
+          const i = text.indexOf(s);
+          if (i >= 0 && (end === null || i < end)) end = i;
+        }
+        if (end === null) return false;
+        text = text.slice(0, end);
+        return true;
+      };
+      if ((res.headers.get('content-type') ?? '').includes('application/json')) {
+        // A server that ignores `stream` answers with one JSON body.
+        const json = (await res.json()) as { choices?: Array<{ text?: string }>; usage?: typeof usage };
+        text = json.choices?.[0]?.text ?? '';
+        usage = json.usage;
+        cut();
+      } else if (res.body) {
+        const decoder = new TextDecoder();
+        let buffer = '';
+        let done = false;
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while (!done && (nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line.startsWith('data:')) continue;
+            const data = line.slice(5).trim();
+            if (data === '[DONE]') {
+              done = true;
+              break;
+            }
+            let event: { choices?: Array<{ text?: string }>; usage?: typeof usage; error?: { message?: string } };
+            try {
+              event = JSON.parse(data);
+            } catch {
+              continue;
+            }
+            if (event.error) throw new HttpError(`server error: ${event.error.message ?? JSON.stringify(event.error)}`);
+            if (event.usage) usage = event.usage;
+            text += event.choices?.[0]?.text ?? '';
+            if (cut()) done = true;
+            onPartial?.(text);
+          }
+          if (done) break;
+        }
+        if (done) controller.abort(); // stop the server's generation once the plan has cut the completion
+      }
+      noteError(null);
+      const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
+      const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
+      const totalMs = performance.now() - t0;
+      setStatus({ ...status, lastLatencyMs: Math.round(totalMs) });
+      return {
+        kind: 'ok',
+        candidates: shown ? [{ text: shown, score: 0 }] : [],
+        timings: { totalMs, prefillMs: firstByteMs, decodeMs: totalMs - firstByteMs, prefillTokens: usage?.prompt_tokens ?? 0, promptTokens: usage?.prompt_tokens ?? 0, generatedTokens: usage?.completion_tokens ?? 0 },
+        cache: 'remote',
+        id: entry.id,
+        raw: text,
+      };
+    } catch (err) {
+      if (signal.aborted || disposed) return { kind: 'cancelled' };
+      const message = controller.signal.aborted ? `timed out after ${options.timeoutMs ?? 10_000} ms` : err instanceof HttpError ? err.message : `cannot reach ${endpoint.origin}: ${(err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+      noteError(message);
+      return { kind: 'degraded', reason: `backend: ${message}` };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      inflight.delete(controller);
+    }
+  }
+
+  return {
+    loaded: Promise.resolve(),
+    complete,
+    status: () => status,
+    onStatus(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async dispose() {
+      disposed = true;
+      for (const c of inflight) c.abort();
+      listeners.clear();
+    },
+  };
+}
