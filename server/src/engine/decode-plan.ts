@@ -18,6 +18,12 @@ export interface DecodePlan {
   /** Why this line mode (debug logs, tests). */
   lineModeReason: string;
   /**
+   * Multi-line only where the middle ended (`keepLines`): true when the cursor's block already has code after the
+   * cursor (not the start of an empty block), so that lines the model writes past what is missing would collide with
+   * that code.
+   */
+  onlyIfEnded: boolean;
+  /**
    * Self-infilling with an empty or irrelevant suffix: the text the self-written suffix starts with (`}` at the block
    * opener's indentation, `return` at a Python function body's); null when the cursor's block has code after the
    * cursor (the real suffix is used), in single-line mode, or when the language gives no natural end.
@@ -50,7 +56,7 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
   const settings = grammar ? grammarSettings(grammar) : null;
   const rules: LexicalRules = settings ?? GENERIC_RULES;
   const indentStyle = settings?.blockStyle ?? 'braces';
-  const { lineMode, reason } = chooseLineMode(input, prefix, suffix, analysis);
+  const { lineMode, reason, onlyIfEnded } = chooseLineMode(input, prefix, suffix, analysis);
   const unit = analysis?.indent.unit ?? settings?.defaultIndent ?? '    ';
   const bodyIndent = blockBodyIndent(prefix, unit, indentStyle);
   const afterPrefix = scan(w.prefix, rules, initialScanState());
@@ -148,26 +154,50 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
       suffixPrompt = (bodyIndent.length >= unit.length ? bodyIndent.slice(0, bodyIndent.length - unit.length) : '') + '}';
     }
   }
-  return { lineMode, lineModeReason: reason, suffixPrompt, stopAt, suffixStopAt };
+  return { lineMode, lineModeReason: reason, onlyIfEnded, suffixPrompt, stopAt, suffixStopAt };
 }
 
 /**
- * Single- vs multi-line from the cursor: the caller's choice first; inside a comment or string, one line; at an empty
- * block, or on a manual trigger, several; with code after the cursor on its line, one; on a blank line or after an
- * opener (`{`, `:`, `(`), several; an automatic trigger after other code on the line (`const x = `, mid-identifier)
- * completes that line only.
+ * The lines of a decoded middle to keep. Where the plan is multi-line only if the middle ends (`onlyIfEnded`), several
+ * lines stay when the model ended the middle itself — its end-of-middle token ('stop-token'), or the plan's stop rules
+ * ('stop-at': it started writing the code after the cursor again, or left the cursor's block) — and otherwise (it ran
+ * out of tokens or time: 'max-tokens', 'time-budget', or an unknown reason) the first line only, as peers show one
+ * line inside a block whose code continues below (issue 12, item 7). `stopReason` undefined (a decode mode that does
+ * not report it) keeps the text.
  */
-export function chooseLineMode(input: Pick<PlanInput, 'trigger' | 'lineMode'>, prefix: string, suffix: string, analysis: CursorAnalysis | null): { lineMode: 'single' | 'multi'; reason: string } {
-  if (input.lineMode) return { lineMode: input.lineMode, reason: 'caller' };
-  if (analysis?.atEmptyBlockStart) return { lineMode: 'multi', reason: 'empty-block' };
-  if (analysis?.inComment) return { lineMode: 'single', reason: 'comment' };
-  if (analysis?.inString) return { lineMode: 'single', reason: 'string' };
-  if (input.trigger === 'manual') return { lineMode: 'multi', reason: 'manual' };
-  if (restOfLine(suffix).trim() !== '') return { lineMode: 'single', reason: 'code-after-cursor' };
+export function keepLines(text: string, stopReason: string | undefined, plan: Pick<DecodePlan, 'lineMode' | 'onlyIfEnded'>): string {
+  if (plan.lineMode !== 'multi' || !plan.onlyIfEnded || stopReason === undefined) return text;
+  if (stopReason === 'stop-token' || stopReason === 'stop-at') return text;
+  // The first line that has code (a middle may start with a line break at the end of an opener's line).
+  const lead = /^[ \t]*\n/.exec(text)?.[0].length ?? 0;
+  const nl = text.indexOf('\n', lead);
+  return nl < 0 ? text : text.slice(0, nl);
+}
+
+/**
+ * Single- vs multi-line from the cursor: the caller's choice first; at the start of an empty block, several lines;
+ * inside a comment or string, one line; with code after the cursor on its line, one; an automatic trigger after other
+ * code on the line (`const x = `, mid-identifier) completes that line only. Elsewhere — a blank line or the end of an
+ * opener's line in a block that goes on, or a manual trigger — several lines only where the model ends the middle
+ * (`onlyIfEnded`, see keepLines), as peers (Copilot, Tabby) go multi-line only at an empty block.
+ */
+export function chooseLineMode(
+  input: Pick<PlanInput, 'trigger' | 'lineMode'>,
+  prefix: string,
+  suffix: string,
+  analysis: CursorAnalysis | null,
+): { lineMode: 'single' | 'multi'; reason: string; onlyIfEnded: boolean } {
+  if (input.lineMode) return { lineMode: input.lineMode, reason: 'caller', onlyIfEnded: false };
+  if (analysis?.atEmptyBlockStart) return { lineMode: 'multi', reason: 'empty-block', onlyIfEnded: false };
+  if (analysis?.inComment) return { lineMode: 'single', reason: 'comment', onlyIfEnded: false };
+  if (analysis?.inString) return { lineMode: 'single', reason: 'string', onlyIfEnded: false };
+  const codeAfter = restOfLine(suffix).trim() !== '';
+  if (input.trigger === 'manual') return { lineMode: 'multi', reason: 'manual', onlyIfEnded: true };
+  if (codeAfter) return { lineMode: 'single', reason: 'code-after-cursor', onlyIfEnded: false };
   const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
-  if (lineBefore.trim() === '') return { lineMode: 'multi', reason: 'blank-line' };
-  if (/[{:(\[]\s*$/.test(lineBefore)) return { lineMode: 'multi', reason: 'opener' };
-  return { lineMode: 'single', reason: analysis?.midIdentifier ? 'mid-identifier' : 'after-code' };
+  if (lineBefore.trim() === '') return { lineMode: 'multi', reason: 'blank-line', onlyIfEnded: true };
+  if (/[{:(\[]\s*$/.test(lineBefore)) return { lineMode: 'multi', reason: 'opener', onlyIfEnded: true };
+  return { lineMode: 'single', reason: analysis?.midIdentifier ? 'mid-identifier' : 'after-code', onlyIfEnded: false };
 }
 
 /**

@@ -8,7 +8,7 @@ import { postprocess, rankCandidates } from '../postprocess/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { nowMs } from '../util/clock.js';
 import { createRng } from '../util/rng.js';
-import { planDecode } from './decode-plan.js';
+import { keepLines, planDecode } from './decode-plan.js';
 import type { SyntaxTrees } from '../syntax/index.js';
 import type { CompletionCandidate, CompletionContext } from './types.js';
 
@@ -141,7 +141,9 @@ export async function decodeRequest(
     trace: r.trace,
   };
   if (r.cancelled) return outcome;
-  let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: c.text, score: c.score }));
+  // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, where the
+  // model ended the middle).
+  let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: keepLines(c.text, c.stopReason, plan), score: c.score }));
   if (settings.postprocess) {
     const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
     candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, ctx) }));

@@ -1,0 +1,47 @@
+// Issue 12 item 7: several lines only at the start of an empty block, or where the model ended the middle itself.
+
+import { describe, expect, test } from 'vitest';
+import { keepLines, planDecode } from '../../server/src/engine/decode-plan.js';
+
+const plan = (document: string, languageId: string, trigger: 'automatic' | 'manual' = 'automatic') => {
+  const at = document.indexOf('║');
+  return planDecode({ prefix: document.slice(0, at), suffix: document.slice(at + 1), languageId, trigger });
+};
+
+describe('line mode follows the block structure', () => {
+  test('a blank line inside a block whose code continues below: multi-line only if the middle ends', () => {
+    const p = plan('def f(xs):\n    total = 0\n    ║\n    return total\n', 'python');
+    expect([p.lineMode, p.lineModeReason, p.onlyIfEnded]).toEqual(['multi', 'blank-line', true]);
+    const m = plan('function f(xs) {\n  let total = 0;\n  ║\n  return total;\n}\n', 'typescript', 'manual');
+    expect([m.lineMode, m.onlyIfEnded]).toEqual(['multi', true]);
+  });
+  test('the start of an empty block: several lines, whatever the model does', () => {
+    const p = plan('def f(xs):\n    ║\n\nprint(1)\n', 'python');
+    expect([p.lineMode, p.lineModeReason, p.onlyIfEnded]).toEqual(['multi', 'empty-block', false]);
+    const t = plan('function f(xs) {\n  ║\n}\n', 'typescript');
+    expect([t.lineMode, t.onlyIfEnded]).toEqual(['multi', false]);
+  });
+  test('code after the cursor on its line, or after code with an automatic trigger: one line', () => {
+    expect(plan('data = numpy.array(║)\n', 'python').lineMode).toBe('single');
+    expect(plan('const x = ║\nfoo();\n', 'typescript').lineMode).toBe('single');
+  });
+});
+
+describe('keepLines', () => {
+  const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true };
+  const text = '    total += x\n    count += 1\n    avg = total / count';
+  test('a middle the model ended (end-of-middle token, or the plan stopped it at the code below) keeps its lines', () => {
+    expect(keepLines(text, 'stop-token', inBlock)).toBe(text);
+    expect(keepLines(text, 'stop-at', inBlock)).toBe(text);
+  });
+  test('a middle that ran out of tokens or time keeps its first line', () => {
+    expect(keepLines(text, 'max-tokens', inBlock)).toBe('    total += x');
+    expect(keepLines(text, 'time-budget', inBlock)).toBe('    total += x');
+    // After an opener's line, the middle starts with a line break: its first code line is kept.
+    expect(keepLines('\n    return a\n    b = 1', 'max-tokens', inBlock)).toBe('\n    return a');
+  });
+  test('an empty block, a caller-chosen line mode or an unknown stop keeps everything', () => {
+    expect(keepLines(text, 'max-tokens', { lineMode: 'multi', onlyIfEnded: false })).toBe(text);
+    expect(keepLines(text, undefined, inBlock)).toBe(text);
+  });
+});
