@@ -27,6 +27,20 @@ describe('line mode follows the block structure', () => {
   });
 });
 
+describe('stop rules at the start of an empty block', () => {
+  test('a line dedented below the block body ends the completion, even at the level of the code that follows', () => {
+    const p = plan('def f(x):\n    if x:\n        ║\n    return 0\n', 'python');
+    expect([p.lineMode, p.lineModeReason]).toEqual(['multi', 'empty-block']);
+    // (Judged once the line is complete: a dedented `}` may still become `} else {`.)
+    const text = 'x += 1\n        return x\n    return xor(x, x)\n';
+    expect(p.stopAt(text.slice(0, -1))).toBeNull();
+    expect(p.stopAt(text)).toBe(text.indexOf('\n    return xor'));
+    // `else:` continues the block's statement: the completion goes on until a line leaves it.
+    const withElse = 'return 1\n    else:\n        return 2\n    return 3\n';
+    expect(p.stopAt(withElse)).toBe(withElse.indexOf('\n    return 3'));
+  });
+});
+
 describe('keepLines', () => {
   const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true };
   const text = '    total += x\n    count += 1\n    avg = total / count';

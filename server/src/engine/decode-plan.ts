@@ -38,6 +38,8 @@ export interface DecodePlan {
 /** Analysis window: enough context for the cursor's function, bounded cost on big files. */
 const WINDOW_CHARS = 6000;
 const WORD = /[\p{L}\p{N}_$]/u;
+/** A line that continues the statement of the block before it rather than leaving it. */
+const CONTINUES_STATEMENT = /^([\])}]\s*)?(else|elif|except|catch|finally)\b/;
 
 export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
   const prefix = typeof input.prefix === 'string' ? input.prefix : '';
@@ -79,6 +81,7 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
    * completion may open the block the suffix continues in.
    */
   const dedentLimit = Math.min(bodyIndent.length, nextIndent ?? bodyIndent.length);
+  const emptyBlock = reason === 'empty-block';
   const closesBefore = (text: string, upTo: number) => scan(text.slice(0, upTo), rules, { ...afterPrefix, stack: [] }).unmatchedClosers > 0;
 
   /** Walks the completion's lines after the first (the last one once it shows code); returns the cut or null. */
@@ -98,6 +101,10 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
           if (nextIndent === null && indentStyle === 'braces' && /^[\])}]/.test(code)) return nl < 0 ? null : nl;
           return start - 1;
         }
+        // (c) At the start of an empty block the completion is that block's body: the code after the block exists
+        // already, so a line dedented below the body leaves the block, unless it continues the block's statement
+        // (`} else {`, `else:`, `except E:`); judged once the line is complete.
+        if (!forSuffix && emptyBlock && nl >= 0 && indent < bodyIndent.length && !CONTINUES_STATEMENT.test(code)) return start - 1;
       }
       if (nl < 0) break;
       start = nl + 1;
@@ -191,9 +198,8 @@ export function chooseLineMode(
   if (analysis?.atEmptyBlockStart) return { lineMode: 'multi', reason: 'empty-block', onlyIfEnded: false };
   if (analysis?.inComment) return { lineMode: 'single', reason: 'comment', onlyIfEnded: false };
   if (analysis?.inString) return { lineMode: 'single', reason: 'string', onlyIfEnded: false };
-  const codeAfter = restOfLine(suffix).trim() !== '';
   if (input.trigger === 'manual') return { lineMode: 'multi', reason: 'manual', onlyIfEnded: true };
-  if (codeAfter) return { lineMode: 'single', reason: 'code-after-cursor', onlyIfEnded: false };
+  if (restOfLine(suffix).trim() !== '') return { lineMode: 'single', reason: 'code-after-cursor', onlyIfEnded: false };
   const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
   if (lineBefore.trim() === '') return { lineMode: 'multi', reason: 'blank-line', onlyIfEnded: true };
   if (/[{:(\[]\s*$/.test(lineBefore)) return { lineMode: 'multi', reason: 'opener', onlyIfEnded: true };
