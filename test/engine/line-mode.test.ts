@@ -41,8 +41,21 @@ describe('stop rules at the start of an empty block', () => {
   });
 });
 
+describe('keepLines with a plan and a syntax check', () => {
+  test("an ended middle whose lines break the code after it keeps the line that fits", () => {
+    const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null };
+    const breaks = (t: string) => (t.includes('return all') ? 2 : 1);
+    expect(keepLines('    if not xs:\n        return False\n    return all(xs)', 'stop-token', inBlock, breaks)).toBe('    if not xs:');
+    expect(keepLines('    total = 0\n    count = 0', 'stop-token', inBlock, breaks)).toBe('    total = 0\n    count = 0');
+  });
+  test('the stop rules run once more on the final text: a last line that left the empty block goes', () => {
+    const p = plan('def f(x):\n    if x:\n        ║\n    return 0\n', 'python');
+    expect(keepLines("return '0'\n    return xor(xor(xor(", 'max-tokens', p)).toBe("return '0'");
+  });
+});
+
 describe('keepLines', () => {
-  const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true };
+  const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null };
   const text = '    total += x\n    count += 1\n    avg = total / count';
   test('a middle the model ended (end-of-middle token, or the plan stopped it at the code below) keeps its lines', () => {
     expect(keepLines(text, 'stop-token', inBlock)).toBe(text);
@@ -55,7 +68,7 @@ describe('keepLines', () => {
     expect(keepLines('\n    return a\n    b = 1', 'max-tokens', inBlock)).toBe('\n    return a');
   });
   test('an empty block, a caller-chosen line mode or an unknown stop keeps everything', () => {
-    expect(keepLines(text, 'max-tokens', { lineMode: 'multi', onlyIfEnded: false })).toBe(text);
+    expect(keepLines(text, 'max-tokens', { ...inBlock, onlyIfEnded: false })).toBe(text);
     expect(keepLines(text, undefined, inBlock)).toBe(text);
   });
 });

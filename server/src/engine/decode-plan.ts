@@ -165,20 +165,55 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
 }
 
 /**
- * The lines of a decoded middle to keep. Where the plan is multi-line only if the middle ends (`onlyIfEnded`), several
- * lines stay when the model ended the middle itself — its end-of-middle token ('stop-token'), or the plan's stop rules
- * ('stop-at': it started writing the code after the cursor again, or left the cursor's block) — and otherwise (it ran
- * out of tokens or time: 'max-tokens', 'time-budget', or an unknown reason) the first line only, as peers show one
- * line inside a block whose code continues below (issue 12, item 7). `stopReason` undefined (a decode mode that does
- * not report it) keeps the text.
+ * The lines of a decoded middle to keep (plain FIM's candidates, which report why their span stopped):
+ * - the plan's stop rules once more on the final text (its last line is complete now, so a dedent or a repeated code
+ *   line there counts);
+ * - where the plan is multi-line only if the middle ends (`onlyIfEnded`, issue 12 item 7), several lines stay when the
+ *   model ended the middle itself — its end-of-middle token ('stop-token'), or the plan's stop rules ('stop-at': it
+ *   started writing the code after the cursor again, or left the cursor's block) — and they fit the code after them:
+ *   `errors` (optional: syntax errors the inserted text adds, postprocess' syntax check) counts no more for them
+ *   than for the first line alone.
+ *   Otherwise (out of tokens or time: 'max-tokens', 'time-budget', ...) the first line only, as peers show one line
+ *   inside a block whose code continues below.
+ * `stopReason` undefined (a decode mode that does not report it) keeps the text.
  */
-export function keepLines(text: string, stopReason: string | undefined, plan: Pick<DecodePlan, 'lineMode' | 'onlyIfEnded'>): string {
-  if (plan.lineMode !== 'multi' || !plan.onlyIfEnded || stopReason === undefined) return text;
-  if (stopReason === 'stop-token' || stopReason === 'stop-at') return text;
+export function keepLines(
+  text: string,
+  stopReason: string | undefined,
+  plan: Pick<DecodePlan, 'lineMode' | 'onlyIfEnded' | 'stopAt'>,
+  errors?: (text: string) => number,
+): string {
+  if (plan.lineMode !== 'multi' || stopReason === undefined) return text;
+  const cut = plan.stopAt(text.endsWith('\n') ? text : `${text}\n`);
+  if (cut !== null && cut < text.length) text = text.slice(0, cut);
+  if (!plan.onlyIfEnded) return text;
   // The first line that has code (a middle may start with a line break at the end of an opener's line).
   const lead = /^[ \t]*\n/.exec(text)?.[0].length ?? 0;
   const nl = text.indexOf('\n', lead);
-  return nl < 0 ? text : text.slice(0, nl);
+  if (nl < 0 || text.slice(nl).trim() === '') return text;
+  const first = text.slice(0, nl);
+  if (stopReason !== 'stop-token' && stopReason !== 'stop-at') return first;
+  if (errors && errors(text) > errors(first)) return first;
+  return text;
+}
+
+/**
+ * For indentation-structured languages (Python): 1 when the inserted text's last code line does not join the code line
+ * after it — an opener (`...:`) followed by a line that is not deeper, or a plain line followed by a deeper one (an
+ * IndentationError that tree-sitter's error recovery does not report) — else 0. `before`: the cursor line's text
+ * before the cursor; `after`: the document after the inserted text (the rest of the cursor's line first).
+ */
+export function indentJoinErrors(before: string, text: string, after: string): number {
+  const lines = (before + text).split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const last = lines[lines.length - 1];
+  const next = after.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (last === undefined || next === undefined) return 0;
+  const lastIndent = leadingWhitespace(last).length;
+  const nextIndent = leadingWhitespace(next).length;
+  const opener = /:\s*(#.*)?$/.test(last);
+  if (opener && nextIndent <= lastIndent) return 1;
+  if (!opener && nextIndent > lastIndent && !/[\[({,\\]\s*(#.*)?$/.test(last)) return 1;
+  return 0;
 }
 
 /**
