@@ -57,11 +57,11 @@ describe('keepLines with a plan and a syntax check', () => {
 describe('keepLines', () => {
   const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null };
   const text = '    total += x\n    count += 1\n    avg = total / count';
-  test('a middle the model ended (end-of-middle token, or the plan stopped it at the code below) keeps its lines', () => {
+  test('a middle the model ended (its end-of-middle token) keeps its lines', () => {
     expect(keepLines(text, 'stop-token', inBlock)).toBe(text);
-    expect(keepLines(text, 'stop-at', inBlock)).toBe(text);
   });
-  test('a middle that ran out of tokens or time keeps its first line', () => {
+  test('a middle a stop rule had to cut, or that ran out of tokens or time, keeps its first line', () => {
+    expect(keepLines(text, 'stop-at', inBlock)).toBe('    total += x');
     expect(keepLines(text, 'max-tokens', inBlock)).toBe('    total += x');
     expect(keepLines(text, 'time-budget', inBlock)).toBe('    total += x');
     // After an opener's line, the middle starts with a line break: its first code line is kept.

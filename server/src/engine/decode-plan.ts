@@ -169,12 +169,12 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
  * - the plan's stop rules once more on the final text (its last line is complete now, so a dedent or a repeated code
  *   line there counts);
  * - where the plan is multi-line only if the middle ends (`onlyIfEnded`, issue 12 item 7), several lines stay when the
- *   model ended the middle itself — its end-of-middle token ('stop-token'), or the plan's stop rules ('stop-at': it
- *   started writing the code after the cursor again, or left the cursor's block) — and they fit the code after them:
+ *   model ended the middle itself — its end-of-middle token ('stop-token') — and they fit the code after them:
  *   `errors` (optional: syntax errors the inserted text adds, postprocess' syntax check) counts no more for them
- *   than for the first line alone.
- *   Otherwise (out of tokens or time: 'max-tokens', 'time-budget', ...) the first line only, as peers show one line
- *   inside a block whose code continues below.
+ *   than for the first line alone. Otherwise — a stop rule had to cut it ('stop-at': it went on into the code after
+ *   the cursor or out of the block; measured: keeping those lines cost 3 points of HumanEval single-line pass@1 as
+ *   returned, bench/results/quality-line-modes.md), or it ran out of tokens or time — the first line only, as peers
+ *   show one line inside a block whose code continues below.
  * `stopReason` undefined (a decode mode that does not report it) keeps the text.
  */
 export function keepLines(
@@ -192,7 +192,7 @@ export function keepLines(
   const nl = text.indexOf('\n', lead);
   if (nl < 0 || text.slice(nl).trim() === '') return text;
   const first = text.slice(0, nl);
-  if (stopReason !== 'stop-token' && stopReason !== 'stop-at') return first;
+  if (stopReason !== 'stop-token') return first;
   if (errors && errors(text) > errors(first)) return first;
   return text;
 }
