@@ -10,7 +10,8 @@
 #   A  the same with BASE_REPO's build (a built checkout: BASE_REPO/bin/infill-ls.js);
 #   D  this build, `eval --as-editor`: trigger automatic and the answer fitted as the LSP/API/CLI edges fit it.
 # -s: HumanEval shard (default 0/1 = all), -d: dev multi-line shard (default 0/1); -P: parallel evals (default 1).
-# SKIP_EVAL=1 scores the predictions already in .work/line-modes/NAME. Needs python3 and `npm run build`.
+# SKIP_EVAL=1 scores the predictions already in .work/line-modes/NAME; BASE_COMMIT names the baseline's commit in the
+# report. Needs python3 and `npm run build`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 base= he=0/1 dev=0/1 procs=1 name=line-modes configs="B A D"
@@ -50,10 +51,10 @@ node -e '
 const fs = require("fs");
 const rows = fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
 const label = { A: "before (baseline build), engine decides lines", B: "after, engine decides lines", D: "after, as an editor (automatic, fitted)" };
-const out = { date: new Date().toISOString().slice(0, 10), machine: require("os").cpus()[0].model + " x" + require("os").cpus().length, humaneval_shard: process.argv[3], dev_shard: process.argv[4], rows };
+const out = { date: new Date().toISOString().slice(0, 10), machine: require("os").cpus()[0].model + " x" + require("os").cpus().length, load: require("os").loadavg().map((x) => +x.toFixed(1)), build: process.argv[7], baseline: process.argv[6], baseline_commit: process.argv[8] || null, humaneval_shard: process.argv[3], dev_shard: process.argv[4], rows };
 fs.writeFileSync(process.argv[2] + ".json", JSON.stringify(out, null, 1) + "\n");
 const pct = (x) => (x === undefined ? "–" : (100 * x).toFixed(1) + "%");
-const lines = ["# Several lines where one is missing (issue 12 item 7)", "", "`bash bench/quality/line-modes.sh " + process.argv[5] + "` on " + out.machine + ", " + out.date + ". HumanEval shard " + out.humaneval_shard + ", dev multi-line shard " + out.dev_shard + " (task i kept when i % N == K).", "", "as returned = the completion as the engine (A, B) or the edge (D) returned it; cut = first line for single-line tasks, the reference line count for multi-line ones. HumanEval: pass@1 by execution; dev: exact match / edit similarity.", "", "| config | suite | n | as returned | cut | multi-line answers | syntax errors added (as returned) |", "|---|---|---|---|---|---|---|"];
+const lines = ["# Several lines where one is missing (issue 12 item 7)", "", "`bash bench/quality/line-modes.sh " + process.argv[5] + "` on " + out.machine + " (load average " + out.load.join(", ") + " when scored), " + out.date + "; this build " + out.build + ", baseline " + out.baseline + (out.baseline_commit ? " (commit " + out.baseline_commit + ")" : "") + ". HumanEval shard " + out.humaneval_shard + ", dev multi-line shard " + out.dev_shard + " (task i kept when i % N == K).", "", "as returned = the completion as the engine (A, B) or the edge (D) returned it; cut = first line for single-line tasks, the reference line count for multi-line ones. HumanEval: pass@1 by execution; dev: exact match / edit similarity.", "", "| config | suite | n | as returned | cut | multi-line answers | syntax errors added (as returned) |", "|---|---|---|---|---|---|---|"];
 const key = (r) => r.config + " " + r.suite;
 const seen = new Set();
 for (const r of rows) {
@@ -65,5 +66,5 @@ for (const r of rows) {
   lines.push("| " + r.config + ": " + label[r.config] + " | " + r.suite + " | " + r.n + " | " + show(asr) + " | " + show(cut) + " | " + asr.multi_line_answers + " | " + pct(asr.syntax_error_rate) + " |");
 }
 fs.writeFileSync(process.argv[2] + ".md", lines.join("\n") + "\n");
-' "$rows" "bench/results/quality-$name" "$he" "$dev" "$*"
+' "$rows" "bench/results/quality-$name" "$he" "$dev" "$*" "${base:-none}" "$(git rev-parse --short HEAD)" "${BASE_COMMIT:-}"
 echo "wrote bench/results/quality-$name.json and .md" >&2
