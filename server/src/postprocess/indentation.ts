@@ -88,16 +88,14 @@ export function fitFirstLine(text: string, ctx: PostprocessContext, docUnit: str
  * the cursor's line. '' at the top of a file.
  */
 export function expectedIndent(prefixLines: string, unit: string, style: 'braces' | 'indent'): string {
-  let end = prefixLines.length;
-  while (end > 0) {
-    const start = prefixLines.lastIndexOf('\n', end - 2) + 1;
-    const line = prefixLines.slice(start, end).replace(/\r?\n$/, '');
-    if (line.trim() !== '') {
-      const opener = style === 'indent' ? /(:|[\[({])\s*(#.*)?$/.test(line) : /[{(\[]\s*$/.test(line);
-      return leadingWhitespace(line) + (opener ? unit : '');
-    }
-    if (start === 0) break;
-    end = start;
+  // From the last line up; at most a few thousand characters back (a long run of blank lines says nothing more).
+  const window = prefixLines.length > 20000 ? prefixLines.slice(-20000) : prefixLines;
+  const lines = window.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.replace(/\r$/, '');
+    if (line.trim() === '') continue;
+    const opener = style === 'indent' ? /(:|[\[({])\s*(#.*)?$/.test(line) : /[{(\[]\s*$/.test(line);
+    return leadingWhitespace(line) + (opener ? unit : '');
   }
   return '';
 }
