@@ -1,7 +1,9 @@
 // Scores `infill-ls eval` predictions against task files: exact match and edit similarity for dev tasks,
 // execution pass@1 for HumanEval tasks (python3 runs prefix + completion + suffix + test, 10 s timeout).
-// Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--field completion|raw] [--out R.json]
+// Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--field completion|raw] [--truncate reference|none] [--out R.json]
 //   --field raw scores the model's text before post-processing (eval writes both from one decode).
+//   --truncate none scores the completion as the engine returned it (what an editor inserts); the default,
+//   reference, cuts it as below.
 // syntax_error_rate: the share of tasks whose prefix + completion + suffix has more tree-sitter ERROR/MISSING nodes
 // than prefix + reference + suffix (needs a built server: server/dist/syntax).
 // Truncation, as in the SantaCoder/InCoder evaluations: a single-line completion is cut at its first
@@ -41,7 +43,11 @@ export function editSimilarity(a, b) {
   return 1 - prev[m] / Math.max(n, m);
 }
 
+const truncation = args.truncate ?? 'reference';
+if (truncation !== 'reference' && truncation !== 'none') throw new Error(`--truncate must be reference or none, got ${truncation}`);
+
 function truncate(task, completion) {
+  if (truncation === 'none') return completion;
   if (task.kind === 'single') {
     const nl = completion.indexOf('\n');
     return nl < 0 ? completion : completion.slice(0, nl);
@@ -103,6 +109,7 @@ const res = {
   tasks: args.tasks,
   pred: args.pred,
   field,
+  truncate: truncation,
   n,
   missing,
   empty,

@@ -67,3 +67,24 @@ describe('applySettings', () => {
     expect(isLanguageEnabled(off, 'python')).toBe(false);
   });
 });
+
+describe('pushed settings replace the old value of a setting (issue 12 item 5)', () => {
+  it('a pushed enable map replaces the old map instead of merging into it', () => {
+    const start = applySettings(DEFAULT_SETTINGS, { enable: { plaintext: false } }).settings;
+    expect(isLanguageEnabled(start, 'plaintext')).toBe(false);
+    const pushed = applySettings(start, { 'infill-ls': { enable: { '*': true } } }).settings;
+    expect(pushed.enable).toEqual({ '*': true });
+    expect(isLanguageEnabled(pushed, 'plaintext')).toBe(true);
+  });
+  it('an invalid entry of a pushed map is reported and that language keeps its old value', () => {
+    const start = applySettings(DEFAULT_SETTINGS, { enable: { plaintext: false, python: false } }).settings;
+    const update = applySettings(start, { enable: { plaintext: 'yes', markdown: false } });
+    expect(update.errors).toEqual(['infill-ls.enable.plaintext must be a boolean, got "yes"']);
+    expect(update.settings.enable).toEqual({ plaintext: false, markdown: false });
+  });
+  it('a pushed debounce object replaces the old one: keys it leaves out take their defaults', () => {
+    const start = applySettings(DEFAULT_SETTINGS, { debounce: { mode: 'fixed', fixedMs: 40, maxMs: 900 } }).settings;
+    const pushed = applySettings(start, { debounce: { mode: 'adaptive' } }).settings;
+    expect(pushed.debounce).toEqual({ ...DEFAULT_SETTINGS.debounce, mode: 'adaptive' });
+  });
+});

@@ -31,6 +31,40 @@ describe('offsetOf', () => {
   });
 });
 
+describe('offsetOf: CRLF, lone CR and surrogate pairs (issue 12)', () => {
+  test('a line ends before its CRLF or lone CR terminator', () => {
+    expect(offsetOf('ab\r\ncd', 2, 1)).toBe(4);
+    expect(offsetOf('ab\r\ncd', 1, 3)).toBe(2);
+    expect(() => offsetOf('ab\r\ncd', 1, 4)).toThrow(/line 1 \(it has 2 characters\)/);
+    expect(offsetOf('ab\rcd', 2, 2)).toBe(4);
+  });
+  test('a column between the two code units of an emoji is a usage error', () => {
+    expect(() => offsetOf('x = "📁"', 1, 7)).toThrow(/inside a surrogate pair/);
+    expect(offsetOf('x = "📁"', 1, 8)).toBe(7);
+  });
+});
+
+describe('runComplete on a CRLF file (issue 12 item 1, default model)', () => {
+  test('prints the completion of the LF twin with CRLF line ends', async () => {
+    const dir = tempDir();
+    const lf = 'class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        \n\n    def size(self):\n        return len(self.items)\n';
+    fs.writeFileSync(path.join(dir, 'lf.py'), lf);
+    fs.writeFileSync(path.join(dir, 'crlf.py'), lf.replace(/\n/g, '\r\n'));
+    const run = async (name: string) => {
+      const c = capture();
+      expect(await runComplete([path.join(dir, name), '--line', '6', '--column', '9', '--trigger', 'automatic', '--json', '--device', 'cpu'], c.io)).toBe(0);
+      return JSON.parse(c.out.join('')) as { completion: string; timings: { promptTokens: number } };
+    };
+    const a = await run('lf.py');
+    const b = await run('crlf.py');
+    // The model sees the same prompt: the same tokens, so the same greedy completion (no CPU rounding involved).
+    expect(b.timings.promptTokens).toBe(a.timings.promptTokens);
+    expect(a.completion.trim()).not.toBe('');
+    expect(b.completion).toBe(a.completion.replace(/\n/g, '\r\n'));
+    expect(b.completion).not.toMatch(/\r(?!\n)/);
+  }, 120_000);
+});
+
 test('the default model directory is models/default under the package root, wherever the cwd is', () => {
   expect(fs.existsSync(path.join(packageRoot, 'package.json'))).toBe(true);
   expect(defaultModelDir).toBe(path.join(packageRoot, 'models', 'default'));

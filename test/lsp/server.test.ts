@@ -102,7 +102,7 @@ describe('inline completion', () => {
     expect(list.items).toHaveLength(1);
     expect(list.items[0]).toMatchObject({ insertText: '1);', range: { start: { line: 0, character: 13 }, end: { line: 0, character: 13 } } });
     const context = engines.last.contexts.at(-1)!;
-    expect(context).toMatchObject({ documentKey: URI, languageId: 'typescript', prefix: 'const 😀 = f(', suffix: '\r\n  x\r\n', trigger: 'manual', maxCandidates: 3 });
+    expect(context).toMatchObject({ documentKey: URI, languageId: 'typescript', prefix: 'const 😀 = f(', suffix: '\n  x\n', trigger: 'manual', maxCandidates: 3 });
   });
 
   it('debounces automatic triggers and never manual ones', async () => {
@@ -238,7 +238,9 @@ describe('incremental sync', () => {
       }
       await h.request('textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 0, character: 0 }, context: { triggerKind: 1 } });
       const context = engines.last.contexts.at(-1)!;
-      expect(context.prefix + context.suffix, `seed ${seed}`).toBe(text);
+      // The server's copy is the client's text; the engine gets it with LF line ends (issue 12).
+      expect(h.server.documents.get(uri)!.text, `seed ${seed}`).toBe(text);
+      expect(context.prefix + context.suffix, `seed ${seed}`).toBe(text.replace(/\r\n?/g, '\n'));
       expect(context.version).toBe(version);
     }
   });

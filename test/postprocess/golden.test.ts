@@ -3,12 +3,16 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { FILTERS, postprocess, type Filter, type PostprocessContext } from '../../server/src/postprocess/index.js';
+import { FILTERS, fitCandidate, postprocess, type Filter, type PostprocessContext } from '../../server/src/postprocess/index.js';
+import { documentEol, lfOnly } from '../../server/src/documents/index.js';
 import { loadFixtures, splitAtCursor } from './fixture.js';
 
 const ROOT = join(import.meta.dirname, '../fixtures/postprocess');
 const byName = new Map<string, Filter>(FILTERS.map((f) => [f.name, f.filter]));
 byName.set('chain', postprocess);
+// The edges' fit (postprocess/fit.ts) as a transport runs it: the engine's context is LF, the item gets the document's
+// line ends.
+byName.set('fit', (text, ctx) => fitCandidate(text, { prefix: lfOnly(ctx.prefix), suffix: lfOnly(ctx.suffix), languageId: ctx.languageId, eol: documentEol(ctx.prefix + ctx.suffix) }));
 
 const crlf = (s: string) => s.replace(/\n/g, '\r\n');
 

@@ -6,17 +6,19 @@
 //   document/close  {uri}                                      → null
 //   complete        {uri, position} | {prefix, suffix?, languageId?, documentKey?}
 //                   + {trigger?, maxCandidates?, stream?}       → {candidates, timings, cache?} | {candidates: [], degraded}
+//                   candidates use the document's line ends and leave no text after the cursor twice;
 //                   streamed text arrives first as `complete/partial` {id, text} notifications when stream is true
 //   cancel          {id}                                       → {cancelled: boolean}
 //   status          {}                                         → EngineStatus
 // Outcomes: cancelled → error -32800; the document changed under a request → -32801;
-// bad params (incl. out-of-range positions) → -32602; anything thrown → -32603 for that request only.
+// bad params (incl. out-of-range positions and positions inside a surrogate pair) → -32602; anything thrown → -32603 for that request only.
 
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, type DocumentSnapshot, type TextChange } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, documentEol, lfOnly, type DocumentSnapshot, type Eol, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
+import { fitCandidate } from '../postprocess/index.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
 
 export interface SessionOptions {
@@ -266,6 +268,8 @@ export class ApiSession {
 
     let context: CompletionContext;
     let uri: string | undefined;
+    // The engine sees LF text; candidates get the document's line ends back (postprocess/fit.ts).
+    let eol: Eol;
     if (p.uri !== undefined) {
       uri = str(p, 'uri', method);
       const pos = p.position as { line?: unknown; character?: unknown } | null | undefined;
@@ -274,8 +278,10 @@ export class ApiSession {
         throw new RpcError(ErrorCode.InvalidParams, 'complete: "position" {line, character} with non-negative integers is required with "uri"');
       }
       const snapshot = this.documents.require(uri);
-      const offset = snapshot.offsetAt(p.position as { line: number; character: number }, 'strict');
+      // Strict: a position past the end of a line or inside a surrogate pair is -32602 with the reason.
+      const offset = snapshot.cursorOffsetAt(p.position as { line: number; character: number }, 'strict');
       context = await this.withCrossFile(completionContext(snapshot, offset, trigger, maxCandidates), snapshot, offset);
+      eol = documentEol(snapshot.text);
     } else if (p.prefix !== undefined) {
       const documentKey = optionalString(p, 'documentKey', method) ?? 'untitled:api';
       if (!this.prefixKeys.has(documentKey)) {
@@ -292,6 +298,9 @@ export class ApiSession {
         suffix: optionalString(p, 'suffix', method) ?? '',
         trigger,
       };
+      eol = documentEol(context.prefix + context.suffix);
+      context.prefix = lfOnly(context.prefix);
+      context.suffix = lfOnly(context.suffix);
       if (maxCandidates !== undefined) context.maxCandidates = maxCandidates;
     } else {
       throw new RpcError(ErrorCode.InvalidParams, 'complete: give either {uri, position} of an open document or {prefix, suffix?, languageId?}');
@@ -309,7 +318,7 @@ export class ApiSession {
     const controller = new AbortController();
     this.inflight.set(key, { controller, uri });
     try {
-      const onPartial = p.stream === true ? (text: string) => this.options.notify('complete/partial', { id, text }) : undefined;
+      const onPartial = p.stream === true ? (text: string) => this.options.notify('complete/partial', { id, text: eol === '\n' ? text : text.replace(/\n/g, eol) }) : undefined;
       const result = await this.options.engine.complete(context, controller.signal, onPartial);
       if (controller.signal.aborted || result.kind === 'cancelled') {
         const reason = (controller.signal.reason as Reason | undefined) ?? 'cancelled';
@@ -317,9 +326,12 @@ export class ApiSession {
         throw new RpcError(ErrorCode.RequestCancelled, 'request cancelled', { reason });
       }
       if (result.kind === 'degraded') return { candidates: [], degraded: result.reason };
-      return result.cache === undefined
-        ? { candidates: result.candidates, timings: result.timings }
-        : { candidates: result.candidates, timings: result.timings, cache: result.cache };
+      const fit = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, eol };
+      const seen = new Set<string>();
+      const candidates = result.candidates
+        .map((c) => ({ ...c, text: fitCandidate(c.text, fit) }))
+        .filter((c) => c.text.length > 0 && !seen.has(c.text) && seen.add(c.text));
+      return result.cache === undefined ? { candidates, timings: result.timings } : { candidates, timings: result.timings, cache: result.cache };
     } finally {
       if (this.inflight.get(key)?.controller === controller) this.inflight.delete(key);
     }

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../engine/engine.js';
+import { computeLineStarts, documentEol, insideSurrogatePair, lfOnly, lineEndOffset } from '../documents/index.js';
+import { fitCandidate } from '../postprocess/index.js';
 import { MODEL_FLAGS, UsageError, engineOptionsFrom, languageOf, modelOptions, parse, positiveInt, statusLine } from './args.js';
 
 export const COMPLETE_USAGE = `usage: infill-ls complete <file> --line L --column C [options]
@@ -17,18 +19,18 @@ ${MODEL_FLAGS}
   --single-line           a one-line completion whatever the trigger
   --json                  print {"completion", "timings", "status"} as JSON instead of the bare text`;
 
-/** UTF-16 offset of (line, column), both 1-based; throws UsageError when the position is outside the text. */
+/**
+ * UTF-16 offset of (line, column), both 1-based (lines end at LF, CRLF or a lone CR; a line's length excludes its
+ * terminator); throws UsageError when the position is outside the text or inside a surrogate pair.
+ */
 export function offsetOf(text: string, line: number, column: number): number {
-  let start = 0;
-  for (let l = 1; l < line; l++) {
-    const nl = text.indexOf('\n', start);
-    if (nl === -1) throw new UsageError(`--line ${line} is past the end of the file (it has ${l} lines)`);
-    start = nl + 1;
-  }
-  const end = text.indexOf('\n', start);
-  const lineLength = (end === -1 ? text.length : end) - start;
+  const starts = computeLineStarts(text);
+  if (line > starts.length) throw new UsageError(`--line ${line} is past the end of the file (it has ${starts.length} lines)`);
+  const lineLength = lineEndOffset(text, starts, line - 1) - starts[line - 1]!;
   if (column > lineLength + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (it has ${lineLength} characters)`);
-  return start + column - 1;
+  const offset = starts[line - 1]! + column - 1;
+  if (insideSurrogatePair(text, offset)) throw new UsageError(`--column ${column} is inside a surrogate pair on line ${line} (between the two UTF-16 code units of one character); use ${column - 1} or ${column + 1}`);
+  return offset;
 }
 
 /** Runs the command; resolves with the exit code (0 ok, 1 model or file problem, 2 usage). */
@@ -81,23 +83,23 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   try {
     await engine.loaded;
     if (!debug && engine.status().state === 'ready') err(`${statusLine(engine.status())}\n`);
-    const r = await engine.complete(
-      {
-        documentKey: pathToFileURL(file).href,
-        version: 1,
-        languageId: languageOf(file),
-        prefix: text.slice(0, offset),
-        suffix: text.slice(offset),
-        trigger,
-        ...(args.values['single-line'] ? { lineMode: 'single' as const } : {}),
-      },
-      new AbortController().signal,
-    );
+    // The engine sees LF text; the printed completion has the file's line ends and fits the text after the cursor.
+    const context = {
+      documentKey: pathToFileURL(file).href,
+      version: 1,
+      languageId: languageOf(file),
+      prefix: lfOnly(text.slice(0, offset)),
+      suffix: lfOnly(text.slice(offset)),
+      trigger,
+      ...(args.values['single-line'] ? { lineMode: 'single' as const } : {}),
+    };
+    const r = await engine.complete(context, new AbortController().signal);
     if (r.kind !== 'ok') {
       err(`infill-ls complete: ${r.kind === 'degraded' ? r.reason : 'cancelled'}\n`);
       return 1;
     }
-    const completion = r.candidates[0]?.text ?? '';
+    const fit = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, eol: documentEol(text) };
+    const completion = r.candidates.map((c) => fitCandidate(c.text, fit)).find((t) => t.length > 0) ?? '';
     if (args.values.json) out(`${JSON.stringify({ completion, timings: r.timings, status: engine.status() })}\n`);
     else out(completion.endsWith('\n') ? completion : `${completion}\n`);
     return 0;

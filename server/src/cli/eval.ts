@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { createEngine, type EngineOptions } from '../engine/engine.js';
+import { fitCandidate } from '../postprocess/index.js';
 import { MODEL_FLAGS, UsageError, engineOptionsFrom, modelOptions, parse, positiveInt } from './args.js';
 
 export const EVAL_USAGE = `usage: infill-ls eval --tasks T.jsonl --out P.jsonl [options]
@@ -22,6 +23,10 @@ modelTokens every token run through the model (prefill, decode, self-infilling p
                           default: the engine's default decode mode
   --loops N               self-infilling loops, 0..2
   --tau X                 self-infilling confidence threshold, 0..1
+  --as-editor             ask and answer as an editor's automatic inline request: trigger automatic, no
+                          line mode from the task's "kind" (the engine decides one line or several), and
+                          the completion fitted to the document as the LSP/API/CLI edges fit it
+                          (postprocess/fit.ts); default: trigger manual with the task's line mode
 ${MODEL_FLAGS}`;
 
 export interface EvalTask {
@@ -100,7 +105,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
   try {
     args = parse(
       argv,
-      { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' } },
+      { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' }, 'as-editor': { type: 'boolean' } },
       false,
     );
     if (args.values.help) {
@@ -155,13 +160,17 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
       }
       const t0 = performance.now();
       const r = await engine.complete(
-        { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode },
+        args.values['as-editor']
+          ? { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'automatic' }
+          : { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode },
         new AbortController().signal,
       );
       const ms = Math.round((performance.now() - t0) * 10) / 10;
+      const fit = { prefix: task.prefix, suffix: task.suffix, languageId: task.language };
       const record: Record<string, unknown> = {
         id: task.id,
-        completion: r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '',
+        completion:
+          r.kind !== 'ok' ? '' : args.values['as-editor'] ? (r.candidates.map((c) => fitCandidate(c.text, fit)).find((t) => t.length > 0) ?? '') : (r.candidates[0]?.text ?? ''),
         raw: r.kind === 'ok' ? (r.raw ?? r.candidates[0]?.text ?? '') : '',
         ms,
         tokens: r.kind === 'ok' ? r.timings.generatedTokens : 0,

@@ -233,14 +233,15 @@ function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
   // A bare number means a fixed delay: `"debounce": 0` turns debouncing off.
   if (typeof value === 'number') {
     const v = integerIn('debounce', value, 0, 10000, errors);
-    if (v !== undefined) next.debounce = { ...next.debounce, mode: 'fixed', fixedMs: v };
+    if (v !== undefined) next.debounce = { ...DEFAULT_SETTINGS.debounce, mode: 'fixed', fixedMs: v };
     return;
   }
   if (!isRecord(value)) {
     errors.push(`${SETTINGS_SECTION}.debounce must be a number (fixed ms) or {mode, fixedMs, minMs, maxMs}, got ${show(value)}`);
     return;
   }
-  const d = { ...next.debounce };
+  // An object replaces the old debounce setting: keys it leaves out take their defaults, not their old values.
+  const d = { ...DEFAULT_SETTINGS.debounce };
   for (const [key, v] of Object.entries(value)) {
     if (v === undefined || v === null) continue;
     if (key === 'mode') {
@@ -269,12 +270,22 @@ function applyEnable(next: Settings, value: unknown, errors: string[]): void {
     errors.push(`${SETTINGS_SECTION}.enable must be a boolean or an object of languageId → boolean, got ${show(value)}`);
     return;
   }
-  const e = enableMap(next.enable);
+  // The pushed map replaces the old one, as VS Code's configuration model does (a language left out of it is no
+  // longer disabled); an invalid entry is reported and that language keeps its old value (a map with no valid entry
+  // keeps the old map).
+  const old = next.enable;
+  const e: Record<string, boolean> = Object.create(null) as Record<string, boolean>;
+  let valid = 0;
   for (const [lang, v] of Object.entries(value)) {
-    if (typeof v === 'boolean') e[lang] = v;
-    else errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
+    if (typeof v === 'boolean') {
+      e[lang] = v;
+      valid++;
+    } else {
+      errors.push(`${SETTINGS_SECTION}.enable.${lang} must be a boolean, got ${show(v)}`);
+      if (Object.hasOwn(old, lang)) e[lang] = old[lang]!;
+    }
   }
-  next.enable = e;
+  if (valid > 0 || Object.keys(value).length === 0) next.enable = enableMap(e);
 }
 
 /** Whether completion is on for `languageId`: its own entry, else '*', else true. Only own entries count. */

@@ -18,7 +18,7 @@ import { nowMs } from '../util/clock.js';
 import type { Generator } from './generator.js';
 import type { SamplingOptions } from './sampler.js';
 import type { Rng } from '../util/rng.js';
-import { decodeSpan, scoreContinuation, type SpanOptions, type SpanResult, type SpanTokenizer } from './span.js';
+import { decodeSpan, scoreContinuation, type SpanOptions, type SpanResult, type SpanStopReason, type SpanTokenizer } from './span.js';
 
 /** A span's stop check when `written` already precedes the span's text: the cut, as an offset into the span's text. */
 function stopAfter(written: string, stopAt: (text: string) => number | null): (text: string) => number | null {
@@ -115,6 +115,8 @@ export interface ModeCandidate {
   /** Higher is better: mean log-probability per token, or with suffix scoring log p(middle ⊕ suffix head). */
   score: number;
   source: CandidateSource;
+  /** Why its span stopped (plain FIM's spans; the decode plan keeps several lines only where the middle ended). */
+  stopReason?: SpanStopReason;
 }
 
 export interface ModeResult {
@@ -199,9 +201,9 @@ export async function decodeFim(gen: Generator, tokenizer: InfillTokenizer, req:
   decoded.tokens += base.tokenIds.length;
   const finish = (cancelled: boolean) => ({ ...result, cancelled, decodeMs: nowMs() - t0, generatedTokens: decoded.tokens });
   if (base.stopReason === 'cancelled') return finish(true);
-  result.candidates.push({ text: base.text, score: meanLogprob(base), source: 'fim' });
+  result.candidates.push({ text: base.text, score: meanLogprob(base), source: 'fim', stopReason: base.stopReason });
   const alt = await alternatives(gen, tokenizer, req, base, decoded);
-  for (const s of alt.spans) result.candidates.push({ text: s.text, score: meanLogprob(s), source: 'alternative' });
+  for (const s of alt.spans) result.candidates.push({ text: s.text, score: meanLogprob(s), source: 'alternative', stopReason: s.stopReason });
   if (alt.cancelled) return finish(true);
   result.candidates.sort((a, b) => b.score - a.score);
   return finish(false);

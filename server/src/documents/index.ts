@@ -1,12 +1,14 @@
 // Public surface of the versioned document store (pure; no protocol imports).
-export { completionContext, lineAround } from './context.js';
+export { completionContext, documentEol, lfOnly, lineAround, type Eol } from './context.js';
 export { DocumentStore, DocumentSnapshot, DocumentError, type DocumentErrorCode } from './store.js';
 export {
   PositionError,
   applyChanges,
   computeLineStarts,
   offsetAt,
+  cursorOffsetAt,
   positionAt,
+  insideSurrogatePair,
   lineEndOffset,
   type Position,
   type Range,

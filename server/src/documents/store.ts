@@ -5,7 +5,7 @@
 // current one (or none, which means current + 1). Errors are DocumentError with a code the
 // transports map to protocol errors.
 
-import { applyChanges, computeLineStarts, offsetAt, positionAt, type Position, type PositionMode, type TextChange } from './text.js';
+import { applyChanges, computeLineStarts, cursorOffsetAt, offsetAt, positionAt, type Position, type PositionMode, type TextChange } from './text.js';
 
 export type DocumentErrorCode = 'unknown-document' | 'stale-version' | 'invalid-argument';
 
@@ -45,6 +45,11 @@ export class DocumentSnapshot {
   /** UTF-16 offset of a position; throws PositionError when out of range (see PositionMode). */
   offsetAt(position: Position, mode: PositionMode = 'strict'): number {
     return offsetAt(this.text, this.lineStarts, position, mode);
+  }
+
+  /** The offset of a cursor position: never inside a surrogate pair (text.ts cursorOffsetAt). */
+  cursorOffsetAt(position: Position, mode: PositionMode = 'strict'): number {
+    return cursorOffsetAt(this.text, this.lineStarts, position, mode);
   }
 
   positionAt(utf16Offset: number): Position {

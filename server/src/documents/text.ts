@@ -5,6 +5,7 @@
 //   `positionEncoding: 'utf-16'` and JS strings use); astral characters count as 2.
 // - Line terminators are `\n`, `\r\n` and a lone `\r` (LSP 3.17 §Text Documents); a line's
 //   length excludes its terminator, so no position points between `\r` and `\n`.
+// - No cursor offset (cursorOffsetAt) splits a surrogate pair (strict mode rejects such a position, clamp snaps it).
 // - Functions here do no I/O; out-of-range input throws a PositionError (a precise, typed
 //   error the transports map to "invalid params"), never a bare RangeError.
 
@@ -110,6 +111,31 @@ export function offsetAt(text: string, lineStarts: readonly number[], position: 
     );
   }
   return start + position.character;
+}
+
+/**
+ * Like offsetAt, for a cursor (where a completion is inserted): a position between the two code units of a surrogate
+ * pair (an emoji, an astral CJK ideograph) throws a PositionError in 'strict' mode and snaps to the start of that
+ * character in 'clamp' mode — no editor cursor is there, and an item placed there would split the character. (Edits
+ * may split a pair: offsetAt allows it, since a client can ask for it.)
+ */
+export function cursorOffsetAt(text: string, lineStarts: readonly number[], position: Position, mode: PositionMode = 'strict'): number {
+  const offset = offsetAt(text, lineStarts, position, mode);
+  if (!insideSurrogatePair(text, offset)) return offset;
+  if (mode === 'clamp') return offset - 1;
+  throw new PositionError(
+    `position ${position.line}:${position.character} is inside a surrogate pair (between the two UTF-16 code units of one character); use ${position.character - 1} or ${position.character + 1}`,
+    position,
+    lineStarts.length,
+  );
+}
+
+/** True when `offset` falls between a high surrogate and the low surrogate that completes it (UTF-16). */
+export function insideSurrogatePair(text: string, offset: number): boolean {
+  if (offset <= 0 || offset >= text.length) return false;
+  const before = text.charCodeAt(offset - 1);
+  const after = text.charCodeAt(offset);
+  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff;
 }
 
 /** Converts a UTF-16 offset to an LSP position; offsets are clamped into [0, text.length]. */

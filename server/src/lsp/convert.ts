@@ -9,17 +9,35 @@ import {
   type Position,
 } from 'vscode-languageserver/node';
 import type { CompletionCandidate } from '../engine/types.js';
+import { fitCandidate, type FitContext } from '../postprocess/index.js';
 import { ACCEPT_COMMAND } from './protocol.js';
 
 const LABEL_MAX = 60;
 
-export function inlineItems(candidates: readonly CompletionCandidate[], position: Position, completionId: string): InlineCompletionItem[] {
-  return candidates
-    .filter((c) => c.text.length > 0)
-    .map((c, index) => ({
+/**
+ * The candidates fitted to the document (postprocess/fit.ts: line ends, first-line indentation, no text after the
+ * cursor twice), without empty or repeated texts; each keeps its index in the engine's list (items' completion ids).
+ * Without `fit`, the texts as given.
+ */
+export function fitted(candidates: readonly CompletionCandidate[], fit?: FitContext): { text: string; index: number }[] {
+  const seen = new Set<string>();
+  const out: { text: string; index: number }[] = [];
+  candidates.forEach((c, index) => {
+    const text = fit ? fitCandidate(c.text, fit) : c.text;
+    if (text.length === 0 || seen.has(text)) return;
+    seen.add(text);
+    out.push({ text, index });
+  });
+  return out;
+}
+
+/** Inline items inserting at `position` (a code-point boundary: the server snaps positions inside a surrogate pair). */
+export function inlineItems(candidates: readonly CompletionCandidate[], position: Position, completionId: string, fit?: FitContext): InlineCompletionItem[] {
+  return fitted(candidates, fit)
+    .map((c) => ({
       insertText: c.text,
       range: { start: position, end: position },
-      command: { title: 'infill-ls: accepted', command: ACCEPT_COMMAND, arguments: [{ completionId: `${completionId}.${index}` }] },
+      command: { title: 'infill-ls: accepted', command: ACCEPT_COMMAND, arguments: [{ completionId: `${completionId}.${c.index}` }] },
     }));
 }
 
@@ -46,10 +64,11 @@ export function classicItems(
   linePrefix: string,
   languageId: string,
   completionId: string,
+  fit?: FitContext,
 ): CompletionItem[] {
   const startCharacter = wordStart(linePrefix);
   const typed = linePrefix.slice(startCharacter);
-  return candidates
+  return fitted(candidates, fit)
     .filter((c) => c.text.trim().length > 0)
     .map((c, index) => {
       const newText = typed + c.text;
@@ -63,7 +82,7 @@ export function classicItems(
         preselect: index === 0,
         insertTextFormat: InsertTextFormat.PlainText,
         textEdit: { range: { start: { line: position.line, character: startCharacter }, end: position }, newText },
-        data: { completionId: `${completionId}.${index}` },
+        data: { completionId: `${completionId}.${c.index}` },
       };
     });
 }

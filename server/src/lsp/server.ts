@@ -31,8 +31,9 @@ import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider, uriToPath } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, lineAround, type DocumentSnapshot } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, documentEol, lineAround, type DocumentSnapshot } from '../documents/index.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
+import type { FitContext } from '../postprocess/index.js';
 import { classicItems, inlineItems } from './convert.js';
 import { AdaptiveDebouncer } from './debounce.js';
 import {
@@ -290,7 +291,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     position: Position,
     trigger: 'automatic' | 'manual',
     token: CancellationToken,
-  ): Promise<{ result: CompletionResult; languageId: string; linePrefix: string; completionId: string } | ResponseError<void> | null> {
+  ): Promise<{ result: CompletionResult; languageId: string; linePrefix: string; completionId: string; position: Position; fit: FitContext } | ResponseError<void> | null> {
     const snapshot = documents.require(uri);
     const desync = outOfSync.get(uri);
     if (desync !== undefined) {
@@ -300,8 +301,9 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       );
     }
     if (!isLanguageEnabled(settings, snapshot.languageId)) return null;
-    // LSP: a character past the end of the line means the end of the line.
-    const offset = snapshot.offsetAt(position, 'clamp');
+    // LSP: a character past the end of the line means the end of the line; one inside a surrogate pair, the start of
+    // that character. Items are placed at the position the offset maps back to.
+    const offset = snapshot.cursorOffsetAt(position, 'clamp');
     const { linePrefix, lineSuffix } = lineAround(snapshot, offset);
 
     const key = `${kind}:${uri}`;
@@ -324,7 +326,9 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
       if (controller.signal.aborted || result.kind === 'cancelled') return cancelledError(reason());
       lastCursor.set(uri, offset);
-      return { result, languageId: snapshot.languageId, linePrefix, completionId: (result.kind === 'ok' ? result.id : undefined) ?? `lsp${++completionCounter}` };
+      const fit: FitContext = { prefix: context.prefix, suffix: context.suffix, languageId: snapshot.languageId, eol: documentEol(snapshot.text) };
+      const at = snapshot.positionAt(offset);
+      return { result, languageId: snapshot.languageId, linePrefix, completionId: (result.kind === 'ok' ? result.id : undefined) ?? `lsp${++completionCounter}`, position: at, fit };
     } finally {
       subscription.dispose();
       if (inflight.get(key) === controller) inflight.delete(key);
@@ -480,7 +484,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       if (outcome === null) return { items: [] };
       if (outcome instanceof ResponseError) return outcome;
       if (outcome.result.kind !== 'ok') return { items: [] };
-      return { items: inlineItems(outcome.result.candidates, at.position, outcome.completionId) };
+      return { items: inlineItems(outcome.result.candidates, outcome.position, outcome.completionId, outcome.fit) };
     } catch (err) {
       return toResponseError(err, 'textDocument/inlineCompletion');
     }
@@ -496,7 +500,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       if (outcome === null) return { isIncomplete: false, items: [] };
       if (outcome instanceof ResponseError) return outcome;
       if (outcome.result.kind !== 'ok') return { isIncomplete: true, items: [] };
-      const items = classicItems(outcome.result.candidates, at.position, outcome.linePrefix, outcome.languageId, outcome.completionId);
+      const items = classicItems(outcome.result.candidates, outcome.position, outcome.linePrefix, outcome.languageId, outcome.completionId, outcome.fit);
       // Incomplete: the answer depends on the whole prefix, so the client asks again as the user types.
       return { isIncomplete: true, items };
     } catch (err) {

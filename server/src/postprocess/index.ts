@@ -12,6 +12,8 @@ import { stopAtSuffix } from './stop-at-suffix.js';
 
 export { balanceBrackets, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
+export { fitCandidate, type FitContext } from './fit.js';
+export { expectedIndent, fitFirstLine } from './indentation.js';
 export { rankCandidates, rankWithDeltas, type RankContext, type Rankable } from './rank.js';
 
 /**

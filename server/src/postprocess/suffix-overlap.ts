@@ -43,6 +43,9 @@ function dropRestOfLine(text: string, ctx: PostprocessContext): string {
   const lastLine = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
   if (!lastLine.endsWith(rest)) return text;
   const candidate = trimmed.slice(0, trimmed.length - rest.length);
+  // At the start of a code line (only whitespace before the cursor), a whole line ending like that code is a line of
+  // its own (`        return False` before `    return False`), not that code again.
+  if (candidate.trim() === '' && lineBeforeCursor(ctx.prefix).trim() === '') return text;
   const cost = structuralScorer(ctx);
   return cost(candidate) <= cost(text) ? candidate : text;
 }
