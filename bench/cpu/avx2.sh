@@ -3,10 +3,10 @@
 # do not depend on the development machine's AVX-512 kernels. QEMU user mode (TCG) translates every instruction, so
 # onnxruntime's CPU feature detection (cpuid) sees the emulated CPU and takes its AVX2 code paths.
 #   apt-get install -y qemu-user      (QEMU >= 7.2: TCG emulates AVX2, FMA, F16C)
-#   bash bench/cpu/avx2.sh node native/tools/numerics.mjs models/default
+#   bash bench/cpu/avx2.sh node native/tools/golden.mjs models/default --tol 1e-3
 #   bash bench/cpu/avx2.sh npx vitest run --pool=threads test/engine/default-model.test.ts
 #   QEMU_CPU=Haswell bash bench/cpu/avx2.sh node ...   (another AVX2 model; default EPYC-Rome = Zen 2)
-#   bash bench/cpu/avx2.sh --probe    prints the CPU flags the guest sees (avx2 yes, avx512f no)
+#   bash bench/cpu/avx2.sh --probe    prints the host's and the guest's cpuid flags (guest: avx2 yes, avx512f no; needs cc)
 # Timing under emulation is meaningless (tens of times slower); use it for numbers, not speed.
 # Child processes started with process.execPath (vitest's default 'forks' pool) would run natively: use
 # `--pool=threads` for vitest. `node` and `npx` in the command are run under QEMU; anything else is run as is.
