@@ -8,8 +8,9 @@
 #   QEMU_CPU=Haswell bash bench/cpu/avx2.sh node ...   (another AVX2 model; default EPYC-Rome = Zen 2)
 #   bash bench/cpu/avx2.sh --probe    prints the host's and the guest's cpuid flags (guest: avx2 yes, avx512f no; needs cc)
 # Timing under emulation is meaningless (tens of times slower); use it for numbers, not speed.
-# Child processes started with process.execPath (vitest's default 'forks' pool) would run natively: use
-# `--pool=threads` for vitest. `node` and `npx` in the command are run under QEMU; anything else is run as is.
+# Child processes run natively (QEMU user mode does not follow exec: process.execPath is the host's node), so
+# vitest needs `--pool=threads` (workers are threads of the emulated process); `npx X` runs node_modules/.bin/X's
+# script under QEMU (npx itself would spawn it). Only `node` and `npx` commands are accepted.
 set -euo pipefail
 cpu="${QEMU_CPU:-EPYC-Rome}"
 command -v qemu-x86_64 >/dev/null || { echo "avx2.sh: qemu-x86_64 not found (apt-get install -y qemu-user)" >&2; exit 2; }
@@ -42,6 +43,11 @@ fi
 [[ $# -gt 0 ]] || { echo "usage: bench/cpu/avx2.sh [--probe] node|npx ARGS..." >&2; exit 2; }
 case "$1" in
   node) shift; exec qemu-x86_64 -cpu "$cpu" "$node_bin" "$@" 2> >(filter) ;;
-  npx) shift; exec qemu-x86_64 -cpu "$cpu" "$node_bin" "$(dirname "$node_bin")/npx" "$@" 2> >(filter) ;;
+  npx)
+    # npx would start the package's bin in a child process, i.e. natively: run the bin's script under QEMU instead.
+    shift
+    script="$(readlink -f "node_modules/.bin/${1:?npx needs a command}")" || { echo "avx2.sh: node_modules/.bin/$1 not found" >&2; exit 2; }
+    shift
+    exec qemu-x86_64 -cpu "$cpu" "$node_bin" "$script" "$@" 2> >(filter) ;;
   *) echo "avx2.sh: the command must start with node or npx (got $1)" >&2; exit 2 ;;
 esac

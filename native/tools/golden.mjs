@@ -62,7 +62,7 @@ async function greedy(ids, n, chunk) {
 
 const tol = Number(opt('--tol', 0));
 let positions = 0, agree = 0, agreeTorch = 0, clear = 0, clearAgree = 0, tfChunkSame = 0, greedyChunkSame = 0;
-let greedyPrefixOk = 0, maxChunkDiff = 0;
+let greedyPrefixOk = 0, maxChunkDiff = 0, greedyAgree = 0;
 const perPrompt = [];
 const dumpRows = [];
 for (const g of golden) {
@@ -87,6 +87,7 @@ for (const g of golden) {
   const g1 = await greedy(g.input_ids, ref.length, 4096);
   const g7 = await greedy(g.input_ids, ref.length, 7);
   if (g1.join() === g7.join()) greedyChunkSame++;
+  greedyAgree += g1.filter((t, i) => t === ref[i]).length;
   // Free-running greedy must follow the reference at least up to its first near-tie (margin <= tol).
   const firstTie = margin.findIndex((m) => !(m > tol));
   const upTo = firstTie < 0 ? ref.length : firstTie;
@@ -103,6 +104,7 @@ const report = {
   teacher_forced_agreement_with_fp32_reference: +(agree / positions).toFixed(3),
   teacher_forced_agreement_with_torch_fp32_greedy: +(agreeTorch / positions).toFixed(3),
   clear_positions_agreeing: `${clearAgree}/${clear}`,
+  greedy_agreement_with_fp32_reference: +(greedyAgree / positions).toFixed(3),
   teacher_forced_chunked7_argmax_equals_one_shot: `${tfChunkSame}/${golden.length}`,
   max_abs_logit_diff_chunked7_vs_one_shot: +maxChunkDiff.toExponential(2),
   greedy_chunked7_equals_one_shot: `${greedyChunkSame}/${golden.length}`,
