@@ -135,7 +135,9 @@ const sumPrefix = 'export function sum(values: number[]): number {\n  let total 
 const sumSuffix = '\n  }\n  return total;\n}\n';
 
 async function completeSum(): Promise<string> {
-  const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu' });
+  // The engine's decoding time budget (3 s by default) scales like the timeouts: under CPU emulation
+  // (bench/cpu/avx2.sh) a token takes tens of times longer, and the budget would cut the completion short.
+  const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', timeBudgetMs: modelTimeout(3000) });
   try {
     const r = await engine.complete(
       { documentKey: 'file:///sum.ts', version: 1, languageId: 'typescript', prefix: sumPrefix, suffix: sumSuffix, trigger: 'manual' },
