@@ -88,7 +88,10 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--fp32-out", default=None)
     ap.add_argument("--dev-stream", default=None)
-    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (q8w): 4 = int8 compute, 0 = fp32 compute")
+    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (q8w with --compute matmulnbits): 4 = int8 compute, 0 = fp32 compute")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"],
+                    help="q8w: fp32 (default) rewrites the MatMulNBits nodes into constant-folded dequantization + fp32 MatMul "
+                         "(native/py/dequant_graph.py: the same numbers on every CPU); matmulnbits keeps them (int8 kernels differ by CPU)")
     ap.add_argument("--quant", default="q8w", choices=["q8", "q8w"],
                     help="q8w (default): 8-bit block-wise weights (MatMulNBits, block 128; row-independent, so chunked and packed "
                          "prefill give the same numbers); q8: int8 weights + per-tensor dynamic int8 activations (MatMulInteger)")
@@ -102,6 +105,9 @@ def main():
     t0 = time.time()
     fp32 = build_onnx(cfg, sd, layout="packed", quant="fp32")
     q8 = build_onnx(cfg, sd, layout="packed", quant=a.quant, accuracy_level=a.accuracy_level)
+    if a.quant == "q8w" and a.compute == "fp32":
+        from dequant_graph import rewrite
+        rewrite(q8)
     q8_path = os.path.join(a.out, "onnx", "model_quantized.onnx")
     onnx.save(q8, q8_path)
     fp32_path = a.fp32_out or os.path.join("/tmp", "infill-ls-model-fp32.onnx")
@@ -116,7 +122,7 @@ def main():
     config = hf_config(cfg, vocab["<|endoftext|>"], vocab["<|endoftext|>"], {
         "infill_ls": {"packed": True, "fim_mode": "spm", "fim_modes": ["psm", "spm"], "training_context": 1024,
                       "contract": "see README.md in this directory", "training": training,
-                      "quantization": {"method": a.quant, **({"block_size": 128, "accuracy_level": a.accuracy_level} if a.quant == "q8w" else {})}},
+                      "quantization": {"method": a.quant, **({"block_size": 128, "compute": a.compute, **({"accuracy_level": a.accuracy_level} if a.compute == "matmulnbits" else {})} if a.quant == "q8w" else {})}},
         "transformers.js_config": {"dtype": "q8"},
     })
     with open(os.path.join(a.out, "config.json"), "w") as f:

@@ -8,6 +8,7 @@ import { createEngine, type Engine, type EngineOptions } from '../../server/src/
 import type { CompletionContext, CompletionResult } from '../../server/src/engine/types.js';
 import { createRng } from '../../server/src/util/rng.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
 // A frozen copy of runtime/model.ts (as of the worker merge): reading the live file made the scores this test compares
 // change with every edit of model.ts, and one edit put a score difference just past the 0.05 tolerance.
@@ -71,13 +72,16 @@ describe('per-document KV prefix caches (default model)', () => {
       expect(b.cache).toBe('off');
       expect(b.timings.prefillTokens).toBe(b.timings.promptTokens);
       expect(a.timings.promptTokens).toBe(b.timings.promptTokens);
-      // Same tokens; the scores may differ in the last digits (attention sums over a differently split past).
+      // Same tokens on any CPU: models/default computes in fp32 (no int8 activations), so a cached and an uncached
+      // run differ only in float summation order over a differently split past (K/V within 1e-5 in
+      // test/runtime/packed-prefill.test.ts), so a greedy token can only flip at a top-2 logit margin far below the
+      // 1e-3 near-tie tolerance of test/engine/default-model.test.ts. The scores may differ in the last digits.
       expect(a.candidates.map((c) => c.text)).toEqual(b.candidates.map((c) => c.text));
       a.candidates.forEach((c, i) => expect(c.score).toBeCloseTo(b.candidates[i]!.score, 1));
       if (a.timings.prefillTokens < a.timings.promptTokens / 2) reusedSteps++;
     }
     expect(reusedSteps).toBeGreaterThan(20);
-  }, 120_000);
+  }, modelTimeout(300_000));
 
   test('another document does not destroy this one\'s cache', async () => {
     const e = await engine();
@@ -91,7 +95,7 @@ describe('per-document KV prefix caches (default model)', () => {
     expect(e.cacheStats()).toMatchObject({ entries: 2 });
     e.onDocumentClosed('file:///b.ts');
     expect(e.cacheStats()).toMatchObject({ entries: 1 });
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('eviction keeps the byte budget (tiny budget, several documents); an evicted document misses', async () => {
     const probe = await engine();
@@ -110,7 +114,7 @@ describe('per-document KV prefix caches (default model)', () => {
     expect(again.timings.prefillTokens).toBe(again.timings.promptTokens);
     const recent = ok(await e.complete(ctx('file:///d4.ts', src, 1000 + 4 * 900), never));
     expect(recent.cache).toMatch(/^kv-prefix:/);
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('a request cancelled between prefill chunks leaves a usable cache: the next request is correct and reuses it', async () => {
     const cur = src.indexOf('export async function loadModel') + 60;
@@ -138,7 +142,7 @@ describe('per-document KV prefix caches (default model)', () => {
       if (next.timings.prefillTokens < next.timings.promptTokens) sawPartialReuse = true;
     }
     expect(sawPartialReuse).toBe(true);
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('memory stays bounded over 100 documents', async () => {
     const probe = await engine();
@@ -151,5 +155,5 @@ describe('per-document KV prefix caches (default model)', () => {
     const s = e.cacheStats()!;
     expect(s.entries).toBeLessThan(100);
     expect(s.evictions).toBe(100 - s.entries);
-  }, 60_000);
+  }, modelTimeout(60_000));
 });

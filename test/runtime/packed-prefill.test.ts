@@ -7,6 +7,7 @@ import { Generator } from '../../server/src/decoding/index.js';
 import { packBins, packedPrefill, type KvCache, type LoadedModel } from '../../server/src/runtime/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
 import { greedySteps } from './helpers/greedy.js';
+import { modelTimeout } from './helpers/timeout.js';
 
 const bundles: LoadedBundle[] = [];
 afterAll(async () => {
@@ -38,19 +39,43 @@ async function oneByOne(model: LoadedModel, prompts: number[][], steps: number):
 }
 
 /**
- * One-by-one prefill with the same split as packed prefill: all but the last token in one run per prompt,
- * the last token as the first decode step. On models/default this, not `oneByOne`, is the exact reference:
- * MatMulNBits (accuracy_level 4) rounds a 1-row run differently from the same row inside a longer run, so
- * holding the last token back changes near-tie greedy choices whether or not the prompts are packed.
+ * Near-tie tolerance on a top-1/top-2 logit margin (the one test/engine/default-model.test.ts states and measures:
+ * models/default computes in fp32, so packed and one-by-one runs differ only in float summation order, ~1e-6).
  */
-async function oneByOneHeldBack(model: LoadedModel, prompts: number[][], steps: number): Promise<number[][]> {
-  const out: number[][] = [];
+const TOL = 1e-3;
+
+/**
+ * The reference path: each prompt prefilled on its own, all but the last token in one run (the split packed prefill
+ * uses), then greedy steps through model.forward; returns the tokens and each step's top-1/top-2 logit margin.
+ */
+async function oneByOneWithMargins(model: LoadedModel, prompts: number[][], steps: number): Promise<{ tokens: number[]; margins: number[] }[]> {
+  const out: { tokens: number[]; margins: number[] }[] = [];
   for (const p of prompts) {
     const cache = model.createCache();
     if (p.length > 1) await model.forward(p.slice(0, -1), cache, { logits: 'none' });
-    out.push(await greedy(new Generator(model, {}, cache, p), steps));
+    const tokens: number[] = [];
+    const margins: number[] = [];
+    let next = p[p.length - 1]!;
+    for (let k = 0; k < steps; k++) {
+      const row = (await model.forward([next], cache))!;
+      let a = 0;
+      for (let j = 1; j < row.length; j++) if (row[j]! > row[a]!) a = j;
+      let b = a === 0 ? 1 : 0;
+      for (let j = 0; j < row.length; j++) if (j !== a && row[j]! > row[b]!) b = j;
+      tokens.push(a);
+      margins.push(row[a]! - row[b]!);
+      next = a;
+    }
+    cache.dispose();
+    out.push({ tokens, margins });
   }
   return out;
+}
+
+/** The reference's tokens up to (not including) its first near-tie. */
+function clearPrefix(ref: { tokens: number[]; margins: number[] }): number[] {
+  const tie = ref.margins.findIndex((m) => !(m > TOL));
+  return tie < 0 ? ref.tokens : ref.tokens.slice(0, tie);
 }
 
 async function packed(model: LoadedModel, prompts: number[][], steps: number, binTokens?: number): Promise<number[][]> {
@@ -64,12 +89,10 @@ async function packed(model: LoadedModel, prompts: number[][], steps: number, bi
 /**
  * Real code text cut into prompts of the given token lengths, each from a different offset.
  *
- * Why not exact equality everywhere: packed K/V equal one-by-one K/V bitwise in layer 0, but the attention
- * of a packed row sums over a longer (mostly masked) row in another order (~1e-7 differences), and the
- * int8 activation quantization inside MatMulNBits (accuracy_level 4) turns an occasional flipped rounding
- * into a ~1e-2 difference that later layers carry on (measured: a 300-token prompt after a 10/100/200-token
- * one first differs at its position 189 in layer 1, up to 0.2 by layer 9). Greedy paths that meet a
- * near-tie then diverge — so does one-shot vs held-back-last-token prefill without any packing.
+ * Why not exact equality: the attention of a packed row sums over a longer (mostly masked) row in another order
+ * (measured: up to 9.5e-6 in K/V on the prompts below, AVX-512), so a greedy path may leave the reference at a near-tie (margin <= TOL), and only
+ * there. (With the former MatMulNBits accuracy_level 4 graph, int8 activation rounding amplified such differences
+ * to ~0.2 and changed greedy paths away from near-ties too.)
  */
 function codePrompts(ids: number[], lengths: number[]): number[][] {
   return lengths.map((n, k) => ids.slice(11 + k * 37, 11 + k * 37 + n));
@@ -102,35 +125,37 @@ test('packBins is first-fit decreasing and gives oversized items a bin of their 
 });
 
 describe('models/default (packed layout)', () => {
-  test('packed prefill then 12 greedy tokens: same first token always, same 12 tokens on >= 4/5 prompts (2 bin capacities)', async () => {
+  test('packed prefill then 12 greedy tokens: the reference tokens up to its first near-tie (2 bin capacities)', async () => {
     const b = await open(defaultModelDir);
     expect(b.model.layout.kind).toBe('packed');
     const ids = b.tokenizer.encode(source);
     const prompts = codePrompts(ids, [5, 300, 40, 200, 120]);
     expect(prompts.map((p) => p.length)).toEqual([5, 300, 40, 200, 120]);
-    const want = await oneByOneHeldBack(b.model, prompts, 12);
+    const ref = await oneByOneWithMargins(b.model, prompts, 12);
+    // Otherwise the check below would compare little.
+    expect(ref.reduce((n, r) => n + clearPrefix(r).length, 0)).toBeGreaterThanOrEqual(30);
     for (const cap of [2048, 320]) {
       const got = await packed(b.model, prompts, 12, cap);
-      // Every first token (the held-back token's logits) agrees; whole 12-token paths agree for most prompts.
-      expect(got.map((t) => t[0])).toEqual(want.map((t) => t[0]));
-      const same = got.filter((t, i) => t.join() === want[i]!.join()).length;
+      got.forEach((t, i) => expect(t.slice(0, clearPrefix(ref[i]!).length)).toEqual(clearPrefix(ref[i]!)));
+      const same = got.filter((t, i) => t.join() === ref[i]!.tokens.join()).length;
       console.log(`packed prefill, bins of ${cap}: ${same}/5 prompts give the identical 12 greedy tokens`);
-      expect(same).toBeGreaterThanOrEqual(4);
     }
-  }, 120_000);
+  }, modelTimeout(120_000));
 
-  test('packed K/V stay within int8-rounding distance of one-by-one K/V in every layer', async () => {
+  test('packed K/V stay within float-summation distance (< TOL) of one-by-one K/V in every layer', async () => {
     const b = bundles[0] ?? (await open(defaultModelDir));
     const prompts = codePrompts(b.tokenizer.encode(source), [5, 300, 40, 200, 120]);
     const got = await packedPrefill(b.model, prompts);
     for (let i = 0; i < prompts.length; i++) {
       const ref = b.model.createCache();
       await b.model.forward(prompts[i]!.slice(0, -1), ref, { logits: 'none' });
-      expect(maxKvDiff(got[i]!, ref)).toBeLessThan(0.5);
+      const d = maxKvDiff(got[i]!, ref);
+      console.log(`packed vs one-by-one K/V, prompt ${i}: max abs diff ${d.toExponential(2)}`);
+      expect(d).toBeLessThan(TOL);
       ref.dispose();
       got[i]!.dispose();
     }
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('an empty prompt list gives no caches; 0- and 1-token prompts give empty caches', async () => {
     const b = bundles[0] ?? (await open(defaultModelDir));
@@ -147,4 +172,4 @@ test('fallback on a standard-layout fixture (llama) gives the same tokens as the
   const ids = b.tokenizer.encode(source);
   const prompts = codePrompts(ids, [5, 60, 17, 33, 2]);
   expect(await packed(b.model, prompts, 12)).toEqual(await oneByOne(b.model, prompts, 12));
-}, 60_000);
+}, modelTimeout(60_000));
