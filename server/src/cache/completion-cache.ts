@@ -21,6 +21,8 @@ export interface CompletionEntry {
   speculative: boolean;
   /** Model score of the text (mean log-probability per token). */
   score: number;
+  /** The line mode the request forced (undefined: the syntax plan chose); a speculation after an accept asks the same. */
+  lineMode?: 'single' | 'multi';
 }
 
 export interface CompletionHit {

@@ -115,7 +115,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const r = await pending;
     if (r.kind !== 'ok') return r;
     const best = r.candidates[0];
-    const entry = completions.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: best?.text ?? '', speculative: background, score: best?.score ?? 0 });
+    const entry = completions.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: best?.text ?? '', speculative: background, score: best?.score ?? 0, ...(context.lineMode ? { lineMode: context.lineMode } : {}) });
     const totalMs = nowMs() - t0;
     if (!background) setLatency(totalMs);
     return { kind: 'ok', candidates: r.candidates, raw: r.raw, timings: { ...r.timings, totalMs }, cache: r.cache, id: entry.id };
@@ -128,6 +128,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const hit = completions.lookup(context.documentKey, context.prefix, context.suffix);
     if (!hit) return null;
     const text = hit.remaining;
+    // A request that forces several lines is not answered by a one-line text decoded without that demand.
+    if (context.lineMode === 'multi' && hit.entry.lineMode !== 'multi' && !hit.entry.text.includes('\n')) return null;
     // The rest of a multi-line completion is still shown as such; single-line requests keep its first line.
     const shown = isSingleLine(context) && text.includes('\n') ? text.slice(0, text.indexOf('\n')) : text;
     if (!shown.trim()) return null;
@@ -210,11 +212,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
   const speculations = new Map<string, Speculation>();
 
-  function speculate(documentKey: string, languageId: string, prefix: string, suffix: string): void {
+  function speculate(documentKey: string, languageId: string, prefix: string, suffix: string, lineMode: 'single' | 'multi' | undefined): void {
     if (!ready()) return;
     speculations.get(documentKey)?.controller.abort();
     const controller = new AbortController();
-    const context: CompletionContext = { documentKey, version: -1, languageId, prefix, suffix, trigger: 'automatic' };
+    // As the accepted request asked: an automatic trigger, with its forced line mode if it had one.
+    const context: CompletionContext = { documentKey, version: -1, languageId, prefix, suffix, trigger: 'automatic', ...(lineMode ? { lineMode } : {}) };
     const spec: Speculation = { controller, done: Promise.resolve(), prefix, suffix, singleLine: isSingleLine(context) };
     spec.done = run(context, controller.signal, nowMs(), true)
       .then((result) => {
@@ -233,7 +236,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const entry = completions.get(event.completionId) ?? completions.get(event.completionId.replace(/\.\d+$/, ''));
     if (!entry) return;
     // The document after the accept: the accepted text is inserted at the cursor, the suffix is unchanged.
-    speculate(entry.documentKey, entry.languageId, entry.prefix + entry.text, entry.suffix);
+    speculate(entry.documentKey, entry.languageId, entry.prefix + entry.text, entry.suffix, entry.lineMode);
   }
 
   return {
