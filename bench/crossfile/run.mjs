@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { editSimilarity } from './similarity.mjs';
+import { editSimilarity } from '../lib/similarity.mjs';
 import { DEFAULT_PACKAGES, devPackages, fetchPackage, repo, tasksOf } from './tasks.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));

@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { editSimilarity } from '../lib/similarity.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 // resolve the interpreter once: version-manager shims (pyenv) cost ~0.3 s per start
@@ -27,20 +28,6 @@ const { syntaxErrorCount } = await import(new URL('../../server/dist/syntax/inde
 function inserted(task, middle) {
   if (!task.test) return middle;
   return task.kind === 'single' ? middle + '\n' : middle.endsWith('\n') || task.suffix.startsWith('\n') ? middle : middle + '\n';
-}
-
-export function editSimilarity(a, b) {
-  if (a === b) return 1;
-  const n = a.length;
-  const m = b.length;
-  if (!n || !m) return 0;
-  let prev = Array.from({ length: m + 1 }, (_, j) => j);
-  for (let i = 1; i <= n; i++) {
-    const cur = [i];
-    for (let j = 1; j <= m; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return 1 - prev[m] / Math.max(n, m);
 }
 
 const truncation = args.truncate ?? 'reference';

@@ -1,4 +1,4 @@
-// Edit similarity (1 - Levenshtein distance / longer length), as bench/quality/score.mjs computes it.
+// Edit similarity (1 - Levenshtein distance / longer length) between a completion and its reference; used by bench/quality/score.mjs and bench/crossfile/run.mjs.
 export function editSimilarity(a, b) {
   if (a === b) return 1;
   const n = a.length;
