@@ -162,6 +162,9 @@ describe('untrusted workspaces (Restricted Mode)', () => {
 describe('serverEnv', () => {
   it("starts the server with onnxruntime's telemetry off, keeping the host's environment", () => {
     const env = serverEnv({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '0' });
-    expect(env).toEqual({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '1' });
+    expect(env).toEqual({ PATH: '/bin', ORT_DISABLE_TELEMETRY: '1', MALLOC_MMAP_THRESHOLD_: '131072' });
+  });
+  it("fixes glibc's mmap threshold (the load-time dequantization's intermediates go back to the system) unless the user set one", () => {
+    expect(serverEnv({ MALLOC_MMAP_THRESHOLD_: '65536' }).MALLOC_MMAP_THRESHOLD_).toBe('65536');
   });
 });
