@@ -248,6 +248,9 @@ local function start_client()
   client_id = vim.lsp.start_client({
     name = 'infill-ls',
     cmd = config.cmd,
+    -- glibc's mmap threshold fixed at 128 KiB (unless set): the default model's load-time dequantization otherwise
+    -- leaves ~300 MB of freed intermediates in the server's heap (models/default/README.md).
+    cmd_env = vim.env.MALLOC_MMAP_THRESHOLD_ == nil and { MALLOC_MMAP_THRESHOLD_ = '131072' } or nil,
     root_dir = config.root_dir or vim.fn.getcwd(),
     capabilities = capabilities,
     init_options = config.settings,
