@@ -23,6 +23,7 @@ describe('parseServeArgs', () => {
 
   it('collects model settings', () => {
     expect(parseServeArgs(['--stdio', '--model-dir', 'm', '--device=cpu', '--max-new-tokens', '16']).settings).toEqual({ modelDir: 'm', device: 'cpu', maxNewTokens: 16 });
+    expect(parseServeArgs(['--ws', '--cross-file-context']).settings).toEqual({ crossFileContext: true });
   });
 
   it('takes the model directory as --model or its alias --model-dir, once', () => {

@@ -30,6 +30,7 @@ model
   --model DIR             HF/Optimum model directory (default models/default; --model-dir is the same flag)
   --device D              auto | cpu | cuda | webgpu (default auto)
   --max-new-tokens N      generated tokens per completion (default 64)
+  --cross-file-context    put definitions from other files into the prompt (setting crossFileContext; default off)
 
 WebSocket API
   --port N                port (0 picks a free one)
@@ -137,6 +138,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--max-new-tokens':
         result.settings.maxNewTokens = integer('--max-new-tokens', value(), 1, 1024);
+        break;
+      case '--cross-file-context':
+        result.settings.crossFileContext = true;
         break;
       case '--clientProcessId':
         // vscode-languageclient passes this; the LSP watchdog uses initialize's processId instead.
