@@ -17,7 +17,8 @@ const never = new AbortController().signal;
 // Small budgets keep the test fast and make sticky trimming and suffix trimming happen. Completion-level reuse is
 // off: these tests are about the KV caches, so every request runs the model (test/engine/completion-reuse.test.ts
 // covers the completion cache).
-const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32, completionReuse: false, warm: false };
+// The decoding time budget scales with the emulation (bench/cpu/avx2.sh): a budget cut would make the two runs differ.
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32, completionReuse: false, warm: false, timeBudgetMs: modelTimeout(3000) };
 
 const engines: Engine[] = [];
 async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
