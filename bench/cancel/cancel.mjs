@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rpc from 'vscode-jsonrpc/node';
+import { positionAt } from '../replay/session.mjs';
 const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,15 +44,6 @@ const TEXT = ['server/src/scheduler/scheduler.ts', 'server/src/engine/model-side
   .map((f) => fs.readFileSync(path.join(root, f), 'utf8'))
   .join('\n');
 const CURSOR = TEXT.lastIndexOf('\n', 9000) + 1;
-function positionAt(text, offset) {
-  let line = 0;
-  let last = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    last = i + 1;
-  }
-  return { line, character: offset - last };
-}
 
 async function startServer(name, serverRoot) {
   const child = spawn(process.execPath, [path.join(serverRoot, 'bin/infill-ls.js'), 'serve', '--stdio', '--device', 'cpu'], {
