@@ -27,6 +27,28 @@ def bytes_to_unicode() -> dict[int, str]:
 WORD_RE = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z_]+| ?[0-9]+| ?[^\sA-Za-z0-9_]+|\s+(?!\S)|\s+""")
 
 
+# Text written for the tiny test models' tokenizers (not taken from any corpus) to learn a few merges from
+# (native/py/fixtures.py, qwen_models.py).
+SAMPLE = '''
+export function add(a: number, b: number): number {
+  return a + b;
+}
+const items = [1, 2, 3].map((x) => x * 2);
+class Stack<T> {
+  private items: T[] = [];
+  push(item: T): void { this.items.push(item); }
+  pop(): T | undefined { return this.items.pop(); }
+}
+def mean(values):
+    total = 0
+    for value in values:
+        total += value
+    return total / len(values)
+if __name__ == "__main__":
+    print(mean([1, 2, 3]))
+'''
+
+
 def train_bpe(text: str, n_merges: int, specials: list[str]) -> dict:
     b2u = bytes_to_unicode()
     words = Counter(tuple(b2u[b] for b in w.encode("utf-8")) for w in WORD_RE.findall(text))

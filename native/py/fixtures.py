@@ -20,31 +20,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bpe import tokenizer_config, train_bpe  # noqa: E402
+from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
 from model import ModelConfig, build_model, greedy, hf_config  # noqa: E402
 from onnx_builder import build_onnx  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-# Text written for these fixtures (not taken from any corpus) to learn a few merges from.
-SAMPLE = '''
-export function add(a: number, b: number): number {
-  return a + b;
-}
-const items = [1, 2, 3].map((x) => x * 2);
-class Stack<T> {
-  private items: T[] = [];
-  push(item: T): void { this.items.push(item); }
-  pop(): T | undefined { return this.items.pop(); }
-}
-def mean(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-if __name__ == "__main__":
-    print(mean([1, 2, 3]))
-'''
 
 FIXTURES = {
     "llama": dict(

@@ -47,7 +47,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bpe import tokenizer_config, train_bpe  # noqa: E402
+from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
 from onnx_builder import Builder, Graph  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -57,25 +57,6 @@ MS = "com.microsoft"
 QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
                  "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"]
 
-# Text written for these models (not from any corpus) to learn a few merges from.
-SAMPLE = '''
-export function add(a: number, b: number): number {
-  return a + b;
-}
-const items = [1, 2, 3].map((x) => x * 2);
-class Stack<T> {
-  private items: T[] = [];
-  push(item: T): void { this.items.push(item); }
-  pop(): T | undefined { return this.items.pop(); }
-}
-def mean(values):
-    total = 0
-    for value in values:
-        total += value
-    return total / len(values)
-if __name__ == "__main__":
-    print(mean([1, 2, 3]))
-'''
 
 
 class Shape:
