@@ -62,9 +62,17 @@ function probe(importLine: string, env: NodeJS.ProcessEnv): Probe {
   return { pid, homeFiles, trace, matDebugLog };
 }
 
+/**
+ * The variables onnxruntime's native library reads to detect a CI service (their names are in its strings, next
+ * to the telemetry code): with any of them set it stays quiet, so both runs drop them to behave as on a user's
+ * machine. Without this the control fails under CI=true, and the first test would pass without proving anything.
+ */
+const CI_VARIABLES = ['CI', 'TF_BUILD', 'GITHUB_ACTIONS', 'GITLAB_CI', 'CIRCLECI', 'TRAVIS', 'JENKINS_URL', 'CODEBUILD_BUILD_ID', 'BUILDKITE', 'TEAMCITY_VERSION', 'APPVEYOR', 'BITBUCKET_BUILD_NUMBER'];
+
 const baseEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env };
   delete env.ORT_DISABLE_TELEMETRY;
+  for (const name of CI_VARIABLES) delete env[name];
   return env;
 };
 
