@@ -6,7 +6,8 @@ import { Waiters } from '../support/waiters.js';
 export interface TestClient {
   ws: WebSocket;
   messages: any[];
-  call(method: string, params?: unknown): Promise<any>;
+  /** Sends a request and resolves with its response; rejects after `timeoutMs` (default 3 s). */
+  call(method: string, params?: unknown, timeoutMs?: number): Promise<any>;
   sendRaw(data: string | Buffer): void;
   /** Resolves with the next message matching `predicate`. */
   next(predicate: (message: any) => boolean, timeoutMs?: number): Promise<any>;
@@ -41,10 +42,10 @@ export function connect(url: string, headers: Record<string, string>): Promise<T
             () => new Error(`timed out; messages: ${JSON.stringify(messages).slice(0, 500)}`),
           ).then((hit) => hit.message);
         },
-        call(method, params) {
+        call(method, params, timeoutMs) {
           const id = nextId++;
           ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-          return client.next((m) => m.id === id && !('method' in m));
+          return client.next((m) => m.id === id && !('method' in m), timeoutMs);
         },
         sendRaw(data) {
           ws.send(data);

@@ -62,7 +62,15 @@ describe('real default model', () => {
     const token = 'real-model-test-token-0123456789';
     const server = await spawnWs(['--device', 'cpu', ...MODEL_ARGS], { XDG_STATE_HOME: stateHome, INFILL_LS_TOKEN: token });
     const c = await connect(server.url, { Authorization: `Bearer ${token}` });
-    const done = await c.call('complete', PROMPTS[1]);
+    // The model loads in the worker while the socket opens: on a loaded CI machine that alone took over 3 s (the
+    // client's default wait), so this polls `status` until the load ends (60 s at most), like the LSP test above
+    // waits for its status, then gives the completion 30 s.
+    let status = (await c.call('status')).result;
+    for (const deadline = Date.now() + 60_000; status.state === 'loading' && Date.now() < deadline; status = (await c.call('status')).result) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toMatchObject({ state: 'ready' });
+    const done = await c.call('complete', PROMPTS[1], 30_000);
     expect(done.error).toBeUndefined();
     expect(done.result.candidates.length).toBeGreaterThan(0);
     expect(done.result.timings.totalMs).toBeGreaterThan(0);

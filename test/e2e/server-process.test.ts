@@ -132,7 +132,7 @@ describe('WebSocket API (spawned process)', () => {
     await expect(connect(server.url, { Authorization: 'Bearer wrong' })).rejects.toMatchObject({ statusCode: 401 });
     await expect(connect(server.url, { Authorization: `Bearer ${token}`, Origin: 'https://evil.example' })).rejects.toMatchObject({ statusCode: 403 });
     const c = await connect(server.url, { Authorization: `Bearer ${token}` });
-    const done = await c.call('complete', { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python' });
+    const done = await c.call('complete', { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python' }, 30_000); // waits for the load too: 3 s was short on a loaded machine
     expect(done.error).toBeUndefined();
     expect(Array.isArray(done.result.candidates)).toBe(true);
     expect((await c.call('status')).result).toMatchObject({ state: 'ready' });

@@ -100,7 +100,7 @@ describe('a pulled model, named by its repo id', () => {
       status = (await c.call('status')).result;
     }
     expect(status).toMatchObject({ state: 'ready', model: 'org/tiny-llama' });
-    const done = await c.call('complete', { prefix: PREFIX, suffix: SUFFIX, languageId: 'python' });
+    const done = await c.call('complete', { prefix: PREFIX, suffix: SUFFIX, languageId: 'python' }, 30_000);
     expect(done.error).toBeUndefined();
     expect(done.result.candidates[0]?.text).toBe(reference);
     c.close();
