@@ -40,6 +40,14 @@ function inline(h: Harness, line: number, character: number, triggerKind = 1, ca
   );
 }
 
+/** Waits until the fake engine has received `n` completion requests (a fixed sleep raced the server on a loaded CI machine). */
+async function untilEngineCalled(engine: { contexts: unknown[] }, n = 1): Promise<void> {
+  for (const deadline = Date.now() + 10_000; engine.contexts.length < n; ) {
+    if (Date.now() > deadline) throw new Error(`the engine got ${engine.contexts.length} of ${n} requests in 10 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function errorOf(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
     await p;
@@ -171,7 +179,7 @@ describe('cancellation', () => {
     engines.last.next({ kind: 'hang' });
     const source = new CancellationTokenSource();
     const pending = inline(h, 0, 3, 1, source);
-    await new Promise((r) => setTimeout(r, 20));
+    await untilEngineCalled(engines.last);
     source.cancel();
     const err = await errorOf(pending);
     expect(err.code).toBe(LSPErrorCodes.RequestCancelled);
@@ -185,7 +193,7 @@ describe('cancellation', () => {
     h.open(URI, 'abc');
     engines.last.next({ kind: 'hang' });
     const first = inline(h, 0, 3);
-    await new Promise((r) => setTimeout(r, 20));
+    await untilEngineCalled(engines.last);
     const second = inline(h, 0, 2);
     expect((await errorOf(first)).code).toBe(LSPErrorCodes.RequestCancelled);
     expect((await second).items).toHaveLength(1);
@@ -197,7 +205,7 @@ describe('cancellation', () => {
     h.open(URI, 'abc', 'typescript', 1);
     engines.last.next({ kind: 'hang' });
     const pending = inline(h, 0, 3);
-    await new Promise((r) => setTimeout(r, 20));
+    await untilEngineCalled(engines.last);
     h.client.sendNotification('textDocument/didChange', { textDocument: { uri: URI, version: 2 }, contentChanges: [{ text: 'abcd' }] });
     expect((await errorOf(pending)).code).toBe(LSPErrorCodes.ContentModified);
   });
