@@ -97,7 +97,8 @@ describe('OpenAI-compatible backend', () => {
     expect(r.candidates[0]!.text).not.toContain('function more');
     expect(r.candidates[0]!.text).toContain('return b;');
     expect(seen[0]!.body.prompt.startsWith('<fim_prefix>')).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    // The stand-in sees the close a little later; poll (5 s at most) rather than sleep, for a loaded machine.
+    for (let i = 0; i < 500 && !seen[0]!.closedEarly; i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen[0]!.closedEarly).toBe(true);
   });
 
@@ -107,7 +108,8 @@ describe('OpenAI-compatible backend', () => {
     const controller = new AbortController();
     const pending = engine.complete(ctx({ trigger: 'manual', suffix: '' }), controller.signal, () => controller.abort());
     expect(await pending).toEqual({ kind: 'cancelled' });
-    await new Promise((r) => setTimeout(r, 50));
+    // The stand-in sees the close a little later; poll (5 s at most) rather than sleep, for a loaded machine.
+    for (let i = 0; i < 500 && !seen[0]!.closedEarly; i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen[0]!.closedEarly).toBe(true);
   });
 
