@@ -54,6 +54,11 @@ export interface ModelOptions {
   /** Decoding time budget per request in ms (after prefill). */
   timeBudgetMs?: number;
   prefillChunkSize?: number;
+  /**
+   * The scheduler's chunk-size rule against prefill/decode interference, in ms (scheduler.ts `maxStallMs`; env
+   * INFILL_LS_MAX_STALL_MS). Default off: bench/results/accelerators.md.
+   */
+  maxStallMs?: number;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -259,6 +264,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         store: kv,
         createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize }),
         chunkSize,
+        maxStallMs: options.maxStallMs ?? envNumber('INFILL_LS_MAX_STALL_MS'),
         reuse: prefixCacheOn,
         onEvent: (event) => {
           if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
