@@ -29,7 +29,8 @@ const COLD = Number(arg('cold', 1900));
 const WARM_A = Number(arg('warm-a', 512));
 const DECODE = Number(arg('decode', 16));
 const RULES = String(arg('rules', '0,50,100')).split(',').map(Number); // 0 = off (the default scheduler)
-const OFFSETS = String(arg('offsets', '0.25,0.5,0.75')).split(',').map(Number);
+// 'solo': B's cold prefill with nobody else asking (the rule's cost in B's own time to first token).
+const OFFSETS = String(arg('offsets', '0.25,0.5,0.75')).split(',').map((x) => (x === 'solo' ? 'solo' : Number(x)));
 const REPS = Number(arg('reps', 1));
 const B_PRIORITY = arg('b-priority', 'interactive');
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
@@ -90,6 +91,12 @@ async function trial(rule, offsetMs) {
     if (ob.kind !== 'ready') throw new Error(`B: ${ob.kind}`);
     await decode(ob.lease, promptB, 4, bStamps);
   });
+  if (offsetMs === null) {
+    await bDone;
+    store.clear();
+    const bRuns = runs.filter((r) => r.tokens >= 16);
+    return { rule, offsetMs: null, bFirstTokenMs: Math.round(bStamps[0] - tB), bRuns: bRuns.length, bRunMsMax: Math.round(Math.max(...bRuns.map((r) => r.ms))), bRunTokensMin: Math.min(...bRuns.map((r) => r.tokens)), bRunTokensMax: Math.max(...bRuns.map((r) => r.tokens)) };
+  }
   await new Promise((r) => setTimeout(r, offsetMs));
   const aStamps = [];
   const tA = performance.now();
@@ -127,7 +134,7 @@ for (let rep = 0; rep < REPS; rep++) {
   for (const [k, f] of OFFSETS.entries()) {
     const order = (rep + k) % 2 === 0 ? [...RULES, ...[...RULES].reverse()] : [...[...RULES].reverse(), ...RULES];
     for (const rule of order) {
-      const r = await trial(rule, f * bPrefillMs);
+      const r = await trial(rule, f === 'solo' ? null : f * bPrefillMs);
       r.offset = f;
       results.push(r);
       process.stderr.write(`${JSON.stringify(r)} load ${uptime().join(' ')}\n`);
@@ -137,10 +144,12 @@ for (let rep = 0; rep < REPS; rep++) {
 const loadEnd = uptime();
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
 const summary = RULES.map((rule) => {
-  const rs = results.filter((r) => r.rule === rule);
+  const solo = results.filter((r) => r.rule === rule && r.offset === 'solo');
+  const rs = results.filter((r) => r.rule === rule && r.offset !== 'solo');
   const pick = (k) => median(rs.map((r) => r[k]));
   return {
     rule: rule > 0 ? `maxStallMs ${rule}` : 'off (fixed 256)',
+    ...(solo.length ? { bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length } : {}),
     trials: rs.length,
     aWaitMsMedian: pick('aWaitMs'),
     aWaitMsMax: Math.max(...rs.map((r) => r.aWaitMs)),
