@@ -48,6 +48,32 @@ async function once(model) {
   return { prefillMs, decodeMs };
 }
 
+// --parity FILE (adaskip.py's parity_ids.json): teacher-forced mean next-token loss of each graph over those
+// sequences, one token per run; adaskip.py reports the same loss from PyTorch with the same sublayers skipped.
+const parityFile = arg('parity', null);
+const parity = [];
+if (parityFile) {
+  const seqs = JSON.parse(fs.readFileSync(parityFile, 'utf8'));
+  for (const m of models) {
+    let loss = 0;
+    let n = 0;
+    for (const seq of seqs) {
+      const cache = m.createCache();
+      for (let i = 0; i + 1 < seq.length; i++) {
+        const row = await m.forward([seq[i]], cache);
+        let max = -Infinity;
+        for (const v of row) max = Math.max(max, v);
+        let z = 0;
+        for (const v of row) z += Math.exp(v - max);
+        loss += max + Math.log(z) - row[seq[i + 1]];
+        n++;
+      }
+      cache.dispose();
+    }
+    parity.push(+(loss / n).toFixed(4));
+  }
+}
+
 const samples = models.map(() => []);
 for (let rep = 0; rep <= REPS; rep++) {
   for (let k = 0; k < models.length; k++) {
@@ -62,6 +88,7 @@ const rows = dirs.map((d, i) => ({
   model: i === 0 ? 'models/default (shipped)' : path.basename(d),
   prefillMs: Math.round(median(samples[i].map((s) => s.prefillMs))),
   decodeMsPerToken: +median(samples[i].map((s) => s.decodeMs)).toFixed(2),
+  ...(parity.length ? { parityLoss: parity[i] } : {}),
 }));
 for (const r of rows) {
   r.prefillSpeedup = +(rows[0].prefillMs / r.prefillMs).toFixed(2);

@@ -34,6 +34,7 @@ from model import LlamaLM  # noqa: E402
 from variants import config_from_hf, state_dict_from_q8w  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models/default")
+PARITY_SEQS, PARITY_TOKENS = 2, 128
 
 
 def dev_files(n: int, skip: int) -> list[str]:
@@ -157,9 +158,9 @@ def main():
     with torch.no_grad():
         full = [run(model, ids, set()) for ids in evals]
 
-        def quality(skip):
+        def quality(skip, seqs=None):
             loss, agree, n = 0.0, 0, 0
-            for ids, ref in zip(evals, full):
+            for ids, ref in (seqs or list(zip(evals, full))):
                 lg = run(model, ids, skip)
                 tgt = torch.tensor(ids[1:])
                 loss += torch.nn.functional.cross_entropy(lg[:-1], tgt, reduction="sum").item()
@@ -167,8 +168,15 @@ def main():
                 n += len(ids) - 1
             return round(loss / n, 4), round(agree / n, 4)
 
+        # Parity subset: the first PARITY_SEQS eval sequences cut to PARITY_TOKENS, written out so that
+        # adaskip-speed.mjs --parity computes the same loss with the ONNX graphs (graph surgery == PyTorch skipping).
+        subset = [(ids[:PARITY_TOKENS], ref[:PARITY_TOKENS]) for ids, ref in list(zip(evals, full))[:PARITY_SEQS]]
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "parity_ids.json"), "w") as f:
+            json.dump([ids for ids, _ in subset], f)
         base_loss, _ = quality(set())
-        report["full"] = {"eval_files": len(evals), "eval_tokens": sum(len(x) - 1 for x in evals), "loss": base_loss}
+        report["full"] = {"eval_files": len(evals), "eval_tokens": sum(len(x) - 1 for x in evals), "loss": base_loss,
+                          "parity_loss": quality(set(), subset)[0]}
         for k in [int(x) for x in a.skips.split(",")]:
             skip = {key for _, key in ranked[:k]}
             loss, agree = quality(skip)
@@ -183,6 +191,7 @@ def main():
                 shutil.copy(os.path.join(MODEL, f), os.path.join(d, f))
             onnx.save(m, os.path.join(d, "onnx/model_quantized.onnx"))
             report["variants"].append({"skip": k, "sublayers": [f"{l}.{t}" for l, t in sorted(skip)], "loss": loss,
+                                       "parity_loss": quality(skip, subset)[0],
                                        "loss_delta": round(loss - base_loss, 4), "top1_agreement": agree,
                                        "graph_nodes": len(m.graph.node), "dir": d})
     print(json.dumps(report, indent=1))

@@ -22,7 +22,7 @@ fi
 node bench/accelerators/scope.mjs --files 4 --prompt 384 --tokens 1024 --windows 0,128,256,512 --out $R/accelerators-scope
 # 3. AdaSkip: calibration + quality (PyTorch), skipped-sublayer graphs, their speed.
 "$PY" bench/accelerators/adaskip.py --out "$AD" --calib 6 --eval 6 --tokens 512 --skips 1,2,4,6 --json $R/accelerators-adaskip.json
-node bench/accelerators/adaskip-speed.mjs --variants "$AD/skip-1,$AD/skip-2,$AD/skip-4,$AD/skip-6" --prefill 1024 --decode 64 --reps 5 --out $R/accelerators-adaskip-speed
+node bench/accelerators/adaskip-speed.mjs --variants "$AD/skip-1,$AD/skip-2,$AD/skip-4,$AD/skip-6" --parity "$AD/parity_ids.json" --prefill 1024 --decode 64 --reps 5 --out $R/accelerators-adaskip-speed
 # 4. CritiPrefill / LazyLLM / KV-Runahead: what a cold chunked prefill spends on attention over the past.
 if [ -d "$QWEN05" ]; then
   node bench/accelerators/attention-share.mjs --model "$QWEN05" --threads 1 --pasts 0,1792,3840,7936 --chunk 256 --reps 2 --out $R/accelerators-attention-share-qwen05b

@@ -120,6 +120,18 @@ describe('scheduler maxStallMs (chunk-size rule)', () => {
     expect(s.cacheOf('c')).toEqual(p.slice(0, -1));
   });
 
+  test('on: a lease is handed out with at most one sized run left, so the decode\'s first run is bounded too', async () => {
+    const s = setup(64, 10, 0.5);
+    const p = prompt(200, 4);
+    const lease = ready(await s.scheduler.request('d', p, { priority: 'interactive', hold: true }));
+    const before = s.lm.calls.length;
+    await finish(lease, p);
+    const last = s.lm.calls.slice(before).map((c) => c.ids.length);
+    expect(last).toHaveLength(1);
+    expect(last[0]).toBeLessThanOrEqual(20);
+    expect(s.cacheOf('d')).toEqual(p);
+  });
+
   test('off: runs are chunkSize tokens whatever they cost', async () => {
     const s = setup(64, undefined, 0.05);
     const p = prompt(200, 3);
