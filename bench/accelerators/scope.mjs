@@ -28,7 +28,7 @@ const TOKENS = Number(arg('tokens', 1024));
 const WINDOWS = String(arg('windows', '0,128,256')).split(',').map(Number);
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
-const SPANS = [256, 512, 1024].filter((n) => n <= TOKENS);
+const SPANS = [...new Set([256, 512, 1024].filter((n) => n <= TOKENS).concat(TOKENS))];
 const uptime = () => os.loadavg().map((x) => +x.toFixed(2));
 const loadStart = uptime();
 
