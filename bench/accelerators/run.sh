@@ -19,9 +19,9 @@ if [ -d "$QWEN05" ]; then
   node bench/accelerators/interference.mjs --model "$QWEN05" --threads 1 --cold 1024 --warm-a 256 --decode 8 --rules 0,250 --offsets 0.5 --out $R/accelerators-interference-qwen05b
 fi
 # 2. SCOPE: decode-phase KV budget on models/default (speed and edit similarity against unbounded decoding).
-node bench/accelerators/scope.mjs --files 4 --prompt 384 --tokens 1024 --windows 0,128,256,512 --out $R/accelerators-scope
+node bench/accelerators/scope.mjs --files 4 --prompt 384 --tokens 1024 --windows 0,128,512 --out $R/accelerators-scope
 #    (the same within models/default's 1,024-token training context: 128 prompt + 896 generated)
-node bench/accelerators/scope.mjs --files 4 --prompt 128 --tokens 896 --windows 0,128,256 --out $R/accelerators-scope-incontext
+node bench/accelerators/scope.mjs --files 6 --prompt 128 --tokens 896 --windows 0,128,256 --out $R/accelerators-scope-incontext
 # 3. AdaSkip: calibration + quality (PyTorch), skipped-sublayer graphs, their speed.
 "$PY" bench/accelerators/adaskip.py --out "$AD" --calib 6 --eval 6 --tokens 512 --skips 1,2,4,6 --json $R/accelerators-adaskip.json
 node bench/accelerators/adaskip-speed.mjs --variants "$AD/skip-1,$AD/skip-2,$AD/skip-4,$AD/skip-6" --parity "$AD/parity_ids.json" --prefill 1024 --decode 64 --reps 5 --out $R/accelerators-adaskip-speed

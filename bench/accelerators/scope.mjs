@@ -4,7 +4,7 @@
 // Run: npm run build && node bench/accelerators/scope.mjs [--files 3] [--prompt 384] [--tokens 1024]
 //      [--windows 0,128,256] [--threads N] [--out bench/results/accelerators-scope]
 // Per dev file (bench/quality/data: TypeScript and Python held-out files, the first with at least --prompt tokens):
-// its first --prompt tokens as a left-to-right prompt, then --tokens greedy tokens with the special tokens masked (a
+// the --prompt tokens before its middle as a left-to-right prompt, then --tokens greedy tokens with the special tokens masked (a
 // long generation that does not stop early), once per window (0 = unbounded), all windows in lockstep (one step each in turn).
 // Quality: edit similarity of the decoded text of the first 256 / 512 / 1,024 tokens against the unbounded run's, and
 // the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans.
@@ -45,8 +45,14 @@ for (let i = 0, j = 0; prompts.length < FILES && (i < ts.length || j < py.length
   const k = pool === ts ? i++ : j++;
   const o = pool[k];
   if (!o) continue;
+  // The prompt ends in the middle of the file (a cursor deep in it; files' first tokens are often the same license
+  // header); files whose prompt equals an earlier one are skipped.
   const ids = b.tokenizer.encode(o.text);
-  if (ids.length >= PROMPT) prompts.push({ source: `${o.pkg ?? o.repo ?? ''}/${o.path ?? ''}`, ids: ids.slice(0, PROMPT) });
+  if (ids.length < 2 * PROMPT) continue;
+  const mid = Math.floor(ids.length / 2);
+  const cut = ids.slice(mid - PROMPT, mid);
+  if (prompts.some((q) => q.ids.join() === cut.join())) continue;
+  prompts.push({ source: `${o.pkg ?? o.repo ?? ''}/${o.path ?? ''}`, ids: cut });
 }
 
 // All windows of one file decode in lockstep, one step each in turn (the order rotating every token), so the shared
