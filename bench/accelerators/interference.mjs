@@ -147,6 +147,8 @@ const summary = RULES.map((rule) => {
   const solo = results.filter((r) => r.rule === rule && r.offset === 'solo');
   const rs = results.filter((r) => r.rule === rule && r.offset !== 'solo');
   const pick = (k) => median(rs.map((r) => r[k]));
+  const soloOnly = { rule: rule > 0 ? `maxStallMs ${rule}` : 'off (fixed 256)', bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length };
+  if (!rs.length) return soloOnly;
   return {
     rule: rule > 0 ? `maxStallMs ${rule}` : 'off (fixed 256)',
     ...(solo.length ? { bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length } : {}),
