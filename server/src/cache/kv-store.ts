@@ -87,6 +87,11 @@ export class KvStore<V extends Disposable> {
     return this.lru?.delete(key) ?? false;
   }
 
+  /** The value of `key` without taking it, touching its recency or counting a hit (the scheduler's look-ahead). */
+  peek(key: string): V | undefined {
+    return this.lru?.peek(key);
+  }
+
   has(key: string): boolean {
     return this.lru?.has(key) ?? false;
   }

@@ -7,6 +7,8 @@ export interface KvCacheLike {
   readonly length: number;
   rewindTo(length: number): Promise<void>;
   dispose(): void;
+  /** Drops positions [start, end) (decodeKvWindow); later tokens keep their own positions. */
+  evict?(start: number, end: number): void;
 }
 
 /** What the generator needs from a model (runtime/LoadedModel implements it). */
@@ -20,6 +22,15 @@ export interface CausalLm<C extends KvCacheLike = KvCacheLike> {
 export interface GeneratorOptions {
   /** Most tokens per model run while prefilling; cancellation is checked between chunks (default 256). */
   prefillChunkSize?: number;
+  /**
+   * SCOPE's decode-phase KV budget (arXiv 2412.13649), in tokens; undefined (default): unbounded. The prompt's KV
+   * (everything before the first setSearch turn's first generated token) stays whole; of the KV added while decoding
+   * only the newest `decodeKvWindow` positions are kept (a sliding window: the graphs do not output attention weights,
+   * so SCOPE's heavy-hitter selection cannot be computed). Evicted in blocks of max(16, window / 8) positions. After
+   * an eviction the reusable (exact) prefix is the prompt: computedLength says so, and rewindTo / setPrompt past it
+   * cut the cache to the prompt and run the rest again. Needs a cache with evict() (runtime KvCache, CPU).
+   */
+  decodeKvWindow?: number;
 }
 
 export interface NextTokenOptions {
@@ -48,6 +59,12 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private maxNew = Infinity;
   private generated = 0;
   private done = false;
+  private readonly kvWindow: number | null;
+  /** decodeKvWindow: tokens before the decode-added KV (the prompt), and positions evicted after it. */
+  private decodeStart = 0;
+  private evicted = 0;
+  /** decodeKvWindow: a generation turn is on (setSearch); setPrompt and a rewind into the prompt end it. */
+  private inTurn = false;
   /** Total time spent in model runs and tokens run, for timings. */
   readonly stats = { runMs: 0, runTokens: 0, runs: 0 };
 
@@ -64,6 +81,9 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   ) {
     this.cache = cache ?? model.createCache();
     this.chunk = Math.max(1, Math.floor(options.prefillChunkSize ?? 256));
+    const w = options.decodeKvWindow;
+    this.kvWindow = w !== undefined && Number.isFinite(w) && w >= 1 ? Math.floor(w) : null;
+    if (this.kvWindow !== null && !this.cache.evict) throw new Error('Generator: decodeKvWindow needs a KV cache that can evict positions');
     if (tokens) {
       if (this.cache.length > tokens.length) throw new Error(`Generator: the cache holds ${this.cache.length} positions but only ${tokens.length} tokens were given`);
       this.seq = [...tokens];
@@ -81,9 +101,14 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     return this.seq.length;
   }
 
-  /** Tokens whose KV is in the cache. */
+  /** Tokens whose KV is in the cache and reusable exactly (after a decodeKvWindow eviction: the prompt's). */
   get computedLength(): number {
-    return this.computed;
+    return this.evicted > 0 ? Math.min(this.computed, this.decodeStart) : this.computed;
+  }
+
+  /** Positions evicted by decodeKvWindow since the cache was last cut below them. */
+  get evictedLength(): number {
+    return this.evicted;
   }
 
   /** Starts a generation turn: what stops it (besides the caller's own criteria). */
@@ -92,6 +117,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     this.maxNew = options.maxNewTokens ?? Infinity;
     this.generated = 0;
     this.done = this.maxNew <= 0;
+    if (this.evicted === 0) this.decodeStart = this.seq.length;
+    this.inTurn = true;
   }
 
   /** True after a stop token was chosen or maxNewTokens were generated in this turn. */
@@ -135,6 +162,18 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     return this.logits!;
   }
 
+  /** decodeKvWindow: keeps the newest `window` positions of the decode-added KV, evicting in blocks. */
+  private evictDecodeKv(): void {
+    if (this.kvWindow === null || !this.inTurn) return;
+    const physicalStart = this.decodeStart; // positions before it were never evicted
+    const decoded = this.cache.length - physicalStart;
+    const block = Math.max(16, this.kvWindow >> 3);
+    if (decoded <= this.kvWindow + block - 1) return;
+    const drop = decoded - this.kvWindow;
+    this.cache.evict!(physicalStart, physicalStart + drop);
+    this.evicted += drop;
+  }
+
   /**
    * Computes logits if needed, chooses a token, appends it (pending) and returns the choice. Marks the
    * generator done on a stop token or at maxNewTokens. tokenId -1 means the filter allowed nothing (done).
@@ -143,6 +182,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     if (this.done) throw new Error('Generator.nextToken: generation is done; call setSearch() to start another turn');
     const logits = await this.computeLogits(options.signal);
     if (!(logits instanceof Float32Array)) return logits;
+    this.evictDecodeKv();
     const choice = chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null);
     if (choice.tokenId < 0) {
       this.done = true;
@@ -165,7 +205,14 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     this.seq.length = length;
     this.logits = null;
     const keep = Math.max(0, length - 1);
-    if (this.computed > keep) {
+    if (length < this.decodeStart) this.inTurn = false;
+    if (this.evicted > 0 && this.computed > Math.min(keep, this.decodeStart)) {
+      // Only the prompt's KV is exact after an eviction: cut there; the tokens after it run again.
+      const exact = Math.min(keep, this.decodeStart);
+      await this.cache.rewindTo(exact);
+      this.computed = exact;
+      this.evicted = 0;
+    } else if (this.computed > keep) {
       await this.cache.rewindTo(keep);
       this.computed = keep;
     }
@@ -177,8 +224,9 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
    * Returns how many tokens were reused (need no model run).
    */
   async setPrompt(ids: readonly number[]): Promise<number> {
+    this.inTurn = false;
     let lcp = 0;
-    const n = Math.min(ids.length, this.computed);
+    const n = Math.min(ids.length, this.computedLength);
     while (lcp < n && this.seq[lcp] === ids[lcp]) lcp++;
     if (lcp === ids.length) {
       // The whole prompt is cached: rewindTo re-runs its last token to get fresh logits.
@@ -187,6 +235,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
       // New tokens follow the reused prefix; their run yields the logits.
       if (this.computed > lcp) await this.cache.rewindTo(lcp);
       this.computed = Math.min(this.computed, lcp);
+      this.evicted = 0; // (lcp <= computedLength: the cut is at or below any evicted position)
+      this.inTurn = false;
       this.seq.length = lcp;
       this.logits = null;
       this.done = false;
@@ -199,6 +249,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     this.cache.dispose();
     this.seq = [];
     this.computed = 0;
+    this.evicted = 0;
     this.logits = null;
   }
 }

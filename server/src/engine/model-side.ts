@@ -54,6 +54,16 @@ export interface ModelOptions {
   /** Decoding time budget per request in ms (after prefill). */
   timeBudgetMs?: number;
   prefillChunkSize?: number;
+  /**
+   * The scheduler's chunk-size rule against prefill/decode interference, in ms (scheduler.ts `maxStallMs`; env
+   * INFILL_LS_MAX_STALL_MS). Default off: bench/results/accelerators.md.
+   */
+  maxStallMs?: number;
+  /**
+   * SCOPE's decode-phase KV budget in tokens (decoding/generator.ts `decodeKvWindow`; env INFILL_LS_DECODE_KV_WINDOW).
+   * Default off (unbounded): bench/results/accelerators.md.
+   */
+  decodeKvWindow?: number;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -214,6 +224,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   // prefill; ~150 ms worst-case wait for an abort); 512 on WebGPU, where a chunk costs ~12 ms whatever its size.
   const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
+  const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
@@ -257,8 +268,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       store = kv;
       scheduler = new Scheduler({
         store: kv,
-        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize }),
+        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow }),
         chunkSize,
+        maxStallMs: options.maxStallMs ?? envNumber('INFILL_LS_MAX_STALL_MS'),
         reuse: prefixCacheOn,
         onEvent: (event) => {
           if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
@@ -469,7 +481,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
           try {
             const caches = await packedPrefill(model, still.map((m) => m.ids), { binTokens: capacity });
             still.forEach((m, k) => {
-              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize }, caches[k]!, m.ids));
+              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize, decodeKvWindow }, caches[k]!, m.ids));
               m.done('packed');
             });
             const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);

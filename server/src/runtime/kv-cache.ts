@@ -19,6 +19,9 @@ export class KvCache {
   private tensors = new Map<string, Tensor>();
   private len = 0;
   private disposed = false;
+  /** Positions dropped by evict() (SCOPE's decode-phase budget) and the first position they were dropped at. */
+  private evicted = 0;
+  private evictedFrom = Infinity;
 
   constructor(
     private readonly slots: readonly KvSlot[],
@@ -31,6 +34,14 @@ export class KvCache {
   /** Number of positions (tokens) held. */
   get length(): number {
     return this.len;
+  }
+
+  /**
+   * Positions dropped from inside the cache by evict(): the next token's position id is length + positionOffset.
+   * 0 for a cache that was never evicted from (or was rewound below the first evicted position).
+   */
+  get positionOffset(): number {
+    return this.evicted;
   }
 
   get isDisposed(): boolean {
@@ -72,6 +83,12 @@ export class KvCache {
     if (!Number.isInteger(length) || length < 0 || length > this.len) {
       throw new RangeError(`KvCache.rewindTo(${length}): length must be an integer in [0, ${this.len}]`);
     }
+    if (this.evicted > 0) {
+      // Positions after an eviction do not line up with token indices: only a cut below it is exact.
+      if (length > this.evictedFrom) throw new RangeError(`KvCache.rewindTo(${length}): positions from ${this.evictedFrom} were evicted; rewind to ${this.evictedFrom} or less`);
+      this.evicted = 0;
+      this.evictedFrom = Infinity;
+    }
     if (length === this.len) return;
     if (length === 0) {
       this.reset();
@@ -110,6 +127,45 @@ export class KvCache {
     this.len = length;
   }
 
+  /**
+   * Drops positions [start, end) from every past tensor (CPU tensors only), keeping the ones before and after in
+   * order: SCOPE's decode-phase KV budget (arXiv 2412.13649; decoding/generator.ts `decodeKvWindow`). The kept keys
+   * carry their rotary positions already, so later tokens keep their own position ids (length + positionOffset).
+   * Throws RangeError on a range outside [0, length] and on tensors on the GPU.
+   */
+  evict(start: number, end: number): void {
+    this.assertLive();
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.len || start > end) {
+      throw new RangeError(`KvCache.evict(${start}, ${end}): need 0 <= start <= end <= ${this.len}`);
+    }
+    const drop = end - start;
+    if (drop === 0) return;
+    for (const s of this.slots) {
+      const t = this.tensors.get(s.pastName)!;
+      if (t.location === 'gpu-buffer') throw new RangeError(`KvCache.evict: '${s.pastName}' is on the GPU (eviction is CPU-only)`);
+      const data = t.data as KvData;
+      const dims = [...t.dims];
+      const outer = dims.slice(0, s.pastAxis).reduce((a, b) => a * b, 1);
+      const inner = dims.slice(s.pastAxis + 1).reduce((a, b) => a * b, 1);
+      const past = dims[s.pastAxis]!;
+      const keep = past - drop;
+      const out = new (data.constructor as { new (n: number): KvData })(outer * keep * inner);
+      for (let o = 0; o < outer; o++) {
+        const src = o * past * inner;
+        const dst = o * keep * inner;
+        out.set(data.subarray(src, src + start * inner), dst);
+        out.set(data.subarray(src + end * inner, src + past * inner), dst + start * inner);
+      }
+      dims[s.pastAxis] = keep;
+      const next = s.dtype === 'float16' ? createTensor('float16', out as Uint16Array, dims) : createTensor('float32', out as Float32Array, dims);
+      this.tensors.set(s.pastName, next);
+      t.dispose();
+    }
+    this.len -= drop;
+    this.evicted += drop;
+    this.evictedFrom = Math.min(this.evictedFrom, start);
+  }
+
   /** Frees every tensor; the cache is unusable afterwards. Idempotent. */
   dispose(): void {
     if (this.disposed) return;
@@ -117,6 +173,7 @@ export class KvCache {
     this.tensors.clear();
     this.disposed = true;
     this.len = 0;
+    this.evicted = 0;
   }
 
   private reset(): void {
@@ -124,6 +181,8 @@ export class KvCache {
     this.tensors.clear();
     for (const s of this.slots) this.tensors.set(s.pastName, emptyTensor(s));
     this.len = 0;
+    this.evicted = 0;
+    this.evictedFrom = Infinity;
   }
 
   private assertLive(): void {

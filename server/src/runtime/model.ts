@@ -280,6 +280,9 @@ class OnnxModel implements LoadedModel {
     const past = cache.length;
     const total = past + seq;
     const has = this.layout.has;
+    // Position of the first new token: past, plus what a decode-phase KV budget evicted (KvCache.evict).
+    const offset = cache.positionOffset;
+    if (offset > 0 && (!has.positionIds || has.cachePosition)) throw new Error(`${this.files.onnxPath}: a KV cache with evicted positions needs a graph with position_ids and no cache_position`);
     const feeds: Record<string, Tensor> = {};
     // input_ids: [1, seq] int64
     const idData = new BigInt64Array(seq);
@@ -297,7 +300,7 @@ class OnnxModel implements LoadedModel {
     if (has.positionIds || has.cachePosition) {
       // position_ids: [1, seq] int64 = past .. past + seq - 1; cache_position: [seq]
       const pos = new BigInt64Array(seq);
-      for (let i = 0; i < seq; i++) pos[i] = BigInt(past + i);
+      for (let i = 0; i < seq; i++) pos[i] = BigInt(offset + past + i);
       if (has.positionIds) feeds[names.positionIds] = createTensor('int64', pos, [1, seq]);
       if (has.cachePosition) feeds[CACHE_POSITION] = createTensor('int64', pos, [seq]);
     }

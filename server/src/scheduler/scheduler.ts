@@ -27,6 +27,8 @@ export type SchedulerEvent =
   | { type: 'chunk'; key: string; from: number; to: number; priority: Priority }
   | { type: 'continue' | 'truncate'; key: string; kept: number; computed: number }
   | { type: 'preempt'; key: string; computed: number }
+  /** maxStallMs: an interactive prefill gave the model to another document's request that is ready to decode. */
+  | { type: 'yield'; key: string; computed: number; to: string }
   | { type: 'orphan'; key: string; computed: number };
 
 export interface SchedulerOptions {
@@ -34,6 +36,17 @@ export interface SchedulerOptions {
   createGenerator(): Generator;
   /** Most prompt tokens per model run while prefilling. */
   chunkSize: number;
+  /**
+   * The chunk-size rule against prefill/decode interference (TetriInfer arXiv 2401.11181, DistServe arXiv
+   * 2401.09670, with Sarathi-Serve's stall-free chunks, arXiv 2403.02310), in milliseconds; undefined (default): off.
+   * When set, (1) each prefill run is sized to take about `maxStallMs`: n = maxStallMs / (measured ms per prompt
+   * token of the previous runs, an exponential average), clamped to [16, chunkSize] (32 before anything was
+   * measured); (2) at a chunk boundary an interactive prefill yields to another document's interactive request that
+   * is ready to decode (its uncached prompt fits in the lease's last chunk), which is also picked first from the
+   * queue: a request that only decodes waits for at most one run of about `maxStallMs`, not for another
+   * document's whole cold prefill. The split of a prompt into runs then depends on timing (bench/accelerators).
+   */
+  maxStallMs?: number;
   /**
    * Reuse across requests (default true): orphans keep prefilling and newer requests adopt running prefills.
    * False (caches off): an aborted job stops at the next chunk boundary and nothing is handed over.
@@ -114,10 +127,35 @@ export class Scheduler {
   private disposed = false;
   private readonly reuse: boolean;
   private readonly chunk: number;
+  private readonly maxStallMs: number | undefined;
+  /** maxStallMs: measured milliseconds per prompt token of prefill runs (exponential average); null until measured. */
+  private msPerToken: number | null = null;
 
   constructor(private readonly options: SchedulerOptions) {
     this.reuse = options.reuse ?? true;
     this.chunk = Math.max(1, Math.floor(options.chunkSize));
+    const stall = options.maxStallMs;
+    this.maxStallMs = stall !== undefined && Number.isFinite(stall) && stall > 0 ? stall : undefined;
+  }
+
+  /** Tokens of the next prefill run: chunkSize, or under maxStallMs the run that should take about that long. */
+  private runTokens(): number {
+    if (this.maxStallMs === undefined) return this.chunk;
+    const min = Math.min(16, this.chunk);
+    if (this.msPerToken === null) return Math.min(32, this.chunk);
+    return Math.max(min, Math.min(this.chunk, Math.floor(this.maxStallMs / this.msPerToken)));
+  }
+
+  /** maxStallMs: an interactive job whose uncached prompt fits in its lease's last chunk (it is about to decode). */
+  private readyToDecode(job: Job): boolean {
+    if (!job.target || !this.isInteractive(job) || !job.hold) return false;
+    const gen = this.options.store.peek(job.key);
+    return job.target.length - (gen ? commonPrefix(gen, job.target) : 0) <= this.lastRun();
+  }
+
+  /** Prompt tokens a lease is handed out with (its decode runs them in one run): a chunk, or one sized run under maxStallMs. */
+  private lastRun(): number {
+    return this.maxStallMs === undefined ? this.chunk : this.runTokens();
   }
 
   /** Jobs waiting (tests, stats). */
@@ -236,8 +274,9 @@ export class Scheduler {
 
   private next(): Job | undefined {
     let best: Job | undefined;
+    const decodeFirst = this.maxStallMs !== undefined;
     for (const j of this.queue) {
-      const rank = (x: Job) => (this.isInteractive(x) ? 0 : 1);
+      const rank = (x: Job) => (this.isInteractive(x) ? (decodeFirst && this.readyToDecode(x) ? 0 : 1) : 2);
       if (!best || rank(j) < rank(best) || (rank(j) === rank(best) && j.id < best.id)) best = j;
     }
     if (best) this.remove(best);
@@ -361,9 +400,20 @@ export class Scheduler {
         const goal = target.length - 1;
         const have = commonPrefix(gen, target);
         const leasing = job.settle !== null && job.hold;
+        // maxStallMs: another document's request that only has to decode goes before the rest of this prefill.
+        if (this.maxStallMs !== undefined && !(leasing && target.length - have <= this.lastRun())) {
+          const ready = this.queue.find((q) => q.key !== job.key && this.readyToDecode(q));
+          if (ready) {
+            this.options.onEvent?.({ type: 'yield', key: job.key, computed: gen.computedLength, to: ready.key });
+            store.put(job.key, gen);
+            gen = null;
+            this.queue.push(job); // keeps its id (and its caller): it resumes right after
+            return;
+          }
+        }
         // A lease is handed out with the last chunk still to run (at most one chunk, the last token included): the
         // holder's decode runs it in one model run, so a request's runs split its prompt as a plain chunked prefill.
-        if (leasing ? target.length - have <= this.chunk : have >= goal) {
+        if (leasing ? target.length - have <= this.lastRun() : have >= goal) {
           if (leasing) {
             const preempt = new AbortController();
             const lease = { background: job.priority === 'background', preempt };
@@ -398,10 +448,15 @@ export class Scheduler {
           this.answer(job, { kind: 'done', reusedTokens: job.reused, prefilledTokens: job.prefilled, start: job.start });
           return;
         }
-        const end = Math.min(goal, have + this.chunk);
+        const end = Math.min(goal, have + this.runTokens());
         await gen.setPrompt(target.slice(0, end));
         const computedBefore = gen.computedLength;
+        const t0 = performance.now();
         await gen.computeLogits();
+        if (this.maxStallMs !== undefined && end > computedBefore) {
+          const perToken = (performance.now() - t0) / (end - computedBefore);
+          this.msPerToken = this.msPerToken === null ? perToken : 0.5 * this.msPerToken + 0.5 * perToken;
+        }
         job.prefilled += end - computedBefore;
         this.options.onEvent?.({ type: 'chunk', key: job.key, from: computedBefore, to: end, priority: this.isInteractive(job) ? 'interactive' : 'background' });
       }

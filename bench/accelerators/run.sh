@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 17's accelerator measurements on this machine, one command: bash bench/accelerators/run.sh  (after npm run build)
+# Writes bench/results/accelerators-*.json; bench/results/accelerators.md is the table read from them.
+# QWEN05: the 0.5B-shape genai-int4-b128 model dir (bench/realmodels/README.md); its rows are skipped when it is absent.
+# PY: a Python with torch + onnx + numpy (AdaSkip's calibration and graph surgery; default /usr/bin/python3).
+# ADASKIP_DIR: where the AdaSkip graphs go (outside the repository; default /tmp/infill-ls-adaskip).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+R=bench/results
+QWEN05=${QWEN05:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/genai-int4-b128}
+PY=${PY:-/usr/bin/python3}
+AD=${ADASKIP_DIR:-/tmp/infill-ls-adaskip}
+uptime
+# 1. Interference (TetriInfer/DistServe): a cached request's wait during another document's cold prefill, rule off/on.
+node bench/accelerators/interference.mjs --cold 1900 --rules 0,50,100 --offsets 0.25,0.5,0.75 --out $R/accelerators-interference-default
+node bench/accelerators/interference.mjs --cold 1900 --rules 0,50 --offsets 0.5 --b-priority background --out $R/accelerators-interference-default-bg
+node bench/accelerators/interference.mjs --cold 1900 --rules 0,50,100 --offsets solo --reps 3 --out $R/accelerators-interference-default-solo
+if [ -d "$QWEN05" ]; then
+  node bench/accelerators/interference.mjs --model "$QWEN05" --threads 1 --cold 1024 --warm-a 256 --decode 8 --rules 0,250 --offsets 0.5 --out $R/accelerators-interference-qwen05b
+fi
+# 2. SCOPE: decode-phase KV budget on models/default (speed and edit similarity against unbounded decoding).
+node bench/accelerators/scope.mjs --files 4 --prompt 384 --tokens 1024 --windows 0,128,512 --out $R/accelerators-scope
+#    (the same within models/default's 1,024-token training context: 128 prompt + 896 generated)
+node bench/accelerators/scope.mjs --files 6 --prompt 128 --tokens 896 --windows 0,128,256 --out $R/accelerators-scope-incontext
+# 3. AdaSkip: calibration + quality (PyTorch), skipped-sublayer graphs, their speed.
+"$PY" bench/accelerators/adaskip.py --out "$AD" --calib 6 --eval 6 --tokens 512 --skips 1,2,4,6 --json $R/accelerators-adaskip.json
+node bench/accelerators/adaskip-speed.mjs --variants "$AD/skip-1,$AD/skip-2,$AD/skip-4,$AD/skip-6" --parity "$AD/parity_ids.json" --prefill 1024 --decode 64 --reps 5 --out $R/accelerators-adaskip-speed
+# 4. CritiPrefill / LazyLLM / KV-Runahead: what a cold chunked prefill spends on attention over the past.
+if [ -d "$QWEN05" ]; then
+  node bench/accelerators/attention-share.mjs --model "$QWEN05" --threads 1 --pasts 0,1792,3840,7936 --chunk 256 --reps 2 --out $R/accelerators-attention-share-qwen05b
+fi
+node bench/accelerators/attention-share.mjs --pasts 0,896,1792 --chunk 256 --reps 3 --out $R/accelerators-attention-share-default
+uptime
