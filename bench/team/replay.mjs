@@ -72,6 +72,7 @@ async function user(index, url, apiKey, slots) {
         } else if (r.kind === 'degraded') rec.reason = r.reason;
         if (inflight?.controller === controller) inflight = null;
       });
+    rec.p = p;
     records.push(rec);
     inflight = { controller, p };
   };
@@ -86,8 +87,8 @@ async function user(index, url, apiKey, slots) {
     await sleep(pause ? PAUSE : 80 + Math.floor(rand() * 120));
   }
   await sleep(DEBOUNCE + 10);
-  await inflight?.p;
   await Promise.all(records.map((r) => r.p));
+  for (const r of records) delete r.p;
   await engine.dispose();
   return records;
 }

@@ -64,8 +64,14 @@ it('answers an inline completion through llama-server /infill with the text llam
     expect(result.items.map((i) => i.insertText)).toEqual([expected]);
 
     // Without the key llama-server refuses, and infill-ls says so in its status instead of failing silently.
+    const before = lsp.notifications.length;
     lsp.client.sendNotification('workspace/didChangeConfiguration', { settings: { 'infill-ls': { backend: { kind: 'llama-server', url: server.url, apiKey: 'wrong' }, debounce: 0, maxNewTokens: 24 } } });
-    await lsp.waitFor('infill-ls/status', (s) => s.state === 'ready' && s.message?.includes('llama-server') && !s.message?.includes('last error'), 30_000);
+    // The engine is recreated for the new backend setting: wait for a ready status sent after the change.
+    const deadline = Date.now() + 30_000;
+    while (!lsp.notifications.slice(before).some((n) => n.method === 'infill-ls/status' && n.params.state === 'ready')) {
+      if (Date.now() > deadline) throw new Error(`no ready status after the settings change: ${JSON.stringify(lsp.notifications.slice(before))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const refused = (await lsp.client.sendRequest('textDocument/inlineCompletion', { textDocument: { uri }, position, context: { triggerKind: 1 } })) as { items: unknown[] };
     expect(refused.items).toEqual([]);
     const failed = await lsp.waitFor('infill-ls/status', (s) => typeof s.message === 'string' && s.message.includes('last error: HTTP 401'), 30_000);
