@@ -130,6 +130,19 @@ describe('llama-server backend', () => {
     expect(seen.map((s) => s.body.id_slot)).toEqual([0, 1, 0, 0]);
   });
 
+  test('warm-up prefills the document in its own slot with n_predict 0, one at a time', async () => {
+    const { url, seen } = await standIn(() => ({ pieces: [] }));
+    const engine = createLlamaServerEngine({ url, maxNewTokens: 32 });
+    engine.warm?.(ctx());
+    engine.warm?.(ctx({ documentKey: 'file:///w/b.ts' })); // dropped: one warm-up in flight already
+    await until(() => seen.length === 1);
+    await engine.complete(ctx({ documentKey: 'file:///w/b.ts' }), new AbortController().signal);
+    expect(seen.map((s) => [s.body.n_predict, s.body.id_slot, s.body.stream, s.body.cache_prompt])).toEqual([
+      [0, 0, false, true],
+      [32, 1, true, true],
+    ]);
+  });
+
   test('the syntax plan cuts a multi-line answer and the stream is closed early (llama-server frees the slot)', async () => {
     const lines = ['if (a > b) {\n', '    return a;\n', '  }\n', '  return b;\n', '}\n', 'function more() {\n', ...Array.from({ length: 30 }, (_, i) => `  x${i}();\n`)];
     const { url, seen } = await standIn(() => ({ pieces: lines, delayMs: 30 }));

@@ -309,9 +309,39 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
     }
   }
 
+  /**
+   * Background warming (as llama.vim's `n_predict: 0` requests): the document's prompt is prefilled into its slot, so
+   * the next completion there only prefills what changed. At most one warm-up in flight; a completion does not wait
+   * for it (llama-server queues the completion behind it on a pinned slot). Errors are ignored here: completions
+   * report them.
+   */
+  let warming: AbortController | null = null;
+  function warm(context: CompletionContext): void {
+    if (disposed || warming) return;
+    const controller = new AbortController();
+    warming = controller;
+    inflight.add(controller);
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 10_000);
+    void (async () => {
+      try {
+        const map = await slotMap();
+        const body = { ...infillBody(context, options, { idSlot: map?.slot(context.documentKey), stream: false }), n_predict: 0 };
+        const res = await fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal });
+        await res.arrayBuffer();
+      } catch {
+        /* a failed warm-up costs nothing but the warm cache */
+      } finally {
+        clearTimeout(timer);
+        inflight.delete(controller);
+        if (warming === controller) warming = null;
+      }
+    })();
+  }
+
   return {
     loaded: Promise.resolve(),
     complete,
+    warm,
     onDocumentClosed(documentKey: string) {
       cache.deleteDocument(documentKey);
       void slots?.then((m) => m?.release(documentKey));
