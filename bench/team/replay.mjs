@@ -95,12 +95,17 @@ async function user(index, url, apiKey, slots) {
 
 async function cell(n, slots) {
   const keys = Array.from({ length: n }, (_, i) => `user-${i}-key`);
-  const server = await startLlamaServer({ parallel: n, ctxPerSlot: 2048, threads: THREADS, apiKey: keys.join(','), spm: true });
+  const server = await startLlamaServer({ parallel: n, ctxPerSlot: 2048, threads: THREADS, apiKey: keys.join(','), spm: true, extra: ['--metrics'] });
   try {
     const t0 = performance.now();
     const all = (await Promise.all(keys.map((k, i) => user(i, server.url, k, slots)))).flat();
     const wallS = (performance.now() - t0) / 1000;
     await sleep(200);
+    // Server-wide counters (llama-server --metrics, Prometheus text): every prompt it processed, cancelled ones included.
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${keys[0]}` } }).then((r) => (r.ok ? r.text() : ''), () => '');
+    const counter = (name) => Number(new RegExp(`^llamacpp:${name} ([\\d.e+]+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const serverCached = counter('prompt_tokens_cached_total');
+    const serverProcessed = counter('prompt_tokens_total');
     const answered = all.filter((r) => r.kind === 'ok');
     const remote = answered.filter((r) => String(r.cache).startsWith('remote'));
     const reuse = answered.filter((r) => String(r.cache).startsWith('completion-reuse'));
@@ -120,6 +125,9 @@ async function cell(n, slots) {
       p50Ms: pct(remote.map((r) => r.ms), 50),
       p95Ms: pct(remote.map((r) => r.ms), 95),
       cacheHitRate: promptTok ? cachedTok / promptTok : null,
+      serverPromptTokensCached: serverCached,
+      serverPromptTokensProcessed: serverProcessed,
+      serverCacheHitRate: serverCached + serverProcessed > 0 ? serverCached / (serverCached + serverProcessed) : null,
       meanPromptTokens: remote.length ? promptTok / remote.length : null,
       meanPrefillTokens: remote.length ? remote.reduce((s, r) => s + r.prefillTokens, 0) / remote.length : null,
       wallS,
@@ -140,11 +148,11 @@ const write = () => {
     `Started ${results.started}; load at start: \`${results.uptimeStart}\`${results.uptimeEnd ? `; at end: \`${results.uptimeEnd}\`` : ' (run cut short)'}.`,
     'llama-server: llama.cpp from node-llama-cpp 3.22.1 (`.ci/llama-server.sh`), CPU, models/default as GGUF f32, `--parallel N -c N×2048 -t ' + THREADS + ' --spm-infill`, one API key per user.',
     'Latency: request sent (after the debounce) → answer, for requests llama-server answered (not cancelled, not served by the typed-ahead cache).',
-    'Cache hit rate: prompt tokens reused from a slot\'s KV cache / all prompt tokens of those requests.',
+    'Cache hit rate: prompt tokens reused from a slot\'s KV cache / all prompt tokens of those requests; server-wide: the same from llama-server\'s `/metrics` counters (`prompt_tokens_cached_total` / (that + `prompt_tokens_total`)), which also count the prompts of requests cancelled after their prefill.',
     '',
-    '| users | slots | requests | answered by server | from our cache | cancelled | degraded | p50 ms | p95 ms | cache hit rate | prompt tok | prefilled tok |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...results.rows.map((r) => `| ${r.users} | ${r.slots} | ${r.requests} | ${r.serverAnswered} | ${r.fromCompletionCache} | ${r.cancelled} | ${r.degraded} | ${fmt(r.p50Ms)} | ${fmt(r.p95Ms)} | ${r.cacheHitRate === null ? '–' : `${(100 * r.cacheHitRate).toFixed(1)}%`} | ${fmt(r.meanPromptTokens)} | ${fmt(r.meanPrefillTokens)} |`),
+    '| users | slots | requests | answered by server | from our cache | cancelled | degraded | p50 ms | p95 ms | cache hit rate (answered) | cache hit rate (server-wide) | prompt tok | prefilled tok |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...results.rows.map((r) => `| ${r.users} | ${r.slots} | ${r.requests} | ${r.serverAnswered} | ${r.fromCompletionCache} | ${r.cancelled} | ${r.degraded} | ${fmt(r.p50Ms)} | ${fmt(r.p95Ms)} | ${r.cacheHitRate === null ? '–' : `${(100 * r.cacheHitRate).toFixed(1)}%`} | ${r.serverCacheHitRate === null || Number.isNaN(r.serverCacheHitRate) ? '–' : `${(100 * r.serverCacheHitRate).toFixed(1)}%`} | ${fmt(r.meanPromptTokens)} | ${fmt(r.meanPrefillTokens)} |`),
     '',
   ].join('\n');
   writeFileSync(`${OUT}.json`, JSON.stringify(results, null, 2) + '\n');
