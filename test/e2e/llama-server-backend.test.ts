@@ -17,7 +17,8 @@ const API_KEY = 'test-key-llama';
 
 beforeAll(async () => {
   // Builds llama-server the first time (.ci/run does it beforehand; about 10-20 min on 2 busy cores), then starts it.
-  server = await startLlamaServer({ parallel: 2, ctxPerSlot: 2048, threads: 1, apiKey: API_KEY });
+  // --spm-infill: suffix first, the order models/default was trained with (config.json's fim_mode).
+  server = await startLlamaServer({ parallel: 2, ctxPerSlot: 2048, threads: 1, apiKey: API_KEY, spm: true });
 }, 40 * 60_000);
 afterAll(async () => {
   await server?.stop();
