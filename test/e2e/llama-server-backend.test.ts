@@ -16,7 +16,7 @@ let server: { url: string; log: () => string; stop: () => Promise<void> };
 const API_KEY = 'test-key-llama';
 
 beforeAll(async () => {
-  // Builds llama-server the first time (.ci/run does it beforehand; about 10-20 min on 2 busy cores), then starts it.
+  // Builds llama-server the first time (.ci/run does it beforehand; 46 min measured on 2 cores at load ~20; less on an idle machine), then starts it.
   // --spm-infill: suffix first, the order models/default was trained with (config.json's fim_mode).
   server = await startLlamaServer({ parallel: 2, ctxPerSlot: 2048, threads: 1, apiKey: API_KEY, spm: true });
 }, 40 * 60_000);
