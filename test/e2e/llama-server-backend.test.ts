@@ -19,7 +19,7 @@ beforeAll(async () => {
   // Builds llama-server the first time (.ci/run does it beforehand; 46 min measured on 2 cores at load ~20; less on an idle machine), then starts it.
   // --spm-infill: suffix first, the order models/default was trained with (config.json's fim_mode).
   server = await startLlamaServer({ parallel: 2, ctxPerSlot: 2048, threads: 1, apiKey: API_KEY, spm: true });
-}, 40 * 60_000);
+}, 60 * 60_000);
 afterAll(async () => {
   await server?.stop();
 });
