@@ -4,6 +4,7 @@
 //
 //   npm run build && node bench/team/replay.mjs [--users 1,2,4] [--slots document,server] [--chars 60] [--reps 1]
 //                                               [--threads 1] [--debounce 150] [--pause 1500] [--max-new 32] [--seed 1]
+//                                               [--spm 0] [--out bench/results/team-replay]
 //
 // Each user replays bench/replay's typing session (a stretch of --chars characters retyped at 80-200 ms per
 // character, with typos and two jumps elsewhere), pausing --pause ms after each line end and every 15 characters (to
@@ -33,8 +34,9 @@ const DEBOUNCE = Number(arg('debounce', 150));
 const PAUSE = Number(arg('pause', 1500));
 const MAX_NEW = Number(arg('max-new', 32));
 const SEED = Number(arg('seed', 1));
+const SPM = arg('spm', '1') !== '0'; // llama-server --spm-infill (suffix first); --spm 0 for PSM order
 const OUT = arg('out', path.join(ROOT, 'bench/results/team-replay'));
-const command = `node bench/team/replay.mjs --users ${USERS.join(',')} --slots ${SLOTS.join(',')} --chars ${NCHARS} --reps ${REPS} --threads ${THREADS} --debounce ${DEBOUNCE} --pause ${PAUSE} --max-new ${MAX_NEW} --seed ${SEED}`;
+const command = `node bench/team/replay.mjs --users ${USERS.join(',')} --slots ${SLOTS.join(',')} --chars ${NCHARS} --reps ${REPS} --threads ${THREADS} --debounce ${DEBOUNCE} --pause ${PAUSE} --max-new ${MAX_NEW} --seed ${SEED}${SPM ? '' : ' --spm 0'}`;
 const uptime = () => execSync('uptime').toString().trim();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => {
@@ -95,7 +97,7 @@ async function user(index, url, apiKey, slots) {
 
 async function cell(n, slots) {
   const keys = Array.from({ length: n }, (_, i) => `user-${i}-key`);
-  const server = await startLlamaServer({ parallel: n, ctxPerSlot: 2048, threads: THREADS, apiKey: keys.join(','), spm: true, extra: ['--metrics'] });
+  const server = await startLlamaServer({ parallel: n, ctxPerSlot: 2048, threads: THREADS, apiKey: keys.join(','), spm: SPM, extra: ['--metrics'] });
   try {
     const t0 = performance.now();
     const all = (await Promise.all(keys.map((k, i) => user(i, server.url, k, slots)))).flat();
@@ -146,7 +148,7 @@ const write = () => {
     `\`${command}\``,
     '',
     `Started ${results.started}; load at start: \`${results.uptimeStart}\`${results.uptimeEnd ? `; at end: \`${results.uptimeEnd}\`` : ' (run cut short)'}.`,
-    'llama-server: llama.cpp from node-llama-cpp 3.22.1 (`.ci/llama-server.sh`), CPU, models/default as GGUF f32, `--parallel N -c N×2048 -t ' + THREADS + ' --spm-infill`, one API key per user.',
+    'llama-server: llama.cpp from node-llama-cpp 3.22.1 (`.ci/llama-server.sh`), CPU, models/default as GGUF f32, `--parallel N -c N×2048 -t ' + THREADS + (SPM ? ' --spm-infill' : '') + '`, one API key per user.',
     'Latency: request sent (after the debounce) → answer, for requests llama-server answered (not cancelled, not served by the typed-ahead cache).',
     'Cache hit rate: prompt tokens reused from a slot\'s KV cache / all prompt tokens of those requests; server-wide: the same from llama-server\'s `/metrics` counters (`prompt_tokens_cached_total` / (that + `prompt_tokens_total`)), which also count the prompts of requests cancelled after their prefill.',
     '',
