@@ -20,6 +20,8 @@
 #   2. node_modules/node-llama-cpp or bench/runtime/llama/node_modules/node-llama-cpp, if installed at the pinned version;
 #   3. `npm pack node-llama-cpp@<version>` (the tarball only: none of its dependencies, none of its install scripts,
 #      none of its prebuilt binaries), checked against the sha512 pinned below (bench/runtime/llama's lockfile).
+# Missing Debian packages (git, cmake, g++; python3-numpy, python3-onnx for --gguf) are apt-get installed, as
+# .ci/install-editors.sh does for the editors.
 # Minimal build: only the llama-server target; no curl, no OpenSSL, no Web UI (neither built nor downloaded), no
 # tests/examples; GGML_NATIVE (the default) compiles for this machine's CPU, which is why the cache is per machine.
 set -euo pipefail
@@ -38,6 +40,21 @@ elif [ -n "${1:-}" ]; then
   exit 2
 fi
 
+# Debian packages the build or the conversion needs, installed with apt-get when missing (as .ci/install-editors.sh
+# does for the editors); elsewhere the checks below say what to install.
+apt_install() {
+  local need=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+  [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || return 0
+    sudo=(sudo)
+  fi
+  echo "== llama-server: apt-get install ${need[*]}" >&2
+  "${sudo[@]}" apt-get update -qq >&2 && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+}
+
 # --gguf: the model's GGUF (f32, native/py/gguf_from_onnx.py), cached by the .onnx file's hash.
 gguf() {
   local onnx sha out py
@@ -45,6 +62,7 @@ gguf() {
   sha="$(cat "$onnx" native/py/gguf_from_onnx.py | sha256sum | cut -c1-16)"
   out="$CACHE/models/$sha-f32.gguf"
   if [ ! -f "$out" ]; then
+    /usr/bin/python3 -c 'import numpy, onnx' 2>/dev/null || apt_install python3-numpy python3-onnx
     for py in /usr/bin/python3 python3; do
       if "$py" -c 'import numpy, onnx' 2>/dev/null; then break; fi
       py=""
@@ -62,6 +80,7 @@ if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1 && [ -d "$CACHE/gguf-py" ];
   exit 0
 fi
 
+apt_install git cmake g++
 for tool in git cmake c++; do
   command -v "$tool" >/dev/null || { echo "llama-server.sh: '$tool' is needed to build llama-server (apt-get install git cmake g++)" >&2; exit 1; }
 done
