@@ -11,7 +11,7 @@
 #   bin/llama-server   the binary (ggml/llama linked statically; no OpenMP)
 #   src.txt            which commit it was built from, and how
 #   gguf-py/           llama.cpp's Python GGUF writer from the same source (for native/py/gguf_from_onnx.py)
-#   models/<sha256 of the .onnx, 16 hex>-f32.gguf   conversions made by --gguf (python3 with numpy and onnx)
+#   models/<sha256 of the .onnx and the converter, 16 hex>-f32.gguf   conversions by --gguf (python3, numpy, onnx)
 # The build runs in a temporary folder beside it and is moved into place only when it succeeded, so an interrupted
 # build leaves no half-made cache and the next run starts over.
 #
