@@ -49,6 +49,11 @@ const realEngineFactory: EngineFactory = async (options) => {
     const b = options.backend;
     return createOpenAiEngine({ url: b.url, model: b.model, apiKey: b.apiKey, fim: b.fim, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
   }
+  if (options.backend?.kind === 'llama-server') {
+    const { createLlamaServerEngine } = await import('./backend/llama-server.js');
+    const b = options.backend;
+    return createLlamaServerEngine({ url: b.url, apiKey: b.apiKey, tMaxPredictMs: b.tMaxPredictMs, slots: b.slots, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
+  }
   const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
   const model = {
     modelDir: options.modelDir,

@@ -17,7 +17,9 @@ export const FIM_FAMILIES = ['qwen', 'starcoder', 'deepseek', 'codellama', 'code
  */
 export type BackendSettings =
   | { kind: 'local' }
-  | { kind: 'openai'; url: string; model: string; apiKey?: string; fim?: (typeof FIM_FAMILIES)[number] };
+  | { kind: 'openai'; url: string; model: string; apiKey?: string; fim?: (typeof FIM_FAMILIES)[number] }
+  /** llama.cpp's llama-server `/infill` (backend/llama-server.ts); `tMaxPredictMs` is its `t_max_predict_ms`. */
+  | { kind: 'llama-server'; url: string; apiKey?: string; tMaxPredictMs?: number; slots?: 'document' | 'server' };
 
 export interface DebounceSettings {
   /** 'adaptive': Tabby-style, from typing speed, context and expected latency; 'fixed': always `fixedMs`. */
@@ -197,8 +199,8 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
 
 function applyBackend(next: Settings, value: unknown, errors: string[]): void {
   const name = `${SETTINGS_SECTION}.backend`;
-  if (!isRecord(value) || (value.kind !== 'local' && value.kind !== 'openai')) {
-    errors.push(`${name} must be {kind: "local"} or {kind: "openai", url, model, apiKey?, fim?}, got ${show(value)}`);
+  if (!isRecord(value) || (value.kind !== 'local' && value.kind !== 'openai' && value.kind !== 'llama-server')) {
+    errors.push(`${name} must be {kind: "local"}, {kind: "openai", url, model, apiKey?, fim?} or {kind: "llama-server", url, apiKey?, tMaxPredictMs?, slots?}, got ${show(value)}`);
     return;
   }
   if (value.kind === 'local') {
@@ -213,8 +215,25 @@ function applyBackend(next: Settings, value: unknown, errors: string[]): void {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`url must be an http(s) URL, got ${show(value.url)}`);
-  if (typeof value.model !== 'string' || value.model.trim() === '') problems.push(`model must be a non-empty string, got ${show(value.model)}`);
+  if (value.kind === 'openai' && (typeof value.model !== 'string' || value.model.trim() === '')) problems.push(`model must be a non-empty string, got ${show(value.model)}`);
   if (value.apiKey !== undefined && typeof value.apiKey !== 'string') problems.push('apiKey must be a string');
+  if (value.kind === 'llama-server') {
+    const t = value.tMaxPredictMs;
+    if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 60000)) problems.push(`tMaxPredictMs must be an integer from 0 to 60000 (ms), got ${show(t)}`);
+    if (value.slots !== undefined && value.slots !== 'document' && value.slots !== 'server') problems.push(`slots must be "document" or "server", got ${show(value.slots)}`);
+    if (problems.length) {
+      errors.push(`${name}: ${problems.join('; ')}`);
+      return;
+    }
+    next.backend = {
+      kind: 'llama-server',
+      url: value.url as string,
+      ...(typeof value.apiKey === 'string' ? { apiKey: value.apiKey } : {}),
+      ...(typeof t === 'number' ? { tMaxPredictMs: t } : {}),
+      ...(value.slots !== undefined ? { slots: value.slots as 'document' | 'server' } : {}),
+    };
+    return;
+  }
   if (value.fim !== undefined && !(FIM_FAMILIES as readonly unknown[]).includes(value.fim)) problems.push(`fim must be one of ${FIM_FAMILIES.join(', ')}, got ${show(value.fim)}`);
   if (problems.length) {
     errors.push(`${name}: ${problems.join('; ')}`);
