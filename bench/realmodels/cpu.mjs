@@ -129,7 +129,10 @@ if (SC_CTX) {
   const fresh = tokenIds(SC_NEW, 4242);
   await abba('scenario', { ctx, fresh: fresh.slice(0, 8), gen: 1 }); // fills each engine's cached context (untimed)
   const r = await abba('scenario', { ctx, fresh, gen: SC_GEN }, (x) => x);
-  results.scenario = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => [k, { ms: r1(median(v.map((x) => x.ms))), newTokensMs: r1(median(v.map((x) => x.prefillMs))), samplesMs: v.map((x) => r1(x.ms)) }]));
+  results.scenario = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => {
+    const cpu = v.map((x) => x.cpuMs).filter((x) => typeof x === 'number');
+    return [k, { ms: r1(median(v.map((x) => x.ms))), newTokensMs: r1(median(v.map((x) => x.prefillMs))), samplesMs: v.map((x) => r1(x.ms)), ...(cpu.length ? { cpuMs: r1(median(cpu)) } : {}) }];
+  }));
   report(false);
   log(`scenario ${SC_CTX}+${SC_NEW}+${SC_GEN}: ${Object.entries(results.scenario).map(([k, v]) => `${k} ${v.ms} ms`).join(' | ')}`);
 }
@@ -172,6 +175,7 @@ function report(final) {
   for (const n of PREFILL) if (labels.some((l) => results.prefill[n]?.[l]?.cpuMs !== undefined)) md.push(`| prefill ${n}, CPU time (ms) | ${labels.map((l) => cell(results.prefill[n]?.[l], (o) => `${o.cpuMs ?? '-'}`)).join(' | ')} |`);
   for (const p of PAST) if (labels.some((l) => results.decode[p]?.[l]?.cpuMsPerToken !== undefined)) md.push(`| decode @${p} past, CPU time (ms/token) | ${labels.map((l) => cell(results.decode[p]?.[l], (o) => `${o.cpuMsPerToken ?? '-'}`)).join(' | ')} |`);
   if (results.scenario) md.push(`| llama.vim scenario ${SC_CTX}+${SC_NEW}+${SC_GEN} (ms; of which new tokens) | ${labels.map((l) => cell(results.scenario[l], (o) => `${o.ms} (${o.newTokensMs})`)).join(' | ')} |`);
+  if (results.scenario && labels.some((l) => results.scenario[l]?.cpuMs !== undefined)) md.push(`| llama.vim scenario, CPU time (ms) | ${labels.map((l) => cell(results.scenario[l], (o) => `${o.cpuMs ?? '-'}`)).join(' | ')} |`);
   if (final) console.log(md.join('\n'));
   if (WRITE) {
     fs.mkdirSync(path.dirname(OUT), { recursive: true });

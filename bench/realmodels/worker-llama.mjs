@@ -59,6 +59,7 @@ async function scenario({ ctx: context, fresh, gen }) {
   }
   if (seq.nextTokenIndex > context.length) await seq.eraseContextTokenRanges([{ start: context.length, end: seq.nextTokenIndex }]);
   const t = performance.now();
+  const u = process.cpuUsage();
   let res = await seq.controlledEvaluate(items(fresh));
   const prefillMs = performance.now() - t;
   let tok = res[fresh.length - 1].next.token;
@@ -66,7 +67,7 @@ async function scenario({ ctx: context, fresh, gen }) {
     res = await seq.controlledEvaluate([[tok, next]]);
     tok = res[0].next.token;
   }
-  return { ms: performance.now() - t, prefillMs };
+  return { ms: performance.now() - t, prefillMs, cpuMs: cpuSince(u) };
 }
 
 const ops = { prefill, decode, scenario };

@@ -70,13 +70,15 @@ async function scenario({ ctx, fresh, gen }) {
   }
   const cache = scen.cache;
   const t = performance.now();
+  const u = process.cpuUsage();
   let logits = await append(cache, fresh);
   const tPrefill = performance.now() - t;
   for (let s = 0; s < gen; s++) logits = await model.forward([argmax(logits)], cache, { logits: 'last' });
   argmax(logits);
   const ms = performance.now() - t;
+  const cpuMs = cpuSince(u);
   await cache.rewindTo(ctx.length);
-  return { ms, prefillMs: tPrefill };
+  return { ms, prefillMs: tPrefill, cpuMs };
 }
 
 const ops = { prefill, decode, scenario };
