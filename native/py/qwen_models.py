@@ -86,6 +86,10 @@ BLOCK = 32  # MatMulNBits block size of the int4 layouts (genai's default "block
 # with bench/realmodels/decode_stack.py (0.5B shape, 1 thread, CPU time per step), the head costs ~7 ms at block 128
 # and ~3.6 ms at block 256, while the 24 layers gain only ~0.7 ms from 128 -> 256.
 HEAD_BLOCK = None
+# Fuse q/k/v into one MatMulNBits (N = q + 2 kv) and gate/up into one (N = 2 ffn), each followed by Split, in the
+# genai int4 layout. Fewer, wider M = 1 products: 14.4 vs 18.5 and 16.1 vs 17.0 ms CPU per step in two rounds of
+# decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
+FUSE = False
 
 
 # ---------------------------------------------------------------- weights
@@ -231,9 +235,15 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
         p = f"model.layers.{i}."
         if i > 0:
             hn, residual = skip_norm(mlp_out, residual, p + "input_layernorm.weight")
-        q = linear(hn, p + "self_attn.q_proj.weight", p + "self_attn.q_proj.bias")
-        k = linear(hn, p + "self_attn.k_proj.weight", p + "self_attn.k_proj.bias")
-        v = linear(hn, p + "self_attn.v_proj.weight", p + "self_attn.v_proj.bias")
+        if FUSE and quant == "int4":
+            qkv_w = np.concatenate([w(p + f"self_attn.{n}_proj.weight") for n in "qkv"], axis=0)
+            qkv = linear(hn, p + "self_attn.qkv_proj.weight", weight=qkv_w)
+            qkv = g.op("Add", [qkv, g.init(p + "self_attn.qkv_proj.bias", np.concatenate([w(p + f"self_attn.{n}_proj.bias") for n in "qkv"]))])
+            q, k, v = g.op("Split", [qkv, g.const([nh * d, kv * d, kv * d])], n_out=3, axis=-1)
+        else:
+            q = linear(hn, p + "self_attn.q_proj.weight", p + "self_attn.q_proj.bias")
+            k = linear(hn, p + "self_attn.k_proj.weight", p + "self_attn.k_proj.bias")
+            v = linear(hn, p + "self_attn.v_proj.weight", p + "self_attn.v_proj.bias")
         q = g.op("RotaryEmbedding", [q, pos, cos_c, sin_c], domain=MS, interleaved=0)
         k = g.op("RotaryEmbedding", [k, pos, cos_c, sin_c], domain=MS, interleaved=0)
         attn, pk, pv = g.op("GroupQueryAttention", [q, k, v, past[i][0], past[i][1], seqlens_k, total], n_out=3, domain=MS,
@@ -241,8 +251,13 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
         presents.append((pk, pv))
         o = linear(attn, p + "self_attn.o_proj.weight")
         hn, residual = skip_norm(o, residual, p + "post_attention_layernorm.weight")
-        gate = linear(hn, p + "mlp.gate_proj.weight")
-        up = linear(hn, p + "mlp.up_proj.weight")
+        if FUSE and quant == "int4":
+            ffn = sd[p + "mlp.gate_proj.weight"].shape[0]
+            gu = linear(hn, p + "mlp.gate_up_proj.weight", weight=np.concatenate([w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight")], axis=0))
+            gate, up = g.op("Split", [gu, g.const([ffn, ffn])], n_out=2, axis=-1)
+        else:
+            gate = linear(hn, p + "mlp.gate_proj.weight")
+            up = linear(hn, p + "mlp.up_proj.weight")
         act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
         mlp_out = linear(act, p + "mlp.down_proj.weight")
     y, _ = skip_norm(mlp_out, residual, "model.norm.weight")
@@ -392,7 +407,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -468,13 +483,15 @@ def main():
     ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
     ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
     ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
+    ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK
+    global BLOCK, HEAD_BLOCK, FUSE
     BLOCK = a.block
     HEAD_BLOCK = a.head_block or None
+    FUSE = a.fuse
     if a.fixtures:
         fixtures(a.fixtures_out, 4242)
         return
