@@ -76,7 +76,7 @@ for (const l of OURS) {
 for (const t of LLAMA) {
   const f = path.join(MODELS, 'gguf', `model-${t}.gguf`);
   if (!fs.existsSync(f)) { log(`skip llama.cpp ${t}: ${f} missing (native/py/qwen_gguf.py)`); continue; }
-  const ctxSize = String(Math.max(...PREFILL, SC_CTX + SC_NEW + SC_GEN, ...PAST.map((p) => p + STEPS + 8)) + 64);
+  const ctxSize = String(Math.max(...PREFILL, SC_CTX ? SC_CTX + SC_NEW + SC_GEN : 0, ...PAST.map((p) => p + STEPS + 8)) + 64); // no NaN without a scenario
   for (const th of LLAMA_THREADS) engines.push(worker('worker-llama.mjs', { BENCH_GGUF: f, BENCH_CTX: ctxSize, BENCH_THREADS: String(th) }, `llama.cpp ${t} ${th}t`));
 }
 // Load one at a time (two loads at once on 2 cores would only slow both).
@@ -104,15 +104,22 @@ for (const n of PREFILL) {
   const ids = tokenIds(n, 12345);
   await abba('prefill', { ids: ids.slice(0, Math.min(n, 64)) }); // warm-up (allocations, thread pools)
   loads.push(os.loadavg()[0]);
-  const r = await abba('prefill', { ids });
-  results.prefill[n] = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => [k, { ms: r1(median(v)), tokPerS: Math.round(n / (median(v) / 1000)), samplesMs: v.map(r1) }]));
+  const r = await abba('prefill', { ids }, (x) => x);
+  results.prefill[n] = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => {
+    const ms = v.map((x) => x.ms);
+    const cpu = v.map((x) => x.cpuMs).filter((x) => typeof x === 'number');
+    return [k, { ms: r1(median(ms)), tokPerS: Math.round(n / (median(ms) / 1000)), samplesMs: ms.map(r1), ...(cpu.length ? { cpuMs: r1(median(cpu)) } : {}) }];
+  }));
   report(false);
   log(`prefill ${n}: ${Object.entries(results.prefill[n]).map(([k, v]) => `${k} ${v.ms} ms`).join(' | ')}`);
 }
 for (const p of PAST) {
   loads.push(os.loadavg()[0]);
-  const r = await abba('decode', { ids: tokenIds(p, 777), steps: STEPS }, (x) => median(x.ms));
-  results.decode[p] = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => [k, { msPerToken: r1(median(v)), repMedians: v.map(r1) }]));
+  const r = await abba('decode', { ids: tokenIds(p, 777), steps: STEPS }, (x) => ({ ms: median(x.ms), cpuMs: x.cpuMs?.length ? median(x.cpuMs) : undefined }));
+  results.decode[p] = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => {
+    const cpu = v.map((x) => x.cpuMs).filter((x) => typeof x === 'number');
+    return [k, { msPerToken: r1(median(v.map((x) => x.ms))), repMedians: v.map((x) => r1(x.ms)), ...(cpu.length ? { cpuMsPerToken: r1(median(cpu)), cpuRepMedians: cpu.map(r1) } : {}) }];
+  }));
   report(false);
   log(`decode @${p}: ${Object.entries(results.decode[p]).map(([k, v]) => `${k} ${v.msPerToken} ms/tok`).join(' | ')}`);
 }
@@ -122,7 +129,10 @@ if (SC_CTX) {
   const fresh = tokenIds(SC_NEW, 4242);
   await abba('scenario', { ctx, fresh: fresh.slice(0, 8), gen: 1 }); // fills each engine's cached context (untimed)
   const r = await abba('scenario', { ctx, fresh, gen: SC_GEN }, (x) => x);
-  results.scenario = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => [k, { ms: r1(median(v.map((x) => x.ms))), newTokensMs: r1(median(v.map((x) => x.prefillMs))), samplesMs: v.map((x) => r1(x.ms)) }]));
+  results.scenario = Object.fromEntries(Object.entries(r).filter(([, v]) => v.length).map(([k, v]) => {
+    const cpu = v.map((x) => x.cpuMs).filter((x) => typeof x === 'number');
+    return [k, { ms: r1(median(v.map((x) => x.ms))), newTokensMs: r1(median(v.map((x) => x.prefillMs))), samplesMs: v.map((x) => r1(x.ms)), ...(cpu.length ? { cpuMs: r1(median(cpu)) } : {}) }];
+  }));
   report(false);
   log(`scenario ${SC_CTX}+${SC_NEW}+${SC_GEN}: ${Object.entries(results.scenario).map(([k, v]) => `${k} ${v.ms} ms`).join(' | ')}`);
 }
@@ -160,7 +170,12 @@ function report(final) {
   const cell = (o, f) => (o ? f(o) : '-');
   for (const n of PREFILL) md.push(`| prefill ${n} (ms) | ${labels.map((l) => cell(results.prefill[n]?.[l], (o) => `${o.ms} (${o.tokPerS} tok/s)`)).join(' | ')} |`);
   for (const p of PAST) md.push(`| decode @${p} past (ms/token) | ${labels.map((l) => cell(results.decode[p]?.[l], (o) => `${o.msPerToken}`)).join(' | ')} |`);
+  // CPU time per token (process.cpuUsage, all threads): the work itself, little disturbed by other processes; only
+  // comparable between 1-thread engines (more threads add spin-waiting and scheduling).
+  for (const n of PREFILL) if (labels.some((l) => results.prefill[n]?.[l]?.cpuMs !== undefined)) md.push(`| prefill ${n}, CPU time (ms) | ${labels.map((l) => cell(results.prefill[n]?.[l], (o) => `${o.cpuMs ?? '-'}`)).join(' | ')} |`);
+  for (const p of PAST) if (labels.some((l) => results.decode[p]?.[l]?.cpuMsPerToken !== undefined)) md.push(`| decode @${p} past, CPU time (ms/token) | ${labels.map((l) => cell(results.decode[p]?.[l], (o) => `${o.cpuMsPerToken ?? '-'}`)).join(' | ')} |`);
   if (results.scenario) md.push(`| llama.vim scenario ${SC_CTX}+${SC_NEW}+${SC_GEN} (ms; of which new tokens) | ${labels.map((l) => cell(results.scenario[l], (o) => `${o.ms} (${o.newTokensMs})`)).join(' | ')} |`);
+  if (results.scenario && labels.some((l) => results.scenario[l]?.cpuMs !== undefined)) md.push(`| llama.vim scenario, CPU time (ms) | ${labels.map((l) => cell(results.scenario[l], (o) => `${o.cpuMs ?? '-'}`)).join(' | ')} |`);
   if (final) console.log(md.join('\n'));
   if (WRITE) {
     fs.mkdirSync(path.dirname(OUT), { recursive: true });

@@ -18,14 +18,18 @@ const ctx = await model.createContext({ contextSize: Number(process.env.BENCH_CT
   threads: { ideal: threads, min: threads }, flashAttention: process.env.BENCH_LLAMA_FLASH === '1', sequences: 1 });
 const loadMs = performance.now() - t0;
 const seq = ctx.getSequence();
+// CPU time of this process (all threads) since `u`, ms (see worker-ort.mjs; with 2+ threads llama.cpp spin-waits,
+// which counts as CPU time).
+const cpuSince = (u) => { const d = process.cpuUsage(u); return (d.user + d.system) / 1000; };
 const next = { generateNext: { token: true } }; // greedy
 const items = (ids) => ids.map((t, i) => (i === ids.length - 1 ? [t, next] : t));
 
 async function prefill({ ids }) {
   await seq.clearHistory();
   const t = performance.now();
+  const u = process.cpuUsage();
   await seq.controlledEvaluate(items(ids));
-  return { ms: performance.now() - t };
+  return { ms: performance.now() - t, cpuMs: cpuSince(u) };
 }
 
 async function decode({ ids, steps }) {
@@ -33,13 +37,16 @@ async function decode({ ids, steps }) {
   let res = await seq.controlledEvaluate(items(ids));
   let tok = res[ids.length - 1].next.token;
   const ms = [];
+  const cpuMs = [];
   for (let s = 0; s < steps; s++) {
     const t = performance.now();
+    const u = process.cpuUsage();
     res = await seq.controlledEvaluate([[tok, next]]);
     ms.push(performance.now() - t);
+    cpuMs.push(cpuSince(u));
     tok = res[0].next.token;
   }
-  return { ms };
+  return { ms, cpuMs };
 }
 
 let scenKey = null;
@@ -52,6 +59,7 @@ async function scenario({ ctx: context, fresh, gen }) {
   }
   if (seq.nextTokenIndex > context.length) await seq.eraseContextTokenRanges([{ start: context.length, end: seq.nextTokenIndex }]);
   const t = performance.now();
+  const u = process.cpuUsage();
   let res = await seq.controlledEvaluate(items(fresh));
   const prefillMs = performance.now() - t;
   let tok = res[fresh.length - 1].next.token;
@@ -59,7 +67,7 @@ async function scenario({ ctx: context, fresh, gen }) {
     res = await seq.controlledEvaluate([[tok, next]]);
     tok = res[0].next.token;
   }
-  return { ms: performance.now() - t, prefillMs };
+  return { ms: performance.now() - t, prefillMs, cpuMs: cpuSince(u) };
 }
 
 const ops = { prefill, decode, scenario };

@@ -82,6 +82,14 @@ SHAPES = {
     "tiny": lambda: Shape("qwen2.5-coder-tiny", 64, 2, 4, 2, 128, 0, 256),
 }
 BLOCK = 32  # MatMulNBits block size of the int4 layouts (genai's default "block-32")
+# The LM head's block size (None: BLOCK). Its 151,936 rows x 896 make per-block work dominate at M = 1: measured
+# with bench/realmodels/decode_stack.py (0.5B shape, 1 thread, CPU time per step), the head costs ~7 ms at block 128
+# and ~3.6 ms at block 256, while the 24 layers gain only ~0.7 ms from 128 -> 256.
+HEAD_BLOCK = None
+# Fuse q/k/v into one MatMulNBits (N = q + 2 kv) and gate/up into one (N = 2 ffn), each followed by Split, in the
+# genai int4 layout. Fewer, wider M = 1 products: 14.4 vs 18.5 and 16.1 vs 17.0 ms CPU per step in two rounds of
+# decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
+FUSE = False
 
 
 # ---------------------------------------------------------------- weights
@@ -115,19 +123,21 @@ def random_state_dict(cfg: Shape, seed: int, std: float = 0.02, embed_std: float
 
 def quantize_q4(w: np.ndarray, block: int | None = None):
     """Symmetric 4-bit block quantization in MatMulNBits' layout.
-    w: [N, K] fp32 (torch Linear layout, N = out features). K must be a multiple of `block`.
-    Returns (packed uint8 [N, K/block, block/2], scales fp32 [N * K/block], dequantized fp32 [N, K]).
+    w: [N, K] fp32 (torch Linear layout, N = out features). A K that is not a multiple of `block` is padded with
+    zero weights to ceil(K/block) blocks, as MatMulNBits expects (e.g. K = 896 at block 256: 4 blocks).
+    Returns (packed uint8 [N, ceil(K/block), block/2], scales fp32 [N * ceil(K/block)], dequantized fp32 [N, K]).
     q = clip(round(w / s), -8, 7) + 8 with s = max|w_block| / 7; byte j of a block = q[2j] | q[2j+1] << 4;
     the zero point is MatMulNBits' default for 4 bits (8), so no zero_points input is written."""
     block = block or BLOCK
     n, k = w.shape
-    if k % block:
-        raise ValueError(f"K={k} is not a multiple of the block size {block}")
-    wb = w.reshape(n, k // block, block)
+    pad = -k % block
+    if pad:
+        w = np.concatenate([w, np.zeros((n, pad), dtype=w.dtype)], axis=1)
+    wb = w.reshape(n, (k + pad) // block, block)
     scale = np.maximum(np.abs(wb).max(axis=2), 1e-8) / 7.0
     q = (np.clip(np.round(wb / scale[:, :, None]), -8, 7) + 8).astype(np.uint8)
     packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)
-    deq = ((q.astype(np.float32) - 8) * scale[:, :, None]).reshape(n, k)
+    deq = ((q.astype(np.float32) - 8) * scale[:, :, None]).reshape(n, k + pad)[:, :k]
     return packed, scale.reshape(-1).astype(np.float32), deq
 
 
@@ -138,7 +148,7 @@ def dequantized_state_dict(cfg: Shape, sd: dict) -> dict:
     for k, v in sd.items():
         if k.endswith("_proj.weight"):
             out[k] = quantize_q4(v)[2]
-    out["lm_head.weight"] = quantize_q4(sd["model.embed_tokens.weight"])[2]
+    out["lm_head.weight"] = quantize_q4(sd["model.embed_tokens.weight"], HEAD_BLOCK)[2]
     return out
 
 
@@ -150,12 +160,13 @@ class Q4Builder(Builder):
     def __init__(self, cfg, sd, accuracy_level=0):
         super().__init__(cfg, sd, "standard", "fp32", accuracy_level)
 
-    def nbits4(self, x, w, key, name=None):
+    def nbits4(self, x, w, key, name=None, block=None):
         n, k = w.shape
-        packed, scale, _ = quantize_q4(w)
+        block = block or BLOCK
+        packed, scale, _ = quantize_q4(w, block)
         q_n = self.g.init(f"{key}.q4", packed)
         s_n = self.g.init(f"{key}.q4_scale", scale)
-        return self.g.op("MatMulNBits", [x, q_n, s_n], name=name, domain=MS, K=k, N=n, bits=4, block_size=BLOCK,
+        return self.g.op("MatMulNBits", [x, q_n, s_n], name=name, domain=MS, K=k, N=n, bits=4, block_size=block,
                          accuracy_level=self.accuracy_level)
 
     def linear(self, x, key, bias_key=None, name=None):
@@ -165,7 +176,7 @@ class Q4Builder(Builder):
         return y
 
     def lm_head(self, x, key):
-        return self.nbits4(x, self.w(key), "lm_head", name="lm_head")
+        return self.nbits4(x, self.w(key), "lm_head", name="lm_head", block=HEAD_BLOCK)
 
 
 # ---------------------------------------------------------------- onnxruntime-genai layout
@@ -191,13 +202,14 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
     def w(key):
         return sd[key].astype(np.float32)
 
-    def linear(x, key, bias_key=None, weight=None, name=None):
+    def linear(x, key, bias_key=None, weight=None, name=None, block=None):
         wt = w(key) if weight is None else weight
         if quant == "int4":
             n, k = wt.shape
-            packed, scale, _ = quantize_q4(wt)
+            block = block or BLOCK
+            packed, scale, _ = quantize_q4(wt, block)
             y = g.op("MatMulNBits", [x, g.init(f"{key}.q4", packed), g.init(f"{key}.q4_scale", scale)], name=name, domain=MS,
-                     K=k, N=n, bits=4, block_size=BLOCK, accuracy_level=accuracy_level)
+                     K=k, N=n, bits=4, block_size=block, accuracy_level=accuracy_level)
         else:
             y = g.op("MatMul", [x, g.init(f"{key}.T", np.ascontiguousarray(wt.T))], name=name)
         if bias_key is not None:
@@ -223,9 +235,15 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
         p = f"model.layers.{i}."
         if i > 0:
             hn, residual = skip_norm(mlp_out, residual, p + "input_layernorm.weight")
-        q = linear(hn, p + "self_attn.q_proj.weight", p + "self_attn.q_proj.bias")
-        k = linear(hn, p + "self_attn.k_proj.weight", p + "self_attn.k_proj.bias")
-        v = linear(hn, p + "self_attn.v_proj.weight", p + "self_attn.v_proj.bias")
+        if FUSE and quant == "int4":
+            qkv_w = np.concatenate([w(p + f"self_attn.{n}_proj.weight") for n in "qkv"], axis=0)
+            qkv = linear(hn, p + "self_attn.qkv_proj.weight", weight=qkv_w)
+            qkv = g.op("Add", [qkv, g.init(p + "self_attn.qkv_proj.bias", np.concatenate([w(p + f"self_attn.{n}_proj.bias") for n in "qkv"]))])
+            q, k, v = g.op("Split", [qkv, g.const([nh * d, kv * d, kv * d])], n_out=3, axis=-1)
+        else:
+            q = linear(hn, p + "self_attn.q_proj.weight", p + "self_attn.q_proj.bias")
+            k = linear(hn, p + "self_attn.k_proj.weight", p + "self_attn.k_proj.bias")
+            v = linear(hn, p + "self_attn.v_proj.weight", p + "self_attn.v_proj.bias")
         q = g.op("RotaryEmbedding", [q, pos, cos_c, sin_c], domain=MS, interleaved=0)
         k = g.op("RotaryEmbedding", [k, pos, cos_c, sin_c], domain=MS, interleaved=0)
         attn, pk, pv = g.op("GroupQueryAttention", [q, k, v, past[i][0], past[i][1], seqlens_k, total], n_out=3, domain=MS,
@@ -233,12 +251,17 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
         presents.append((pk, pv))
         o = linear(attn, p + "self_attn.o_proj.weight")
         hn, residual = skip_norm(o, residual, p + "post_attention_layernorm.weight")
-        gate = linear(hn, p + "mlp.gate_proj.weight")
-        up = linear(hn, p + "mlp.up_proj.weight")
+        if FUSE and quant == "int4":
+            ffn = sd[p + "mlp.gate_proj.weight"].shape[0]
+            gu = linear(hn, p + "mlp.gate_up_proj.weight", weight=np.concatenate([w(p + "mlp.gate_proj.weight"), w(p + "mlp.up_proj.weight")], axis=0))
+            gate, up = g.op("Split", [gu, g.const([ffn, ffn])], n_out=2, axis=-1)
+        else:
+            gate = linear(hn, p + "mlp.gate_proj.weight")
+            up = linear(hn, p + "mlp.up_proj.weight")
         act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
         mlp_out = linear(act, p + "mlp.down_proj.weight")
     y, _ = skip_norm(mlp_out, residual, "model.norm.weight")
-    logits = linear(y, "lm_head.weight", weight=w("model.embed_tokens.weight"), name="lm_head")
+    logits = linear(y, "lm_head.weight", weight=w("model.embed_tokens.weight"), name="lm_head", block=HEAD_BLOCK)
     g.add_output(logits, "logits", F32, [B, S, cfg.vocab_size])
     for i, (pk, pv) in enumerate(presents):
         g.add_output(pk, f"present.{i}.key", F32, [B, kv, T, d])
@@ -384,7 +407,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -459,12 +482,16 @@ def main():
     ap.add_argument("--fixtures", action="store_true", help="write the tiny fixtures + golden tokens to test/fixtures/models/")
     ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
     ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
+    ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
+    ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
-    global BLOCK
+    global BLOCK, HEAD_BLOCK, FUSE
     BLOCK = a.block
+    HEAD_BLOCK = a.head_block or None
+    FUSE = a.fuse
     if a.fixtures:
         fixtures(a.fixtures_out, 4242)
         return

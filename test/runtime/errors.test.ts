@@ -170,7 +170,7 @@ describe('devices', () => {
   test("'auto' uses WebGPU when an adapter exists, else falls back to the CPU and says why", async () => {
     const d = writeSyntheticModelDir({ layout: 'per-layer' });
     const messages: string[] = [];
-    const m = await loadModel({ modelDir: d.dir, device: 'auto', onStatus: (s) => messages.push(s) });
+    const m = await loadModel({ modelDir: d.dir, device: 'auto', webgpuMinWeights: 0, onStatus: (s) => messages.push(s) });
     if (m.device === 'cpu') {
       // This development machine: no GPU adapter.
       expect(m.fallbackReason).toMatch(/^webgpu unavailable: /);
@@ -185,14 +185,18 @@ describe('devices', () => {
     await m.dispose();
   });
 
-  test("'auto' with only an int8 model goes straight to the CPU (its integer MatMuls have no WebGPU kernels)", async () => {
+  test("'auto' keeps a model below the measured size threshold on the CPU without probing WebGPU, and says why", async () => {
     const d = writeSyntheticModelDir({ layout: 'per-layer', onnxName: 'model_quantized.onnx' });
     const messages: string[] = [];
     const m = await loadModel({ modelDir: d.dir, device: 'auto', onStatus: (s) => messages.push(s) });
     expect(m.device).toBe('cpu');
     expect(m.files.dtype).toBe('quantized');
-    expect(m.fallbackReason).toBe('webgpu skipped: model_quantized.onnx is quantized, which runs faster on the CPU');
+    expect(m.fallbackReason).toMatch(/^webgpu skipped: model_quantized\.onnx: [0-9.]+M weights per token < 100M: decode is faster on the CPU at this size$/);
     expect(messages[0]).toBe(m.fallbackReason);
+    // The same model with the threshold lowered to its size is tried on WebGPU (here: no adapter, or it runs there).
+    const lowered = await loadModel({ modelDir: d.dir, device: 'auto', webgpuMinWeights: 1, onStatus: () => {} });
+    expect(lowered.fallbackReason ?? '').not.toMatch(/webgpu skipped/);
+    await lowered.dispose();
     await m.dispose();
   });
 

@@ -19,13 +19,18 @@ import {
 import { KvCache } from './kv-cache.js';
 import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
+import { chooseAutoDevice, matmulWeightsFromConfig, weightsFromFileBytes } from './device-rule.js';
+import { scanOnnxGraph } from './onnx-scan.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
 
 export interface LoadModelOptions {
   modelDir: string;
-  /** 'auto' (default) tries WebGPU, then falls back to the CPU and says why through onStatus. */
+  /**
+   * 'auto' (default): WebGPU when the measured rule in device-rule.ts picks it for this model (matrix-product weights
+   * per token ≥ 100M, no CPU-only integer MatMul) and a GPU adapter exists, else the CPU; says why through onStatus.
+   */
   device?: DeviceRequest;
   /** Weight variant; 'auto' (default): config.json's dtype, else quantized→fp32 on CPU, fp16→fp32 on GPU. */
   dtype?: ModelDtype | 'auto';
@@ -39,6 +44,12 @@ export interface LoadModelOptions {
    * it did not win either (bench/runtime/spin.mjs → bench/results/spin-cpu.md).
    */
   allowSpinning?: boolean;
+  /**
+   * `device: auto` tries WebGPU only for models whose matrix products read at least this many weights per token
+   * (device-rule.ts). Default: env INFILL_LS_WEBGPU_MIN_WEIGHTS (a number, e.g. 0 or 5e7), else
+   * WEBGPU_MIN_MATMUL_WEIGHTS (100M, measured). For a GPU/CPU pair unlike the measured one, and for tests.
+   */
+  webgpuMinWeights?: number;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -74,9 +85,6 @@ export interface LoadedModel {
 }
 
 const NEG_INF_BIAS = -1e9;
-
-/** Weight variants made for CPU kernels (integer MatMul); on WebGPU they run partly on the CPU. */
-const CPU_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', 'uint8', 'bnb4']);
 
 /** Classifies a provider failure for a status line. */
 export function describeProviderFailure(device: Device, e: unknown): string {
@@ -171,6 +179,21 @@ function webgpuUnavailableReason(): string | undefined {
   return webgpuUnavailable;
 }
 
+function fileBytes(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** INFILL_LS_WEBGPU_MIN_WEIGHTS as a number ≥ 0, or undefined (unset or not a number: the measured default). */
+function envMinWeights(): number | undefined {
+  const v = process.env.INFILL_LS_WEBGPU_MIN_WEIGHTS?.trim();
+  const n = v ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 /** Loads the model directory. Throws ModelLoadError with the file and the problem. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
@@ -181,14 +204,20 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   let lastError: unknown;
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
-    if (request === 'auto' && device === 'webgpu' && CPU_DTYPES.has(files.dtype)) {
-      // 8-bit graphs are small models for the CPU. Measured on an H200 machine (bench/results/runtime-gpu.md):
-      // the shipped MatMulNBits graph decodes at 7.5-8 ms/token on WebGPU (launch-bound, like PyTorch eager)
-      // against 3-6 ms on that machine's CPU, and an int8 MatMulInteger graph at 75 ms (no WebGPU kernels).
-      // Such a model goes straight to the CPU; `device: webgpu` still runs it there.
-      fallbackReason = `webgpu skipped: ${path.basename(files.onnxPath)} is ${files.dtype}, which runs faster on the CPU`;
-      status(fallbackReason);
-      continue;
+    if (request === 'auto' && device === 'webgpu') {
+      // The measured size rule (device-rule.ts): small models decode faster on the CPU, and graphs built on
+      // operators WebGPU lacks run them on the CPU anyway. Decided from the files, before any adapter is probed.
+      const scan = scanOnnxGraph(files.onnxPath);
+      const choice = chooseAutoDevice({
+        graphMatmulWeights: scan?.matmulWeights, configMatmulWeights: matmulWeightsFromConfig(files.config), opTypes: scan?.opTypes,
+        fileWeights: weightsFromFileBytes(fileBytes(files.onnxPath) + (files.externalDataPath ? fileBytes(files.externalDataPath) : 0), files.dtype),
+        minWeights: opts.webgpuMinWeights ?? envMinWeights(),
+      });
+      if (choice.device === 'cpu') {
+        fallbackReason = `webgpu skipped: ${path.basename(files.onnxPath)}: ${choice.reason}`;
+        status(fallbackReason);
+        continue;
+      }
     }
     const noAdapter = request === 'auto' && device === 'webgpu' ? webgpuUnavailableReason() : undefined;
     if (noAdapter) {

@@ -1,0 +1,126 @@
+// `device: auto`'s choice between WebGPU and the CPU, from measurements (issue 15). Pure: no onnxruntime, no I/O.
+
+/**
+ * Weights the matrix products of one decode step read below which `auto` keeps a model on the CPU.
+ *
+ * Fitted to what onnxruntime-node 1.30 measured on the GPU machine (NVIDIA H200, 16-core Xeon with AVX-512/AMX),
+ * decode ms/token, the LM head included in the weights:
+ *
+ * | model (matmul weights)               | WebGPU | CPU, 16 threads | source                                  |
+ * |--------------------------------------|--------|-----------------|-----------------------------------------|
+ * | models/default, 18.9M, 8-bit         | 7.46   | 4.51            | bench/results/runtime-gpu.md (@512 past) |
+ * | Qwen2.5-Coder-0.5B shape, 494M, int4 | 17.5   | not measured    | real-models-gpu-0.5b.md (@2,048 past)    |
+ * | Qwen2.5-Coder-1.5B shape, 1,544M, int4 | 31.8 | 87.5            | real-models-gpu-1.5b.md (@2,048 past)    |
+ *
+ * A line through the two sizes measured on both devices: WebGPU 7.46 + 0.0160 ms per million weights (it predicts
+ * 15.0 ms at 0.5B, measured 17.5), the CPU 4.51 + 0.0544 ms per million. WebGPU's fixed cost is its per-kernel
+ * launch overhead (it decodes the 19M model no faster than PyTorch eager: 7.5 ms); the CPU's cost grows with the
+ * weights. They cross at 18.9M + (7.46 − 4.51) / (0.0544 − 0.0160) = 95.6M weights, rounded to 100M here.
+ * Prefill never favours the CPU: WebGPU was faster at every size (512 tokens: 9.0 vs 42.7 ms at 18.9M, 603 vs
+ * 2,075 ms at 1.5B), so the decode crossover decides. End to end it agrees with both measured sides: one completion
+ * with models/default took 804 ms on WebGPU and 429 ms on the CPU (issue 15), and the 1.5B shape is 3.4x (prefill)
+ * and 2.75x (decode) faster on WebGPU. A CPU with fewer cores moves the crossover down, not up, so models above the
+ * threshold stay on the right side of it on smaller machines.
+ */
+export const WEBGPU_MIN_MATMUL_WEIGHTS = 100e6;
+
+/**
+ * Operators that onnxruntime's WebGPU provider has no kernel for and that carry the model's matrix products: a graph
+ * using them runs those nodes on the CPU with a copy each way. Measured on the H200 machine with models/default when
+ * it was an int8 MatMulInteger graph (2026-11-26, commit 1aed146): 75 ms/token on WebGPU against 3–6 ms on its CPU.
+ */
+export const CPU_ONLY_MATMUL_OPS: readonly string[] = ['MatMulInteger', 'DynamicQuantizeLinear', 'com.microsoft:MatMulBnb4', 'com.microsoft:DynamicQuantizeMatMul', 'com.microsoft:MatMulIntegerToFloat'];
+
+/** What the rule looks at; any field may be unknown. */
+export interface AutoDeviceFacts {
+  /** Σ K·N of the graph's matrix products whose weights are initializers (onnx-scan.ts), 0 if none. */
+  graphMatmulWeights?: number;
+  /** The same estimated from config.json's dimensions (matmulWeightsFromConfig), if it has them. */
+  configMatmulWeights?: number;
+  /**
+   * Last resort when neither count is known: the weight files' bytes divided by the bytes one weight takes in the
+   * file's dtype (weightsFromFileBytes). Counts the embedding too, so it overestimates.
+   */
+  fileWeights?: number;
+  /** The graph's operator types (onnx-scan.ts `opTypes`), if it could be read. */
+  opTypes?: ReadonlySet<string>;
+  /** The threshold; default WEBGPU_MIN_MATMUL_WEIGHTS. */
+  minWeights?: number;
+}
+
+export interface AutoDeviceChoice {
+  device: 'webgpu' | 'cpu';
+  /** Why, for the status line (names the numbers it used). */
+  reason: string;
+  /** The weight count the decision used, or undefined when none was known. */
+  matmulWeights: number | undefined;
+}
+
+const millions = (n: number) => `${(n / 1e6).toFixed(n < 1e8 ? 1 : 0)}M`;
+
+/**
+ * Which device `device: auto` should try first for a model, before any GPU adapter is probed.
+ * - A graph whose matrix products use CPU_ONLY_MATMUL_OPS → 'cpu'.
+ * - Matrix-product weights per token (the larger of the graph's and config.json's count) below
+ *   `minWeights` (default WEBGPU_MIN_MATMUL_WEIGHTS) → 'cpu'; at or above → 'webgpu'.
+ * - Neither count known: the file-size estimate decides; nothing known at all → 'webgpu' (then the caller's probe
+ *   and fallback decide, as before the rule).
+ * Never throws.
+ */
+export function chooseAutoDevice(facts: AutoDeviceFacts): AutoDeviceChoice {
+  const ops = facts.opTypes;
+  const cpuOnly = ops ? CPU_ONLY_MATMUL_OPS.filter((o) => ops.has(o)) : [];
+  const known = [facts.graphMatmulWeights, facts.configMatmulWeights].filter((n): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0);
+  const fromFile = typeof facts.fileWeights === 'number' && Number.isFinite(facts.fileWeights) && facts.fileWeights > 0 ? facts.fileWeights : undefined;
+  const weights = known.length ? Math.max(...known) : fromFile;
+  if (cpuOnly.length) {
+    return { device: 'cpu', matmulWeights: weights, reason: `its graph uses ${cpuOnly.join(', ')}, which WebGPU runs on the CPU with copies (measured 75 vs 3–6 ms/token)` };
+  }
+  if (weights === undefined) return { device: 'webgpu', matmulWeights: undefined, reason: 'model size unknown' };
+  const min = facts.minWeights !== undefined && Number.isFinite(facts.minWeights) && facts.minWeights >= 0 ? facts.minWeights : WEBGPU_MIN_MATMUL_WEIGHTS;
+  const threshold = millions(min);
+  if (weights < min) {
+    return { device: 'cpu', matmulWeights: weights, reason: `${millions(weights)} weights per token < ${threshold}: decode is faster on the CPU at this size` };
+  }
+  return { device: 'webgpu', matmulWeights: weights, reason: `${millions(weights)} weights per token ≥ ${threshold}: WebGPU is faster at this size` };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+
+/** Model types whose MLP is not gated (two matrices, up and down, instead of gate, up and down). */
+const UNGATED_MLP = new Set(['gpt2', 'gpt_bigcode', 'starcoder2', 'gpt_neox', 'gptj', 'codegen', 'phi', 'falcon', 'bloom', 'opt']);
+
+/**
+ * Weights the matrix products of one decode step multiply, from a Hugging Face config.json (or the fields
+ * model-files.ts maps from genai_config.json): per layer the q/k/v/o projections (heads × head_dim rows, KV heads for
+ * k and v) and the MLP (3·hidden·intermediate when gated, as in Llama/Qwen2; 2· for GPT-2-style MLPs), plus the LM
+ * head (vocab·hidden, computed every step whether or not it is tied to the embedding). The embedding lookup reads one
+ * row and is not counted. Returns undefined when hidden size, layer count or vocabulary is missing; a missing
+ * intermediate size counts the MLP as 0 (an underestimate). Examples: Qwen2.5-Coder-0.5B 494.0M, -1.5B 1,543.6M,
+ * models/default 18.9M.
+ */
+export function matmulWeightsFromConfig(config: Readonly<Record<string, unknown>>): number | undefined {
+  const hidden = num(config['hidden_size']) ?? num(config['n_embd']) ?? num(config['d_model']);
+  const layers = num(config['num_hidden_layers']) ?? num(config['n_layer']) ?? num(config['num_layers']);
+  const vocab = num(config['vocab_size']);
+  if (!hidden || !layers || !vocab) return undefined;
+  const heads = num(config['num_attention_heads']) ?? num(config['n_head']);
+  const headDim = num(config['head_dim']) ?? (heads ? hidden / heads : undefined);
+  const qWidth = heads && headDim ? heads * headDim : hidden;
+  const kvHeads = num(config['num_key_value_heads']) ?? (config['multi_query'] === true ? 1 : heads);
+  const kvWidth = kvHeads && headDim ? kvHeads * headDim : hidden;
+  const modelType = typeof config['model_type'] === 'string' ? config['model_type'] : '';
+  const intermediate = num(config['intermediate_size']) ?? num(config['n_inner']) ?? (UNGATED_MLP.has(modelType) ? 4 * hidden : 0);
+  const attention = hidden * qWidth + 2 * hidden * kvWidth + qWidth * hidden;
+  const mlp = (UNGATED_MLP.has(modelType) ? 2 : 3) * hidden * intermediate;
+  return layers * (attention + mlp) + vocab * hidden;
+}
+
+/** Bytes one weight takes in each weight variant's file (model-files.ts dtypes); q4 variants keep fp32 scales. */
+const BYTES_PER_WEIGHT: Readonly<Record<string, number>> = { fp32: 4, fp16: 2, q4f16: 0.5, quantized: 1, int8: 1, uint8: 1, q4: 0.5, bnb4: 0.5 };
+
+/** Weights a model file of `bytes` (graph + external data) holds in `dtype`, or undefined for an unknown dtype. */
+export function weightsFromFileBytes(bytes: number, dtype: string): number | undefined {
+  const per = BYTES_PER_WEIGHT[dtype];
+  return per && Number.isFinite(bytes) && bytes > 0 ? bytes / per : undefined;
+}

@@ -1,0 +1,144 @@
+// `device: auto`'s measured rule (runtime/device-rule.ts) and the graph scan it reads (runtime/onnx-scan.ts).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import {
+  chooseAutoDevice,
+  CPU_ONLY_MATMUL_OPS,
+  matmulWeightsFromConfig,
+  resolveModelFiles,
+  scanOnnxGraph,
+  WEBGPU_MIN_MATMUL_WEIGHTS,
+  weightsFromFileBytes,
+} from '../../server/src/runtime/index.js';
+import { buildModel, DT, floatTensor } from './helpers/onnx-writer.js';
+import { tempDir } from './helpers/model-dir.js';
+import { ROOT } from '../e2e/spawn.js';
+
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
+
+// Published config.json values of Qwen2.5-Coder-0.5B and -1.5B (Hugging Face, Qwen/Qwen2.5-Coder-*).
+const QWEN_05B = { model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true };
+const QWEN_15B = { model_type: 'qwen2', hidden_size: 1536, num_hidden_layers: 28, num_attention_heads: 12, num_key_value_heads: 2, intermediate_size: 8960, vocab_size: 151936, tie_word_embeddings: true };
+const DEFAULT_CONFIG = JSON.parse(fs.readFileSync(path.join(ROOT, 'models', 'default', 'config.json'), 'utf8')) as Record<string, unknown>;
+
+describe('matmulWeightsFromConfig', () => {
+  test('counts the projections, the MLP and the LM head of the published shapes', () => {
+    // q/o: 896x896 each, k/v: 896x128 each (2 KV heads of 64), MLP 3 x 896x4864, 24 layers; LM head 151,936 x 896.
+    expect(matmulWeightsFromConfig(QWEN_05B)).toBe(24 * (2 * 896 * 896 + 2 * 896 * 128 + 3 * 896 * 4864) + 151936 * 896);
+    expect(matmulWeightsFromConfig(QWEN_05B)).toBe(493_961_216);
+    expect(matmulWeightsFromConfig(QWEN_15B)).toBe(1_543_569_408);
+    // models/default: within 1% of the parameter count its training recorded (which adds norms, counts the tied
+    // embedding once as the LM head, and has no separate embedding lookup cost).
+    const params = ((DEFAULT_CONFIG['infill_ls'] as Record<string, unknown>)['training'] as Record<string, number>)['params']!;
+    expect(Math.abs(matmulWeightsFromConfig(DEFAULT_CONFIG)! / params - 1)).toBeLessThan(0.01);
+  });
+
+  test('agrees with the weights the fixture graphs multiply (two independent counts)', () => {
+    for (const name of ['llama', 'qwen2', 'gpt_bigcode', 'qwen2-q4']) {
+      const files = resolveModelFiles(path.join(FIXTURES, name));
+      const scan = scanOnnxGraph(files.onnxPath);
+      expect(scan, name).toBeDefined();
+      expect(scan!.matmulWeights, name).toBeGreaterThan(0);
+      expect(matmulWeightsFromConfig(files.config), name).toBe(scan!.matmulWeights);
+    }
+  });
+
+  test('is undefined without the dimensions it needs', () => {
+    expect(matmulWeightsFromConfig({})).toBeUndefined();
+    expect(matmulWeightsFromConfig({ hidden_size: 896, vocab_size: 10 })).toBeUndefined();
+    expect(matmulWeightsFromConfig({ hidden_size: 'big', num_hidden_layers: 2, vocab_size: 10 })).toBeUndefined();
+  });
+});
+
+describe('chooseAutoDevice', () => {
+  test('the measured sides: models/default on the CPU, the 0.5B and 1.5B shapes on WebGPU', () => {
+    const small = chooseAutoDevice({ configMatmulWeights: matmulWeightsFromConfig(DEFAULT_CONFIG) });
+    expect(small.device).toBe('cpu');
+    expect(small.reason).toBe('18.9M weights per token < 100M: decode is faster on the CPU at this size');
+    expect(chooseAutoDevice({ configMatmulWeights: matmulWeightsFromConfig(QWEN_05B) })).toEqual({
+      device: 'webgpu', matmulWeights: 493_961_216, reason: '494M weights per token ≥ 100M: WebGPU is faster at this size',
+    });
+    expect(chooseAutoDevice({ configMatmulWeights: matmulWeightsFromConfig(QWEN_15B) }).device).toBe('webgpu');
+  });
+
+  test('the threshold is the fitted crossover, 100M weights; the boundary belongs to WebGPU', () => {
+    expect(WEBGPU_MIN_MATMUL_WEIGHTS).toBe(100e6);
+    expect(chooseAutoDevice({ graphMatmulWeights: 99_999_999 }).device).toBe('cpu');
+    expect(chooseAutoDevice({ graphMatmulWeights: 100_000_000 }).device).toBe('webgpu');
+    expect(chooseAutoDevice({ graphMatmulWeights: 5e6, minWeights: 1e6 }).device).toBe('webgpu');
+    expect(chooseAutoDevice({ graphMatmulWeights: 5e8, minWeights: 1e9 }).device).toBe('cpu');
+    expect(chooseAutoDevice({ graphMatmulWeights: 5e8, minWeights: Number.NaN }).device).toBe('webgpu');
+  });
+
+  test('the larger of the two counts decides (a graph that dequantizes at load hides its weights from the scan)', () => {
+    expect(chooseAutoDevice({ graphMatmulWeights: 0, configMatmulWeights: 2e8 }).device).toBe('webgpu');
+    expect(chooseAutoDevice({ graphMatmulWeights: 2e8, configMatmulWeights: 5e7 }).matmulWeights).toBe(2e8);
+  });
+
+  test('integer MatMul graphs stay on the CPU at any size; unknown size lets WebGPU be probed', () => {
+    for (const op of CPU_ONLY_MATMUL_OPS) {
+      const c = chooseAutoDevice({ graphMatmulWeights: 2e9, opTypes: new Set(['Gather', op]) });
+      expect(c.device, op).toBe('cpu');
+      expect(c.reason, op).toContain(op);
+    }
+    expect(chooseAutoDevice({ graphMatmulWeights: 2e9, opTypes: new Set(['com.microsoft:MatMulNBits', 'MatMul']) }).device).toBe('webgpu');
+    expect(chooseAutoDevice({})).toEqual({ device: 'webgpu', matmulWeights: undefined, reason: 'model size unknown' });
+  });
+
+  test('the file size decides only when neither count is known', () => {
+    expect(weightsFromFileBytes(862_090_046, 'q4')).toBe(1_724_180_092); // the 0.5B genai int4 files: 494M + fp32 embedding
+    expect(weightsFromFileBytes(19_646_019, 'quantized')).toBe(19_646_019);
+    expect(weightsFromFileBytes(1000, 'mystery')).toBeUndefined();
+    expect(chooseAutoDevice({ fileWeights: 3e5 }).device).toBe('cpu');
+    expect(chooseAutoDevice({ fileWeights: 3e8 }).device).toBe('webgpu');
+    expect(chooseAutoDevice({ configMatmulWeights: 5e7, fileWeights: 3e8 }).device).toBe('cpu');
+  });
+});
+
+describe('scanOnnxGraph', () => {
+  test('reads operator types with their domains and the weights of MatMul, MatMulInteger and MatMulNBits', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'model.onnx');
+    const w = (name: string, dims: number[]) => floatTensor(name, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)));
+    fs.writeFileSync(file, buildModel({
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['a'] },
+        { op: 'MatMulInteger', inputs: ['a', 'w2'], outputs: ['b'] },
+        { op: 'MatMulNBits', inputs: ['b', 'q', 's'], outputs: ['c'], domain: 'com.microsoft', attrs: { K: 6, N: 7, bits: 4, block_size: 32 } },
+        { op: 'MatMul', inputs: ['c', 'c'], outputs: ['y'] }, // not a weight: counts nothing
+      ],
+      inputs: [{ name: 'x', elemType: DT.float, dims: [1, 4] }],
+      outputs: [{ name: 'y', elemType: DT.float, dims: [1, 7] }],
+      initializers: [w('w1', [4, 5]), w('w2', [5, 6])],
+    }));
+    const scan = scanOnnxGraph(file)!;
+    expect([...scan.opTypes].sort()).toEqual(['MatMul', 'MatMulInteger', 'com.microsoft:MatMulNBits']);
+    expect(scan.matmulWeights).toBe(4 * 5 + 5 * 6 + 6 * 7);
+    expect(scan.nodes).toBe(4);
+    expect(chooseAutoDevice({ graphMatmulWeights: 2e9, opTypes: scan.opTypes }).device).toBe('cpu');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the fused fixture: GroupQueryAttention and MatMulNBits in the com.microsoft domain', () => {
+    const scan = scanOnnxGraph(resolveModelFiles(path.join(FIXTURES, 'qwen2-genai')).onnxPath)!;
+    for (const op of ['GroupQueryAttention', 'MatMulNBits', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization']) expect(scan.opTypes.has(`com.microsoft:${op}`), op).toBe(true);
+  });
+
+  test('a missing, empty, truncated or non-ONNX file gives undefined, not an exception', () => {
+    const dir = tempDir();
+    const good = fs.readFileSync(resolveModelFiles(path.join(FIXTURES, 'llama')).onnxPath);
+    const cases: Record<string, Uint8Array> = {
+      empty: new Uint8Array(0),
+      text: Buffer.from('{"not": "onnx"}\n'),
+      truncated: good.subarray(0, Math.floor(good.length / 2)),
+      random: Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24),
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      fs.writeFileSync(path.join(dir, name), bytes);
+      expect(scanOnnxGraph(path.join(dir, name)), name).toBeUndefined();
+    }
+    expect(scanOnnxGraph(path.join(dir, 'missing.onnx'))).toBeUndefined();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
