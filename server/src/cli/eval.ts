@@ -172,6 +172,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
         completion:
           r.kind !== 'ok' ? '' : args.values['as-editor'] ? (r.candidates.map((c) => fitCandidate(c.text, fit)).find((t) => t.length > 0) ?? '') : (r.candidates[0]?.text ?? ''),
         raw: r.kind === 'ok' ? (r.raw ?? r.candidates[0]?.text ?? '') : '',
+        ...(r.kind === 'ok' && r.stopReason ? { stopReason: r.stopReason } : {}),
         ms,
         tokens: r.kind === 'ok' ? r.timings.generatedTokens : 0,
         modelTokens: r.kind === 'ok' ? (r.timings.modelTokens ?? 0) : 0,
