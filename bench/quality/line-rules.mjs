@@ -5,6 +5,7 @@
 // Greedy decoding makes this exact for rules that keep a prefix of the decoded lines.
 //   node bench/quality/line-rules.mjs --tasks T.jsonl --pred RAW.jsonl --rule NAME --out P.jsonl
 //   node bench/quality/line-rules.mjs --tasks T.jsonl --pred RAW.jsonl --table   (dev tasks: EM / ES of every rule)
+//   [--trigger automatic [--fit]]  (see below)
 // Rules: engine (this build's keepLines), all (every decoded line the plan's stop rules keep), first (the first line
 // only), and x:… variants (see `variant`). --rules takes a ;-separated list.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { editSimilarity } from '../lib/similarity.mjs';
 
 const dist = (p) => import(new URL(`../../server/dist/${p}`, import.meta.url).href);
 const { planDecode, keepLines } = await dist('engine/decode-plan.js');
-const { postprocess } = await dist('postprocess/index.js');
+const { postprocess, fitCandidate } = await dist('postprocess/index.js');
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') ? true : (all[i + 1] ?? true)]] : acc), []));
 const readJsonl = (p) => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -104,11 +105,18 @@ function ruleOf(name) {
   return (RULES[name] = variant(o));
 }
 
+// --trigger automatic replays an editor's automatic request (eval --as-editor): where its plan is single-line, the
+// decode would have stopped at the first line break, so the raw middle's first line is its text; --fit then fits the
+// answer to the document as the LSP/API/CLI edges do (postprocess/fit.ts).
+const trigger = args.trigger === 'automatic' ? 'automatic' : 'manual';
 function apply(rule, p) {
   const t = tasks.get(p.id);
-  const plan = planDecode({ prefix: t.prefix, suffix: t.suffix, languageId: t.language ?? 'python', trigger: 'manual' });
-  const text = ruleOf(rule)(p.raw ?? '', p, plan, t);
-  return postprocess(text, { prefix: t.prefix, suffix: t.suffix, languageId: t.language ?? 'python', lineMode: plan.lineMode });
+  const languageId = t.language ?? 'python';
+  const plan = planDecode({ prefix: t.prefix, suffix: t.suffix, languageId, trigger });
+  let raw = p.raw ?? '';
+  if (plan.lineMode === 'single' && raw.search(/\r?\n/) >= 0) raw = raw.slice(0, raw.search(/\r?\n/));
+  const text = postprocess(ruleOf(rule)(raw, p, plan, t), { prefix: t.prefix, suffix: t.suffix, languageId, lineMode: plan.lineMode });
+  return args.fit ? fitCandidate(text, { prefix: t.prefix, suffix: t.suffix, languageId }) : text;
 }
 
 if (args.diff) {
