@@ -29,12 +29,21 @@ describe('line mode follows the block structure', () => {
       expect(plan('const x = ║\nfoo();\n', 'typescript', trigger).lineMode).toBe('single');
     }
   });
-  test("a manual request at a code line's indentation inserts lines before it: multi-line as keepLines cuts them", () => {
+  test("at a code line's indentation (HumanEval-infilling's layout), whatever the trigger: one line", () => {
     const doc = 'def f(xs):\n    total = 0\n║        total += x\n    return total\n';
-    const m = plan(doc, 'python', 'manual');
-    expect([m.lineMode, m.lineModeReason, m.onlyIfEnded]).toEqual(['multi', 'manual', true]);
-    expect(m.around.below).toEqual(['total += x', 'return total']);
-    expect(plan(doc, 'python', 'automatic').lineMode).toBe('single');
+    for (const trigger of ['automatic', 'manual'] as const) {
+      const p = plan(doc, 'python', trigger);
+      expect([p.lineMode, p.lineModeReason]).toEqual(['single', 'code-after-cursor']);
+      expect(p.around.below).toEqual(['total += x', 'return total']);
+    }
+  });
+  test('a caller that asks for several lines there (eval with a task kind) keeps the lines that open the suffix blocks', () => {
+    const prefix = 'def has_pair(numbers):\n    """Doc."""\n';
+    const suffix = '        for b in numbers:\n            if a != b:\n                return True\n    return False\n';
+    const p = planDecode({ prefix, suffix, languageId: 'python', trigger: 'manual', lineMode: 'multi' });
+    expect([p.lineMode, p.lineModeReason, p.onlyIfEnded]).toEqual(['multi', 'caller', false]);
+    const completion = '    seen = 0\n    for a in numbers:\n        for b in numbers:\n            if a != b:\n';
+    expect(completion.slice(0, p.stopAt(completion) ?? undefined)).toBe('    seen = 0\n    for a in numbers:');
   });
 });
 

@@ -233,11 +233,11 @@ export function keepLines(text: string, stopReason: string | undefined, plan: Pi
 
 /**
  * Single- vs multi-line from the cursor: the caller's choice first; at the start of an empty block, several lines;
- * inside a comment or string, one line; with code after the cursor on its line, one (a manual request at that code's
- * indentation excepted: lines inserted before it, as below); after other code on the line (`const x = `,
- * mid-identifier) that line only, whatever the trigger (measured on held-out single-line tasks: a manual request that
- * kept several lines there lost exact match, bench/results/quality-line-rules.md). Elsewhere — a blank line or the end
- * of an opener's line in a block that goes on — several lines as `keepLines` cuts them (`onlyIfEnded`), as peers
+ * inside a comment or string, one line; with code after the cursor on its line (also at that code's indentation,
+ * HumanEval-infilling's layout), one; after other code on the line (`const x = `, mid-identifier) that line only —
+ * whatever the trigger: on held-out dev tasks, the several lines a manual request kept there lost exact match or edit
+ * similarity against the first line alone (bench/results/quality-line-rules-dev.md). Elsewhere — a blank line or the
+ * end of an opener's line in a block that goes on — several lines as `keepLines` cuts them (`onlyIfEnded`), as peers
  * (Copilot, Tabby) go fully multi-line only at an empty block.
  */
 export function chooseLineMode(
@@ -251,11 +251,7 @@ export function chooseLineMode(
   if (analysis?.inComment) return { lineMode: 'single', reason: 'comment', onlyIfEnded: false };
   if (analysis?.inString) return { lineMode: 'single', reason: 'string', onlyIfEnded: false };
   const lineBefore = prefix.slice(prefix.lastIndexOf('\n') + 1);
-  if (restOfLine(suffix).trim() !== '') {
-    // Asked for at a code line's indentation (the inserted lines go before that code: HumanEval-infilling's layout).
-    if (input.trigger === 'manual' && lineBefore.trim() === '') return { lineMode: 'multi', reason: 'manual', onlyIfEnded: true };
-    return { lineMode: 'single', reason: 'code-after-cursor', onlyIfEnded: false };
-  }
+  if (restOfLine(suffix).trim() !== '') return { lineMode: 'single', reason: 'code-after-cursor', onlyIfEnded: false };
   if (lineBefore.trim() === '') return { lineMode: 'multi', reason: 'blank-line', onlyIfEnded: true };
   if (/[{:(\[]\s*$/.test(lineBefore)) return { lineMode: 'multi', reason: 'opener', onlyIfEnded: true };
   return { lineMode: 'single', reason: analysis?.midIdentifier ? 'mid-identifier' : 'after-code', onlyIfEnded: false };
