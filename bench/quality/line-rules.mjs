@@ -112,7 +112,10 @@ const trigger = args.trigger === 'automatic' ? 'automatic' : 'manual';
 function apply(rule, p) {
   const t = tasks.get(p.id);
   const languageId = t.language ?? 'python';
-  const plan = planDecode({ prefix: t.prefix, suffix: t.suffix, languageId, trigger });
+  // --force-multi: the plan as multi-line only-if-ended wherever it is single-line (how a manual request at a code line's
+  // indentation was planned before commit a3ddc8f), its stop rules those of a caller-chosen multi-line plan.
+  let plan = planDecode({ prefix: t.prefix, suffix: t.suffix, languageId, trigger });
+  if (args['force-multi'] && plan.lineMode === 'single') plan = { ...planDecode({ prefix: t.prefix, suffix: t.suffix, languageId, trigger, lineMode: 'multi' }), onlyIfEnded: true };
   let raw = p.raw ?? '';
   if (plan.lineMode === 'single' && raw.search(/\r?\n/) >= 0) raw = raw.slice(0, raw.search(/\r?\n/));
   const text = postprocess(ruleOf(rule)(raw, p, plan, t), { prefix: t.prefix, suffix: t.suffix, languageId, lineMode: plan.lineMode });
