@@ -224,6 +224,10 @@ describe('runEval', () => {
         expect(typeof l.raw).toBe('string');
         expect(l.tokens).toBeGreaterThanOrEqual(0);
         expect(l.modelTokens).toBeGreaterThan(0);
+        // Why plain FIM's raw decode stopped (bench/quality/line-rules.mjs replays the line rules on it); self-infilling's
+        // candidates do not report it.
+        if (k === 0) expect(['stop-token', 'stop-at', 'max-tokens', 'time-budget', 'constraint']).toContain(l.stopReason);
+        else expect(l.stopReason).toBeUndefined();
       }
       ids.push(lines.map((l) => l.id));
     }

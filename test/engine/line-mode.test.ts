@@ -1,7 +1,8 @@
-// Issue 12 item 7: several lines only at the start of an empty block, or where the model ended the middle itself.
+// Issue 12 item 7: several lines at the start of an empty block; inside a block that goes on, the lines before the model
+// loops or rewrites the code after the cursor (decode-plan.ts keepLines).
 
 import { describe, expect, test } from 'vitest';
-import { keepLines, planDecode } from '../../server/src/engine/decode-plan.js';
+import { keepLines, lineSimilarity, MAX_KEPT_LINES, planDecode } from '../../server/src/engine/decode-plan.js';
 
 const plan = (document: string, languageId: string, trigger: 'automatic' | 'manual' = 'automatic') => {
   const at = document.indexOf('║');
@@ -21,9 +22,28 @@ describe('line mode follows the block structure', () => {
     const t = plan('function f(xs) {\n  ║\n}\n', 'typescript');
     expect([t.lineMode, t.onlyIfEnded]).toEqual(['multi', false]);
   });
-  test('code after the cursor on its line, or after code with an automatic trigger: one line', () => {
-    expect(plan('data = numpy.array(║)\n', 'python').lineMode).toBe('single');
-    expect(plan('const x = ║\nfoo();\n', 'typescript').lineMode).toBe('single');
+  test('code after the cursor on its line, or after code, whatever the trigger: one line', () => {
+    for (const trigger of ['automatic', 'manual'] as const) {
+      expect(plan('data = numpy.array(║)\n', 'python', trigger).lineModeReason).toBe('code-after-cursor');
+      expect(plan('const x = ║\nfoo();\n', 'typescript', trigger).lineModeReason).toBe('after-code');
+      expect(plan('const x = ║\nfoo();\n', 'typescript', trigger).lineMode).toBe('single');
+    }
+  });
+  test("at a code line's indentation (HumanEval-infilling's layout), whatever the trigger: one line", () => {
+    const doc = 'def f(xs):\n    total = 0\n║        total += x\n    return total\n';
+    for (const trigger of ['automatic', 'manual'] as const) {
+      const p = plan(doc, 'python', trigger);
+      expect([p.lineMode, p.lineModeReason]).toEqual(['single', 'code-after-cursor']);
+      expect(p.around.below).toEqual(['total += x', 'return total']);
+    }
+  });
+  test('a caller that asks for several lines there (eval with a task kind) keeps the lines that open the suffix blocks', () => {
+    const prefix = 'def has_pair(numbers):\n    """Doc."""\n';
+    const suffix = '        for b in numbers:\n            if a != b:\n                return True\n    return False\n';
+    const p = planDecode({ prefix, suffix, languageId: 'python', trigger: 'manual', lineMode: 'multi' });
+    expect([p.lineMode, p.lineModeReason, p.onlyIfEnded]).toEqual(['multi', 'caller', false]);
+    const completion = '    seen = 0\n    for a in numbers:\n        for b in numbers:\n            if a != b:\n';
+    expect(completion.slice(0, p.stopAt(completion) ?? undefined)).toBe('    seen = 0\n    for a in numbers:');
   });
 });
 
@@ -41,34 +61,64 @@ describe('stop rules at the start of an empty block', () => {
   });
 });
 
-describe('keepLines with a plan and a syntax check', () => {
-  test("an ended middle whose lines break the code after it keeps the line that fits", () => {
-    const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null };
-    const breaks = (t: string) => (t.includes('return all') ? 2 : 1);
-    expect(keepLines('    if not xs:\n        return False\n    return all(xs)', 'stop-token', inBlock, breaks)).toBe('    if not xs:');
-    expect(keepLines('    total = 0\n    count = 0', 'stop-token', inBlock, breaks)).toBe('    total = 0\n    count = 0');
+describe('keepLines inside a block whose code continues below', () => {
+  // HumanEval-style: one line missing from a function body (`for` loop's header), cursor at column 0 of its line.
+  const doc = 'def f(xs):\n    total = 0\n║\n        total += x\n    return total\n';
+  test('the plan: several lines only as keepLines cuts them, compared with the code around the cursor', () => {
+    const p = plan(doc, 'python');
+    expect([p.lineMode, p.onlyIfEnded]).toEqual(['multi', true]);
+    expect(p.around).toEqual({ above: 'total = 0', below: ['total += x', 'return total'] });
+  });
+  test('a line that rewrites one of the next two code lines ends the middle, whatever ended the decode', () => {
+    const p = plan(doc, 'python');
+    // Line 2 is the suffix's first line again (similarity 1): the missing part was one line.
+    for (const reason of ['stop-token', 'stop-at', 'max-tokens']) expect(keepLines('    for x in xs:\n        total += x\n', reason, p)).toBe('    for x in xs:');
+    // Close enough (similarity of `total += x * 1` and `total += x` is 10/14 >= 0.5) counts too; so does the line after it.
+    expect(keepLines('    for x in xs:\n        total += x * 1', 'stop-token', p)).toBe('    for x in xs:');
+    expect(keepLines('    for x in xs:\n    return total * 2', 'stop-token', p)).toBe('    for x in xs:');
+  });
+  test('lines unlike the code that follows stay: the missing part was likely several lines', () => {
+    const p = plan(doc, 'python');
+    const text = '    xs = sorted(xs)\n    n = len(xs)\n    for x in xs:';
+    expect(keepLines(text, 'max-tokens', p)).toBe(text);
+    expect(keepLines(text, 'stop-token', p)).toBe(text);
+  });
+  test('a line that repeats an earlier one of the middle, or the code line above the cursor, ends it (the model loops)', () => {
+    const p = plan(doc, 'python');
+    expect(keepLines('    n = len(xs)\n    m = 0\n    n = len(xs)\n    m = 0', 'max-tokens', p)).toBe('    n = len(xs)\n    m = 0');
+    const q = plan('def f(xs):\n    seen = set()\n║\n    return len(seen)\n', 'python');
+    expect(keepLines('    xs = list(xs)\n    seen = set()\n    m = 1', 'max-tokens', q)).toBe('    xs = list(xs)');
+    expect(keepLines('    xs = list(xs)\n    seen = {}\n    m = 1', 'max-tokens', q)).toBe('    xs = list(xs)\n    seen = {}\n    m = 1');
+  });
+  test('at most MAX_KEPT_LINES lines', () => {
+    const p = plan(doc, 'python');
+    const lines = Array.from({ length: MAX_KEPT_LINES + 3 }, (_, i) => `    v${i} = sqrt(${i})`);
+    expect(keepLines(lines.join('\n'), 'max-tokens', p)).toBe(lines.slice(0, MAX_KEPT_LINES).join('\n'));
+    expect(MAX_KEPT_LINES).toBe(5);
+  });
+  test("after an opener's line the middle starts with a line break; its first code line is line 1", () => {
+    const p = plan('function f(xs) {\n  let total = 0;\n  for (const x of xs) {║\n    total += x;\n  }\n  return total;\n}\n', 'typescript');
+    expect([p.lineMode, p.lineModeReason, p.onlyIfEnded]).toEqual(['multi', 'opener', true]);
+    expect(keepLines('\n    if (x < 0) continue;\n    total += x;', 'max-tokens', p)).toBe('\n    if (x < 0) continue;');
   });
   test('the stop rules run once more on the final text: a last line that left the empty block goes', () => {
     const p = plan('def f(x):\n    if x:\n        ║\n    return 0\n', 'python');
     expect(keepLines("return '0'\n    return xor(xor(xor(", 'max-tokens', p)).toBe("return '0'");
   });
-});
-
-describe('keepLines', () => {
-  const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null };
-  const text = '    total += x\n    count += 1\n    avg = total / count';
-  test('a middle the model ended (its end-of-middle token) keeps its lines', () => {
-    expect(keepLines(text, 'stop-token', inBlock)).toBe(text);
-  });
-  test('a middle a stop rule had to cut, or that ran out of tokens or time, keeps its first line', () => {
-    expect(keepLines(text, 'stop-at', inBlock)).toBe('    total += x');
-    expect(keepLines(text, 'max-tokens', inBlock)).toBe('    total += x');
-    expect(keepLines(text, 'time-budget', inBlock)).toBe('    total += x');
-    // After an opener's line, the middle starts with a line break: its first code line is kept.
-    expect(keepLines('\n    return a\n    b = 1', 'max-tokens', inBlock)).toBe('\n    return a');
-  });
   test('an empty block, a caller-chosen line mode or an unknown stop keeps everything', () => {
+    const inBlock = { lineMode: 'multi' as const, onlyIfEnded: true, stopAt: () => null, around: { above: null, below: ['total += 1'] } };
+    const text = '    a = 1\n    total += 1';
     expect(keepLines(text, 'max-tokens', { ...inBlock, onlyIfEnded: false })).toBe(text);
     expect(keepLines(text, undefined, inBlock)).toBe(text);
+    expect(keepLines(text, 'max-tokens', inBlock)).toBe('    a = 1');
+  });
+});
+
+describe('lineSimilarity', () => {
+  test('1 - Levenshtein distance / the longer length', () => {
+    expect(lineSimilarity('total += x', 'total += x')).toBe(1);
+    expect(lineSimilarity('abc', 'abd')).toBeCloseTo(2 / 3, 12);
+    expect(lineSimilarity('kitten', 'sitting')).toBeCloseTo(1 - 3 / 7, 12);
+    expect(lineSimilarity('', 'x')).toBe(0);
   });
 });

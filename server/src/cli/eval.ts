@@ -10,10 +10,12 @@ export const EVAL_USAGE = `usage: infill-ls eval --tasks T.jsonl --out P.jsonl [
 
 Reads one task per line, {"id", "language", "prefix", "suffix"} (HumanEval-infilling's
 {"task_id", "prompt", "suffix"} is accepted too; .jsonl.gz is read as gzip), completes each with the
-same loaded model, and writes {"id", "completion", "raw", "ms", "tokens", "modelTokens"} per line:
-completion is post-processed and validated, raw is the model's first choice before post-processing
-(score either with bench/quality/score.mjs --field), ms the wall time, tokens the tokens decoded and
-modelTokens every token run through the model (prefill, decode, self-infilling passes, scoring).
+same loaded model, and writes {"id", "completion", "raw", "stopReason", "ms", "tokens", "modelTokens"}
+per line: completion is post-processed and validated, raw is the model's first choice before the line
+rules and post-processing (score either with bench/quality/score.mjs --field), stopReason why raw's
+decode stopped (stop-token: the model ended the middle; stop-at: a stop rule of the plan; max-tokens;
+…; bench/quality/line-rules.mjs replays line rules on raw), ms the wall time, tokens the tokens decoded
+and modelTokens every token run through the model (prefill, decode, self-infilling passes, scoring).
 
   --tasks FILE            input tasks
   --out FILE              output predictions (overwritten)
@@ -172,6 +174,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
         completion:
           r.kind !== 'ok' ? '' : args.values['as-editor'] ? (r.candidates.map((c) => fitCandidate(c.text, fit)).find((t) => t.length > 0) ?? '') : (r.candidates[0]?.text ?? ''),
         raw: r.kind === 'ok' ? (r.raw ?? r.candidates[0]?.text ?? '') : '',
+        ...(r.kind === 'ok' && r.stopReason ? { stopReason: r.stopReason } : {}),
         ms,
         tokens: r.kind === 'ok' ? r.timings.generatedTokens : 0,
         modelTokens: r.kind === 'ok' ? (r.timings.modelTokens ?? 0) : 0,

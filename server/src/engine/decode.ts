@@ -8,8 +8,8 @@ import { postprocess, rankCandidates } from '../postprocess/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { nowMs } from '../util/clock.js';
 import { createRng } from '../util/rng.js';
-import { indentJoinErrors, keepLines, planDecode } from './decode-plan.js';
-import { grammarFor, grammarSettings, syntaxChecker, type SyntaxTrees } from '../syntax/index.js';
+import { keepLines, planDecode } from './decode-plan.js';
+import type { SyntaxTrees } from '../syntax/index.js';
 import type { CompletionCandidate, CompletionContext } from './types.js';
 
 export type DecodeMode = 'fim' | 'self-infill';
@@ -46,6 +46,8 @@ export interface DecodeOutcome {
   candidates: CompletionCandidate[];
   /** The model's first choice before post-processing and validation. */
   raw: string;
+  /** Why the decode of `raw` stopped (stop-token: the model ended the middle; stop-at: a plan stop rule cut it; …). */
+  stopReason?: string;
   mode: DecodeMode;
   lineMode: 'single' | 'multi';
   promptTokens: number;
@@ -130,6 +132,7 @@ export async function decodeRequest(
     cancelled: r.cancelled,
     candidates: [],
     raw: r.candidates[0]?.text ?? '',
+    ...(r.candidates[0]?.stopReason ? { stopReason: r.candidates[0].stopReason } : {}),
     mode,
     lineMode: plan.lineMode,
     promptTokens: r.promptTokens,
@@ -141,24 +144,9 @@ export async function decodeRequest(
     trace: r.trace,
   };
   if (r.cancelled) return outcome;
-  // The syntax check keepLines asks for (parsed once, on first use): the text as inserted, a line break and the cursor
-  // line's whitespace after it when the cursor stands before the code of its line (that code keeps its own line).
-  let checker: ((text: string) => { treeDelta: number; lexicalDelta: number }) | null | undefined;
-  const lineBefore = context.prefix.slice(context.prefix.lastIndexOf('\n') + 1);
-  const rest = context.suffix.slice(0, (context.suffix.indexOf('\n') + 1 || context.suffix.length + 1) - 1);
-  const ownLine = lineBefore.trim() === '' && rest.trim() !== '';
-  const errors = (text: string): number => {
-    if (checker === undefined) checker = syntaxChecker(context.prefix, context.suffix, context.languageId);
-    if (checker === null) return 0;
-    const inserted = ownLine ? `${text}\n${lineBefore}` : text;
-    const check = checker(inserted);
-    const indentStyle = grammarFor(context.languageId) ? grammarSettings(grammarFor(context.languageId)!).blockStyle : 'braces';
-    const join = indentStyle === 'indent' ? indentJoinErrors(lineBefore, inserted, context.suffix) : 0;
-    return check.treeDelta + check.lexicalDelta + join;
-  };
-  // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, where the
-  // model ended the middle).
-  let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: keepLines(c.text, c.stopReason, plan, errors), score: c.score }));
+  // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, the lines
+  // before the model loops or rewrites the code after the cursor).
+  let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: keepLines(c.text, c.stopReason, plan), score: c.score }));
   if (settings.postprocess) {
     const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
     candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, ctx) }));

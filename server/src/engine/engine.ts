@@ -118,7 +118,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     const entry = completions.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: best?.text ?? '', speculative: background, score: best?.score ?? 0, ...(context.lineMode ? { lineMode: context.lineMode } : {}) });
     const totalMs = nowMs() - t0;
     if (!background) setLatency(totalMs);
-    return { kind: 'ok', candidates: r.candidates, raw: r.raw, timings: { ...r.timings, totalMs }, cache: r.cache, id: entry.id };
+    return { kind: 'ok', candidates: r.candidates, raw: r.raw, ...(r.stopReason ? { stopReason: r.stopReason } : {}), timings: { ...r.timings, totalMs }, cache: r.cache, id: entry.id };
   }
 
   /** Typed-ahead / speculative reuse: the rest of a returned completion the user is typing through, or null. */

@@ -120,7 +120,7 @@ export interface EngineCacheStats extends KvStoreStats {
 
 /** One model request's answer: the façade adds the completion cache's id. */
 export type ModelResult =
-  | { kind: 'ok'; candidates: CompletionCandidate[]; raw: string; timings: CompletionTimings; cache: string }
+  | { kind: 'ok'; candidates: CompletionCandidate[]; raw: string; stopReason?: string; timings: CompletionTimings; cache: string }
   | { kind: 'cancelled' }
   | { kind: 'degraded'; reason: string };
 
@@ -373,6 +373,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         kind: 'ok',
         candidates: r.candidates,
         raw: r.raw,
+        ...(r.stopReason ? { stopReason: r.stopReason } : {}),
         timings: { totalMs: nowMs() - t0, prefillMs, decodeMs: r.decodeMs, prefillTokens, promptTokens: r.promptTokens, generatedTokens: r.generatedTokens, modelTokens: r.modelTokens },
         // kv-prefix:N = N prompt tokens reused from this document's cache; miss = the whole prompt was prefilled
         // (no entry, or nothing in common); off = caches disabled.

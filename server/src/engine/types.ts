@@ -83,6 +83,8 @@ export type CompletionResult =
       id?: string;
       /** The model's first choice before post-processing and syntax validation (eval, debugging). */
       raw?: string;
+      /** Why the decode of `raw` stopped (stop-token, stop-at, max-tokens, …; eval, debugging). */
+      stopReason?: string;
     }
   | { kind: 'cancelled' }
   | { kind: 'degraded'; reason: string };
