@@ -19,6 +19,7 @@ import {
 import { KvCache } from './kv-cache.js';
 import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
+import { foldDequantization } from './fold.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -39,6 +40,12 @@ export interface LoadModelOptions {
    * it did not win either (bench/runtime/spin.mjs → bench/results/spin-cpu.md).
    */
   allowSpinning?: boolean;
+  /**
+   * Fold a q8w graph's weight dequantization (native/py/dequant_graph.py) in our own memory before onnxruntime sees
+   * the model (runtime/fold.ts: same fp32 weights bit for bit, without onnxruntime's constant-folding intermediates,
+   * which glibc kept as RSS). Default true; env INFILL_LS_FOLD=0 turns it off (for side-by-side measurements).
+   */
+  foldAtLoad?: boolean;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -117,12 +124,69 @@ function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: re
   return o;
 }
 
+/** Largest file read into memory to look for dequantization chains; the default model's is 19.6 MB. */
+const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The model as onnxruntime should open it: the file's path, or its bytes with the weight dequantization folded
+ * (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its weights inside the file.
+ */
+function modelSource(files: ModelFiles, opts: LoadModelOptions): string | Uint8Array {
+  const env = process.env.INFILL_LS_FOLD?.trim();
+  const wanted = opts.foldAtLoad ?? env !== '0';
+  if (!wanted || files.externalDataPath) return files.onnxPath;
+  let size: number;
+  try {
+    size = fs.statSync(files.onnxPath).size;
+  } catch {
+    return files.onnxPath; // onnxruntime reports the missing file
+  }
+  if (size > FOLD_MAX_FILE_BYTES) return files.onnxPath;
+  const file = fs.readFileSync(files.onnxPath);
+  const folded = foldDequantization(file);
+  releaseNow(file.buffer);
+  return folded.bytes ?? files.onnxPath;
+}
+
+/**
+ * Frees an ArrayBuffer's memory now instead of at some later garbage collection (the folded model is ~88 MB that
+ * onnxruntime has copied; an idle worker may not collect for a long time): transferring it in a message to a closed
+ * port detaches it, and the undelivered message, with the backing store, is dropped on the next turn of the loop.
+ * The caller must hold no other view of it.
+ */
+function releaseNow(buffer: ArrayBufferLike): void {
+  if (!(buffer instanceof ArrayBuffer)) return;
+  const { port1, port2 } = new MessageChannel();
+  port2.close();
+  try {
+    port1.postMessage(null, [buffer]);
+  } catch {
+    // not transferable (e.g. a pooled Buffer's shared slab): the garbage collector frees it
+  }
+  port1.close();
+}
+
+async function createSession(source: string | Uint8Array, options: SessionOptions): Promise<Session> {
+  return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+}
+
 async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
-  if (device !== 'webgpu') return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+  // onnxruntime copies a model given as bytes while it creates the session, so the folded bytes go as soon as the
+  // session(s) exist, or creation failed.
+  const source = modelSource(files, opts);
+  try {
+    return await openSessionFrom(source, files, device, opts);
+  } finally {
+    if (typeof source !== 'string') releaseNow(source.buffer);
+  }
+}
+
+async function openSessionFrom(source: string | Uint8Array, files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
+  if (device !== 'webgpu') return await createSession(source, sessionOptions(device, opts, null));
   const guessed = presentNamesFromConfig(files.config);
   if (guessed) {
     try {
-      return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, guessed));
+      return await createSession(source, sessionOptions(device, opts, guessed));
     } catch (e) {
       // A wrong guess of the output names (config.json disagrees with the graph) is retried below;
       // any other failure is the caller's to classify.
@@ -130,10 +194,10 @@ async function openSession(files: ModelFiles, device: Device, opts: LoadModelOpt
     }
   }
   // Learn the real output names from a plain session, then open the one that keeps presents on the GPU.
-  const probe = await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+  const probe = await createSession(source, sessionOptions(device, opts, null));
   const names = probe.outputNames.filter((n) => n !== LOGITS);
   await probe.release();
-  return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, names));
+  return await createSession(source, sessionOptions(device, opts, names));
 }
 
 function isDeviceFailure(device: Device, e: unknown): boolean {
