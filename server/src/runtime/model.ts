@@ -177,7 +177,10 @@ async function openSession(files: ModelFiles, device: Device, opts: LoadModelOpt
   try {
     return await openSessionFrom(source, files, device, opts);
   } finally {
-    if (typeof source !== 'string') releaseNow(source.buffer);
+    if (typeof source !== 'string') {
+      releaseNow(source.buffer);
+      await new Promise((resolve) => setImmediate(resolve)); // the dropped message frees the bytes on this turn
+    }
   }
 }
 
