@@ -9,6 +9,7 @@ import { InferenceSession, createTensor } from '../../server/src/runtime/ort.js'
 import { loadModel, type LoadedModel } from '../../server/src/runtime/index.js';
 import { buildModel, DT, floatTensor, int64Tensor, type NodeInit, type TensorInit } from './helpers/onnx-writer.js';
 import { createRng } from '../../server/src/util/rng.js';
+import { modelTimeout } from './helpers/timeout.js';
 
 const N = 6;
 const BLOCK = 8;
@@ -150,5 +151,5 @@ describe('models/default', () => {
     // Same weights, same kernels, same thread count: the same numbers, not merely close ones.
     expect(logits[0]!.length).toBe(8192);
     expect(Array.from(logits[0]!)).toEqual(Array.from(logits[1]!));
-  }, 60_000);
+  }, modelTimeout(60_000));
 });
