@@ -1,5 +1,7 @@
 // One process's RSS around loading models/default and running it (child of load-rss.mjs; prints one JSON line).
-// Usage: node bench/memory/probe.mjs [--worker] [--no-fold] [--model DIR]
+// Usage: node bench/memory/probe.mjs [--worker] [--no-fold] [--model DIR]   (MALLOC_MMAP_THRESHOLD_=131072 to compare
+// with glibc returning large blocks). Fields: MB of VmRSS before loading, right after loadModel, one event-loop turn
+// later, after a 512-token prefill (2 chunks) and 16 greedy steps; peak = VmHWM; tokens = the greedy ids.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -17,7 +19,7 @@ async function run({ modelDir, fold }) {
   out.loadMs = Math.round(performance.now() - t0);
   out.afterLoad = rssMb();
   await new Promise((r) => setImmediate(r));
-  out.afterLoad300ms = Math.round(rssMb());
+  out.afterLoadNextTurn = Math.round(rssMb());
 
   const cache = model.createCache();
   const ids = Array.from({ length: 512 }, (_, i) => (i * 37) % 8000 + 10);
