@@ -1,4 +1,4 @@
-// One process's RSS around loading models/default and running it (child of load-rss.mjs; prints one JSON line).
+// One process's RSS around loading models/default in a worker thread (as the servers do) or the main thread (the CLI) and running it; one JSON line.
 // Usage: node bench/memory/probe.mjs [--worker] [--no-fold] [--model DIR]   (MALLOC_MMAP_THRESHOLD_=131072 to compare
 // with glibc returning large blocks). Fields: MB of VmRSS before loading, right after loadModel, one event-loop turn
 // later, after a 512-token prefill (2 chunks) and 16 greedy steps; peak = VmHWM; tokens = the greedy ids.
