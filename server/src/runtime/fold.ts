@@ -32,17 +32,23 @@ const TENSOR_FLOAT = 1;
 const TENSOR_UINT8 = 2;
 const TENSOR_INT64 = 7;
 
+/** Protobuf varint at `o` → [value, next offset]; 8 bytes or more (int64s, negative ones) are read as signed int64. */
 function readVarint(buf: Uint8Array, o: number): [number, number] {
-  // Values here (lengths, dims, enum values) fit in 2^53; a varint holds 7 bits a byte.
+  const start = o;
   let v = 0;
   let mul = 1;
   for (;;) {
     if (o >= buf.length) throw new Error('truncated varint');
     const b = buf[o++]!;
     v += (b & 0x7f) * mul;
-    if (b < 0x80) return [v, o];
+    if (b < 0x80) break;
     mul *= 128;
+    if (o - start > 10) throw new Error('varint longer than 10 bytes');
   }
+  if (o - start < 8) return [v, o]; // at most 49 bits: exact in a double
+  let big = 0n;
+  for (let i = o - 1; i >= start; i--) big = (big << 7n) | BigInt(buf[i]! & 0x7f);
+  return [Number(BigInt.asIntN(64, big)), o];
 }
 
 function fields(buf: Uint8Array, start: number, end: number): Field[] {
@@ -77,17 +83,15 @@ function int64s(buf: Uint8Array, fs: readonly Field[], no: number): number[] {
   const out: number[] = [];
   for (const f of fs) {
     if (f.no !== no) continue;
-    if (f.wire === 0) out.push(signed(readVarint(buf, f.start)[0]));
+    if (f.wire === 0) out.push(readVarint(buf, f.start)[0]);
     else if (f.wire === 2) for (let o = f.start; o < f.end; ) {
       const [v, n] = readVarint(buf, o);
-      out.push(signed(v));
+      out.push(v);
       o = n;
     }
   }
   return out;
 }
-/** Negative int64 varints arrive as 2^64 + v; ours (dims, shapes, perms) are small, so map the wrapped range back. */
-const signed = (v: number) => (v >= 2 ** 63 ? v - 2 ** 64 : v);
 
 interface Node {
   field: Field;
@@ -115,7 +119,7 @@ function parseNode(buf: Uint8Array, field: Field): Node {
     const name = af.find((f) => f.no === 1);
     if (!name) continue;
     const i = af.find((f) => f.no === 3 && f.wire === 0);
-    attrs.set(str(buf, name), { ...(i ? { i: signed(readVarint(buf, i.start)[0]) } : {}), ints: int64s(buf, af, 8) });
+    attrs.set(str(buf, name), { ...(i ? { i: readVarint(buf, i.start)[0] } : {}), ints: int64s(buf, af, 8) });
   }
   const s = (no: number) => fs.filter((f) => f.no === no && f.wire === 2).map((f) => str(buf, f));
   return { field, op: s(4)[0] ?? '', domain: s(7)[0] ?? '', inputs: s(1), outputs: s(2), attrs };
