@@ -143,6 +143,7 @@ describe('models/default', () => {
     for (const foldAtLoad of [true, false]) {
       const m = await loadModel({ modelDir, device: 'cpu', intraOpNumThreads: 1, foldAtLoad });
       models.push(m);
+      expect(m.foldedWeights).toBe(foldAtLoad ? 71 : 0);
       const cache = m.createCache();
       await m.forward(prompt.slice(0, 24), cache);
       logits.push(Float32Array.from((await m.forward(prompt.slice(24), cache))!));

@@ -61,6 +61,8 @@ export interface LoadedModel {
   readonly device: Device;
   /** Why the requested device was not used (auto fallback), if it was not. */
   readonly fallbackReason: string | undefined;
+  /** Weights whose 8-bit dequantization runtime/fold.ts folded before the session was created (0: loaded as the file is). */
+  readonly foldedWeights: number;
   readonly layout: ModelLayout;
   /** Rows of the logits (the LM head size). */
   readonly vocabSize: number;
@@ -131,21 +133,23 @@ const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
  * The model as onnxruntime should open it: the file's path, or its bytes with the weight dequantization folded
  * (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its weights inside the file.
  */
-function modelSource(files: ModelFiles, opts: LoadModelOptions): string | Uint8Array {
+function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: string | Uint8Array; foldedWeights: number } {
+  const asFile = { source: files.onnxPath, foldedWeights: 0 };
   const env = process.env.INFILL_LS_FOLD?.trim();
   const wanted = opts.foldAtLoad ?? env !== '0';
-  if (!wanted || files.externalDataPath) return files.onnxPath;
+  // Only 8-bit variants can hold such chains (dequant_graph.py writes model_quantized.onnx): fp32/fp16 files are not read twice.
+  if (!wanted || files.externalDataPath || !CPU_DTYPES.has(files.dtype)) return asFile;
   let size: number;
   try {
     size = fs.statSync(files.onnxPath).size;
   } catch {
-    return files.onnxPath; // onnxruntime reports the missing file
+    return asFile; // onnxruntime reports the missing file
   }
-  if (size > FOLD_MAX_FILE_BYTES) return files.onnxPath;
+  if (size > FOLD_MAX_FILE_BYTES) return asFile;
   const file = fs.readFileSync(files.onnxPath);
   const folded = foldDequantization(file);
   releaseNow(file.buffer);
-  return folded.bytes ?? files.onnxPath;
+  return folded.bytes ? { source: folded.bytes, foldedWeights: folded.weights } : asFile;
 }
 
 /**
@@ -170,12 +174,12 @@ async function createSession(source: string | Uint8Array, options: SessionOption
   return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
 }
 
-async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
+async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<{ session: Session; foldedWeights: number }> {
   // onnxruntime copies a model given as bytes while it creates the session, so the folded bytes go as soon as the
   // session(s) exist, or creation failed.
-  const source = modelSource(files, opts);
+  const { source, foldedWeights } = modelSource(files, opts);
   try {
-    return await openSessionFrom(source, files, device, opts);
+    return { session: await openSessionFrom(source, files, device, opts), foldedWeights };
   } finally {
     if (typeof source !== 'string') {
       releaseNow(source.buffer);
@@ -265,8 +269,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     }
     if (fs.statSync(files.onnxPath).size === 0) throw new ModelLoadError('corrupt-file', files.onnxPath, 'is empty');
     let session: Session;
+    let foldedWeights: number;
     try {
-      session = await openSession(files, device, opts);
+      ({ session, foldedWeights } = await openSession(files, device, opts));
     } catch (e) {
       lastError = e;
       if (request === 'auto' && device !== 'cpu') {
@@ -284,7 +289,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     let model: OnnxModel;
     try {
       const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath, files.ioNames);
-      model = new OnnxModel(session, files, device, layout, fallbackReason);
+      model = new OnnxModel(session, files, device, layout, fallbackReason, foldedWeights);
     } catch (e) {
       await session.release().catch(() => {});
       throw e;
@@ -326,6 +331,7 @@ class OnnxModel implements LoadedModel {
     readonly device: Device,
     readonly layout: ModelLayout,
     readonly fallbackReason: string | undefined,
+    readonly foldedWeights: number,
   ) {
     const cfgVocab = files.config['vocab_size'];
     this.vocabSize = layout.vocabSize ?? (typeof cfgVocab === 'number' ? cfgVocab : 0);
