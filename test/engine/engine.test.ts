@@ -85,6 +85,27 @@ describe('engine on a synthetic model', () => {
     expect(e.status().lastLatencyMs).toBeTypeOf('number');
   });
 
+  test('a new latency is told after the answer, once per turn of the event loop', async () => {
+    const e = engine({ modelDir: synth.dir });
+    await e.loaded;
+    const seen: EngineStatus[] = [];
+    e.onStatus((s) => seen.push(s));
+    const first = await e.complete(ctx(prefix, suffix), never);
+    if (first.kind !== 'ok' || !first.candidates[0]?.text) throw new Error(`no completion to type through: ${JSON.stringify(first)}`);
+    // The answer is in the caller's hands before any status notification about it.
+    expect(seen).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.lastLatencyMs).toBe(e.status().lastLatencyMs);
+    // Two answers from the completion cache in one turn (typing through the text): one notification.
+    const typed = prefix + first.candidates[0].text.slice(0, 1);
+    const both = await Promise.all([e.complete(ctx(typed, suffix), never), e.complete(ctx(typed, suffix), never)]);
+    expect(both.map((r) => r.kind === 'ok' && r.cache)).toEqual(['completion-reuse', 'completion-reuse']);
+    expect(seen).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(2);
+  });
+
   test('the next request reuses the KV prefix (typing appends to the SPM prompt)', async () => {
     const e = engine({ modelDir: synth.dir });
     await e.complete(ctx(prefix, suffix), never);

@@ -39,6 +39,8 @@ describe.each(variants)('$name', ({ opts }) => {
     expect(L.has.logitsToKeep).toBe(opts.numLogitsToKeep ? 'num_logits_to_keep' : null);
     expect(L.has.useCacheBranch).toBe(!!opts.useCacheBranch);
     expect(model.vocabSize).toBe(vocab);
+    // fp32 synthetic graphs have no 8-bit weights: loaded from the file as they are
+    expect(model.foldedWeights).toBe(0);
   });
 
   test('prefill then greedy decode gives the exact tokens', async () => {

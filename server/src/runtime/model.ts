@@ -21,6 +21,7 @@ import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
 import { chooseAutoDevice, matmulWeightsFromConfig, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
+import { foldDequantization } from './fold.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -50,6 +51,12 @@ export interface LoadModelOptions {
    * WEBGPU_MIN_MATMUL_WEIGHTS (100M, measured). For a GPU/CPU pair unlike the measured one, and for tests.
    */
   webgpuMinWeights?: number;
+  /**
+   * Fold a q8w graph's weight dequantization (native/py/dequant_graph.py) in our own memory before onnxruntime sees
+   * the model (runtime/fold.ts: same fp32 weights bit for bit, without onnxruntime's constant-folding intermediates,
+   * which glibc kept as RSS). Default true; env INFILL_LS_FOLD=0 turns it off (for side-by-side measurements).
+   */
+  foldAtLoad?: boolean;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -65,6 +72,8 @@ export interface LoadedModel {
   readonly device: Device;
   /** Why the requested device was not used (auto fallback), if it was not. */
   readonly fallbackReason: string | undefined;
+  /** Weights whose 8-bit dequantization runtime/fold.ts folded before the session was created (0: loaded as the file is). */
+  readonly foldedWeights: number;
   readonly layout: ModelLayout;
   /** Rows of the logits (the LM head size). */
   readonly vocabSize: number;
@@ -125,12 +134,77 @@ function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: re
   return o;
 }
 
-async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
-  if (device !== 'webgpu') return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+/** Weight variants that can hold dequant_graph.py's 8-bit chains (the only ones fold.ts reads). */
+const FOLDABLE_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', 'uint8', 'bnb4']);
+
+/** Largest file read into memory to look for dequantization chains; the default model's is 19.6 MB. */
+const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The model as onnxruntime should open it: the file's path, or its bytes with the weight dequantization folded
+ * (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its weights inside the file.
+ */
+function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: string | Uint8Array; foldedWeights: number } {
+  const asFile = { source: files.onnxPath, foldedWeights: 0 };
+  const env = process.env.INFILL_LS_FOLD?.trim();
+  const wanted = opts.foldAtLoad ?? env !== '0';
+  // Only 8-bit variants can hold such chains (dequant_graph.py writes model_quantized.onnx): fp32/fp16 files are not read twice.
+  if (!wanted || files.externalDataPath || !FOLDABLE_DTYPES.has(files.dtype)) return asFile;
+  let size: number;
+  try {
+    size = fs.statSync(files.onnxPath).size;
+  } catch {
+    return asFile; // onnxruntime reports the missing file
+  }
+  if (size > FOLD_MAX_FILE_BYTES) return asFile;
+  const file = fs.readFileSync(files.onnxPath);
+  const folded = foldDequantization(file);
+  releaseNow(file.buffer);
+  return folded.bytes ? { source: folded.bytes, foldedWeights: folded.weights } : asFile;
+}
+
+/**
+ * Frees an ArrayBuffer's memory now instead of at some later garbage collection (the folded model is ~88 MB that
+ * onnxruntime has copied; an idle worker may not collect for a long time): transferring it in a message to a closed
+ * port detaches it, and the undelivered message, with the backing store, is dropped on the next turn of the loop.
+ * The caller must hold no other view of it.
+ */
+function releaseNow(buffer: ArrayBufferLike): void {
+  if (!(buffer instanceof ArrayBuffer)) return;
+  const { port1, port2 } = new MessageChannel();
+  port2.close();
+  try {
+    port1.postMessage(null, [buffer]);
+  } catch {
+    // not transferable (e.g. a pooled Buffer's shared slab): the garbage collector frees it
+  }
+  port1.close();
+}
+
+async function createSession(source: string | Uint8Array, options: SessionOptions): Promise<Session> {
+  return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+}
+
+async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<{ session: Session; foldedWeights: number }> {
+  // onnxruntime copies a model given as bytes while it creates the session, so the folded bytes go as soon as the
+  // session(s) exist, or creation failed.
+  const { source, foldedWeights } = modelSource(files, opts);
+  try {
+    return { session: await openSessionFrom(source, files, device, opts), foldedWeights };
+  } finally {
+    if (typeof source !== 'string') {
+      releaseNow(source.buffer);
+      await new Promise((resolve) => setImmediate(resolve)); // the dropped message frees the bytes on this turn
+    }
+  }
+}
+
+async function openSessionFrom(source: string | Uint8Array, files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
+  if (device !== 'webgpu') return await createSession(source, sessionOptions(device, opts, null));
   const guessed = presentNamesFromConfig(files.config);
   if (guessed) {
     try {
-      return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, guessed));
+      return await createSession(source, sessionOptions(device, opts, guessed));
     } catch (e) {
       // A wrong guess of the output names (config.json disagrees with the graph) is retried below;
       // any other failure is the caller's to classify.
@@ -138,10 +212,10 @@ async function openSession(files: ModelFiles, device: Device, opts: LoadModelOpt
     }
   }
   // Learn the real output names from a plain session, then open the one that keeps presents on the GPU.
-  const probe = await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, null));
+  const probe = await createSession(source, sessionOptions(device, opts, null));
   const names = probe.outputNames.filter((n) => n !== LOGITS);
   await probe.release();
-  return await InferenceSession.create(files.onnxPath, sessionOptions(device, opts, names));
+  return await createSession(source, sessionOptions(device, opts, names));
 }
 
 function isDeviceFailure(device: Device, e: unknown): boolean {
@@ -227,8 +301,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     }
     if (fs.statSync(files.onnxPath).size === 0) throw new ModelLoadError('corrupt-file', files.onnxPath, 'is empty');
     let session: Session;
+    let foldedWeights: number;
     try {
-      session = await openSession(files, device, opts);
+      ({ session, foldedWeights } = await openSession(files, device, opts));
     } catch (e) {
       lastError = e;
       if (request === 'auto' && device !== 'cpu') {
@@ -246,7 +321,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     let model: OnnxModel;
     try {
       const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath, files.ioNames);
-      model = new OnnxModel(session, files, device, layout, fallbackReason);
+      model = new OnnxModel(session, files, device, layout, fallbackReason, foldedWeights);
     } catch (e) {
       await session.release().catch(() => {});
       throw e;
@@ -288,6 +363,7 @@ class OnnxModel implements LoadedModel {
     readonly device: Device,
     readonly layout: ModelLayout,
     readonly fallbackReason: string | undefined,
+    readonly foldedWeights: number,
   ) {
     const cfgVocab = files.config['vocab_size'];
     this.vocabSize = layout.vocabSize ?? (typeof cfgVocab === 'number' ? cfgVocab : 0);

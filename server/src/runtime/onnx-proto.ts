@@ -42,7 +42,7 @@ function fFloat(fieldNo: number, f: number): Field {
   return b;
 }
 
-export const DT = { float: 1, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
+export const DT = { float: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
 export type ElemType = (typeof DT)[keyof typeof DT];
 
 export interface TensorInit {
