@@ -26,6 +26,8 @@ import sys
 import tempfile
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(__file__))
 from corpus_py import EXCLUDED_NAME, drop_reason, permissive  # noqa: E402
@@ -56,6 +58,43 @@ def fetch(pkg: str, work: str) -> str | None:
     r = subprocess.run(["apt-get", "download", "-q", pkg], cwd=work, capture_output=True, text=True)
     have = glob.glob(os.path.join(work, f"{pkg}_*.deb"))
     return have[0] if r.returncode == 0 and have else None
+
+
+def one_package(item, dev_mod: int = 20):
+    """(name, .deb path or None) -> (manifest entry, [(pkg, split, relpath, text)])."""
+    n, deb = item
+    if not deb:
+        return {"name": n, "reason": "apt-get download failed"}, []
+    version = os.path.basename(deb).split("_")[1]
+    docs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dpkg-deb", "-x", deb, tmp], check=True)
+        cp = os.path.join(tmp, "usr/share/doc", n, "copyright")
+        lic = copyright_licence(open(cp, encoding="utf-8", errors="replace").read()) if os.path.exists(cp) else "UNKNOWN"
+        if not deb_licence_ok(lic):
+            return {"name": n, "version": version, "licence": lic, "reason": "licence"}, []
+        split = "dev" if int(hashlib.sha1(n.encode()).hexdigest(), 16) % dev_mod == 0 else "train"
+        base = os.path.join(tmp, "usr/lib/python3/dist-packages")
+        reasons, kept = Counter(), 0
+        for r, ds, fs in os.walk(base):
+            ds[:] = sorted(d for d in ds if d != "__pycache__")
+            for f in sorted(fs):
+                p = os.path.join(r, f)
+                if not f.endswith(".py") or os.path.islink(p):
+                    continue
+                rel = os.path.relpath(p, base)
+                try:
+                    text = open(p, encoding="utf-8").read()
+                except (UnicodeDecodeError, OSError):
+                    reasons["unreadable"] += 1
+                    continue
+                why = drop_reason(rel, text) or ("excluded" if EXCLUDED_NAME.search(rel) or re.search(r"django", text, re.I) else None)
+                if why:
+                    reasons[why] += 1
+                    continue
+                docs.append((f"{n}@{version}", split, rel, text))
+                kept += 1
+    return {"name": n, "version": version, "licence": lic, "split": split, "files_kept_before_dedup": kept, "dropped": dict(reasons)}, docs
 
 
 def main():
@@ -92,43 +131,11 @@ def main():
     with ThreadPoolExecutor(a.jobs) as ex:
         debs = list(ex.map(lambda n: fetch(n, a.work), todo))
     docs = []
-    for n, deb in zip(todo, debs):
-        if not deb:
-            manifest["dropped_packages"].append({"name": n, "reason": "apt-get download failed"})
-            continue
-        version = os.path.basename(deb).split("_")[1]
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["dpkg-deb", "-x", deb, tmp], check=True)
-            cp = os.path.join(tmp, "usr/share/doc", n, "copyright")
-            lic = copyright_licence(open(cp, encoding="utf-8", errors="replace").read()) if os.path.exists(cp) else "UNKNOWN"
-            if not deb_licence_ok(lic):
-                manifest["dropped_packages"].append({"name": n, "version": version, "licence": lic, "reason": "licence"})
-                continue
-            split = "dev" if int(hashlib.sha1(n.encode()).hexdigest(), 16) % a.dev_mod == 0 else "train"
-            base = os.path.join(tmp, "usr/lib/python3/dist-packages")
-            reasons, kept = Counter(), 0
-            for r, ds, fs in os.walk(base):
-                ds[:] = sorted(d for d in ds if d != "__pycache__")
-                for f in sorted(fs):
-                    if not f.endswith(".py"):
-                        continue
-                    p = os.path.join(r, f)
-                    rel = os.path.relpath(p, base)
-                    if os.path.islink(p):
-                        continue
-                    try:
-                        text = open(p, encoding="utf-8").read()
-                    except (UnicodeDecodeError, OSError):
-                        reasons["unreadable"] += 1
-                        continue
-                    why = drop_reason(rel, text) or ("excluded" if EXCLUDED_NAME.search(rel) or re.search(r"django", text, re.I) else None)
-                    if why:
-                        reasons[why] += 1
-                        continue
-                    docs.append((f"{n}@{version}", split, rel, text))
-                    kept += 1
-            manifest["packages"].append({"name": n, "version": version, "licence": lic, "split": split,
-                                         "files_kept_before_dedup": kept, "dropped": dict(reasons)})
+    # extraction and per-file filters, one package per task (`--jobs` processes)
+    with Pool(a.jobs) as pool:
+        for entry, pdocs in pool.imap(partial(one_package, dev_mod=a.dev_mod), list(zip(todo, debs)), chunksize=4):
+            (manifest["packages"] if "split" in entry else manifest["dropped_packages"]).append(entry)
+            docs += pdocs
     seen, uniq, exact = set(), [], 0
     for d in docs:
         h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()

@@ -112,7 +112,9 @@ def main():
         info[f"eval_{k}_tokens"] = int(st.size)
     info["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(info))
-    json.dump(info, open(os.path.join(a.out, "streams.json"), "w"), indent=1)
+    # written last, through a rename: train.py --wait-for streams.json reads the .npy files once it exists
+    json.dump(info, open(os.path.join(a.out, "streams.json.tmp"), "w"), indent=1)
+    os.replace(os.path.join(a.out, "streams.json.tmp"), os.path.join(a.out, "streams.json"))
 
 
 if __name__ == "__main__":

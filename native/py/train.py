@@ -77,6 +77,20 @@ def state_dict_from_onnx(model_dir):
 
 
 @torch.no_grad()
+def golden_agreement(model, model_dir, dev) -> float:
+    """Fraction of golden.json's fp32_tokens (native/py/reference.py) that the model predicts teacher-forced, in fp32."""
+    golden = json.load(open(os.path.join(model_dir, "golden.json")))
+    hit = n = 0
+    for g in golden:
+        ids, toks = list(g["input_ids"]), list(g["fp32_tokens"])
+        logits, _ = model(torch.tensor([ids + toks[:-1]], device=dev))
+        pred = logits[0, len(ids) - 1:].argmax(-1).tolist()
+        hit += sum(int(p == t) for p, t in zip(pred, toks))
+        n += len(toks)
+    return hit / max(1, n)
+
+
+@torch.no_grad()
 def eval_loss(fwd, dev, seq, n_batches=8, bs=32):
     g = torch.Generator(device=dev.device).manual_seed(0)
     losses = []
@@ -112,6 +126,7 @@ def main():
     ap.add_argument("--eval-every-s", type=float, default=15)
     ap.add_argument("--eval-batches", type=int, default=4)
     ap.add_argument("--name", default="")
+    ap.add_argument("--wait-for", default=None, help="after compiling, wait for this file before reading the streams")
     ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -134,21 +149,23 @@ def main():
         sd, meta = load_ckpt(a.resume)
         model.load_state_dict(sd, strict=False)
         history = meta.get("history", history)
-    else:
+    elif not a.init_onnx:  # (issue 16's first slot re-initialised the --init-onnx weights here: both arms started from random)
         torch.manual_seed(0)
         init_weights(model, cfg)
+    if a.init_onnx:  # the weights in use must be the shipped ones
+        e = model.model.embed_tokens.weight.detach().float().cpu()
+        if not torch.equal(e, sd["model.embed_tokens.weight"]):
+            raise SystemExit("--init-onnx: the model does not hold the shipped weights")
+        agree = golden_agreement(model, a.init_onnx, dev)
+        print(f"init from {a.init_onnx}: teacher-forced argmax = golden fp32_tokens at {agree:.1%} of positions", flush=True)
+        if agree < 0.9:
+            raise SystemExit("--init-onnx: the loaded model does not reproduce the model directory's golden tokens")
     n_params = sum(p.numel() for p in model.parameters())
-    stream = torch.from_numpy(np.load(a.stream).astype(np.int32)).to(dev)
-    dev_stream = torch.from_numpy(np.load(a.dev_stream).astype(np.int32)).to(dev)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.peak_lr, betas=(0.9, 0.95), eps=1e-8, **({"fused": True} if dev.type == "cuda" else {}))
-    evals = {}
-    for spec in a.eval:
-        k, v = spec.split("=", 1)
-        evals[k] = torch.from_numpy(np.load(v).astype(np.int32)).to(dev)
-    curves = {k: [] for k in evals}
+    evals, curves = {}, {}
 
     def eval_all(step_, tokens_, el_):
         for k, st in evals.items():
@@ -167,10 +184,24 @@ def main():
     step_loss = torch.compile(loss_of) if a.compile else loss_of
     start_tokens = history["runs"][-1]["tokens_total"] if history["runs"] else 0
     log = []
-    loss0 = eval_loss(fwd, dev_stream, a.seq)
-    warm_x = stream[: (a.seq + 1) * a.batch].view(a.batch, a.seq + 1).long()
-    step_loss(warm_x).backward()  # compile forward and backward before the clock starts
+    # compile forward and backward before the clock starts (on random ids, so that it can overlap the making of
+    # the token streams: --wait-for names the file written after them)
+    warm_x = torch.randint(0, cfg.vocab_size, (a.batch, a.seq + 1), generator=torch.Generator().manual_seed(0)).to(dev)
+    step_loss(warm_x).backward()
     opt.zero_grad(set_to_none=True)
+    if a.wait_for:
+        while not os.path.exists(a.wait_for):
+            if a.end_at and time.time() > a.end_at:
+                raise SystemExit(f"{a.wait_for} did not appear before --end-at")
+            time.sleep(0.2)
+    stream = torch.from_numpy(np.load(a.stream).astype(np.int32)).to(dev)
+    dev_stream = torch.from_numpy(np.load(a.dev_stream).astype(np.int32)).to(dev)
+    for spec in a.eval:
+        k, v = spec.split("=", 1)
+        if os.path.exists(v):  # an evaluation stream that was not made (no such data) is left out
+            evals[k] = torch.from_numpy(np.load(v).astype(np.int32)).to(dev)
+            curves[k] = []
+    loss0 = eval_loss(fwd, dev_stream, a.seq)
     print(f"[{a.name}] params {n_params / 1e6:.2f}M, stream {stream.numel() / 1e6:.1f}M tokens, dev loss at start {loss0:.4f}", flush=True)
     t0 = time.time()
     if a.end_at:
