@@ -668,7 +668,7 @@ async function main() {
       denyNames: DENY_NAME.map(String), denyText: String(DENY_TEXT), denyPath: String(DENY_PATH),
     },
     totals: {
-      train: tot.train, dev: tot.dev,
+      train: tot.train, dev: tot.dev, aside: tot.aside,
       droppedByReason: Object.fromEntries(Object.entries(dropTotals).sort((a, b) => cmp(a[0], b[0]))),
       compressedBytes: compressed,
       cappedPackages: report.filter((r) => r.capped).map((r) => r.name),
