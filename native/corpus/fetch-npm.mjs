@@ -35,7 +35,7 @@ function parseArgs(argv) {
     else if (a === '--no-xz') o.xz = false;
     else if (a === '--fetch-only') o.fetchOnly = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node native/corpus/fetch-npm.mjs [--list F] [--work DIR] [--manifest F] [--jobs N] [--no-xz]');
+      console.log('usage: node native/corpus/fetch-npm.mjs [--list F] [--work DIR] [--manifest F] [--jobs N] [--no-xz] [--fetch-only]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
