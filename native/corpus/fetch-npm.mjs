@@ -33,8 +33,9 @@ function parseArgs(argv) {
     else if (a === '--manifest') o.manifest = path.resolve(argv[++i]);
     else if (a === '--jobs') o.jobs = Math.max(1, parseInt(argv[++i], 10));
     else if (a === '--no-xz') o.xz = false;
+    else if (a === '--fetch-only') o.fetchOnly = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node native/corpus/fetch-npm.mjs [--list F] [--work DIR] [--manifest F] [--jobs N] [--no-xz]');
+      console.log('usage: node native/corpus/fetch-npm.mjs [--list F] [--work DIR] [--manifest F] [--jobs N] [--no-xz] [--fetch-only]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -132,6 +133,31 @@ function licenseAllowed(expr) {
 }
 
 // ---------------------------------------------------------------- fetch
+// Many packages per `npm pack` call (one npm start-up per batch instead of per package: with 2,800
+// packages on a 2-core machine the start-ups, not the network, were the limit: 0.4 packages/s one by one).
+// A batch that fails as a whole (one bad spec) is left to the one-by-one path, which reports the failure.
+async function prefetchBatches(pkgs, dirs, jobs, size = 25) {
+  const todo = pkgs.filter((p) => !deniedName(p.name) && !fs.existsSync(path.join(dirs.cache, tgzName(p.name, p.version))));
+  const batches = [];
+  for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+  let done = 0;
+  await pool(batches, jobs, async (b) => {
+    const tmp = fs.mkdtempSync(path.join(dirs.cache, '.pack-'));
+    try {
+      const out = await sh('npm', ['pack', ...b.map((p) => `${p.name}@${p.version}`), '--json', '--pack-destination', tmp,
+        '--ignore-scripts', '--loglevel=error', '--no-audit', '--no-fund'], { cwd: tmp });
+      for (const j of JSON.parse(out)) {
+        const f = path.join(tmp, j.filename);
+        if (fs.existsSync(f)) fs.renameSync(f, path.join(dirs.cache, tgzName(j.name, j.version)));
+      }
+    } catch { /* the one-by-one path retries and reports */ } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      done += b.length;
+      process.stderr.write(`packed ${done}/${todo.length}\n`);
+    }
+  });
+}
+
 async function fetchPackage(p, dirs) {
   if (deniedName(p.name)) throw new Error(`DENIED package ${p.name} (hard exclusion)`);
   const tgz = path.join(dirs.cache, tgzName(p.name, p.version));
@@ -486,13 +512,14 @@ async function main() {
     if (seen.has(p.name)) throw new Error(`duplicate package ${p.name}`);
     seen.add(p.name);
     if (!/^\d+\.\d+\.\d+/.test(p.version)) throw new Error(`${p.name}: version must be pinned exactly`);
-    if (!['train', 'dev'].includes(p.split)) throw new Error(`${p.name}: bad split ${p.split}`);
+    if (!['train', 'dev', 'aside'].includes(p.split)) throw new Error(`${p.name}: bad split ${p.split}`);
   }
   const dirs = { cache: path.join(opt.work, 'npm-cache'), src: path.join(opt.work, 'npm-src') };
   fs.mkdirSync(dirs.cache, { recursive: true });
   fs.mkdirSync(dirs.src, { recursive: true });
 
   // 1. fetch + extract (parallel)
+  await prefetchBatches(pkgs, dirs, Math.min(opt.jobs, 4));
   let nDone = 0;
   const fetched = await pool(pkgs, opt.jobs, async (p) => {
     try {
@@ -505,6 +532,12 @@ async function main() {
       if (nDone % 25 === 0 || nDone === pkgs.length) process.stderr.write(`fetched ${nDone}/${pkgs.length}\n`);
     }
   });
+
+  if (opt.fetchOnly) {
+    const failed = fetched.filter((f) => f.error).length;
+    console.log(`fetched ${pkgs.length - failed} of ${pkgs.length} packages into ${dirs.cache} (${failed} failed); --fetch-only: stopping here`);
+    return;
+  }
 
   // 2. licence check + per-file filters (sequential, deterministic)
   const report = [];
@@ -522,7 +555,9 @@ async function main() {
     r.tarballLicense = lic;
     if (pj.name !== p.name || pj.version !== p.version) { r.status = `skipped: tarball is ${pj.name}@${pj.version}`; continue; }
     if (!licenseAllowed(lic)) { r.status = `skipped: licence not allowed (${lic || 'none'})`; continue; }
-    if (lic !== p.license) { r.status = `skipped: licence mismatch (list ${p.license}, tarball ${lic})`; continue; }
+    // v2 list (select-npm.mjs): "license": null = take the tarball's (already checked to be allowed above)
+    if (p.license === null) r.license = lic;
+    else if (lic !== p.license) { r.status = `skipped: licence mismatch (list ${p.license}, tarball ${lic})`; continue; }
     const { cand, drops } = classifyPackage(dir, walk(dir));
     r.dropped = drops;
     for (const c of cand) all.push({ pkg: p, rep: r, ...c });
@@ -530,7 +565,7 @@ async function main() {
   const tFilter = Date.now();
 
   // 3. exact + near dedup across the whole corpus; train first so dev loses ties
-  const splitRank = { train: 0, dev: 1 };
+  const splitRank = { train: 0, dev: 1, aside: 2 };
   all.sort((a, b) => splitRank[a.pkg.split] - splitRank[b.pkg.split] || cmp(a.pkg.name, b.pkg.name) || cmp(a.rel, b.rel));
   const exact = new Set();
   const buckets = Array.from({ length: BANDS }, () => new Map());
@@ -585,9 +620,10 @@ async function main() {
 
   // 5. output (sorted), with the exclusion rule re-checked on every record
   final.sort((a, b) => cmp(a.pkg.name, b.pkg.name) || cmp(a.rel, b.rel));
-  const outs = { train: path.join(opt.work, 'npm-train.jsonl'), dev: path.join(opt.work, 'npm-dev.jsonl') };
-  const fds = { train: fs.openSync(outs.train + '.tmp', 'w'), dev: fs.openSync(outs.dev + '.tmp', 'w') };
-  const tot = { train: { packages: 0, files: 0, bytes: 0, ts: 0, js: 0, fromMaps: 0 }, dev: { packages: 0, files: 0, bytes: 0, ts: 0, js: 0, fromMaps: 0 } };
+  const SPLITS = ['train', 'dev', 'aside'];
+  const outs = Object.fromEntries(SPLITS.map((s) => [s, path.join(opt.work, `npm-${s}.jsonl`)]));
+  const fds = Object.fromEntries(SPLITS.map((s) => [s, fs.openSync(outs[s] + '.tmp', 'w')]));
+  const tot = Object.fromEntries(SPLITS.map((s) => [s, { packages: 0, files: 0, bytes: 0, ts: 0, js: 0, fromMaps: 0 }]));
   for (const f of final) {
     if (deniedName(f.pkg.name) || DENY_TEXT.test(f.text) || DENY_PATH.test(f.rel)) throw new Error(`exclusion violated at output: ${f.pkg.name} ${f.rel}`);
     const rec = { pkg: `${f.pkg.name}@${f.pkg.version}`, path: f.rel, lang: f.lang, text: f.text };
@@ -599,7 +635,7 @@ async function main() {
     if (f.fromMap) { f.rep.filesKeptFromSourceMaps++; t.fromMaps++; }
     t.files++; t.bytes += n; if (f.lang === 'typescript') t.ts++; else t.js++;
   }
-  for (const s of ['train', 'dev']) { fs.closeSync(fds[s]); fs.renameSync(outs[s] + '.tmp', outs[s]); }
+  for (const s of SPLITS) { fs.closeSync(fds[s]); fs.renameSync(outs[s] + '.tmp', outs[s]); }
   for (const r of report) {
     if (r.status === 'ok' && r.filesKept === 0) r.status = 'no usable source (all files filtered)';
     if (r.status === 'ok') tot[r.split].packages++;
@@ -632,7 +668,7 @@ async function main() {
       denyNames: DENY_NAME.map(String), denyText: String(DENY_TEXT), denyPath: String(DENY_PATH),
     },
     totals: {
-      train: tot.train, dev: tot.dev,
+      train: tot.train, dev: tot.dev, aside: tot.aside,
       droppedByReason: Object.fromEntries(Object.entries(dropTotals).sort((a, b) => cmp(a[0], b[0]))),
       compressedBytes: compressed,
       cappedPackages: report.filter((r) => r.capped).map((r) => r.name),

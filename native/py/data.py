@@ -90,4 +90,76 @@ def build_stream(tok, texts, seed: int, fim_rate: float = 0.9, spm_rate: float =
                 parts.append(ids[item[1]])
             else:
                 parts.append(np.asarray([item], dtype=np.uint16))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint16)
+
+
+REPO, FILE_SEP = 6, 5  # <repo_name>, <file_sep> (tokenizer_config.json of models/default)
+
+
+def repo_groups(files, rng, max_chars: int = 6000, max_files: int = 8):
+    """Groups one package's files into repository-level sequences (StarCoder2, arXiv 2402.19173).
+
+    files: [(path, text)] of ONE package. Returns lists of (path, text), each of 2..max_files files whose
+    texts total at most max_chars (a file longer than max_chars / 2 is left out: it would crowd out the
+    context). Files are shuffled (seeded by rng) so that the last file (the one that gets FIM) varies.
+    """
+    small = [f for f in files if len(f[1]) <= max_chars // 2]
+    order = rng.permutation(len(small))
+    groups, cur, n = [], [], 0
+    for i in order:
+        p, t = small[int(i)]
+        if cur and (n + len(t) > max_chars or len(cur) >= max_files):
+            if len(cur) >= 2:
+                groups.append(cur)
+            cur, n = [], 0
+        cur.append((p, t))
+        n += len(t)
+    if len(cur) >= 2:
+        groups.append(cur)
+    return groups
+
+
+def repo_plan(repo: str, group, rng, pieces: list, fim_rate: float = 0.9, spm_rate: float = 0.5):
+    """One repository-level sequence as a plan (sentinel ids and ("t", piece index) items; pieces is appended to).
+
+    The layout is the one infill-ls sends (server/src/prompt/repo.ts, StarCoder2 style):
+      <repo_name>{repo}<file_sep>{path}\\n{text}\\n ... <file_sep>{last path}\\n  then the last file as a FIM
+    example (PSM or SPM, spans as in pick_span) or, with probability 1 - fim_rate, as plain text, then <|endoftext|>.
+    """
+    def piece(s):
+        pieces.append(s)
+        return ("t", len(pieces) - 1)
+
+    plan = [REPO, piece(repo)]
+    for path, text in group[:-1]:
+        plan += [FILE_SEP, piece(f"{path}\n{text}\n")]
+    path, text = group[-1]
+    plan += [FILE_SEP, piece(f"{path}\n")]
+    if rng.random() < fim_rate:
+        a, b = pick_span(rng, text)
+        p, m, s = piece(text[:a]), piece(text[a:b]), piece(text[b:])
+        plan += [SUF, s, PRE, p, MID, m, EOT] if rng.random() < spm_rate else [PRE, p, SUF, s, MID, m, EOT]
+    else:
+        plan += [piece(text), EOT]
+    return plan
+
+
+def build_repo_stream(tok, records, seed: int, max_chars: int = 6000, **kw):
+    """Token stream (uint16) of repository-level sequences from corpus records ({"pkg","path","text"}), grouped by pkg."""
+    rng = np.random.default_rng(seed)
+    by_pkg: dict[str, list] = {}
+    for r in records:
+        by_pkg.setdefault(r["pkg"], []).append((r["path"], r["text"]))
+    pieces, plans = [], []
+    for pkg in sorted(by_pkg):
+        name = pkg.rsplit("@", 1)[0] if pkg.rfind("@") > 0 else pkg
+        for g in repo_groups(by_pkg[pkg], rng, max_chars):
+            plans.append(repo_plan(name, g, rng, pieces, **kw))
+    if not plans:
+        return np.zeros(0, dtype=np.uint16)
+    ids = [np.asarray(e.ids, dtype=np.uint16) for e in tok.encode_batch(pieces, add_special_tokens=False)]
+    parts = []
+    for i in rng.permutation(len(plans)):
+        for item in plans[i]:
+            parts.append(ids[item[1]] if isinstance(item, tuple) else np.asarray([item], dtype=np.uint16))
     return np.concatenate(parts)

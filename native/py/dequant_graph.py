@@ -26,7 +26,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def rewrite(m: onnx.ModelProto) -> dict:
+KEEP_4BIT = False
+
+
+def rewrite(m: onnx.ModelProto, keep_4bit: bool = False) -> dict:
+    global KEEP_4BIT
+    KEEP_4BIT = keep_4bit
     g = m.graph
     inits = {i.name: i for i in g.initializer}
     new_nodes = []
@@ -46,6 +51,9 @@ def rewrite(m: onnx.ModelProto) -> dict:
             new_nodes.append(node)
             continue
         a = {x.name: helper.get_attribute_value(x) for x in node.attribute}
+        if a.get("bits") == 4 and KEEP_4BIT:  # issue 16's 4-bit variants: only the 8-bit embedding / LM head is folded
+            new_nodes.append(node)
+            continue
         if a.get("bits") != 8 or len(node.input) > 3 and any(node.input[3:]):
             raise SystemExit(f"{node.name}: only 8-bit MatMulNBits without zero points/g_idx/bias inputs is supported")
         x, q, s = node.input[:3]

@@ -66,8 +66,11 @@ class Graph:
 
 
 class Builder:
-    def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0):
+    def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # q8w only: bits and block size of the layers' weights (4-bit for issue 16's measurement); the tied
+        # embedding / LM head stays 8-bit blocks of 128 (the embedding Gathers its rows)
+        self.linear_bits, self.linear_block = linear_bits, linear_block
         # MatMulNBits accuracy_level 4: int8 activations quantized per row and block inside the kernel
         self.accuracy_level = accuracy_level
         self.g = Graph()
@@ -100,7 +103,12 @@ class Builder:
 
     def matmul_nbits(self, x, key, name=None):
         """Weight-only 8-bit, block-wise (com.microsoft MatMulNBits): activations stay fp32.
-        W [N=out, K=in] -> uint8 [N, K/block, block] with zero point 128 and fp32 scales [N * K/block]."""
+        W [N=out, K=in] -> uint8 [N, K/block, block] with zero point 128 and fp32 scales [N * K/block].
+        With linear_bits=4: symmetric 4-bit, q = clip(round(w / s), -8, 7) + 8 with s = max|w| / 7 per block,
+        two values a byte (the even element in the low nibble) -> uint8 [N, K/block, block/2]; no zero-point
+        input, so onnxruntime uses its 4-bit default of 8 (com.microsoft MatMulNBits spec)."""
+        if self.linear_bits == 4:
+            return self.matmul_nbits4(x, key, name)
         g = self.g
         block = self.block
         w = self.w(key)  # [N, K]
@@ -113,6 +121,22 @@ class Builder:
         q_n = g.init(f"{key}.q8w", q)
         s_n = g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32))
         return g.op("MatMulNBits", [x, q_n, s_n], name=name, domain="com.microsoft", K=k, N=n, bits=8, block_size=block,
+                    accuracy_level=self.accuracy_level)
+
+    def matmul_nbits4(self, x, key, name=None):
+        g = self.g
+        block = self.linear_block
+        w = self.w(key)  # [N, K]
+        n, k = w.shape
+        if k % block:
+            raise ValueError(f"{key}: K={k} is not a multiple of the block size {block}")
+        wb = w.reshape(n, k // block, block)
+        scale = np.maximum(np.abs(wb).max(axis=2), 1e-8) / 7.0
+        q = (np.clip(np.round(wb / scale[:, :, None]), -8, 7) + 8).astype(np.uint8)
+        packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)  # [N, K/block, block/2]
+        q_n = g.init(f"{key}.q4w", packed)
+        s_n = g.init(f"{key}.q4w_scale", scale.reshape(-1).astype(np.float32))
+        return g.op("MatMulNBits", [x, q_n, s_n], name=name, domain="com.microsoft", K=k, N=n, bits=4, block_size=block,
                     accuracy_level=self.accuracy_level)
 
     def rmsnorm(self, x, key):
@@ -307,8 +331,9 @@ class Builder:
         return self.layernorm(x, "transformer.ln_f")
 
 
-def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0) -> onnx.ModelProto:
+def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0,
+               linear_bits: int = 8, linear_block: int = 128) -> onnx.ModelProto:
     """state_dict: name -> numpy array (torch names). Returns a checked ModelProto."""
-    m = Builder(cfg, state_dict, layout, quant, accuracy_level).build()
+    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block).build()
     onnx.checker.check_model(m)
     return m

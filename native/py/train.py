@@ -64,6 +64,32 @@ def init_weights(model: LlamaLM, cfg: ModelConfig):
             torch.nn.init.normal_(p, 0.0, s)
 
 
+def state_dict_from_onnx(model_dir):
+    """fp32 state_dict of a shipped q8w model directory (8-bit blocks dequantized exactly as its graph does:
+    bench/runtime/gpu/variants.py), to continue pre-training from the shipped weights when no bf16 checkpoint
+    is at hand (issue 16). Returns (state_dict, ModelConfig)."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+    sys.path.insert(0, os.path.join(root, "bench/runtime/gpu"))
+    from variants import config_from_hf, state_dict_from_q8w  # noqa: E402
+    cfg = config_from_hf(json.load(open(os.path.join(model_dir, "config.json"))))
+    sd = state_dict_from_q8w(os.path.join(model_dir, "onnx/model_quantized.onnx"))
+    return {k: torch.from_numpy(v.copy()).float() for k, v in sd.items()}, cfg
+
+
+@torch.no_grad()
+def golden_agreement(model, model_dir, dev) -> float:
+    """Fraction of golden.json's fp32_tokens (native/py/reference.py) that the model predicts teacher-forced, in fp32."""
+    golden = json.load(open(os.path.join(model_dir, "golden.json")))
+    hit = n = 0
+    for g in golden:
+        ids, toks = list(g["input_ids"]), list(g["fp32_tokens"])
+        logits, _ = model(torch.tensor([ids + toks[:-1]], device=dev))
+        pred = logits[0, len(ids) - 1:].argmax(-1).tolist()
+        hit += sum(int(p == t) for p, t in zip(pred, toks))
+        n += len(toks)
+    return hit / max(1, n)
+
+
 @torch.no_grad()
 def eval_loss(fwd, dev, seq, n_batches=8, bs=32):
     g = torch.Generator(device=dev.device).manual_seed(0)
@@ -71,7 +97,7 @@ def eval_loss(fwd, dev, seq, n_batches=8, bs=32):
     for _ in range(n_batches):
         idx = torch.randint(0, dev.numel() - seq - 1, (bs,), generator=g, device=dev.device)
         x = dev[idx[:, None] + torch.arange(seq + 1, device=dev.device)].long()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(dev.device.type, dtype=torch.bfloat16):
             logits = fwd(x[:, :-1])
         losses.append(F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1)).item())
     return float(np.mean(losses))
@@ -90,44 +116,98 @@ def main():
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
     ap.add_argument("--compile", type=int, default=1)
+    # continual pre-training (issue 16)
+    ap.add_argument("--init-onnx", default=None, help="start from a shipped q8w model directory's weights")
+    ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+                    help="cosine: (re-)warm-up then cosine decay; constant: --peak-lr from the first step, no warm-up")
+    ap.add_argument("--end-at", type=float, default=0, help="unix time at which training stops (overrides --budget-s), "
+                    "so that runs sharing one GPU slot end together whatever their compile time")
+    ap.add_argument("--eval", action="append", default=[], help="NAME=stream.npy: extra loss curves (e.g. old/new data)")
+    ap.add_argument("--eval-every-s", type=float, default=15)
+    ap.add_argument("--eval-batches", type=int, default=4)
+    ap.add_argument("--name", default="")
+    ap.add_argument("--wait-for", default=None, help="after compiling, wait for this file before reading the streams")
+    ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
     cfg = ModelConfig(**DEFAULT_CFG)
-    model = LlamaLM(cfg).to(dev)
     history = {"runs": []}
+    if a.init_onnx:
+        sd, cfg = state_dict_from_onnx(a.init_onnx)
+        model = LlamaLM(cfg)
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        missing = [k for k in missing if not k.startswith("rope_") and k != "lm_head.weight"]
+        if missing or unexpected:
+            raise SystemExit(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
+        model = model.to(dev)
+        history = {"runs": [], "init": os.path.abspath(a.init_onnx)}
+    else:
+        model = LlamaLM(cfg).to(dev)
     if a.resume:
         sd, meta = load_ckpt(a.resume)
         model.load_state_dict(sd, strict=False)
         history = meta.get("history", history)
-    else:
+    elif not a.init_onnx:  # (issue 16's first slot re-initialised the --init-onnx weights here: both arms started from random)
         torch.manual_seed(0)
         init_weights(model, cfg)
+    if a.init_onnx:  # the weights in use must be the shipped ones
+        e = model.model.embed_tokens.weight.detach().float().cpu()
+        if not torch.equal(e, sd["model.embed_tokens.weight"]):
+            raise SystemExit("--init-onnx: the model does not hold the shipped weights")
+        agree = golden_agreement(model, a.init_onnx, dev)
+        print(f"init from {a.init_onnx}: teacher-forced argmax = golden fp32_tokens at {agree:.1%} of positions", flush=True)
+        if agree < 0.9:
+            raise SystemExit("--init-onnx: the loaded model does not reproduce the model directory's golden tokens")
     n_params = sum(p.numel() for p in model.parameters())
-    stream = torch.from_numpy(np.load(a.stream).astype(np.int32)).to(dev)
-    dev_stream = torch.from_numpy(np.load(a.dev_stream).astype(np.int32)).to(dev)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.peak_lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
+                            lr=a.peak_lr, betas=(0.9, 0.95), eps=1e-8, **({"fused": True} if dev.type == "cuda" else {}))
+    evals, curves = {}, {}
+
+    def eval_all(step_, tokens_, el_):
+        for k, st in evals.items():
+            curves[k].append({"step": step_, "tokens": tokens_, "time_s": round(el_, 1),
+                              "loss": round(eval_loss(fwd, st, a.seq, n_batches=a.eval_batches), 4)})
+        if evals:
+            print(f"[{a.name}] eval step {step_}: " + ", ".join(f"{k} {c[-1]['loss']:.4f}" for k, c in curves.items()), flush=True)
     fwd = model.forward_train  # eval: a few batches, not worth a second compilation
 
     def loss_of(x):
         # forward and cross-entropy in one compiled function, so the [B,S,V] logits need not be materialized in fp32
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             logits = model.forward_train(x[:, :-1])
         return F.cross_entropy(logits.float().reshape(-1, cfg.vocab_size), x[:, 1:].reshape(-1))
 
     step_loss = torch.compile(loss_of) if a.compile else loss_of
     start_tokens = history["runs"][-1]["tokens_total"] if history["runs"] else 0
     log = []
-    loss0 = eval_loss(fwd, dev_stream, a.seq)
-    warm_x = stream[: (a.seq + 1) * a.batch].view(a.batch, a.seq + 1).long()
-    step_loss(warm_x).backward()  # compile forward and backward before the clock starts
+    # compile forward and backward before the clock starts (on random ids, so that it can overlap the making of
+    # the token streams: --wait-for names the file written after them)
+    warm_x = torch.randint(0, cfg.vocab_size, (a.batch, a.seq + 1), generator=torch.Generator().manual_seed(0)).to(dev)
+    step_loss(warm_x).backward()
     opt.zero_grad(set_to_none=True)
-    print(f"params {n_params / 1e6:.2f}M, stream {stream.numel() / 1e6:.1f}M tokens, dev loss at start {loss0:.4f}", flush=True)
+    if a.wait_for:
+        while not os.path.exists(a.wait_for):
+            if a.end_at and time.time() > a.end_at:
+                raise SystemExit(f"{a.wait_for} did not appear before --end-at")
+            time.sleep(0.2)
+    stream = torch.from_numpy(np.load(a.stream).astype(np.int32)).to(dev)
+    dev_stream = torch.from_numpy(np.load(a.dev_stream).astype(np.int32)).to(dev)
+    for spec in a.eval:
+        k, v = spec.split("=", 1)
+        if os.path.exists(v):  # an evaluation stream that was not made (no such data) is left out
+            evals[k] = torch.from_numpy(np.load(v).astype(np.int32)).to(dev)
+            curves[k] = []
+    loss0 = eval_loss(fwd, dev_stream, a.seq)
+    print(f"[{a.name}] params {n_params / 1e6:.2f}M, stream {stream.numel() / 1e6:.1f}M tokens, dev loss at start {loss0:.4f}", flush=True)
     t0 = time.time()
+    if a.end_at:
+        a.budget_s = max(1.0, a.end_at - t0)
+    eval_all(0, start_tokens, 0.0)
+    next_eval = a.eval_every_s
     step, tokens = 0, 0
     g = torch.Generator(device=dev).manual_seed(len(history["runs"]) + 1)
     ar = torch.arange(a.seq + 1, device=dev)
@@ -136,8 +216,11 @@ def main():
         frac = min(1.0, el / a.budget_s)
         if frac >= 1.0:
             break
-        warm = min(1.0, (step + 1) / a.warmup)
-        lr = a.peak_lr * warm * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+        if a.schedule == "constant":
+            lr = a.peak_lr
+        else:
+            warm = min(1.0, (step + 1) / a.warmup)
+            lr = a.peak_lr * warm * (a.min_lr_ratio + (1 - a.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
         for grp in opt.param_groups:
             grp["lr"] = lr
         idx = torch.randint(0, stream.numel() - a.seq - 1, (a.batch,), generator=g, device=dev)
@@ -153,16 +236,20 @@ def main():
             l = loss.item()
             el = time.time() - t0
             log.append({"step": step, "tokens": start_tokens + tokens, "time_s": round(el, 2), "loss": round(l, 4), "lr": lr})
+            if el >= next_eval:
+                eval_all(step, start_tokens + tokens, el)
+                next_eval = el + a.eval_every_s
             if step % 100 == 0 or step == 1:
-                print(f"step {step} tok {tokens / 1e6:.1f}M {tokens / el / 1e3:.0f}k tok/s loss {l:.4f} lr {lr:.2e}", flush=True)
+                print(f"[{a.name}] step {step} tok {tokens / 1e6:.1f}M {tokens / el / 1e3:.0f}k tok/s loss {l:.4f} lr {lr:.2e}", flush=True)
     el = time.time() - t0
     loss1 = eval_loss(fwd, dev_stream, a.seq)
-    run = {"resumed": bool(a.resume), "steps": step, "tokens": tokens, "tokens_total": start_tokens + tokens,
+    eval_all(step, start_tokens + tokens, el)
+    run = {"name": a.name, "schedule": a.schedule, "init_onnx": bool(a.init_onnx), "eval_curves": curves, "resumed": bool(a.resume), "steps": step, "tokens": tokens, "tokens_total": start_tokens + tokens,
            "train_s": round(el, 1), "tokens_per_s": round(tokens / el), "peak_lr": a.peak_lr, "warmup": a.warmup,
            "batch": a.batch, "seq": a.seq, "dev_loss_start": round(loss0, 4), "dev_loss_end": round(loss1, 4),
-           "gpu": torch.cuda.get_device_name(0), "log": log}
+           "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else str(dev), "log": log}
     history["runs"].append(run)
-    print(f"done: {step} steps, {tokens / 1e6:.1f}M tokens in {el:.0f}s, dev loss {loss0:.4f} -> {loss1:.4f}", flush=True)
+    print(f"[{a.name}] done: {step} steps, {tokens / 1e6:.1f}M tokens in {el:.0f}s, dev loss {loss0:.4f} -> {loss1:.4f}", flush=True)
     save_ckpt(model, cfg, {"history": history, "params": n_params}, a.out)
 
 

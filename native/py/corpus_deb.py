@@ -1,0 +1,166 @@
+"""Builds the Debian part of the Python corpus (issue 16): the sources in Debian's `python3-*` packages.
+
+Debian ships pure-Python packages as source, so a package's .deb holds its `.py` files and its licence
+(`usr/share/doc/PKG/copyright`, machine-readable DEP-5). Per package: `apt-get download` (cached in
+`--work`), `dpkg-deb -x`, licence = the `License:` of the `Files: *` stanza (or the first stanza), used only
+when it is permissive by the same rule as corpus_py.py (MIT, BSD, Apache, ISC, PSF, ...; no GPL family).
+Files under `usr/lib/python3/dist-packages/`; the same per-file filters as corpus_py.py (vendored,
+generated, size, minified, HumanEval, FIM sentinels), exact + MinHash near-duplicate removal. Packages
+whose distribution name is in `--skip-manifest` (manifest-py.json: the GPU machine's site-packages, the
+v1 corpus) are skipped so the new data does not repeat the old. Django and HumanEval are excluded.
+
+  /usr/bin/python3 native/py/corpus_deb.py --list native/corpus/deb-packages.txt --work .work/deb --out DIR
+      [--skip-manifest native/corpus/manifest-py.json] [--jobs 2]
+Writes DIR/deb-train.jsonl, DIR/deb-dev.jsonl ({"pkg","path","lang","text"}) and DIR/manifest-deb.json.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from multiprocessing import Pool
+
+sys.path.insert(0, os.path.dirname(__file__))
+from corpus_py import EXCLUDED_NAME, drop_reason, permissive  # noqa: E402
+from dedup import near_duplicates  # noqa: E402
+
+
+def copyright_licence(text: str) -> str:
+    """The licence of the `Files: *` stanza of a DEP-5 copyright file (else the first License: line)."""
+    stanzas = re.split(r"\n\s*\n", text)
+    for st in stanzas:
+        if re.search(r"^Files:\s*\*\s*$", st, re.M):
+            m = re.search(r"^License:\s*(.+)$", st, re.M)
+            if m:
+                return m.group(1).strip()
+    m = re.search(r"^License:\s*(.+)$", text, re.M)
+    return m.group(1).strip() if m else "UNKNOWN"
+
+
+def deb_licence_ok(lic: str) -> bool:
+    # DEP-5 short names: Expat, BSD-3-clause, Apache-2.0, PSF-2, ISC, ... ("Expat" is MIT)
+    return permissive(lic.replace("Expat", "MIT").replace("X11", "MIT"))
+
+
+def fetch(pkg: str, work: str) -> str | None:
+    have = glob.glob(os.path.join(work, f"{pkg}_*.deb"))
+    if have:
+        return have[0]
+    r = subprocess.run(["apt-get", "download", "-q", pkg], cwd=work, capture_output=True, text=True)
+    have = glob.glob(os.path.join(work, f"{pkg}_*.deb"))
+    return have[0] if r.returncode == 0 and have else None
+
+
+def one_package(item, dev_mod: int = 20):
+    """(name, .deb path or None) -> (manifest entry, [(pkg, split, relpath, text)])."""
+    n, deb = item
+    if not deb:
+        return {"name": n, "reason": "apt-get download failed"}, []
+    version = os.path.basename(deb).split("_")[1]
+    docs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["dpkg-deb", "-x", deb, tmp], check=True)
+        cp = os.path.join(tmp, "usr/share/doc", n, "copyright")
+        lic = copyright_licence(open(cp, encoding="utf-8", errors="replace").read()) if os.path.exists(cp) else "UNKNOWN"
+        if not deb_licence_ok(lic):
+            return {"name": n, "version": version, "licence": lic, "reason": "licence"}, []
+        split = "dev" if int(hashlib.sha1(n.encode()).hexdigest(), 16) % dev_mod == 0 else "train"
+        base = os.path.join(tmp, "usr/lib/python3/dist-packages")
+        reasons, kept = Counter(), 0
+        for r, ds, fs in os.walk(base):
+            ds[:] = sorted(d for d in ds if d != "__pycache__")
+            for f in sorted(fs):
+                p = os.path.join(r, f)
+                if not f.endswith(".py") or os.path.islink(p):
+                    continue
+                rel = os.path.relpath(p, base)
+                try:
+                    text = open(p, encoding="utf-8").read()
+                except (UnicodeDecodeError, OSError):
+                    reasons["unreadable"] += 1
+                    continue
+                why = drop_reason(rel, text) or ("excluded" if EXCLUDED_NAME.search(rel) or re.search(r"django", text, re.I) else None)
+                if why:
+                    reasons[why] += 1
+                    continue
+                docs.append((f"{n}@{version}", split, rel, text))
+                kept += 1
+    return {"name": n, "version": version, "licence": lic, "split": split, "files_kept_before_dedup": kept, "dropped": dict(reasons)}, docs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--list", required=True, help="one Debian package name a line")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--skip-manifest", default=None)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--dev-mod", type=int, default=20)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    os.makedirs(a.out, exist_ok=True)
+    names = [l.strip() for l in open(a.list) if l.strip() and not l.startswith("#")]
+    skip = set()
+    if a.skip_manifest:
+        for p in json.load(open(a.skip_manifest))["packages"]:
+            skip.add(re.sub(r"[-_.]+", "-", p["name"].lower()))
+    manifest = {"source": "Debian python3-* .debs (apt-get download)", "packages": [], "dropped_packages": []}
+    todo = []
+    for n in names:
+        dist = n[len("python3-"):] if n.startswith("python3-") else n
+        if EXCLUDED_NAME.search(n):
+            manifest["dropped_packages"].append({"name": n, "reason": "excluded"})
+        elif dist in skip:
+            manifest["dropped_packages"].append({"name": n, "reason": "in the v1 corpus (site-packages)"})
+        else:
+            todo.append(n)
+    # one `apt-get download` per batch of 40 (apt's start-up took ~10 s on the loaded 2-core machine), then
+    # one by one for what a batch did not bring (a failing name fails its whole batch)
+    batches = [[n for n in todo[i:i + 40] if not glob.glob(os.path.join(a.work, f"{n}_*.deb"))] for i in range(0, len(todo), 40)]
+    with ThreadPoolExecutor(a.jobs) as ex:
+        list(ex.map(lambda b: b and subprocess.run(["apt-get", "download", "-q", *b], cwd=a.work, capture_output=True), batches))
+    with ThreadPoolExecutor(a.jobs) as ex:
+        debs = list(ex.map(lambda n: fetch(n, a.work), todo))
+    docs = []
+    # extraction and per-file filters, one package per task (`--jobs` processes)
+    with Pool(a.jobs) as pool:
+        for entry, pdocs in pool.imap(partial(one_package, dev_mod=a.dev_mod), list(zip(todo, debs)), chunksize=4):
+            (manifest["packages"] if "split" in entry else manifest["dropped_packages"]).append(entry)
+            docs += pdocs
+    seen, uniq, exact = set(), [], 0
+    for d in docs:
+        h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()
+        if h in seen:
+            exact += 1
+            continue
+        seen.add(h)
+        uniq.append(d)
+    uniq.sort(key=lambda d: (d[1] != "train", d[0], d[2]))
+    drop = near_duplicates([d[3] for d in uniq])
+    final = [d for i, d in enumerate(uniq) if i not in drop]
+    counts = defaultdict(lambda: [0, 0])
+    with open(os.path.join(a.out, "deb-train.jsonl"), "w") as ft, open(os.path.join(a.out, "deb-dev.jsonl"), "w") as fd:
+        for pkg, split, rel, text in final:
+            (ft if split == "train" else fd).write(json.dumps({"pkg": pkg, "path": rel, "lang": "python", "text": text}) + "\n")
+            counts[split][0] += 1
+            counts[split][1] += len(text.encode())
+    manifest["totals"] = {"packages_used": len(manifest["packages"]), "packages_dropped": len(manifest["dropped_packages"]),
+                          "files_after_filters": len(docs), "exact_duplicates": exact, "near_duplicates": len(drop),
+                          "train": {"files": counts["train"][0], "bytes": counts["train"][1]},
+                          "dev": {"files": counts["dev"][0], "bytes": counts["dev"][1]}}
+    with open(os.path.join(a.out, "manifest-deb.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    print("debian python corpus:", json.dumps(manifest["totals"]))
+
+
+if __name__ == "__main__":
+    main()

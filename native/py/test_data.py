@@ -1,0 +1,104 @@
+"""Unit tests for data.py's repository-level sequences (issue 16).
+
+  /usr/bin/python3 -m unittest discover -s native/py -p 'test_*.py'     (needs numpy only)
+"""
+from __future__ import annotations
+
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from data import EOT, FILE_SEP, MID, PRE, REPO, SUF, build_repo_stream, repo_groups, repo_plan  # noqa: E402
+
+
+class ByteTok:
+    """A real (if trivial) tokenizer: one id per UTF-8 byte, shifted past the 7 special ids."""
+
+    class _E:
+        def __init__(self, s):
+            self.ids = [b + 7 for b in s.encode("utf-8")]
+
+    def encode_batch(self, xs, add_special_tokens=False):
+        return [self._E(x) for x in xs]
+
+    @staticmethod
+    def decode(ids):
+        out, buf = [], bytearray()
+        names = {EOT: "<|endoftext|>", PRE: "<fim_prefix>", MID: "<fim_middle>", SUF: "<fim_suffix>", FILE_SEP: "<file_sep>", REPO: "<repo_name>"}
+        for i in ids:
+            if i >= 7:
+                buf.append(i - 7)
+            else:
+                out.append(buf.decode("utf-8") + names[i])
+                buf = bytearray()
+        return "".join(out) + buf.decode("utf-8")
+
+
+FILES = [(f"src/m{i}.ts", f"export const v{i} = {i};\n" * (i + 1)) for i in range(10)]
+
+
+def render(plan, pieces):
+    return ByteTok.decode([x for item in plan for x in ([b + 7 for b in pieces[item[1]].encode()] if isinstance(item, tuple) else [item])])
+
+
+class RepoSequences(unittest.TestCase):
+    def test_groups_respect_budget_and_keep_two_or_more_files(self):
+        rng = np.random.default_rng(0)
+        groups = repo_groups(FILES, rng, max_chars=120, max_files=3)
+        self.assertTrue(groups)
+        for g in groups:
+            self.assertGreaterEqual(len(g), 2)
+            self.assertLessEqual(len(g), 3)
+            self.assertLessEqual(sum(len(t) for _, t in g), 120)
+        # no file twice, and a file over half the budget never goes in
+        paths = [p for g in groups for p, _ in g]
+        self.assertEqual(len(paths), len(set(paths)))
+        self.assertTrue(all(len(dict(FILES)[p]) <= 60 for p in paths))
+
+    def test_one_file_package_gives_no_sequence(self):
+        self.assertEqual(repo_groups(FILES[:1], np.random.default_rng(0)), [])
+
+    def test_layout_matches_the_engine_prompt_and_fim_is_in_the_last_file(self):
+        group = [("src/a.ts", "export const a = 1;\n"), ("src/b.ts", "import { a } from './a';\nexport const b = a + 1;\n")]
+        for seed in range(20):
+            rng = np.random.default_rng(seed)
+            pieces = []
+            plan = repo_plan("my-pkg", group, rng, pieces, fim_rate=1.0)
+            text = render(plan, pieces)
+            head = "<repo_name>my-pkg<file_sep>src/a.ts\nexport const a = 1;\n\n<file_sep>src/b.ts\n"
+            self.assertTrue(text.startswith(head), text)
+            rest = text[len(head):]
+            self.assertTrue(rest.endswith("<|endoftext|>"))
+            body = rest[: -len("<|endoftext|>")]
+            if body.startswith("<fim_prefix>"):  # PSM: P <fim_suffix> S <fim_middle> M
+                p, rest2 = body[len("<fim_prefix>"):].split("<fim_suffix>")
+                s, m = rest2.split("<fim_middle>")
+            else:  # SPM: <fim_suffix> S <fim_prefix> P <fim_middle> M
+                self.assertTrue(body.startswith("<fim_suffix>"), body)
+                s, rest2 = body[len("<fim_suffix>"):].split("<fim_prefix>")
+                p, m = rest2.split("<fim_middle>")
+            self.assertEqual(p + m + s, group[1][1])  # the last file, whole, cut into prefix/middle/suffix
+            self.assertEqual(text.count("<file_sep>"), 2)
+
+    def test_plain_last_file_without_fim(self):
+        pieces = []
+        plan = repo_plan("p", FILES[:2], np.random.default_rng(1), pieces, fim_rate=0.0)
+        text = render(plan, pieces)
+        self.assertEqual(text, f"<repo_name>p<file_sep>{FILES[0][0]}\n{FILES[0][1]}\n<file_sep>{FILES[1][0]}\n{FILES[1][1]}<|endoftext|>")
+
+    def test_stream_holds_every_package_and_only_known_ids(self):
+        recs = [{"pkg": f"pkg{k}@1.0.0", "path": p, "text": t} for k in range(3) for p, t in FILES[:4]]
+        st = build_repo_stream(ByteTok(), recs, seed=3, max_chars=200)
+        self.assertEqual(st.dtype, np.uint16)
+        text = ByteTok.decode(st.tolist())
+        for k in range(3):
+            self.assertIn(f"<repo_name>pkg{k}<file_sep>", text)  # the version is not part of the repository name
+        self.assertEqual(text.count("<repo_name>"), text.count("<|endoftext|>"))
+        self.assertEqual(build_repo_stream(ByteTok(), [], seed=0).size, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
