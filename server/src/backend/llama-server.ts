@@ -11,6 +11,7 @@ import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext, EngineStatus } from '../engine/types.js';
 import { postprocess } from '../postprocess/index.js';
+import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
   /** Server base URL ('http://127.0.0.1:8012'); '/infill' is appended. http or https. */
@@ -239,37 +240,17 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
         text = final.content ?? '';
         cut();
       } else if (res.body) {
-        const decoder = new TextDecoder();
-        let buffer = '';
         let done = false;
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let nl: number;
-          while (!done && (nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
-            const data = line.startsWith('data:') ? line.slice(5).trim() : line.startsWith('error:') ? line.slice(6).trim() : '';
-            if (!data) continue;
-            if (data === '[DONE]') {
-              done = true;
-              break;
-            }
-            let event: InfillEvent;
-            try {
-              event = JSON.parse(data);
-            } catch {
-              continue;
-            }
-            if (event.error) throw new HttpError(`server error: ${typeof event.error === 'string' ? event.error : (event.error.message ?? JSON.stringify(event.error))}`);
-            const piece = event.content ?? '';
-            text += piece;
-            if (event.stop) {
-              final = event;
-              done = true;
-            }
-            if (cut()) done = true;
-            if (piece) onPartial?.(text);
+        for await (const event of sseJson<InfillEvent>(res.body as unknown as AsyncIterable<Uint8Array>, ['data', 'error'])) {
+          if (event.error) throw new HttpError(`server error: ${typeof event.error === 'string' ? event.error : (event.error.message ?? JSON.stringify(event.error))}`);
+          const piece = event.content ?? '';
+          text += piece;
+          if (event.stop) {
+            final = event;
+            done = true;
           }
+          if (cut()) done = true;
+          if (piece) onPartial?.(text);
           if (done) break;
         }
         // Closing the connection makes llama-server cancel the task and free the slot.

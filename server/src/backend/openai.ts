@@ -9,6 +9,7 @@ import type { CompletionContext, CompletionEngine, CompletionResult, EngineStatu
 import { postprocess } from '../postprocess/index.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
+import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
   /** Server base URL ('http://host:8000', '…/v1') or the full '…/v1/completions' endpoint; http or https. */
@@ -111,33 +112,13 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
         usage = json.usage;
         cut();
       } else if (res.body) {
-        const decoder = new TextDecoder();
-        let buffer = '';
         let done = false;
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let nl: number;
-          while (!done && (nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
-            if (!line.startsWith('data:')) continue;
-            const data = line.slice(5).trim();
-            if (data === '[DONE]') {
-              done = true;
-              break;
-            }
-            let event: { choices?: Array<{ text?: string }>; usage?: typeof usage; error?: { message?: string } };
-            try {
-              event = JSON.parse(data);
-            } catch {
-              continue;
-            }
-            if (event.error) throw new HttpError(`server error: ${event.error.message ?? JSON.stringify(event.error)}`);
-            if (event.usage) usage = event.usage;
-            text += event.choices?.[0]?.text ?? '';
-            if (cut()) done = true;
-            onPartial?.(text);
-          }
+        for await (const event of sseJson<{ choices?: Array<{ text?: string }>; usage?: typeof usage; error?: { message?: string } }>(res.body as unknown as AsyncIterable<Uint8Array>)) {
+          if (event.error) throw new HttpError(`server error: ${event.error.message ?? JSON.stringify(event.error)}`);
+          if (event.usage) usage = event.usage;
+          text += event.choices?.[0]?.text ?? '';
+          if (cut()) done = true;
+          onPartial?.(text);
           if (done) break;
         }
         if (done) controller.abort(); // stop the server's generation once the plan has cut the completion
