@@ -11,7 +11,7 @@
 #   bin/llama-server   the binary (ggml/llama linked statically; no OpenMP)
 #   src.txt            which commit it was built from, and how
 #   gguf-py/           llama.cpp's Python GGUF writer from the same source (for native/py/gguf_from_onnx.py)
-#   models/<sha256 of the .onnx and the converter, 16 hex>-f32.gguf   conversions by --gguf (python3, numpy, onnx)
+#   models/<sha256 of the .onnx and the converter (gguf_from_onnx.py + gguf_export.py), 16 hex>-f32.gguf   conversions by --gguf (python3, numpy, onnx)
 # The build runs in a temporary folder beside it and is moved into place only when it succeeded, so an interrupted
 # build leaves no half-made cache and the next run starts over.
 #
@@ -59,7 +59,7 @@ apt_install() {
 gguf() {
   local onnx sha out py
   onnx="$(ls "$GGUF_MODEL"/onnx/*.onnx | head -n 1)"
-  sha="$(cat "$onnx" native/py/gguf_from_onnx.py | sha256sum | cut -c1-16)"
+  sha="$(cat "$onnx" native/py/gguf_from_onnx.py native/py/gguf_export.py | sha256sum | cut -c1-16)"
   out="$CACHE/models/$sha-f32.gguf"
   if [ ! -f "$out" ]; then
     /usr/bin/python3 -c 'import numpy, onnx' 2>/dev/null || apt_install python3-numpy python3-onnx

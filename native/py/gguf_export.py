@@ -40,6 +40,41 @@ def permute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+def add_tokenizer(w, tok: dict, vocab_size: int) -> None:
+    """Writes a byte-level BPE tokenizer.json (`tok`, parsed) into GGUF writer `w`: tokens by id, special tokens as
+    CONTROL, merges, EOT as BOS/EOS, and the StarCoder FIM/repository sentinels llama-server's /infill looks up.
+    Raises SystemExit when an id below vocab_size has no token. Shared by gguf_export.py and gguf_from_onnx.py."""
+    vocab = tok["model"]["vocab"]
+    added = {t["id"]: t for t in tok.get("added_tokens", [])}
+    tokens = [""] * vocab_size
+    for s, i in vocab.items():
+        tokens[i] = s
+    for i, t in added.items():
+        tokens[i] = t["content"]
+    if not all(tokens):
+        raise SystemExit("the vocabulary has holes")
+    types = [int(gguf.TokenType.CONTROL) if (i in added and added[i].get("special")) else int(gguf.TokenType.NORMAL) for i in range(vocab_size)]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("starcoder")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    ids = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
+    eot = ids.get("<|endoftext|>", 0)
+    w.add_bos_token_id(eot)
+    w.add_eos_token_id(eot)
+    if "<fim_pad>" in ids:
+        w.add_pad_token_id(ids["<fim_pad>"])
+    w.add_add_bos_token(False)
+    w.add_add_eos_token(False)
+    for key, name in [(gguf.Keys.Tokenizer.FIM_PRE_ID, "<fim_prefix>"), (gguf.Keys.Tokenizer.FIM_SUF_ID, "<fim_suffix>"),
+                      (gguf.Keys.Tokenizer.FIM_MID_ID, "<fim_middle>"), (gguf.Keys.Tokenizer.FIM_PAD_ID, "<fim_pad>"),
+                      (gguf.Keys.Tokenizer.FIM_REP_ID, "<repo_name>"), (gguf.Keys.Tokenizer.FIM_SEP_ID, "<file_sep>")]:
+        if name in ids:
+            w.add_uint32(key, ids[name])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
@@ -79,34 +114,7 @@ def main() -> None:
     w.add_file_type(ftype)
 
     # Tokenizer: byte-level BPE, ids as in tokenizer.json.
-    vocab = tok["model"]["vocab"]
-    added = {t["id"]: t for t in tok.get("added_tokens", [])}
-    tokens = [""] * cfg.vocab_size
-    for s, i in vocab.items():
-        tokens[i] = s
-    for i, t in added.items():
-        tokens[i] = t["content"]
-    assert all(tokens), "vocabulary has holes"
-    types = [int(gguf.TokenType.CONTROL) if (i in added and added[i].get("special")) else int(gguf.TokenType.NORMAL) for i in range(cfg.vocab_size)]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("starcoder")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    ids = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
-    eot = ids.get("<|endoftext|>", 0)
-    w.add_bos_token_id(eot)
-    w.add_eos_token_id(eot)
-    if "<fim_pad>" in ids:
-        w.add_pad_token_id(ids["<fim_pad>"])
-    w.add_add_bos_token(False)
-    w.add_add_eos_token(False)
-    for key, name in [(gguf.Keys.Tokenizer.FIM_PRE_ID, "<fim_prefix>"), (gguf.Keys.Tokenizer.FIM_SUF_ID, "<fim_suffix>"),
-                      (gguf.Keys.Tokenizer.FIM_MID_ID, "<fim_middle>"), (gguf.Keys.Tokenizer.FIM_PAD_ID, "<fim_pad>"),
-                      (gguf.Keys.Tokenizer.FIM_REP_ID, "<repo_name>"), (gguf.Keys.Tokenizer.FIM_SEP_ID, "<file_sep>")]:
-        if name in ids:
-            w.add_uint32(key, ids[name])
+    add_tokenizer(w, tok, cfg.vocab_size)
 
     def put(name: str, t, two_d: bool):
         x = t.detach().cpu().float().numpy().astype(np.float32)

@@ -34,10 +34,8 @@ try:
 except ImportError:  # pragma: no cover
     raise SystemExit("the onnx Python package is needed (Debian: apt-get install python3-onnx)")
 
-
-def permute(w: np.ndarray, n_head: int) -> np.ndarray:
-    """llama.cpp's LlamaModel.permute: HF rotate_half rows -> interleaved RoPE pairs, per head."""
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gguf_export import add_tokenizer, permute  # noqa: E402  (numpy and gguf-py only: torch is imported in its main)
 
 
 def main() -> None:
@@ -92,35 +90,7 @@ def main() -> None:
     w.add_vocab_size(vocab_size)
     w.add_file_type(ftype)
 
-    vocab = tok["model"]["vocab"]
-    added = {t["id"]: t for t in tok.get("added_tokens", [])}
-    tokens = [""] * vocab_size
-    for s, i in vocab.items():
-        tokens[i] = s
-    for i, t in added.items():
-        tokens[i] = t["content"]
-    if not all(tokens):
-        raise SystemExit("the vocabulary has holes")
-    types = [int(gguf.TokenType.CONTROL) if (i in added and added[i].get("special")) else int(gguf.TokenType.NORMAL) for i in range(vocab_size)]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("starcoder")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    ids = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
-    eot = ids.get("<|endoftext|>", 0)
-    w.add_bos_token_id(eot)
-    w.add_eos_token_id(eot)
-    if "<fim_pad>" in ids:
-        w.add_pad_token_id(ids["<fim_pad>"])
-    w.add_add_bos_token(False)
-    w.add_add_eos_token(False)
-    for key, name in [(gguf.Keys.Tokenizer.FIM_PRE_ID, "<fim_prefix>"), (gguf.Keys.Tokenizer.FIM_SUF_ID, "<fim_suffix>"),
-                      (gguf.Keys.Tokenizer.FIM_MID_ID, "<fim_middle>"), (gguf.Keys.Tokenizer.FIM_PAD_ID, "<fim_pad>"),
-                      (gguf.Keys.Tokenizer.FIM_REP_ID, "<repo_name>"), (gguf.Keys.Tokenizer.FIM_SEP_ID, "<file_sep>")]:
-        if name in ids:
-            w.add_uint32(key, ids[name])
+    add_tokenizer(w, tok, vocab_size)
 
     def put(name: str, x: np.ndarray) -> None:
         x = np.ascontiguousarray(x, dtype=np.float32)
