@@ -31,7 +31,7 @@ from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(__file__))
 from corpus_py import EXCLUDED_NAME, drop_reason, permissive  # noqa: E402
-from dedup import near_duplicates  # noqa: E402
+from dedup import write_deduplicated  # noqa: E402
 
 
 def copyright_licence(text: str) -> str:
@@ -136,27 +136,9 @@ def main():
         for entry, pdocs in pool.imap(partial(one_package, dev_mod=a.dev_mod), list(zip(todo, debs)), chunksize=4):
             (manifest["packages"] if "split" in entry else manifest["dropped_packages"]).append(entry)
             docs += pdocs
-    seen, uniq, exact = set(), [], 0
-    for d in docs:
-        h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()
-        if h in seen:
-            exact += 1
-            continue
-        seen.add(h)
-        uniq.append(d)
-    uniq.sort(key=lambda d: (d[1] != "train", d[0], d[2]))
-    drop = near_duplicates([d[3] for d in uniq])
-    final = [d for i, d in enumerate(uniq) if i not in drop]
-    counts = defaultdict(lambda: [0, 0])
-    with open(os.path.join(a.out, "deb-train.jsonl"), "w") as ft, open(os.path.join(a.out, "deb-dev.jsonl"), "w") as fd:
-        for pkg, split, rel, text in final:
-            (ft if split == "train" else fd).write(json.dumps({"pkg": pkg, "path": rel, "lang": "python", "text": text}) + "\n")
-            counts[split][0] += 1
-            counts[split][1] += len(text.encode())
+    counts = write_deduplicated(docs, os.path.join(a.out, "deb-train.jsonl"), os.path.join(a.out, "deb-dev.jsonl"))
     manifest["totals"] = {"packages_used": len(manifest["packages"]), "packages_dropped": len(manifest["dropped_packages"]),
-                          "files_after_filters": len(docs), "exact_duplicates": exact, "near_duplicates": len(drop),
-                          "train": {"files": counts["train"][0], "bytes": counts["train"][1]},
-                          "dev": {"files": counts["dev"][0], "bytes": counts["dev"][1]}}
+                          "files_after_filters": len(docs), **counts}
     with open(os.path.join(a.out, "manifest-deb.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("debian python corpus:", json.dumps(manifest["totals"]))

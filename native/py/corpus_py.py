@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dedup import near_duplicates  # noqa: E402
+from dedup import write_deduplicated  # noqa: E402
 
 ALLOW = re.compile(r"\b(MIT|BSD|Apache|ISC|PSF|Python Software Foundation|Unlicense|0BSD|Zlib|HPND|CC0)", re.I)
 DENY = re.compile(r"\b(GPL|LGPL|AGPL|MPL|Mozilla|EPL|EUPL|CDDL|Proprietary|Commercial|Other/Proprietary|SSPL|BUSL|Elastic)", re.I)
@@ -141,29 +141,9 @@ def main():
                                      "top_level": tls, "files_kept_before_dedup": kept, "dropped": dict(reasons)})
         if a.max_files and len(docs) >= a.max_files:
             break
-    # exact duplicates
-    seen, uniq, exact = set(), [], 0
-    for d in docs:
-        h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()
-        if h in seen:
-            exact += 1
-            continue
-        seen.add(h)
-        uniq.append(d)
-    # near duplicates (train before dev, so a dev file resembling a train file is the one dropped)
-    uniq.sort(key=lambda d: (d[1] != "train", d[0], d[2]))
-    drop = near_duplicates([d[3] for d in uniq])
-    final = [d for i, d in enumerate(uniq) if i not in drop]
-    counts = defaultdict(lambda: [0, 0])
-    with open(os.path.join(a.out, "py-train.jsonl"), "w") as ft, open(os.path.join(a.out, "py-dev.jsonl"), "w") as fd:
-        for pkg, split, rel, text in final:
-            (ft if split == "train" else fd).write(json.dumps({"pkg": pkg, "path": rel, "lang": "python", "text": text}) + "\n")
-            counts[split][0] += 1
-            counts[split][1] += len(text.encode())
-    manifest["totals"] = {"files_considered_after_filters": len(docs), "exact_duplicates": exact,
-                          "near_duplicates": len(drop),
-                          "train": {"files": counts["train"][0], "bytes": counts["train"][1]},
-                          "dev": {"files": counts["dev"][0], "bytes": counts["dev"][1]}}
+    # exact, then near duplicates (train before dev, so a dev file resembling a train file is the one dropped)
+    counts = write_deduplicated(docs, os.path.join(a.out, "py-train.jsonl"), os.path.join(a.out, "py-dev.jsonl"))
+    manifest["totals"] = {"files_considered_after_filters": len(docs), **counts}
     with open(os.path.join(a.out, "manifest-py.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("python corpus:", json.dumps(manifest["totals"]))

@@ -47,3 +47,35 @@ def near_duplicates(texts: list[str]) -> set[int]:
         for k in keys:
             buckets[k].append(i)
     return drop
+
+
+def write_deduplicated(docs: list[tuple[str, str, str, str]], train_path: str, dev_path: str) -> dict:
+    """Drops exact duplicates (after trimming line ends), then MinHash near-duplicates (train files sorted first, so
+    a dev file resembling a train file is the one dropped), and writes the rest as JSON lines
+    `{"pkg", "path", "lang": "python", "text"}` to `train_path` / `dev_path` by each doc's split.
+    docs: (package, split "train"|"dev", relative path, text). Returns the counts for a corpus manifest's totals:
+    {"exact_duplicates", "near_duplicates", "train": {"files", "bytes"}, "dev": {...}}."""
+    import hashlib
+    import json
+
+    seen, uniq, exact = set(), [], 0
+    for d in docs:
+        h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()
+        if h in seen:
+            exact += 1
+            continue
+        seen.add(h)
+        uniq.append(d)
+    uniq.sort(key=lambda d: (d[1] != "train", d[0], d[2]))
+    drop = near_duplicates([d[3] for d in uniq])
+    counts = defaultdict(lambda: [0, 0])
+    with open(train_path, "w") as ft, open(dev_path, "w") as fd:
+        for i, (pkg, split, rel, text) in enumerate(uniq):
+            if i in drop:
+                continue
+            (ft if split == "train" else fd).write(json.dumps({"pkg": pkg, "path": rel, "lang": "python", "text": text}) + "\n")
+            counts[split][0] += 1
+            counts[split][1] += len(text.encode())
+    return {"exact_duplicates": exact, "near_duplicates": len(drop),
+            "train": {"files": counts["train"][0], "bytes": counts["train"][1]},
+            "dev": {"files": counts["dev"][0], "bytes": counts["dev"][1]}}
