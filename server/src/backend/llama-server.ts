@@ -9,8 +9,9 @@
 import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
-import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext, EngineStatus } from '../engine/types.js';
+import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
 import { postprocess } from '../postprocess/index.js';
+import { HttpError, failureMessage, httpUrl, remoteStatus } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
@@ -38,8 +39,7 @@ export interface LlamaServerBackendOptions {
 
 /** The `/infill` endpoint of a configured base URL. Throws on a URL that is not http(s). */
 export function infillUrl(base: string): URL {
-  const u = new URL(base);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`backend url must be http(s), got ${u.protocol}`);
+  const u = httpUrl(base);
   const path = u.pathname.replace(/\/+$/, '');
   u.pathname = path.endsWith('/infill') ? path : `${path}/infill`;
   return u;
@@ -114,8 +114,6 @@ interface InfillEvent {
   error?: { message?: string; code?: number } | string;
 }
 
-class HttpError extends Error {}
-
 /**
  * Slots per document: a document keeps its slot until it closes or, with more documents than slots, until it is
  * the least recently completed one when a new document needs a slot. Pure (no I/O).
@@ -156,25 +154,15 @@ export class SlotMap {
 export function createLlamaServerEngine(options: LlamaServerBackendOptions): CompletionEngine & EngineHooks & { loaded: Promise<void> } {
   const endpoint = infillUrl(options.url);
   const describe = `llama-server ${endpoint.origin}${endpoint.pathname}`;
-  let status: EngineStatus = { state: 'ready', device: 'remote', model: 'llama-server', message: describe };
-  const listeners = new Set<(s: EngineStatus) => void>();
+  const state = remoteStatus(describe, 'llama-server', options.log);
   const cache = new CompletionCache();
-  let lastError: string | null = null;
   let disposed = false;
   const inflight = new Set<AbortController>();
   const headers = { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
   let slots: Promise<SlotMap | null> | null = null;
 
-  const setStatus = (next: EngineStatus) => {
-    status = next;
-    for (const l of listeners) l(status);
-  };
-  const noteError = (message: string | null) => {
-    if (message === lastError) return;
-    lastError = message;
-    setStatus({ ...status, message: message ? `${describe}; last error: ${message}` : describe });
-    if (message) options.log?.(`backend error: ${message}`);
-  };
+  const setStatus = state.set;
+  const noteError = state.noteError;
 
   const slotMap = (): Promise<SlotMap | null> => {
     if (options.slots === 'server') return Promise.resolve(null);
@@ -184,7 +172,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
         if (!res.ok) return null;
         const props = (await res.json()) as { total_slots?: unknown; model_path?: unknown; model_alias?: unknown };
         const model = typeof props.model_alias === 'string' && props.model_alias ? props.model_alias : typeof props.model_path === 'string' ? props.model_path.split(/[\\/]/).pop() : undefined;
-        if (model) setStatus({ ...status, model });
+        if (model) setStatus({ ...state.get(), model });
         return typeof props.total_slots === 'number' && props.total_slots >= 1 ? new SlotMap(Math.floor(props.total_slots)) : null;
       } catch {
         slots = null; // not reachable yet: ask again next time
@@ -260,7 +248,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
       const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
       const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
       const totalMs = performance.now() - t0;
-      setStatus({ ...status, lastLatencyMs: Math.round(totalMs) });
+      setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       const t = final?.timings;
       const cached = t?.cache_n ?? final?.tokens_cached ?? 0;
       return {
@@ -280,7 +268,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
       };
     } catch (err) {
       if (signal.aborted || disposed) return { kind: 'cancelled' };
-      const message = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : err instanceof HttpError ? err.message : `cannot reach ${endpoint.origin}: ${(err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+      const message = failureMessage(err, controller.signal.aborted, timeoutMs, endpoint.origin);
       noteError(message);
       return { kind: 'degraded', reason: `backend: ${message}` };
     } finally {
@@ -327,15 +315,12 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
       cache.deleteDocument(documentKey);
       void slots?.then((m) => m?.release(documentKey));
     },
-    status: () => status,
-    onStatus(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    status: state.get,
+    onStatus: state.onStatus,
     async dispose() {
       disposed = true;
       for (const c of inflight) c.abort();
-      listeners.clear();
+      state.clear();
     },
   };
 }

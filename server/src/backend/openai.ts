@@ -5,10 +5,11 @@
 import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
-import type { CompletionContext, CompletionEngine, CompletionResult, EngineStatus } from '../engine/types.js';
+import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import { postprocess } from '../postprocess/index.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
+import { HttpError, failureMessage, httpUrl, remoteStatus } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
@@ -26,15 +27,12 @@ export interface OpenAiBackendOptions {
 
 /** The completions endpoint of a configured base URL. Throws on a URL that is not http(s). */
 export function completionsUrl(base: string): URL {
-  const u = new URL(base);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`backend url must be http(s), got ${u.protocol}`);
+  const u = httpUrl(base);
   const path = u.pathname.replace(/\/+$/, '');
   if (path.endsWith('/completions')) return u;
   u.pathname = path.endsWith('/v1') ? `${path}/completions` : `${path}/v1/completions`;
   return u;
 }
-
-class HttpError extends Error {}
 
 /**
  * Creates the engine. It is ready at once (no probe: the server is contacted only by completion requests); the status
@@ -45,23 +43,13 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
   const family: FimFamily = options.fim ?? 'qwen';
   const template = TEXT_TEMPLATES[family];
   const describe = `openai-compatible ${endpoint.origin}${endpoint.pathname} (${options.model}, FIM ${family})`;
-  let status: EngineStatus = { state: 'ready', device: 'remote', model: options.model, message: describe };
-  const listeners = new Set<(s: EngineStatus) => void>();
+  const state = remoteStatus(describe, options.model, options.log);
   const cache = new CompletionCache();
-  let lastError: string | null = null;
   let disposed = false;
   const inflight = new Set<AbortController>();
 
-  const setStatus = (next: EngineStatus) => {
-    status = next;
-    for (const l of listeners) l(status);
-  };
-  const noteError = (message: string | null) => {
-    if (message === lastError) return;
-    lastError = message;
-    setStatus({ ...status, message: message ? `${describe}; last error: ${message}` : describe });
-    if (message) options.log?.(`backend error: ${message}`);
-  };
+  const setStatus = state.set;
+  const noteError = state.noteError;
 
   async function complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
     if (disposed || signal.aborted) return { kind: 'cancelled' };
@@ -127,7 +115,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
       const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
       const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
       const totalMs = performance.now() - t0;
-      setStatus({ ...status, lastLatencyMs: Math.round(totalMs) });
+      setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       return {
         kind: 'ok',
         candidates: shown ? [{ text: shown, score: 0 }] : [],
@@ -138,7 +126,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
       };
     } catch (err) {
       if (signal.aborted || disposed) return { kind: 'cancelled' };
-      const message = controller.signal.aborted ? `timed out after ${options.timeoutMs ?? 10_000} ms` : err instanceof HttpError ? err.message : `cannot reach ${endpoint.origin}: ${(err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+      const message = failureMessage(err, controller.signal.aborted, options.timeoutMs ?? 10_000, endpoint.origin);
       noteError(message);
       return { kind: 'degraded', reason: `backend: ${message}` };
     } finally {
@@ -151,15 +139,12 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
   return {
     loaded: Promise.resolve(),
     complete,
-    status: () => status,
-    onStatus(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    status: state.get,
+    onStatus: state.onStatus,
     async dispose() {
       disposed = true;
       for (const c of inflight) c.abort();
-      listeners.clear();
+      state.clear();
     },
   };
 }
