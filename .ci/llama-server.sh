@@ -118,7 +118,7 @@ git clone -q --no-checkout "$bundle" "$WORK/src"
 git -C "$WORK/src" -c advice.detachedHead=false checkout -q HEAD
 commit="$(git -C "$WORK/src" rev-parse HEAD)"
 
-echo "== llama-server: cmake (CPU only, llama-server target, -j$JOBS; 46 min measured on 2 cores at load ~20; less on an idle machine)" >&2
+echo "== llama-server: cmake (CPU only, llama-server target, -j$JOBS; fresh: 25 min on 2 cores at load ~10, 46 min at load ~20)" >&2
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$WORK/src" -B "$WORK/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \

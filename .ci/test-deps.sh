@@ -27,7 +27,7 @@ if stale client/vscode/node_modules/.package-lock.json client/vscode/package-loc
   # print a page of "gyp ERR!" although nothing is wrong (the extension does not use keytar; npm skips it).
   (cd client/vscode && heartbeat "test-deps: npm ci in client/vscode (the VS Code extension's dependencies; about 10-50 s)" npm ci --no-audit --no-fund --foreground-scripts=false)
 fi
-# llama-server (test/e2e/llama-server-backend.test.ts): cached in ~/.cache/infill-ls/; the first build took 46 min on 2 loaded cores.
-heartbeat "test-deps: llama-server (.ci/llama-server.sh: cached, else a build of ~46 min on 2 loaded cores)" bash .ci/llama-server.sh --gguf models/default >/dev/null
+# llama-server (test/e2e/llama-server-backend.test.ts): cached in ~/.cache/infill-ls/; the first build took 25 min on 2 cores at load ~10, 46 min at load ~20.
+heartbeat "test-deps: llama-server (.ci/llama-server.sh: cached, else a build of 25-46 min on 2 loaded cores)" bash .ci/llama-server.sh --gguf models/default >/dev/null
 
 echo "== test-deps: ready; vitest builds server/dist, then runs every test file (about 10 min on 2 busy cores)"
