@@ -17,11 +17,18 @@
 // all prompt tokens of the answered requests. Each (users, slots) cell alternates its order per repetition (ABBA).
 // Writes bench/results/team-replay.{json,md} (override with --out PREFIX); `uptime` at start and end goes in.
 import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { rng } from '../lib/data.mjs';
 import { arg, keystrokes, makeSession, replayFiles } from '../replay/session.mjs';
 import { ROOT, startLlamaServer } from './llama-server.mjs';
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  // The usage is this file's header comment: print it instead of starting a run.
+  const header = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(header.slice(0, header.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 
 const { createLlamaServerEngine } = await import(path.join(ROOT, 'server/dist/backend/llama-server.js'));
 

@@ -11,7 +11,7 @@ export const MODEL_FLAGS = `model
   --model DIR             HF/Optimum model directory (default: models/default in the infill-ls package),
                           or a Hugging Face repo id org/name[@rev] fetched with \`infill-ls models pull\`;
                           --model-dir is the same flag
-  --device D              auto | cpu | webgpu | cuda (default auto: WebGPU if a GPU adapter exists, else CPU)
+  --device D              auto | cpu | webgpu | cuda (default auto: WebGPU for models of >= 100M weights per token when a GPU adapter exists, else CPU)
   --threads N             CPU threads per operator (default: onnxruntime's choice)
   --max-new-tokens N      most tokens generated per completion (default 64)
   --fim MODE              psm | spm: the FIM prompt order (default: the model's config, else what its family supports)`;
