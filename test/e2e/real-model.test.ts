@@ -1,6 +1,6 @@
 // End-to-end tests over the real engine and the shipped default model (models/default).
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,11 @@ describe('real default model', () => {
     const stateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-real-'));
     const token = 'real-model-test-token-0123456789';
     const server = await spawnWs(['--device', 'cpu', ...MODEL_ARGS], { XDG_STATE_HOME: stateHome, INFILL_LS_TOKEN: token });
+    // A failed expectation must not leave the server running (one outlived a failed CI run).
+    onTestFailed(() => {
+      server.child.kill('SIGKILL');
+      fs.rmSync(stateHome, { recursive: true, force: true });
+    });
     const c = await connect(server.url, { Authorization: `Bearer ${token}` });
     // The model loads in the worker while the socket opens: on a loaded CI machine that alone took over 3 s (the
     // client's default wait), so this polls `status` until the load ends (60 s at most), like the LSP test above
