@@ -19,8 +19,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import rpc from 'vscode-jsonrpc/node';
+import { startLspServer } from '../lib/lsp.mjs';
 import { positionAt } from '../replay/session.mjs';
-const { createMessageConnection, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } = rpc;
+const { CancellationTokenSource } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, dflt) => {
@@ -46,47 +47,30 @@ const TEXT = ['server/src/scheduler/scheduler.ts', 'server/src/engine/model-side
 const CURSOR = TEXT.lastIndexOf('\n', 9000) + 1;
 
 async function startServer(name, serverRoot) {
-  const child = spawn(process.execPath, [path.join(serverRoot, 'bin/infill-ls.js'), 'serve', '--stdio', '--device', 'cpu'], {
-    cwd: serverRoot,
-    env: { ...process.env, INFILL_LS_LOG: 'debug', INFILL_LS_MAX_PREFIX_TOKENS: '4096', INFILL_LS_WARM: '0', INFILL_LS_SPECULATIVE: '0' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
   const debug = [];
   let buf = '';
-  child.stderr.on('data', (d) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const m = /completion (\{.*\})$/.exec(line);
-      if (m) {
-        try {
-          debug.push(JSON.parse(m[1]));
-        } catch {
-          // not a debug line
+  const { child, conn } = await startLspServer({
+    name,
+    serverRoot,
+    env: { ...process.env, INFILL_LS_LOG: 'debug', INFILL_LS_MAX_PREFIX_TOKENS: '4096', INFILL_LS_WARM: '0', INFILL_LS_SPECULATIVE: '0' },
+    initializationOptions: { 'infill-ls': { debounce: 0 } },
+    onStderr(text) {
+      buf += text;
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const m = /completion (\{.*\})$/.exec(line);
+        if (m) {
+          try {
+            debug.push(JSON.parse(m[1]));
+          } catch {
+            // not a debug line
+          }
         }
       }
-    }
+    },
   });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-  let ready;
-  const readyP = new Promise((r) => (ready = r));
-  conn.onNotification('infill-ls/status', (s) => {
-    if (s.state !== 'loading') ready(s);
-  });
-  conn.onRequest(() => null);
-  conn.onNotification(() => {});
-  conn.listen();
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { 'infill-ls': { debounce: 0 } },
-  });
-  conn.sendNotification('initialized', {});
-  const status = await readyP;
-  if (status.state !== 'ready') throw new Error(`${name}: ${JSON.stringify(status)}`);
   return { name, child, conn, debug, n: 0 };
 }
 

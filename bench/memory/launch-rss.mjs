@@ -17,9 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import rpc from 'vscode-jsonrpc/node';
+import { startLspServer } from '../lib/lsp.mjs';
 import { positionAt } from '../replay/session.mjs';
-const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, dflt) => {
@@ -101,22 +100,8 @@ async function ws(v) {
 }
 
 async function lsp(v) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--stdio', '--device', 'cpu'], { env: envFor(v), stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stderr.resume();
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const { child, conn } = await startLspServer({ serverRoot: root, env: envFor(v) });
   try {
-    let ready;
-    const readyP = new Promise((r) => (ready = r));
-    conn.onNotification('infill-ls/status', (s) => {
-      if (s.state !== 'loading') ready(s);
-    });
-    conn.onRequest(() => null);
-    conn.onNotification(() => {});
-    conn.listen();
-    await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: { textDocument: { inlineCompletion: {} } }, initializationOptions: {} });
-    conn.sendNotification('initialized', {});
-    const status = await readyP;
-    if (status.state !== 'ready') throw new Error(`lsp: ${JSON.stringify(status)}`);
     const afterLoad = rssMb(child.pid);
     const uri = 'file:///bench/memory.ts';
     conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'typescript', version: 1, text: TEXT } });

@@ -16,9 +16,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import rpc from 'vscode-jsonrpc/node';
+import { startLspServer } from '../lib/lsp.mjs';
 import { positionAt } from './session.mjs';
-const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = rpc;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name, dflt) => {
@@ -43,26 +42,7 @@ const LINE_STARTS = [];
 for (let i = TEXT.indexOf('\n'); i !== -1; i = TEXT.indexOf('\n', i + 1)) if (/^ {4,}\w/.test(TEXT.slice(i + 1, i + 12))) LINE_STARTS.push(i + 1);
 
 async function startServer(name, serverRoot) {
-  const child = spawn(process.execPath, [path.join(serverRoot, 'bin/infill-ls.js'), 'serve', '--stdio', '--device', 'cpu'], { cwd: serverRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stderr.resume();
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-  let ready;
-  const readyP = new Promise((r) => (ready = r));
-  conn.onNotification('infill-ls/status', (s) => {
-    if (s.state !== 'loading') ready(s);
-  });
-  conn.onRequest(() => null);
-  conn.onNotification(() => {});
-  conn.listen();
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: { textDocument: { inlineCompletion: {} } },
-    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 } } },
-  });
-  conn.sendNotification('initialized', {});
-  const status = await readyP;
-  if (status.state !== 'ready') throw new Error(`${name}: ${JSON.stringify(status)}`);
+  const { child, conn } = await startLspServer({ name, serverRoot, initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 } } } });
   return { name, child, conn, n: 0 };
 }
 
