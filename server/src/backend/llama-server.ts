@@ -10,8 +10,7 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
-import { postprocess } from '../postprocess/index.js';
-import { HttpError, failureMessage, httpUrl, remoteStatus } from './remote.js';
+import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
@@ -185,10 +184,8 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
   async function complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
     if (disposed || signal.aborted) return { kind: 'cancelled' };
     const t0 = performance.now();
-    const hit = cache.lookup(context.documentKey, context.prefix, context.suffix);
-    if (hit && hit.remaining) {
-      return { kind: 'ok', candidates: [{ text: hit.remaining, score: hit.entry.score }], timings: { totalMs: performance.now() - t0, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 }, cache: 'completion-reuse', id: hit.entry.id };
-    }
+    const typedAhead = typedAheadAnswer(cache, context, t0);
+    if (typedAhead) return typedAhead;
     const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
     const controller = new AbortController();
     inflight.add(controller);
@@ -245,8 +242,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
         if (done && !final) controller.abort();
       }
       noteError(null);
-      const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
-      const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
+      const { shown, id } = keepAnswer(cache, context, plan, text);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       const t = final?.timings;
@@ -263,7 +259,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
           generatedTokens: t?.predicted_n ?? final?.tokens_predicted ?? 0,
         },
         cache: final ? `remote:kv-prefix:${cached}` : 'remote',
-        id: entry.id,
+        id,
         raw: text,
       };
     } catch (err) {

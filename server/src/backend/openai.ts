@@ -6,10 +6,9 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
-import { postprocess } from '../postprocess/index.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
-import { HttpError, failureMessage, httpUrl, remoteStatus } from './remote.js';
+import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
@@ -54,10 +53,8 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
   async function complete(context: CompletionContext, signal: AbortSignal, onPartial?: (text: string) => void): Promise<CompletionResult> {
     if (disposed || signal.aborted) return { kind: 'cancelled' };
     const t0 = performance.now();
-    const hit = cache.lookup(context.documentKey, context.prefix, context.suffix);
-    if (hit && hit.remaining) {
-      return { kind: 'ok', candidates: [{ text: hit.remaining, score: hit.entry.score }], timings: { totalMs: performance.now() - t0, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 }, cache: 'completion-reuse', id: hit.entry.id };
-    }
+    const typedAhead = typedAheadAnswer(cache, context, t0);
+    if (typedAhead) return typedAhead;
     const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
     const prompt = buildTextPrompt(family, context);
     // OpenAI's API takes at most 4 stop strings; the rest of the template's stops are cut here.
@@ -112,8 +109,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
         if (done) controller.abort(); // stop the server's generation once the plan has cut the completion
       }
       noteError(null);
-      const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
-      const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
+      const { shown, id } = keepAnswer(cache, context, plan, text);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       return {
@@ -121,7 +117,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
         candidates: shown ? [{ text: shown, score: 0 }] : [],
         timings: { totalMs, prefillMs: firstByteMs, decodeMs: totalMs - firstByteMs, prefillTokens: usage?.prompt_tokens ?? 0, promptTokens: usage?.prompt_tokens ?? 0, generatedTokens: usage?.completion_tokens ?? 0 },
         cache: 'remote',
-        id: entry.id,
+        id,
         raw: text,
       };
     } catch (err) {

@@ -1,7 +1,10 @@
 // What the remote engines (openai.ts, llama-server.ts) share: the status they report, with the backend's last error
 // in its message until a request succeeds, and how an HTTP failure is worded.
 
-import type { EngineStatus } from '../engine/types.js';
+import type { CompletionCache } from '../cache/completion-cache.js';
+import type { DecodePlan } from '../engine/decode-plan.js';
+import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
+import { postprocess } from '../postprocess/index.js';
 
 /** An HTTP answer that was not a success, or a server-reported error event; its message is shown as is. */
 export class HttpError extends Error {}
@@ -63,4 +66,25 @@ export function httpUrl(base: string): URL {
   const u = new URL(base);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`backend url must be http(s), got ${u.protocol}`);
   return u;
+}
+
+/**
+ * The typed-ahead answer: what is left of an earlier completion of this document that the user has been typing
+ * through (CompletionCache.lookup), as a `completion-reuse` result timed from `t0` (performance.now() ms); undefined
+ * when there is none and the server must be asked.
+ */
+export function typedAheadAnswer(cache: CompletionCache, context: CompletionContext, t0: number): CompletionResult | undefined {
+  const hit = cache.lookup(context.documentKey, context.prefix, context.suffix);
+  if (!hit?.remaining) return undefined;
+  return { kind: 'ok', candidates: [{ text: hit.remaining, score: hit.entry.score }], timings: { totalMs: performance.now() - t0, prefillMs: 0, decodeMs: 0, prefillTokens: 0, promptTokens: 0, generatedTokens: 0 }, cache: 'completion-reuse', id: hit.entry.id };
+}
+
+/**
+ * The server's raw `text` as the editor gets it: post-processed for `context` under the plan's line mode, and kept in
+ * the completion cache for typed-ahead answers. Returns the shown text and its cache entry's id.
+ */
+export function keepAnswer(cache: CompletionCache, context: CompletionContext, plan: Pick<DecodePlan, 'lineMode'>, text: string): { shown: string; id: string } {
+  const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
+  const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
+  return { shown, id: entry.id };
 }
