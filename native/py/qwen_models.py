@@ -428,6 +428,7 @@ N_GREEDY = 8
 def fixtures(out_root: str, seed: int):
     import subprocess
     import torch
+    from fixtures import min_margin  # the fixtures' own near-tie check (fixtures.py imports torch)
     from model import ModelConfig, build_model, greedy
 
     for name, layout in FIXTURE_LAYOUTS.items():
@@ -448,7 +449,7 @@ def fixtures(out_root: str, seed: int):
             ref = dequantized_state_dict(cfg, sd) if quantized else sd
             model = build_model(tcfg).eval()
             model.load_state_dict({k: torch.from_numpy(v) for k, v in ref.items()}, strict=False)
-            margin = min(_min_margin(model, ids, N_GREEDY) for ids in ids_list)
+            margin = min(min_margin(model, ids, N_GREEDY) for ids in ids_list)
             if margin > 0.1:
                 break
         write_layout(d, cfg, sd, layout, s, accuracy_level=0, single_file=True)
@@ -457,19 +458,6 @@ def fixtures(out_root: str, seed: int):
             json.dump({"reference": "PyTorch native/py/model.py" + (" on the dequantized int4 weights" if quantized else ""),
                        "min_margin": margin, "seed": s, "cases": golden}, f, indent=1)
         print(f"{name}: seed {s}, min top1-top2 margin {margin:.3f}, greedy {[c['greedy'] for c in golden]}")
-
-
-def _min_margin(model, ids, n) -> float:
-    import torch
-    with torch.no_grad():
-        logits, past = model(torch.tensor([ids]))
-        m = float("inf")
-        for _ in range(n):
-            top = logits[0, -1].topk(2).values
-            m = min(m, float(top[0] - top[1]))
-            t = int(logits[0, -1].argmax())
-            logits, past = model(torch.tensor([[t]]), past=past)
-    return m
 
 
 def main():
