@@ -22,6 +22,7 @@ import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-fil
 import { chooseAutoDevice, matmulWeightsFromConfig, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
+import { keepLastLogits } from './last-logits.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -57,6 +58,11 @@ export interface LoadModelOptions {
    * which glibc kept as RSS). Default true; env INFILL_LS_FOLD=0 turns it off (for side-by-side measurements).
    */
   foldAtLoad?: boolean;
+  /**
+   * Cut the LM head to the last position when the graph computes logits for every position (runtime/last-logits.ts:
+   * the runtime reads only the last row). Default true; env INFILL_LS_LAST_LOGITS=0 turns it off.
+   */
+  lastLogitsOnly?: boolean;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -141,15 +147,19 @@ const FOLDABLE_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', '
 const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /**
- * The model as onnxruntime should open it: the file's path, or its bytes with the weight dequantization folded
- * (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its weights inside the file.
+ * The model as onnxruntime should open it: the file's path, or its bytes edited in memory (the user's file is never
+ * written) when an edit applies and the graph file is at most FOLD_MAX_FILE_BYTES (weights outside it are read by
+ * onnxruntime from the model's folder, see sessionOptions):
+ * - the LM head cut to the last position (last-logits.ts) unless the graph already takes `logits_index` or
+ *   `num_logits_to_keep` (INFILL_LS_LAST_LOGITS=0 or `lastLogitsOnly: false` turns it off);
+ * - the weight dequantization folded (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its
+ *   weights inside the file (INFILL_LS_FOLD=0 or `foldAtLoad: false` turns it off).
  */
 function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: string | Uint8Array; foldedWeights: number } {
   const asFile = { source: files.onnxPath, foldedWeights: 0 };
-  const env = process.env.INFILL_LS_FOLD?.trim();
-  const wanted = opts.foldAtLoad ?? env !== '0';
-  // Only 8-bit variants can hold such chains (dequant_graph.py writes model_quantized.onnx): fp32/fp16 files are not read twice.
-  if (!wanted || files.externalDataPath || !FOLDABLE_DTYPES.has(files.dtype)) return asFile;
+  const wantFold = (opts.foldAtLoad ?? process.env.INFILL_LS_FOLD?.trim() !== '0') && !files.externalDataPath && FOLDABLE_DTYPES.has(files.dtype);
+  const wantCut = opts.lastLogitsOnly ?? process.env.INFILL_LS_LAST_LOGITS?.trim() !== '0';
+  if (!wantFold && !wantCut) return asFile;
   let size: number;
   try {
     size = fs.statSync(files.onnxPath).size;
@@ -157,10 +167,31 @@ function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: strin
     return asFile; // onnxruntime reports the missing file
   }
   if (size > FOLD_MAX_FILE_BYTES) return asFile;
-  const file = fs.readFileSync(files.onnxPath);
-  const folded = foldDequantization(file);
-  releaseNow(file.buffer);
-  return folded.bytes ? { source: folded.bytes, foldedWeights: folded.weights } : asFile;
+  let bytes: Uint8Array = fs.readFileSync(files.onnxPath);
+  let edited = false;
+  let foldedWeights = 0;
+  if (wantCut) {
+    const cut = keepLastLogits(bytes, files.ioNames?.logits ?? LOGITS);
+    if (cut.bytes) {
+      releaseNow(bytes.buffer);
+      bytes = cut.bytes;
+      edited = true;
+    }
+  }
+  if (wantFold) {
+    const folded = foldDequantization(bytes);
+    if (folded.bytes) {
+      releaseNow(bytes.buffer);
+      bytes = folded.bytes;
+      edited = true;
+      foldedWeights = folded.weights;
+    }
+  }
+  if (!edited) {
+    releaseNow(bytes.buffer);
+    return asFile;
+  }
+  return { source: bytes, foldedWeights };
 }
 
 /**
@@ -181,8 +212,15 @@ function releaseNow(buffer: ArrayBufferLike): void {
   port1.close();
 }
 
-async function createSession(source: string | Uint8Array, options: SessionOptions): Promise<Session> {
-  return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+async function createSession(source: string | Uint8Array, options: SessionOptions, files: ModelFiles): Promise<Session> {
+  if (typeof source === 'string') return await InferenceSession.create(source, options);
+  // A graph given as bytes has no folder of its own: its external weights (model.onnx.data) are read from the
+  // model's folder (session config key session.model_external_initializers_file_folder_path).
+  const extra = (options.extra ?? {}) as { session?: Record<string, unknown> };
+  const withFolder: SessionOptions = files.externalDataPath
+    ? { ...options, extra: { ...extra, session: { ...extra.session, model_external_initializers_file_folder_path: path.dirname(files.onnxPath) } } }
+    : options;
+  return await InferenceSession.create(source, withFolder);
 }
 
 async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<{ session: Session; foldedWeights: number }> {
@@ -200,11 +238,11 @@ async function openSession(files: ModelFiles, device: Device, opts: LoadModelOpt
 }
 
 async function openSessionFrom(source: string | Uint8Array, files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<Session> {
-  if (device !== 'webgpu') return await createSession(source, sessionOptions(device, opts, null));
+  if (device !== 'webgpu') return await createSession(source, sessionOptions(device, opts, null), files);
   const guessed = presentNamesFromConfig(files.config);
   if (guessed) {
     try {
-      return await createSession(source, sessionOptions(device, opts, guessed));
+      return await createSession(source, sessionOptions(device, opts, guessed), files);
     } catch (e) {
       // A wrong guess of the output names (config.json disagrees with the graph) is retried below;
       // any other failure is the caller's to classify.
@@ -212,10 +250,10 @@ async function openSessionFrom(source: string | Uint8Array, files: ModelFiles, d
     }
   }
   // Learn the real output names from a plain session, then open the one that keeps presents on the GPU.
-  const probe = await createSession(source, sessionOptions(device, opts, null));
+  const probe = await createSession(source, sessionOptions(device, opts, null), files);
   const names = probe.outputNames.filter((n) => n !== LOGITS);
   await probe.release();
-  return await createSession(source, sessionOptions(device, opts, names));
+  return await createSession(source, sessionOptions(device, opts, names), files);
 }
 
 function isDeviceFailure(device: Device, e: unknown): boolean {

@@ -1,0 +1,140 @@
+// Makes a decoder graph compute the logits of the last position only. The runtime never reads any other row
+// (`forward` returns the last row; packed prefill takes no logits), but a graph exported by Optimum or by
+// onnxruntime-genai's model builder without `num_logits_to_keep` runs its LM head on every position of a prefill
+// run and returns [1, seq, vocab]:
+// - on the CPU the LM head of a 151,936-word vocabulary is ~28% of a 256-token prefill chunk's FLOPs at the
+//   Qwen2.5-Coder-0.5B shape (bench/realmodels/README.md);
+// - on WebGPU every run fetches every output (model.ts: onnxruntime-node 1.30 mis-maps a subset of fetches there)
+//   and logits cannot stay on the GPU, so a 512-token chunk copies 311 MB to the host: measured on an H200,
+//   prefill cost ~0.75 ms per token at both the 0.5B and the 1.5B shape (bench/results/real-models-gpu.md).
+// The edit: `Gather(hidden, [-1], axis = 1)` before the LM head (a MatMul, MatMulNBits or Gemm reached from the
+// `logits` output through Identity/Cast nodes), so the head multiplies one row and `logits` is [1, 1, vocab].
+// The last row is the same computation as before (the head's rows are independent), though a kernel chosen for
+// one row may round differently from one chosen for many.
+
+import { type Field, type Node, fields, parseNode, str, tag, varintBytes } from './proto-wire.js';
+
+/** Graph inputs that make a graph compute only the logits asked for: such graphs are left as they are. */
+const SELECTING_INPUTS = new Set(['logits_index', 'num_logits_to_keep', 'logits_to_keep']);
+
+/** Outcome of `keepLastLogits`: the rewritten model bytes, or null with why the graph was left as it is. */
+export type LastLogitsResult = { bytes: Uint8Array; head: string } | { bytes: null; reason: string };
+
+const HEAD_OPS = new Set(['MatMul', 'MatMulNBits', 'Gemm']);
+const PASS_OPS = new Set(['Identity', 'Cast']);
+const GATHER_NAME = 'infill_ls/last_position';
+const INDEX_NAME = 'infill_ls/last_position/index';
+const enc = new TextEncoder();
+
+/**
+ * Returns `model` (ONNX ModelProto bytes, weights inline or external) with a Gather of the last position inserted
+ * in front of the LM head that produces the graph output `logitsName` ([batch, seq, vocab] → [batch, 1, vocab]).
+ * Leaves the graph alone (`{ bytes: null, reason }`) when no such head is found, when the head's input is already
+ * one position (a graph with `logits_index` or `num_logits_to_keep` handles it itself: the caller checks), or when
+ * this reader does not understand the file. Pure; never throws on a malformed file (onnxruntime reports those).
+ */
+export function keepLastLogits(model: Uint8Array, logitsName: string): LastLogitsResult {
+  try {
+    return edit(model, logitsName);
+  } catch (e) {
+    return { bytes: null, reason: `logits not cut: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
+  const top = fields(buf, 0, buf.length);
+  const graphs = top.filter((f) => f.no === 7 && f.wire === 2);
+  if (graphs.length !== 1) return { bytes: null, reason: 'no single graph' };
+  const graph = graphs[0]!;
+  const gf = fields(buf, graph.start, graph.end);
+  const inputNames = gf.filter((f) => f.no === 11 && f.wire === 2).map((f) => {
+    const name = fields(buf, f.start, f.end).find((x) => x.no === 1 && x.wire === 2);
+    return name ? str(buf, name) : '';
+  });
+  const selecting = inputNames.find((n) => SELECTING_INPUTS.has(n));
+  if (selecting) return { bytes: null, reason: `the graph takes ${selecting}` };
+  const nodes = gf.filter((f) => f.no === 1 && f.wire === 2).map((f) => parseNode(buf, f));
+  if (nodes.some((n) => n.inputs.includes(INDEX_NAME))) return { bytes: null, reason: 'already cut' };
+  const producer = new Map<string, Node>();
+  for (const nd of nodes) for (const o of nd.outputs) producer.set(o, nd);
+  let head = producer.get(logitsName);
+  for (let hops = 0; head && PASS_OPS.has(head.op) && head.domain === '' && hops < 4; hops++) head = producer.get(head.inputs[0] ?? '');
+  if (!head || !HEAD_OPS.has(head.op) || !(head.domain === '' || head.domain === 'com.microsoft')) {
+    return { bytes: null, reason: `${logitsName} does not come from a MatMul, MatMulNBits or Gemm` };
+  }
+  if (head.op === 'Gemm') return { bytes: null, reason: 'a Gemm head takes 2-D input' };
+  const hidden = head.inputs[0];
+  if (!hidden) return { bytes: null, reason: 'the LM head has no input' };
+  // Read by anything else, the full hidden state must stay: only the head's own input is replaced.
+  const lastName = `${hidden}/last_position`;
+
+  const node = (inputs: string[], outputs: string[], name: string, op: string, attrs: Uint8Array[]) => cat(
+    ...inputs.map((s) => lenField(1, enc.encode(s))),
+    ...outputs.map((s) => lenField(2, enc.encode(s))),
+    lenField(3, enc.encode(name)),
+    lenField(4, enc.encode(op)),
+    ...attrs.map((a) => lenField(5, a)),
+  );
+  // AttributeProto { name: "axis", i: 1, type: INT (2) }
+  const axis = cat(lenField(1, enc.encode('axis')), varField(3, 1), varField(20, 2));
+  const gather = node([hidden, INDEX_NAME], [lastName], GATHER_NAME, 'Gather', [axis]);
+  // TensorProto { dims: [1], data_type: INT64 (7), name, raw_data: -1 as little-endian int64 }
+  const index = cat(varField(1, 1), varField(2, 7), lenField(8, enc.encode(INDEX_NAME)), lenField(9, new Uint8Array(BigInt64Array.of(-1n).buffer)));
+  const headBytes = renameFirstInput(buf, head.field, lastName);
+
+  const parts: Uint8Array[] = [];
+  for (const f of gf) {
+    if (f === head.field) {
+      parts.push(lenField(1, gather), lenField(1, headBytes));
+    } else parts.push(copy(buf, f));
+  }
+  parts.push(lenField(5, index));
+  const graphBody = cat(...parts);
+  const out = cat(...top.map((f) => (f === graph ? lenField(7, graphBody) : copy(buf, f))));
+  return { bytes: out, head: head.op };
+}
+
+/** The NodeProto of `field` with its first input renamed; every other field copied as it is. */
+function renameFirstInput(buf: Uint8Array, field: Field, name: string): Uint8Array {
+  let done = false;
+  return cat(...fields(buf, field.start, field.end).map((f) => {
+    if (!done && f.no === 1 && f.wire === 2) {
+      done = true;
+      return lenField(1, enc.encode(name));
+    }
+    return copy(buf, f);
+  }));
+}
+
+function copy(buf: Uint8Array, f: Field): Uint8Array {
+  const key = Uint8Array.from(tag(f.no, f.wire));
+  if (f.wire !== 2) {
+    const out = new Uint8Array(key.length + f.end - f.start);
+    out.set(key);
+    out.set(buf.subarray(f.start, f.end), key.length);
+    return out;
+  }
+  return lenField(f.no, buf.subarray(f.start, f.end));
+}
+
+function lenField(no: number, body: Uint8Array): Uint8Array {
+  const head = Uint8Array.from([...tag(no, 2), ...varintBytes(body.length)]);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+function varField(no: number, v: number): Uint8Array {
+  return Uint8Array.from([...tag(no, 0), ...varintBytes(v)]);
+}
+
+function cat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
