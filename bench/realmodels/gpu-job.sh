@@ -1,51 +1,47 @@
 #!/usr/bin/env bash
-# The GPU machine's half of issue 15's side-by-side, as one job of the device tool (see README.md here).
-# Carried: .dev/models/ = device/ (../shared/tools/device-pack.sh + bench/device/pack.sh output) and job.tar.xz
-# (server/dist, bin, package.json, native/py, bench/realmodels of this branch). The big random models are generated
-# there (it has torch/onnx/numpy), not carried. Writes $OUT/*.md|json and logs.
-#   run: command="bash .dev/models/gpu-job.sh"  carry=[".dev/models"]
+# Issue 15, GPU machine, second job (after gpu-llama.sh, while the machine is warm: it reuses /tmp/rt/bin/node and
+# the models in /tmp/m that job left; it generates the models itself when they are missing). Ours, through the
+# product's runtime (server/dist: loadModel + forward, KV kept on the GPU), at the Qwen2.5-Coder-0.5B and -1.5B shapes:
+# WebGPU (prefill in runs of 512 tokens, the engine's WebGPU chunk) and that host's CPU provider on all its cores,
+# side by side in one run per shape (bench/realmodels/cpu.mjs, ABBA), full scale: prefill 512/2,048/4,096, decode at
+# 2,048 past, the llama.vim scenario 4,096 + 260 + 24. Then the exit check of CLI processes with --device cpu.
+#   run command="bash bench/realmodels/gpu-job.sh [0.5b|1.5b|all]" carry=[".dev/gpu15b"]
+# Writes $OUT/gpu-<shape>.{md,json}, $OUT/gpu-0.5b-chunk2048.{md,json}, $OUT/job.log.
 set -uo pipefail
-J=$(cd "$(dirname "$0")" && pwd)
-REPO=$PWD
+J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee "$OUT/job.log") 2>&1
-source "$J/device/device-setup.sh"
-[ -d /tmp/rt/node_modules/lru-cache ] || tar -C /tmp/rt -xJf "$J/device/nm.tar.xz"
-mkdir -p /tmp/job && tar -C /tmp/job -xJf "$J/job.tar.xz"
-ln -sfn /tmp/rt/node_modules /tmp/job/node_modules
-ln -sfn "$REPO/models" /tmp/job/models
-cd /tmp/job
+WHAT=${1:-all}
+[ -x /tmp/rt/bin/node ] || { echo "no /tmp/rt/bin/node: run gpu-llama.sh first (or carry .device/node.xz)"; exit 1; }
+source "$J/device-setup.sh"
+[ -d /tmp/rt/node_modules/lru-cache ] || tar -C /tmp/rt -xJf "$J/nm.tar.xz"
+[ -d server/dist ] || tar -xJf "$J/dist.tar.xz"
+[ -e node_modules ] || ln -s /tmp/rt/node_modules node_modules
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; uptime
 T0=$(date +%s)
-left() { echo $(( ${BUDGET:-540} - ($(date +%s) - T0) )); }
-
-# 1. Do CLI processes with --device cpu exit on a machine with a GPU? Old ending (event loop drains) vs new one.
-printf 'def mean(values):\n    total = \n' > /tmp/mean.py
-old="import('/tmp/job/server/dist/main.js').then(async (m) => { process.exitCode = await m.main(process.argv.slice(1)); })"
-# (wait on these pids only: a bare `wait` also waits for the `tee` above, i.e. for ever)
-pids=()
-for i in 1 2 3 4; do
-  ( s=$(date +%s%N); timeout -k 2 40 node --input-type=module -e "$old" complete /tmp/mean.py --line 2 --column 13 --device cpu --max-new-tokens 4 > /dev/null 2>&1; \
-    echo "exit-check old#$i rc=$? $(( ($(date +%s%N) - s) / 1000000 )) ms" ) & pids+=($!)
-  ( s=$(date +%s%N); timeout -k 2 40 node bin/infill-ls.js complete /tmp/mean.py --line 2 --column 13 --device cpu --max-new-tokens 4 > /dev/null 2>&1; \
-    echo "exit-check new#$i rc=$? $(( ($(date +%s%N) - s) / 1000000 )) ms" ) & pids+=($!)
-done
-wait "${pids[@]}"
-echo "left $(left) s"
-
-# 2. Models (random weights, Qwen2.5-Coder-0.5B / -1.5B shapes).
-python3 native/py/qwen_models.py --shape 0.5b --layouts genai-int4,genai-fp32,optimum-q4 --out /tmp/m --accuracy-level 4
-echo "left $(left) s"
-
-# 3. Side by side: WebGPU (fused genai layout int4 and fp32; chunks of 512 as the engine uses there) and this
-#    host's CPU provider (all cores; and 2 cores pinned, comparable with the 2-core dev machine).
-B="node bench/realmodels/cpu.mjs --models /tmp/m --llama '' --reps 2 --steps 8"
-timeout -k 5 $(( $(left) * 45 / 100 )) bash -c "$B --shape 0.5b --ours genai-int4,genai-fp32 --devices webgpu --chunk 512 --out $OUT/gpu-0.5b-webgpu" 2>&1 | grep -v '^|' 
-echo "left $(left) s"
-timeout -k 5 $(( $(left) * 50 / 100 )) taskset -c 0,1 bash -c "$B --shape 0.5b --ours genai-int4,optimum-q4 --devices cpu --threads 2 --chunk 256 --out $OUT/gpu-host-cpu2-0.5b" 2>&1 | grep -v '^|'
-echo "left $(left) s"
-if [ "$(left)" -gt 150 ]; then
-  python3 native/py/qwen_models.py --shape 1.5b --layouts genai-int4 --out /tmp/m --accuracy-level 4
-  timeout -k 5 $(( $(left) - 15 )) bash -c "$B --shape 1.5b --ours genai-int4 --devices webgpu,cpu --threads 0 --chunk 512 --out $OUT/gpu-1.5b" 2>&1 | grep -v '^|'
+el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+B="node bench/realmodels/cpu.mjs --models /tmp/m --llama '' --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24"
+if [ "$WHAT" != 1.5b ]; then
+  [ -d /tmp/m/qwen2.5-coder-0.5b-shape/genai-fp32 ] || python3 native/py/qwen_models.py --shape 0.5b --layouts genai-int4,genai-fp32 --out /tmp/m --accuracy-level 4
+  el "0.5b: webgpu int4/fp32, cpu 16 cores int4"
+  timeout -k 5 280 bash -c "$B --shape 0.5b --ours genai-int4,genai-fp32 --devices webgpu,cpu --threads 0 --chunk 512 --out $OUT/gpu-0.5b" 2>&1 | grep -v '^|'
+  el "0.5b: webgpu int4 in prefill runs of 2,048"
+  timeout -k 5 120 bash -c "$B --shape 0.5b --ours genai-int4 --devices webgpu --chunk 2048 --out $OUT/gpu-0.5b-chunk2048" 2>&1 | grep -v '^|'
 fi
-echo "done, left $(left) s"
+if [ "$WHAT" != 0.5b ]; then
+  [ -d /tmp/m/qwen2.5-coder-1.5b-shape/genai-int4 ] || python3 native/py/qwen_models.py --shape 1.5b --layouts genai-int4 --out /tmp/m --accuracy-level 4
+  el "1.5b: webgpu int4, cpu 16 cores int4"
+  timeout -k 5 280 bash -c "$B --shape 1.5b --ours genai-int4 --devices webgpu,cpu --threads 0 --chunk 512 --out $OUT/gpu-1.5b" 2>&1 | grep -v '^|'
+fi
+# Exit check: 16 parallel `eval --device cpu` (the reported hang) on 2 dev tasks each, bounded by timeout.
+printf '%s\n' '{"id":"a","language":"python","prefix":"def add(a, b):\n    return ","suffix":"\n"}' \
+  '{"id":"b","language":"typescript","prefix":"export function mean(xs: number[]): number {\n  return ","suffix":"\n}\n"}' > /tmp/two.jsonl
+if [ -s /tmp/two.jsonl ]; then
+  pids=()
+  for i in $(seq 1 16); do
+    ( s=$(date +%s%N); timeout -k 2 60 node bin/infill-ls.js eval --tasks /tmp/two.jsonl --out /tmp/p$i.jsonl --device cpu --threads 1 > /dev/null 2>&1
+      echo "exit-check eval#$i rc=$? $(( ($(date +%s%N) - s) / 1000000 )) ms" ) & pids+=($!)
+  done
+  wait "${pids[@]}"
+fi
+el "done"

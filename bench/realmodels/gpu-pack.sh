@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs the two GPU-machine jobs of issue 15 (see gpu-llama.sh): one job may carry 64 MiB with the checkout, so
+#   .dev/gpu15/   llama.cpp's source (from node-llama-cpp's bundle: only what llama-bench/llama-quantize with CUDA
+#                 need) + Node.js (unpacked to /tmp there, kept while the machine stays warm)
+#   .dev/gpu15b/  onnxruntime-node, the production node_modules, the Vulkan loader, device-setup.sh, server/dist
+# Needs: npm ci && npm run build; (cd bench/runtime/llama && npm install); ../shared/tools/device-pack.sh and
+# bench/device/pack.sh (they write .device/).
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+src=bench/runtime/llama/llama.cpp-src
+[ -d "$src" ] || git clone -q bench/runtime/llama/node_modules/node-llama-cpp/llama/gitRelease.bundle "$src"
+[ -s .device/node.xz ] && [ -s .device/nm.tar.xz ] && [ -d .device/deb ] || { echo "gpu-pack.sh: .device/ incomplete (device-pack.sh, bench/device/pack.sh)" >&2; exit 1; }
+mkdir -p .dev/gpu15 .dev/gpu15b
+skip=(); for b in et metal hexagon sycl vulkan opencl cann musa zdnn webgpu openvino virtgpu rpc blas zendnn; do skip+=(--exclude="ggml/src/ggml-$b/*"); done
+tar -C "$src" "${skip[@]}" --exclude='tools/ui' -cf - CMakeLists.txt cmake common ggml include src tools vendor licenses \
+  gguf-py LICENSE app | xz -T2 -6 > .dev/gpu15/llama-src.tar.xz
+cp .device/node.xz .dev/gpu15/
+cp -r .device/ort.tar.xz .device/nm.tar.xz .device/deb .device/device-setup.sh .dev/gpu15b/
+tar -cJf .dev/gpu15b/dist.tar.xz server/dist
+du -cb $(git ls-files) 2>/dev/null | tail -1 | awk '{printf "checkout %.1f MiB\n", $1/1048576}'
+du -sb .dev/gpu15 .dev/gpu15b | awk '{printf "%s %.1f MiB\n", $2, $1/1048576}'
