@@ -27,8 +27,10 @@ mkdir -p /tmp/rt/bin && xz -dc "$J/node.xz" > /tmp/rt/bin/node && chmod +x /tmp/
 if [ "${1:-}" = "--models-only" ]; then
   # Only Node (for gpu-job.sh) and the ONNX layouts, when llama.cpp's numbers are already in hand.
   python3 native/py/qwen_models.py --shape 0.5b --layouts genai-int4,genai-fp32 --out /tmp/m --accuracy-level 4 &
+  p05=$!
   python3 native/py/qwen_models.py --shape 1.5b --layouts genai-int4 --out /tmp/m --accuracy-level 4
-  wait; ls /tmp/m/*/; el "done"; exit 0
+  wait "$p05"  # (a bare `wait` would also wait for the tee above, i.e. for ever)
+  ls /tmp/m/*/; el "done"; exit 0
 fi
 mkdir -p /tmp/llama && tar -C /tmp/llama -xJf "$J/llama-src.tar.xz"
 el "configure"

@@ -220,8 +220,10 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   // The FIM mode may be forced (PSM against SPM measurements): options.fim, else env INFILL_LS_FIM_MODE=psm|spm.
   const envMode = process.env.INFILL_LS_FIM_MODE?.trim().toLowerCase();
   const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
-  // Prefill chunk size, chosen by measurement per device (bench/results/chunks-*.md): 256 on the CPU (fastest total
-  // prefill; ~150 ms worst-case wait for an abort); 512 on WebGPU, where a chunk costs ~12 ms whatever its size.
+  // Prefill chunk size, chosen by measurement per device: 256 on the CPU (bench/results/chunks-cpu.md: fastest total
+  // prefill; ~150 ms worst-case wait for an abort); 2,048 on WebGPU, where a run costs a fixed ~12-25 ms whatever its
+  // size (chunks-webgpu.md) — at the Qwen2.5-Coder-0.5B shape on an H200, 4,096 tokens take 162 ms in runs of 2,048
+  // against 380 ms in runs of 512, and a 2,048-token run ~69 ms (bench/results/real-models-gpu.md).
   const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
@@ -262,7 +264,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         return;
       }
       bundle = b;
-      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 512;
+      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 2048;
       bytesPerToken = kvBytesPerToken(b.model.layout.slots);
       const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });
       store = kv;
