@@ -124,7 +124,6 @@ describe('accelerator options reach the model worker (models/default)', () => {
     expect(a.generated).toBeGreaterThan(window + block + 16);
     expect(a.kvEvicted).toBe(0);
     expect(a.kvPeak).toBeGreaterThan(a.promptTokens + window + block);
-    expect(a.kvLength).toBe(a.kvPeak);
     await off.engine.dispose();
 
     const on = await start({ maxNewTokens: 96, decodeKvWindow: window });
