@@ -39,7 +39,8 @@ interface CompletionLine {
 
 /**
  * An engine whose model worker is made the way `serve` makes it, from raw user settings (validated by applySettings),
- * with a decoding time budget no loaded machine reaches (the generations below must run to maxNewTokens).
+ * with a decoding time budget no loaded machine reaches (the generations below must run to maxNewTokens) and one
+ * onnxruntime thread.
  * `env`: the worker's environment (a worker copies process.env when it starts).
  */
 async function start(raw: Record<string, unknown>, env: Partial<Record<(typeof ENV)[number], string>> = {}) {
@@ -50,7 +51,8 @@ async function start(raw: Record<string, unknown>, env: Partial<Record<(typeof E
   const events: SchedulerEvent[] = [];
   const lines: CompletionLine[] = [];
   const host = createWorkerHost(
-    { ...localModelOptions(engineOptions(update.settings, ROOT)), timeBudgetMs: 600_000 },
+    // One onnxruntime thread: a 16-token prefill run then takes milliseconds on any CPU (the maxStallMs test's margin).
+    { ...localModelOptions(engineOptions(update.settings, ROOT)), timeBudgetMs: 600_000, threads: 1 },
     {
       onSchedulerEvent: (e) => events.push(e),
       log: (m) => {
@@ -92,7 +94,8 @@ describe('accelerator options reach the model worker (models/default)', () => {
     await off.engine.dispose();
 
     // 1 ms, from the settings: the first run is 32 tokens (nothing measured yet), then n = 1 ms / (measured ms per
-    // token), clamped to [16, 256]: 16, since no CPU runs a 16-token prefill run of this model in 1 ms.
+    // token), clamped to [16, 256]: 16, since one thread does not run a 16-token prefill run of this model (~0.6
+    // GFLOP plus the per-run overhead of its graph) in 1 ms.
     const on = await start({ maxStallMs: 1 });
     const b = await on.complete(longCtx);
     expect(b.promptTokens).toBe(a.promptTokens);
