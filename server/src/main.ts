@@ -10,7 +10,7 @@ import { resolveToken, TOKEN_ENV, TokenFileError } from './api/token.js';
 import { startApiServer, DEFAULT_API_PORT } from './api/server.js';
 import { ArgvError, SERVE_USAGE, parseServeArgs } from './config/argv.js';
 import type { EngineFactory } from './config/engine.js';
-import { EngineHost } from './config/engine-host.js';
+import { EngineHost, localModelOptions } from './config/engine-host.js';
 import { DEFAULT_SETTINGS, applySettings } from './config/settings.js';
 import { runLspServer } from './lsp/transport.js';
 import { packageRoot } from './util/paths.js';
@@ -55,15 +55,7 @@ const realEngineFactory: EngineFactory = async (options) => {
     return createLlamaServerEngine({ url: b.url, apiKey: b.apiKey, tMaxPredictMs: b.tMaxPredictMs, slots: b.slots, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
   }
   const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
-  const model = {
-    modelDir: options.modelDir,
-    device: options.device,
-    maxNewTokens: options.maxNewTokens,
-    cacheBudgetMb: options.cacheBudgetMb,
-    decodeMode: options.decodeMode,
-    selfInfillLoops: options.selfInfillLoops,
-    selfInfillTau: options.selfInfillTau,
-  };
+  const model = localModelOptions(options);
   // The engine's log is debug detail (load steps, fallbacks); status notifications carry the summary.
   const log = process.env.INFILL_LS_LOG === 'debug' ? (message: string) => stderr(`infill-ls engine: ${message}`) : undefined;
   // The model runs in a worker thread (model-host/): the server's message loop never waits for it.

@@ -65,6 +65,13 @@ describe('serverSettings', () => {
     expect(serverSettings(reader({ modelDir: '   ' }), '/w')).toEqual({ modelDir: 'models/default' });
   });
 
+  it("forwards issue 17's accelerator options, which the manifest declares as integers that default to off", () => {
+    expect(serverSettings(reader({ maxStallMs: 100, decodeKvWindow: 0 }), '/w')).toEqual({ maxStallMs: 100, decodeKvWindow: 0 });
+    const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
+    expect(properties['infill-ls.maxStallMs']).toMatchObject({ type: 'integer', minimum: 0, maximum: 60000, default: 0 });
+    expect(properties['infill-ls.decodeKvWindow']).toMatchObject({ type: 'integer', minimum: 0, maximum: 65536, default: 0 });
+  });
+
   it('passes values of the wrong type through for the server to reject with its own message', () => {
     expect(serverSettings(reader({ maxNewTokens: 'many', modelDir: 7 }), '/w')).toEqual({ maxNewTokens: 'many', modelDir: 7 });
   });

@@ -24,6 +24,10 @@ describe('parseServeArgs', () => {
   it('collects model settings', () => {
     expect(parseServeArgs(['--stdio', '--model-dir', 'm', '--device=cpu', '--max-new-tokens', '16']).settings).toEqual({ modelDir: 'm', device: 'cpu', maxNewTokens: 16 });
     expect(parseServeArgs(['--ws', '--cross-file-context']).settings).toEqual({ crossFileContext: true });
+    expect(parseServeArgs(['--ws', '--max-stall-ms', '100', '--decode-kv-window=256']).settings).toEqual({ maxStallMs: 100, decodeKvWindow: 256 });
+    expect(parseServeArgs(['--stdio', '--max-stall-ms=0']).settings).toEqual({ maxStallMs: 0 });
+    expect(() => parseServeArgs(['--ws', '--max-stall-ms', 'fast'])).toThrowError(/--max-stall-ms needs an integer, got "fast"/);
+    expect(() => parseServeArgs(['--ws', '--decode-kv-window', '70000'])).toThrowError(/--decode-kv-window must be in 0..65536, got 70000/);
   });
 
   it('takes the model directory as --model or its alias --model-dir, once', () => {

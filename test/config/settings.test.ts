@@ -1,7 +1,8 @@
 // Tests of settings validation: sections, partial updates, precise messages, per-language enable.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, applySettings, isLanguageEnabled } from '../../server/src/config/settings.js';
+import { DEFAULT_SETTINGS, ENGINE_SETTINGS, applySettings, isLanguageEnabled } from '../../server/src/config/settings.js';
+import { engineOptions, localModelOptions } from '../../server/src/config/engine-host.js';
 import { DEFAULT_DECODE } from '../../server/src/engine/decode.js';
 
 describe('applySettings', () => {
@@ -38,7 +39,7 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow)',
     ]);
   });
 
@@ -53,6 +54,33 @@ describe('applySettings', () => {
       'infill-ls.selfInfillTau must be a number in 0..1, got 2',
     ]);
     expect({ mode: DEFAULT_SETTINGS.decodeMode, loops: DEFAULT_SETTINGS.selfInfillLoops, tau: DEFAULT_SETTINGS.selfInfillTau }).toEqual(DEFAULT_DECODE);
+  });
+
+  it("issue 17's accelerator options: unset by default, integers with units and ranges, 0 is off, both restart the engine", () => {
+    expect(DEFAULT_SETTINGS.maxStallMs).toBeUndefined();
+    expect(DEFAULT_SETTINGS.decodeKvWindow).toBeUndefined();
+    const ok = applySettings(DEFAULT_SETTINGS, { maxStallMs: 100, decodeKvWindow: 256 });
+    expect(ok.errors).toEqual([]);
+    expect(ok.settings).toMatchObject({ maxStallMs: 100, decodeKvWindow: 256 });
+    expect(ok.changed).toEqual(['maxStallMs', 'decodeKvWindow']);
+    expect(ENGINE_SETTINGS).toEqual(expect.arrayContaining(['maxStallMs', 'decodeKvWindow']));
+    const off = applySettings(ok.settings, { maxStallMs: 0, decodeKvWindow: 0 });
+    expect(off.settings).toMatchObject({ maxStallMs: 0, decodeKvWindow: 0 });
+    expect(off.changed).toEqual(['maxStallMs', 'decodeKvWindow']);
+    const bad = applySettings(ok.settings, { maxStallMs: -5, decodeKvWindow: '256' });
+    expect(bad.errors).toEqual([
+      'infill-ls.maxStallMs must be an integer number of milliseconds in 0..60000 (0: off), got -5',
+      'infill-ls.decodeKvWindow must be an integer number of tokens in 0..65536 (0: off), got "256"',
+    ]);
+    expect(bad.settings).toMatchObject({ maxStallMs: 100, decodeKvWindow: 256 });
+    expect(applySettings(DEFAULT_SETTINGS, { maxStallMs: 12.5, decodeKvWindow: 65537 }).errors).toHaveLength(2);
+  });
+
+  it('the engine options carry the accelerator options only when set (unset leaves the env default to the model side)', () => {
+    const none = localModelOptions(engineOptions(DEFAULT_SETTINGS, '/pkg'));
+    expect('maxStallMs' in none || 'decodeKvWindow' in none).toBe(false);
+    const set = applySettings(DEFAULT_SETTINGS, { maxStallMs: 0, decodeKvWindow: 64 }).settings;
+    expect(localModelOptions(engineOptions(set, '/pkg'))).toMatchObject({ maxStallMs: 0, decodeKvWindow: 64 });
   });
 
   it('reads a bare debounce number as a fixed delay', () => {

@@ -59,6 +59,29 @@ describe('Generator decodeKvWindow (fake model)', () => {
     expect(gen.computedLength).toBe(prompt.length);
   });
 
+  test('peakLength: the most positions the cache held after a model run since resetPeakLength (eviction included)', async () => {
+    const lm = new EvictingLm(50, rule);
+    const gen = new Generator(lm, { decodeKvWindow: 32 }) as Generator<EvictingCache>;
+    gen.appendTokens(prompt);
+    await gen.computeLogits();
+    expect(gen.peakLength).toBe(prompt.length);
+    gen.resetPeakLength();
+    await decode(gen as unknown as Generator<FakeCache>, 200);
+    // A step runs one token, then evicts once the decode-added KV reaches window + block (32 + 16): that is the peak.
+    expect(gen.peakLength).toBe(prompt.length + 32 + 16);
+    expect(gen.cache.length).toBeLessThan(gen.peakLength);
+    const unbounded = new Generator(new EvictingLm(50, rule)) as Generator<EvictingCache>;
+    unbounded.appendTokens(prompt);
+    await decode(unbounded as unknown as Generator<FakeCache>, 200);
+    // (the last chosen token is pending)
+    expect(unbounded.peakLength).toBe(prompt.length + 199);
+    unbounded.resetPeakLength();
+    await unbounded.rewindTo(prompt.length);
+    expect(unbounded.peakLength).toBe(prompt.length + 199);
+    unbounded.resetPeakLength();
+    expect(unbounded.peakLength).toBe(unbounded.cache.length);
+  });
+
   test('setPrompt after an eviction reuses the prompt only and runs the rest again', async () => {
     const lm = new EvictingLm(50, rule);
     const gen = new Generator(lm, { decodeKvWindow: 16 }) as Generator<EvictingCache>;

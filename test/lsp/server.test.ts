@@ -300,6 +300,20 @@ describe('configuration', () => {
     expect(h.notifications.filter((n) => n.method === 'window/showMessage')).toEqual([]);
   });
 
+  it("passes issue 17's accelerator settings to the engine factory; a bad pushed value is reported and the old one kept", async () => {
+    const { start, engines } = setup({ initializationOptions: { 'infill-ls': { maxStallMs: 100 } } });
+    const h = await start();
+    expect(engines.last.options).toMatchObject({ maxStallMs: 100 });
+    expect(engines.last.options?.decodeKvWindow).toBeUndefined();
+    h.client.sendNotification('workspace/didChangeConfiguration', { settings: { 'infill-ls': { maxStallMs: 'fast', decodeKvWindow: 256 } } });
+    const warning = await h.waitFor('window/showMessage', (p) => p.type === 2);
+    expect(warning.message).toMatch(/infill-ls.maxStallMs must be an integer number of milliseconds in 0..60000 \(0: off\), got "fast"/);
+    await expect.poll(() => engines.engines.length).toBe(2);
+    expect(engines.last.options).toMatchObject({ maxStallMs: 100, decodeKvWindow: 256 });
+    h.open(URI, 'abc');
+    expect((await inline(h, 0, 3)).items).toHaveLength(1);
+  });
+
   it('does not touch the engine for non-engine settings', async () => {
     const { start, engines } = setup();
     const h = await start();

@@ -31,6 +31,10 @@ model
   --device D              auto | cpu | cuda | webgpu (default auto)
   --max-new-tokens N      generated tokens per completion (default 64)
   --cross-file-context    put definitions from other files into the prompt (setting crossFileContext; default off)
+  --max-stall-ms N        size prefill runs to ~N ms so another document's decode waits at most about that long
+                          (setting maxStallMs; 0 off; default: env INFILL_LS_MAX_STALL_MS, else off)
+  --decode-kv-window N    keep only the newest N positions of the KV a generation adds, CPU only (setting
+                          decodeKvWindow; 0 off; default: env INFILL_LS_DECODE_KV_WINDOW, else off)
 
 WebSocket API
   --port N                port (0 picks a free one)
@@ -141,6 +145,12 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--cross-file-context':
         result.settings.crossFileContext = true;
+        break;
+      case '--max-stall-ms':
+        result.settings.maxStallMs = integer('--max-stall-ms', value(), 0, 60000);
+        break;
+      case '--decode-kv-window':
+        result.settings.decodeKvWindow = integer('--decode-kv-window', value(), 0, 65536);
         break;
       case '--clientProcessId':
         // vscode-languageclient passes this; the LSP watchdog uses initialize's processId instead.

@@ -8,6 +8,7 @@ import { modelDirOrRepo } from '../hub/cache.js';
 import path from 'node:path';
 import { windowContext } from '../documents/window.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
+import type { ModelOptions } from '../engine/model-side.js';
 import type { CompletionEvent, EngineFactory, EngineOptions, HookedEngine } from './engine.js';
 import { ENGINE_SETTINGS, type Settings } from './settings.js';
 
@@ -41,6 +42,27 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     selfInfillLoops: settings.selfInfillLoops,
     selfInfillTau: settings.selfInfillTau,
     ...(settings.backend.kind !== 'local' ? { backend: settings.backend } : {}),
+    // Issue 17's accelerator options: only when set, so an unset setting leaves the env default to the model side.
+    ...(settings.maxStallMs !== undefined ? { maxStallMs: settings.maxStallMs } : {}),
+    ...(settings.decodeKvWindow !== undefined ? { decodeKvWindow: settings.decodeKvWindow } : {}),
+  };
+}
+
+/**
+ * The model side's options (engine/model-side.ts `ModelOptions`: plain data, they cross to the model worker) for the
+ * local backend, from the engine options: what main.ts's factory hands to the worker host and the façade.
+ */
+export function localModelOptions(options: EngineOptions): ModelOptions {
+  return {
+    modelDir: options.modelDir,
+    device: options.device,
+    maxNewTokens: options.maxNewTokens,
+    cacheBudgetMb: options.cacheBudgetMb,
+    decodeMode: options.decodeMode,
+    selfInfillLoops: options.selfInfillLoops,
+    selfInfillTau: options.selfInfillTau,
+    ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
+    ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
   };
 }
 

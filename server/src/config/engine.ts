@@ -20,6 +20,10 @@ export interface EngineOptions {
   selfInfillTau: number;
   /** Local model or a remote OpenAI-compatible server (settings `backend`); absent means local. */
   backend?: Settings['backend'];
+  /** The scheduler's chunk-size rule in ms, 0 off (settings `maxStallMs`); absent: the model side's default (env, else off). */
+  maxStallMs?: number;
+  /** SCOPE's decode KV window in tokens, 0 off (settings `decodeKvWindow`); absent: the model side's default (env, else off). */
+  decodeKvWindow?: number;
 }
 
 export type EngineFactory = (options: EngineOptions) => CompletionEngine | Promise<CompletionEngine>;

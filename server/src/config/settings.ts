@@ -55,6 +55,19 @@ export interface Settings {
    */
   crossFileContext: boolean;
   backend: BackendSettings;
+  /**
+   * The scheduler's chunk-size rule against prefill/decode interference (issue 17; TetriInfer / DistServe, scheduler.ts
+   * `maxStallMs`), in ms, 0..60000: prefill runs are sized to take about this long and a request that only has to
+   * decode goes before the rest of another document's prefill. 0: off. Unset: env INFILL_LS_MAX_STALL_MS, else off
+   * (bench/results/accelerators.md: 100 for a server several users share).
+   */
+  maxStallMs?: number;
+  /**
+   * SCOPE's decode-phase KV budget (issue 17; decoding/generator.ts `decodeKvWindow`), in tokens, 0..65536: of the KV
+   * a generation adds, only the newest this many positions are kept (CPU only). 0: off (unbounded). Unset: env
+   * INFILL_LS_DECODE_KV_WINDOW, else off (bench/results/accelerators.md: 256 for long multi-line generations).
+   */
+  decodeKvWindow?: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -189,8 +202,16 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         if (typeof value === 'boolean') next.crossFileContext = value;
         else errors.push(`${SETTINGS_SECTION}.crossFileContext must be a boolean, got ${show(value)}`);
         break;
+      case 'maxStallMs':
+        if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 60000) next.maxStallMs = value;
+        else errors.push(`${SETTINGS_SECTION}.maxStallMs must be an integer number of milliseconds in 0..60000 (0: off), got ${show(value)}`);
+        break;
+      case 'decodeKvWindow':
+        if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65536) next.decodeKvWindow = value;
+        else errors.push(`${SETTINGS_SECTION}.decodeKvWindow must be an integer number of tokens in 0..65536 (0: off), got ${show(value)}`);
+        break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
@@ -314,4 +335,4 @@ export function isLanguageEnabled(settings: Readonly<Settings>, languageId: stri
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow'];

@@ -67,6 +67,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private inTurn = false;
   /** Total time spent in model runs and tokens run, for timings. */
   readonly stats = { runMs: 0, runTokens: 0, runs: 0 };
+  /** The largest cache length after a model run since resetPeakLength() (decodeKvWindow's bound, seen in debug lines). */
+  private peak = 0;
 
   /**
    * `tokens` (optional) start the sequence from a filled cache: the cache holds the KV of the first
@@ -111,6 +113,16 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     return this.evicted;
   }
 
+  /** KV positions: the most the cache held after a model run since resetPeakLength(), or now if more. */
+  get peakLength(): number {
+    return Math.max(this.peak, this.cache.length);
+  }
+
+  /** Starts measuring peakLength from the cache's length now (the engine does so per request). */
+  resetPeakLength(): void {
+    this.peak = this.cache.length;
+  }
+
   /** Starts a generation turn: what stops it (besides the caller's own criteria). */
   setSearch(options: { stopTokenIds?: Iterable<number>; maxNewTokens?: number }): void {
     this.stopIds = new Set(options.stopTokenIds ?? []);
@@ -153,6 +165,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
       this.stats.runMs += performance.now() - t0;
       this.stats.runTokens += end - this.computed;
       this.stats.runs++;
+      if (this.cache.length > this.peak) this.peak = this.cache.length;
       this.computed = end;
       if (last) {
         if (!out) throw new Error('Generator.computeLogits: model returned no logits');

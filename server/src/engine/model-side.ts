@@ -55,13 +55,15 @@ export interface ModelOptions {
   timeBudgetMs?: number;
   prefillChunkSize?: number;
   /**
-   * The scheduler's chunk-size rule against prefill/decode interference, in ms (scheduler.ts `maxStallMs`; env
-   * INFILL_LS_MAX_STALL_MS). Default off: bench/results/accelerators.md.
+   * The scheduler's chunk-size rule against prefill/decode interference, in ms (scheduler.ts `maxStallMs`; settings
+   * `maxStallMs`); 0: off. Absent: env INFILL_LS_MAX_STALL_MS (an integer in 0..60000; another value is ignored and
+   * said in the ready status), else off: bench/results/accelerators.md.
    */
   maxStallMs?: number;
   /**
-   * SCOPE's decode-phase KV budget in tokens (decoding/generator.ts `decodeKvWindow`; env INFILL_LS_DECODE_KV_WINDOW).
-   * Default off (unbounded): bench/results/accelerators.md.
+   * SCOPE's decode-phase KV budget in tokens (decoding/generator.ts `decodeKvWindow`; settings `decodeKvWindow`); 0:
+   * off (unbounded). Absent: env INFILL_LS_DECODE_KV_WINDOW (an integer in 0..65536, else ignored and said), else off:
+   * bench/results/accelerators.md. CPU only: on WebGPU (KV on the GPU) it stays off and the ready status says so.
    */
   decodeKvWindow?: number;
   /** Token healing depth (0 disables). */
@@ -160,6 +162,19 @@ function envFlag(name: string): boolean | undefined {
   return !['0', 'off', 'false', 'no'].includes(v);
 }
 
+/**
+ * An integer in min..max from the environment (issue 17's accelerator options); undefined when unset or empty. A value
+ * that is not one is ignored and its reason pushed to `problems` (the model side shows them in its ready status).
+ */
+function envInteger(name: string, min: number, max: number, problems: string[]): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (/^\d+$/.test(raw) && v >= min && v <= max) return v;
+  problems.push(`${name}=${JSON.stringify(raw)} ignored: it must be an integer in ${min}..${max}`);
+  return undefined;
+}
+
 function envNumber(name: string): number | undefined {
   const v = Number(process.env[name]);
   return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : undefined;
@@ -226,7 +241,11 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   // against 380 ms in runs of 512, and a 2,048-token run ~69 ms (bench/results/real-models-gpu.md).
   const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
-  const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
+  // Issue 17's accelerator options: the setting (options) wins, else the env default, else off; 0 is off.
+  const optionNotes: string[] = [];
+  const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
+  let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
+  if (decodeKvWindow === 0) decodeKvWindow = undefined;
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
   const trimStarts = new LRUCache<string, number>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
@@ -265,6 +284,12 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       }
       bundle = b;
       if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 2048;
+      // KvCache.evict is CPU-only (on WebGPU the KV stays on the GPU): the window stays off there, and the status says so.
+      if (decodeKvWindow !== undefined && b.model.device === 'webgpu') {
+        optionNotes.push(`decodeKvWindow ${decodeKvWindow} off: it needs the KV cache on the CPU`);
+        decodeKvWindow = undefined;
+      }
+      for (const note of optionNotes) log(note);
       bytesPerToken = kvBytesPerToken(b.model.layout.slots);
       const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });
       store = kv;
@@ -272,7 +297,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         store: kv,
         createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow }),
         chunkSize,
-        maxStallMs: options.maxStallMs ?? envNumber('INFILL_LS_MAX_STALL_MS'),
+        maxStallMs: maxStallMs || undefined,
         reuse: prefixCacheOn,
         onEvent: (event) => {
           if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;
@@ -288,7 +313,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       setStatus({
         state: 'ready',
         device: b.model.device,
-        message: `${b.template.family} ${b.template.mode.toUpperCase()}, ${b.model.files.dtype} on ${b.model.device}${b.model.fallbackReason ? ` (${b.model.fallbackReason})` : ''}`,
+        message: `${b.template.family} ${b.template.mode.toUpperCase()}, ${b.model.files.dtype} on ${b.model.device}${b.model.fallbackReason ? ` (${b.model.fallbackReason})` : ''}${optionNotes.length ? `; ${optionNotes.join('; ')}` : ''}`,
       });
     } catch (e) {
       log(`model load failed: ${errorText(e)}`);
@@ -339,6 +364,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const lease: Lease = outcome.lease;
     const generator = lease.generator;
     const tPrefilled = nowMs();
+    generator.resetPeakLength();
     let broken = false;
     try {
       let decodeSignal = background ? AbortSignal.any([signal, lease.preempt]) : signal;
@@ -366,6 +392,11 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         decodeMs: Math.round(r.decodeMs),
         generated: r.generatedTokens,
         modelTokens: r.modelTokens,
+        // KV positions: the most this request's model runs left in the document's cache, what it holds now, and what
+        // decodeKvWindow evicted (tests and benchmarks read them; the window bounds kvPeak to prompt + window + a block).
+        kvPeak: generator.peakLength,
+        kvLength: generator.cache.length,
+        kvEvicted: generator.evictedLength,
       });
       // Cancelled between decode steps: the prompt stays in the entry's cache.
       if (r.cancelled) return { kind: 'cancelled' };
