@@ -10,7 +10,7 @@
 // (`on` is the old name of `prefix`.) A mode may be listed twice (e.g. an ABBA order against load drift).
 //
 //   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
-//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--model DIR] [--out bench/results/replay-cpu]
+//        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--model DIR] [--max-new-tokens N] [--patient MS] [--out bench/results/replay-cpu]
 //
 // --load N (or a list, e.g. --load 0,2): every mode runs once per load level with N CPU-bound background processes
 // (`node -e` busy loops, started before the mode's server and killed after it; each also stops itself after 15 min),
@@ -46,6 +46,10 @@ const CHUNK = arg('chunk', undefined);
 const LOADS = String(arg('load', '0')).split(',').map(Number);
 for (const n of LOADS) if (!Number.isInteger(n) || n < 0) throw new Error(`--load wants counts of background processes, got ${arg('load')}`);
 const MODEL = arg('model', undefined); // --model DIR: the server's modelDir setting (e.g. a Qwen2.5-Coder-shaped model, bench/realmodels)
+// --max-new-tokens N: the server's maxNewTokens. Random-weight models (the Qwen shapes) never emit a stop token, so
+// every completion would run to the default 64 tokens; a cap near a trained model's single-line length measures that.
+const MAX_NEW = Number(arg('max-new-tokens', 0)) || undefined;
+const PATIENT = Number(arg('patient', 0)) || 0;
 const DEVICE = arg('device', undefined); // --device D: the server's `serve --device D` (e.g. webgpu on the GPU machine)
 // --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
 // before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
@@ -125,7 +129,7 @@ async function runMode(mode, fim) {
     processId: process.pid,
     rootUri: null,
     capabilities: { textDocument: { inlineCompletion: { dynamicRegistration: false }, synchronization: {} } },
-    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 }, ...(MODEL ? { modelDir: path.resolve(MODEL) } : {}) } },
+    initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 }, ...(MODEL ? { modelDir: path.resolve(MODEL) } : {}), ...(MAX_NEW ? { maxNewTokens: MAX_NEW } : {}) } },
   });
   conn.sendNotification('initialized', {});
   const t0 = Date.now();
@@ -151,6 +155,9 @@ async function runMode(mode, fim) {
     let shown = null; // {version, text, completionId}: the suggestion on screen
     const edit = async (gapMs, kind, at, ch) => {
       await sleep(gapMs);
+      // --patient MS: the user waits up to MS for the suggestion before the next keystroke (the latency of a model
+      // too slow for the typing speed, measured as if each keystroke were followed by a pause).
+      if (PATIENT && pending) await Promise.race([pending.promise, sleep(PATIENT)]);
       if (pending) pending.source.cancel(); // an editor cancels the outstanding inline request on the next keystroke
       version++;
       let change;

@@ -39,6 +39,14 @@ import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
 
 /** The engine's options that reach the model side: plain data only (they cross to the worker thread). */
+/**
+ * Default suffix budget (tokens) of PSM templates (Qwen2.5-Coder, StarCoder, CodeLlama...). Keystroke replay at the
+ * Qwen2.5-Coder-0.5B shape on the 2-core CPU (bench/results/replay-qwen05b-cpu-patient*.md): with 256 suffix tokens
+ * a keystroke re-ran a median 216 prompt tokens (24%) and answered in p50 1,258 ms; with 48, 31 tokens (4.5%) and
+ * 483 ms. SPM templates keep 256. Options or INFILL_LS_MAX_SUFFIX_TOKENS override both.
+ */
+export const PSM_SUFFIX_TOKENS = 48;
+
 export interface ModelOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
   modelDir?: string;
@@ -333,7 +341,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
       maxPrefixTokens,
-      maxSuffixTokens,
+      // PSM puts the suffix after the prefix, so every keystroke (which changes the prefix's end) re-runs the whole
+      // suffix: its default budget is PSM_SUFFIX_TOKENS there (SPM keeps the builder's 256, cached in front).
+      maxSuffixTokens: maxSuffixTokens ?? (template!.mode === 'psm' ? PSM_SUFFIX_TOKENS : undefined),
       maxHealTokens: options.maxHealTokens,
     });
     return { prompt, prefix };
