@@ -34,6 +34,7 @@ import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { pollOnRead } from '../util/cancel-flag.js';
 import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
 import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
@@ -325,9 +326,12 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const key = cacheKey(context.documentKey);
     const { prompt, prefix } = promptOf(context);
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
+    // What this request fed the engine, for comparing surfaces (CLI, API, LSP) in the debug log: the options that shape
+    // the answer and fingerprints of the text it saw and of the exact prompt token ids.
+    const request = requestFingerprint(context, prompt.ids);
     const logLine = (fields: Record<string, unknown>) =>
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
-      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens })}`);
+      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens, request })}`);
     if (outcome.kind === 'cancelled') {
       logLine({ outcome: 'cancelled', promptTokens: prompt.ids.length, cancelledIn: 'prefill', reason: outcome.reason });
       return { kind: 'cancelled' };
@@ -536,5 +540,26 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       setStatus({ state: 'degraded', message: 'disposed' });
       listeners.clear();
     },
+  };
+}
+
+/**
+ * The answer-shaping part of a request as it reached the model side, for the debug line: trigger, candidate count,
+ * forced line mode, language, the lengths of the prefix and suffix it saw (after the transports' window), a SHA-1
+ * (12 hex digits) of prefix + NUL + suffix, and one of the prompt's token ids (int32, the platform's byte order) with their count.
+ * Two requests with equal fingerprints decode the same prompt with the same options.
+ */
+export function requestFingerprint(context: CompletionContext, promptIds: ArrayLike<number>) {
+  const ids = Int32Array.from(promptIds as ArrayLike<number>);
+  return {
+    trigger: context.trigger,
+    maxCandidates: context.maxCandidates ?? 1,
+    lineMode: context.lineMode ?? 'plan',
+    languageId: context.languageId,
+    prefixChars: context.prefix.length,
+    suffixChars: context.suffix.length,
+    text: createHash('sha1').update(context.prefix).update('\0').update(context.suffix).digest('hex').slice(0, 12),
+    promptTokens: ids.length,
+    prompt: createHash('sha1').update(Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 12),
   };
 }
