@@ -295,14 +295,19 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     }
   })();
 
-  /** The FIM prompt of a cursor position (sticky trimming moves the document's first kept line). */
-  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>) {
+  /**
+   * The FIM prompt of a cursor position. Sticky trimming starts from the document's first kept line; a request moves it
+   * (`moveStart`), a warm-up only reads it: a warm-up's cursor is a guess that only the servers make (the API at open,
+   * LSP at open and after a pause; the CLI never), so what a request answers must not depend on it — the first request
+   * on a document trims its prefix as the CLI's one request does.
+   */
+  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>, moveStart = true) {
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
       const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
       const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
-      trimStarts.set(context.documentKey, t.startLine);
+      if (moveStart) trimStarts.set(context.documentKey, t.startLine);
       prefix = t.text;
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
@@ -417,7 +422,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       if (!ready()) return 'unavailable' as const;
       let ids: number[];
       try {
-        ids = promptOf(context).prompt.ids;
+        ids = promptOf(context, false).prompt.ids;
       } catch (e) {
         log(`warm failed: ${errorText(e)}`);
         return 'failed' as const;
