@@ -169,6 +169,23 @@ describe('runComplete', () => {
     expect(l.out.join('')).toBe(s.out.join(''));
   });
 
+  test('a UTF-8 byte order mark is not text: columns and the completion are those of the file without it', async () => {
+    const dir = tempDir();
+    const body = 'const total = \nconsole.log(total);\n';
+    fs.writeFileSync(path.join(dir, 'plain.ts'), body);
+    fs.writeFileSync(path.join(dir, 'bom.ts'), `\uFEFF${body}`);
+    const run = async (name: string, column: string) => {
+      const c = capture();
+      const code = await runComplete([path.join(dir, name), '--line', '1', '--column', column, '--model', synth.dir, '--device', 'cpu', '--json'], c.io);
+      return { code, out: code === 0 ? (JSON.parse(c.out.join('')) as { candidates: unknown[] }).candidates : c.err.join('') };
+    };
+    const plain = await run('plain.ts', '15');
+    expect(plain.code).toBe(0);
+    expect(await run('bom.ts', '15')).toEqual(plain);
+    // Line 1 has 14 characters in an editor, BOM or not: column 16 is past its end.
+    expect((await run('bom.ts', '16')).code).toBe(2);
+  });
+
   test('--max-candidates: the count the engine decodes (default 3 manual, 1 automatic); --json lists the fitted candidates', async () => {
     const file = path.join(tempDir(), 'm.ts');
     const text = 'function add(a, b) {\n  return \n}\n';

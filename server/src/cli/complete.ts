@@ -63,6 +63,9 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
+    // A UTF-8 byte order mark is not text: editors drop it before they show the file or send it over LSP, so columns
+    // on line 1 and the prompt are the same as theirs without it.
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   } catch (e) {
     err(`infill-ls complete: ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(e)}\n`);
     return 1;
