@@ -46,6 +46,8 @@ const CASES: Case[] = [
   longModule(),
 ];
 const TRIGGERS = ['manual', 'automatic'] as const;
+/** The CLI's candidates per compared case (equal answers must not all be empty ones). */
+const answered: string[][] = [];
 
 interface Answer {
   /** The engine's fingerprint of the request (the debug line's `request`). */
@@ -97,12 +99,12 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function viaCli(c: Case, trigger: string): Promise<Answer> {
-  const file = path.join(dir, `${c.name}-${trigger}.${c.ext}`);
+async function viaCli(c: Case, trigger: string, lineMode?: string): Promise<Answer> {
+  const file = path.join(dir, `${c.name}-${trigger}${lineMode ? `-${lineMode}` : ''}.${c.ext}`);
   fs.writeFileSync(file, c.text);
   const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
-    [BIN, 'complete', file, '--line', String(c.line + 1), '--column', String(c.character + 1), '--trigger', trigger, '--device', 'cpu', '--json'],
+    [BIN, 'complete', file, '--line', String(c.line + 1), '--column', String(c.character + 1), '--trigger', trigger, '--device', 'cpu', '--json', ...(lineMode ? ['--line-mode', lineMode] : [])],
     { cwd: ROOT, env: { ...process.env, ...env }, timeout: 120_000 },
   );
   const out = JSON.parse(stdout) as { completion: string; candidates: Array<{ text: string }> };
@@ -110,10 +112,10 @@ async function viaCli(c: Case, trigger: string): Promise<Answer> {
   return { request: fingerprint(stderr, pathToFileURL(file).href), texts: out.candidates.map((x) => x.text) };
 }
 
-async function viaApi(c: Case, trigger: string): Promise<Answer> {
-  const uri = `file:///parity/api/${c.name}-${trigger}.${c.ext}`;
+async function viaApi(c: Case, trigger: string, lineMode?: string): Promise<Answer> {
+  const uri = `file:///parity/api/${c.name}-${trigger}${lineMode ? `-${lineMode}` : ''}.${c.ext}`;
   expect((await api.call('document/open', { uri, languageId: c.languageId, text: c.text })).error).toBeUndefined();
-  const done = await api.call('complete', { uri, position: { line: c.line, character: c.character }, trigger }, 120_000);
+  const done = await api.call('complete', { uri, position: { line: c.line, character: c.character }, trigger, ...(lineMode ? { lineMode } : {}) }, 120_000);
   expect(done.error).toBeUndefined();
   await new Promise((r) => setTimeout(r, 100)); // the worker's debug line reaches stderr through a pipe
   return { request: fingerprint(wsErr, uri), texts: (done.result.candidates as Array<{ text: string }>).map((x) => x.text) };
@@ -144,9 +146,26 @@ describe('the same document, position and trigger on every surface', () => {
         expect(fromApi.texts).toEqual(cli.texts);
         expect(fromLsp.texts).toEqual(cli.texts);
         expect(fromApi.texts[0]).toBe(cli.texts[0]);
+        answered.push(cli.texts);
       }, 180_000);
     }
   }
+
+  // LSP has no line-mode option (editors leave it to the syntax plan): the CLI's --line-mode and the API's lineMode.
+  for (const [name, lineMode] of [['empty-block', 'single'], ['area', 'multi']] as const) {
+    it(`${name}, manual, line mode ${lineMode} forced: CLI and API feed the engine the same request and answer the same candidates`, async () => {
+      const c = CASES.find((x) => x.name === name)!;
+      const cli = await viaCli(c, 'manual', lineMode);
+      const fromApi = await viaApi(c, 'manual', lineMode);
+      expect(cli.request.lineMode).toBe(lineMode);
+      expect(fromApi).toEqual(cli);
+    }, 180_000);
+  }
+
+  it('the compared answers are mostly completions, not empty lists', () => {
+    expect(answered).toHaveLength(CASES.length * TRIGGERS.length);
+    expect(answered.filter((texts) => (texts[0] ?? '').trim().length > 0).length).toBeGreaterThanOrEqual(answered.length / 2);
+  });
 
   it("the API's prefix mode (the README's example) asks as its document mode does", async () => {
     const c = CASES[0]!;
