@@ -5,7 +5,8 @@
 //   candidate count, line mode, language, the text it saw and the exact prompt token ids) — equal, exactly;
 // - the candidates each surface answered (fitted to the document: postprocess/fit.ts), in order — equal.
 // Equal prompts and options decode the same tokens: the prompts here are short (one prefill chunk) or cut by the same
-// window, every request is a document's first (no completion reuse), and all run on this machine's CPU.
+// window, every request is a document's first (no completion reuse), all run on this machine's CPU, and without the
+// decoding time budget (INFILL_LS_TIME_BUDGET_MS), which a loaded machine would hit on one surface and not another.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -61,17 +62,19 @@ function fingerprint(log: string, doc: string): Record<string, unknown> {
     .split('\n')
     .map((line) => /completion (\{.*\})\s*$/.exec(line)?.[1])
     .filter((json): json is string => json !== undefined)
-    .map((json) => JSON.parse(json) as { doc: string; request?: Record<string, unknown>; cache?: string })
+    .map((json) => JSON.parse(json) as { doc: string; request?: Record<string, unknown>; cache?: string; mode?: string })
     .filter((entry) => entry.doc === doc);
   // One model run per request: never an answer from the completion cache.
   expect(found.map((e) => e.cache ?? '').filter((c) => c.startsWith('completion-reuse')), doc).toEqual([]);
   expect(found, `one debug line for ${doc}`).toHaveLength(1);
-  return found[0]!.request!;
+  // With the decode mode the engine ran (fim or self-infill: settings, not part of the request).
+  return { ...found[0]!.request!, decodeMode: found[0]!.mode };
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-parity-'));
 const token = 'surface-parity-test-token-0123456789';
-const env = { INFILL_LS_LOG: 'debug', XDG_STATE_HOME: dir, INFILL_LS_TOKEN: token };
+// No decoding time budget (3 s by default): cut by a loaded machine, one surface's decode would stop early.
+const env = { INFILL_LS_LOG: 'debug', XDG_STATE_HOME: dir, INFILL_LS_TOKEN: token, INFILL_LS_TIME_BUDGET_MS: '600000' };
 let lsp: LspProcess;
 let ws: Awaited<ReturnType<typeof spawnWs>>;
 let wsErr = '';
@@ -99,12 +102,12 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function viaCli(c: Case, trigger: string, lineMode?: string): Promise<Answer> {
-  const file = path.join(dir, `${c.name}-${trigger}${lineMode ? `-${lineMode}` : ''}.${c.ext}`);
+async function viaCli(c: Case, trigger: string, lineMode?: string, flags: string[] = []): Promise<Answer> {
+  const file = path.join(dir, `${c.name}-${trigger}${lineMode ? `-${lineMode}` : ''}${flags.join('')}.${c.ext}`);
   fs.writeFileSync(file, c.text);
   const { stdout, stderr } = await promisify(execFile)(
     process.execPath,
-    [BIN, 'complete', file, '--line', String(c.line + 1), '--column', String(c.character + 1), '--trigger', trigger, '--device', 'cpu', '--json', ...(lineMode ? ['--line-mode', lineMode] : [])],
+    [BIN, 'complete', file, '--line', String(c.line + 1), '--column', String(c.character + 1), '--trigger', trigger, '--device', 'cpu', '--json', ...(lineMode ? ['--line-mode', lineMode] : []), ...flags],
     { cwd: ROOT, env: { ...process.env, ...env }, timeout: 120_000 },
   );
   const out = JSON.parse(stdout) as { completion: string; candidates: Array<{ text: string }> };
@@ -121,16 +124,16 @@ async function viaApi(c: Case, trigger: string, lineMode?: string): Promise<Answ
   return { request: fingerprint(wsErr, uri), texts: (done.result.candidates as Array<{ text: string }>).map((x) => x.text) };
 }
 
-async function viaLsp(c: Case, trigger: string): Promise<Answer> {
+async function viaLsp(c: Case, trigger: string, server: LspProcess = lsp): Promise<Answer> {
   const uri = `file:///parity/lsp/${c.name}-${trigger}.${c.ext}`;
-  lsp.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: c.languageId, version: 1, text: c.text } });
-  const list = (await lsp.client.sendRequest('textDocument/inlineCompletion', {
+  server.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: c.languageId, version: 1, text: c.text } });
+  const list = (await server.client.sendRequest('textDocument/inlineCompletion', {
     textDocument: { uri },
     position: { line: c.line, character: c.character },
     context: { triggerKind: trigger === 'manual' ? 1 : 2 },
   })) as { items: Array<{ insertText: string }> };
   await new Promise((r) => setTimeout(r, 100));
-  return { request: fingerprint(lsp.stderr(), uri), texts: list.items.map((x) => x.insertText) };
+  return { request: fingerprint(server.stderr(), uri), texts: list.items.map((x) => x.insertText) };
 }
 
 describe('the same document, position and trigger on every surface', () => {
@@ -161,6 +164,30 @@ describe('the same document, position and trigger on every surface', () => {
       expect(fromApi).toEqual(cli);
     }, 180_000);
   }
+
+  // A decode-mode setting (LSP initializationOptions) and the CLI's --mode: self-infilling with one loop.
+  it('self-infilling: the CLI\'s --mode si1 and LSP\'s decodeMode self-infill feed the engine the same request and answer alike', async () => {
+    const si = spawnLsp(['serve', '--stdio', '--device', 'cpu'], env);
+    try {
+      await si.client.sendRequest('initialize', {
+        processId: null,
+        rootUri: null,
+        capabilities: { textDocument: { inlineCompletion: {} } },
+        initializationOptions: { 'infill-ls': { decodeMode: 'self-infill', selfInfillLoops: 1 } },
+      });
+      si.client.sendNotification('initialized', {});
+      expect(await si.waitFor('infill-ls/status', (st) => st.state !== 'loading', 90_000)).toMatchObject({ state: 'ready' });
+      for (const name of ['area', 'empty-block']) {
+        const c = CASES.find((x) => x.name === name)!;
+        const cli = await viaCli(c, 'manual', undefined, ['--mode', 'si1']);
+        const fromLsp = await viaLsp(c, 'manual', si);
+        expect(cli.request.decodeMode).toBe('self-infill');
+        expect(fromLsp).toEqual(cli);
+      }
+    } finally {
+      si.child.kill('SIGKILL');
+    }
+  }, 240_000);
 
   it('the compared answers are mostly completions, not empty lists', () => {
     expect(answered).toHaveLength(CASES.length * TRIGGERS.length);

@@ -6,6 +6,7 @@ import { createEngine } from '../engine/engine.js';
 import { computeLineStarts, defaultMaxCandidates, documentEol, insideSurrogatePair, lfOnly, lineEndOffset, windowContext } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { fitCandidate } from '../postprocess/index.js';
+import { decodeOptionsFrom } from './eval.js';
 import { MODEL_FLAGS, UsageError, engineOptionsFrom, languageOf, modelOptions, parse, positiveInt, statusLine } from './args.js';
 
 export const COMPLETE_USAGE = `usage: infill-ls complete <file> --line L --column C [options]
@@ -23,6 +24,10 @@ ${MODEL_FLAGS}
                           one-candidate (greedy) answer
   --line-mode M           single | multi: force one line or several (default: the syntax plan chooses)
   --single-line           the same as --line-mode single
+  --mode M                fim | self-infill | si0 | si1 | si2 (si<N> = self-infill with N loops): the decode mode,
+                          as the LSP setting decodeMode (default fim)
+  --loops N, --tau X      self-infilling loops (0..2) and confidence threshold (0..1), as the LSP settings
+                          selfInfillLoops (default 1) and selfInfillTau (default 0.25)
   --json                  print {"completion", "candidates", "timings", "status"} as JSON instead of the bare text`;
 
 /**
@@ -45,7 +50,7 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
   let args;
   try {
-    args = parse(argv, { ...modelOptions, line: { type: 'string' }, column: { type: 'string' }, 'single-line': { type: 'boolean' }, 'line-mode': { type: 'string' }, 'max-candidates': { type: 'string' }, trigger: { type: 'string' }, json: { type: 'boolean' } }, true);
+    args = parse(argv, { ...modelOptions, line: { type: 'string' }, column: { type: 'string' }, 'single-line': { type: 'boolean' }, 'line-mode': { type: 'string' }, 'max-candidates': { type: 'string' }, trigger: { type: 'string' }, json: { type: 'boolean' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' } }, true);
     if (args.values.help) {
       out(`${COMPLETE_USAGE}\n`);
       return 0;
@@ -77,7 +82,7 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
   let lineMode: 'single' | 'multi' | undefined;
   try {
     offset = offsetOf(text, positiveInt('line', args.values.line)!, positiveInt('column', args.values.column)!);
-    engineOptions = engineOptionsFrom(args.values);
+    engineOptions = { ...engineOptionsFrom(args.values), ...decodeOptionsFrom(args.values) };
     const t = args.values.trigger ?? 'manual';
     if (t !== 'automatic' && t !== 'manual') throw new UsageError(`--trigger must be automatic or manual, got ${JSON.stringify(t)}`);
     trigger = t;

@@ -209,7 +209,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     tau: Math.max(0, Math.min(1, options.selfInfillTau ?? DEFAULT_DECODE.tau)),
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
-    timeBudgetMs: options.timeBudgetMs ?? 3000,
+    // INFILL_LS_TIME_BUDGET_MS: what eval does for quality runs (a budget makes answers depend on the machine's load).
+    timeBudgetMs: options.timeBudgetMs ?? envNumber('INFILL_LS_TIME_BUDGET_MS') ?? 3000,
     maxPrefixTokens,
     maxSuffixTokens,
     maxHealTokens: options.maxHealTokens,
