@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { offsetOf, parseTask, runComplete, runEval } from '../../server/src/cli/index.js';
+import { languageOf } from '../../server/src/cli/args.js';
 import { defaultMaxCandidates } from '../../server/src/documents/index.js';
 import { createEngine } from '../../server/src/engine/index.js';
 import { defaultModelDir, packageRoot } from '../../server/src/util/paths.js';
@@ -18,6 +19,16 @@ function capture() {
   const err: string[] = [];
   return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
 }
+
+describe('languageOf', () => {
+  test('file extensions map to the language ids editors send over LSP (else plaintext)', () => {
+    const cases: Array<[string, string]> = [
+      ['a.ts', 'typescript'], ['a.mts', 'typescript'], ['a.tsx', 'typescriptreact'], ['a.js', 'javascript'], ['a.cjs', 'javascript'],
+      ['a.jsx', 'javascriptreact'], ['a.py', 'python'], ['a.pyi', 'python'], ['A.PY', 'python'], ['a.go', 'plaintext'], ['Makefile', 'plaintext'],
+    ];
+    for (const [file, id] of cases) expect([file, languageOf(file)]).toEqual([file, id]);
+  });
+});
 
 describe('offsetOf', () => {
   const text = 'ab\ncdé\n\nx';
