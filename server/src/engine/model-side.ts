@@ -228,7 +228,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
-  const trimStarts = new LRUCache<string, number>({ max: 4096 });
+  // Per document: the first kept prefix line and a digest of the text above it (see promptOf).
+  const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
   const syntaxTrees = new SyntaxTrees();
   /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
@@ -307,8 +308,12 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
       const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
-      const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
-      if (moveStart) trimStarts.set(context.documentKey, t.startLine);
+      // The previous start holds only while the text above it is the same: another text under the same key (the API's
+      // prefix mode shares 'untitled:api' by default), an edit above it or a moved window start anew, as a fresh request would.
+      const previous = trimStarts.get(context.documentKey);
+      const held = previous !== undefined && headDigest(prefix, previous.line) === previous.head ? previous.line : null;
+      const t = stickyTrimPrefix(prefix, held, (text) => tokenizer.encode(text), { budget });
+      if (moveStart) trimStarts.set(context.documentKey, { line: t.startLine, head: headDigest(prefix, t.startLine) ?? '' });
       prefix = t.text;
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
@@ -568,4 +573,15 @@ export function requestFingerprint(context: CompletionContext, promptIds: ArrayL
     promptTokens: ids.length,
     prompt: createHash('sha1').update(Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 12),
   };
+}
+
+/** SHA-1 of `text`'s first `lines` lines (each with its LF), or null when it has fewer; what sticky trimming drops. */
+function headDigest(text: string, lines: number): string | null {
+  let end = 0;
+  for (let i = 0; i < lines; i++) {
+    const nl = text.indexOf('\n', end);
+    if (nl === -1) return null;
+    end = nl + 1;
+  }
+  return createHash('sha1').update(text.slice(0, end)).digest('hex');
 }
