@@ -202,6 +202,14 @@ describe('sticky prefix trimming and what a request answers (issue 14: the same 
     const typed = requests.at(-1)!;
     expect(typed.cache).toMatch(/^kv-prefix:/);
     expect(Number(typed.cache.split(':')[1])).toBeGreaterThan(typed.promptTokens - 16);
+    // An edit above the kept text that adds no line (the first function's body) keeps the start and the kept text's cache.
+    const edited = `${b}values`.replace('return x * 0 + 2', 'return x * 0 + 20');
+    expect(edited).not.toBe(`${b}values`);
+    ok(await e.complete(py('own', edited), never));
+    const afterEdit = requests.at(-1)!;
+    expect(afterEdit.prompt).toBe(typed.prompt);
+    expect(afterEdit.cache).toMatch(/^kv-prefix:/);
+    expect(Number(afterEdit.cache.split(':')[1])).toBeGreaterThan(afterEdit.promptTokens - 16);
   }, 120_000);
 
   test('a warm-up does not move the start: the request after it has the prompt of a first request', async () => {

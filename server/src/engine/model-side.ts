@@ -228,7 +228,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
   /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
-  // Per document: the first kept prefix line and a digest of the text above it (see promptOf).
+  // Per document: the first kept prefix line and a digest of the kept text's first lines (see promptOf).
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
   const syntaxTrees = new SyntaxTrees();
@@ -308,12 +308,13 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
       const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
-      // The previous start holds only while the text above it is the same: another text under the same key (the API's
-      // prefix mode shares 'untitled:api' by default), an edit above it or a moved window start anew, as a fresh request would.
+      // The previous start holds only while the lines it starts are the same: another text under the same key (the API's
+      // prefix mode shares 'untitled:api' by default), lines added or removed above it or a moved window start anew, as a
+      // fresh request would; an edit within the lines above it keeps the start (and the KV cache of the kept text).
       const previous = trimStarts.get(context.documentKey);
-      const held = previous !== undefined && headDigest(prefix, previous.line) === previous.head ? previous.line : null;
+      const held = previous !== undefined && keptLinesDigest(prefix, previous.line) === previous.head ? previous.line : null;
       const t = stickyTrimPrefix(prefix, held, (text) => tokenizer.encode(text), { budget });
-      if (moveStart) trimStarts.set(context.documentKey, { line: t.startLine, head: headDigest(prefix, t.startLine) ?? '' });
+      if (moveStart) trimStarts.set(context.documentKey, { line: t.startLine, head: keptLinesDigest(prefix, t.startLine) ?? '' });
       prefix = t.text;
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
@@ -575,13 +576,18 @@ export function requestFingerprint(context: CompletionContext, promptIds: ArrayL
   };
 }
 
-/** SHA-1 of `text`'s first `lines` lines (each with its LF), or null when it has fewer; what sticky trimming drops. */
-function headDigest(text: string, lines: number): string | null {
-  let end = 0;
-  for (let i = 0; i < lines; i++) {
-    const nl = text.indexOf('\n', end);
+/** SHA-1 of the `count` lines of `text` from line `line` (0-based; fewer at its end), or null when it has no such line. */
+function keptLinesDigest(text: string, line: number, count = 4): string | null {
+  let start = 0;
+  for (let i = 0; i < line; i++) {
+    const nl = text.indexOf('\n', start);
     if (nl === -1) return null;
-    end = nl + 1;
+    start = nl + 1;
   }
-  return createHash('sha1').update(text.slice(0, end)).digest('hex');
+  let end = start;
+  for (let i = 0; i < count && end < text.length; i++) {
+    const nl = text.indexOf('\n', end);
+    end = nl === -1 ? text.length : nl + 1;
+  }
+  return createHash('sha1').update(text.slice(start, end)).digest('hex');
 }
