@@ -227,8 +227,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   const decodeKvWindow = options.decodeKvWindow ?? envNumber('INFILL_LS_DECODE_KV_WINDOW');
-  /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
-  // Per document: the first kept prefix line and a digest of the kept text's first lines (see promptOf).
+  /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
   const syntaxTrees = new SyntaxTrees();
@@ -340,7 +339,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
     // What this request fed the engine, for comparing surfaces (CLI, API, LSP) in the debug log: the options that shape
     // the answer and fingerprints of the text it saw and of the exact prompt token ids.
-    const request = requestFingerprint(context, prompt.ids);
+    // (Hashing the window's text costs well under a millisecond; it is skipped when nothing reads the log.)
+    const request = hooks.log ? requestFingerprint(context, prompt.ids) : undefined;
     const logLine = (fields: Record<string, unknown>) =>
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
       log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens, request })}`);
