@@ -181,6 +181,19 @@ describe('documents and completion', () => {
     expect(engines.last.contexts.at(-1)).toMatchObject({ trigger: 'manual', maxCandidates: 1 });
   });
 
+  it('lineMode forces one line or several (as the CLI\'s --line-mode); absent, the engine chooses; anything else is -32602', async () => {
+    const c = await client();
+    await c.call('complete', { prefix: 'x', languageId: 'python', lineMode: 'single' });
+    expect(engines.last.contexts.at(-1)).toMatchObject({ lineMode: 'single' });
+    await c.call('document/open', { uri: 'file:///m.py', languageId: 'python', text: 'def f():\n    \n' });
+    await c.call('complete', { uri: 'file:///m.py', position: { line: 1, character: 4 }, lineMode: 'multi' });
+    expect(engines.last.contexts.at(-1)).toMatchObject({ documentKey: 'file:///m.py', lineMode: 'multi' });
+    await c.call('complete', { prefix: 'x', languageId: 'python' });
+    expect(engines.last.contexts.at(-1)).not.toHaveProperty('lineMode');
+    const bad = await c.call('complete', { prefix: 'x', lineMode: 'both' });
+    expect(bad.error).toMatchObject({ code: -32602, message: 'complete: "lineMode" must be "single" or "multi"' });
+  });
+
   it('streams partial text as complete/partial notifications before the result', async () => {
     const c = await client();
     engines.last.next({ kind: 'stream', parts: ['a', 'b', 'c'], delayMs: 5 });

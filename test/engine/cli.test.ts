@@ -3,18 +3,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { offsetOf, parseTask, runComplete, runEval } from '../../server/src/cli/index.js';
+import { languageOf } from '../../server/src/cli/args.js';
+import { defaultMaxCandidates } from '../../server/src/documents/index.js';
 import { createEngine } from '../../server/src/engine/index.js';
 import { defaultModelDir, packageRoot } from '../../server/src/util/paths.js';
 import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
 
 const synth = writeSyntheticModelDir({ layout: 'per-layer' });
 const never = new AbortController().signal;
+/** What a manual request asks for on every surface (LSP, API, CLI): the count changes which candidate is first. */
+const MANUAL = { trigger: 'manual' as const, maxCandidates: defaultMaxCandidates('manual') };
 
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
 }
+
+describe('languageOf', () => {
+  test('file extensions map to the language ids editors send over LSP (else plaintext)', () => {
+    const cases: Array<[string, string]> = [
+      ['a.ts', 'typescript'], ['a.mts', 'typescript'], ['a.tsx', 'typescriptreact'], ['a.js', 'javascript'], ['a.cjs', 'javascript'],
+      ['a.jsx', 'javascriptreact'], ['a.py', 'python'], ['a.pyi', 'python'], ['A.PY', 'python'], ['a.go', 'plaintext'], ['Makefile', 'plaintext'],
+    ];
+    for (const [file, id] of cases) expect([file, languageOf(file)]).toEqual([file, id]);
+  });
+});
 
 describe('offsetOf', () => {
   const text = 'ab\ncdé\n\nx';
@@ -80,7 +94,7 @@ describe('runComplete', () => {
     expect(code).toBe(0);
     const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
     const r = await engine.complete(
-      { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' },
+      { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), ...MANUAL },
       never,
     );
     const ready = engine.status().message;
@@ -130,7 +144,7 @@ describe('runComplete', () => {
     const c = capture();
     expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--fim', 'psm'], c.io)).toBe(0);
     const engine = createEngine({ modelDir: synth.dir, device: 'cpu', fim: { mode: 'psm' } });
-    const r = await engine.complete({ documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' }, never);
+    const r = await engine.complete({ documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), ...MANUAL }, never);
     const status = engine.status();
     await engine.dispose();
     expect(status.message).toMatch(/ PSM,/);
@@ -151,7 +165,7 @@ describe('runComplete', () => {
     const context = { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30) };
     const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
     const auto = await engine.complete({ ...context, trigger: 'automatic' }, never);
-    const single = await engine.complete({ ...context, trigger: 'manual', lineMode: 'single' }, never);
+    const single = await engine.complete({ ...context, ...MANUAL, lineMode: 'single' }, never);
     await engine.dispose();
     const textOf = (r: typeof auto) => (r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '');
     const a = capture();
@@ -161,6 +175,59 @@ describe('runComplete', () => {
     expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--single-line'], s.io)).toBe(0);
     expect(s.out.join('')).toBe(`${textOf(single)}\n`);
     expect(textOf(single)).not.toContain('\n');
+    const l = capture();
+    expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--line-mode', 'single'], l.io)).toBe(0);
+    expect(l.out.join('')).toBe(s.out.join(''));
+  });
+
+  test('a UTF-8 byte order mark is not text: columns and the completion are those of the file without it', async () => {
+    const dir = tempDir();
+    const body = 'const total = \nconsole.log(total);\n';
+    fs.writeFileSync(path.join(dir, 'plain.ts'), body);
+    fs.writeFileSync(path.join(dir, 'bom.ts'), `\uFEFF${body}`);
+    const run = async (name: string, column: string) => {
+      const c = capture();
+      const code = await runComplete([path.join(dir, name), '--line', '1', '--column', column, '--model', synth.dir, '--device', 'cpu', '--json'], c.io);
+      return { code, out: code === 0 ? (JSON.parse(c.out.join('')) as { candidates: unknown[] }).candidates : c.err.join('') };
+    };
+    const plain = await run('plain.ts', '15');
+    expect(plain.code).toBe(0);
+    expect(await run('bom.ts', '15')).toEqual(plain);
+    // Line 1 has 14 characters in an editor, BOM or not: column 16 is past its end.
+    expect((await run('bom.ts', '16')).code).toBe(2);
+  });
+
+  test('--max-candidates: the count the engine decodes (default 3 manual, 1 automatic); --json lists the fitted candidates', async () => {
+    const file = path.join(tempDir(), 'm.ts');
+    const text = 'function add(a, b) {\n  return \n}\n';
+    fs.writeFileSync(file, text);
+    const context = { documentKey: 'x', version: 1, languageId: 'typescript', prefix: text.slice(0, 30), suffix: text.slice(30), trigger: 'manual' as const };
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
+    const one = await engine.complete({ ...context, maxCandidates: 1 }, never);
+    const three = await engine.complete({ ...context, maxCandidates: 3 }, new AbortController().signal);
+    await engine.dispose();
+    const texts = (r: typeof one) => (r.kind === 'ok' ? r.candidates.map((c) => c.text).filter((t) => t.length > 0) : []);
+    const run = async (...flags: string[]) => {
+      const c = capture();
+      expect(await runComplete([file, '--line', '2', '--column', '10', '--model', synth.dir, '--device', 'cpu', '--json', ...flags], c.io)).toBe(0);
+      return JSON.parse(c.out.join('')) as { completion: string; candidates: Array<{ text: string; score: number }> };
+    };
+    const byDefault = await run();
+    const asked1 = await run('--max-candidates', '1');
+    expect(byDefault.candidates.map((c) => c.text)).toEqual(texts(three));
+    expect(byDefault.completion).toBe(texts(three)[0] ?? '');
+    expect(asked1.candidates.map((c) => c.text)).toEqual(texts(one));
+    expect(asked1.completion).toBe(texts(one)[0] ?? '');
+    for (const [flags, message] of [
+      [['--max-candidates', '9'], /--max-candidates must be 1-8, got 9/],
+      [['--max-candidates', '0'], /--max-candidates needs a positive integer/],
+      [['--line-mode', 'both'], /--line-mode must be single or multi, got "both"/],
+      [['--line-mode', 'multi', '--single-line'], /contradict/],
+    ] as const) {
+      const bad = capture();
+      expect(await runComplete([file, '--line', '2', '--column', '10', ...flags], bad.io)).toBe(2);
+      expect(bad.err.join('')).toMatch(message);
+    }
   });
 
   test('a model problem exits 1 naming the file', async () => {

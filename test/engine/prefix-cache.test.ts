@@ -158,3 +158,72 @@ describe('per-document KV prefix caches (default model)', () => {
     expect(s.evictions).toBe(100 - s.entries);
   }, modelTimeout(60_000));
 });
+
+describe('sticky prefix trimming and what a request answers (issue 14: the same text and position, the same prompt)', () => {
+  /** A Python module of `n` small functions by `k`, ending at `    result = ` (over the 768-token prefix budget). */
+  const module = (n: number, k: number) => {
+    let s = '';
+    for (let i = 0; i < n; i++) s += `def f${k}_${i}(x):\n    return x * ${i % 7} + ${k}\n\n`;
+    return `${s}def total(values):\n    result = `;
+  };
+  const py = (documentKey: string, prefix: string): CompletionContext => ({ documentKey, version: 1, languageId: 'python', prefix, suffix: '\n', trigger: 'automatic' });
+
+  /** An engine with the default budgets whose requests' prompt fingerprints (the debug line's request.prompt) are kept. */
+  async function logged(options: Partial<EngineOptions> = {}) {
+    const requests: Array<{ doc: string; prompt: string; promptTokens: number; cache: string }> = [];
+    const e = await engine({
+      maxPrefixTokens: 768,
+      maxSuffixTokens: 256,
+      prefillChunkSize: 256,
+      ...options,
+      log: (line) => {
+        const m = /^completion (\{.*\})$/.exec(line);
+        if (!m) return;
+        const j = JSON.parse(m[1]!) as { doc: string; cache: string; request?: { prompt: string; promptTokens: number } };
+        if (j.request) requests.push({ doc: j.doc, prompt: j.request.prompt, promptTokens: j.request.promptTokens, cache: j.cache });
+      },
+    });
+    return { e, requests };
+  }
+
+  test('another text under the same document key is trimmed as under its own key; typing below the start keeps it', async () => {
+    const { e, requests } = await logged();
+    const a = module(100, 1);
+    const b = module(104, 2);
+    ok(await e.complete(py('shared', a), never));
+    ok(await e.complete(py('shared', b), never));
+    ok(await e.complete(py('own', b), never));
+    const [, shared, own] = requests;
+    expect(shared!.doc).toBe('shared');
+    expect(own!.doc).toBe('own');
+    expect(shared!.prompt).toBe(own!.prompt);
+    // The same document typed on below its kept start: the start holds, so the prompt up to the cursor is reused.
+    ok(await e.complete(py('own', `${b}values`), never));
+    const typed = requests.at(-1)!;
+    expect(typed.cache).toMatch(/^kv-prefix:/);
+    expect(Number(typed.cache.split(':')[1])).toBeGreaterThan(typed.promptTokens - 16);
+    // An edit above the kept text that adds no line (the first function's body) keeps the start and the kept text's cache.
+    const edited = `${b}values`.replace('return x * 0 + 2', 'return x * 0 + 20');
+    expect(edited).not.toBe(`${b}values`);
+    ok(await e.complete(py('own', edited), never));
+    const afterEdit = requests.at(-1)!;
+    expect(afterEdit.prompt).toBe(typed.prompt);
+    expect(afterEdit.cache).toMatch(/^kv-prefix:/);
+    expect(Number(afterEdit.cache.split(':')[1])).toBeGreaterThan(afterEdit.promptTokens - 16);
+  }, 120_000);
+
+  test('a warm-up does not move the start: the request after it has the prompt of a first request', async () => {
+    const { e, requests } = await logged({ warm: true });
+    const c = module(104, 3);
+    // One function up: the warm-up's start still fits there, so a moved start would be kept (607 prompt tokens, not 637).
+    const earlier = c.slice(0, c.lastIndexOf('def f3_103'));
+    // Warm at the end (a server's guess at open), then ask further up; and the same request on a key never warmed.
+    await e.warm(py('warmed', `${c}\n    return result\n`));
+    ok(await e.complete(py('warmed', earlier), never));
+    ok(await e.complete(py('fresh', earlier), never));
+    const [afterWarm, fresh] = requests;
+    expect(afterWarm!.doc).toBe('warmed');
+    expect(fresh!.doc).toBe('fresh');
+    expect(afterWarm!.prompt).toBe(fresh!.prompt);
+  }, 120_000);
+});

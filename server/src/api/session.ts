@@ -5,7 +5,8 @@
 //   document/change {uri, version?, changes: [{range?, text}]} → {uri, version}
 //   document/close  {uri}                                      → null
 //   complete        {uri, position} | {prefix, suffix?, languageId?, documentKey?}
-//                   + {trigger?, maxCandidates?, stream?}       → {candidates, timings, cache?} | {candidates: [], degraded}
+//                   + {trigger?, maxCandidates?, lineMode?, stream?} → {candidates, timings, cache?} | {candidates: [], degraded}
+//                   (maxCandidates defaults to 3 for trigger manual, 1 for automatic: the same as LSP and the CLI)
 //                   candidates use the document's line ends and leave no text after the cursor twice;
 //                   streamed text arrives first as `complete/partial` {id, text} notifications when stream is true
 //   cancel          {id}                                       → {cancelled: boolean}
@@ -16,7 +17,7 @@
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, documentEol, lfOnly, type DocumentSnapshot, type Eol, type TextChange } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lfOnly, type DocumentSnapshot, type Eol, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { fitCandidate } from '../postprocess/index.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
@@ -262,9 +263,12 @@ export class ApiSession {
     const method = 'complete';
     const trigger = p.trigger ?? 'manual';
     if (trigger !== 'manual' && trigger !== 'automatic') throw new RpcError(ErrorCode.InvalidParams, 'complete: "trigger" must be "manual" or "automatic"');
-    // A manual trigger asks for three candidates by default, as over LSP (README, "Decode modes").
-    const maxCandidates = optionalInt(p, 'maxCandidates', method, 1, 8) ?? (trigger === 'manual' ? 3 : 1);
+    // The same default as LSP and the CLI (documents/context.ts defaultMaxCandidates): the count changes the top answer.
+    const maxCandidates = optionalInt(p, 'maxCandidates', method, 1, 8) ?? defaultMaxCandidates(trigger);
     if (p.stream !== undefined && typeof p.stream !== 'boolean') throw new RpcError(ErrorCode.InvalidParams, 'complete: "stream" must be a boolean');
+    // Forces one line or several, as the CLI's --line-mode does (absent: the syntax plan chooses, as over LSP).
+    const lineMode = p.lineMode;
+    if (lineMode !== undefined && lineMode !== 'single' && lineMode !== 'multi') throw new RpcError(ErrorCode.InvalidParams, 'complete: "lineMode" must be "single" or "multi"');
 
     let context: CompletionContext;
     let uri: string | undefined;
@@ -305,6 +309,7 @@ export class ApiSession {
     } else {
       throw new RpcError(ErrorCode.InvalidParams, 'complete: give either {uri, position} of an open document or {prefix, suffix?, languageId?}');
     }
+    if (lineMode !== undefined) context = { ...context, lineMode };
     if (!isLanguageEnabled(this.options.settings(), context.languageId)) {
       return { candidates: [], degraded: `completion is disabled for ${context.languageId}` };
     }

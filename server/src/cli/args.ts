@@ -56,6 +56,9 @@ const LANGUAGES: Record<string, string> = {
   '.cjs': 'javascript',
   '.jsx': 'javascriptreact',
   '.py': 'python',
+  // As editors name them (VS Code's language ids for Python's stub and windowed-script files).
+  '.pyi': 'python',
+  '.pyw': 'python',
 };
 
 export function languageOf(file: string): string {

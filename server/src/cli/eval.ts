@@ -28,7 +28,9 @@ and modelTokens every token run through the model (prefill, decode, self-infilli
   --as-editor             ask and answer as an editor's automatic inline request: trigger automatic, no
                           line mode from the task's "kind" (the engine decides one line or several), and
                           the completion fitted to the document as the LSP/API/CLI edges fit it
-                          (postprocess/fit.ts); default: trigger manual with the task's line mode
+                          (postprocess/fit.ts); default: trigger manual with the task's line mode and one
+                          candidate, the greedy decode (\`complete\` and editors ask a manual request for 3 and
+                          answer the best ranked of them, which can be another)
 ${MODEL_FLAGS}`;
 
 export interface EvalTask {

@@ -39,6 +39,17 @@ export function documentEol(text: string): Eol {
   return '\n';
 }
 
+/**
+ * How many candidates a request asks for when its caller does not say: 3 for a manual trigger (the alternatives an
+ * explicit request shows), 1 for an automatic one. Every surface uses it — LSP, the WebSocket API's `complete`, the CLI's
+ * `complete` — because the count changes the top answer, not only the list's length: with several candidates the
+ * engine ranks the alternatives by mean log-probability (decoding/self-infill.ts), so the first of three can be an
+ * alternative first token rather than the greedy decode that a one-candidate request returns.
+ */
+export function defaultMaxCandidates(trigger: CompletionContext['trigger']): number {
+  return trigger === 'manual' ? 3 : 1;
+}
+
 export function completionContext(
   snapshot: DocumentSnapshot,
   utf16Offset: number,

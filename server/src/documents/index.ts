@@ -1,5 +1,5 @@
 // Public surface of the versioned document store (pure; no protocol imports).
-export { completionContext, documentEol, lfOnly, lineAround, type Eol } from './context.js';
+export { completionContext, defaultMaxCandidates, documentEol, lfOnly, lineAround, type Eol } from './context.js';
 export { DocumentStore, DocumentSnapshot, DocumentError, type DocumentErrorCode } from './store.js';
 export {
   PositionError,

@@ -34,6 +34,7 @@ import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { pollOnRead } from '../util/cancel-flag.js';
 import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
 import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
@@ -231,7 +232,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     tau: Math.max(0, Math.min(1, options.selfInfillTau ?? DEFAULT_DECODE.tau)),
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
-    timeBudgetMs: options.timeBudgetMs ?? 3000,
+    // INFILL_LS_TIME_BUDGET_MS: what eval does for quality runs (a budget makes answers depend on the machine's load).
+    timeBudgetMs: options.timeBudgetMs ?? envNumber('INFILL_LS_TIME_BUDGET_MS') ?? 3000,
     maxPrefixTokens,
     maxSuffixTokens,
     maxHealTokens: options.maxHealTokens,
@@ -254,8 +256,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
-  /** First kept prefix line per document (sticky trimming); a few numbers per document, bounded by count. */
-  const trimStarts = new LRUCache<string, number>({ max: 4096 });
+  /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
+  const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
   const syntaxTrees = new SyntaxTrees();
   /** Prompt tokens the model prefilled since load, background work included (benchmarks read it from the debug line). */
@@ -329,14 +331,24 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     }
   })();
 
-  /** The FIM prompt of a cursor position (sticky trimming moves the document's first kept line). */
-  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>) {
+  /**
+   * The FIM prompt of a cursor position. Sticky trimming starts from the document's first kept line; a request moves it
+   * (`moveStart`), a warm-up only reads it: a warm-up's cursor is a guess that only the servers make (the API at open,
+   * LSP at open and after a pause; the CLI never), so what a request answers must not depend on it — the first request
+   * on a document trims its prefix as the CLI's one request does.
+   */
+  function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>, moveStart = true) {
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
     if (stickyOn && typeof prefix === 'string') {
       const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
-      const t = stickyTrimPrefix(prefix, trimStarts.get(context.documentKey) ?? null, (text) => tokenizer.encode(text), { budget });
-      trimStarts.set(context.documentKey, t.startLine);
+      // The previous start holds only while the lines it starts are the same: another text under the same key (the API's
+      // prefix mode shares 'untitled:api' by default), lines added or removed above it or a moved window start anew, as a
+      // fresh request would; an edit within the lines above it keeps the start (and the KV cache of the kept text).
+      const previous = trimStarts.get(context.documentKey);
+      const held = previous !== undefined && keptLinesDigest(prefix, previous.line) === previous.head ? previous.line : null;
+      const t = stickyTrimPrefix(prefix, held, (text) => tokenizer.encode(text), { budget });
+      if (moveStart) trimStarts.set(context.documentKey, { line: t.startLine, head: keptLinesDigest(prefix, t.startLine) ?? '' });
       prefix = t.text;
     }
     const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
@@ -362,9 +374,13 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const key = cacheKey(context.documentKey);
     const { prompt, prefix } = promptOf(context);
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
+    // What this request fed the engine, for comparing surfaces (CLI, API, LSP) in the debug log: the options that shape
+    // the answer and fingerprints of the text it saw and of the exact prompt token ids.
+    // (Hashing the window's text costs well under a millisecond; it is skipped when nothing reads the log.)
+    const request = hooks.log ? requestFingerprint(context, prompt.ids) : undefined;
     const logLine = (fields: Record<string, unknown>) =>
       // One debug line per request (bench/replay reads them from the server's stderr with INFILL_LS_LOG=debug).
-      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens })}`);
+      log(`completion ${JSON.stringify({ doc: context.documentKey, version: context.version, ...(background ? { speculative: true } : {}), ...fields, totalMs: Math.round(nowMs() - t0), kvBytes: kv.stats().bytes, modelPrefillTokens, request })}`);
     if (outcome.kind === 'cancelled') {
       logLine({ outcome: 'cancelled', promptTokens: prompt.ids.length, cancelledIn: 'prefill', reason: outcome.reason });
       return { kind: 'cancelled' };
@@ -456,7 +472,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       if (!ready()) return 'unavailable' as const;
       let ids: number[];
       try {
-        ids = promptOf(context).prompt.ids;
+        ids = promptOf(context, false).prompt.ids;
       } catch (e) {
         log(`warm failed: ${errorText(e)}`);
         return 'failed' as const;
@@ -580,4 +596,41 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       listeners.clear();
     },
   };
+}
+
+/**
+ * The answer-shaping part of a request as it reached the model side, for the debug line: trigger, candidate count,
+ * forced line mode, language, the lengths of the prefix and suffix it saw (after the transports' window), a SHA-1
+ * (12 hex digits) of prefix + NUL + suffix, and one of the prompt's token ids (int32, the platform's byte order) with their count.
+ * Two requests with equal fingerprints decode the same prompt with the same options.
+ */
+export function requestFingerprint(context: CompletionContext, promptIds: ArrayLike<number>) {
+  const ids = Int32Array.from(promptIds as ArrayLike<number>);
+  return {
+    trigger: context.trigger,
+    maxCandidates: context.maxCandidates ?? 1,
+    lineMode: context.lineMode ?? 'plan',
+    languageId: context.languageId,
+    prefixChars: context.prefix.length,
+    suffixChars: context.suffix.length,
+    text: createHash('sha1').update(context.prefix).update('\0').update(context.suffix).digest('hex').slice(0, 12),
+    promptTokens: ids.length,
+    prompt: createHash('sha1').update(Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 12),
+  };
+}
+
+/** SHA-1 of the `count` lines of `text` from line `line` (0-based; fewer at its end), or null when it has no such line. */
+function keptLinesDigest(text: string, line: number, count = 4): string | null {
+  let start = 0;
+  for (let i = 0; i < line; i++) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) return null;
+    start = nl + 1;
+  }
+  let end = start;
+  for (let i = 0; i < count && end < text.length; i++) {
+    const nl = text.indexOf('\n', end);
+    end = nl === -1 ? text.length : nl + 1;
+  }
+  return createHash('sha1').update(text.slice(start, end)).digest('hex');
 }

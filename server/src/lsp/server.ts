@@ -31,7 +31,7 @@ import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider, uriToPath } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, documentEol, lineAround, type DocumentSnapshot } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lineAround, type DocumentSnapshot } from '../documents/index.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import type { FitContext } from '../postprocess/index.js';
 import { classicItems, inlineItems } from './convert.js';
@@ -320,7 +320,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       await sleep(debouncer.delayMs({ trigger, linePrefix, lineSuffix }), controller.signal);
       const reason = (): AbortReason => (controller.signal.reason instanceof Cancelled ? controller.signal.reason.reason : 'cancelled');
       if (controller.signal.aborted) return cancelledError(reason());
-      const context = await withCrossFile(completionContext(snapshot, offset, trigger, trigger === 'manual' ? 3 : 1), snapshot, offset);
+      const context = await withCrossFile(completionContext(snapshot, offset, trigger, defaultMaxCandidates(trigger)), snapshot, offset);
       if (controller.signal.aborted) return cancelledError(reason());
       const result = await host.complete(context, controller.signal);
       if (result.kind === 'ok') debouncer.recordLatency(result.timings.totalMs);
