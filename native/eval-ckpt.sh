@@ -66,7 +66,7 @@ const out = { base, ckpt, date: new Date().toISOString(), machine: os.cpus()[0].
   shards: Number(shards), threads: Number(threads), rows };
 require("fs").writeFileSync(file, JSON.stringify(out, null, 1) + "\n");
 for (const r of rows) console.log([r.model, r.suite, r.score.field, "n=" + r.score.n, "missing=" + r.score.missing,
-  "EM=" + (100 * r.score.exact_match).toFixed(1) + "%", "ES=" + r.score.edit_similarity.toFixed(3),
-  r.score.pass_at_1 !== undefined ? "pass@1=" + (100 * r.score.pass_at_1).toFixed(1) + "%" : ""].join(" "));
+  r.score.pass_at_1 !== undefined ? "pass@1=" + (100 * r.score.pass_at_1).toFixed(1) + "%"
+    : "EM=" + (100 * r.score.exact_match).toFixed(1) + "% ES=" + r.score.edit_similarity.toFixed(3)].join(" "));
 ' "$base" "$out" "bench/results/quality-$name.json" "$shards" "$threads"
 echo "wrote bench/results/quality-$name.json"
