@@ -10,7 +10,8 @@
 # NAME      results go to bench/results/quality-NAME.json (both models, every suite, raw and post-processed)
 # SUITES    default: dev-ts-single dev-py-single dev-ts-multi dev-py-multi (add humaneval-single if time allows)
 # Env: SHARDS (processes per suite and model, default 1), THREADS (onnxruntime threads per process, default 1),
-#      SKIP_EXPORT=1 (OUT_DIR already exported and checked), BASE (the model compared with, default models/default).
+#      SKIP_EXPORT=1 (OUT_DIR already exported and checked), BASE (the model compared with, default models/default),
+#      LIMIT=N (only the first N tasks of each shard: a smoke run).
 # Steps: 1. native/py/export.py (8-bit block-wise weights, fp32 compute, the shipped tokenizer and config layout);
 # 2. native/py/reference.py OUT --write (golden.json's fp32_tokens/fp32_margin); 3. native/tools/parity.mjs (node
 # reproduces the fp32 tokens) and native/tools/golden.mjs --tol 1e-3 --write (parity.json "node"); 4. `infill-ls eval`
@@ -42,7 +43,7 @@ for s in "${suites[@]}"; do
     for m in base:"$base" ckpt:"$out"; do
       tag=${m%%:*} dir=${m#*:}
       $n19 node bin/infill-ls.js eval --tasks $tasks/$s.jsonl --out "$pred/$tag-$s.$k.jsonl" --model "$dir" --device cpu \
-        --threads "$threads" --shard "$k/$shards" > "$pred/$tag-$s.$k.log" 2>&1 &
+        --threads "$threads" --shard "$k/$shards" ${LIMIT:+--limit "$LIMIT"} > "$pred/$tag-$s.$k.log" 2>&1 &
       pids+=($!)
     done
   done
