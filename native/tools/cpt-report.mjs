@@ -17,7 +17,13 @@ if (!outFile || armArgs.length === 0 || armArgs.some((a) => !a.includes('='))) {
 const arms = {};
 for (const a of armArgs) {
   const [name, file] = a.split('=', 2);
-  const run = JSON.parse(readFileSync(file, 'utf8')).history?.runs?.at(-1);
+  let run;
+  try {
+    run = JSON.parse(readFileSync(file, 'utf8')).history?.runs?.at(-1);
+  } catch (e) {
+    console.error(`cpt-report: cannot read ${file}: ${e.message}`);
+    process.exit(2);
+  }
   if (!run?.eval_curves) {
     console.error(`cpt-report: ${file} has no history.runs[-1].eval_curves`);
     process.exit(2);
