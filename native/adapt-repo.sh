@@ -19,7 +19,7 @@ if [ -z "$py" ]; then
   for c in /usr/bin/python3 python3; do
     if "$c" -c 'import torch, onnx, numpy' 2>/dev/null; then py=$c; break; fi
   done
-  [ -n "$py" ] || { echo "adapt-repo: no python3 with torch, onnx and numpy (Debian: apt-get install python3-torch python3-onnx)" >&2; exit 2; }
+  py=${py:-python3}  # without torch: adapt_repo.py still checks the arguments, then says what is missing
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/adapt-repo.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

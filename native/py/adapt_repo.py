@@ -32,16 +32,23 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "../.."))
 sys.path.insert(0, HERE)
-from data import build_repo_stream, build_stream  # noqa: E402
-from model import LlamaLM  # noqa: E402
-from train import golden_agreement, state_dict_from_onnx  # noqa: E402
+
+
+def _load_heavy():
+    """numpy, torch and the training modules, imported after the arguments are checked (the checks need no torch)."""
+    global np, torch, F, build_repo_stream, build_stream, LlamaLM, golden_agreement, state_dict_from_onnx
+    try:
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        raise SystemExit(f"adapt-repo needs numpy, torch (1.13+) and onnx ({e}); Debian: apt-get install python3-torch python3-onnx")
+    from data import build_repo_stream, build_stream
+    from model import LlamaLM
+    from train import golden_agreement, state_dict_from_onnx
 
 
 class NodeTokenizer:
@@ -107,8 +114,7 @@ def sample_records(records, max_chars: int, seed: int):
     return out
 
 
-@torch.no_grad()
-def windows_loss(model, stream: torch.Tensor, seq: int, n: int, device, seed=0) -> float:
+def windows_loss(model, stream, seq: int, n: int, device, seed=0) -> float:
     """Mean next-token cross-entropy (nats) over n fixed seeded windows of seq tokens (all windows when shorter)."""
     if stream.numel() < seq + 2:
         raise SystemExit(f"evaluation stream of {stream.numel()} tokens is shorter than --seq {seq}")
@@ -118,7 +124,8 @@ def windows_loss(model, stream: torch.Tensor, seq: int, n: int, device, seed=0) 
     model.eval()
     for i in range(0, n, 8):
         x = stream[idx[i:i + 8, None] + torch.arange(seq + 1)].long().to(device)
-        logits = model.forward_train(x[:, :-1]).float()
+        with torch.no_grad():
+            logits = model.forward_train(x[:, :-1]).float()
         losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="sum").item())
     model.train()
     return sum(losses) / (n * seq)
@@ -187,6 +194,7 @@ def main():
         raise SystemExit("--replay must be in [0, 1)")
     if a.replay > 0 and not a.replay_data:
         raise SystemExit("--replay needs --replay-data (pre-training records, e.g. .work/corpus/npm-train.jsonl.xz)")
+    _load_heavy()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
