@@ -3,7 +3,8 @@
 # files of one package that is in neither the training corpus nor the dev set, and on the general dev tasks (forgetting).
 #   nice -n 19 bash bench/adapt-repo/run.sh        # writes bench/results/adapt-repo.{json,md}
 # Env: STEPS (16), BATCH (4), SEQ (256), REPLAY (0.25), TASKS (per held-out suite, 40), DEV_TASKS (per dev suite, 40),
-#      EVAL_WINDOWS (8 windows of SEQ tokens per loss measurement).
+#      EVAL_WINDOWS (8 windows of SEQ tokens per loss measurement), RESUME=1 (keep .work/adapt: skip the arms that have
+#      an adapt.json and the suites already scored; the loaded 2-core machine needs more than one sitting).
 # Package: comment-parser@1.4.9 (MIT), one of the six `split: "aside"` packages of native/corpus/npm-packages-v2.json,
 # never trained on (not in the v1 corpus that models/default was trained on, and set aside from v2).
 # Its kept files (native/tools/repo-files.mjs) are split by sha1(path) % 5: 0 = held out, else the adaptation repo.
@@ -16,7 +17,9 @@ STEPS=${STEPS:-16} BATCH=${BATCH:-4} SEQ=${SEQ:-256} REPLAY=${REPLAY:-0.25} TASK
 w=.work/adapt
 tgz=.work/corpus/npm-cache/comment-parser-1.4.9.tgz
 [ -s "$tgz" ] || { mkdir -p .work/corpus/npm-cache && (cd .work/corpus/npm-cache && npm pack comment-parser@1.4.9 >/dev/null); }
-rm -rf "$w/pkg" "$w/repo" "$w/out-"* && mkdir -p "$w/pkg" "$w/repo" "$w/tasks" "$w/pred"
+[ "${RESUME:-0}" = 1 ] || rm -rf "$w/pkg" "$w/repo" "$w/out-"* "$w/pred"
+if [ "${RESUME:-0}" != 1 ] || [ ! -s "$w/split.json" ]; then
+rm -rf "$w/pkg" "$w/repo" && mkdir -p "$w/pkg" "$w/repo" "$w/tasks" "$w/pred"
 tar -C "$w/pkg" -xzf "$tgz"
 node native/tools/repo-files.mjs "$w/pkg/package" > "$w/all.jsonl"
 # split, the adaptation repository (a copy of those files), replay records
@@ -47,13 +50,20 @@ node bench/quality/make-tasks.mjs --npm-dev "$w/heldout.jsonl" --out "$w/tasks/f
 cp "$w/tasks/full/dev-ts-single.jsonl" "$w/tasks/heldout-single.jsonl"
 cp "$w/tasks/full/dev-ts-multi.jsonl" "$w/tasks/heldout-multi.jsonl"
 for s in dev-ts-single dev-py-single; do head -n "$DEV_TASKS" .work/tasks/$s.jsonl > "$w/tasks/$s.jsonl"; done
+fi
 common=(--steps "$STEPS" --batch "$BATCH" --seq "$SEQ" --threads 2 --eval "heldout=$w/heldout.jsonl" --eval "dev_ts=bench/quality/data/npm-dev.jsonl.xz" --eval "dev_py=bench/quality/data/py-dev.jsonl.xz" --eval-windows "${EVAL_WINDOWS:-8}" --replay-chars 3000000)
-bash native/adapt-repo.sh "$w/repo" "$w/out-noreplay" "${common[@]}" 2>&1 | tee "$w/log-noreplay.txt"
-bash native/adapt-repo.sh "$w/repo" "$w/out-replay" "${common[@]}" --replay "$REPLAY" --replay-data "$w/replay.jsonl" 2>&1 | tee "$w/log-replay.txt"
+arm() {  # NAME [extra adapt-repo options]
+  local n=$1; shift
+  [ -s "$w/out-$n/adapt.json" ] && return 0
+  rm -rf "$w/out-$n"
+  bash native/adapt-repo.sh "$w/repo" "$w/out-$n" "${common[@]}" "$@" 2>&1 | tee "$w/log-$n.txt"
+}
+arm noreplay
+arm replay --replay "$REPLAY" --replay-data "$w/replay.jsonl"
 for m in base noreplay replay; do
   dir=$([ $m = base ] && echo models/default || echo "$w/out-$m")
   for s in heldout-single heldout-multi dev-ts-single dev-py-single; do
-    t0=$(date +%s.%N)
+    [ -s "$w/pred/$m-$s.score.json" ] && continue
     node bin/infill-ls.js eval --tasks "$w/tasks/$s.jsonl" --out "$w/pred/$m-$s.jsonl" --model "$dir" --device cpu >/dev/null 2>&1
     node bench/quality/score.mjs --tasks "$w/tasks/$s.jsonl" --pred "$w/pred/$m-$s.jsonl" > "$w/pred/$m-$s.score.json"
     echo "$m $s $(cat "$w/pred/$m-$s.score.json")" >&2
