@@ -18,14 +18,14 @@ const out = {
 };
 for (const [arm, dir] of Object.entries(arms)) {
   const r = { suites: {} };
+  const read = (f) => { try { return JSON.parse(readFileSync(f, 'utf8')); } catch { return null; } }; // an arm not (yet) run: null
   if (dir) {
-    const a = JSON.parse(readFileSync(`${dir}/adapt.json`, 'utf8'));
-    delete a.log;
-    r.adapt = a;
+    r.adapt = read(`${dir}/adapt.json`);
+    if (r.adapt) delete r.adapt.log;
   }
   for (const s of suites) {
-    const sc = JSON.parse(readFileSync(`${w}/pred/${arm}-${s}.score.json`, 'utf8'));
-    r.suites[s] = { n: sc.n, exact_match: sc.exact_match, edit_similarity: sc.edit_similarity };
+    const sc = read(`${w}/pred/${arm}-${s}.score.json`);
+    r.suites[s] = sc && { n: sc.n, exact_match: sc.exact_match, edit_similarity: sc.edit_similarity };
   }
   out.arms[arm] = r;
 }
@@ -42,24 +42,25 @@ const lines = [
   `Package: ${out.package}. Its ${split.files} kept files (native/tools/repo-files.mjs) split by sha1(path) % 5: ` +
     `${split.adapt} adaptation files (the REPO_DIR), ${split.heldout} held out (FIM tasks from their TypeScript files, bench/quality/make-tasks.mjs).`,
   `Adaptation: ${ad.steps} steps of ${ad.batch} x ${ad.seq} tokens (${ad.tokens_trained} tokens, peak LR ${ad.peak_lr}), ` +
-    `${ad.repo_tokens} repository tokens available; replay arm: ${out.arms.replay.adapt.replay} of the rows from v1 training files.`,
+    `${ad.repo_tokens} repository tokens available; replay arm: ${out.arms.replay.adapt?.replay ?? '(not run)'} of the rows from v1 training files.`,
   '',
   '| suite | metric | base | adapted, no replay | adapted, replay |',
   '|---|---|---|---|---|',
 ];
 for (const s of suites) {
   for (const m of ['exact_match', 'edit_similarity']) {
-    lines.push(`| ${s} (n=${out.arms.base.suites[s].n}) | ${m} % | ${Object.keys(arms).map((a) => pct(out.arms[a].suites[s][m])).join(' | ')} |`);
+    lines.push(`| ${s} (n=${out.arms.base.suites[s].n}) | ${m} % | ${Object.keys(arms).map((a) => pct(out.arms[a].suites[s]?.[m])).join(' | ')} |`);
   }
 }
 lines.push('', 'Next-token loss (nats, fixed windows; `repo_train` = the adaptation stream itself):', '',
   '| stream | base | adapted, no replay | adapted, replay |', '|---|---|---|---|');
 for (const k of Object.keys(ad.loss_before)) {
-  lines.push(`| ${k} | ${ad.loss_before[k]} | ${ad.loss_after[k]} | ${out.arms.replay.adapt.loss_after[k]} |`);
+  lines.push(`| ${k} | ${ad.loss_before[k]} | ${ad.loss_after[k]} | ${out.arms.replay.adapt?.loss_after[k] ?? '–'} |`);
 }
 lines.push('', '| arm | train s | data s | export s | total s | torch threads |', '|---|---|---|---|---|---|');
 for (const a of ['noreplay', 'replay']) {
   const x = out.arms[a].adapt;
+  if (!x) { lines.push(`| ${a} | not run | | | | |`); continue; }
   lines.push(`| ${a} | ${x.train_s} | ${x.data_s} | ${x.export_s} | ${x.total_s} | ${x.threads} |`);
 }
 writeFileSync('bench/results/adapt-repo.md', lines.join('\n') + '\n');
