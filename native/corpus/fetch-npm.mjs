@@ -693,4 +693,6 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+// the per-file filters are also the repository-adaptation command's (native/tools/repo-files.mjs)
+export { classifyPackage, deniedName };
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().catch((e) => { console.error(e); process.exit(1); });
