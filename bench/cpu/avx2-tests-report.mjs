@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' } } });
+process.chdir(new URL('../..', import.meta.url).pathname);
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' } } });
 if (!values.runs || !values.out) {
   console.error('usage: node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe TEXT --out PREFIX');
   process.exit(2);
@@ -30,6 +32,10 @@ for (const line of (values.probe ?? '').split('\n')) {
   const m = /^([^:]+):\s*(\{.*\})\s*$/.exec(line);
   if (m) probe[m[1].trim()] = JSON.parse(m[2]);
 }
+const readJson = (f) => (f && fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null);
+const kernelCheck = values['logit-diff']
+  ? { native: readJson(values['golden-native']), emulated: readJson(values['golden-emulated']), logitDiff: readJson(values['logit-diff']) }
+  : null;
 const ortVersion = JSON.parse(fs.readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')).version;
 
 /** Tests of these files that start a child process: the child is the host's node, so it runs natively. */
@@ -74,6 +80,7 @@ const report = {
   onnxruntimeNode: ortVersion,
   command: `nice -n 19 bash bench/cpu/avx2-tests.sh${values.argv ? ` ${values.argv}` : ''}`,
   timeoutScale: Number(process.env.INFILL_LS_TEST_TIMEOUT_SCALE ?? 30),
+  kernelCheck,
   summary,
   runs,
 };
@@ -92,6 +99,20 @@ const md = [
   `- Guest: QEMU user mode (TCG) \`-cpu ${guestCpu}\` (${report.guest.qemu}); its cpuid instruction says ${JSON.stringify(report.guest.cpuidProbe)} (host: ${JSON.stringify(report.host.cpuidProbe)}; \`bash bench/cpu/avx2.sh --probe\`). onnxruntime-node ${ortVersion} picks its kernels from cpuid, so the emulated runs take its AVX2 paths.`,
   `- Node ${report.node}. Under emulation \`INFILL_LS_TEST_TIMEOUT_SCALE=${report.timeoutScale}\` scales the model tests' timeouts and time budgets (test/runtime/helpers/timeout.ts).`,
   '',
+  ...(kernelCheck
+    ? [
+        '## Kernel check',
+        'The default model\'s teacher-forced logits on its 4 golden prompts (64 positions; `node native/tools/golden.mjs',
+        'models/default --tol 1e-3 --dump F`, natively and under `bench/cpu/avx2.sh`, compared by',
+        '`native/tools/logit-diff.mjs`):',
+        `- native vs emulated: max |Δlogit| ${kernelCheck.logitDiff?.max_abs_diff}, median per row ${kernelCheck.logitDiff?.median_row_max_abs_diff}, rows whose argmax differs ${kernelCheck.logitDiff?.rows_argmax_differs}. ${kernelCheck.logitDiff?.max_abs_diff > 0 ? 'Not zero, so the emulated CPU takes other kernels than the native one.' : 'Zero: the emulated run may have taken the same kernels as the native one, and then the emulated results below show little.'}`,
+        ...['native', 'emulated'].map((s) => {
+          const g = kernelCheck[s];
+          return g ? `- ${s}: positions agreeing with the fp32 reference where its margin exceeds 1e-3: ${g.clear_positions_agreeing}; teacher-forced agreement with fp32 ${g.teacher_forced_agreement_with_fp32_reference}; chunks of 7 vs one-shot max |Δlogit| ${g.max_abs_logit_diff_chunked7_vs_one_shot}; greedy follows the reference to its first near-tie ${g.greedy_follows_reference_to_first_near_tie}.` : `- ${s}: no result`;
+        }),
+        '',
+      ]
+    : []),
   '## Per file',
   'One vitest run per file and side: native `npx vitest run --pool=threads --maxWorkers=1 FILE`, emulated',
   '`bash bench/cpu/avx2.sh npx vitest run --pool=threads --maxWorkers=1 FILE`. Times are wall seconds of the whole run',

@@ -50,6 +50,17 @@ echo "$probe"
 # Build once (vitest's global setup builds again, incrementally, before each run).
 npx tsc -p tsconfig.json
 
+# Kernel check: the default model's teacher-forced logits on the golden prompts, native and emulated. A difference
+# above zero shows that the emulated CPU really takes other kernels (else the emulated runs would prove nothing);
+# native/tools/golden.mjs also reports agreement with the fp32 reference on each side.
+golden_native="$(node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/native.bin")"
+golden_emulated="$(bash bench/cpu/avx2.sh node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/emulated.bin")"
+logit_diff="$(node native/tools/logit-diff.mjs "$work/native.bin" "$work/emulated.bin")"
+echo "kernel check, native vs emulated logits: $logit_diff"
+printf '%s\n' "$golden_native" > "$work/golden-native.json"
+printf '%s\n' "$golden_emulated" > "$work/golden-emulated.json"
+printf '%s\n' "$logit_diff" > "$work/logit-diff.json"
+
 runs="$work/runs.jsonl"
 : > "$runs"
 i=0
@@ -90,5 +101,6 @@ for f in "${files[@]}"; do
   done
 done
 
-node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*"
+node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" \
+  --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json"
 echo "wrote $out.json and $out.md"
