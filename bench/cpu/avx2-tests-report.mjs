@@ -5,16 +5,26 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-process.chdir(new URL('../..', import.meta.url).pathname);
-
-const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' }, planned: { type: 'string' }, keep: { type: 'string' }, 'keep-name': { type: 'string' } } });
 if (!values.runs || !values.out) {
   console.error('usage: node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe TEXT --out PREFIX');
   process.exit(2);
 }
-const runs = fs.readFileSync(values.runs, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+// Paths as given (relative to the caller's directory), then work from the repository root.
+for (const k of ['runs', 'out', 'keep', 'golden-native', 'golden-emulated', 'logit-diff']) if (values[k]) values[k] = path.resolve(values[k]);
+process.chdir(new URL('../..', import.meta.url).pathname);
+const newRuns = fs.readFileSync(values.runs, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+// KEEP: an earlier report's rows for the files this run did not run (each row keeps the commit it ran at).
+const kept = values.keep ? JSON.parse(fs.readFileSync(values.keep, 'utf8')) : null;
+const keptRuns = (kept?.runs ?? [])
+  .map((r) => ({ commit: kept.commit?.slice(0, 7), ...r, keptFrom: r.keptFrom ?? kept.date }))
+  .filter((r) => !newRuns.some((n) => n.file === r.file && n.side === r.side));
+const runs = [...keptRuns, ...newRuns];
+const newFiles = new Set(newRuns.map((r) => r.file));
+const planned = Number(values.planned ?? newFiles.size);
 
 const sh = (cmd, args) => {
   try {
@@ -59,6 +69,8 @@ const summary = files.map((file) => {
       failed: count(r.tests, 'failed'),
       skipped: (r.tests ?? []).filter((t) => t.status !== 'passed' && t.status !== 'failed').length,
       wallS: r.wallS,
+      commit: r.commit ?? null,
+      ...(r.keptFrom ? { keptFrom: r.keptFrom } : {}),
     };
   }
   if (NATIVE_CHILDREN[file]) row.nativeChildren = NATIVE_CHILDREN[file];
@@ -78,7 +90,9 @@ const report = {
   guest: { qemuCpu: guestCpu, cpuidProbe: probe[guestCpu] ?? null, qemu: sh('qemu-x86_64', ['--version'])?.split('\n')[0] ?? null },
   node: process.version,
   onnxruntimeNode: ortVersion,
-  command: `nice -n 19 bash bench/cpu/avx2-tests.sh${values.argv ? ` ${values.argv}` : ''}`,
+  command: `${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}nice -n 19 bash bench/cpu/avx2-tests.sh${values.argv ? ` ${values.argv}` : ''}`,
+  finished: `${newFiles.size} of ${planned} files of this run`,
+  keptFrom: kept ? { report: values['keep-name'], date: kept.date, commit: kept.commit } : null,
   timeoutScale: Number(process.env.INFILL_LS_TEST_TIMEOUT_SCALE ?? 30),
   kernelCheck,
   summary,
@@ -87,12 +101,13 @@ const report = {
 fs.writeFileSync(`${values.out}.json`, `${JSON.stringify(report, null, 1)}\n`);
 
 const yes = (b) => (b ? 'yes' : 'no');
-const cell = (s) => (s ? `${s.result} ${s.passed}/${s.passed + s.failed}${s.skipped ? ` (+${s.skipped} not run)` : ''}, ${s.wallS} s` : '—');
+const cell = (s) => (s ? `${s.result} ${s.passed}/${s.passed + s.failed}${s.skipped ? ` (+${s.skipped} not run)` : ''}, ${s.wallS} s${s.commit ? ` @${s.commit}` : ''}${s.keptFrom ? ' (kept)' : ''}` : '—');
 const failures = runs.filter((r) => r.rc !== 0);
 const md = [
   '# Tests on an emulated AVX2-only CPU',
   '',
-  `Written by \`${report.command}\` on ${report.date} at commit ${report.commit}${report.worktreeClean ? '' : ' (with uncommitted changes)'}.`,
+  `Written by \`${report.command}\` on ${report.date} at commit ${report.commit}${report.worktreeClean ? '' : ' (with uncommitted changes)'}; ${report.finished} finished.`,
+  ...(kept ? [`Rows marked (kept) come from ${values['keep-name']} (written ${kept.date}); every row names the commit its run used.`] : []),
   '',
   '## CPUs',
   `- Host: ${report.host.cpu}, ${report.host.cores} cores; flags: ${relevant.map((f) => `${f} ${yes(report.host.flags[f])}`).join(', ')}.`,

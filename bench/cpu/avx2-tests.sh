@@ -8,6 +8,9 @@
 #   OUT=/tmp/x bash bench/cpu/avx2-tests.sh ...              write /tmp/x.json and /tmp/x.md instead
 #   NATIVE=0 bash bench/cpu/avx2-tests.sh ...                emulated runs only
 #   FILE_TIMEOUT_S=5400 (default): a file's run is killed after that long and recorded as timed out.
+#   KEEP=bench/results/avx2-tests.json bash bench/cpu/avx2-tests.sh FILES...   re-run FILES and keep that report's
+#                                            rows for the other files (each row names the commit it ran at)
+# The report is rewritten after every file, so an interrupted run leaves the files finished so far.
 # Needs qemu-x86_64 (apt-get install -y qemu-user, QEMU >= 7.2) and cc (for the guest's cpuid probe).
 # Times under emulation are tens of times the native ones and say nothing about speed; they show what each file costs.
 set -euo pipefail
@@ -61,6 +64,13 @@ printf '%s\n' "$golden_native" > "$work/golden-native.json"
 printf '%s\n' "$golden_emulated" > "$work/golden-emulated.json"
 printf '%s\n' "$logit_diff" > "$work/logit-diff.json"
 
+report() {
+  node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
+    ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} \
+    --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json"
+}
+keep_src="${KEEP:-}"
+if [[ -n "$keep_src" ]]; then cp "$keep_src" "$work/keep.json"; fi
 runs="$work/runs.jsonl"
 : > "$runs"
 i=0
@@ -74,6 +84,7 @@ for f in "${files[@]}"; do
     vitest_args=(vitest run --pool=threads --maxWorkers=1 --reporter=verbose --reporter=json "--outputFile.json=$json" "$f")
     if [[ "$side" == "emulated" ]]; then cmd=(bash bench/cpu/avx2.sh npx "${vitest_args[@]}"); else cmd=(npx "${vitest_args[@]}"); fi
     echo "== [$i/${#files[@]}] $side: ${cmd[*]}"
+    commit="$(git rev-parse --short HEAD)$([[ -n "$(git status --porcelain --untracked-files=no -- test server bench/cpu)" ]] && echo '+changes')"
     up0="$(uptime)"
     t0="$(date +%s.%N)"
     set +e
@@ -85,7 +96,7 @@ for f in "${files[@]}"; do
     tail -n 4 "$log" | sed 's/^/   /'
     node -e '
       const fs = require("fs");
-      const [file, side, rc, t0, t1, up0, up1, json, log, cmd] = process.argv.slice(1);
+      const [file, side, rc, t0, t1, up0, up1, json, log, cmd, runsFile, commit] = process.argv.slice(1);
       let tests = [];
       try {
         const r = JSON.parse(fs.readFileSync(json, "utf8"));
@@ -93,14 +104,12 @@ for f in "${files[@]}"; do
           tests.push({ name: a.fullName ?? a.title, status: a.status, ms: a.duration ?? null, failure: (a.failureMessages ?? []).join("\n").slice(0, 2000) || undefined });
       } catch { tests = null; }
       const text = fs.readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
-      const row = { file, side, command: cmd, rc: Number(rc), timedOut: Number(rc) === 124 || Number(rc) === 137,
+      const row = { file, side, commit, command: cmd, rc: Number(rc), timedOut: Number(rc) === 124 || Number(rc) === 137,
         wallS: Math.round((Number(t1) - Number(t0)) * 10) / 10, uptimeBefore: up0.trim(), uptimeAfter: up1.trim(), tests,
         logTail: Number(rc) === 0 ? undefined : text.split("\n").slice(-60).join("\n") };
-      fs.appendFileSync(process.argv[11], JSON.stringify(row) + "\n");
-    ' "$f" "$side" "$rc" "$t0" "$t1" "$up0" "$up1" "$json" "$log" "${cmd[*]}" "$runs"
+      fs.appendFileSync(runsFile, JSON.stringify(row) + "\n");
+    ' "$f" "$side" "$rc" "$t0" "$t1" "$up0" "$up1" "$json" "$log" "${cmd[*]}" "$runs" "$commit"
   done
+  report "$@"
 done
-
-node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" \
-  --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json"
 echo "wrote $out.json and $out.md"
