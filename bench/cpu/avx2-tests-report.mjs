@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' }, planned: { type: 'string' }, keep: { type: 'string' }, 'keep-name': { type: 'string' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' }, planned: { type: 'string' }, keep: { type: 'string' }, 'keep-name': { type: 'string' }, fixtures: { type: 'string' } } });
 if (!values.runs || !values.out) {
   console.error('usage: node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe TEXT --out PREFIX');
   process.exit(2);
 }
 // Paths as given (relative to the caller's directory), then work from the repository root.
-for (const k of ['runs', 'out', 'keep', 'golden-native', 'golden-emulated', 'logit-diff']) if (values[k]) values[k] = path.resolve(values[k]);
+for (const k of ['runs', 'out', 'keep', 'fixtures', 'golden-native', 'golden-emulated', 'logit-diff']) if (values[k]) values[k] = path.resolve(values[k]);
 process.chdir(new URL('../..', import.meta.url).pathname);
 const newRuns = fs.readFileSync(values.runs, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 // KEEP: an earlier report's rows for the files this run did not run (each row keeps the commit it ran at).
@@ -44,7 +44,7 @@ for (const line of (values.probe ?? '').split('\n')) {
 }
 const readJson = (f) => (f && fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null);
 const kernelCheck = values['logit-diff']
-  ? { native: readJson(values['golden-native']), emulated: readJson(values['golden-emulated']), logitDiff: readJson(values['logit-diff']) }
+  ? { native: readJson(values['golden-native']), emulated: readJson(values['golden-emulated']), logitDiff: readJson(values['logit-diff']), fixtures: readJson(values.fixtures) }
   : null;
 const ortVersion = JSON.parse(fs.readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')).version;
 
@@ -125,6 +125,12 @@ const md = [
           const g = kernelCheck[s];
           return g ? `- ${s}: positions agreeing with the fp32 reference where its margin exceeds 1e-3: ${g.clear_positions_agreeing}; teacher-forced agreement with fp32 ${g.teacher_forced_agreement_with_fp32_reference}; chunks of 7 vs one-shot max |Δlogit| ${g.max_abs_logit_diff_chunked7_vs_one_shot}; greedy follows the reference to its first near-tie ${g.greedy_follows_reference_to_first_near_tie}.` : `- ${s}: no result`;
         }),
+        ...(kernelCheck.fixtures
+          ? [
+              `- Tiny fixtures (\`node bench/cpu/fixture-margins.mjs\`, teacher-forced along their golden paths): native vs emulated max |Δlogit| ${kernelCheck.fixtures.diff?.max_abs_logit_diff}; ` +
+                Object.entries(kernelCheck.fixtures.emulated ?? {}).map(([n, f]) => `${n}: argmax = golden at ${f.argmax_is_golden}/${f.positions} positions emulated (${kernelCheck.fixtures.native?.[n]?.argmax_is_golden}/${kernelCheck.fixtures.native?.[n]?.positions} native), smallest top-2 margin ${f.min_top2_margin}`).join('; ') + '.',
+            ]
+          : []),
         '',
       ]
     : []),

@@ -63,11 +63,17 @@ echo "kernel check, native vs emulated logits: $logit_diff"
 printf '%s\n' "$golden_native" > "$work/golden-native.json"
 printf '%s\n' "$golden_emulated" > "$work/golden-emulated.json"
 printf '%s\n' "$logit_diff" > "$work/logit-diff.json"
+# The same for the tiny fixtures' golden paths (test/runtime/fixtures.test.ts compares their tokens exactly).
+fixtures_native="$(node bench/cpu/fixture-margins.mjs --dump "$work/fx-native.bin")"
+fixtures_emulated="$(bash bench/cpu/avx2.sh node bench/cpu/fixture-margins.mjs --dump "$work/fx-emulated.bin")"
+fixtures_diff="$(node bench/cpu/fixture-margins.mjs --compare "$work/fx-native.bin" "$work/fx-emulated.bin")"
+echo "kernel check, fixtures: $fixtures_diff"
+printf '{"native":%s,"emulated":%s,"diff":%s}\n' "$fixtures_native" "$fixtures_emulated" "$fixtures_diff" > "$work/fixtures.json"
 
 report() {
   node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
     ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} \
-    --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json"
+    --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json" --fixtures "$work/fixtures.json"
 }
 keep_src="${KEEP:-}"
 if [[ -n "$keep_src" ]]; then cp "$keep_src" "$work/keep.json"; fi
