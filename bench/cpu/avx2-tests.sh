@@ -23,6 +23,8 @@ file_timeout="${FILE_TIMEOUT_S:-5400}"
 # Every test file that loads onnxruntime-node in the vitest process (worker threads included) and runs a model:
 # the default model, the tiny fixtures under test/fixtures/models, synthetic ONNX graphs. A few of their tests also
 # spawn child processes; those children run natively (QEMU user mode does not follow exec) and are listed as such.
+# In order of how much their assertions rest on the model's numbers (an interrupted run covers the first ones).
+# Not listed: test/cache/sticky-trim.test.ts loads the default model only for its tokenizer (no model run).
 default_files=(
   test/engine/default-model.test.ts
   test/engine/prefix-cache.test.ts
@@ -30,18 +32,17 @@ default_files=(
   test/runtime/packed-prefill.test.ts
   test/runtime/fixtures.test.ts
   test/runtime/qwen-layouts.test.ts
+  test/engine/decode-modes.test.ts
+  test/engine/postprocess-wiring.test.ts
+  test/engine/cross-file-prompt.test.ts
+  test/decoding/decode-kv-window.test.ts
+  test/engine/cli.test.ts
+  test/engine/warm-and-reuse.test.ts
   test/runtime/synthetic.test.ts
   test/runtime/errors.test.ts
   test/engine/engine.test.ts
-  test/engine/cli.test.ts
-  test/engine/decode-modes.test.ts
-  test/engine/cross-file-prompt.test.ts
-  test/engine/postprocess-wiring.test.ts
-  test/engine/warm-and-reuse.test.ts
-  test/decoding/decode-kv-window.test.ts
-  test/model-host/worker-host.test.ts
-  test/cache/sticky-trim.test.ts
   test/e2e/real-model.test.ts
+  test/model-host/worker-host.test.ts
 )
 if [[ $# -gt 0 ]]; then files=("$@"); else files=("${default_files[@]}"); fi
 for f in "${files[@]}"; do [[ -f "$f" ]] || { echo "avx2-tests.sh: no such file: $f" >&2; exit 2; }; done

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { offsetOf, parseTask, runComplete, runEval } from '../../server/src/cli/index.js';
 import { createEngine } from '../../server/src/engine/index.js';
 import { defaultModelDir, packageRoot } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
 
 const synth = writeSyntheticModelDir({ layout: 'per-layer' });
@@ -62,7 +63,7 @@ describe('runComplete on a CRLF file (issue 12 item 1, default model)', () => {
     expect(a.completion.trim()).not.toBe('');
     expect(b.completion).toBe(a.completion.replace(/\n/g, '\r\n'));
     expect(b.completion).not.toMatch(/\r(?!\n)/);
-  }, 120_000);
+  }, modelTimeout(120_000));
 });
 
 test('the default model directory is models/default under the package root, wherever the cwd is', () => {
