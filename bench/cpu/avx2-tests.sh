@@ -91,7 +91,8 @@ for f in "${files[@]}"; do
     vitest_args=(vitest run --pool=threads --maxWorkers=1 --reporter=verbose --reporter=json "--outputFile.json=$json" "$f")
     if [[ "$side" == "emulated" ]]; then cmd=(bash bench/cpu/avx2.sh npx "${vitest_args[@]}"); else cmd=(npx "${vitest_args[@]}"); fi
     echo "== [$i/${#files[@]}] $side: ${cmd[*]}"
-    commit="$(git rev-parse --short HEAD)$([[ -n "$(git status --porcelain --untracked-files=no -- test server bench/cpu)" ]] && echo '+changes')"
+    commit="$(git rev-parse --short HEAD)"
+    if [[ -n "$(git status --porcelain --untracked-files=no -- test server bench/cpu)" ]]; then commit="$commit+changes"; fi
     up0="$(uptime)"
     t0="$(date +%s.%N)"
     set +e
