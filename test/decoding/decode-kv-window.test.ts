@@ -5,6 +5,7 @@ import { Generator } from '../../server/src/decoding/index.js';
 import { loadBundle, type LoadedBundle } from '../../server/src/engine/load.js';
 import type { KvCache } from '../../server/src/runtime/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 import { FakeCache, FakeLm } from './helpers/fake-lm.js';
 
 /** A fake cache that can evict: its token list loses the positions, as the runtime KvCache's tensors do. */
@@ -128,7 +129,7 @@ describe('Generator decodeKvWindow on models/default', () => {
   });
   const ids = (n: number) => Array.from({ length: n }, (_, i) => 200 + ((i * 37) % 5000));
 
-  test('bounded KV on the real runtime; position ids continue; the prompt cache stays exact', { timeout: 120_000 }, async () => {
+  test('bounded KV on the real runtime; position ids continue; the prompt cache stays exact', { timeout: modelTimeout(120_000) }, async () => {
     b = await loadBundle({ modelDir: defaultModelDir, device: 'cpu', intraOpNumThreads: 1 });
     const p = ids(100);
     const gen = new Generator(b.model, { decodeKvWindow: 32 });

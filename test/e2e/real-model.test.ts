@@ -7,6 +7,7 @@ import path from 'node:path';
 import { connect } from '../api/client.js';
 import { createEngine } from '../../server/src/engine/engine.js';
 import { ROOT, spawnLsp, spawnWs } from './spawn.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
 /** INFILL_LS_TEST_MODEL points these tests at another model directory (for trying them before the default lands). */
 const override = process.env.INFILL_LS_TEST_MODEL;
@@ -36,7 +37,7 @@ describe('real default model', () => {
     }
     expect(nonEmpty).toBeGreaterThanOrEqual(2);
     await engine.dispose();
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   it('serves inline completions over LSP stdio with the default model (no --model-dir)', async () => {
     const lsp = spawnLsp(['serve', '--stdio', '--device', 'cpu', ...MODEL_ARGS]);

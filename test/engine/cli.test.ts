@@ -7,6 +7,7 @@ import { languageOf } from '../../server/src/cli/args.js';
 import { defaultMaxCandidates } from '../../server/src/documents/index.js';
 import { createEngine } from '../../server/src/engine/index.js';
 import { defaultModelDir, packageRoot } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
 
 const synth = writeSyntheticModelDir({ layout: 'per-layer' });
@@ -76,7 +77,7 @@ describe('runComplete on a CRLF file (issue 12 item 1, default model)', () => {
     expect(a.completion.trim()).not.toBe('');
     expect(b.completion).toBe(a.completion.replace(/\n/g, '\r\n'));
     expect(b.completion).not.toMatch(/\r(?!\n)/);
-  }, 120_000);
+  }, modelTimeout(120_000));
 });
 
 test('the default model directory is models/default under the package root, wherever the cwd is', () => {

@@ -5,6 +5,7 @@ import { afterAll, expect, test } from 'vitest';
 import { createEngine, type Engine } from '../../server/src/engine/engine.js';
 import type { CompletionContext, CrossFileContext } from '../../server/src/engine/types.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
 const never = new AbortController().signal;
 const engines: Engine[] = [];
@@ -51,4 +52,4 @@ test('cross-file chunks enter the prompt and keep the KV prefix while typing', a
     expect(typed.timings.prefillTokens).toBeLessThan(10);
     expect(typed.timings.promptTokens - typed.timings.prefillTokens).toBeGreaterThan(withContext.timings.promptTokens - 10);
   }
-});
+}, modelTimeout(20_000));

@@ -8,6 +8,7 @@ import type { CompletionContext } from '../../server/src/engine/types.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
 import { writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
 const bundle = await loadBundle({ modelDir: defaultModelDir, device: 'cpu', intraOpNumThreads: 1 });
 const engines: Engine[] = [];
@@ -45,7 +46,7 @@ describe('self-infilling on models/default', () => {
     expect(si.trace.interruptedAt).toBeNull();
     expect(si.raw).toBe(fim.raw);
     expect(fim.raw.length).toBeGreaterThan(0);
-  });
+  }, modelTimeout(20_000));
 
   test('tau = 1 interrupts before the first token and writes the function end from `return` first', async () => {
     const r = await run(py, settings({ tau: 1 }));
@@ -57,7 +58,7 @@ describe('self-infilling on models/default', () => {
     const prefilled = r.modelTokens - r.generatedTokens;
     expect(prefilled).toBeLessThanOrEqual(2 * r.promptTokens + 40);
     expect(prefilled).toBeGreaterThan(r.promptTokens);
-  });
+  }, modelTimeout(20_000));
 
   test('a loop either replaces the result or is rejected as degenerate, and says which', async () => {
     const r = await run(py, settings({ tau: 1, loops: 1 }));
@@ -65,7 +66,7 @@ describe('self-infilling on models/default', () => {
     const once = await run(py, settings({ tau: 1, loops: 0 }));
     if (r.trace.loopsRejected === 1) expect(r.raw).toBe(once.raw);
     else expect(r.raw).toMatch(/\breturn\b/);
-  });
+  }, modelTimeout(20_000));
 });
 
 describe('engine candidates (synthetic model)', () => {

@@ -5,9 +5,13 @@ import { createEngine } from '../../server/src/engine/index.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
 import { postprocess } from '../../server/src/postprocess/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
-const on = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false });
-const off = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, postprocess: false });
+// The decoding time budget (3 s) scales with the timeouts: under CPU emulation (bench/cpu/avx2.sh) a budget cut at a
+// different token in the two engines would make their texts differ.
+const timeBudgetMs = modelTimeout(3000);
+const on = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, timeBudgetMs });
+const off = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, postprocess: false, timeBudgetMs });
 afterAll(async () => {
   await on.dispose();
   await off.dispose();
@@ -39,4 +43,4 @@ test('engine text = postprocess(raw text) for every context, and the chain chang
   }
   // Otherwise this test could not tell a wired chain from a missing one.
   expect(changed).toBeGreaterThan(0);
-});
+}, modelTimeout(20_000));

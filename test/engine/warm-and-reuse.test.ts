@@ -6,10 +6,11 @@ import { createEngine, type Engine, type EngineOptions } from '../../server/src/
 import type { CompletionContext, CompletionResult } from '../../server/src/engine/types.js';
 import type { SchedulerEvent } from '../../server/src/scheduler/index.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 
 const src = fs.readFileSync(path.join(import.meta.dirname, '../../server/src/runtime/model.ts'), 'utf8');
 const never = new AbortController().signal;
-const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 256, maxSuffixTokens: 64, maxNewTokens: 8, prefillChunkSize: 32 };
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 256, maxSuffixTokens: 64, maxNewTokens: 8, prefillChunkSize: 32, timeBudgetMs: modelTimeout(3000) };
 
 const engines: Engine[] = [];
 async function engine(options: Partial<EngineOptions> = {}): Promise<{ e: Engine; events: SchedulerEvent[] }> {
@@ -55,7 +56,7 @@ describe('background warming', () => {
     expect(afterTyping.timings.prefillTokens).toBeLessThanOrEqual(5);
     // Warming what is already cached runs nothing.
     expect(await e2.warm(ctx('file:///w.ts', typed, cursors[0]! + 1))).toBe('cached');
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('several documents warmed at once use one packed prefill; each first request is warm', async () => {
     const { e } = await engine();
@@ -68,7 +69,7 @@ describe('background warming', () => {
     // One by one when packing is off: the same warm first requests.
     const { e: single } = await engine({ warmPacked: false });
     expect(await Promise.all(cursors.map((c, i) => single.warm(ctx(`file:///s${i}.ts`, src, c))))).toEqual(['warmed', 'warmed', 'warmed']);
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('an interactive request pre-empts warming at a chunk boundary; the warming finishes afterwards', async () => {
     const { e, events } = await engine({ maxPrefixTokens: 768, maxSuffixTokens: 256 });
@@ -87,7 +88,7 @@ describe('background warming', () => {
     // The warmed document's first request is warm.
     const w = ok(await e.complete(ctx('file:///long.ts', src, src.length - 2000), never));
     expect(w.timings.prefillTokens).toBe(1);
-  }, 60_000);
+  }, modelTimeout(60_000));
 });
 
 describe('completion-level reuse', () => {
@@ -118,7 +119,7 @@ describe('completion-level reuse', () => {
     ok(await off.complete(ctx('file:///t.ts', src, cur), never));
     const r2 = ok(await off.complete(ctx('file:///t.ts', src.slice(0, cur) + shown[0] + src.slice(cur), cur + 1), never));
     expect(r2.cache).toMatch(/^kv-prefix:/);
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('after an accept, the next completion is computed speculatively and served from the cache', async () => {
     const { e } = await engine();
@@ -139,7 +140,7 @@ describe('completion-level reuse', () => {
     const want = ok(await plain.complete(ctx('file:///s.ts', after, cur + accepted.length), never));
     expect(want.cache).toMatch(/^kv-prefix:/);
     expect(next.candidates.map((c) => c.text)).toEqual(want.candidates.map((c) => c.text));
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('a request that arrives while its speculation is running waits for it instead of running the model again', async () => {
     const { e, events } = await engine();
@@ -154,7 +155,7 @@ describe('completion-level reuse', () => {
     expect(next.cache).toBe('completion-reuse:speculative');
     // Only the speculation's own prefill ran (background chunks), nothing interactive.
     expect(events.slice(before).filter((ev) => ev.type === 'chunk' && ev.priority === 'interactive')).toEqual([]);
-  }, 60_000);
+  }, modelTimeout(60_000));
 
   test('an empty speculative completion answers the request it was computed for, without decoding it again', async () => {
     // A single-line completion that ends its line: after the accept the model has nothing more for that line.
@@ -176,5 +177,5 @@ describe('completion-level reuse', () => {
     expect(next.cache).toBe('completion-reuse:speculative');
     expect(next.candidates).toEqual([]);
     expect(events.slice(before).filter((ev) => ev.type === 'chunk' && ev.priority === 'interactive')).toEqual([]);
-  }, 60_000);
+  }, modelTimeout(60_000));
 });

@@ -11,6 +11,7 @@ import { createWorkerHost, type WorkerHost } from '../../server/src/model-host/i
 import type { SchedulerEvent } from '../../server/src/scheduler/index.js';
 import type { CompletionContext, EngineStatus } from '../../server/src/engine/types.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
+import { modelTimeout } from '../runtime/helpers/timeout.js';
 import { Tokenizer } from '../../server/src/tokenizer/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -81,7 +82,7 @@ describe('model worker', () => {
     // keeps firing while each chunk runs.
     const during = ticksAtChunk.at(-1)! - ticksAtChunk[0]!;
     expect(during).toBeGreaterThan(2 * (chunks.length - 1));
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   it('a cancel reaches the worker between prefill chunks: the job stops early and the request answers cancelled at once', async () => {
     // Caches off: an aborted job stops at the next chunk boundary (with caches on it would go on in the background).
@@ -106,7 +107,7 @@ describe('model worker', () => {
     const promptTokens = Tokenizer.fromFiles(path.join(defaultModelDir, 'tokenizer.json'), path.join(defaultModelDir, 'tokenizer_config.json')).encode(LONG_PREFIX).length;
     expect(promptTokens).toBeGreaterThan(1800);
     expect(ran.at(-1)!.to).toBeLessThan(promptTokens - 256);
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   it('a crashed worker degrades the status with the reason, and the next request starts a new one', async () => {
     const { engine, host } = start();
@@ -125,7 +126,7 @@ describe('model worker', () => {
     expect(host.threadId()).not.toBeNull();
     expect(host.threadId()).not.toBe(firstThread);
     expect(statuses.map((s) => s.state)).toEqual(expect.arrayContaining(['degraded', 'loading', 'ready']));
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   it('starts a second host\'s worker only after the first one exited (one model worker per process at a time)', async () => {
     const a = start();
@@ -142,7 +143,7 @@ describe('model worker', () => {
     expect((await pending).kind).toBe('ok');
     expect(b.host.threadId()).not.toBeNull();
     expect(b.engine.status().state).toBe('ready');
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   it("sends the worker's stdout to stderr, never to process stdout, and lets the process exit", () => {
     // A child process with its own worker: the worker writes to stdout (console.log) and crashes; then the host is

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Writes bench/results/avx2-tests.{json,md} from the per-file runs that bench/cpu/avx2-tests.sh collected (one JSON
+// line per file and side). Not meant to be run by hand: run bench/cpu/avx2-tests.sh.
+//   node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe "host: {...}\nEPYC-Rome: {...}" --out PREFIX [--argv "..."]
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, argv: { type: 'string', default: '' }, 'golden-native': { type: 'string' }, 'golden-emulated': { type: 'string' }, 'logit-diff': { type: 'string' }, planned: { type: 'string' }, keep: { type: 'string' }, 'keep-name': { type: 'string' }, fixtures: { type: 'string' } } });
+if (!values.runs || !values.out) {
+  console.error('usage: node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe TEXT --out PREFIX');
+  process.exit(2);
+}
+// Paths as given (relative to the caller's directory), then work from the repository root.
+for (const k of ['runs', 'out', 'keep', 'fixtures', 'golden-native', 'golden-emulated', 'logit-diff']) if (values[k]) values[k] = path.resolve(values[k]);
+process.chdir(new URL('../..', import.meta.url).pathname);
+const newRuns = fs.readFileSync(values.runs, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+// KEEP: an earlier report's rows for the files this run did not run (each row keeps the commit it ran at).
+const kept = values.keep ? JSON.parse(fs.readFileSync(values.keep, 'utf8')) : null;
+const keptRuns = (kept?.runs ?? [])
+  .map((r) => ({ commit: kept.commit?.slice(0, 7), ...r, keptFrom: r.keptFrom ?? kept.date }))
+  .filter((r) => !newRuns.some((n) => n.file === r.file && n.side === r.side));
+const runs = [...keptRuns, ...newRuns];
+const newFiles = new Set(newRuns.map((r) => r.file));
+const planned = Number(values.planned ?? newFiles.size);
+
+const sh = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+};
+const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+const hostFlags = new Set((/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
+const relevant = ['avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_tile', 'amx_int8', 'amx_bf16'];
+const guestCpu = process.env.QEMU_CPU ?? 'EPYC-Rome';
+const probe = {};
+for (const line of (values.probe ?? '').split('\n')) {
+  const m = /^([^:]+):\s*(\{.*\})\s*$/.exec(line);
+  if (m) probe[m[1].trim()] = JSON.parse(m[2]);
+}
+const readJson = (f) => (f && fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null);
+const kernelCheck = values['logit-diff']
+  ? { native: readJson(values['golden-native']), emulated: readJson(values['golden-emulated']), logitDiff: readJson(values['logit-diff']), fixtures: readJson(values.fixtures) }
+  : null;
+const ortVersion = JSON.parse(fs.readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')).version;
+
+/** Tests of these files that start a child process: the child is the host's node, so it runs natively. */
+const NATIVE_CHILDREN = {
+  'test/runtime/qwen-layouts.test.ts': "'the CLI completes with the GroupQueryAttention fixture' and 'a finished CLI command exits with its code…' run the CLI in a child process",
+  'test/model-host/worker-host.test.ts': "'sends the worker's stdout to stderr…' runs a child process (the model worker of the other tests is a thread: emulated)",
+  'test/e2e/real-model.test.ts': 'only the first test (the engine in-process) is emulated; the LSP and WebSocket tests spawn the server',
+};
+
+const files = [...new Set(runs.map((r) => r.file))];
+const count = (tests, status) => (tests ?? []).filter((t) => t.status === status).length;
+const summary = files.map((file) => {
+  const side = (s) => runs.find((r) => r.file === file && r.side === s);
+  const row = { file };
+  for (const s of ['native', 'emulated']) {
+    const r = side(s);
+    if (!r) continue;
+    row[s] = {
+      result: r.timedOut ? 'timed out' : r.rc === 0 ? 'passed' : 'failed',
+      passed: count(r.tests, 'passed'),
+      failed: count(r.tests, 'failed'),
+      skipped: (r.tests ?? []).filter((t) => t.status !== 'passed' && t.status !== 'failed').length,
+      wallS: r.wallS,
+      commit: r.commit ?? null,
+      ...(r.keptFrom ? { keptFrom: r.keptFrom } : {}),
+    };
+  }
+  if (NATIVE_CHILDREN[file]) row.nativeChildren = NATIVE_CHILDREN[file];
+  return row;
+});
+
+const report = {
+  date: new Date().toISOString(),
+  commit: sh('git', ['rev-parse', 'HEAD']),
+  worktreeClean: sh('git', ['status', '--porcelain', '--untracked-files=no']) === '',
+  host: {
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? null,
+    cores: os.cpus().length,
+    flags: Object.fromEntries(relevant.map((f) => [f, hostFlags.has(f)])),
+    cpuidProbe: probe.host ?? null,
+  },
+  guest: { qemuCpu: guestCpu, cpuidProbe: probe[guestCpu] ?? null, qemu: sh('qemu-x86_64', ['--version'])?.split('\n')[0] ?? null },
+  node: process.version,
+  onnxruntimeNode: ortVersion,
+  command: `${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}nice -n 19 bash bench/cpu/avx2-tests.sh${values.argv ? ` ${values.argv}` : ''}`,
+  finished: `${newFiles.size} of ${planned} files of this run`,
+  keptFrom: kept ? { report: values['keep-name'], date: kept.date, commit: kept.commit } : null,
+  timeoutScale: Number(process.env.INFILL_LS_TEST_TIMEOUT_SCALE ?? 30),
+  kernelCheck,
+  summary,
+  runs,
+};
+fs.writeFileSync(`${values.out}.json`, `${JSON.stringify(report, null, 1)}\n`);
+
+const yes = (b) => (b ? 'yes' : 'no');
+const cell = (s) => (s ? `${s.result} ${s.passed}/${s.passed + s.failed}${s.skipped ? ` (+${s.skipped} not run)` : ''}, ${s.wallS} s${s.commit ? ` @${s.commit}` : ''}${s.keptFrom ? ' (kept)' : ''}` : '—');
+const failures = runs.filter((r) => r.rc !== 0);
+const md = [
+  '# Tests on an emulated AVX2-only CPU',
+  '',
+  `Written by \`${report.command}\` on ${report.date} at commit ${report.commit}${report.worktreeClean ? '' : ' (with uncommitted changes)'}; ${report.finished} finished.`,
+  ...(kept ? [`Rows marked (kept) come from ${values['keep-name']} (written ${kept.date}); every row names the commit its run used.`] : []),
+  '',
+  '## CPUs',
+  `- Host: ${report.host.cpu}, ${report.host.cores} cores; flags: ${relevant.map((f) => `${f} ${yes(report.host.flags[f])}`).join(', ')}.`,
+  `- Guest: QEMU user mode (TCG) \`-cpu ${guestCpu}\` (${report.guest.qemu}); its cpuid instruction says ${JSON.stringify(report.guest.cpuidProbe)} (host: ${JSON.stringify(report.host.cpuidProbe)}; \`bash bench/cpu/avx2.sh --probe\`). onnxruntime-node ${ortVersion} picks its kernels from cpuid, so the emulated runs take its AVX2 paths.`,
+  `- Node ${report.node}. Under emulation \`INFILL_LS_TEST_TIMEOUT_SCALE=${report.timeoutScale}\` scales the model tests' timeouts and time budgets (test/runtime/helpers/timeout.ts).`,
+  '',
+  ...(kernelCheck
+    ? [
+        '## Kernel check',
+        'The default model\'s teacher-forced logits on its 4 golden prompts (64 positions; `node native/tools/golden.mjs',
+        'models/default --tol 1e-3 --dump F`, natively and under `bench/cpu/avx2.sh`, compared by',
+        '`native/tools/logit-diff.mjs`):',
+        `- native vs emulated: max |Δlogit| ${kernelCheck.logitDiff?.max_abs_diff}, median per row ${kernelCheck.logitDiff?.median_row_max_abs_diff}, rows whose argmax differs ${kernelCheck.logitDiff?.rows_argmax_differs}. ${kernelCheck.logitDiff?.max_abs_diff > 0 ? 'Not zero, so the emulated CPU takes other kernels than the native one.' : 'Zero: the emulated run may have taken the same kernels as the native one, and then the emulated results below show little.'}`,
+        ...['native', 'emulated'].map((s) => {
+          const g = kernelCheck[s];
+          return g ? `- ${s}: positions agreeing with the fp32 reference where its margin exceeds 1e-3: ${g.clear_positions_agreeing}; teacher-forced agreement with fp32 ${g.teacher_forced_agreement_with_fp32_reference}; chunks of 7 vs one-shot max |Δlogit| ${g.max_abs_logit_diff_chunked7_vs_one_shot}; greedy follows the reference to its first near-tie ${g.greedy_follows_reference_to_first_near_tie}.` : `- ${s}: no result`;
+        }),
+        ...(kernelCheck.fixtures
+          ? [
+              `- Tiny fixtures (\`node bench/cpu/fixture-margins.mjs\`, teacher-forced along their golden paths): native vs emulated max |Δlogit| ${kernelCheck.fixtures.diff?.max_abs_logit_diff}; ` +
+                Object.entries(kernelCheck.fixtures.emulated ?? {}).map(([n, f]) => `${n}: argmax = golden at ${f.argmax_is_golden}/${f.positions} positions emulated (${kernelCheck.fixtures.native?.[n]?.argmax_is_golden}/${kernelCheck.fixtures.native?.[n]?.positions} native), smallest top-2 margin ${f.min_top2_margin}`).join('; ') + '.',
+            ]
+          : []),
+        '',
+      ]
+    : []),
+  '## Per file',
+  'One vitest run per file and side: native `npx vitest run --pool=threads --maxWorkers=1 FILE`, emulated',
+  '`bash bench/cpu/avx2.sh npx vitest run --pool=threads --maxWorkers=1 FILE`. Times are wall seconds of the whole run',
+  '(vitest start, the incremental build of server/dist in its global setup, the model loads); emulated times say',
+  'nothing about speed. The load (`uptime`) before and after each run is in the JSON file.',
+  '',
+  '| file | native | emulated AVX2 | tests whose child processes run natively |',
+  '|---|---|---|---|',
+  ...summary.map((s) => `| \`${s.file}\` | ${cell(s.native)} | ${cell(s.emulated)} | ${s.nativeChildren ?? ''} |`),
+  '',
+  `Load: first run started at \`${runs[0]?.uptimeBefore ?? '?'}\`; last ended at \`${runs.at(-1)?.uptimeAfter ?? '?'}\`.`,
+  '',
+  ...(failures.length
+    ? ['## Failures', ...failures.flatMap((r) => [`- \`${r.file}\` (${r.side}, rc ${r.rc}${r.timedOut ? ', timed out' : ''}):`, ...(r.tests ?? []).filter((t) => t.status === 'failed').map((t) => `  - ${t.name}: ${(t.failure ?? '').split('\n')[0]}`)]), '']
+    : []),
+  '## Not covered here',
+  '- Child processes: QEMU user mode does not follow exec, and a child is the host\'s node, so every test that spawns the',
+  '  server, the CLI or a probe runs natively even inside an emulated run (the column above names them). That is all of',
+  '  test/e2e/ except the first test of real-model.test.ts, test/hub/pulled-model.test.ts, test/security/telemetry.test.ts,',
+  '  test/runtime/device-probe.test.ts (its second test) and test/lsp/framing.test.ts; their model numerics are the same',
+  '  code as the in-process files above.',
+  '- Editors (test/e2e/vscode*.ts, neovim*.ts, nvim-plugin) and llama-server (test/e2e/llama-server-backend.test.ts,',
+  '  its own C++ build) are not run.',
+  '- Test files that run no model (pure modules, fakes, the synthetic tokenizer only, the JS fake model of',
+  '  test/decoding/self-infill.test.ts) do not depend on the CPU\'s float kernels and are not listed.',
+  '- `bash .ci/run` as a whole was not run under emulation (it spawns servers and editors natively, see above).',
+  '- One emulated CPU model (EPYC-Rome = Zen 2); `QEMU_CPU=Haswell` selects another AVX2 model. ARM is not covered.',
+  '',
+];
+fs.writeFileSync(`${values.out}.md`, md.join('\n'));
