@@ -149,7 +149,7 @@ const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
 /**
  * The model as onnxruntime should open it: the file's path, or its bytes edited in memory (the user's file is never
  * written) when an edit applies and the graph file is at most FOLD_MAX_FILE_BYTES (weights outside it are read by
- * onnxruntime from the model's folder, see sessionOptions):
+ * onnxruntime from the model's folder, see createSession):
  * - the LM head cut to the last position (last-logits.ts) unless the graph already takes `logits_index` or
  *   `num_logits_to_keep` (INFILL_LS_LAST_LOGITS=0 or `lastLogitsOnly: false` turns it off);
  * - the weight dequantization folded (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its
