@@ -238,35 +238,33 @@ function applyBackend(next: Settings, value: unknown, errors: string[]): void {
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`url must be an http(s) URL, got ${show(value.url)}`);
   if (value.kind === 'openai' && (typeof value.model !== 'string' || value.model.trim() === '')) problems.push(`model must be a non-empty string, got ${show(value.model)}`);
   if (value.apiKey !== undefined && typeof value.apiKey !== 'string') problems.push('apiKey must be a string');
+  const t = value.tMaxPredictMs;
   if (value.kind === 'llama-server') {
-    const t = value.tMaxPredictMs;
     if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 60000)) problems.push(`tMaxPredictMs must be an integer from 0 to 60000 (ms), got ${show(t)}`);
     if (value.slots !== undefined && value.slots !== 'document' && value.slots !== 'server') problems.push(`slots must be "document" or "server", got ${show(value.slots)}`);
-    if (problems.length) {
-      errors.push(`${name}: ${problems.join('; ')}`);
-      return;
-    }
-    next.backend = {
-      kind: 'llama-server',
-      url: value.url as string,
-      ...(typeof value.apiKey === 'string' ? { apiKey: value.apiKey } : {}),
-      ...(typeof t === 'number' ? { tMaxPredictMs: t } : {}),
-      ...(value.slots !== undefined ? { slots: value.slots as 'document' | 'server' } : {}),
-    };
-    return;
+  } else if (value.fim !== undefined && !(FIM_FAMILIES as readonly unknown[]).includes(value.fim)) {
+    problems.push(`fim must be one of ${FIM_FAMILIES.join(', ')}, got ${show(value.fim)}`);
   }
-  if (value.fim !== undefined && !(FIM_FAMILIES as readonly unknown[]).includes(value.fim)) problems.push(`fim must be one of ${FIM_FAMILIES.join(', ')}, got ${show(value.fim)}`);
   if (problems.length) {
     errors.push(`${name}: ${problems.join('; ')}`);
     return;
   }
-  next.backend = {
-    kind: 'openai',
-    url: value.url as string,
-    model: value.model as string,
-    ...(typeof value.apiKey === 'string' ? { apiKey: value.apiKey } : {}),
-    ...(value.fim !== undefined ? { fim: value.fim as (typeof FIM_FAMILIES)[number] } : {}),
-  };
+  const apiKey = typeof value.apiKey === 'string' ? { apiKey: value.apiKey } : {};
+  next.backend = value.kind === 'llama-server'
+    ? {
+        kind: 'llama-server',
+        url: value.url as string,
+        ...apiKey,
+        ...(typeof t === 'number' ? { tMaxPredictMs: t } : {}),
+        ...(value.slots !== undefined ? { slots: value.slots as 'document' | 'server' } : {}),
+      }
+    : {
+        kind: 'openai',
+        url: value.url as string,
+        model: value.model as string,
+        ...apiKey,
+        ...(value.fim !== undefined ? { fim: value.fim as (typeof FIM_FAMILIES)[number] } : {}),
+      };
 }
 
 function applyDebounce(next: Settings, value: unknown, errors: string[]): void {
