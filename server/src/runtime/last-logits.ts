@@ -7,7 +7,7 @@
 // - on WebGPU every run fetches every output (model.ts: onnxruntime-node 1.30 mis-maps a subset of fetches there)
 //   and logits cannot stay on the GPU, so a 512-token chunk copies 311 MB to the host: measured on an H200,
 //   prefill cost ~0.75 ms per token at both the 0.5B and the 1.5B shape (bench/results/real-models-gpu.md).
-// The edit: `Gather(hidden, [-1], axis = 1)` before the LM head (a MatMul, MatMulNBits or Gemm reached from the
+// The edit: `Gather(hidden, [-1], axis = 1)` before the LM head (a MatMul or MatMulNBits reached from the
 // `logits` output through Identity/Cast nodes), so the head multiplies one row and `logits` is [1, 1, vocab].
 // The last row is the same computation as before (the head's rows are independent), though a kernel chosen for
 // one row may round differently from one chosen for many.
@@ -20,7 +20,7 @@ const SELECTING_INPUTS = new Set(['logits_index', 'num_logits_to_keep', 'logits_
 /** Outcome of `keepLastLogits`: the rewritten model bytes, or null with why the graph was left as it is. */
 export type LastLogitsResult = { bytes: Uint8Array; head: string } | { bytes: null; reason: string };
 
-const HEAD_OPS = new Set(['MatMul', 'MatMulNBits', 'Gemm']);
+const HEAD_OPS = new Set(['MatMul', 'MatMulNBits']); // (a Gemm head takes 2-D input: no position axis to cut)
 const PASS_OPS = new Set(['Identity', 'Cast']);
 const GATHER_NAME = 'infill_ls/last_position';
 const INDEX_NAME = 'infill_ls/last_position/index';
@@ -60,9 +60,8 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
   let head = producer.get(logitsName);
   for (let hops = 0; head && PASS_OPS.has(head.op) && head.domain === '' && hops < 4; hops++) head = producer.get(head.inputs[0] ?? '');
   if (!head || !HEAD_OPS.has(head.op) || !(head.domain === '' || head.domain === 'com.microsoft')) {
-    return { bytes: null, reason: `${logitsName} does not come from a MatMul, MatMulNBits or Gemm` };
+    return { bytes: null, reason: `${logitsName} does not come from a MatMul or MatMulNBits` };
   }
-  if (head.op === 'Gemm') return { bytes: null, reason: 'a Gemm head takes 2-D input' };
   const hidden = head.inputs[0];
   if (!hidden) return { bytes: null, reason: 'the LM head has no input' };
   // Read by anything else, the full hidden state must stay: only the head's own input is replaced.
@@ -82,47 +81,42 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
   const index = cat(varField(1, 1), varField(2, 7), lenField(8, enc.encode(INDEX_NAME)), lenField(9, new Uint8Array(BigInt64Array.of(-1n).buffer)));
   const headBytes = renameFirstInput(buf, head.field, lastName);
 
-  const parts: Uint8Array[] = [];
+  // The unchanged fields (initializers included) stay views into `buf` until the one copy into the result.
+  const graphBody: Uint8Array[] = [];
   for (const f of gf) {
-    if (f === head.field) {
-      parts.push(lenField(1, gather), lenField(1, headBytes));
-    } else parts.push(copy(buf, f));
+    if (f === head.field) graphBody.push(lenField(1, gather), lenField(1, headBytes));
+    else graphBody.push(...keyed(buf, f));
   }
-  parts.push(lenField(5, index));
-  const graphBody = cat(...parts);
-  const out = cat(...top.map((f) => (f === graph ? lenField(7, graphBody) : copy(buf, f))));
+  graphBody.push(lenField(5, index));
+  const out = cat(...top.flatMap((f) => (f === graph ? [lenHeader(7, graphBody), ...graphBody] : keyed(buf, f))));
   return { bytes: out, head: head.op };
 }
 
 /** The NodeProto of `field` with its first input renamed; every other field copied as it is. */
 function renameFirstInput(buf: Uint8Array, field: Field, name: string): Uint8Array {
   let done = false;
-  return cat(...fields(buf, field.start, field.end).map((f) => {
+  return cat(...fields(buf, field.start, field.end).flatMap((f) => {
     if (!done && f.no === 1 && f.wire === 2) {
       done = true;
-      return lenField(1, enc.encode(name));
+      return [lenField(1, enc.encode(name))];
     }
-    return copy(buf, f);
+    return keyed(buf, f);
   }));
 }
 
-function copy(buf: Uint8Array, f: Field): Uint8Array {
-  const key = Uint8Array.from(tag(f.no, f.wire));
-  if (f.wire !== 2) {
-    const out = new Uint8Array(key.length + f.end - f.start);
-    out.set(key);
-    out.set(buf.subarray(f.start, f.end), key.length);
-    return out;
-  }
-  return lenField(f.no, buf.subarray(f.start, f.end));
+/** A field as it stands in `buf`: its key (and length) rebuilt, its value a view, not a copy. */
+function keyed(buf: Uint8Array, f: Field): Uint8Array[] {
+  const value = buf.subarray(f.start, f.end);
+  return [f.wire === 2 ? lenHeader(f.no, [value]) : Uint8Array.from(tag(f.no, f.wire)), value];
+}
+
+/** Key and length of a length-delimited field whose value is `body`'s pieces. */
+function lenHeader(no: number, body: readonly Uint8Array[]): Uint8Array {
+  return Uint8Array.from([...tag(no, 2), ...varintBytes(body.reduce((a, p) => a + p.length, 0))]);
 }
 
 function lenField(no: number, body: Uint8Array): Uint8Array {
-  const head = Uint8Array.from([...tag(no, 2), ...varintBytes(body.length)]);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
+  return cat(lenHeader(no, [body]), body);
 }
 
 function varField(no: number, v: number): Uint8Array {
