@@ -143,7 +143,7 @@ function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: re
 /** Weight variants that can hold dequant_graph.py's 8-bit chains (the only ones fold.ts reads). */
 const FOLDABLE_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', 'uint8', 'bnb4']);
 
-/** Largest file read into memory to look for dequantization chains; the default model's is 19.6 MB. */
+/** Largest graph file read into memory for the load-time edits (logits cut, dequantization fold); the default model's is 19.6 MB. */
 const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /**
