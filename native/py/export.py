@@ -95,7 +95,15 @@ def main():
     ap.add_argument("--quant", default="q8w", choices=["q8", "q8w"],
                     help="q8w (default): 8-bit block-wise weights (MatMulNBits, block 128; row-independent, so chunked and packed "
                          "prefill give the same numbers); q8: int8 weights + per-tensor dynamic int8 activations (MatMulInteger)")
+    ap.add_argument("--linear-bits", type=int, default=8, choices=[8, 4],
+                    help="4: the layers as 4-bit MatMulNBits (symmetric, --linear-block, fp32 compute at --q4-level; the v2 "
+                         "model of issue 16, trained with train.py --qat-from), the tied embedding / LM head 8-bit folded to "
+                         "fp32 as with 8 (native/py/quant4.py's graph)")
+    ap.add_argument("--linear-block", type=int, default=32, choices=[16, 32, 64, 128])
+    ap.add_argument("--q4-level", type=int, default=1, help="MatMulNBits accuracy_level of the 4-bit layers (1: fp32 compute)")
     a = ap.parse_args()
+    if a.linear_bits == 4 and (a.quant != "q8w" or a.compute != "fp32"):
+        raise SystemExit("--linear-bits 4 needs --quant q8w --compute fp32")
     sd_t, meta = load_ckpt(a.ckpt)
     cfg = ModelConfig(**meta["config"])
     model = LlamaLM(cfg).eval()
@@ -104,8 +112,16 @@ def main():
     os.makedirs(os.path.join(a.out, "onnx"), exist_ok=True)
     t0 = time.time()
     fp32 = build_onnx(cfg, sd, layout="packed", quant="fp32")
-    q8 = build_onnx(cfg, sd, layout="packed", quant=a.quant, accuracy_level=a.accuracy_level)
-    if a.quant == "q8w" and a.compute == "fp32":
+    if a.linear_bits == 4:
+        from dequant_graph import rewrite
+        q8 = build_onnx(cfg, sd, layout="packed", quant="q8w", accuracy_level=a.q4_level, linear_bits=4, linear_block=a.linear_block)
+        rewrite(q8, keep_4bit=True)
+        q8.doc_string += (f"\n4-bit layers (block {a.linear_block}, accuracy_level {a.q4_level}), 8-bit tied embedding/LM head "
+                          "folded to fp32 (native/py/export.py --linear-bits 4)")
+        onnx.checker.check_model(q8)
+    else:
+        q8 = build_onnx(cfg, sd, layout="packed", quant=a.quant, accuracy_level=a.accuracy_level)
+    if a.quant == "q8w" and a.compute == "fp32" and a.linear_bits == 8:
         from dequant_graph import rewrite
         rewrite(q8)
     q8_path = os.path.join(a.out, "onnx", "model_quantized.onnx")
@@ -119,10 +135,18 @@ def main():
     training = {"tokens_seen": runs[-1]["tokens_total"] if runs else 0,
                 "gpu_train_s": round(sum(r["train_s"] for r in runs), 1), "runs": len(runs),
                 "dev_loss": runs[-1]["dev_loss_end"] if runs else None, "params": meta.get("params")}
+    quantization = {"method": a.quant, **({"block_size": 128, "compute": a.compute, **({"accuracy_level": a.accuracy_level} if a.compute == "matmulnbits" else {})} if a.quant == "q8w" else {})}
+    if a.linear_bits == 4:
+        quantization = {"method": "q4w", "layers": {"bits": 4, "block_size": a.linear_block, "symmetric": True, "op": "MatMulNBits",
+                                                    "accuracy_level": a.q4_level},
+                        "embedding": {"bits": 8, "block_size": 128, "zero_point": 128, "compute": "fp32 (folded at load)"}}
+        if any(r.get("qat_from") is not None for r in runs):
+            quantization["qat"] = "train.py --qat-from (fake_quant4: the same quantizer, straight-through)"
+    train_seqs = {r.get("seq") for r in runs if r.get("seq")}
     config = hf_config(cfg, vocab["<|endoftext|>"], vocab["<|endoftext|>"], {
-        "infill_ls": {"packed": True, "fim_mode": "spm", "fim_modes": ["psm", "spm"], "training_context": 1024,
+        "infill_ls": {"packed": True, "fim_mode": "spm", "fim_modes": ["psm", "spm"], "training_context": max(train_seqs) if train_seqs else 1024,
                       "contract": "see README.md in this directory", "training": training,
-                      "quantization": {"method": a.quant, **({"block_size": 128, "compute": a.compute, **({"accuracy_level": a.accuracy_level} if a.compute == "matmulnbits" else {})} if a.quant == "q8w" else {})}},
+                      "quantization": quantization},
         "transformers.js_config": {"dtype": "q8"},
     })
     with open(os.path.join(a.out, "config.json"), "w") as f:
