@@ -4,6 +4,7 @@
 #   bash native/v2-job.sh data N        carry .dev/v2/partN.jsonl.xz (N=1 also .dev/v2/dev-deb.jsonl.xz):
 #                                       unpack, tokenize -> /tmp/v2/s/partN.npy; N=1 also builds the site-packages
 #                                       Python corpus (py/corpus_py.py) and its stream, and the evaluation streams
+#   bash native/v2-job.sh data site     only the evaluation streams and the site-packages stream (when data 1 ran out of time)
 #   bash native/v2-job.sh train1 S      carry the last part (.dev/v2/partN.jsonl.xz): tokenize it while train.py compiles,
 #                                       train until S seconds after the call began; full state -> /tmp/v2/state.pt
 #                                       (also saved every 120 s; a second train1 resumes from it)
@@ -98,7 +99,8 @@ case "$cmd" in
   status)
     ls -la "$v2" "$v2/s" 2>/dev/null; du -sh "$v2" 2>/dev/null; nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null || true ;;
   data)
-    [ -n "$arg" ] || { echo "data N"; exit 2; }
+    [ -n "$arg" ] || { echo "data N|site"; exit 2; }
+    if [ "$arg" = site ]; then evals_and_site; stamp "data site done"; exit 0; fi
     pids=()
     [ "$arg" = 1 ] && { evals_and_site & pids+=($!); }
     part_stream "$arg" & pids+=($!)

@@ -280,7 +280,12 @@ def main():
     if step_loss_qat is not None and a.compile:  # both graphs compiled up front when this call may reach QAT
         until = (a.end_at - time.time()) if a.end_at else a.budget_s
         if not (a.state and a.total_s and not a.finish) or (done_s + until) / a.total_s >= a.qat_from:
-            step_loss_qat(warm_x).backward()
+            try:
+                step_loss_qat(warm_x).backward()
+            except Exception as e:  # noqa: BLE001  (a compiler failure must not cost the GPU slot: QAT runs eagerly)
+                print(f"[{a.name}] torch.compile of the QAT loss failed ({type(e).__name__}: {str(e)[:300]}); QAT runs eagerly", flush=True)
+                step_loss_qat = loss_of_qat
+                step_loss_qat(warm_x).backward()
     opt.zero_grad(set_to_none=True)
     if a.wait_for:
         while not os.path.exists(a.wait_for):
