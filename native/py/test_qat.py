@@ -51,6 +51,22 @@ class FakeQuant4(unittest.TestCase):
             checked += 1
         self.assertEqual(checked, len(names))
 
+    def test_reference_weights_of_the_graph_are_the_fake_quantized_ones(self):
+        # reference.py / train.py --init-onnx read a model directory's weights through variants.state_dict_from_q8w
+        import tempfile
+
+        import onnx
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../bench/runtime/gpu"))
+        from variants import state_dict_from_q8w
+        sd = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items()}
+        m = build_onnx(self.cfg, sd, layout="packed", quant="q8w", accuracy_level=1, linear_bits=4, linear_block=32)
+        with tempfile.TemporaryDirectory() as d:
+            onnx.save(m, os.path.join(d, "m.onnx"))
+            back = state_dict_from_q8w(os.path.join(d, "m.onnx"))
+        params = dict(self.model.named_parameters())
+        for n in qat_names(self.model):
+            np.testing.assert_allclose(back[n], fake_quant4(params[n].detach(), 32).numpy(), rtol=1e-6, atol=1e-9)
+
     def test_values_are_on_the_grid_and_the_gradient_passes_straight_through(self):
         w = torch.randn(8, 64, requires_grad=True)
         fq = fake_quant4(w, 32)

@@ -44,6 +44,12 @@ def state_dict_from_q8w(path: str) -> dict[str, np.ndarray]:
             n, nb, block = arr.shape
             w = (arr.astype(np.float32) - 128.0) * scale.reshape(n, nb, 1)
             sd[key] = w.reshape(n, nb * block)
+        elif name.endswith(".q4w"):  # 4-bit layers (native/py/quant4.py, export.py --linear-bits 4): symmetric, zero point 8
+            key = name[: -len(".q4w")]
+            scale = inits[key + ".q4w_scale"]
+            n, nb, half = arr.shape
+            q = np.stack([arr & 15, arr >> 4], axis=-1).reshape(n, nb, 2 * half).astype(np.float32) - 8.0
+            sd[key] = (q * scale.reshape(n, nb, 1)).reshape(n, nb * 2 * half)
         elif name.endswith(".weight") or name.endswith(".bias"):
             sd[name] = arr.astype(np.float32)
     if "lm_head.weight" not in sd:
