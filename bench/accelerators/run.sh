@@ -37,5 +37,9 @@ node bench/accelerators/attention-share.mjs --pasts 0,896,1792 --chunk 256 --rep
 QWEN05CP=${QWEN05CP:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-cp}
 [ -s "$QWEN05CP/onnx/model_q4_critiprefill.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --critiprefill 128,8 --suffix=-b128-cp --out "$(dirname "$(dirname "$QWEN05CP")")"
 node bench/accelerators/critiprefill.mjs --model "$QWEN05CP" --tokens 2048,4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen05b
+QWEN15CP=${QWEN15CP:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-cp}
+if [ -s "$QWEN15CP/onnx/model_q4_critiprefill.onnx" ]; then  # the 1.5B rows, when that model was generated (--shape 1.5b)
+  node bench/accelerators/critiprefill.mjs --model "$QWEN15CP" --tokens 4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen15b
+fi
 PY="$PY" bash bench/accelerators/critiprefill-quality.sh 25 100
 uptime
