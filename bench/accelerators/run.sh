@@ -2,6 +2,7 @@
 # Issue 17's accelerator measurements on this machine, one command: bash bench/accelerators/run.sh  (after npm run build)
 # Writes bench/results/accelerators-*.json; bench/results/accelerators.md is the table read from them.
 # QWEN05: the 0.5B-shape genai-int4-b128 model dir (bench/realmodels/README.md); its rows are skipped when it is absent.
+# QWEN05CP: the 0.5B-shape Optimum int4 dir with its CritiPrefill twin (section 5; generated when absent).
 # PY: a Python with torch + onnx + numpy (AdaSkip's calibration and graph surgery; default /usr/bin/python3).
 # ADASKIP_DIR: where the AdaSkip graphs go (outside the repository; default /tmp/infill-ls-adaskip).
 set -euo pipefail
@@ -30,4 +31,15 @@ if [ -d "$QWEN05" ]; then
   node bench/accelerators/attention-share.mjs --model "$QWEN05" --threads 1 --pasts 0,1792,3840,7936 --chunk 256 --reps 2 --out $R/accelerators-attention-share-qwen05b
 fi
 node bench/accelerators/attention-share.mjs --pasts 0,896,1792 --chunk 256 --reps 3 --out $R/accelerators-attention-share-default
+# 5. CritiPrefill (built): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph,
+#    MatMulNBits block 128, + its twin: blocks of 128, budget 8; QWEN05CP, generated when absent, ~5 min), then the
+#    quality cost on models/default (twins re-exported from its own weights: blocks of 64, budgets 4 and 6).
+QWEN05CP=${QWEN05CP:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-cp}
+[ -s "$QWEN05CP/onnx/model_q4_critiprefill.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --critiprefill 128,8 --suffix=-b128-cp --out "$(dirname "$(dirname "$QWEN05CP")")"
+node bench/accelerators/critiprefill.mjs --model "$QWEN05CP" --tokens 2048,4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen05b
+QWEN15CP=${QWEN15CP:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-cp}
+if [ -s "$QWEN15CP/onnx/model_q4_critiprefill.onnx" ]; then  # the 1.5B rows, when that model was generated (--shape 1.5b)
+  node bench/accelerators/critiprefill.mjs --model "$QWEN15CP" --tokens 4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen15b
+fi
+PY="$PY" bash bench/accelerators/critiprefill-quality.sh 25 100
 uptime

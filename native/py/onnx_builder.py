@@ -66,8 +66,17 @@ class Graph:
 
 
 class Builder:
-    def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128):
+    def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128,
+                 critiprefill: dict | None = None):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # CritiPrefill twin graph (see critiprefill_plan): {"block": positions per KV block, "budget": blocks kept,
+        # "recent": most recent whole blocks always kept}; None: the plain graph
+        self.critiprefill = critiprefill
+        if critiprefill is not None:
+            if cfg.arch == "gpt_bigcode":
+                raise ValueError("critiprefill: only the llama/qwen2 attention (separate K/V per KV head) is supported")
+            if not (critiprefill["block"] >= 1 and critiprefill["budget"] >= 1 + critiprefill["recent"] and critiprefill["recent"] >= 0):
+                raise ValueError(f"critiprefill: need block >= 1, recent >= 0 and budget >= 1 + recent (the sink block), got {critiprefill}")
         # q8w only: bits and block size of the layers' weights (4-bit for issue 16's measurement); the tied
         # embedding / LM head stays 8-bit blocks of 128 (the embedding Gathers its rows)
         self.linear_bits, self.linear_block = linear_bits, linear_block
@@ -256,7 +265,67 @@ class Builder:
             else:
                 g.add_output(pr[0], f"present.{i}.key", F32, [B, kv, T, d])
                 g.add_output(pr[1], f"present.{i}.value", F32, [B, kv, T, d])
-        return g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}")
+        m = g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}" + (" critiprefill" if self.critiprefill else ""))
+        if self.critiprefill:
+            add_critiprefill_metadata(m, self.critiprefill)
+        return m
+
+    def critiprefill_plan(self, past_k0, bias):
+        """CritiPrefill (Lv et al., arXiv 2409.12490), the parts shared by every layer.
+
+        The past P = past_key_values.0.key's length splits into nb = floor(P / block) whole blocks of `block` positions
+        and a tail of P - nb*block positions. Each layer scores the whole blocks against the run's queries (one query
+        segment = the run), keeps k = min(budget, nb) of them by TopK -- always block 0 (attention sink) and the `recent`
+        newest whole blocks -- and attends to [kept blocks; tail; the run's own keys, causally]. Every query of the run
+        sees every past position in the plain graph (one unpadded sequence, as the runtime feeds it), so the kept past
+        columns get bias 0; the tail's and the run's columns keep the input's bias. Shapes are dynamic: any P >= 0
+        (nb = 0 keeps nothing but the tail). Returns the tensors each layer's critiprefill_select needs."""
+        g, c = self.g, self.critiprefill
+        bs = c["block"]
+        # (g.const stores every constant as a 1-D tensor, so these are [1]-shaped, as causal_bias' are)
+        p = g.op("Gather", [g.op("Shape", [past_k0]), g.const([2])], axis=0)  # [1] = P
+        nb = g.op("Div", [p, g.const([bs])])  # [1] whole blocks
+        body1 = g.op("Mul", [nb, g.const([bs])])  # [1] = nb*block
+        kk1 = g.op("Min", [nb, g.const([c["budget"]])])  # [1] blocks kept
+        kept1 = g.op("Mul", [kk1, g.const([bs])])  # [1] kept past positions
+        r = g.op("Range", [g.const(0), nb, g.const(1)])  # [nb]
+        force = g.op("Or", [g.op("Less", [r, g.const([1])]), g.op("GreaterOrEqual", [r, g.op("Sub", [nb, g.const([c["recent"]])])])])
+        d = self.cfg.head_dim
+        blk_shape = g.op("Concat", [g.const([0, 0]), nb, g.const([bs, d])], axis=0)  # [B,KV,nb,block,D]
+        sel_shape = g.op("Concat", [g.const([0, 0]), kept1, g.const([d])], axis=0)  # [B,KV,k*block,D]
+        rest = g.op("Slice", [bias, body1, g.const([2 ** 62]), g.const([3])])  # [B,1,S,tail+S]
+        pads = g.op("Concat", [g.const([0, 0, 0]), kept1, g.const([0, 0, 0, 0])], axis=0)
+        bias_sel = g.op("Unsqueeze", [g.op("Pad", [rest, pads, g.const(0.0, np.float32)]), g.const([1])])  # [B,1,1,S,k*block+tail+S]
+        return {"body1": body1, "kk1": kk1, "force": force, "blk_shape": blk_shape, "sel_shape": sel_shape, "bias": bias_sel}
+
+    def critiprefill_select(self, q5, past_i, k_new, v_new, crit):
+        """One layer's kept K/V: per KV head, score = mean of its query group's queries over the run (the segment)
+        · mean of each whole block's keys (post-RoPE); TopK of the scores with the forced blocks at +1e30; GatherND
+        of the kept blocks. Returns (K [B,KV,T',D], V [B,KV,T',D], bias [B,1,1,S,T']), T' = k*block + tail + S."""
+        g = self.g
+        pk, pv = past_i
+        zero1 = g.const([0])
+        ax2 = g.const([2])
+
+        def blocks(x):
+            return g.op("Reshape", [g.op("Slice", [x, zero1, crit["body1"], ax2]), crit["blk_shape"]])  # [B,KV,nb,block,D]
+
+        kb, vb = blocks(pk), blocks(pv)
+        kp = g.op("ReduceMean", [kb], axes=[3], keepdims=0)  # [B,KV,nb,D]
+        qp = g.op("ReduceMean", [q5], axes=[2, 3], keepdims=1)  # [B,KV,1,1,D]
+        qp = g.op("Reshape", [qp, g.const([0, 0, 1, self.cfg.head_dim])])  # [B,KV,1,D]
+        sc = g.op("MatMul", [qp, g.op("Transpose", [kp], perm=[0, 1, 3, 2])])  # [B,KV,1,nb]
+        sc = g.op("Squeeze", [sc, ax2])  # [B,KV,nb]
+        sc = g.op("Where", [crit["force"], g.const(1e30, np.float32), sc])
+        _, idx = g.op("TopK", [sc, crit["kk1"]], n_out=2, axis=-1)  # [B,KV,k]
+        idx = g.op("Unsqueeze", [idx, g.const([-1])])  # [B,KV,k,1]
+
+        def kept(xb, x, new):
+            sel = g.op("Reshape", [g.op("GatherND", [xb, idx], batch_dims=2), crit["sel_shape"]])  # [B,KV,k*block,D]
+            tail = g.op("Slice", [x, crit["body1"], g.const([2 ** 62]), ax2])
+            return g.op("Concat", [sel, tail, new], axis=2)
+
+        return kept(kb, pk, k_new), kept(vb, pv, v_new), crit["bias"]
 
     def build_llama(self, ids, pos, bias, past):
         cfg, g = self.cfg, self.g
@@ -269,6 +338,7 @@ class Builder:
         cos = g.op("Unsqueeze", [g.op("Cos", [ang]), g.const([1])])  # [B,1,S,D]
         sin = g.op("Unsqueeze", [g.op("Sin", [ang]), g.const([1])])
         bias5 = g.op("Unsqueeze", [bias, g.const([1])])  # [B,1,1,S,T]
+        crit = self.critiprefill_plan(past[0][0], bias) if self.critiprefill else None
         x = self.embed(ids, "model.embed_tokens.weight")
         self.head_key = "model.embed_tokens.weight" if cfg.tie_embeddings else "lm_head.weight"
         self.presents = []
@@ -283,10 +353,13 @@ class Builder:
             v_all = g.op("Concat", [past[i][1], v], axis=2)
             self.presents.append((k_all, v_all))
             q5 = g.op("Reshape", [q, g.const([0, kv, grp, -1, d])])  # [B,KV,G,S,D]
-            kt = g.op("Transpose", [g.op("Unsqueeze", [k_all, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T]
-            sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T]
-            pr = g.op("Softmax", [g.op("Add", [sc, bias5])], axis=-1)
-            o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_all, g.const([2])])])  # [B,KV,G,S,D]
+            k_att, v_att, bias_att = k_all, v_all, bias5
+            if self.critiprefill:
+                k_att, v_att, bias_att = self.critiprefill_select(q5, past[i], k, v, crit)
+            kt = g.op("Transpose", [g.op("Unsqueeze", [k_att, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T']
+            sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T']
+            pr = g.op("Softmax", [g.op("Add", [sc, bias_att])], axis=-1)
+            o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_att, g.const([2])])])  # [B,KV,G,S,D]
             o = g.op("Transpose", [g.op("Reshape", [o, g.const([0, h, -1, d])])], perm=[0, 2, 1, 3])  # [B,S,H,D]
             o = g.op("Reshape", [o, g.const([0, 0, h * d])])
             x = g.op("Add", [x, self.linear(o, pre + "self_attn.o_proj.weight")])
@@ -331,9 +404,39 @@ class Builder:
         return self.layernorm(x, "transformer.ln_f")
 
 
+CRITIPREFILL_KEY = "infill_ls.critiprefill"
+
+
+def add_critiprefill_metadata(m: onnx.ModelProto, c: dict) -> None:
+    """Records the twin's parameters where the runtime reads them (ModelProto.metadata_props, JSON value):
+    {"block": positions per block, "budget": blocks kept, "recent": newest whole blocks always kept, "sink": 1}."""
+    import json
+    entry = m.metadata_props.add()
+    entry.key = CRITIPREFILL_KEY
+    entry.value = json.dumps({"block": int(c["block"]), "budget": int(c["budget"]), "recent": int(c["recent"]), "sink": 1})
+
+
+def twin_path(path: str) -> str:
+    """onnx/model{suffix}.onnx -> onnx/model{suffix}_critiprefill.onnx (the name the runtime looks for)."""
+    assert path.endswith(".onnx")
+    return path[:-len(".onnx")] + "_critiprefill.onnx"
+
+
+def parse_critiprefill(spec: str) -> dict | None:
+    """'BLOCK,BUDGET[,RECENT]' (RECENT default 1) -> dict; '' -> None."""
+    if not spec:
+        return None
+    parts = [int(x) for x in spec.split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--critiprefill BLOCK,BUDGET[,RECENT], got {spec!r}")
+    return {"block": parts[0], "budget": parts[1], "recent": parts[2] if len(parts) == 3 else 1}
+
+
 def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0,
-               linear_bits: int = 8, linear_block: int = 128) -> onnx.ModelProto:
-    """state_dict: name -> numpy array (torch names). Returns a checked ModelProto."""
-    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block).build()
+               linear_bits: int = 8, linear_block: int = 128, critiprefill: dict | None = None) -> onnx.ModelProto:
+    """state_dict: name -> numpy array (torch names). Returns a checked ModelProto.
+    critiprefill {"block", "budget", "recent"}: the CritiPrefill twin (Builder.critiprefill_plan), same inputs, outputs
+    and KV layout as the plain graph; its parameters go into the model's metadata_props as `infill_ls.critiprefill`."""
+    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block, critiprefill).build()
     onnx.checker.check_model(m)
     return m

@@ -48,7 +48,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
-from onnx_builder import Builder, Graph  # noqa: E402
+from onnx_builder import Builder, Graph, parse_critiprefill, twin_path  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 F32, I64, I32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
@@ -90,6 +90,7 @@ HEAD_BLOCK = None
 # genai int4 layout. Fewer, wider M = 1 products: 14.4 vs 18.5 and 16.1 vs 17.0 ms CPU per step in two rounds of
 # decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
 FUSE = False
+CRITIPREFILL = None  # issue 17: {"block", "budget", "recent"} writes the optimum layouts' CritiPrefill twins (--critiprefill)
 
 
 # ---------------------------------------------------------------- weights
@@ -394,6 +395,11 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
             path = os.path.join(d, "onnx", "model_q4.onnx")
         else:
             raise ValueError(layout)
+        if CRITIPREFILL:  # issue 17: the CritiPrefill twin of the same graph, next to it (onnx_builder.critiprefill_plan)
+            b = Builder(cfg, sd, "standard", "fp32", critiprefill=CRITIPREFILL) if layout == "optimum-fp32" else Q4Builder(cfg, sd, accuracy_level)
+            b.critiprefill = CRITIPREFILL
+            twin = twin_path(path)
+            save(b.build(), twin, os.path.basename(twin) + "_data")
     elif layout.startswith("genai"):
         with open(os.path.join(d, "genai_config.json"), "w") as f:
             json.dump(genai_config(cfg, eos, None), f, indent=1)
@@ -407,7 +413,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -472,11 +478,14 @@ def main():
     ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
     ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
     ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
+    ap.add_argument("--critiprefill", default="", help="optimum layouts: also write the CritiPrefill twin onnx/model*_critiprefill.onnx, "
+                                                         "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK, FUSE
+    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL
+    CRITIPREFILL = parse_critiprefill(a.critiprefill)
     BLOCK = a.block
     HEAD_BLOCK = a.head_block or None
     FUSE = a.fuse

@@ -75,6 +75,12 @@ export interface ModelOptions {
    * bench/results/accelerators.md. CPU only: on WebGPU (KV on the GPU) it stays off and the ready status says so.
    */
   decodeKvWindow?: number;
+  /**
+   * CritiPrefill (issue 17): prefill runs over a long past go to the model's twin graph, which attends to a budget of
+   * past KV blocks (runtime/model.ts `LoadModelOptions.critiPrefill`). Absent: env INFILL_LS_CRITIPREFILL=1 turns it
+   * on, else off: bench/results/accelerators.md.
+   */
+  critiPrefill?: boolean;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -282,6 +288,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         device: options.device,
         dtype: options.dtype,
         intraOpNumThreads: options.threads,
+        ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
         fim: fimOverride,
         onStatus: (m) => {
           log(m);

@@ -23,6 +23,7 @@ import { chooseAutoDevice, matmulWeightsFromConfig, weightsFromFileBytes } from 
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
 import { keepLastLogits } from './last-logits.js';
+import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -63,6 +64,16 @@ export interface LoadModelOptions {
    * the runtime reads only the last row). Default true; env INFILL_LS_LAST_LOGITS=0 turns it off.
    */
   lastLogitsOnly?: boolean;
+  /**
+   * CritiPrefill (issue 17, arXiv 2409.12490): also open the model's twin graph `onnx/model{suffix}_critiprefill.onnx`
+   * (native/py/critiprefill.py) and run on it every prefill run of 2+ tokens whose past reaches
+   * critiPrefillMinPast (there it attends to its budget of past KV blocks only); decoding, shorter pasts and packed
+   * prefill stay on the plain graph. Approximate by design (later layers' K/V come from pruned attention). A missing
+   * or mismatched twin leaves it off and says why through onStatus. Default false; env INFILL_LS_CRITIPREFILL=1 turns it on.
+   */
+  critiPrefill?: boolean;
+  /** Past (positions) from which prefill runs go to the twin; default critiPrefillMinPast (the first past it prunes). Tests and benchmarks. */
+  critiPrefillMinPast?: number;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -83,6 +94,10 @@ export interface LoadedModel {
   readonly layout: ModelLayout;
   /** Rows of the logits (the LM head size). */
   readonly vocabSize: number;
+  /** The CritiPrefill twin in use (LoadModelOptions.critiPrefill), with its file and the past from which it runs. */
+  readonly critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
+  /** Forward runs that went to the CritiPrefill twin since load. */
+  readonly critiPrefillRuns: number;
   createCache(): KvCache;
   /**
    * Appends `ids` to `cache` in one run. Returns the last position's logits, a [vocab] float32 view
@@ -380,6 +395,15 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       }
     }
     status(`model ${files.dir} (${files.dtype}) on ${device}${opts.intraOpNumThreads ? `, ${opts.intraOpNumThreads} threads` : ''}${fallbackReason ? ` — ${fallbackReason}` : ''}`);
+    const envCrit = process.env.INFILL_LS_CRITIPREFILL?.trim();
+    if (opts.critiPrefill ?? (envCrit !== undefined && envCrit !== '' && envCrit !== '0')) {
+      try {
+        await model.attachCritiPrefill(opts, status);
+      } catch (e) {
+        await model.dispose();
+        throw e;
+      }
+    }
     return model;
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
@@ -394,6 +418,9 @@ class OnnxModel implements LoadedModel {
   private readonly fetchKvOnly: string[];
   private disposed = false;
   private readonly slicer: KvSlicer | null;
+  private twin: Session | undefined;
+  critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
+  critiPrefillRuns = 0;
 
   constructor(
     private readonly session: Session,
@@ -414,6 +441,40 @@ class OnnxModel implements LoadedModel {
 
   createCache(): KvCache {
     return new KvCache(this.layout.slots, this.slicer);
+  }
+
+  /**
+   * Opens the CritiPrefill twin next to the graph (critiprefill.ts) with the same device and options; it must have
+   * the graph's inputs and outputs. A twin that is absent, has no parameters, or does not match is left off, said
+   * through `status`; one that cannot be loaded throws as the graph would (ModelLoadError).
+   */
+  async attachCritiPrefill(opts: LoadModelOptions, status: (message: string) => void): Promise<void> {
+    const file = critiPrefillTwinPath(this.files.onnxPath);
+    const off = (why: string) => status(`critiPrefill off: ${why}`);
+    if (this.files.format === 'genai' || !fs.existsSync(file)) return off(`no twin graph ${file} (native/py/critiprefill.py writes it)`);
+    let params: CritiPrefillParams | undefined;
+    try {
+      params = readCritiPrefillParams(file);
+    } catch (e) {
+      return off(`${file}: ${errorText(e)}`);
+    }
+    if (!params) return off(`${file} has no infill_ls.critiprefill parameters`);
+    const externalDataPath = [`${file}_data`, `${file}.data`].find((p) => fs.existsSync(p));
+    const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath };
+    let session: Session;
+    try {
+      ({ session } = await openSession(twinFiles, this.device, opts));
+    } catch (e) {
+      throw fileFailure(twinFiles, e);
+    }
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n) => b.includes(n));
+    if (!same(session.inputNames, this.session.inputNames) || !same(session.outputNames, this.session.outputNames)) {
+      await session.release();
+      return off(`${file} has other inputs/outputs than ${this.files.onnxPath}`);
+    }
+    this.twin = session;
+    this.critiPrefill = { ...params, file, minPast: Math.max(1, opts.critiPrefillMinPast ?? critiPrefillMinPast(params)) };
+    status(`critiPrefill on: ${file} (blocks of ${params.block}, budget ${params.budget}) for prefill runs with a past of ${this.critiPrefill.minPast}+ positions`);
   }
 
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
@@ -461,12 +522,15 @@ class OnnxModel implements LoadedModel {
     }
     cache.fill(feeds);
     const wantLogits = options.logits !== 'none';
+    // CritiPrefill: a prefill run over a past long enough for the twin to drop blocks goes to the twin (same I/O).
+    const twin = this.twin && seq > 1 && past >= this.critiPrefill!.minPast ? this.twin : undefined;
     let out: Record<string, Tensor>;
     try {
-      out = (await this.session.run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
+      out = (await (twin ?? this.session).run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
     } catch (e) {
-      throw new Error(`${this.files.onnxPath}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
+      throw new Error(`${twin ? this.critiPrefill!.file : this.files.onnxPath}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
     }
+    if (twin) this.critiPrefillRuns++;
     cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[names.logits]!;
@@ -544,6 +608,7 @@ class OnnxModel implements LoadedModel {
     if (this.disposed) return;
     this.disposed = true;
     await this.slicer?.dispose();
+    await this.twin?.release();
     await this.session.release();
   }
 

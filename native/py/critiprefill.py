@@ -1,0 +1,94 @@
+"""Writes the CritiPrefill twin of a model directory's graph (issue 17; Lv et al., arXiv 2409.12490).
+
+The twin `onnx/model{suffix}_critiprefill.onnx` has the plain graph's inputs, outputs and KV layout; per layer it
+attends only to the KV blocks its run's queries score highest (onnx_builder.Builder.critiprefill_plan). Its presents
+are the full past + the run's K/V, so a prefix cache built through it stays complete (the K/V of later layers are
+approximate by design: they come from hidden states that attended to the kept blocks only). The runtime uses it, when
+told to (INFILL_LS_CRITIPREFILL=1), for prefill runs whose past exceeds its budget; decoding stays on the plain graph.
+
+The weights are recovered from the graph itself, so the twin computes the same model:
+  - q8w graphs (models/default: MatMulNBits blocks, or dequant_graph.py's chains of them) -> the same 8-bit blocks
+    re-derived from the dequantized weights (block max and so the scale are preserved; each q re-rounds to itself),
+    written the way native/py/export.py writes them (dequant_graph.rewrite unless --compute matmulnbits);
+  - fp32 graphs written by onnx_builder (test fixtures) -> the same fp32 weights.
+
+  /usr/bin/python3 native/py/critiprefill.py MODEL_DIR --block 64 --budget 8 [--recent 1] [--graph onnx/model_quantized.onnx] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import ModelConfig  # noqa: E402
+from onnx_builder import build_onnx, twin_path  # noqa: E402
+
+
+def config_from_hf(c: dict) -> ModelConfig:
+    return ModelConfig(arch=c["model_type"], vocab_size=c["vocab_size"], hidden_size=c["hidden_size"],
+                       num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
+                       num_kv_heads=c["num_key_value_heads"], intermediate_size=c["intermediate_size"],
+                       rope_theta=c["rope_theta"], norm_eps=c["rms_norm_eps"], max_position=c["max_position_embeddings"],
+                       qkv_bias=c.get("attention_bias", False), tie_embeddings=c.get("tie_word_embeddings", True))
+
+
+def recover(m: onnx.ModelProto) -> tuple[dict, str]:
+    """(torch-named fp32 state dict, 'q8w' | 'fp32') from a graph onnx_builder wrote."""
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    sd: dict[str, np.ndarray] = {}
+    if any(k.endswith(".q8w") for k in inits):
+        for name, arr in inits.items():
+            if name.endswith(".q8w"):
+                key = name[: -len(".q8w")]
+                n, nb, block = arr.shape
+                sd[key] = ((arr.astype(np.float32) - 128.0) * inits[key + ".q8w_scale"].reshape(n, nb, 1)).reshape(n, nb * block)
+            elif name.endswith(".weight") or name.endswith(".bias"):
+                sd[name] = arr.astype(np.float32)
+        return sd, "q8w"
+    if any(k.endswith(".int8") for k in inits) or any(n.op_type == "MatMulNBits" and n.domain == "com.microsoft" and
+                                                      any(a.name == "bits" and a.i == 4 for a in n.attribute) for n in m.graph.node):
+        raise SystemExit("only fp32 and q8w graphs written by native/py/onnx_builder.py are supported")
+    for name, arr in inits.items():
+        if name.endswith("_proj.weight"):
+            sd[name] = arr.T.astype(np.float32)  # stored as W^T [in, out]
+        elif name == "lm_head.weight.T":
+            sd["lm_head.weight"] = arr.T.astype(np.float32)
+        elif name.endswith(".weight") or name.endswith(".bias"):
+            sd[name] = arr.astype(np.float32)
+    return sd, "fp32"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
+    ap.add_argument("--block", type=int, default=64, help="positions per KV block")
+    ap.add_argument("--budget", type=int, default=8, help="KV blocks kept per layer and KV head (sink and recent included)")
+    ap.add_argument("--recent", type=int, default=1, help="newest whole blocks always kept")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
+    ap.add_argument("--out", default="", help="twin file (default: the graph's name + _critiprefill)")
+    a = ap.parse_args()
+    graph = a.graph or next(g for g in ("onnx/model_quantized.onnx", "onnx/model.onnx") if os.path.exists(os.path.join(a.model, g)))
+    path = os.path.join(a.model, graph)
+    hf = json.load(open(os.path.join(a.model, "config.json")))
+    cfg = config_from_hf(hf)
+    layout = "packed" if (hf.get("infill_ls") or {}).get("packed") else "standard"
+    sd, quant = recover(onnx.load(path))
+    crit = {"block": a.block, "budget": a.budget, "recent": a.recent}
+    twin = build_onnx(cfg, sd, layout=layout, quant=quant, critiprefill=crit)
+    if quant == "q8w" and a.compute == "fp32":
+        from dequant_graph import rewrite
+        rewrite(twin)
+    out = a.out or twin_path(path)
+    onnx.save(twin, out)
+    print(json.dumps({"twin": out, "layout": layout, "quant": quant, **crit, "bytes": os.path.getsize(out)}))
+
+
+if __name__ == "__main__":
+    main()
