@@ -4,25 +4,27 @@
 // completion has nothing for the place the user is at, so it is dropped (the next candidate, if any, is shown).
 
 import { initialScanState, scan } from '../syntax/index.js';
-import { rulesFor, type PostprocessContext } from './context.js';
+import { rulesFor, structuralScorer, type PostprocessContext } from './context.js';
 
-const CLOSERS = new Set([')', ']', '}']);
+/** A first line that only closes: closers, then at most a `;` or `,` (not `} else {`, `}).then(`, `} catch`). */
+const CLOSING_LINE = /^\s*([)\]}]+)[;,]?[ \t]*(?:\n|$)/;
 
 /**
- * '' when `text`'s first non-blank character is a closer that closes the innermost bracket opened before the cursor
- * and the suffix closes that bracket too (lexically, the language's brackets, strings and comments); else `text`.
- * Pure, never throws.
+ * '' when `text`'s first line (after blanks) only closes — closers and at most a `;` or `,` — the first closer closing
+ * the innermost bracket opened before the cursor, and inserting those closers alone leaves the document lexically more broken than inserting nothing (the
+ * document closes that bracket already: `{║}`, `f(║)`, but not `f(g(a║)`, where one closer is missing); else `text`.
+ * Brackets, strings and comments are the language's (syntax/lexer). Pure, never throws.
  */
 export function dropBlockCloser(text: string, ctx: PostprocessContext): string {
-  const lead = text.trimStart();
-  if (lead === '' || !CLOSERS.has(lead[0]!)) return text;
+  const m = CLOSING_LINE.exec(text);
+  if (!m) return text;
+  const closers = m[1]!;
   const rules = rulesFor(ctx.languageId);
   const afterPrefix = scan(ctx.prefix, rules, initialScanState());
-  // The cursor is in a string or comment, or nothing is open before it: the closer is text, or not the block's.
-  if (afterPrefix.inString !== null || afterPrefix.inBlockComment || afterPrefix.inLineComment || afterPrefix.stack.length === 0) return text;
-  const pair = rules.brackets.find(([, close]) => close === lead[0]);
+  // In a string or comment the closer is text; with nothing open before the cursor it is not the block's.
+  if (afterPrefix.inString !== null || afterPrefix.inBlockComment || afterPrefix.inLineComment) return text;
+  const pair = rules.brackets.find(([, close]) => close === closers[0]);
   if (!pair || afterPrefix.stack[afterPrefix.stack.length - 1] !== pair[0]) return text;
-  // Does the suffix close what was open before the cursor? (Counting from an empty stack: closers of earlier openers.)
-  const fromCursor = { ...afterPrefix, stack: [] as string[], unmatchedClosers: 0, mismatchedClosers: 0, unterminatedStrings: 0 };
-  return scan(ctx.suffix, rules, fromCursor).unmatchedClosers > 0 ? '' : text;
+  const cost = structuralScorer(ctx);
+  return cost(closers) > cost('') ? '' : text;
 }
