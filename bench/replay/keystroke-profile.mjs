@@ -2,7 +2,8 @@
 // In-thread keystroke loop on the model side (no LSP, no worker): the replay's first session typed without pauses,
 // one request per keystroke, each answered before the next. For profiling (node --cpu-prof) and quick A/B of engine
 // changes: prints per-request timings from the engine's debug line and their medians.
-//   node bench/replay/keystroke-profile.mjs --model DIR [--chars 30] [--max-new-tokens 8] [--threads N]
+//   node bench/replay/keystroke-profile.mjs --model DIR [--chars 30] [--limit N] [--max-new-tokens 8] [--threads N]
+// --limit N: only the first N keystrokes (the session's first jump elsewhere comes after a third of --chars).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../lib/data.mjs';
@@ -23,7 +24,9 @@ const [file] = replayFiles(root, 1);
 const session = makeSession(file, rng(1), NCHARS);
 let version = 0;
 const rows = [];
+const LIMIT = Number(arg('limit', Infinity));
 for (const { text, cursor } of keystrokes(session)) {
+  if (version >= LIMIT) break;
   version++;
   const t0 = performance.now();
   const r = await side.complete(
@@ -39,5 +42,5 @@ const med = (k) => {
   const xs = rows.slice(1).map((r) => r[k]).filter((v) => typeof v === 'number').sort((a, b) => a - b);
   return xs[Math.floor(xs.length / 2)];
 };
-console.log(['ms', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'prefillTokens', 'generated'].map((k) => `${k} ${Math.round(med(k) * 10) / 10}`).join(', '));
+console.log(`${rows.length} requests, medians after the first: ` + ['ms', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'prefillTokens', 'generated'].map((k) => `${k} ${Math.round(med(k) * 10) / 10}`).join(', '));
 await side.dispose();
