@@ -252,7 +252,7 @@ async function runMode(mode, fim) {
     if (e) {
       Object.assign(r, { promptTokens: e.promptTokens, prefillTokens: e.prefillTokens, cache: e.cache, engineOutcome: e.outcome, engineMs: e.totalMs, generated: e.generated });
       // Where the engine's time went (builds that log them): see TIME_PARTS.
-      for (const k of ['promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'lineMode']) if (e[k] !== undefined) r[k] = e[k];
+      for (const k of ['startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'lineMode']) if (e[k] !== undefined) r[k] = e[k];
     }
   }
   await conn.sendRequest('shutdown').catch(() => {});
@@ -340,10 +340,10 @@ for (const fim of FIMS.length ? FIMS : [undefined]) {
 }
 const summaries = runs.map((r) => ({ ...summarize(r), ...(r.loadavg ? { loadavg1m: r.loadavg[0] } : {}) }));
 // Where an answered request's time goes (medians over the answered requests after each file's first that ran the
-// model; the engine's debug line, builds that log it): latency = transport + engine totalMs; totalMs = promptMs
+// model; the engine's debug line, builds that log it): latency = transport + engine totalMs; totalMs = startMs + promptMs
 // (sticky trimming + tokenization) + schedMs (waits behind other jobs + the scheduler's chunks) + prefillMs' last run
 // + decodeMs + planMs + postMs; modelRunMs: the forward passes of the decode (its prefill run included).
-const TIME_PARTS = ['latencyMs', 'engineMs', 'transportMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'msPerDecodeStep', 'jsMs', 'postMs', 'prefillTokens', 'generated'];
+const TIME_PARTS = ['latencyMs', 'engineMs', 'transportMs', 'startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'msPerDecodeStep', 'jsMs', 'postMs', 'prefillTokens', 'generated'];
 const breakdowns = runs.map((run) => {
   const ok = run.requests.filter((r) => r.outcome === 'ok' && typeof r.modelRunMs === 'number');
   const firsts = new Set();
@@ -352,7 +352,7 @@ const breakdowns = runs.map((run) => {
   const val = (r, k) =>
     k === 'transportMs' ? r.latencyMs - r.engineMs
     : k === 'msPerDecodeStep' ? (r.modelRuns > 1 ? r.decodeMs / (r.modelRuns - 1) : undefined)
-    : k === 'jsMs' ? r.prefillMs - r.schedMs - r.promptMs + r.decodeMs - r.modelRunMs
+    : k === 'jsMs' ? r.prefillMs - (r.startMs ?? 0) - r.schedMs - r.promptMs + r.decodeMs - r.modelRunMs
     : r[k];
   for (const k of TIME_PARTS) row[k] = round(pct(warm.map((r) => val(r, k)).filter((v) => typeof v === 'number'), 0.5));
   return row;
@@ -421,7 +421,7 @@ const md = [
   '',
   ...(breakdowns.some((b) => b.n > 0)
     ? [
-        'Where the time goes (medians over answered requests after the first of each file; ms unless named): transportMs = latency − engine totalMs (LSP, main thread, worker messages); promptMs: sticky trimming + tokenization; schedMs: waits in the scheduler + its chunks; planMs: the syntax plan; prefillMs: from the request\'s start to the first logits; decodeMs: the steps after it; modelRuns / modelRunMs: forward passes of the decode (prefill run included); msPerDecodeStep: decodeMs / (modelRuns − 1); jsMs: prefill + decode time outside forward passes (sampling, streaming); postMs: post-processing and validation.',
+        'Where the time goes (medians over answered requests after the first of each file; ms unless named): transportMs = latency − engine totalMs (LSP, main thread, the answer's way back); startMs: the request's start on the main thread → the model side taking it (worker message, its event loop); promptMs: sticky trimming + tokenization; schedMs: waits in the scheduler + its chunks; planMs: the syntax plan; prefillMs: from the request\'s start to the first logits; decodeMs: the steps after it; modelRuns / modelRunMs: forward passes of the decode (prefill run included); msPerDecodeStep: decodeMs / (modelRuns − 1); jsMs: the decode's time outside forward passes (sampling, streaming, garbage collection); postMs: post-processing and validation.',
         '',
         `| mode | n | ${TIME_PARTS.join(' | ')} |`,
         `| --- | --- | ${TIME_PARTS.map(() => '---').join(' | ')} |`,

@@ -423,9 +423,11 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         decodeMs: Math.round(r.decodeMs),
         generated: r.generatedTokens,
         modelTokens: r.modelTokens,
-        // Where the time went (ms; bench/replay tabulates them): prompt building (sticky trimming + tokenization), the
+        // Where the time went (ms; bench/replay tabulates them): from the request's start to the model side taking it
+        // (the worker's message and event loop), prompt building (sticky trimming + tokenization), the
         // scheduler (waits + its chunks), the syntax plan, the decode's model runs (count and wall time; the rest of
         // its prefill + decode time is sampling and streaming in JS), post-processing.
+        startMs: round1(tPrompt - t0),
         promptMs: round1(promptMs),
         schedMs: round1(schedMs),
         planMs: round1(r.planMs),
