@@ -421,7 +421,7 @@ const md = [
   '',
   ...(breakdowns.some((b) => b.n > 0)
     ? [
-        'Where the time goes (medians over answered requests after the first of each file; ms unless named): transportMs = latency − engine totalMs (LSP, main thread, the answer's way back); startMs: the request's start on the main thread → the model side taking it (worker message, its event loop); promptMs: sticky trimming + tokenization; schedMs: waits in the scheduler + its chunks; planMs: the syntax plan; prefillMs: from the request\'s start to the first logits; decodeMs: the steps after it; modelRuns / modelRunMs: forward passes of the decode (prefill run included); msPerDecodeStep: decodeMs / (modelRuns − 1); jsMs: the decode's time outside forward passes (sampling, streaming, garbage collection); postMs: post-processing and validation.',
+        `Where the time goes (medians over answered requests after the first of each file; ms unless named): transportMs = latency − engine totalMs (LSP, main thread, the answer back to the main thread); startMs: the request's start on the main thread → the model side taking it (worker message, its event loop); promptMs: sticky trimming + tokenization; schedMs: waits in the scheduler + its chunks; planMs: the syntax plan; prefillMs: from the request's start to the first logits; decodeMs: the steps after it; modelRuns / modelRunMs: forward passes of the decode (prefill run included); msPerDecodeStep: decodeMs / (modelRuns − 1); jsMs: the decode's time outside forward passes (sampling, streaming, garbage collection); postMs: post-processing and validation.`,
         '',
         `| mode | n | ${TIME_PARTS.join(' | ')} |`,
         `| --- | --- | ${TIME_PARTS.map(() => '---').join(' | ')} |`,
