@@ -53,7 +53,7 @@ export interface ModelOptions {
   modelDir?: string;
   device?: DeviceRequest;
   dtype?: ModelDtype | 'auto';
-  /** CPU threads per operator (onnxruntime intraOpNumThreads); default: runtime/model.ts's choice. */
+  /** CPU threads per operator (onnxruntime intraOpNumThreads); unset: env INFILL_LS_THREADS (1..64), else runtime/model.ts's choice. */
   threads?: number;
   /** Force a FIM family or mode instead of detecting it (env INFILL_LS_FIM_MODE=psm|spm forces the mode). */
   fim?: TemplateOverride;
