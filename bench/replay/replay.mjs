@@ -58,8 +58,16 @@ const MODE_ENV = {
   off: { INFILL_LS_PREFIX_CACHE: '0', INFILL_LS_WARM: '0', INFILL_LS_COMPLETION_REUSE: '0', INFILL_LS_SPECULATIVE: '0' },
   prefix: { INFILL_LS_PREFIX_CACHE: '1', INFILL_LS_WARM: '0', INFILL_LS_COMPLETION_REUSE: '0', INFILL_LS_SPECULATIVE: '0' },
   all: { INFILL_LS_PREFIX_CACHE: '1', INFILL_LS_WARM: '1', INFILL_LS_COMPLETION_REUSE: '1', INFILL_LS_SPECULATIVE: '1' },
-  baseline: { INFILL_LS_PREFIX_CACHE: '1' },
+  // The prefix mode's switches (an older build ignores those it lacks), so both sides run the same cache policy.
+  baseline: { INFILL_LS_PREFIX_CACHE: '1', INFILL_LS_WARM: '0', INFILL_LS_COMPLETION_REUSE: '0', INFILL_LS_SPECULATIVE: '0' },
 };
+// --variant NAME:K=V,K=V (repeatable): a mode NAME that runs `prefix` with these environment variables added (e.g.
+// INFILL_LS_THREADS=1), for side-by-side levers in one invocation: --modes prefix,NAME,NAME,prefix.
+for (let i = process.argv.indexOf('--variant'); i !== -1; i = process.argv.indexOf('--variant', i + 1)) {
+  const [name, kvs = ''] = String(process.argv[i + 1]).split(':');
+  if (!name || MODE_ENV[name]) throw new Error(`--variant ${process.argv[i + 1]}: want NEW_NAME:K=V,K=V`);
+  MODE_ENV[name] = { ...MODE_ENV.prefix, ...Object.fromEntries(kvs.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
+}
 for (const m of MODES) if (!MODE_ENV[m]) throw new Error(`unknown mode ${m} (off, prefix, all)`);
 
 
@@ -241,7 +249,11 @@ async function runMode(mode, fim) {
   await sleep(200);
   for (const r of requests) {
     const e = engineLines.get(`file:///replay/${r.file}/${path.basename(files[r.file].path)}@${r.version}`);
-    if (e) Object.assign(r, { promptTokens: e.promptTokens, prefillTokens: e.prefillTokens, cache: e.cache, engineOutcome: e.outcome, engineMs: e.totalMs, generated: e.generated });
+    if (e) {
+      Object.assign(r, { promptTokens: e.promptTokens, prefillTokens: e.prefillTokens, cache: e.cache, engineOutcome: e.outcome, engineMs: e.totalMs, generated: e.generated });
+      // Where the engine's time went (builds that log them): see TIME_PARTS.
+      for (const k of ['startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'lineMode']) if (e[k] !== undefined) r[k] = e[k];
+    }
   }
   await conn.sendRequest('shutdown').catch(() => {});
   conn.sendNotification('exit');
@@ -327,6 +339,24 @@ for (const fim of FIMS.length ? FIMS : [undefined]) {
   }
 }
 const summaries = runs.map((r) => ({ ...summarize(r), ...(r.loadavg ? { loadavg1m: r.loadavg[0] } : {}) }));
+// Where an answered request's time goes (medians over the answered requests after each file's first that ran the
+// model; the engine's debug line, builds that log it): latency = transport + engine totalMs; totalMs = startMs + promptMs
+// (sticky trimming + tokenization) + schedMs (waits behind other jobs + the scheduler's chunks) + prefillMs' last run
+// + decodeMs + planMs + postMs; modelRunMs: the forward passes of the decode (its prefill run included).
+const TIME_PARTS = ['latencyMs', 'engineMs', 'transportMs', 'startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'msPerDecodeStep', 'jsMs', 'postMs', 'prefillTokens', 'generated'];
+const breakdowns = runs.map((run) => {
+  const ok = run.requests.filter((r) => r.outcome === 'ok' && typeof r.modelRunMs === 'number');
+  const firsts = new Set();
+  const warm = ok.filter((r) => (firsts.has(r.file) ? true : (firsts.add(r.file), false)));
+  const row = { mode: run.mode, n: warm.length };
+  const val = (r, k) =>
+    k === 'transportMs' ? r.latencyMs - r.engineMs
+    : k === 'msPerDecodeStep' ? (r.modelRuns > 1 ? r.decodeMs / (r.modelRuns - 1) : undefined)
+    : k === 'jsMs' ? r.prefillMs - (r.startMs ?? 0) - r.schedMs - r.promptMs + r.decodeMs - r.modelRunMs
+    : r[k];
+  for (const k of TIME_PARTS) row[k] = round(pct(warm.map((r) => val(r, k)).filter((v) => typeof v === 'number'), 0.5));
+  return row;
+});
 // Loaded p50 against the same mode's quiet p50 (issue 11: within 3x).
 const loadRatios = [];
 if (LOADS.includes(0) && LOADS.some((n) => n > 0)) {
@@ -359,7 +389,7 @@ if (LOADS.includes(0) && LOADS.some((n) => n > 0)) {
 }
 const meta = {
   date: new Date().toISOString(),
-  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${MODEL ? ` --model ${MODEL}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
+  command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${MAX_NEW ? ` --max-new-tokens ${MAX_NEW}` : ''}${PATIENT ? ` --patient ${PATIENT}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${MODEL ? ` --model ${MODEL}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${process.argv.flatMap((a, i) => (a === '--variant' ? [` --variant ${process.argv[i + 1]}`] : [])).join('')}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
   fim: FIM ?? 'detected (SPM for models/default)',
   accept: ACCEPT,
   loadavgAtStart,
@@ -372,7 +402,7 @@ const meta = {
   targets: { medianNewPrefillPctWarm: '≤ 5', latencyP50Ms: '≤ 200', latencyP95Ms: '≤ 500' },
 };
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
-fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, loadRatios, runs }, null, 1) + '\n');
+fs.writeFileSync(`${OUT}.json`, JSON.stringify({ meta, summaries, breakdowns, loadRatios, runs }, null, 1) + '\n');
 const cols = ['mode', ...(summaries.some((s) => s.loadavg1m !== undefined) ? ['loadavg1m'] : []), 'requests', 'answered', 'cancelled', 'errors', 'latencyP50Ms', 'latencyP95Ms', 'modelLatencyP50Ms', 'modelLatencyP95Ms', 'medianPromptTokens', 'medianNewPrefillTokensWarm', 'medianNewPrefillPctWarm', 'p95NewPrefillPctWarm', 'newPrefillTokensTotal', 'modelPrefillTokens', 'firstRequestNewPrefill', 'accepts', 'acceptedChars', 'speculative', 'warmPacked', 'rssMaxMb', 'loadMs'];
 const md = [
   `# Keystroke replay (${meta.date})`,
@@ -389,6 +419,16 @@ const md = [
   '',
   ...summaries.map((s) => `- ${s.mode}: ${s.outcomes}`),
   '',
+  ...(breakdowns.some((b) => b.n > 0)
+    ? [
+        `Where the time goes (medians over answered requests after the first of each file; ms unless named): transportMs = latency − engine totalMs (LSP, main thread, the answer back to the main thread); startMs: the request's start on the main thread → the model side taking it (worker message, its event loop); promptMs: sticky trimming + tokenization; schedMs: waits in the scheduler + its chunks; planMs: the syntax plan; prefillMs: from the request's start to the first logits; decodeMs: the steps after it; modelRuns / modelRunMs: forward passes of the decode (prefill run included); msPerDecodeStep: decodeMs / (modelRuns − 1); jsMs: the decode's time outside forward passes (sampling, streaming, garbage collection); postMs: post-processing and validation.`,
+        '',
+        `| mode | n | ${TIME_PARTS.join(' | ')} |`,
+        `| --- | --- | ${TIME_PARTS.map(() => '---').join(' | ')} |`,
+        ...breakdowns.map((b) => `| ${b.mode} | ${b.n} | ${TIME_PARTS.map((k) => b[k]).join(' | ')} |`),
+        '',
+      ]
+    : []),
   ...(loadRatios.length
     ? ['Under load (loaded p50 / quiet p50; target ≤ 3):', '', ...loadRatios.map((r) => `- ${r.mode}, ${r.load} background processes: p50 ${r.quietP50Ms} → ${r.loadedP50Ms} ms (${r.ratio}x), p95 ${r.quietP95Ms} → ${r.loadedP95Ms} ms; requests that ran the model: p50 ${r.quietModelP50Ms} → ${r.loadedModelP50Ms} ms (${r.modelRatio}x)${r.reuseRatio !== null ? `; answers without the model: p50 ${r.quietReuseP50Ms} → ${r.loadedReuseP50Ms} ms (${r.reuseRatio}x), p90 ${r.quietReuseP90Ms} → ${r.loadedReuseP90Ms} ms, share of answers ${r.quietReuseShare} → ${r.loadedReuseShare}` : ''}`), '']
     : []),

@@ -39,6 +39,11 @@ export interface NextTokenOptions {
   /** Restricts the choice (e.g. token healing); null = any token. */
   filter?: TokenFilter | null;
   signal?: AbortSignal;
+  /**
+   * The choice, made by the caller from this step's logits row (computeLogits' result) under the same rules (e.g. a
+   * span's greedy argmax, found in its own pass over the row); the sampler is skipped.
+   */
+  choice?: Choice;
 }
 
 /** Outcome of a step that may be cancelled between model runs (cancellation is a value, not an exception). */
@@ -196,7 +201,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     const logits = await this.computeLogits(options.signal);
     if (!(logits instanceof Float32Array)) return logits;
     this.evictDecodeKv();
-    const choice = chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null);
+    const choice = options.choice ?? chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null);
     if (choice.tokenId < 0) {
       this.done = true;
       return choice;

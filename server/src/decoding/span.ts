@@ -77,10 +77,56 @@ function rowStats(logits: Float32Array, allow: TokenFilter | null): { lse: numbe
   return { lse: max + Math.log(sum), maxAllowed };
 }
 
-/** The `k` largest allowed logits' ids, best first. */
-export function topAllowed(logits: Float32Array, k: number, allow: TokenFilter | null): number[] {
+/**
+ * One pass for the max over all entries and the argmax over the allowed ones (`ids`: the allowed ids, ascending, when a
+ * constraint narrows them; else every id not in `masked`), one for Σ exp: what rowStats and the greedy sampler computed
+ * in five passes, with the same values (same summation order; ties go to the lowest id). `best` -1: nothing allowed.
+ */
+function scanRow(logits: Float32Array, ids: Int32Array | null, masked: ReadonlySet<number>): { lse: number; maxAllowed: number; best: number } {
+  const n = logits.length;
+  let max = -Infinity;
+  let maxAllowed = -Infinity;
+  let best = -1;
+  if (ids) {
+    for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      if (id < n && logits[id]! > maxAllowed) {
+        maxAllowed = logits[id]!;
+        best = id;
+      }
+    }
+  } else if (masked.size === 0) {
+    for (let i = 0; i < n; i++) {
+      const v = logits[i]!;
+      if (v > max) {
+        max = v;
+        best = i;
+      }
+    }
+    maxAllowed = max;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = logits[i]!;
+      if (v > max) max = v;
+      if (v > maxAllowed && !masked.has(i)) {
+        maxAllowed = v;
+        best = i;
+      }
+    }
+  }
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[i]! - max);
+  return { lse: max + Math.log(sum), maxAllowed, best };
+}
+
+/** The `k` largest allowed logits' ids, best first (`ids`: only these are looked at, ascending). */
+export function topAllowed(logits: Float32Array, k: number, allow: TokenFilter | null, ids: Int32Array | null = null): number[] {
   const best: number[] = [];
-  for (let i = 0; i < logits.length; i++) {
+  const n = ids ? ids.length : logits.length;
+  for (let j = 0; j < n; j++) {
+    const i = ids ? ids[j]! : j;
+    if (i >= logits.length) continue;
     if (allow && !allow(i)) continue;
     if (best.length < k || logits[i]! > logits[best[best.length - 1]!]!) {
       best.push(i);
@@ -123,10 +169,13 @@ export async function decodeSpan(gen: Generator, tokenizer: SpanTokenizer, optio
     if (!(logits instanceof Float32Array)) return finish('cancelled', visible());
     const healing = forced?.filter() ?? null;
     const allow: TokenFilter | null = masked.size || healing ? (id) => !masked.has(id) && (!healing || healing(id)) : null;
-    const { lse, maxAllowed } = rowStats(logits, allow);
+    // While healing, the few ids the constraint allows (cached per remainder) instead of a filter call per id.
+    const healIds = forced?.allowedIds() ?? null;
+    const allowedIds = healIds && masked.size ? healIds.filter((id) => !masked.has(id)) : healIds;
+    const { lse, maxAllowed, best } = scanRow(logits, allowedIds, masked);
     if (maxAllowed === -Infinity) return finish('constraint', visible());
     const index = result.tokenIds.length;
-    if (index === 0) result.firstChoices = topAllowed(logits, 8, allow);
+    if (index === 0) result.firstChoices = topAllowed(logits, 8, allowedIds ? null : allow, allowedIds);
     const pMax = Math.exp(maxAllowed - lse);
     const textNow = visible();
     if (options.interrupt?.({ index, pMax, text: textNow })) return finish('interrupted', textNow);
@@ -136,7 +185,14 @@ export async function decodeSpan(gen: Generator, tokenizer: SpanTokenizer, optio
     const choice =
       forcedFirst !== undefined
         ? { tokenId: forcedFirst, logprob: logits[forcedFirst]! - lse }
-        : await gen.nextToken({ sampling: options.sampling, rng: options.rng ?? null, filter: allow, signal: options.signal });
+        : await gen.nextToken({
+            sampling: options.sampling,
+            rng: options.rng ?? null,
+            filter: allow,
+            signal: options.signal,
+            // Greedy (the sampler's rule: no temperature or no RNG): the argmax scanRow found, with its log-probability.
+            ...(!((options.sampling?.temperature ?? 0) > 0) || !options.rng ? { choice: { tokenId: best, logprob: best < 0 ? -Infinity : logits[best]! - lse } } : {}),
+          });
     if ('cancelled' in choice) return finish('cancelled', visible());
     if (forcedFirst !== undefined) gen.appendTokens([forcedFirst]);
     if (choice.tokenId < 0) return finish('constraint', visible());

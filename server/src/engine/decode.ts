@@ -57,6 +57,12 @@ export interface DecodeOutcome {
   generatedTokens: number;
   /** Every token run through the model for this request (prefill, decode and scoring runs). */
   modelTokens: number;
+  /** Model runs (forward passes) of this decode and their wall time in ms (the rest of prefillMs + decodeMs is JS work). */
+  modelRuns: number;
+  modelRunMs: number;
+  /** Wall ms of the syntax plan (tree-sitter, incremental) and of post-processing + validation of the candidates. */
+  planMs: number;
+  postMs: number;
   trace: ModeResult['trace'];
 }
 
@@ -74,10 +80,14 @@ export async function decodeRequest(
 ): Promise<DecodeOutcome> {
   const { tokenizer, template } = bundle;
   const runTokens0 = gen.stats.runTokens;
+  const runs0 = gen.stats.runs;
+  const runMs0 = gen.stats.runMs;
+  const tPlan = nowMs();
   const plan = planDecode(
     { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode, documentKey: context.documentKey },
     bundle.trees,
   );
+  const planMs = nowMs() - tPlan;
   // Self-infilling needs a middle sentinel and a prefix-first layout; Codestral has neither.
   const mode: DecodeMode = settings.mode === 'self-infill' && template.middleId !== null && template.family !== 'codestral' ? 'self-infill' : 'fim';
   const prompt = built ?? buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template, tokenizer, {
@@ -141,9 +151,14 @@ export async function decodeRequest(
     decodeMs: r.decodeMs,
     generatedTokens: r.generatedTokens,
     modelTokens: gen.stats.runTokens - runTokens0,
+    modelRuns: gen.stats.runs - runs0,
+    modelRunMs: gen.stats.runMs - runMs0,
+    planMs,
+    postMs: 0,
     trace: r.trace,
   };
   if (r.cancelled) return outcome;
+  const tPost = nowMs();
   // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, the lines
   // before the model loops or rewrites the code after the cursor).
   let candidates: CompletionCandidate[] = r.candidates.map((c) => ({ text: keepLines(c.text, c.stopReason, plan), score: c.score }));
@@ -157,5 +172,6 @@ export async function decodeRequest(
   // Validation: candidates that add no syntax errors first (stable: score order within each group).
   if (settings.postprocess && candidates.length > 1) candidates = rankCandidates(candidates, context);
   outcome.candidates = candidates.slice(0, maxCandidates);
+  outcome.postMs = nowMs() - tPost;
   return outcome;
 }

@@ -53,7 +53,7 @@ export interface ModelOptions {
   modelDir?: string;
   device?: DeviceRequest;
   dtype?: ModelDtype | 'auto';
-  /** CPU threads per operator (onnxruntime intraOpNumThreads); default: runtime/model.ts's choice. */
+  /** CPU threads per operator (onnxruntime intraOpNumThreads); unset: env INFILL_LS_THREADS (1..64), else runtime/model.ts's choice. */
   threads?: number;
   /** Force a FIM family or mode instead of detecting it (env INFILL_LS_FIM_MODE=psm|spm forces the mode). */
   fim?: TemplateOverride;
@@ -287,7 +287,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         modelDir,
         device: options.device,
         dtype: options.dtype,
-        intraOpNumThreads: options.threads,
+        // Env INFILL_LS_THREADS (1..64) when the option is unset: benchmarks compare thread counts (bench/replay --variant).
+        intraOpNumThreads: options.threads ?? envInteger('INFILL_LS_THREADS', 1, 64, optionNotes),
         ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
         fim: fimOverride,
         onStatus: (m) => {
@@ -379,7 +380,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const sched = scheduler!;
     const kv = store!;
     const key = cacheKey(context.documentKey);
+    const tPrompt = nowMs();
     const { prompt, prefix } = promptOf(context);
+    const promptMs = nowMs() - tPrompt;
     const outcome = await sched.request(key, prompt.ids, { priority: background ? 'background' : 'interactive', signal, hold: true });
     // What this request fed the engine, for comparing surfaces (CLI, API, LSP) in the debug log: the options that shape
     // the answer and fingerprints of the text it saw and of the exact prompt token ids.
@@ -397,6 +400,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const lease: Lease = outcome.lease;
     const generator = lease.generator;
     const tPrefilled = nowMs();
+    // In the scheduler: waiting for other jobs plus this job's own chunks (all but the last, which the decode runs).
+    const schedMs = tPrefilled - tPrompt - promptMs;
     generator.resetPeakLength();
     let broken = false;
     try {
@@ -425,6 +430,17 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         decodeMs: Math.round(r.decodeMs),
         generated: r.generatedTokens,
         modelTokens: r.modelTokens,
+        // Where the time went (ms; bench/replay tabulates them): from the request's start to the model side taking it
+        // (the worker's message and event loop), prompt building (sticky trimming + tokenization), the
+        // scheduler (waits + its chunks), the syntax plan, the decode's model runs (count and wall time; the rest of
+        // its prefill + decode time is sampling and streaming in JS), post-processing.
+        startMs: round1(tPrompt - t0),
+        promptMs: round1(promptMs),
+        schedMs: round1(schedMs),
+        planMs: round1(r.planMs),
+        modelRuns: r.modelRuns,
+        modelRunMs: round1(r.modelRunMs),
+        postMs: round1(r.postMs),
         // KV positions: the most this request's model runs left in the document's cache, what it holds now, and what
         // decodeKvWindow evicted (tests and benchmarks read them; the window bounds kvPeak to prompt + window + a block).
         kvPeak: generator.peakLength,
@@ -625,6 +641,8 @@ export function requestFingerprint(context: CompletionContext, promptIds: ArrayL
     prompt: createHash('sha1').update(Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength)).digest('hex').slice(0, 12),
   };
 }
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** SHA-1 of the `count` lines of `text` from line `line` (0-based; fewer at its end), or null when it has no such line. */
 function keptLinesDigest(text: string, line: number, count = 4): string | null {

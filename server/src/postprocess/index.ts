@@ -1,6 +1,7 @@
 // The post-processing chain: pure filters applied in order to each raw completion, plus syntax-based candidate ranking.
 
 import { balanceBrackets } from './bracket-balance.js';
+import { dropBlockCloser } from './block-closer.js';
 import { detectEol, type Filter, type PostprocessContext } from './context.js';
 import { normalizeIndentation } from './indentation.js';
 import { matchLineEndings } from './line-endings.js';
@@ -10,18 +11,20 @@ import { removeSuffixOverlap } from './suffix-overlap.js';
 import { trimTrailingWhitespace } from './trailing-whitespace.js';
 import { stopAtSuffix } from './stop-at-suffix.js';
 
-export { balanceBrackets, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
+export { balanceBrackets, dropBlockCloser, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
 export { fitCandidate, type FitContext } from './fit.js';
 export { expectedIndent, fitFirstLine } from './indentation.js';
 export { rankCandidates, rankWithDeltas, type RankContext, type Rankable } from './rank.js';
 
 /**
- * The chain, in order. Cutting filters come first (single line, loops), then indentation (so later filters see the
+ * The chain, in order. A completion that only closes the cursor's block is dropped first; cutting filters come next (single line, loops), then indentation (so later filters see the
  * completion as it will be inserted), then the suffix-aware trims and whitespace; line endings last because every filter
  * before works on LF text.
  */
 export const FILTERS: readonly { name: string; filter: Filter }[] = [
+  // First: a completion that starts by closing the cursor's block is dropped whole (the other filters would keep its `}`).
+  { name: 'blockCloser', filter: dropBlockCloser },
   { name: 'singleLine', filter: singleLine },
   { name: 'repetition', filter: removeRepetition },
   { name: 'stopAtSuffix', filter: stopAtSuffix },
