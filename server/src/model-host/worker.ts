@@ -7,17 +7,11 @@ import { createModelSide } from '../engine/model-side.js';
 import { isCancelFlagSet, pollOnRead } from '../util/cancel-flag.js';
 import { errorText } from '../util/errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import { lowerThreadPriority } from './thread-priority.js';
 
 if (!parentPort) throw new Error('model-host/worker.js runs as a worker thread');
 const port = parentPort;
 const init = workerData as WorkerInit;
 const post = (message: FromWorker) => port.postMessage(message);
-
-// Before the sessions exist: onnxruntime's pool threads inherit this thread's nice value.
-const niceDelta = Number(process.env.INFILL_LS_MODEL_NICE ?? 0);
-const niced = niceDelta > 0 ? lowerThreadPriority(niceDelta) : null;
-if (niced && init.log) post({ type: 'log', message: `model worker priority: ${JSON.stringify(niced)}` });
 
 /** Live jobs' flags and the controllers their signals come from. */
 const jobs = new Map<number, { flag: Int32Array; controller: AbortController }>();
