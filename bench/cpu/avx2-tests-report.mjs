@@ -55,7 +55,10 @@ const kd = values['kernel-dir'];
 const byCpu = kd
   ? kernelCpus.map((cpu) => ({ cpu, emulated: readJson(path.join(kd, `golden-emulated-${cpu}.json`)), logitDiff: readJson(path.join(kd, `logit-diff-${cpu}.json`)), fixtures: readJson(path.join(kd, `fixtures-${cpu}.json`)) }))
   : [];
-const kernelCheck = kd
+const keptKernel = kd && !fs.existsSync(path.join(kd, 'golden-native.json')) && kept?.kernelCheck ? { ...kept.kernelCheck, keptFrom: { report: values['keep-name'], date: kept.date, commit: kept.commit } } : null;
+const kernelCheck = keptKernel
+  ? keptKernel
+  : kd
   ? { native: readJson(path.join(kd, 'golden-native.json')), ...(byCpu[0] ?? {}), byCpu }
   : values['logit-diff']
     ? { native: readJson(values['golden-native']), emulated: readJson(values['golden-emulated']), logitDiff: readJson(values['logit-diff']), fixtures: readJson(values.fixtures) }
@@ -111,7 +114,7 @@ const report = {
   guest: { emu, qemuCpu: guestCpu, cpuidProbe: probe[guestCpu] ?? null, probes: probe, qemu: sh(EMU_TEXT.qemu, ['--version'])?.split('\n')[0] ?? null },
   node: process.version,
   onnxruntimeNode: ortVersion,
-  command: `${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}nice -n 19 bash ${EMU_TEXT.tests}${values.argv ? ` ${values.argv}` : ''}`,
+  command: `${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}${keptKernel ? 'KEEP_KERNEL=1 ' : ''}nice -n 19 bash ${EMU_TEXT.tests}${values.argv ? ` ${values.argv}` : ''}`,
   finished: `${newFiles.size} of ${planned} files of this run`,
   keptFrom: kept ? { report: values['keep-name'], date: kept.date, commit: kept.commit } : null,
   timeoutScale: Number(process.env.INFILL_LS_TEST_TIMEOUT_SCALE ?? 30),
@@ -138,6 +141,7 @@ const md = [
   ...(kernelCheck
     ? [
         '## Kernel check',
+        ...(kernelCheck.keptFrom ? [`(Kept from ${kernelCheck.keptFrom.report}, a report written ${kernelCheck.keptFrom.date} by a run at commit ${kernelCheck.keptFrom.commit}.)`] : []),
         'The default model\'s teacher-forced logits on its 4 golden prompts (64 positions; `node native/tools/golden.mjs',
         `models/default --tol 1e-3 --dump F\`, natively and under \`${EMU_TEXT.script}\`, compared by`,
         '`native/tools/logit-diff.mjs`); the tiny fixtures\' golden paths (`node bench/cpu/fixture-margins.mjs`, teacher-forced).',

@@ -12,6 +12,7 @@
 #   FILE_TIMEOUT_S=5400 (default): a file's run is killed after that long and recorded as timed out.
 #   KEEP=bench/results/avx2-tests.json bash bench/cpu/avx2-tests.sh FILES...   re-run FILES and keep that report's
 #                                            rows for the other files (each row names the commit it ran at)
+#   KEEP_KERNEL=1 (with KEEP): skip the kernel check and keep that report's (it names its date and commit)
 #   KERNEL_CPUS="a b": the kernel check (golden logits, fixture margins) runs on each of these emulated CPUs too
 #                                            (default: the test CPU only; arm64: neoverse-n1 max cortex-a72)
 # The report is rewritten after every file, so an interrupted run leaves the files finished so far.
@@ -72,6 +73,9 @@ npx tsc -p tsconfig.json
 # Kernel check: the default model's teacher-forced logits on the golden prompts, native and emulated. A difference
 # above zero shows that the emulated CPU really takes other kernels (else the emulated runs would prove nothing);
 # native/tools/golden.mjs also reports agreement with the fp32 reference on each side.
+if [[ -n "${KEEP:-}" && "${KEEP_KERNEL:-0}" == "1" ]]; then
+  echo "kernel check: kept from $KEEP (KEEP_KERNEL=1)"
+else
 golden_native="$(node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/native.bin")"
 printf '%s\n' "$golden_native" > "$work/golden-native.json"
 fixtures_native="$(node bench/cpu/fixture-margins.mjs --dump "$work/fx-native.bin")"
@@ -88,6 +92,7 @@ for c in "${cpus[@]}"; do
   echo "kernel check ($c), fixtures: $fixtures_diff"
   printf '{"native":%s,"emulated":%s,"diff":%s}\n' "$fixtures_native" "$fixtures_emulated" "$fixtures_diff" > "$work/fixtures-$c.json"
 done
+fi
 
 report() {
   EMU="$emu" node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
