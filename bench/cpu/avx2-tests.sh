@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test files that run a model in-process on an emulated AVX2-only x86-64 CPU (bench/cpu/avx2.sh: QEMU user
-# mode, -cpu EPYC-Rome unless QEMU_CPU is set), one vitest run per file, and natively too, side by side. Writes
-# bench/results/avx2-tests.json and .md: date, commit, host and guest CPU flags, the exact commands, per file and per
+# Runs the test files that run a model in-process on an emulated CPU, one vitest run per file, and natively too, side
+# by side. EMU=avx2 (default): an AVX2-only x86-64 CPU (bench/cpu/avx2.sh: QEMU user mode, -cpu EPYC-Rome unless
+# QEMU_CPU is set). EMU=arm64 (bench/cpu/arm64-tests.sh sets it): an ARM aarch64 CPU (bench/cpu/arm64.sh: arm64 Node
+# and onnxruntime's arm64 binding under qemu-aarch64, -cpu neoverse-n1 unless QEMU_CPU is set). Writes
+# bench/results/$EMU-tests.json and .md: date, commit, host and guest CPU flags, the exact commands, per file and per
 # test the result and the time on both sides, `uptime` before and after each run, and what is not covered.
 #   nice -n 19 bash bench/cpu/avx2-tests.sh                  all files below (about an hour on a 2-core machine)
 #   nice -n 19 bash bench/cpu/avx2-tests.sh test/runtime/fold.test.ts ...   only these files (same output files)
@@ -10,13 +12,24 @@
 #   FILE_TIMEOUT_S=5400 (default): a file's run is killed after that long and recorded as timed out.
 #   KEEP=bench/results/avx2-tests.json bash bench/cpu/avx2-tests.sh FILES...   re-run FILES and keep that report's
 #                                            rows for the other files (each row names the commit it ran at)
+#   KEEP_KERNEL=1 (with KEEP): skip the kernel check and keep that report's (it names its date and commit)
+#   KERNEL_CPUS="a b": the kernel check (golden logits, fixture margins) runs on each of these emulated CPUs too
+#                                            (default: the test CPU only; arm64: neoverse-n1 max cortex-a72)
 # The report is rewritten after every file, so an interrupted run leaves the files finished so far.
-# Needs qemu-x86_64 (apt-get install -y qemu-user, QEMU >= 7.2) and cc (for the guest's cpuid probe).
+# Needs qemu-x86_64 (apt-get install -y qemu-user, QEMU >= 7.2) and cc (for the guest's cpuid probe); for arm64,
+# what `bash bench/cpu/arm64.sh --setup` installs.
 # Times under emulation are tens of times the native ones and say nothing about speed; they show what each file costs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-out="${OUT:-bench/results/avx2-tests}"
+emu="${EMU:-avx2}"
+case "$emu" in
+  avx2) export QEMU_CPU="${QEMU_CPU:-EPYC-Rome}"; kernel_cpus="${KERNEL_CPUS:-$QEMU_CPU}" ;;
+  arm64) export QEMU_CPU="${QEMU_CPU:-neoverse-n1}"; kernel_cpus="${KERNEL_CPUS:-neoverse-n1 max cortex-a72}"; bash bench/cpu/arm64.sh --setup >&2 ;;
+  *) echo "avx2-tests.sh: EMU is avx2 or arm64 (got $emu)" >&2; exit 2 ;;
+esac
+wrap=(bash "bench/cpu/$emu.sh")
+out="${OUT:-bench/results/$emu-tests}"
 native="${NATIVE:-1}"
 file_timeout="${FILE_TIMEOUT_S:-5400}"
 
@@ -46,10 +59,13 @@ default_files=(
 )
 if [[ $# -gt 0 ]]; then files=("$@"); else files=("${default_files[@]}"); fi
 for f in "${files[@]}"; do [[ -f "$f" ]] || { echo "avx2-tests.sh: no such file: $f" >&2; exit 2; }; done
+# The test CPU's kernel check comes first (the report's main one), then the others.
+cpus=("$QEMU_CPU")
+for c in $kernel_cpus; do [[ "$c" == "$QEMU_CPU" ]] || cpus+=("$c"); done
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-probe="$(bash bench/cpu/avx2.sh --probe)"
+probe="$(for c in "${cpus[@]}"; do QEMU_CPU="$c" "${wrap[@]}" --probe; done | awk '!seen[$0]++')"
 echo "$probe"
 # Build once (vitest's global setup builds again, incrementally, before each run).
 npx tsc -p tsconfig.json
@@ -57,24 +73,30 @@ npx tsc -p tsconfig.json
 # Kernel check: the default model's teacher-forced logits on the golden prompts, native and emulated. A difference
 # above zero shows that the emulated CPU really takes other kernels (else the emulated runs would prove nothing);
 # native/tools/golden.mjs also reports agreement with the fp32 reference on each side.
+if [[ -n "${KEEP:-}" && "${KEEP_KERNEL:-0}" == "1" ]]; then
+  echo "kernel check: kept from $KEEP (KEEP_KERNEL=1)"
+else
 golden_native="$(node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/native.bin")"
-golden_emulated="$(bash bench/cpu/avx2.sh node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/emulated.bin")"
-logit_diff="$(node native/tools/logit-diff.mjs "$work/native.bin" "$work/emulated.bin")"
-echo "kernel check, native vs emulated logits: $logit_diff"
 printf '%s\n' "$golden_native" > "$work/golden-native.json"
-printf '%s\n' "$golden_emulated" > "$work/golden-emulated.json"
-printf '%s\n' "$logit_diff" > "$work/logit-diff.json"
-# The same for the tiny fixtures' golden paths (test/runtime/fixtures.test.ts compares their tokens exactly).
 fixtures_native="$(node bench/cpu/fixture-margins.mjs --dump "$work/fx-native.bin")"
-fixtures_emulated="$(bash bench/cpu/avx2.sh node bench/cpu/fixture-margins.mjs --dump "$work/fx-emulated.bin")"
-fixtures_diff="$(node bench/cpu/fixture-margins.mjs --compare "$work/fx-native.bin" "$work/fx-emulated.bin")"
-echo "kernel check, fixtures: $fixtures_diff"
-printf '{"native":%s,"emulated":%s,"diff":%s}\n' "$fixtures_native" "$fixtures_emulated" "$fixtures_diff" > "$work/fixtures.json"
+printf '%s\n' "$fixtures_native" > "$work/fx-native.json"
+for c in "${cpus[@]}"; do
+  golden_emulated="$(QEMU_CPU="$c" "${wrap[@]}" node native/tools/golden.mjs models/default --tol 1e-3 --dump "$work/emulated-$c.bin")"
+  logit_diff="$(node native/tools/logit-diff.mjs "$work/native.bin" "$work/emulated-$c.bin")"
+  echo "kernel check ($c), native vs emulated logits: $logit_diff"
+  printf '%s\n' "$golden_emulated" > "$work/golden-emulated-$c.json"
+  printf '%s\n' "$logit_diff" > "$work/logit-diff-$c.json"
+  # The same for the tiny fixtures' golden paths (test/runtime/fixtures.test.ts compares their tokens exactly).
+  fixtures_emulated="$(QEMU_CPU="$c" "${wrap[@]}" node bench/cpu/fixture-margins.mjs --dump "$work/fx-emulated-$c.bin")"
+  fixtures_diff="$(node bench/cpu/fixture-margins.mjs --compare "$work/fx-native.bin" "$work/fx-emulated-$c.bin")"
+  echo "kernel check ($c), fixtures: $fixtures_diff"
+  printf '{"native":%s,"emulated":%s,"diff":%s}\n' "$fixtures_native" "$fixtures_emulated" "$fixtures_diff" > "$work/fixtures-$c.json"
+done
+fi
 
 report() {
-  node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
-    ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} \
-    --golden-native "$work/golden-native.json" --golden-emulated "$work/golden-emulated.json" --logit-diff "$work/logit-diff.json" --fixtures "$work/fixtures.json"
+  EMU="$emu" node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
+    ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} --kernel-dir "$work" --kernel-cpus "${cpus[*]}"
 }
 keep_src="${KEEP:-}"
 if [[ -n "$keep_src" ]]; then cp "$keep_src" "$work/keep.json"; fi
@@ -89,7 +111,7 @@ for f in "${files[@]}"; do
     json="$work/$i-$side.json"
     log="$work/$i-$side.log"
     vitest_args=(vitest run --pool=threads --maxWorkers=1 --reporter=verbose --reporter=json "--outputFile.json=$json" "$f")
-    if [[ "$side" == "emulated" ]]; then cmd=(bash bench/cpu/avx2.sh npx "${vitest_args[@]}"); else cmd=(npx "${vitest_args[@]}"); fi
+    if [[ "$side" == "emulated" ]]; then cmd=("${wrap[@]}" npx "${vitest_args[@]}"); else cmd=(npx "${vitest_args[@]}"); fi
     echo "== [$i/${#files[@]}] $side: ${cmd[*]}"
     commit="$(git rev-parse --short HEAD)"
     if [[ -n "$(git status --porcelain --untracked-files=no -- test server bench/cpu)" ]]; then commit="$commit+changes"; fi

@@ -84,6 +84,45 @@ function startLoad(n) {
   return () => procs.forEach((p) => p.kill('SIGKILL'));
 }
 
+/**
+ * Linux per-thread scheduler counters (/proc/PID/task/TID/schedstat: ns on the CPU, ns runnable but waiting for a
+ * CPU) summed over `tids` (default: every thread of `pid`); null elsewhere. Per request, the server's main thread,
+ * the server's other threads (the model worker and onnxruntime's) and this client's main thread show where a
+ * request's time went: running, or waiting for a CPU (load).
+ */
+function schedstat(pid, tids) {
+  try {
+    let run = 0;
+    let wait = 0;
+    for (const tid of tids ?? fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [r, w] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        run += Number(r);
+        wait += Number(w);
+      } catch {
+        // the thread ended
+      }
+    }
+    return { run, wait };
+  } catch {
+    return null;
+  }
+}
+const SCHED = process.platform === 'linux';
+const schedNow = (serverPid) =>
+  SCHED ? { main: schedstat(serverPid, [serverPid]), all: schedstat(serverPid), client: schedstat(process.pid, [process.pid]) } : null;
+const schedDelta = (a, b) =>
+  a?.main && b?.main && a.all && b.all && a.client && b.client
+    ? {
+        serverMainRunMs: (b.main.run - a.main.run) / 1e6,
+        serverMainWaitMs: (b.main.wait - a.main.wait) / 1e6,
+        serverOtherRunMs: (b.all.run - b.main.run - (a.all.run - a.main.run)) / 1e6,
+        serverOtherWaitMs: (b.all.wait - b.main.wait - (a.all.wait - a.main.wait)) / 1e6,
+        clientRunMs: (b.client.run - a.client.run) / 1e6,
+        clientWaitMs: (b.client.wait - a.client.wait) / 1e6,
+      }
+    : null;
+
 function rssKb(pid) {
   try {
     const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -185,6 +224,7 @@ async function runMode(mode, fim) {
     };
     const request = (cursor, kind) => {
       const source = new CancellationTokenSource();
+      const s0 = schedNow(child.pid);
       const rec = { file: f, version, kind, sentAt: performance.now() };
       requests.push(rec);
       const v = version;
@@ -194,6 +234,8 @@ async function runMode(mode, fim) {
           (res) => {
             rec.latencyMs = performance.now() - rec.sentAt;
             rec.outcome = 'ok';
+            const sched = schedDelta(s0, schedNow(child.pid));
+            if (sched) rec.sched = sched;
             const items = Array.isArray(res) ? res : res?.items ?? [];
             const insert = items[0]?.insertText;
             const s = insert === undefined ? '' : String(typeof insert === 'string' ? insert : insert.value);
@@ -295,6 +337,14 @@ function summarize(run) {
     // them, so when load cancels more model answers (fewer texts to type through) the overall p50 moves into their tail.
     reuseLatencyP50Ms: round(pct(ok.filter((r) => typeof r.cache === 'string' && r.cache.startsWith('completion-reuse')).map((r) => r.latencyMs), 0.5)),
     reuseLatencyP90Ms: round(pct(ok.filter((r) => typeof r.cache === 'string' && r.cache.startsWith('completion-reuse')).map((r) => r.latencyMs), 0.9)),
+    // Where the answers without the model spent their time (medians over them, ms; Linux schedstat): the server's main
+    // thread on a CPU / runnable but waiting for one, the server's other threads (model worker, onnxruntime) on a CPU
+    // meanwhile, this client's thread waiting for a CPU.
+    ...(() => {
+      const reuse = ok.filter((r) => typeof r.cache === 'string' && r.cache.startsWith('completion-reuse') && r.sched);
+      const med = (k) => round(pct(reuse.map((r) => r.sched[k]), 0.5), 2);
+      return reuse.length ? { reuseServerMainRunMs: med('serverMainRunMs'), reuseServerMainWaitMs: med('serverMainWaitMs'), reuseServerOtherRunMs: med('serverOtherRunMs'), reuseClientWaitMs: med('clientWaitMs') } : {};
+    })(),
     reuseShare: ok.length ? round(ok.filter((r) => typeof r.cache === 'string' && r.cache.startsWith('completion-reuse')).length / ok.length, 2) : null,
     medianPromptTokens: pct(withTokens.map((r) => r.promptTokens), 0.5),
     medianNewPrefillTokensWarm: pct(withTokens.map((r) => r.prefillTokens), 0.5),
@@ -431,6 +481,14 @@ const md = [
     : []),
   ...(loadRatios.length
     ? ['Under load (loaded p50 / quiet p50; target ≤ 3):', '', ...loadRatios.map((r) => `- ${r.mode}, ${r.load} background processes: p50 ${r.quietP50Ms} → ${r.loadedP50Ms} ms (${r.ratio}x), p95 ${r.quietP95Ms} → ${r.loadedP95Ms} ms; requests that ran the model: p50 ${r.quietModelP50Ms} → ${r.loadedModelP50Ms} ms (${r.modelRatio}x)${r.reuseRatio !== null ? `; answers without the model: p50 ${r.quietReuseP50Ms} → ${r.loadedReuseP50Ms} ms (${r.reuseRatio}x), p90 ${r.quietReuseP90Ms} → ${r.loadedReuseP90Ms} ms, share of answers ${r.quietReuseShare} → ${r.loadedReuseShare}` : ''}`), '']
+    : []),
+  ...(summaries.some((s) => s.reuseServerMainRunMs !== undefined)
+    ? [
+        'Answers without the model (completion reuse), where their time went — medians over them, ms, from Linux schedstat between send and answer: the server\'s main thread on a CPU / runnable but waiting for a CPU; the server\'s other threads (model worker, onnxruntime pool) on a CPU meanwhile; this client\'s thread waiting for a CPU:',
+        '',
+        ...summaries.filter((s) => s.reuseServerMainRunMs !== undefined).map((s) => `- ${s.mode}: p50 ${s.reuseLatencyP50Ms} ms; server main on CPU ${s.reuseServerMainRunMs}, waiting ${s.reuseServerMainWaitMs}; server other threads on CPU ${s.reuseServerOtherRunMs}; client waiting ${s.reuseClientWaitMs}`),
+        '',
+      ]
     : []),
   'Latency: request sent → answer, answered requests only. New prefill %: prompt tokens that needed a model run, answered requests after the first of each file, requests that ran the model (a completion-reuse answer runs none). newPrefillTokensTotal: prompt tokens run by requests themselves, cancelled ones included (background warming and speculation excluded; for the baseline build, which has no background prefill, it is all its prefill work). modelPrefillTokens: every prompt token the model prefilled, background work (the prefill of aborted requests that went on, warming, speculation) included (not logged by the baseline build). firstRequestNewPrefill: per file. accepts: suggestions accepted by the replay rule (the suggestion on screen is what the user types next). speculative: speculative completions finished/started. warmPacked: documents warmed by a packed prefill. Targets (issue 5): median new prefill ≤ 5% of the prompt, p50 ≤ 200 ms, p95 ≤ 500 ms.',
   '',
