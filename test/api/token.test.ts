@@ -4,7 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TokenFileError, defaultTokenFile, resolveToken, stateDir, tokenMatches } from '../../server/src/api/token.js';
+import {
+  TokenFileError,
+  defaultTokenFile,
+  isReplaceableTokenFileContent,
+  parseTokenFileContent,
+  resolveToken,
+  stateDir,
+  tokenMatches,
+} from '../../server/src/api/token.js';
 
 const dirs: string[] = [];
 function tempStateHome(): string {
@@ -115,6 +123,60 @@ describe('token', () => {
     const notFile = path.join(home, 'adir');
     fs.mkdirSync(notFile);
     expect(() => resolveToken({ env: {}, file: notFile })).toThrowError(/not a regular file/);
+  });
+
+  it('never overwrites or reads as a token a file of the user that is not a token file (--token-file by mistake)', () => {
+    const home = tempStateHome();
+    const source = path.join(home, 'tool.py');
+    const code = 'import os\n\ndef main():\n    print(os.getcwd())\n';
+    for (const mode of [0o600, 0o644]) {
+      fs.writeFileSync(source, code);
+      fs.chmodSync(source, mode);
+      const inode = fs.statSync(source).ino;
+      expect(() => resolveToken({ env: {}, file: source, regenerate: true })).toThrowError(/is not a token file written by infill-ls.*refusing to overwrite it/);
+      expect(() => resolveToken({ env: {}, file: source })).toThrowError(/does not hold a token.*refusing to use or replace it/);
+      expect(fs.readFileSync(source, 'utf8')).toBe(code);
+      expect(fs.statSync(source).mode & 0o777).toBe(mode);
+      expect(fs.statSync(source).ino).toBe(inode);
+      expect(fs.readdirSync(home)).toEqual(['tool.py']); // no temporary file left behind
+    }
+    // A 0600 file holding two lines, a space, a short or an over-long value: not a token, not replaced.
+    for (const text of ['first-line-of-token\nsecond-line-of-it\n', 'abcdefgh ijklmnopqrstu\n', 'short\n', `${'a'.repeat(600)}\n`, '\n']) {
+      fs.writeFileSync(source, text, { mode: 0o600 });
+      fs.chmodSync(source, 0o600);
+      expect(() => resolveToken({ env: {}, file: source })).toThrowError(TokenFileError);
+      expect(() => resolveToken({ env: {}, file: source, regenerate: true })).toThrowError(TokenFileError);
+      expect(fs.readFileSync(source, 'utf8')).toBe(text);
+    }
+    // A valid token the user wrote by hand is used, but --new-token does not replace it (only our own format is replaced).
+    fs.writeFileSync(source, 'my-own-chosen-token.value==\r\n', { mode: 0o600 });
+    expect(resolveToken({ env: {}, file: source })).toEqual({ token: 'my-own-chosen-token.value==', source: 'file', file: source });
+    expect(() => resolveToken({ env: {}, file: source, regenerate: true })).toThrowError(/not a token file written by infill-ls/);
+    // An empty file and an absent file get a new token.
+    fs.writeFileSync(source, '', { mode: 0o600 });
+    const fromEmpty = resolveToken({ env: {}, file: source });
+    expect(fromEmpty.source).toBe('generated');
+    expect(fs.readFileSync(source, 'utf8')).toBe(`${fromEmpty.token}\n`);
+    fs.rmSync(source);
+    const fromAbsent = resolveToken({ env: {}, file: source, regenerate: true });
+    expect(fs.readFileSync(source, 'utf8')).toBe(`${fromAbsent.token}\n`);
+  });
+
+  it('defines the token file format: b64token lines read, only the written format replaced', () => {
+    expect(parseTokenFileContent('abcdefghijklmnop')).toBe('abcdefghijklmnop');
+    expect(parseTokenFileContent('abcdefghijklmnop\n')).toBe('abcdefghijklmnop');
+    expect(parseTokenFileContent('A0-._~+/abcdefgh==\r\n')).toBe('A0-._~+/abcdefgh==');
+    expect(parseTokenFileContent('abcdefghijklmno\n')).toBeUndefined(); // 15 characters
+    expect(parseTokenFileContent('abcdefgh=ijklmnop')).toBeUndefined(); // '=' only as trailing padding
+    expect(parseTokenFileContent('abcdefghijklmnop\n\n')).toBeUndefined();
+    expect(parseTokenFileContent('abcdefgh\tijklmnop')).toBeUndefined();
+    expect(parseTokenFileContent('abcdefghijklmnop\u0000')).toBeUndefined();
+    const ours = `${'x'.repeat(40)}_-9\n`;
+    expect(isReplaceableTokenFileContent(ours)).toBe(true);
+    expect(isReplaceableTokenFileContent('')).toBe(true);
+    expect(isReplaceableTokenFileContent(ours.trimEnd())).toBe(false);
+    expect(isReplaceableTokenFileContent(`${'x'.repeat(44)}\n`)).toBe(false);
+    expect(isReplaceableTokenFileContent(`${'x'.repeat(42)}+\n`)).toBe(false);
   });
 
   it('compares tokens exactly', () => {

@@ -4,6 +4,8 @@
 // file, owned by another user, or open to group or others; a new token is written atomically (a temporary file
 // created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600 from the start, then renamed over the token path), so
 // nothing is ever written through a link and no other user's file is ever accepted or changed (issue 13, item 3).
+// The content must be a token too: a file that is not one (a source file passed to --token-file by mistake) is
+// neither read as the token nor overwritten by --new-token; see TOKEN_FILE_CONTENT for the exact format.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,8 +14,34 @@ import path from 'node:path';
 
 export const TOKEN_ENV = 'INFILL_LS_TOKEN';
 const MIN_TOKEN_LENGTH = 16;
-/** A token file is a line of base64url; anything much larger is not one of ours. */
-const MAX_TOKEN_FILE_BYTES = 4096;
+/** Longest token accepted from a file (characters); a longer file is not a token file. */
+const MAX_TOKEN_LENGTH = 512;
+/** Bytes read from a token file: one more than the longest valid content, so an oversized file is seen as such. */
+const MAX_TOKEN_FILE_BYTES = MAX_TOKEN_LENGTH + 3;
+
+/**
+ * The token file format, precisely:
+ * - read: the whole file is one token and at most one line end (`\n` or `\r\n`); the token is 16–512 characters
+ *   of RFC 6750 §2.1 `b64token` (`A-Z a-z 0-9 - . _ ~ + /`, then `=` padding only at the end), i.e. a value that can be
+ *   sent as `Authorization: Bearer <token>`. An empty file means "no token yet" and gets a new one.
+ * - written (and the only non-empty content --new-token may replace): exactly what this program writes, 32 random
+ *   bytes as unpadded base64url (43 characters) and one `\n`. Anything else is the user's file and is left alone.
+ */
+const TOKEN_FILE_CONTENT = /^([A-Za-z0-9\-._~+/]+=*)(\r?\n)?$/;
+const WRITTEN_TOKEN_FILE_CONTENT = /^[A-Za-z0-9_-]{43}\n$/;
+
+/** The token held by a token file's `content`, or undefined when the content is not a valid token (see the format above). */
+export function parseTokenFileContent(content: string): string | undefined {
+  const m = TOKEN_FILE_CONTENT.exec(content);
+  if (m === null) return undefined;
+  const token = m[1]!;
+  return token.length >= MIN_TOKEN_LENGTH && token.length <= MAX_TOKEN_LENGTH ? token : undefined;
+}
+
+/** True when `content` is empty or exactly a token file this program writes (43 base64url characters and `\n`). */
+export function isReplaceableTokenFileContent(content: string): boolean {
+  return content === '' || WRITTEN_TOKEN_FILE_CONTENT.test(content);
+}
 
 /** A token file (or its folder) the server refuses to use; the message says why and what to do. */
 export class TokenFileError extends Error {
@@ -45,8 +73,8 @@ const posix = process.platform !== 'win32';
 let uidOverride: number | undefined;
 const myUid = (): number | undefined => uidOverride ?? (posix && typeof process.getuid === 'function' ? process.getuid() : undefined);
 
-/** Throws TokenFileError unless `stat` (of `file`, not followed) is a regular file of ours, closed to group and others. */
-function checkFileStat(file: string, stat: fs.Stats): void {
+/** Throws TokenFileError unless `stat` (not followed) is a regular file owned by this user. */
+function checkFileKind(file: string, stat: fs.Stats): void {
   if (stat.isSymbolicLink()) {
     throw new TokenFileError(`${file} is a symbolic link; refusing to read or write a token through it (delete the link, or pass --token-file with a real path)`);
   }
@@ -55,6 +83,10 @@ function checkFileStat(file: string, stat: fs.Stats): void {
   if (uid !== undefined && stat.uid !== uid) {
     throw new TokenFileError(`${file} is owned by another user (uid ${stat.uid}, you are ${uid}); refusing a token someone else chose (delete it, or pass --token-file)`);
   }
+}
+
+/** Throws TokenFileError when the file is open to group or others. */
+function checkFileMode(file: string, stat: fs.Stats): void {
   if (posix && (stat.mode & 0o077) !== 0) {
     throw new TokenFileError(
       `${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file} or delete it to get a new token`,
@@ -76,8 +108,31 @@ function prepareDir(dir: string): void {
   }
 }
 
-/** Reads an existing token file after the checks; undefined when there is none. Opened O_NOFOLLOW, checked again by fstat. */
+/**
+ * Reads an existing token file after the checks: undefined when there is none or it is empty (a new token is then
+ * written), else its token. Opened O_NOFOLLOW and checked again by fstat. Throws TokenFileError when the content is
+ * not a valid token (see TOKEN_FILE_CONTENT): such a file is the user's, not ours, and is neither used nor replaced.
+ */
 function readTokenFile(file: string): string | undefined {
+  const content = readOwnFile(file);
+  if (content === undefined) return undefined;
+  if (content.text === '') {
+    checkFileMode(file, content.stat);
+    return undefined;
+  }
+  const token = parseTokenFileContent(content.text);
+  if (token === undefined) {
+    throw new TokenFileError(
+      `${file} does not hold a token (expected one line of ${MIN_TOKEN_LENGTH}-${MAX_TOKEN_LENGTH} characters A-Z a-z 0-9 - . _ ~ + / and nothing else); ` +
+        'refusing to use or replace it: pass --token-file with another path, or move that file away',
+    );
+  }
+  checkFileMode(file, content.stat);
+  return token;
+}
+
+/** The first MAX_TOKEN_FILE_BYTES of `file` (a regular file of ours, not a link; any mode) and its stat; undefined when absent. */
+function readOwnFile(file: string): { text: string; stat: fs.Stats } | undefined {
   let stat: fs.Stats;
   try {
     stat = fs.lstatSync(file);
@@ -85,20 +140,21 @@ function readTokenFile(file: string): string | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  checkFileStat(file, stat);
+  checkFileKind(file, stat);
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') checkFileStat(file, fs.lstatSync(file));
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') checkFileKind(file, fs.lstatSync(file));
     throw err;
   }
   try {
     // The file may have been swapped between lstat and open: check what was opened.
-    checkFileStat(file, fs.fstatSync(fd));
+    const opened = fs.fstatSync(fd);
+    checkFileKind(file, opened);
     const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return buf.subarray(0, n).toString('utf8').trim();
+    return { text: buf.subarray(0, n).toString('latin1'), stat: opened };
   } finally {
     fs.closeSync(fd);
   }
@@ -108,11 +164,14 @@ function readTokenFile(file: string): string | undefined {
 function writeTokenFile(file: string, token: string): void {
   const dir = path.dirname(file);
   prepareDir(dir);
-  // An existing path must pass the same checks as for reading: never replace someone else's file or a link.
-  try {
-    checkFileStatForReplace(file, fs.lstatSync(file));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  // An existing path must be a regular file of ours (never someone else's file or a link) that holds nothing or a
+  // token this program wrote: any other content is the user's and is never replaced (any mode is fine: it is rewritten 0600).
+  const existing = readOwnFile(file);
+  if (existing !== undefined && !isReplaceableTokenFileContent(existing.text)) {
+    throw new TokenFileError(
+      `${file} is not a token file written by infill-ls (expected 43 characters A-Z a-z 0-9 - _ and a newline, or an empty file); ` +
+        'refusing to overwrite it: pass --token-file with another path, or move that file away yourself',
+    );
   }
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
@@ -134,17 +193,11 @@ function writeTokenFile(file: string, token: string): void {
   }
 }
 
-/** Replacing (--new-token) is allowed for a regular file of ours whatever its mode; links and others' files are refused. */
-function checkFileStatForReplace(file: string, stat: fs.Stats): void {
-  if (stat.isSymbolicLink() || !stat.isFile()) checkFileStat(file, stat);
-  const uid = myUid();
-  if (uid !== undefined && stat.uid !== uid) checkFileStat(file, stat);
-}
-
 /**
  * Resolves the token: `INFILL_LS_TOKEN` (at least 16 characters), else the token file (default
  * `$XDG_STATE_HOME/infill-ls/token`), else a new random 256-bit base64url token written to that file.
- * `regenerate` (--new-token) replaces the file's token. Throws TokenFileError for a file or folder that is a
+ * `regenerate` (--new-token) replaces the file's token. Throws TokenFileError for a file whose content is not a
+ * token (reading) or not one this program wrote (replacing; see TOKEN_FILE_CONTENT), and for a file or folder that is a
  * symbolic link, owned by another user or open to others (group/other bits on the file; a world-writable folder
  * without the sticky bit). `uid`: whose files are accepted (default: this process's user; tests pass another).
  */
@@ -167,7 +220,7 @@ function resolve(options: { env?: NodeJS.ProcessEnv; file?: string; regenerate?:
   const file = path.resolve(options.file ?? defaultTokenFile(env));
   if (options.regenerate !== true) {
     const existing = readTokenFile(file);
-    if (existing !== undefined && existing.length >= MIN_TOKEN_LENGTH) return { token: existing, source: 'file', file };
+    if (existing !== undefined) return { token: existing, source: 'file', file };
   }
   const token = randomBytes(32).toString('base64url');
   writeTokenFile(file, token);
