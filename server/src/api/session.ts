@@ -13,11 +13,13 @@
 //   status          {}                                         → EngineStatus
 // Outcomes: cancelled → error -32800; the document changed under a request → -32801;
 // bad params (incl. out-of-range positions and positions inside a surrogate pair) → -32602; anything thrown → -32603 for that request only.
+// Binary text (documents/binary.ts: NUL, mostly invalid UTF-8 or control characters) in document/open, the result of
+// document/change, or complete's prefix/suffix → -32602 with the reason; the document stays as it was.
 
 import type { EngineHost } from '../config/engine-host.js';
 import { isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lfOnly, type DocumentSnapshot, type Eol, type TextChange } from '../documents/index.js';
+import { DocumentError, DocumentStore, binaryContentReason, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lfOnly, type DocumentSnapshot, type Eol, type TextChange } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { fitCandidate } from '../postprocess/index.js';
 import { ErrorCode, RpcError, failure, success, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js';
@@ -113,6 +115,12 @@ export class ApiSession {
   }
 
   /** Throws -32001 when `uri` may not hold `units` code units of text (a new document, or a bigger one). */
+  /** Throws -32602 when `text` (the whole document, or a prefix/suffix) looks like binary data rather than source code. */
+  private checkText(method: string, what: string, text: string): void {
+    const reason = binaryContentReason(text);
+    if (reason !== undefined) throw new RpcError(ErrorCode.InvalidParams, `${method}: refusing ${what}: ${reason}`);
+  }
+
   private checkDocumentLimits(uri: string, units: number): void {
     const current = this.documents.get(uri);
     if (current === undefined && this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
@@ -185,6 +193,7 @@ export class ApiSession {
         const at = optionalInt(p, 'warmOffset', method, 0, text.length) ?? text.length;
         const languageId = str(p, 'languageId', method);
         this.checkDocumentLimits(uri, text.length);
+        this.checkText(method, '"text"', text);
         this.abortDocument(uri, 'modified');
         const before = this.documents.get(uri)?.text.length ?? 0;
         const snapshot = this.documents.open(uri, languageId, version, text);
@@ -211,6 +220,7 @@ export class ApiSession {
         // Applied to a copy first: the limits are checked on the result, and a refused change leaves the document as it was.
         const text = applyChanges(before.text, p.changes as TextChange[], 'strict');
         this.checkDocumentLimits(uri, text.length);
+        this.checkText(method, 'the changed text', text);
         const snapshot = this.documents.change(uri, version, [{ text }], 'strict');
         this.textUnits += snapshot.text.length - before.text.length;
         this.abortDocument(uri, 'modified');
@@ -302,6 +312,8 @@ export class ApiSession {
         suffix: optionalString(p, 'suffix', method) ?? '',
         trigger,
       };
+      this.checkText(method, '"prefix"', context.prefix);
+      this.checkText(method, '"suffix"', context.suffix);
       eol = documentEol(context.prefix + context.suffix);
       context.prefix = lfOnly(context.prefix);
       context.suffix = lfOnly(context.suffix);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../engine/engine.js';
-import { computeLineStarts, defaultMaxCandidates, documentEol, insideSurrogatePair, lfOnly, lineEndOffset, windowContext } from '../documents/index.js';
+import { binaryContentReason, computeLineStarts, defaultMaxCandidates, documentEol, insideSurrogatePair, lfOnly, lineEndOffset, windowContext } from '../documents/index.js';
 import type { CompletionContext } from '../engine/types.js';
 import { fitCandidate } from '../postprocess/index.js';
 import { decodeOptionsFrom } from './eval.js';
@@ -72,7 +72,13 @@ export async function runComplete(argv: readonly string[], io: { stdout?: (s: st
     // on line 1 and the prompt are the same as theirs without it.
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   } catch (e) {
-    err(`infill-ls complete: ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(e)}\n`);
+    const code = (e as NodeJS.ErrnoException).code;
+    err(`infill-ls complete: ${file}: ${code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory; give a source file' : code === 'EACCES' ? 'permission denied' : String(e)}\n`);
+    return 1;
+  }
+  const binary = binaryContentReason(text);
+  if (binary !== undefined) {
+    err(`infill-ls complete: ${file}: not a source file: ${binary}\n`);
     return 1;
   }
   let offset: number;

@@ -16,3 +16,4 @@ export {
   type PositionMode,
 } from './text.js';
 export { CONTEXT_WINDOW_CHARS, MAX_DOCUMENT_CHARS, windowContext, windowPrefix, windowSuffix } from './window.js';
+export { binaryContentReason } from './binary.js';

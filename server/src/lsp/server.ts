@@ -31,7 +31,7 @@ import type { CompletionEvent, EngineFactory } from '../config/engine.js';
 import { EngineHost } from '../config/engine-host.js';
 import { DEFAULT_SETTINGS, SETTINGS_SECTION, applySettings, cloneSettings, isLanguageEnabled, type Settings } from '../config/settings.js';
 import { CrossFileContextProvider, uriToPath } from '../context/index.js';
-import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lineAround, type DocumentSnapshot } from '../documents/index.js';
+import { DocumentError, DocumentStore, MAX_DOCUMENT_CHARS, binaryContentReason, PositionError, applyChanges, completionContext, defaultMaxCandidates, documentEol, lineAround, type DocumentSnapshot } from '../documents/index.js';
 import type { CompletionContext, CompletionResult, EngineStatus } from '../engine/types.js';
 import type { FitContext } from '../postprocess/index.js';
 import { classicItems, inlineItems } from './convert.js';
@@ -240,9 +240,25 @@ export function attachLspServer(connection: Connection, options: LspServerOption
   // (kept across close/open), else the end of the document.
   const lastCursor = new Map<string, number>();
   const pauseTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  // Documents whose text looks like binary data (documents/binary.ts): no warm-up and no completions, one log line
+  // per document and reason (the editor opened an executable or image as text; the server keeps running).
+  const binaryLogged = new Map<string, string>();
+  function binaryReason(snapshot: DocumentSnapshot): string | undefined {
+    const reason = binaryContentReason(snapshot.text);
+    if (reason === undefined) {
+      binaryLogged.delete(snapshot.uri);
+      return undefined;
+    }
+    if (binaryLogged.get(snapshot.uri) !== reason) {
+      binaryLogged.set(snapshot.uri, reason);
+      log('warn', `infill-ls: ${snapshot.uri}: no completions: ${reason}`);
+    }
+    return reason;
+  }
+
   function warmAt(uri: string, offset: number | undefined): void {
     const snapshot = documents.get(uri);
-    if (!snapshot || !isLanguageEnabled(settings, snapshot.languageId)) return;
+    if (!snapshot || !isLanguageEnabled(settings, snapshot.languageId) || binaryReason(snapshot) !== undefined) return;
     const at = Math.max(0, Math.min(snapshot.text.length, offset ?? snapshot.text.length));
     // Warm the prompt a request would build, cross-file context included, so the request finds it cached.
     void withCrossFile(completionContext(snapshot, at, 'automatic'), snapshot, at).then((context) => {
@@ -301,6 +317,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
       );
     }
     if (!isLanguageEnabled(settings, snapshot.languageId)) return null;
+    if (binaryReason(snapshot) !== undefined) return null;
     // LSP: a character past the end of the line means the end of the line; one inside a surrogate pair, the start of
     // that character. Items are placed at the position the offset maps back to.
     const offset = snapshot.cursorOffsetAt(position, 'clamp');
@@ -464,6 +481,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     abortDocument(textDocument.uri, 'closed');
     cancelPauseWarm(textDocument.uri);
     outOfSync.delete(textDocument.uri);
+    binaryLogged.delete(textDocument.uri);
     if (tooLarge.delete(textDocument.uri)) return;
     try {
       documents.close(textDocument.uri);
