@@ -173,6 +173,20 @@ export function attachLspServer(connection: Connection, options: LspServerOption
     else connection.console.info(message);
   }
 
+  // A model that cannot be used (bad modelDir, missing files, no FIM tokens) is shown to the user like invalid settings
+  // are, once per distinct failure (the status notification alone is invisible in most editors); a ready engine in
+  // between makes the same failure news again. 'disposed' is the engine shutting down, not a failure.
+  let shownFailure: string | undefined;
+  function showFailure(status: EngineStatus): void {
+    if (status.state === 'ready') shownFailure = undefined;
+    if (status.state !== 'degraded' || !status.message || status.message === 'disposed') return;
+    const message = `infill-ls: no completions: ${status.message}`;
+    if (message === shownFailure) return;
+    shownFailure = message;
+    log('error', message);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Error, message });
+  }
+
   function reportSettingsErrors(errors: string[]): void {
     if (errors.length === 0) return;
     const message = `infill-ls: invalid settings ignored: ${errors.join('; ')}`;
@@ -211,6 +225,7 @@ export function attachLspServer(connection: Connection, options: LspServerOption
 
   function onStatus(status: EngineStatus): void {
     void connection.sendNotification(STATUS_NOTIFICATION, status);
+    showFailure(status);
     if (capabilities.window?.workDoneProgress !== true) return;
     if (status.state === 'loading') {
       if (progress === undefined) {
