@@ -190,9 +190,17 @@ function envInteger(name: string, min: number, max: number, problems: string[]):
   return undefined;
 }
 
-function envNumber(name: string): number | undefined {
-  const v = Number(process.env[name]);
-  return process.env[name] !== undefined && Number.isFinite(v) && v >= 0 ? v : undefined;
+/**
+ * A finite number >= 0 from the environment; undefined when unset or empty. Another value (`zz`, `-1`) is ignored and
+ * its reason pushed to `problems`, like envInteger.
+ */
+function envNumber(name: string, problems: string[]): number | undefined {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (Number.isFinite(v) && v >= 0) return v;
+  problems.push(`${name}=${JSON.stringify(raw)} ignored: it must be a number >= 0`);
+  return undefined;
 }
 
 /** Milliseconds since the epoch with sub-ms precision, comparable between threads (each has its own time origin). */
@@ -225,13 +233,16 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   let disposed = false;
   const log = hooks.log ?? (() => {});
   const poll = hooks.poll;
+  // Env values that were ignored (with the reason) and options that are off (with the reason): they end the ready
+  // status line, so a setting that has no effect is said where the user looks (issue 17; the fresh-user report).
+  const optionNotes: string[] = [];
   const prefixCacheOn = options.prefixCache ?? envFlag('INFILL_LS_PREFIX_CACHE') ?? true;
   const stickyOn = options.stickyTrim ?? envFlag('INFILL_LS_STICKY_TRIM') ?? true;
   const postprocessOn = options.postprocess ?? envFlag('INFILL_LS_POSTPROCESS') ?? true;
   // Prompt budgets: options, else env INFILL_LS_MAX_PREFIX_TOKENS / INFILL_LS_MAX_SUFFIX_TOKENS (benchmarks of long
   // prefills, e.g. bench/cancel), else the prompt builder's defaults (768 / 256).
-  const maxPrefixTokens = options.maxPrefixTokens ?? envNumber('INFILL_LS_MAX_PREFIX_TOKENS');
-  const maxSuffixTokens = options.maxSuffixTokens ?? envNumber('INFILL_LS_MAX_SUFFIX_TOKENS');
+  const maxPrefixTokens = options.maxPrefixTokens ?? envNumber('INFILL_LS_MAX_PREFIX_TOKENS', optionNotes);
+  const maxSuffixTokens = options.maxSuffixTokens ?? envNumber('INFILL_LS_MAX_SUFFIX_TOKENS', optionNotes);
   const decodeSettings: DecodeSettings = {
     mode: options.decodeMode ?? DEFAULT_DECODE.mode,
     loops: Math.max(0, Math.min(2, Math.floor(options.selfInfillLoops ?? DEFAULT_DECODE.loops))),
@@ -239,7 +250,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     postprocess: postprocessOn,
     maxNewTokens: options.maxNewTokens ?? 64,
     // INFILL_LS_TIME_BUDGET_MS: what eval does for quality runs (a budget makes answers depend on the machine's load).
-    timeBudgetMs: options.timeBudgetMs ?? envNumber('INFILL_LS_TIME_BUDGET_MS') ?? 3000,
+    timeBudgetMs: options.timeBudgetMs ?? envNumber('INFILL_LS_TIME_BUDGET_MS', optionNotes) ?? 3000,
     maxPrefixTokens,
     maxSuffixTokens,
     maxHealTokens: options.maxHealTokens,
@@ -247,18 +258,20 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     seed: options.seed,
   };
   const warmPackedOn = options.warmPacked ?? envFlag('INFILL_LS_WARM_PACKED') ?? true;
-  const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB') ?? 256) * 1024 * 1024);
+  const budgetBytes = options.cacheBudgetBytes ?? Math.round((options.cacheBudgetMb ?? envNumber('INFILL_LS_CACHE_BUDGET_MB', optionNotes) ?? 256) * 1024 * 1024);
   // The FIM mode may be forced (PSM against SPM measurements): options.fim, else env INFILL_LS_FIM_MODE=psm|spm.
   const envMode = process.env.INFILL_LS_FIM_MODE?.trim().toLowerCase();
+  if (options.fim === undefined && envMode !== undefined && envMode !== '' && envMode !== 'psm' && envMode !== 'spm') {
+    optionNotes.push(`INFILL_LS_FIM_MODE=${JSON.stringify(process.env.INFILL_LS_FIM_MODE?.trim())} ignored: it must be psm or spm`);
+  }
   const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
   // Prefill chunk size, chosen by measurement per device: 256 on the CPU (bench/results/chunks-cpu.md: fastest total
   // prefill; ~150 ms worst-case wait for an abort); 2,048 on WebGPU, where a run costs a fixed ~12-25 ms whatever its
   // size (chunks-webgpu.md) — at the Qwen2.5-Coder-0.5B shape on an H200, 4,096 tokens take 162 ms in runs of 2,048
   // against 380 ms in runs of 512, and a 2,048-token run ~69 ms (bench/results/real-models-gpu.md).
-  const chunkOverride = options.prefillChunkSize ?? envNumber('INFILL_LS_PREFILL_CHUNK');
+  const chunkOverride = options.prefillChunkSize ?? envInteger('INFILL_LS_PREFILL_CHUNK', 1, 1 << 20, optionNotes);
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   // Issue 17's accelerator options: the setting (options) wins, else the env default, else off; 0 is off.
-  const optionNotes: string[] = [];
   const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
@@ -293,6 +306,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         fim: fimOverride,
         onStatus: (m) => {
           log(m);
+          // CritiPrefill asked for (option or INFILL_LS_CRITIPREFILL) but off: the reason joins the ready status line.
+          if (m.startsWith('critiPrefill off:')) optionNotes.push(m);
           setStatus({ message: m });
         },
       });
