@@ -116,7 +116,9 @@ async function serve(argv: string[]): Promise<number | 'running'> {
     if (status.state === 'loading' && !debug) return;
     const inPackage = status.model ? path.relative(packageRoot, status.model) : '';
     const model = status.model ? (inPackage && !inPackage.startsWith('..') && !path.isAbsolute(inPackage) ? inPackage : status.model) : '';
-    const line = `${status.state}${model ? `: ${model}` : ''}${status.message ? `: ${status.message}` : ''}`;
+    // A load error's message starts with the model folder already ("/m: model directory not found"): not twice.
+    const named = status.model !== undefined && status.message?.startsWith(status.model) === true;
+    const line = `${status.state}${model && !named ? `: ${model}` : ''}${status.message ? `: ${status.message}` : ''}`;
     if (line !== lastLine) stderr(`infill-ls model: ${line}`);
     lastLine = line;
   });

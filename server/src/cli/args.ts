@@ -26,11 +26,40 @@ export const modelOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: readonly string[], options: T, allowPositionals: boolean) {
+/**
+ * node:util parseArgs, strict, with clear UsageErrors. A value that starts with a dash is taken as the flag's value when
+ * it is a negative number (`--threads -3`, so the flag's own check says why it is refused, instead of parseArgs's
+ * "argument is ambiguous"); another one (`--model -x`) is a UsageError that says the flag needs a value.
+ */
+export function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(argv: readonly string[], options: T, allowPositionals: boolean) {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else {
+      args.push(a);
+    }
+  }
   try {
-    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const flag = ambiguous[1]!.split(', ').at(-1)!;
+      const at = argv.indexOf(flag);
+      const value = at >= 0 ? argv[at + 1] : undefined;
+      throw new UsageError(`${flag} needs a value${value !== undefined ? ` (got the option-like ${JSON.stringify(value)}; write ${flag}=${value} if that is the value)` : ''}`);
+    }
+    throw new UsageError(message);
   }
 }
 
@@ -98,5 +127,7 @@ export function engineOptionsFrom(values: { model?: string; 'model-dir'?: string
  * <device> (<why this device>)`, or `infill-ls: degraded: <reason>`.
  */
 export function statusLine(status: EngineStatus): string {
-  return `infill-ls: ${status.state}${status.model ? `: ${status.model}` : ''}${status.message ? `: ${status.message}` : ''}`;
+  // A load error's message starts with the model folder already: it is not printed twice.
+  const named = status.model !== undefined && status.message?.startsWith(status.model) === true;
+  return `infill-ls: ${status.state}${status.model && !named ? `: ${status.model}` : ''}${status.message ? `: ${status.message}` : ''}`;
 }

@@ -175,6 +175,16 @@ export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'q8'
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new ModelLoadError('missing-file', abs, 'model directory not found');
   }
+  // A folder with none of a model's files (a workspace passed as --model by mistake): say what a model folder is,
+  // rather than the first missing file. One with some of them gets the precise missing file below.
+  if (!['config.json', GENAI_CONFIG, 'tokenizer.json', 'onnx'].some((name) => fs.existsSync(path.join(abs, name)))) {
+    throw new ModelLoadError(
+      'missing-file',
+      abs,
+      'is not a model directory: a model folder holds config.json, tokenizer.json and onnx/model*.onnx (a Hugging Face ' +
+        'Optimum ONNX export; `infill-ls models pull org/name` fetches one), or genai_config.json with its ONNX file',
+    );
+  }
   const genaiPath = path.join(abs, GENAI_CONFIG);
   if (fs.existsSync(genaiPath) && !fs.existsSync(path.join(abs, 'onnx'))) {
     return resolveGenai(abs, genaiPath, opts.dtype && opts.dtype !== 'auto' ? toDtype(opts.dtype) : undefined);
