@@ -14,7 +14,7 @@ const MAX_REPLACEMENT_SHARE = 0.1;
  * - a NUL character (git's `buffer_is_binary`, also diff and grep -I);
  * - isbinaryfile (npm, after Perl's `-B`) on the UTF-8 bytes of the first 1024 characters (it scans 512 bytes):
  *   more than 10% control bytes outside 7–14 (BEL, backspace, tab, line ends, form feed) and not UTF-8, a `%PDF-`
- *   header, UTF-16 without BOM that is not text, or a protobuf-like stream;
+ *   header, or a protobuf-like stream;
  * - more than 10% U+FFFD replacement characters, which is what a UTF-8 decoder (Node's, an editor's) makes of bytes
  *   that are not UTF-8 (a Latin-1 file with a few accents stays well below).
  * Pure and total: never throws; empty text is text.
@@ -31,7 +31,7 @@ export function binaryContentReason(text: string): string | undefined {
   }
   try {
     const bytes = Buffer.from(head.slice(0, 1024), 'utf8');
-    if (isBinaryFileSync(bytes, { size: bytes.length })) return 'it is mostly control characters, so it is binary data, not text';
+    if (isBinaryFileSync(bytes, bytes.length)) return 'it is mostly control characters, so it is binary data, not text';
   } catch {
     // isbinaryfile only throws for bad arguments; a document is never refused because of the detector.
   }
