@@ -12,6 +12,7 @@ import { loadModel, type LoadedModel, type LoadModelOptions } from '../../server
 import type { KvCache } from '../../server/src/runtime/kv-cache.js';
 import type { Tensor } from '../../server/src/runtime/ort.js';
 import { findKvRunaheadGroups, partitionForCausalCost, readKvRunaheadGroup } from '../../server/src/runtime/kv-runahead.js';
+import { Generator } from '../../server/src/decoding/index.js';
 import { modelTimeout } from './helpers/timeout.js';
 
 const root = path.resolve(__dirname, '../..');
@@ -194,6 +195,44 @@ describe('KV-Runahead layer groups', () => {
         a.dispose();
         b.dispose();
         c.dispose();
+      } finally {
+        await plain.dispose();
+        await ra.dispose();
+      }
+    },
+    modelTimeout(60_000),
+  );
+
+  test(
+    'the Generator hands a long pending stretch to the model whole (KV-Runahead), a short one in chunks; greedy tokens agree',
+    async () => {
+      const dir = modelDir('generator', BOTH);
+      const common: LoadModelOptions = { modelDir: dir, device: 'cpu', intraOpNumThreads: 1 };
+      const plain = await loadModel({ ...common });
+      const ra = await loadModel({ ...common, kvRunahead: 2, kvRunaheadMinTokens: 100, kvRunaheadChunk: CHUNK, kvRunaheadSpan: 64 });
+      try {
+        const gp = new Generator(plain, { prefillChunkSize: CHUNK });
+        const gr = new Generator(ra, { prefillChunkSize: CHUNK });
+        await gp.setPrompt(IDS.slice(0, 200));
+        await gr.setPrompt(IDS.slice(0, 200));
+        for (const g of [gp, gr]) g.setSearch({ maxNewTokens: 8 });
+        const tp: number[] = [];
+        const tr: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          const a = await gp.nextToken();
+          const b = await gr.nextToken();
+          if ('tokenId' in a) tp.push(a.tokenId);
+          if ('tokenId' in b) tr.push(b.tokenId);
+        }
+        expect(ra.kvRunaheadRuns).toBe(1); // the 200-token prompt; the decode steps ran on the plain graph
+        expect(tr).toEqual(tp);
+        expect(tp.length).toBe(8);
+        // a later stretch under the minimum runs in chunks on the plain graph
+        await gr.setPrompt([...IDS.slice(0, 200), ...IDS.slice(200, 240)]);
+        await gr.computeLogits();
+        expect(ra.kvRunaheadRuns).toBe(1);
+        gp.dispose();
+        gr.dispose();
       } finally {
         await plain.dispose();
         await ra.dispose();
