@@ -242,6 +242,28 @@ describe('KV-Runahead layer groups', () => {
   );
 
   test(
+    'a run that fails in a worker (a token id outside the vocabulary) rejects without hanging; the pool keeps working',
+    async () => {
+      const dir = modelDir('error', BOTH);
+      const ra = await loadModel({ modelDir: dir, device: 'cpu', intraOpNumThreads: 1, kvRunahead: 2, kvRunaheadMinTokens: 64, kvRunaheadChunk: CHUNK });
+      try {
+        const c = ra.createCache();
+        const bad = [...IDS.slice(0, 150), 100_000, ...IDS.slice(151, 200)];
+        await expect(ra.forward(bad, c)).rejects.toThrow();
+        expect(c.length).toBe(0); // untouched
+        expect(ra.kvRunahead).toBeDefined();
+        expect((await ra.forward(IDS.slice(0, 200), c))!.length).toBe(ra.vocabSize);
+        expect(ra.kvRunaheadRuns).toBe(1);
+        expect(c.length).toBe(200);
+        c.dispose();
+      } finally {
+        await ra.dispose();
+      }
+    },
+    modelTimeout(60_000),
+  );
+
+  test(
     'without layer groups the option stays off and says why; off by default',
     async () => {
       const dir = modelDir('none', []);

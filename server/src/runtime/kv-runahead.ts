@@ -272,6 +272,11 @@ export class KvRunaheadPool {
     return this.workers.length;
   }
 
+  /** Why the pool cannot run any more (a worker died or exited), or undefined while it can. */
+  get broken(): string | undefined {
+    return this.failure;
+  }
+
   /**
    * Appends `ids` to `cache` by KV-Runahead: partitions (partitionForCausalCost, aligned to `chunk`), one per worker,
    * each run in runs of `chunk` tokens per layer group; the cache ends holding exactly what a plain prefill leaves

@@ -467,6 +467,8 @@ class OnnxModel implements LoadedModel {
   private runahead: KvRunaheadPool | undefined;
   kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number; span: number } | undefined;
   kvRunaheadRuns = 0;
+  /** Why KV-Runahead was turned off after it started (a worker died), if it was. */
+  kvRunaheadOff: string | undefined;
   get kvRunaheadLast(): KvRunaheadRun | undefined {
     return this.runahead?.lastRun;
   }
@@ -562,6 +564,14 @@ class OnnxModel implements LoadedModel {
     if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
     const seq = ids.length;
     if (seq === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    if (this.runahead?.broken) {
+      // a worker died: KV-Runahead goes off for this model and the plain graph takes over (the cache is untouched)
+      const pool = this.runahead;
+      this.kvRunaheadOff = `kvRunahead off: ${pool.broken}`;
+      this.runahead = undefined;
+      this.kvRunahead = undefined;
+      void pool.dispose().catch(() => {});
+    }
     if (this.runahead && this.kvRunahead && seq >= this.kvRunahead.minTokens && cache.positionOffset === 0) {
       // KV-Runahead: the run is split into context partitions computed by the pool's workers (kv-runahead.ts)
       const logits = await this.runahead.prefill(ids, cache, { chunk: this.kvRunahead.chunk, span: this.kvRunahead.span, wantLogits: options.logits !== 'none' });
