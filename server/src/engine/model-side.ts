@@ -297,6 +297,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         intraOpNumThreads: options.threads ?? envInteger('INFILL_LS_THREADS', 1, 64, optionNotes),
         ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
         ...(options.kvRunahead !== undefined ? { kvRunahead: options.kvRunahead } : {}),
+        // KV-Runahead's runs inside a partition: the plain prefill's chunk (CPU only, so WebGPU's 2,048 never applies)
+        kvRunaheadChunk: chunkSize,
         fim: fimOverride,
         onStatus: (m) => {
           log(m);
