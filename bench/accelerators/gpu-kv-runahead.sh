@@ -21,10 +21,12 @@ nproc; uptime
 M=/tmp/m/qwen2.5-coder-0.5b-shape/optimum-q4-b128-kvra
 [ -s $M/onnx/model_q4_runahead7of8.onnx ] || python3 native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --kv-runahead 8 --suffix=-b128-kvra --out /tmp/m
 D=/tmp/m/default-kvra
-[ -s $D/onnx/model_quantized_runahead4of5.onnx ] || { rm -rf $D; cp -r models/default $D && python3 native/py/kv_runahead.py $D --groups 5; }
+# (kv_runahead.py reads the q8w graph through critiprefill.py, which imports native/py/model.py: torch; without it the
+#  models/default rows are skipped)
+[ -s $D/onnx/model_quantized_runahead4of5.onnx ] || { rm -rf $D; cp -r models/default $D && python3 native/py/kv_runahead.py $D --groups 5 || echo "models/default groups not written: its rows are skipped"; }
 for W in 2 4; do
   T=$((16 / W))
   timeout -k 5 150 node bench/accelerators/kv-runahead.mjs --model $M --tokens 2048,4096 --reps 2 --plain-threads 16 --workers $W --worker-threads $T --out $OUT/accelerators-kv-runahead-qwen05b-cpu16-w$W
-  timeout -k 5 60 node bench/accelerators/kv-runahead.mjs --model $D --tokens 2048,4096 --reps 2 --plain-threads 16 --workers $W --worker-threads $T --out $OUT/accelerators-kv-runahead-default-cpu16-w$W
+  [ -s $D/onnx/model_quantized_runahead4of5.onnx ] && timeout -k 5 60 node bench/accelerators/kv-runahead.mjs --model $D --tokens 2048,4096 --reps 2 --plain-threads 16 --workers $W --worker-threads $T --out $OUT/accelerators-kv-runahead-default-cpu16-w$W
 done
 uptime
