@@ -82,6 +82,7 @@ describe('partitionForCausalCost', () => {
       [4096, 2, 0],
       [4096, 4, 0],
       [2048, 3, 1024],
+      [2048, 4, 0], // 8 runs over 4 partitions: rounding each boundary alone once gave 768, 512, 256, 512
     ] as const) {
       const span = 2048;
       const align = 256;

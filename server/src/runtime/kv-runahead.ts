@@ -115,30 +115,51 @@ export function findKvRunaheadGroups(onnxPath: string, numLayers: number): { gro
  * layer: the linear layers' weights / (2 · hidden) by FLOPs; measured on this CPU's graphs ~2,000–3,000 positions,
  * bench/results/accelerators.md section 4, default 2048). So later partitions are shorter. With two workers and G
  * layer groups handed forward, equal costs are also what minimises the time to the last worker's end (t0 + t1/G vs
- * t0/G + t1). Boundaries are rounded to multiples of `align` (the run length, so the runs are the plain chunked
- * prefill's); partitions that would be empty are dropped. Returns the partitions' lengths (sum = tokens).
+ * t0/G + t1). Boundaries fall on multiples of `align` (the run length, so the runs are the plain chunked prefill's):
+ * among those, the split whose costliest partition is cheapest (minimax over the runs; ties: the earlier boundary
+ * sets), so the lengths never grow from one partition to the next by more than the rounding needs; a prompt of fewer
+ * runs than `parts` gets one partition per run. Returns the partitions' lengths (sum = tokens).
  * Throws RangeError on tokens < 1, parts < 1, past < 0, span <= 0 or align < 1.
  */
 export function partitionForCausalCost(tokens: number, parts: number, options: { past?: number; span?: number; align?: number } = {}): number[] {
   const past = options.past ?? 0;
   const span = options.span ?? 2048;
-  const align = options.align ?? 1;
-  if (!(tokens >= 1) || !(parts >= 1) || !(past >= 0) || !(span > 0) || !(align >= 1)) {
-    throw new RangeError(`partitionForCausalCost(${tokens}, ${parts}, past ${past}, span ${span}, align ${align})`);
+  const align0 = options.align ?? 1;
+  if (!(tokens >= 1) || !(parts >= 1) || !(past >= 0) || !(span > 0) || !(align0 >= 1)) {
+    throw new RangeError(`partitionForCausalCost(${tokens}, ${parts}, past ${past}, span ${span}, align ${align0})`);
   }
+  // units of `align` positions (the last one may be shorter); at most 1,024 units (coarser units beyond: O(parts · units²))
+  const align = Math.max(align0, align0 * Math.ceil(tokens / align0 / 1024));
+  const units = Math.ceil(tokens / align);
+  const k = Math.min(parts, units);
   // cumulative cost of the first x new positions: x + ((past + x)^2 - past^2) / (2 span)
-  const cost = (x: number) => x + ((past + x) ** 2 - past ** 2) / (2 * span);
-  const a = 1 + past / span;
-  const inverse = (c: number) => span * (-a + Math.sqrt(a * a + (2 * c) / span));
-  const total = cost(tokens);
-  const bounds: number[] = [0];
-  for (let k = 1; k < parts; k++) {
-    const b = Math.min(tokens, Math.round(inverse((k * total) / parts) / align) * align);
-    if (b > bounds[bounds.length - 1]! && b < tokens) bounds.push(b);
+  const cum = (u: number) => {
+    const x = Math.min(tokens, u * align);
+    return x + ((past + x) ** 2 - past ** 2) / (2 * span);
+  };
+  const c = Array.from({ length: units + 1 }, (_, u) => cum(u));
+  // best[j][u]: the smallest possible max cost of splitting units [0, u) into j partitions; from[j][u]: its last boundary
+  const best: number[][] = [c.map((_, u) => (u === 0 ? 0 : Infinity))];
+  const from: number[][] = [c.map(() => 0)];
+  for (let j = 1; j <= k; j++) {
+    const b = c.map(() => Infinity);
+    const f = c.map(() => 0);
+    for (let u = j; u <= units; u++) {
+      for (let i = j - 1; i < u; i++) {
+        const v = Math.max(best[j - 1]![i]!, c[u]! - c[i]!);
+        if (v < b[u]! - 1e-9) {
+          b[u] = v;
+          f[u] = i;
+        }
+      }
+    }
+    best.push(b);
+    from.push(f);
   }
-  bounds.push(tokens);
+  const bounds: number[] = [units];
+  for (let j = k; j > 0; j--) bounds.unshift(from[j]![bounds[0]!]!);
   const out: number[] = [];
-  for (let k = 1; k < bounds.length; k++) out.push(bounds[k]! - bounds[k - 1]!);
+  for (let j = 1; j < bounds.length; j++) out.push(Math.min(tokens, bounds[j]! * align) - bounds[j - 1]! * align);
   return out;
 }
 
