@@ -12,12 +12,7 @@ set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee "$OUT/job.log") 2>&1
-[ -x /tmp/rt/bin/node ] || { echo "no /tmp/rt/bin/node: run gpu-llama.sh first (or carry .device/node.xz)"; exit 1; }
-source "$J/device-setup.sh"
-[ -d /tmp/rt/node_modules/lru-cache ] || tar -C /tmp/rt -xJf "$J/nm.tar.xz"
-[ -d server/dist ] || tar -xJf "$J/dist.tar.xz"
-[ -e node_modules ] || ln -s /tmp/rt/node_modules node_modules
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; uptime
+source bench/realmodels/gpu-rt.sh
 M=/tmp/m/qwen2.5-coder-0.5b-shape/optimum-q4-b128-cp
 [ -s $M/onnx/model_q4_critiprefill.onnx ] || python3 native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --critiprefill 128,8 --suffix=-b128-cp --out /tmp/m
 timeout -k 5 300 node bench/accelerators/critiprefill.mjs --model $M --device webgpu --chunk 2048 --tokens 2048,4096,8192 --reps 2 --out $OUT/accelerators-critiprefill-qwen05b-webgpu

@@ -12,12 +12,7 @@ J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee "$OUT/job.log") 2>&1
 WHAT=${1:-all}
-[ -x /tmp/rt/bin/node ] || { echo "no /tmp/rt/bin/node: run gpu-llama.sh first (or carry .device/node.xz)"; exit 1; }
-source "$J/device-setup.sh"
-[ -d /tmp/rt/node_modules/lru-cache ] || tar -C /tmp/rt -xJf "$J/nm.tar.xz"
-[ -d server/dist ] || tar -xJf "$J/dist.tar.xz"
-[ -e node_modules ] || ln -s /tmp/rt/node_modules node_modules
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; uptime
+source bench/realmodels/gpu-rt.sh
 T0=$(date +%s)
 el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 B="node bench/realmodels/cpu.mjs --models /tmp/m --llama '' --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24"

@@ -26,16 +26,9 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import ModelConfig  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../bench/runtime/gpu"))
 from onnx_builder import build_onnx, twin_path  # noqa: E402
-
-
-def config_from_hf(c: dict) -> ModelConfig:
-    return ModelConfig(arch=c["model_type"], vocab_size=c["vocab_size"], hidden_size=c["hidden_size"],
-                       num_layers=c["num_hidden_layers"], num_heads=c["num_attention_heads"],
-                       num_kv_heads=c["num_key_value_heads"], intermediate_size=c["intermediate_size"],
-                       rope_theta=c["rope_theta"], norm_eps=c["rms_norm_eps"], max_position=c["max_position_embeddings"],
-                       qkv_bias=c.get("attention_bias", False), tie_embeddings=c.get("tie_word_embeddings", True))
+from variants import config_from_hf  # noqa: E402
 
 
 def recover(m: onnx.ModelProto) -> tuple[dict, str]:
