@@ -22,7 +22,7 @@ nvidia-smi -L || true
 python3 -c 'import torch, tokenizers, onnx, onnxruntime; print("torch", torch.__version__, "tokenizers", tokenizers.__version__, "onnx", onnx.__version__, "ort", onnxruntime.__version__)'
 
 stamp "python corpus"
-python3 "$here/py/corpus_py.py" --out "$w/corpus" ${MAX_PY_FILES:+--max-files $MAX_PY_FILES}
+python3 "$here/py/corpus_py.py" ${SITE:+--site "$SITE"} --out "$w/corpus" ${MAX_PY_FILES:+--max-files $MAX_PY_FILES}
 npmdir=${NPM_CORPUS:-$root/.work/corpus}
 xz -dc "$npmdir/npm-train.jsonl.xz" > "$w/corpus/npm-train.jsonl"
 xz -dc "$npmdir/npm-dev.jsonl.xz" > "$w/corpus/npm-dev.jsonl"

@@ -24,6 +24,8 @@ cmd=${1:?usage: v2-job.sh data N | train1 S | train2 S | export | collect K | st
 arg=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# smoke without V2: a fresh directory of its own, so it never resumes (and overwrites) another run's /tmp/v2 state.
+if [ "$cmd" = smoke ] && [ -z "${V2:-}" ]; then V2=$(mktemp -d /tmp/v2-smoke.XXXXXX); OUT=${OUT:-$V2/out}; fi
 v2=${V2:-/tmp/v2}
 out=${OUT:-/tmp/out}
 dev=${DEVICE:-cuda}
@@ -153,6 +155,7 @@ case "$cmd" in
     export DEVICE=cpu COMPILE=0 SEQ=128 BATCH=4 WARMUP=5 PARTS=2 MAX_RECORDS=${MAX_RECORDS:-40} MAX_PY_FILES=200 \
       SITE=${SMOKE_SITE:-/nonexistent} TOTAL_S=150 EXPORT_S=${EXPORT_S:-90} EVAL_EVERY=10 EVAL_BATCHES=1 \
       MODEL_CONFIG='{"hidden_size": 128, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 256}'
+    [ -e "$v2/state.pt" ] && echo "smoke: $v2 already holds a training state: the chain resumes it (unset V2 for a fresh directory)"
     export V2=$v2 OUT=$out
     export PY=${PY:-/usr/bin/python3}
     bash "$0" data 1; bash "$0" data 2; bash "$0" train1 "${SMOKE_T1:-100}"; bash "$0" train2 "${SMOKE_T2:-200}"

@@ -42,4 +42,15 @@ if [ -s "$QWEN15CP/onnx/model_q4_critiprefill.onnx" ]; then  # the 1.5B rows, wh
   node bench/accelerators/critiprefill.mjs --model "$QWEN15CP" --tokens 4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen15b
 fi
 PY="$PY" bash bench/accelerators/critiprefill-quality.sh 25 100
+# 6. KV-Runahead (built): cold-prefill TTFT, plain chunked prefill on 2 intra-op threads vs 2 workers x 1 thread over
+#    the layer groups (0.5B shape: 8 groups, QWEN05RA, generated when absent, ~2 min; models/default: 5 groups written
+#    into a copy outside the repository), and the worker-thread probe (onnxruntime-node with several sessions in
+#    several workers, and what aborts it).
+QWEN05RA=${QWEN05RA:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-kvra}
+[ -s "$QWEN05RA/onnx/model_q4_runahead7of8.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --kv-runahead 8 --suffix=-b128-kvra --out "$(dirname "$(dirname "$QWEN05RA")")"
+DEFRA=${DEFRA:-/tmp/infill-ls-default-kvra}
+[ -s "$DEFRA/onnx/model_quantized_runahead4of5.onnx" ] || { rm -rf "$DEFRA"; cp -r models/default "$DEFRA"; "$PY" native/py/kv_runahead.py "$DEFRA" --groups 5; }
+node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b
+node bench/accelerators/kv-runahead.mjs --model "$DEFRA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-default
+for e in release idle-terminate idle-exit terminate exit; do echo "## --end $e"; node bench/accelerators/workers-probe.mjs --workers 4 --sessions 2 --runs 2 --end $e 2>&1 && echo "exit status 0" || echo "exit status $? (aborted)"; done > $R/accelerators-workers-probe.txt || true
 uptime

@@ -67,8 +67,17 @@ class Graph:
 
 class Builder:
     def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128,
-                 critiprefill: dict | None = None):
+                 critiprefill: dict | None = None, layers: tuple[int, int] | None = None):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # KV-Runahead layer group (see layer_group): (lo, hi) builds layers lo..hi-1 only; None: the whole model
+        self.layers = layers
+        if layers is not None:
+            if cfg.arch == "gpt_bigcode":
+                raise ValueError("kv-runahead groups: only the llama/qwen2 graph is supported")
+            if critiprefill is not None:
+                raise ValueError("kv-runahead groups are split from the plain graph, not the CritiPrefill twin")
+            if not (0 <= layers[0] < layers[1] <= cfg.num_layers):
+                raise ValueError(f"kv-runahead group: need 0 <= lo < hi <= {cfg.num_layers}, got {layers}")
         # CritiPrefill twin graph (see critiprefill_plan): {"block": positions per KV block, "budget": blocks kept,
         # "recent": most recent whole blocks always kept}; None: the plain graph
         self.critiprefill = critiprefill
@@ -165,10 +174,7 @@ class Builder:
         if self.quant == "q8w":
             return self.embed_blockwise(ids, key)
         if self.quant == "q8":
-            e = self.w(key)  # [V,H]
-            scale = np.maximum(np.abs(e).max(axis=1), 1e-8) / 127.0  # per token == per LM-head column
-            eq_t = np.clip(np.round(e / scale[:, None]), -127, 127).astype(np.int8).T  # [H,V]
-            self.tied_q = (g.init(f"{key}.int8_t", eq_t), g.init(f"{key}.scale", scale.astype(np.float32)))
+            self.tied_int8(key)
             rows = g.op("Gather", [self.tied_q[0], ids], axis=1)  # [H,B,S] int8
             rows = g.op("Transpose", [g.op("Cast", [rows], to=F32)], perm=[1, 2, 0])  # [B,S,H]
             sc = g.op("Unsqueeze", [g.op("Gather", [self.tied_q[1], ids], axis=0), g.const([-1])])  # [B,S,1]
@@ -180,25 +186,46 @@ class Builder:
         """q8w: the tied [V,H] matrix stored once in MatMulNBits' layout (uint8 [V, H/block, block], zero
         point 128, fp32 scales [V*H/block]); the embedding Gathers rows of it and dequantizes them."""
         g = self.g
-        e = self.w(key)  # [V,H]
-        v, h = e.shape
+        v, h = self.w(key).shape
         nb = h // self.block
-        eb = e.reshape(v, nb, self.block)
-        scale = np.maximum(np.abs(eb).max(axis=2), 1e-8) / 127.0  # [V, nb]
-        q = (np.clip(np.round(eb / scale[:, :, None]), -127, 127) + 128).astype(np.uint8)
-        self.tied_w = (g.init(f"{key}.q8w", q), g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32)))
+        self.tied_blockwise(key)
         rows = g.op("Sub", [g.op("Cast", [g.op("Gather", [self.tied_w[0], ids], axis=0)], to=F32), g.const(128.0, np.float32)])  # [B,S,nb,block]
         sc = g.op("Gather", [g.op("Reshape", [self.tied_w[1], g.const([v, nb, 1])]), ids], axis=0)  # [B,S,nb,1]
         return g.op("Reshape", [g.op("Mul", [rows, sc]), g.const([0, 0, h])])
+
+    def tied_blockwise(self, key):
+        """q8w: the tied [V,H] matrix's initializers (uint8 [V, H/block, block], zero point 128; fp32 scales [V*H/block]),
+        written once and shared by the embedding and the LM head (a KV-Runahead layer group may hold only one of them)."""
+        if getattr(self, "tied_w", None) is None:
+            g = self.g
+            e = self.w(key)  # [V,H]
+            v, h = e.shape
+            nb = h // self.block
+            eb = e.reshape(v, nb, self.block)
+            scale = np.maximum(np.abs(eb).max(axis=2), 1e-8) / 127.0  # [V, nb]
+            q = (np.clip(np.round(eb / scale[:, :, None]), -127, 127) + 128).astype(np.uint8)
+            self.tied_w = (g.init(f"{key}.q8w", q), g.init(f"{key}.q8w_scale", scale.reshape(-1).astype(np.float32)))
+        return self.tied_w
+
+    def tied_int8(self, key):
+        """q8: the tied embedding / LM head as int8 [H,V] with per-token scales, written once (see tied_blockwise)."""
+        if getattr(self, "tied_q", None) is None:
+            g = self.g
+            e = self.w(key)  # [V,H]
+            scale = np.maximum(np.abs(e).max(axis=1), 1e-8) / 127.0  # per token == per LM-head column
+            eq_t = np.clip(np.round(e / scale[:, None]), -127, 127).astype(np.int8).T  # [H,V]
+            self.tied_q = (g.init(f"{key}.int8_t", eq_t), g.init(f"{key}.scale", scale.astype(np.float32)))
+        return self.tied_q
 
     def lm_head(self, x, key):
         g = self.g
         if self.quant == "q8w":
             v, h = self.cfg.vocab_size, self.cfg.hidden_size
+            self.tied_blockwise(key)
             return g.op("MatMulNBits", [x, self.tied_w[0], self.tied_w[1]], name="lm_head", domain="com.microsoft",
                         K=h, N=v, bits=8, block_size=self.block, accuracy_level=self.accuracy_level)
         if self.quant == "q8":
-            wq_n, sc_n = self.tied_q
+            wq_n, sc_n = self.tied_int8(key)
             xq, xs, xz = g.op("DynamicQuantizeLinear", [x], n_out=3)
             yf = g.op("Cast", [g.op("MatMulInteger", [xq, wq_n, xz])], to=F32)
             return g.op("Mul", [yf, g.op("Mul", [xs, sc_n])], name="lm_head")
@@ -232,17 +259,20 @@ class Builder:
     def build(self) -> onnx.ModelProto:
         cfg, g = self.cfg, self.g
         B, S, P, T = "batch", "seq", "past", "total"
-        ids = g.add_input("input_ids", I64, [B, S])
+        lo, hi = self.layers or (0, cfg.num_layers)
+        first, last = lo == 0, hi == cfg.num_layers
+        # KV-Runahead groups after the first take the previous group's hidden states instead of the token ids
+        ids = g.add_input("input_ids", I64, [B, S]) if first else g.add_input(HIDDEN_IN, F32, [B, S, cfg.hidden_size])
         if self.layout == "packed":
             bias = g.add_input("attention_bias", F32, [B, 1, S, T])
         else:
             mask = g.add_input("attention_mask", I64, [B, T])
         pos = g.add_input("position_ids", I64, [B, S])
-        if self.layout == "packed":
+        if self.layout == "packed" and last:
             lidx = g.add_input("logits_index", I64, ["n_logits"])
         d, kv = cfg.head_dim, cfg.num_kv_heads
         past = []
-        for i in range(cfg.num_layers):
+        for i in range(lo, hi):
             if cfg.arch == "gpt_bigcode":
                 past.append(g.add_input(f"past_key_values.{i}.key_value", F32, [B, P, 2 * d]))
             else:
@@ -254,12 +284,14 @@ class Builder:
             x = self.build_bigcode(ids, pos, bias, past)
         else:
             x = self.build_llama(ids, pos, bias, past)
-        if self.layout == "packed":
+        if not last:
+            g.add_output(x, HIDDEN_OUT, F32, [B, S, cfg.hidden_size])
+        elif self.layout == "packed":
             x = g.op("Gather", [x, lidx], axis=1)  # [B,N,H]: only the rows whose logits are needed
             g.add_output(self.lm_head(x, self.head_key), "logits", F32, [B, "n_logits", cfg.vocab_size])
         else:
             g.add_output(self.lm_head(x, self.head_key), "logits", F32, [B, S, cfg.vocab_size])
-        for i, pr in enumerate(self.presents):
+        for i, pr in zip(range(lo, hi), self.presents):
             if cfg.arch == "gpt_bigcode":
                 g.add_output(pr, f"present.{i}.key_value", F32, [B, T, 2 * d])
             else:
@@ -268,6 +300,8 @@ class Builder:
         m = g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}" + (" critiprefill" if self.critiprefill else ""))
         if self.critiprefill:
             add_critiprefill_metadata(m, self.critiprefill)
+        if self.layers is not None:
+            add_kv_runahead_metadata(m, lo, hi, cfg.num_layers)
         return m
 
     def critiprefill_plan(self, past_k0, bias):
@@ -339,23 +373,24 @@ class Builder:
         sin = g.op("Unsqueeze", [g.op("Sin", [ang]), g.const([1])])
         bias5 = g.op("Unsqueeze", [bias, g.const([1])])  # [B,1,1,S,T]
         crit = self.critiprefill_plan(past[0][0], bias) if self.critiprefill else None
-        x = self.embed(ids, "model.embed_tokens.weight")
+        lo, hi = self.layers or (0, cfg.num_layers)
+        x = self.embed(ids, "model.embed_tokens.weight") if lo == 0 else ids  # a later group: ids are the hidden states
         self.head_key = "model.embed_tokens.weight" if cfg.tie_embeddings else "lm_head.weight"
         self.presents = []
-        for i in range(cfg.num_layers):
+        for i in range(lo, hi):
             pre = f"model.layers.{i}."
             hn = self.rmsnorm(x, pre + "input_layernorm.weight")
             bk = (lambda n: pre + f"self_attn.{n}_proj.bias") if cfg.qkv_bias else (lambda n: None)
             q = self.rope(self.heads(self.linear(hn, pre + "self_attn.q_proj.weight", bk("q")), h), cos, sin)  # [B,H,S,D]
             k = self.rope(self.heads(self.linear(hn, pre + "self_attn.k_proj.weight", bk("k")), kv), cos, sin)  # [B,KV,S,D]
             v = self.heads(self.linear(hn, pre + "self_attn.v_proj.weight", bk("v")), kv)
-            k_all = g.op("Concat", [past[i][0], k], axis=2)  # [B,KV,T,D]
-            v_all = g.op("Concat", [past[i][1], v], axis=2)
+            k_all = g.op("Concat", [past[i - lo][0], k], axis=2)  # [B,KV,T,D]
+            v_all = g.op("Concat", [past[i - lo][1], v], axis=2)
             self.presents.append((k_all, v_all))
             q5 = g.op("Reshape", [q, g.const([0, kv, grp, -1, d])])  # [B,KV,G,S,D]
             k_att, v_att, bias_att = k_all, v_all, bias5
             if self.critiprefill:
-                k_att, v_att, bias_att = self.critiprefill_select(q5, past[i], k, v, crit)
+                k_att, v_att, bias_att = self.critiprefill_select(q5, past[i - lo], k, v, crit)
             kt = g.op("Transpose", [g.op("Unsqueeze", [k_att, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T']
             sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T']
             pr = g.op("Softmax", [g.op("Add", [sc, bias_att])], axis=-1)
@@ -368,7 +403,7 @@ class Builder:
             up = self.linear(hn, pre + "mlp.up_proj.weight")
             act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
             x = g.op("Add", [x, self.linear(act, pre + "mlp.down_proj.weight")])
-        return self.rmsnorm(x, "model.norm.weight")
+        return self.rmsnorm(x, "model.norm.weight") if hi == cfg.num_layers else x
 
     def build_bigcode(self, ids, pos, bias, past):
         cfg, g = self.cfg, self.g
@@ -405,6 +440,37 @@ class Builder:
 
 
 CRITIPREFILL_KEY = "infill_ls.critiprefill"
+KV_RUNAHEAD_KEY = "infill_ls.kv_runahead"
+HIDDEN_IN, HIDDEN_OUT = "hidden_states_in", "hidden_states_out"
+
+
+def add_kv_runahead_metadata(m: onnx.ModelProto, lo: int, hi: int, num_layers: int) -> None:
+    """Records a layer group's place where the runtime reads it (ModelProto.metadata_props, JSON value):
+    {"layers": [lo, hi] (layers lo..hi-1), "num_layers": the whole model's}."""
+    import json
+    entry = m.metadata_props.add()
+    entry.key = KV_RUNAHEAD_KEY
+    entry.value = json.dumps({"layers": [int(lo), int(hi)], "num_layers": int(num_layers)})
+
+
+def layer_groups(num_layers: int, groups: int) -> list[tuple[int, int]]:
+    """`groups` contiguous layer ranges [(lo, hi), ...] covering 0..num_layers, sizes differing by at most one
+    (the earlier groups take the extra layers)."""
+    if not 1 <= groups <= num_layers:
+        raise ValueError(f"kv-runahead: need 1 <= groups <= {num_layers} layers, got {groups}")
+    base, extra = divmod(num_layers, groups)
+    out, lo = [], 0
+    for k in range(groups):
+        hi = lo + base + (1 if k < extra else 0)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def group_path(path: str, k: int, groups: int) -> str:
+    """onnx/model{suffix}.onnx -> onnx/model{suffix}_runahead{k}of{groups}.onnx (the names the runtime looks for)."""
+    assert path.endswith(".onnx")
+    return path[:-len(".onnx")] + f"_runahead{k}of{groups}.onnx"
 
 
 def add_critiprefill_metadata(m: onnx.ModelProto, c: dict) -> None:
@@ -433,10 +499,16 @@ def parse_critiprefill(spec: str) -> dict | None:
 
 
 def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0,
-               linear_bits: int = 8, linear_block: int = 128, critiprefill: dict | None = None) -> onnx.ModelProto:
+               linear_bits: int = 8, linear_block: int = 128, critiprefill: dict | None = None,
+               layers: tuple[int, int] | None = None) -> onnx.ModelProto:
     """state_dict: name -> numpy array (torch names). Returns a checked ModelProto.
     critiprefill {"block", "budget", "recent"}: the CritiPrefill twin (Builder.critiprefill_plan), same inputs, outputs
-    and KV layout as the plain graph; its parameters go into the model's metadata_props as `infill_ls.critiprefill`."""
-    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block, critiprefill).build()
+    and KV layout as the plain graph; its parameters go into the model's metadata_props as `infill_ls.critiprefill`.
+    layers (lo, hi): one KV-Runahead layer group (arXiv 2405.05329), layers lo..hi-1 of the plain graph with the same
+    past/present names, shapes and positions: the first group takes input_ids, later ones `hidden_states_in` [B,S,H];
+    the last outputs logits (final norm + LM head), earlier ones `hidden_states_out` [B,S,H]; attention_mask /
+    attention_bias, position_ids (and logits_index, packed, last group) as the plain graph. Chaining the groups computes
+    the plain graph. metadata_props `infill_ls.kv_runahead` = {"layers": [lo, hi], "num_layers"}."""
+    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block, critiprefill, layers).build()
     onnx.checker.check_model(m)
     return m

@@ -48,7 +48,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
-from onnx_builder import Builder, Graph, parse_critiprefill, twin_path  # noqa: E402
+from onnx_builder import Builder, Graph, group_path, layer_groups, parse_critiprefill, twin_path  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 F32, I64, I32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
@@ -91,6 +91,7 @@ HEAD_BLOCK = None
 # decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
 FUSE = False
 CRITIPREFILL = None  # issue 17: {"block", "budget", "recent"} writes the optimum layouts' CritiPrefill twins (--critiprefill)
+KV_RUNAHEAD = 0  # issue 17: > 0 writes the optimum layouts' KV-Runahead layer groups (--kv-runahead GROUPS)
 
 
 # ---------------------------------------------------------------- weights
@@ -400,6 +401,12 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
             b.critiprefill = CRITIPREFILL
             twin = twin_path(path)
             save(b.build(), twin, os.path.basename(twin) + "_data")
+        for k, layers in enumerate(layer_groups(cfg.num_layers, KV_RUNAHEAD) if KV_RUNAHEAD else []):
+            # issue 17: KV-Runahead's layer groups of the same graph, next to it (onnx_builder.build_onnx `layers`)
+            b = Builder(cfg, sd, "standard", "fp32", layers=layers) if layout == "optimum-fp32" else Q4Builder(cfg, sd, accuracy_level)
+            b.layers = layers
+            gp = group_path(path, k, KV_RUNAHEAD)
+            save(b.build(), gp, os.path.basename(gp) + "_data")
     elif layout.startswith("genai"):
         with open(os.path.join(d, "genai_config.json"), "w") as f:
             json.dump(genai_config(cfg, eos, None), f, indent=1)
@@ -413,7 +420,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -480,12 +487,15 @@ def main():
     ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
     ap.add_argument("--critiprefill", default="", help="optimum layouts: also write the CritiPrefill twin onnx/model*_critiprefill.onnx, "
                                                          "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
+    ap.add_argument("--kv-runahead", type=int, default=0, help="optimum layouts: also write GROUPS KV-Runahead layer groups "
+                    "onnx/model*_runahead{k}of{GROUPS}.onnx (issue 17, native/py/kv_runahead.py)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL
+    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD
     CRITIPREFILL = parse_critiprefill(a.critiprefill)
+    KV_RUNAHEAD = a.kv_runahead
     BLOCK = a.block
     HEAD_BLOCK = a.head_block or None
     FUSE = a.fuse

@@ -17,6 +17,8 @@ export interface CausalLm<C extends KvCacheLike = KvCacheLike> {
   createCache(): C;
   /** Appends ids to the cache; returns the last position's logits [vocab] float32, or null for logits 'none'. */
   forward(ids: ArrayLike<number>, cache: C, options?: { logits?: 'last' | 'none' }): Promise<Float32Array | null>;
+  /** KV-Runahead in use (runtime `kvRunahead`): pending stretches of minTokens+ go to forward whole, not in chunks. */
+  readonly kvRunahead?: { minTokens: number };
 }
 
 export interface GeneratorOptions {
@@ -163,7 +165,10 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     }
     while (this.computed < this.seq.length) {
       if (signal?.aborted) return CANCELLED;
-      const end = Math.min(this.seq.length, this.computed + this.chunk);
+      // KV-Runahead (issue 17): a long pending stretch is one forward, which the model splits over its workers
+      const runahead = this.model.kvRunahead;
+      const pending = this.seq.length - this.computed;
+      const end = runahead && pending >= runahead.minTokens ? this.seq.length : Math.min(this.seq.length, this.computed + this.chunk);
       const last = end === this.seq.length;
       const t0 = performance.now();
       const out = await this.model.forward(this.seq.slice(this.computed, end), this.cache, { logits: last ? 'last' : 'none' });

@@ -81,6 +81,12 @@ export interface ModelOptions {
    * on, else off: bench/results/accelerators.md.
    */
   critiPrefill?: boolean;
+  /**
+   * KV-Runahead (issue 17): this many worker threads (2+) prefill long uncached stretches as context partitions over
+   * the model's layer groups (runtime/model.ts `LoadModelOptions.kvRunahead`). Absent: env INFILL_LS_KV_RUNAHEAD=N,
+   * else off: bench/results/accelerators.md.
+   */
+  kvRunahead?: number;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -303,6 +309,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         // Env INFILL_LS_THREADS (1..64) when the option is unset: benchmarks compare thread counts (bench/replay --variant).
         intraOpNumThreads: options.threads ?? envInteger('INFILL_LS_THREADS', 1, 64, optionNotes),
         ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
+        ...(options.kvRunahead !== undefined ? { kvRunahead: options.kvRunahead } : {}),
+        // KV-Runahead's runs inside a partition: the plain prefill's chunk (CPU only, so WebGPU's 2,048 never applies)
+        kvRunaheadChunk: chunkSize,
         fim: fimOverride,
         onStatus: (m) => {
           log(m);
@@ -331,6 +340,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow }),
         chunkSize,
         maxStallMs: maxStallMs || undefined,
+        wholeRunFrom: b.model.kvRunahead?.minTokens,
         reuse: prefixCacheOn,
         onEvent: (event) => {
           if (event.type === 'chunk') modelPrefillTokens += event.to - event.from;

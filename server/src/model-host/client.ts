@@ -30,8 +30,9 @@ export function workerScriptPath(): string {
 
 /**
  * Resolves when the last worker this module started has exited: a new worker starts only then (one model worker per
- * process at a time — onnxruntime-node is reported to abort with several; an engine recreated for new settings
- * starts its worker after the old one is gone).
+ * process at a time: several workers with sessions run fine, but onnxruntime-node aborts the process when a worker is
+ * terminated or the process exits while a run is in flight (bench/results/accelerators-workers-probe.txt), and the
+ * old worker may still be finishing one; an engine recreated for new settings starts its worker after the old one is gone).
  */
 let previousWorkerGone: Promise<void> = Promise.resolve();
 

@@ -24,6 +24,7 @@ import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
 import { keepLastLogits } from './last-logits.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
+import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-runahead.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -74,6 +75,23 @@ export interface LoadModelOptions {
   critiPrefill?: boolean;
   /** Past (positions) from which prefill runs go to the twin; default critiPrefillMinPast (the first past it prunes). Tests and benchmarks. */
   critiPrefillMinPast?: number;
+  /**
+   * KV-Runahead (issue 17, arXiv 2405.05329): this many worker threads (2+), each with `kvRunaheadThreads` intra-op
+   * threads and its own sessions over the model's layer groups `onnx/model{suffix}_runahead{k}of{n}.onnx`
+   * (native/py/kv_runahead.py), compute a forward run of kvRunaheadMinTokens+ tokens as context partitions balanced for
+   * the causal cost, handing each layer group's K/V forward (runtime/kv-runahead.ts). The cache it leaves has the plain
+   * layout; the logits are the plain graph's within float rounding. CPU only. Missing groups leave it off, said through
+   * onStatus. Default 0 (off); env INFILL_LS_KV_RUNAHEAD=N turns it on with N workers.
+   */
+  kvRunahead?: number;
+  /** Intra-op threads of each KV-Runahead worker's sessions (default 1; env INFILL_LS_KV_RUNAHEAD_THREADS). */
+  kvRunaheadThreads?: number;
+  /** Smallest forward run (tokens) that goes to KV-Runahead (default 1024; env INFILL_LS_KV_RUNAHEAD_MIN_TOKENS). */
+  kvRunaheadMinTokens?: number;
+  /** Tokens per run inside a partition (default 256, the plain chunked prefill's). */
+  kvRunaheadChunk?: number;
+  /** partitionForCausalCost's `span` (positions; default 2048). */
+  kvRunaheadSpan?: number;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -98,6 +116,11 @@ export interface LoadedModel {
   readonly critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
   /** Forward runs that went to the CritiPrefill twin since load. */
   readonly critiPrefillRuns: number;
+  /** KV-Runahead in use (LoadModelOptions.kvRunahead): workers, layer groups, the smallest run it takes. */
+  readonly kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number } | undefined;
+  /** Forward runs that went to KV-Runahead since load, and the last one's partitions and worker times. */
+  readonly kvRunaheadRuns: number;
+  readonly kvRunaheadLast: KvRunaheadRun | undefined;
   createCache(): KvCache;
   /**
    * Appends `ids` to `cache` in one run. Returns the last position's logits, a [vocab] float32 view
@@ -236,6 +259,11 @@ async function createSession(source: string | Uint8Array, options: SessionOption
     ? { ...options, extra: { ...extra, session: { ...extra.session, model_external_initializers_file_folder_path: path.dirname(files.onnxPath) } } }
     : options;
   return await InferenceSession.create(source, withFolder);
+}
+
+/** Opens one graph file on the CPU as loadModel opens the model's graph (its load-time edits included): KV-Runahead's workers. */
+export async function openCpuGraph(files: ModelFiles, opts: LoadModelOptions): Promise<Session> {
+  return (await openSession(files, 'cpu', opts)).session;
 }
 
 async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<{ session: Session; foldedWeights: number }> {
@@ -404,9 +432,24 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
         throw e;
       }
     }
+    const workers = opts.kvRunahead ?? envCount('INFILL_LS_KV_RUNAHEAD');
+    if (workers && workers > 0) {
+      try {
+        await model.attachKvRunahead(opts, workers, status);
+      } catch (e) {
+        await model.dispose();
+        throw e;
+      }
+    }
     return model;
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+/** A non-negative integer from the environment, or undefined (unset or not one). */
+function envCount(name: string): number | undefined {
+  const v = process.env[name]?.trim();
+  return v && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 class OnnxModel implements LoadedModel {
@@ -421,6 +464,14 @@ class OnnxModel implements LoadedModel {
   private twin: Session | undefined;
   critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
   critiPrefillRuns = 0;
+  private runahead: KvRunaheadPool | undefined;
+  kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number; span: number } | undefined;
+  kvRunaheadRuns = 0;
+  /** Why KV-Runahead was turned off after it started (a worker died), if it was. */
+  kvRunaheadOff: string | undefined;
+  get kvRunaheadLast(): KvRunaheadRun | undefined {
+    return this.runahead?.lastRun;
+  }
 
   constructor(
     private readonly session: Session,
@@ -477,10 +528,56 @@ class OnnxModel implements LoadedModel {
     status(`critiPrefill on: ${file} (blocks of ${params.block}, budget ${params.budget}) for prefill runs with a past of ${this.critiPrefill.minPast}+ positions`);
   }
 
+  /**
+   * Starts KV-Runahead's workers over the model's layer groups (kv-runahead.ts). Groups that are absent or do not
+   * cover the model, a non-CPU device or a non-float32 KV leave it off, said through `status`; a worker that cannot
+   * open its groups throws (the model is then disposed by loadModel).
+   */
+  async attachKvRunahead(opts: LoadModelOptions, workers: number, status: (message: string) => void): Promise<void> {
+    const off = (why: string) => status(`kvRunahead off: ${why}`);
+    if (workers < 2) return off(`needs 2+ workers, got ${workers}`);
+    if (this.device !== 'cpu') return off(`CPU only (the model runs on ${this.device})`);
+    if (this.layout.kvFormat !== 'per-layer' || this.layout.slots.some((s) => s.dtype !== 'float32')) return off('needs per-layer float32 K/V');
+    const found = findKvRunaheadGroups(this.files.onnxPath, this.layout.numLayers);
+    if ('reason' in found) return off(found.reason);
+    const threads = opts.kvRunaheadThreads ?? envCount('INFILL_LS_KV_RUNAHEAD_THREADS') ?? 1;
+    const envSpin = process.env.INFILL_LS_ORT_SPIN?.trim();
+    this.runahead = await KvRunaheadPool.start(
+      {
+        groups: found.groups,
+        files: this.files,
+        intraOpNumThreads: Math.max(1, threads),
+        allowSpinning: opts.allowSpinning ?? (envSpin !== undefined && envSpin !== '' && envSpin !== '0'),
+        foldAtLoad: opts.foldAtLoad,
+        lastLogitsOnly: opts.lastLogitsOnly,
+        slots: this.layout.slots,
+        kind: this.layout.kind,
+      },
+      workers,
+    );
+    const minTokens = Math.max(2, opts.kvRunaheadMinTokens ?? envCount('INFILL_LS_KV_RUNAHEAD_MIN_TOKENS') ?? 1024);
+    this.kvRunahead = { workers, groups: found.groups.length, threads: Math.max(1, threads), minTokens, chunk: opts.kvRunaheadChunk ?? 256, span: opts.kvRunaheadSpan ?? 2048 };
+    status(`kvRunahead on: ${workers} workers x ${this.kvRunahead.threads} threads over ${found.groups.length} layer groups, for forward runs of ${minTokens}+ tokens`);
+  }
+
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
     if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
     const seq = ids.length;
     if (seq === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    if (this.runahead?.broken) {
+      // a worker died: KV-Runahead goes off for this model and the plain graph takes over (the cache is untouched)
+      const pool = this.runahead;
+      this.kvRunaheadOff = `kvRunahead off: ${pool.broken}`;
+      this.runahead = undefined;
+      this.kvRunahead = undefined;
+      void pool.dispose().catch(() => {});
+    }
+    if (this.runahead && this.kvRunahead && seq >= this.kvRunahead.minTokens && cache.positionOffset === 0) {
+      // KV-Runahead: the run is split into context partitions computed by the pool's workers (kv-runahead.ts)
+      const logits = await this.runahead.prefill(ids, cache, { chunk: this.kvRunahead.chunk, span: this.kvRunahead.span, wantLogits: options.logits !== 'none' });
+      this.kvRunaheadRuns++;
+      return logits;
+    }
     const past = cache.length;
     const total = past + seq;
     const has = this.layout.has;
@@ -608,6 +705,7 @@ class OnnxModel implements LoadedModel {
     if (this.disposed) return;
     this.disposed = true;
     await this.slicer?.dispose();
+    await this.runahead?.dispose();
     await this.twin?.release();
     await this.session.release();
   }

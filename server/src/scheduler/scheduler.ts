@@ -48,6 +48,12 @@ export interface SchedulerOptions {
    */
   maxStallMs?: number;
   /**
+   * KV-Runahead (issue 17; runtime `kvRunahead`): an uncached stretch of at least this many prompt tokens is prefilled
+   * as one run (the model splits it over its workers), so cancellation and yielding wait for that whole run;
+   * undefined (default): runs of chunkSize.
+   */
+  wholeRunFrom?: number;
+  /**
    * Reuse across requests (default true): orphans keep prefilling and newer requests adopt running prefills.
    * False (caches off): an aborted job stops at the next chunk boundary and nothing is handed over.
    */
@@ -448,7 +454,8 @@ export class Scheduler {
           this.answer(job, { kind: 'done', reusedTokens: job.reused, prefilledTokens: job.prefilled, start: job.start });
           return;
         }
-        const end = Math.min(goal, have + this.runTokens());
+        const whole = this.options.wholeRunFrom !== undefined && goal - have >= this.options.wholeRunFrom;
+        const end = whole ? goal : Math.min(goal, have + this.runTokens());
         await gen.setPrompt(target.slice(0, end));
         const computedBefore = gen.computedLength;
         const t0 = performance.now();
