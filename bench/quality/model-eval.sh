@@ -83,23 +83,10 @@ if [ $latency = 1 ]; then
     log "latency $past $(uptime)"
     at0=$(stamp)
     $n19 node bench/cpu/latency.mjs "$model" ${base:+"$base"} --threads 2 --reps $reps --steps 24 --prefill $past --out "$tmp/latency-$past.json" > /dev/null
-    echo "{\"step\": \"latency\", \"past\": $past, \"start\": $at0, \"end\": $(stamp), \"result\": $(cat "$tmp/latency-$past.json")}" >> "$tmp/steps.jsonl"
+    echo "{\"step\": \"latency\", \"past\": $past, \"start\": $at0, \"end\": $(stamp), \"result\": $(node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))))' "$tmp/latency-$past.json")}" >> "$tmp/steps.jsonl"
   done
 fi
 
 total=$(( $(date +%s) - t_start ))
-node -e '
-const fs = require("fs"), os = require("os");
-const [steps, model, base, out, total] = process.argv.slice(1);
-const rows = fs.readFileSync(steps, "utf8").trim().split("\n").map(JSON.parse);
-const pick = (r) => r && { exact_match: r.exact_match, edit_similarity: r.edit_similarity, pass_at_1: r.pass_at_1, n: r.n, empty: r.empty };
-const summary = {};
-for (const r of rows.filter((r) => r.step === "suite")) summary[r.suite] = { raw: pick(r.raw), postprocessed: pick(r.postprocessed), wall_s: r.wall_s };
-const res = {
-  model, base: base || null, date: new Date().toISOString(), machine: os.cpus()[0].model + " x" + os.cpus().length,
-  note: "quality: 2 niced eval processes of 1 thread, no decode time budget (load-independent); latency: niced, load in each step",
-  total_wall_s: +total, summary, steps: rows,
-};
-fs.writeFileSync(out, JSON.stringify(res, null, 1) + "\n");
-' "$tmp/steps.jsonl" "$model" "$base" "bench/results/model-eval-$name.json" "$total"
+node bench/quality/model-eval-summary.mjs "$tmp/steps.jsonl" "$model" "$base" "bench/results/model-eval-$name.json" "$total"
 log "wrote bench/results/model-eval-$name.json (${total}s)"
