@@ -137,18 +137,27 @@ def inside(path, parent):
 
 
 def export_model(model, cfg, base, out, adapted_meta):
-    """Writes OUT in the base directory's format (8-bit block-wise weights, fp32 compute graph)."""
+    """Writes OUT in the base directory's format: q8w (8-bit block-wise weights, fp32 compute graph) or q4w (the
+    layers as 4-bit MatMulNBits with the base's block size and accuracy level, the tied embedding / LM head 8-bit
+    folded to fp32: export.py --linear-bits 4). Raises SystemExit for another quantization method."""
     from dequant_graph import rewrite
     from onnx_builder import build_onnx
     import onnx
     base_cfg = json.load(open(os.path.join(base, "config.json")))
     q = base_cfg.get("infill_ls", {}).get("quantization", {})
-    if q.get("method", "q8w") != "q8w":
-        raise SystemExit(f"base quantization {q.get('method')} is not supported (q8w only)")
+    method = q.get("method", "q8w")
     sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
-    m = build_onnx(cfg, sd, layout="packed", quant="q8w")
-    if not str(q.get("compute", "fp32")).startswith("matmulnbits"):
-        rewrite(m)
+    if method == "q4w":
+        layers = q.get("layers", {})
+        m = build_onnx(cfg, sd, layout="packed", quant="q8w", accuracy_level=int(layers.get("accuracy_level", 1)),
+                       linear_bits=4, linear_block=int(layers.get("block_size", 32)))
+        rewrite(m, keep_4bit=True)
+    elif method == "q8w":
+        m = build_onnx(cfg, sd, layout="packed", quant="q8w")
+        if not str(q.get("compute", "fp32")).startswith("matmulnbits"):
+            rewrite(m)
+    else:
+        raise SystemExit(f"base quantization {method} is not supported (q8w or q4w)")
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
     onnx.save(m, os.path.join(out, "onnx", "model_quantized.onnx"))
     for f in ("tokenizer.json", "tokenizer_config.json"):

@@ -1,4 +1,4 @@
-"""Convert a shipped infill-ls ONNX model (models/default: Llama, q8w 8-bit blocks) to GGUF for llama.cpp.
+"""Convert a shipped infill-ls ONNX model (models/default: Llama, q4w or q8w blocks) to GGUF for llama.cpp.
 
     PYTHONPATH=<llama.cpp source>/gguf-py /usr/bin/python3 native/py/gguf_from_onnx.py \
         --model models/default --out model-f32.gguf [--type f32|f16]
@@ -7,7 +7,9 @@ For the llama-server backend's test and bench/team (issue 18): llama-server then
 in-process engine runs. No checkpoint or torch is needed (native/py/gguf_export.py converts a training checkpoint):
 - each linear weight is stored in the ONNX file as `<name>.q8w` uint8 blocks [N, K/128, 128] with zero point 128
   and `<name>.q8w_scale` fp32 [N*K/128] (config.json's "quantization"); it is dequantized here exactly as the graph
-  does it (native/py/dequant_graph.py: (q - 128) * scale), giving the HF [out, in] matrix;
+  does it (native/py/dequant_graph.py: (q - 128) * scale), giving the HF [out, in] matrix; 4-bit layers (q4w, the
+  v2 default model) are `<name>.q4w` [N, K/32, 16] uint8 (two codes a byte, low nibble first) and `<name>.q4w_scale`,
+  dequantized as MatMulNBits does with zero point 8: (code - 8) * scale (bench/runtime/gpu/variants.py reads them alike);
 - tensor names, the q/k row permutation (HF rotate_half RoPE -> llama.cpp's interleaved pairs) and the tokenizer
   metadata (byte-level BPE, pre-tokenizer "starcoder", FIM and repository-level sentinel ids) follow
   gguf_export.py, which mirrors llama.cpp's convert_hf_to_gguf.py for LlamaForCausalLM;
@@ -61,6 +63,12 @@ def main() -> None:
         """The fp32 [out, in] matrix (or 1-D vector) of an HF parameter name."""
         if name in inits:
             return numpy_helper.to_array(inits[name]).astype(np.float32)
+        if name + ".q4w" in inits:  # 4-bit layers (export.py --linear-bits 4): two codes a byte, low nibble first, zero point 8
+            q = numpy_helper.to_array(inits[name + ".q4w"])  # [N, K/B, B/2] uint8
+            s = numpy_helper.to_array(inits[name + ".q4w_scale"]).astype(np.float32)
+            n, nb, half = q.shape
+            codes = np.stack([q & 15, q >> 4], axis=-1).reshape(n, nb, 2 * half).astype(np.float32) - 8.0
+            return (codes * s.reshape(n, nb, 1)).reshape(n, nb * 2 * half)
         q = numpy_helper.to_array(inits[name + ".q8w"])  # [N, K/B, B] uint8
         s = numpy_helper.to_array(inits[name + ".q8w_scale"]).astype(np.float32)
         n, nb, b = q.shape

@@ -21,7 +21,21 @@ runs.forEach((r, i) => {
   const x0 = (r.tokens_total - r.tokens) / 1e6, x1 = r.tokens_total / 1e6;
   if (i > 0) svg += `<circle cx="${X(x0)}" cy="${Y(r.dev_loss_start)}" r="4" fill="${colors[i % 4]}"/>\n`;
   svg += `<circle cx="${X(x1)}" cy="${Y(r.dev_loss_end)}" r="4" fill="${colors[i % 4]}"/>\n`;
-  svg += `<text x="${X(x0) + 8}" y="${T + 14 + 14 * i}" fill="${colors[i % 4]}">slot ${i + 1}: ${r.resumed ? 're-warm to' : 'warm-up to'} ${r.peak_lr}, ${(r.tokens / 1e6).toFixed(0)}M tokens, dev ${r.dev_loss_start} → ${r.dev_loss_end}</text>\n`;
+  // a run that resumed the full training state (train.py --state: weights + AdamW moments) continues one schedule
+  const how = r.train_s_before > 0 ? 'resumed state, schedule continues' : r.resumed ? `re-warm to ${r.peak_lr}` : `warm-up to ${r.peak_lr}`;
+  const qat = r.qat_steps ? `, QAT ${r.qat_steps} steps` : '';
+  svg += `<text x="${L + 8 + 260 * (i % 2)}" y="${T + 14 + 14 * Math.floor(i / 2)}" fill="${colors[i % 4]}">slot ${i + 1}: ${how}, ${(r.tokens / 1e6).toFixed(0)}M tokens${qat}, dev ${r.dev_loss_start} → ${r.dev_loss_end}</text>\n`;
 });
+// held-out curves where the run logged them (train.py --eval-streams): plain (solid) and 4-bit fake-quantized (dashed)
+const curveColors = { dev_ts: '#ff7f0e', dev_py: '#8c564b', dev_deb: '#7f7f7f' };
+let legend = 0;
+for (const [name, color] of Object.entries(curveColors)) {
+  for (const q of ['', '_q4']) {
+    const c = runs.flatMap((r) => (r.eval_curves?.[name + q] ?? []).filter((p) => p.step > 0 || p.tokens > 0));
+    if (!c.length) continue;
+    svg += `<polyline fill="none" stroke="${color}" stroke-width="1.2"${q ? ' stroke-dasharray="4 3"' : ''} points="${c.map((p) => `${X(p.tokens / 1e6).toFixed(1)},${Y(p.loss).toFixed(1)}`).join(' ')}"/>\n`;
+    if (!q) svg += `<text x="${W - R - 4}" y="${T + 14 * (3 + legend++)}" text-anchor="end" fill="${color}">${name} held-out (dashed: 4-bit)</text>\n`;
+  }
+}
 svg += '</svg>\n';
 writeFileSync(dst, svg);
