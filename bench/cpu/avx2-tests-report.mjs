@@ -31,6 +31,18 @@ const kept = values.keep ? JSON.parse(fs.readFileSync(values.keep, 'utf8')) : nu
 const keptRuns = (kept?.runs ?? [])
   .map((r) => ({ commit: kept.commit?.slice(0, 7), ...r, keptFrom: r.keptFrom ?? kept.date }))
   .filter((r) => !newRuns.some((n) => n.file === r.file && n.side === r.side));
+// A run that was stopped (timed out, or killed by hand for time) wrote no JSON report: its finished tests are the
+// verbose reporter's ✓/× lines at the end of its log.
+const testsFromLog = (r) => {
+  const lines = (r.logTail ?? '').split('\n');
+  const tests = [];
+  for (const l of lines) {
+    const m = /^\s*([✓×])\s+(\S+\.test\.ts) > (.*?)(?:\s+(\d+)ms)?\s*$/.exec(l);
+    if (m && m[2] === r.file) tests.push({ name: m[3].replace(/ > /g, ' '), status: m[1] === '✓' ? 'passed' : 'failed', ms: m[4] ? Number(m[4]) : null, fromLog: true });
+  }
+  return tests;
+};
+for (const r of newRuns) if (r.rc !== 0 && !r.tests && r.logTail) r.tests = testsFromLog(r);
 const runs = [...keptRuns, ...newRuns];
 const newFiles = new Set(newRuns.map((r) => r.file));
 const planned = Number(values.planned ?? newFiles.size);
@@ -97,7 +109,9 @@ const summary = files.map((file) => {
     const r = side(s);
     if (!r) continue;
     row[s] = {
-      result: r.timedOut ? 'timed out' : r.rc === 0 ? 'passed' : 'failed',
+      result: r.timedOut ? 'timed out' : r.rc === 0 ? 'passed' : r.rc === 143 ? 'stopped (SIGTERM)' : 'failed',
+      // Tests the other side ran that this side did not finish (a stopped run).
+      unfinished: Math.max(0, (side(s === 'native' ? 'emulated' : 'native')?.tests?.length ?? 0) - (r.tests?.length ?? 0)),
       passed: count(r.tests, 'passed'),
       failed: count(r.tests, 'failed'),
       skipped: (r.tests ?? []).filter((t) => t.status !== 'passed' && t.status !== 'failed').length,
@@ -136,7 +150,7 @@ const report = {
 fs.writeFileSync(`${values.out}.json`, `${JSON.stringify(report, null, 1)}\n`);
 
 const yes = (b) => (b ? 'yes' : 'no');
-const cell = (s) => (s ? `${s.result} ${s.passed}/${s.passed + s.failed}${s.skipped ? ` (+${s.skipped} not run)` : ''}, ${s.wallS} s${s.commit ? ` @${s.commit}` : ''}${s.keptFrom ? ' (kept)' : ''}` : '—');
+const cell = (s) => (s ? `${s.result} ${s.passed}/${s.passed + s.failed}${s.skipped ? ` (+${s.skipped} not run)` : ''}${s.unfinished ? ` (+${s.unfinished} not finished)` : ''}, ${s.wallS} s${s.commit ? ` @${s.commit}` : ''}${s.keptFrom ? ' (kept)' : ''}` : '—');
 const failures = runs.filter((r) => r.rc !== 0);
 const md = [
   `# Tests on ${EMU_TEXT.title}`,
@@ -188,7 +202,17 @@ const md = [
   `Load: first run started at \`${runs[0]?.uptimeBefore ?? '?'}\`; last ended at \`${runs.at(-1)?.uptimeAfter ?? '?'}\`.`,
   '',
   ...(failures.length
-    ? ['## Failures', ...failures.flatMap((r) => [`- \`${r.file}\` (${r.side}, rc ${r.rc}${r.timedOut ? ', timed out' : ''}):`, ...(r.tests ?? []).filter((t) => t.status === 'failed').map((t) => `  - ${t.name}: ${(t.failure ?? '').split('\n')[0]}`)]), '']
+    ? ['## Failures', ...failures.flatMap((r) => {
+        const other = runs.find((o) => o.file === r.file && o.side !== r.side);
+        const done = new Set((r.tests ?? []).map((t) => t.name));
+        const notFinished = (other?.tests ?? []).map((t) => t.name).filter((n) => !done.has(n));
+        return [
+          `- \`${r.file}\` (${r.side}, rc ${r.rc}${r.timedOut ? ', timed out' : r.rc === 143 ? ', stopped' : ''}):`,
+          ...(r.tests ?? []).filter((t) => t.status === 'failed').map((t) => `  - ${t.name}: ${(t.failure ?? '').split('\n')[0]}`),
+          ...((r.tests ?? []).some((t) => t.fromLog) || notFinished.length ? [`  - finished (from the log): ${(r.tests ?? []).map((t) => `${t.name} (${t.status}${t.ms != null ? `, ${Math.round(t.ms / 1000)} s` : ''})`).join('; ') || 'none'}`] : []),
+          ...(notFinished.length ? [`  - not finished: ${notFinished.join('; ')}`] : []),
+        ];
+      }), '']
     : []),
   '## Not covered here',
   ...(emu === 'arm64'
