@@ -96,6 +96,8 @@ const NATIVE_CHILDREN = {
 const ARM64_NOTES = {
   'test/runtime/errors.test.ts':
     "its 'devices' tests follow the build's own provider list (`listSupportedBackends()`: the linux/arm64 build lists only cpu, linux/x64 cpu, webgpu, cuda, tensorrt): on ARM they check that 'auto' says 'webgpu unavailable: this onnxruntime-node build (linux/arm64) has no WebGPU provider (it has: cpu)' and that 'webgpu' and 'cuda' are device-unavailable errors naming the build (failed 3/17 here at @0f7817f, when they assumed x64's list)",
+  'test/engine/prefix-cache.test.ts':
+    "its 2 sticky-trimming tests (issue 14) had a fixed 120 s timeout, not scaled for emulation, and timed out in the whole-file run at @39aecd3 (the other 5 passed); with the timeout scaled (5facf01) both passed when re-run by themselves: bench/results/arm64-prefix-cache-sticky.md; not numerics",
   'test/runtime/device-probe.test.ts':
     "the second test's child is the host's node (x64: probes WebGPU); on a build without WebGPU it checks that nothing is probed",
 };
@@ -138,7 +140,7 @@ const report = {
   guest: { emu, qemuCpu: guestCpu, cpuidProbe: probe[guestCpu] ?? null, probes: probe, qemu: sh(EMU_TEXT.qemu, ['--version'])?.split('\n')[0] ?? null },
   node: process.version,
   onnxruntimeNode: ortVersion,
-  command: `${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}${keptKernel ? 'KEEP_KERNEL=1 ' : ''}nice -n 19 bash ${EMU_TEXT.tests}${values.argv ? ` ${values.argv}` : ''}`,
+  command: `${merged.length ? `MERGE="${merged.map((m) => m.name).join(' ')}" ` : ''}${values['keep-name'] ? `KEEP=${values['keep-name']} ` : ''}${keptKernel ? 'KEEP_KERNEL=1 ' : ''}nice -n 19 bash ${EMU_TEXT.tests}${values.argv ? ` ${values.argv}` : ''}`,
   finished: `${newFiles.size - new Set(mergedRuns.map((r) => r.file)).size} of ${planned} files of this run`,
   merged: merged.map(({ name, report: m }) => ({ report: name, date: m.date, command: m.command })),
   keptFrom: kept ? { report: values['keep-name'], date: kept.date, commit: kept.commit } : null,
