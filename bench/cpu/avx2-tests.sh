@@ -13,6 +13,8 @@
 #   KEEP=bench/results/avx2-tests.json bash bench/cpu/avx2-tests.sh FILES...   re-run FILES and keep that report's
 #                                            rows for the other files (each row names the commit it ran at)
 #   KEEP_KERNEL=1 (with KEEP): skip the kernel check and keep that report's (it names its date and commit)
+#   MERGE="/tmp/a.json /tmp/b.json": reports of invocations that ran other files at the same time (with OUT=/tmp/a
+#                                            etc.); their own rows join this report's, each naming its command
 #   KERNEL_CPUS="a b": the kernel check (golden logits, fixture margins) runs on each of these emulated CPUs too
 #                                            (default: the test CPU only; arm64: neoverse-n1 max cortex-a72)
 # The report is rewritten after every file, so an interrupted run leaves the files finished so far.
@@ -96,8 +98,10 @@ fi
 
 report() {
   EMU="$emu" node bench/cpu/avx2-tests-report.mjs --runs "$runs" --probe "$probe" --out "$out" --argv "$*" --planned "${#files[@]}" \
-    ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} --kernel-dir "$work" --kernel-cpus "${cpus[*]}"
+    ${keep_src:+--keep "$work/keep.json" --keep-name "$keep_src"} --kernel-dir "$work" --kernel-cpus "${cpus[*]}" "${merge_args[@]}"
 }
+merge_args=()
+for m in ${MERGE:-}; do [[ -f "$m" ]] || { echo "avx2-tests.sh: MERGE: no such report: $m" >&2; exit 2; }; merge_args+=(--merge "$m"); done
 keep_src="${KEEP:-}"
 if [[ -n "$keep_src" ]]; then cp "$keep_src" "$work/keep.json"; fi
 runs="$work/runs.jsonl"

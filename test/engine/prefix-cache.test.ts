@@ -210,7 +210,7 @@ describe('sticky prefix trimming and what a request answers (issue 14: the same 
     expect(afterEdit.prompt).toBe(typed.prompt);
     expect(afterEdit.cache).toMatch(/^kv-prefix:/);
     expect(Number(afterEdit.cache.split(':')[1])).toBeGreaterThan(afterEdit.promptTokens - 16);
-  }, 120_000);
+  }, modelTimeout(120_000));
 
   test('a warm-up does not move the start: the request after it has the prompt of a first request', async () => {
     const { e, requests } = await logged({ warm: true });
@@ -225,5 +225,5 @@ describe('sticky prefix trimming and what a request answers (issue 14: the same 
     expect(afterWarm!.doc).toBe('warmed');
     expect(fresh!.doc).toBe('fresh');
     expect(afterWarm!.prompt).toBe(fresh!.prompt);
-  }, 120_000);
+  }, modelTimeout(120_000));
 });

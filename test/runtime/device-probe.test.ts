@@ -33,19 +33,32 @@ test('with a Vulkan loader but no adapter, WebGPU is probed once: the second loa
   expect(process.platform, 'this test fakes the Linux Vulkan loader').toBe('linux');
   // In a child process (the decision is per process) on the built server/dist (test/global-setup.ts builds it).
   // A stand-in libvulkan.so.1 (a real shared library without Vulkan's entry points): Dawn loads it and finds no adapter.
+  // The child's own architecture picks the stand-in (the same as ours, except under bench/cpu/arm64.sh, whose children
+  // run natively on the host).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-fake-vulkan-'));
-  const ortLib = path.join(ROOT, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', process.arch, 'libonnxruntime.so.1');
+  const childArch = execFileSync(process.execPath, ['-p', 'process.arch']).toString().trim();
+  const ortLib = path.join(ROOT, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', childArch, 'libonnxruntime.so.1');
   fs.symlinkSync(ortLib, path.join(dir, 'libvulkan.so.1'));
   const script = `
-    const { loadModel } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'server/dist/runtime/index.js')).href)});
+    const { loadModel, supportedBackends } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'server/dist/runtime/index.js')).href)});
+    console.log(JSON.stringify(['backends', supportedBackends().map((b) => b.name)]));
     for (let i = 0; i < 2; i++) {
       const m = await loadModel({ modelDir: ${JSON.stringify(FIXTURE)}, device: 'auto', webgpuMinWeights: 0, onStatus: (s) => console.log(JSON.stringify([i, s])) });
       await m.dispose();
     }`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, LD_LIBRARY_PATH: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
   fs.rmSync(dir, { recursive: true, force: true });
-  const lines = out.toString().trim().split('\n').map((l) => JSON.parse(l) as [number, string]);
+  const [first, ...rest] = out.toString().trim().split('\n').map((l) => JSON.parse(l) as unknown[]);
+  const backends = first?.[0] === 'backends' ? (first[1] as string[]) : [];
+  expect(backends).toContain('cpu');
+  const lines = rest as [number, string][];
   const fallbacks = lines.filter(([, s]) => /falling back to cpu/.test(s)).map(([i]) => i);
+  if (!backends.includes('webgpu')) {
+    // A build without the WebGPU provider (onnxruntime-node's linux/arm64): nothing to probe, the same reason twice.
+    expect(fallbacks).toEqual([]);
+    for (const i of [0, 1]) expect(lines.filter(([j]) => j === i).at(-1)?.[1]).toMatch(/ on cpu — webgpu unavailable: this onnxruntime-node build \(linux\/\w+\) has no WebGPU provider/);
+    return;
+  }
   expect(fallbacks).toEqual([0]);
   expect(lines.filter(([i]) => i === 1).at(-1)?.[1]).toMatch(/ on cpu — webgpu unavailable: no GPU adapter \(Failed to get a WebGPU adapter/);
 });

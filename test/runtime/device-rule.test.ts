@@ -6,6 +6,7 @@ import {
   chooseAutoDevice,
   CPU_ONLY_MATMUL_OPS,
   matmulWeightsFromConfig,
+  missingProvider,
   resolveModelFiles,
   scanOnnxGraph,
   WEBGPU_MIN_MATMUL_WEIGHTS,
@@ -93,6 +94,30 @@ describe('chooseAutoDevice', () => {
     expect(chooseAutoDevice({ fileWeights: 3e5 }).device).toBe('cpu');
     expect(chooseAutoDevice({ fileWeights: 3e8 }).device).toBe('webgpu');
     expect(chooseAutoDevice({ configMatmulWeights: 5e7, fileWeights: 3e8 }).device).toBe('cpu');
+  });
+});
+
+describe('missingProvider', () => {
+  // The lists onnxruntime-node 1.30's listSupportedBackends() returns on linux/x64 and on linux/arm64 (read from the
+  // two bindings, bench/results/arm64-tests.md), so both texts are checked on every machine.
+  const X64 = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
+  const ARM64 = ['cpu'];
+
+  test('a build with the provider: nothing missing (whether it can run is found when a session opens)', () => {
+    expect(missingProvider('webgpu', X64, 'linux/x64')).toBeUndefined();
+    expect(missingProvider('cuda', X64, 'linux/x64')).toBeUndefined();
+  });
+
+  test('a build without it: one sentence naming the build, the provider and what the build has', () => {
+    expect(missingProvider('webgpu', ARM64, 'linux/arm64')).toBe('this onnxruntime-node build (linux/arm64) has no WebGPU provider (it has: cpu)');
+    expect(missingProvider('cuda', ARM64, 'linux/arm64')).toBe('this onnxruntime-node build (linux/arm64) has no CUDA provider (it has: cpu)');
+    expect(missingProvider('cuda', ['cpu', 'webgpu', 'coreml'], 'darwin/arm64')).toBe('this onnxruntime-node build (darwin/arm64) has no CUDA provider (it has: cpu, webgpu, coreml)');
+    expect(missingProvider('webgpu', [], 'x/y')).toBe('this onnxruntime-node build (x/y) has no WebGPU provider (it has: none listed)');
+  });
+
+  test('the CPU is never missing', () => {
+    expect(missingProvider('cpu', ARM64, 'linux/arm64')).toBeUndefined();
+    expect(missingProvider('cpu', [], 'x/y')).toBeUndefined();
   });
 });
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadModel } from '../../server/src/runtime/index.js';
+import { loadModel, missingProvider, supportedBackends } from '../../server/src/runtime/index.js';
 import { loadBundle } from '../../server/src/engine/load.js';
 import { ModelLoadError } from '../../server/src/util/errors.js';
 import { buildModel, DT } from './helpers/onnx-writer.js';
@@ -166,19 +166,30 @@ describe('unsupported layouts', () => {
   });
 });
 
+// What the onnxruntime-node build under test offers, as the runtime reads it: linux/x64 1.30 lists cpu, webgpu, cuda
+// and tensorrt; linux/arm64 only cpu. Each device test asserts the behaviour for the build it runs on (no platform
+// table); test/runtime/device-rule.test.ts checks the missing-provider text for both lists on every machine.
+const BACKENDS = supportedBackends().map((b) => b.name);
+const BUILD = `${process.platform}/${process.arch}`;
+const NO_WEBGPU = missingProvider('webgpu', BACKENDS, BUILD);
+const NO_CUDA = missingProvider('cuda', BACKENDS, BUILD);
+
 describe('devices', () => {
   test("'auto' uses WebGPU when an adapter exists, else falls back to the CPU and says why", async () => {
     const d = writeSyntheticModelDir({ layout: 'per-layer' });
     const messages: string[] = [];
     const m = await loadModel({ modelDir: d.dir, device: 'auto', webgpuMinWeights: 0, onStatus: (s) => messages.push(s) });
     if (m.device === 'cpu') {
-      // This development machine: no GPU adapter.
+      // This development machine: no GPU adapter (linux/x64), or a build without the WebGPU provider (linux/arm64).
       expect(m.fallbackReason).toMatch(/^webgpu unavailable: /);
+      if (NO_WEBGPU) expect(m.fallbackReason).toBe(`webgpu unavailable: ${NO_WEBGPU}`);
       expect(messages.at(-1)).toContain(m.fallbackReason); // the load's last status line says why (probed or not)
       const e = await loadError(loadModel({ modelDir: d.dir, device: 'webgpu' }));
       expect(e.code).toBe('device-unavailable');
       expect(e.message).toMatch(/cannot run on webgpu/);
+      if (NO_WEBGPU) expect(e.message).toContain(`cannot run on webgpu: ${NO_WEBGPU}; use device auto or cpu`);
     } else {
+      expect(NO_WEBGPU).toBeUndefined();
       expect(m.device).toBe('webgpu');
       expect(m.fallbackReason).toBeUndefined();
     }
@@ -191,6 +202,13 @@ describe('devices', () => {
     const m = await loadModel({ modelDir: d.dir, device: 'auto', onStatus: (s) => messages.push(s) });
     expect(m.device).toBe('cpu');
     expect(m.files.dtype).toBe('quantized');
+    if (NO_WEBGPU) {
+      // A build without WebGPU has nothing to weigh: the reason is the missing provider, in the load's one status line.
+      expect(m.fallbackReason).toBe(`webgpu unavailable: ${NO_WEBGPU}`);
+      expect(messages).toEqual([expect.stringMatching(/ \(quantized\) on cpu — webgpu unavailable: this onnxruntime-node build/)]);
+      await m.dispose();
+      return;
+    }
     expect(m.fallbackReason).toMatch(/^webgpu skipped: model_quantized\.onnx: [0-9.]+M weights per token < 100M: decode is faster on the CPU at this size$/);
     expect(messages[0]).toBe(m.fallbackReason);
     // The same model with the threshold lowered to its size is tried on WebGPU (here: no adapter, or it runs there).
@@ -200,10 +218,11 @@ describe('devices', () => {
     await m.dispose();
   });
 
-  test("'cuda' without the CUDA provider libraries is a device error, not a file error", async () => {
+  test("'cuda' without the CUDA provider (or its libraries) is a device error, not a file error", async () => {
     const d = writeSyntheticModelDir({ layout: 'per-layer' });
     const e = await loadError(loadModel({ modelDir: d.dir, device: 'cuda' }));
     expect(e.code).toBe('device-unavailable');
-    expect(e.message).toMatch(/cannot run on cuda: CUDA libraries missing/);
+    if (NO_CUDA) expect(e.message).toContain(`cannot run on cuda: ${NO_CUDA}; use device auto or cpu`);
+    else expect(e.message).toMatch(/cannot run on cuda: CUDA libraries missing/);
   });
 });

@@ -85,6 +85,24 @@ export function chooseAutoDevice(facts: AutoDeviceFacts): AutoDeviceChoice {
   return { device: 'webgpu', matmulWeights: weights, reason: `${millions(weights)} weights per token ≥ ${threshold}: WebGPU is faster at this size` };
 }
 
+/** Our device names as onnxruntime-node's `listSupportedBackends()` names them, and as the user reads them. */
+const PROVIDER_TEXT: Readonly<Record<'webgpu' | 'cuda', string>> = { webgpu: 'WebGPU', cuda: 'CUDA' };
+
+/**
+ * Why `device` cannot run with an onnxruntime-node build at all, or undefined when the build has its execution provider.
+ * `backends`: the names the build lists (onnxruntime-node's `listSupportedBackends()`, bundled or loadable; in 1.30
+ * linux/x64 lists cpu, webgpu, cuda, tensorrt and linux/arm64 only cpu); `build`: how the text names the build,
+ * e.g. "linux/arm64". The CPU is never missing. Having the provider does not mean it can run here (no adapter, no
+ * CUDA libraries): that is found when a session is opened. Never throws.
+ * Example: `missingProvider('cuda', ['cpu'], 'linux/arm64')` →
+ * "this onnxruntime-node build (linux/arm64) has no CUDA provider (it has: cpu)".
+ */
+export function missingProvider(device: 'cpu' | 'webgpu' | 'cuda', backends: readonly string[], build: string): string | undefined {
+  if (device === 'cpu' || backends.includes(device)) return undefined;
+  const has = backends.length ? backends.join(', ') : 'none listed';
+  return `this onnxruntime-node build (${build}) has no ${PROVIDER_TEXT[device]} provider (it has: ${has})`;
+}
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
 
 /** Model types whose MLP is not gated (two matrices, up and down, instead of gate, up and down). */

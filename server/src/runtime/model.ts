@@ -19,7 +19,7 @@ import {
 import { KvCache } from './kv-cache.js';
 import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
-import { chooseAutoDevice, matmulWeightsFromConfig, weightsFromFileBytes } from './device-rule.js';
+import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
 import { keepLastLogits } from './last-logits.js';
@@ -33,7 +33,10 @@ export interface LoadModelOptions {
   modelDir: string;
   /**
    * 'auto' (default): WebGPU when the measured rule in device-rule.ts picks it for this model (matrix-product weights
-   * per token ≥ 100M, no CPU-only integer MatMul) and a GPU adapter exists, else the CPU; says why through onStatus.
+   * per token ≥ 100M, no CPU-only integer MatMul) and a GPU adapter exists, else the CPU; says why through onStatus
+   * (on an onnxruntime-node build without a WebGPU provider, e.g. linux/arm64: "webgpu unavailable: this
+   * onnxruntime-node build (linux/arm64) has no WebGPU provider (it has: cpu)"). 'webgpu' / 'cuda': that device or a
+   * ModelLoadError 'device-unavailable' (never a silent CPU fallback), also when the build lacks its provider.
    */
   device?: DeviceRequest;
   /** Weight variant; 'auto' (default): config.json's dtype, else quantized→fp32 on CPU, fp16→fp32 on GPU. */
@@ -353,12 +356,20 @@ function envMinWeights(): number | undefined {
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
-  const backends = new Set(supportedBackends().map((b) => b.name));
-  const candidates: Device[] = request === 'auto' ? (backends.has('webgpu') ? ['webgpu', 'cpu'] : ['cpu']) : [request];
-  let fallbackReason: string | undefined = request === 'auto' && !backends.has('webgpu') ? 'this onnxruntime-node build has no WebGPU provider' : undefined;
+  // What this onnxruntime-node build offers decides, not a table of platforms (linux/arm64 1.30 has only the CPU).
+  const backends = supportedBackends().map((b) => b.name);
+  const build = `${process.platform}/${process.arch}`;
+  const noWebgpu = missingProvider('webgpu', backends, build);
+  const candidates: Device[] = request === 'auto' ? (noWebgpu ? ['cpu'] : ['webgpu', 'cpu']) : [request];
+  let fallbackReason: string | undefined = request === 'auto' && noWebgpu ? `webgpu unavailable: ${noWebgpu}` : undefined;
   let lastError: unknown;
   for (const device of candidates) {
     const files = resolveModelFiles(opts.modelDir, { dtype: opts.dtype, gpu: device !== 'cpu' });
+    const noProvider = missingProvider(device, backends, build);
+    if (noProvider) {
+      // Only an explicit request gets here ('auto' lists WebGPU only when the build has it).
+      throw new ModelLoadError('device-unavailable', files.onnxPath, `cannot run on ${device}: ${noProvider}; use device auto or cpu`);
+    }
     if (request === 'auto' && device === 'webgpu') {
       // The measured size rule (device-rule.ts): small models decode faster on the CPU, and graphs built on
       // operators WebGPU lacks run them on the CPU anyway. Decided from the files, before any adapter is probed.
