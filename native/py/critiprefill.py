@@ -31,22 +31,34 @@ from onnx_builder import build_onnx, twin_path  # noqa: E402
 from variants import config_from_hf  # noqa: E402
 
 
-def recover(m: onnx.ModelProto) -> tuple[dict, str]:
-    """(torch-named fp32 state dict, 'q8w' | 'fp32') from a graph onnx_builder wrote."""
+def recover(m: onnx.ModelProto) -> tuple[dict, str, dict]:
+    """(torch-named fp32 state dict, 'q8w' | 'fp32', build_onnx keyword arguments) from a graph onnx_builder wrote.
+    A 4-bit graph (export.py --linear-bits 4: `.q4w` MatMulNBits layers, 8-bit embedding) gives 'q8w' with
+    {linear_bits: 4, linear_block, accuracy_level}: re-quantizing its dequantized weights gives the same codes and
+    scales (symmetric, s = max|w| / 7 per block, and the block's largest weight is exactly 7 s or -7 s)."""
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
     sd: dict[str, np.ndarray] = {}
     if any(k.endswith(".q8w") for k in inits):
+        extra: dict = {}
         for name, arr in inits.items():
             if name.endswith(".q8w"):
                 key = name[: -len(".q8w")]
                 n, nb, block = arr.shape
                 sd[key] = ((arr.astype(np.float32) - 128.0) * inits[key + ".q8w_scale"].reshape(n, nb, 1)).reshape(n, nb * block)
+            elif name.endswith(".q4w"):  # two codes a byte, low nibble first, zero point 8 (onnx_builder.py linear_bits=4)
+                key = name[: -len(".q4w")]
+                n, nb, half = arr.shape
+                q = np.stack([arr & 15, arr >> 4], axis=-1).reshape(n, nb, 2 * half).astype(np.float32) - 8.0
+                sd[key] = (q * inits[key + ".q4w_scale"].reshape(n, nb, 1)).reshape(n, nb * 2 * half)
+                extra = {"linear_bits": 4, "linear_block": 2 * half}
             elif name.endswith(".weight") or name.endswith(".bias"):
                 sd[name] = arr.astype(np.float32)
-        return sd, "q8w"
-    if any(k.endswith(".int8") for k in inits) or any(n.op_type == "MatMulNBits" and n.domain == "com.microsoft" and
-                                                      any(a.name == "bits" and a.i == 4 for a in n.attribute) for n in m.graph.node):
-        raise SystemExit("only fp32 and q8w graphs written by native/py/onnx_builder.py are supported")
+        if extra:
+            levels = {a.i for nd in m.graph.node if nd.op_type == "MatMulNBits" for a in nd.attribute if a.name == "accuracy_level"}
+            extra["accuracy_level"] = levels.pop() if len(levels) == 1 else 0
+        return sd, "q8w", extra
+    if any(k.endswith(".int8") for k in inits):
+        raise SystemExit("only fp32, q8w and q4w graphs written by native/py/onnx_builder.py are supported")
     for name, arr in inits.items():
         if name.endswith("_proj.weight"):
             sd[name] = arr.T.astype(np.float32)  # stored as W^T [in, out]
@@ -54,7 +66,19 @@ def recover(m: onnx.ModelProto) -> tuple[dict, str]:
             sd["lm_head.weight"] = arr.T.astype(np.float32)
         elif name.endswith(".weight") or name.endswith(".bias"):
             sd[name] = arr.astype(np.float32)
-    return sd, "fp32"
+    return sd, "fp32", {}
+
+
+def load_plain(model: str, graph: str = "") -> tuple:
+    """(graph path, ModelConfig, 'packed' | 'standard', torch-named fp32 state dict, 'q8w' | 'fp32', build_onnx
+    keyword arguments for 4-bit layers) of a model
+    directory's plain graph (`graph` relative to it; default onnx/model_quantized.onnx, else onnx/model.onnx)."""
+    graph = graph or next(g for g in ("onnx/model_quantized.onnx", "onnx/model.onnx") if os.path.exists(os.path.join(model, g)))
+    path = os.path.join(model, graph)
+    hf = json.load(open(os.path.join(model, "config.json")))
+    layout = "packed" if (hf.get("infill_ls") or {}).get("packed") else "standard"
+    sd, quant, extra = recover(onnx.load(path))
+    return path, config_from_hf(hf), layout, sd, quant, extra
 
 
 def main():
@@ -67,17 +91,12 @@ def main():
     ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
     ap.add_argument("--out", default="", help="twin file (default: the graph's name + _critiprefill)")
     a = ap.parse_args()
-    graph = a.graph or next(g for g in ("onnx/model_quantized.onnx", "onnx/model.onnx") if os.path.exists(os.path.join(a.model, g)))
-    path = os.path.join(a.model, graph)
-    hf = json.load(open(os.path.join(a.model, "config.json")))
-    cfg = config_from_hf(hf)
-    layout = "packed" if (hf.get("infill_ls") or {}).get("packed") else "standard"
-    sd, quant = recover(onnx.load(path))
+    path, cfg, layout, sd, quant, extra = load_plain(a.model, a.graph)
     crit = {"block": a.block, "budget": a.budget, "recent": a.recent}
-    twin = build_onnx(cfg, sd, layout=layout, quant=quant, critiprefill=crit)
+    twin = build_onnx(cfg, sd, layout=layout, quant=quant, critiprefill=crit, **extra)
     if quant == "q8w" and a.compute == "fp32":
         from dequant_graph import rewrite
-        rewrite(twin)
+        rewrite(twin, keep_4bit=bool(extra))
     out = a.out or twin_path(path)
     onnx.save(twin, out)
     print(json.dumps({"twin": out, "layout": layout, "quant": quant, **crit, "bytes": os.path.getsize(out)}))

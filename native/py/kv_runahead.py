@@ -25,7 +25,7 @@ import sys
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from critiprefill import config_from_hf, recover  # noqa: E402
+from critiprefill import load_plain  # noqa: E402
 from onnx_builder import build_onnx, group_path, layer_groups  # noqa: E402
 
 
@@ -37,18 +37,13 @@ def main():
     ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
     ap.add_argument("--out-prefix", default="", help="write PREFIX_runahead{k}of{n}.onnx instead of next to the graph")
     a = ap.parse_args()
-    graph = a.graph or next(g for g in ("onnx/model_quantized.onnx", "onnx/model.onnx") if os.path.exists(os.path.join(a.model, g)))
-    path = os.path.join(a.model, graph)
-    hf = json.load(open(os.path.join(a.model, "config.json")))
-    cfg = config_from_hf(hf)
-    layout = "packed" if (hf.get("infill_ls") or {}).get("packed") else "standard"
-    sd, quant = recover(onnx.load(path))
+    path, cfg, layout, sd, quant, extra = load_plain(a.model, a.graph)
     written = []
     for k, layers in enumerate(layer_groups(cfg.num_layers, a.groups)):
-        m = build_onnx(cfg, sd, layout=layout, quant=quant, layers=layers)
+        m = build_onnx(cfg, sd, layout=layout, quant=quant, layers=layers, **extra)
         if quant == "q8w" and a.compute == "fp32":
             from dequant_graph import rewrite
-            rewrite(m)
+            rewrite(m, keep_4bit=bool(extra))
         out = group_path(a.out_prefix + ".onnx" if a.out_prefix else path, k, a.groups)
         onnx.save(m, out)
         written.append({"file": out, "layers": list(layers), "bytes": os.path.getsize(out)})

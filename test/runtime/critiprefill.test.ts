@@ -13,6 +13,7 @@ import type { KvCache } from '../../server/src/runtime/kv-cache.js';
 import type { Tensor } from '../../server/src/runtime/ort.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams } from '../../server/src/runtime/critiprefill.js';
 import { modelTimeout } from './helpers/timeout.js';
+import { kvFeeds, maxDiff } from './helpers/kv.js';
 
 const root = path.resolve(__dirname, '../..');
 const FIXTURE = path.join(root, 'test/fixtures/models/qwen2');
@@ -44,18 +45,7 @@ async function prefill(opts: Omit<LoadModelOptions, 'device'>): Promise<{ model:
   return { model, cache, logits };
 }
 
-function kv(cache: KvCache): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = {};
-  cache.fill(feeds);
-  return feeds;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const kv = kvFeeds;
 
 describe('CritiPrefill twin', () => {
   test('the twin records its parameters; the plain graph has none', () => {

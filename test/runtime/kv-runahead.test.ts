@@ -14,6 +14,7 @@ import type { Tensor } from '../../server/src/runtime/ort.js';
 import { findKvRunaheadGroups, partitionForCausalCost, readKvRunaheadGroup } from '../../server/src/runtime/kv-runahead.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { modelTimeout } from './helpers/timeout.js';
+import { kvFeeds, maxDiff } from './helpers/kv.js';
 
 const root = path.resolve(__dirname, '../..');
 const FIXTURE = path.join(root, 'test/fixtures/models/qwen2');
@@ -41,18 +42,7 @@ const BOTH = ['qwen2_runahead0of2.onnx', 'qwen2_runahead1of2.onnx'];
 const IDS = Array.from({ length: 240 }, (_, i) => ((i * 37 + 11) % 300) + 5);
 const CHUNK = 32;
 
-function kv(cache: KvCache): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = {};
-  cache.fill(feeds);
-  return feeds;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const kv = kvFeeds;
 
 /** The plain chunked prefill: runs of CHUNK tokens, the last run's logits. */
 async function plainPrefill(model: LoadedModel, ids: number[], cache: KvCache): Promise<Float32Array> {

@@ -2,7 +2,7 @@
 // Acceleration in LLMs", arXiv 2409.12490): where a model's twin graph lives and the parameters it records.
 // Pure (reads one file it is given); model.ts opens the twin's session.
 import fs from 'node:fs';
-import { fields, str } from './proto-wire.js';
+import { readMetadataJson } from './proto-wire.js';
 
 /** The metadata_props key native/py/onnx_builder.py writes into a twin (JSON value, CritiPrefillParams). */
 export const CRITIPREFILL_KEY = 'infill_ls.critiprefill';
@@ -36,20 +36,13 @@ export function critiPrefillMinPast(p: CritiPrefillParams): number {
  * cannot be read or parsed, or the entry is not {block ≥ 1, budget ≥ 1, recent ≥ 0} integers.
  */
 export function readCritiPrefillParams(file: string): CritiPrefillParams | undefined {
-  const buf = fs.readFileSync(file);
-  for (const f of fields(buf, 0, buf.length)) {
-    if (f.no !== 14 || f.wire !== 2) continue;
-    const entry = fields(buf, f.start, f.end);
-    const key = entry.find((e) => e.no === 1 && e.wire === 2);
-    const value = entry.find((e) => e.no === 2 && e.wire === 2);
-    if (!key || str(buf, key) !== CRITIPREFILL_KEY) continue;
-    const v = JSON.parse(value ? str(buf, value) : '') as Record<string, unknown>;
-    const int = (x: unknown, min: number) => (typeof x === 'number' && Number.isInteger(x) && x >= min ? x : undefined);
-    const block = int(v['block'], 1);
-    const budget = int(v['budget'], 1);
-    const recent = int(v['recent'], 0);
-    if (block === undefined || budget === undefined || recent === undefined) throw new Error(`${CRITIPREFILL_KEY} is not {block, budget, recent}: ${JSON.stringify(v)}`);
-    return { block, budget, recent };
-  }
-  return undefined;
+  const v = readMetadataJson(fs.readFileSync(file), CRITIPREFILL_KEY);
+  if (v === undefined) return undefined;
+  const o = (v !== null && typeof v === 'object' ? v : {}) as Record<string, unknown>;
+  const int = (x: unknown, min: number) => (typeof x === 'number' && Number.isInteger(x) && x >= min ? x : undefined);
+  const block = int(o['block'], 1);
+  const budget = int(o['budget'], 1);
+  const recent = int(o['recent'], 0);
+  if (block === undefined || budget === undefined || recent === undefined) throw new Error(`${CRITIPREFILL_KEY} is not {block, budget, recent}: ${JSON.stringify(v)}`);
+  return { block, budget, recent };
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { fields, str } from './proto-wire.js';
+import { readMetadataJson } from './proto-wire.js';
 import { createTensor, type Tensor } from './ort.js';
 import type { KvSlot } from './layout.js';
 import type { KvCache } from './kv-cache.js';
@@ -31,21 +31,14 @@ export interface KvRunaheadGroup {
  * Throws (Error with the reason) on an unreadable file or an entry that is not {layers: [lo, hi], num_layers}.
  */
 export function readKvRunaheadGroup(file: string): { layers: [number, number]; numLayers: number } | undefined {
-  const buf = fs.readFileSync(file);
-  for (const f of fields(buf, 0, buf.length)) {
-    if (f.no !== 14 || f.wire !== 2) continue;
-    const entry = fields(buf, f.start, f.end);
-    const key = entry.find((e) => e.no === 1 && e.wire === 2);
-    const value = entry.find((e) => e.no === 2 && e.wire === 2);
-    if (!key || str(buf, key) !== KV_RUNAHEAD_KEY) continue;
-    const v = JSON.parse(value ? str(buf, value) : '') as { layers?: unknown; num_layers?: unknown };
-    const [lo, hi] = Array.isArray(v.layers) ? (v.layers as unknown[]) : [];
-    const n = v.num_layers;
-    const ok = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
-    if (!ok(lo) || !ok(hi) || !ok(n) || lo >= hi || hi > n) throw new Error(`${KV_RUNAHEAD_KEY} is not {layers: [lo, hi], num_layers}: ${JSON.stringify(v)}`);
-    return { layers: [lo, hi], numLayers: n };
-  }
-  return undefined;
+  const raw = readMetadataJson(fs.readFileSync(file), KV_RUNAHEAD_KEY);
+  if (raw === undefined) return undefined;
+  const v = (raw !== null && typeof raw === 'object' ? raw : {}) as { layers?: unknown; num_layers?: unknown };
+  const [lo, hi] = Array.isArray(v.layers) ? (v.layers as unknown[]) : [];
+  const n = v.num_layers;
+  const ok = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  if (!ok(lo) || !ok(hi) || !ok(n) || lo >= hi || hi > n) throw new Error(`${KV_RUNAHEAD_KEY} is not {layers: [lo, hi], num_layers}: ${JSON.stringify(raw)}`);
+  return { layers: [lo, hi], numLayers: n };
 }
 
 /**

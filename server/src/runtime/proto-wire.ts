@@ -113,3 +113,21 @@ export function varintBytes(v: number): number[] {
 }
 /** A field's key: (number << 3) | wire type. */
 export const tag = (no: number, wire: number) => varintBytes(no * 8 + wire);
+
+/**
+ * The value recorded under `key` in the ModelProto.metadata_props (field 14: StringStringEntryProto key = 1,
+ * value = 2) of an ONNX file's bytes, parsed as JSON; undefined when no entry has that key. Throws SyntaxError for a
+ * value that is not JSON.
+ */
+export function readMetadataJson(buf: Uint8Array, key: string): unknown {
+  for (const f of fields(buf, 0, buf.length)) {
+    if (f.no !== 14 || f.wire !== 2) continue;
+    const entry = fields(buf, f.start, f.end);
+    const k = entry.find((e) => e.no === 1 && e.wire === 2);
+    const value = entry.find((e) => e.no === 2 && e.wire === 2);
+    if (!k || str(buf, k) !== key) continue;
+    return JSON.parse(value ? str(buf, value) : '');
+  }
+  return undefined;
+}
+
