@@ -6,6 +6,7 @@
 #   deep: every dev task whose kept prefix is >= 6,000 characters (cursor deep in a large file: the 768-token prefix
 #         budget is full, prompts ~800 tokens, as deep as models/default's 1,024-token training context allows).
 #   bash bench/accelerators/critiprefill-quality.sh [N per suite, default 25] [deep limit, default 100]
+# (env TAG: a suffix for the result files, e.g. TAG=-v2 -> accelerators-critiprefill-quality-{deep,dev}-v2.json)
 # Needs npm run build, /usr/bin/python3 with torch + onnx (PY=...). Twins and predictions go under .work/ (ignored).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,8 +32,9 @@ for B in 4 6; do
   d=$W/default-cp$B
   mkdir -p $d/onnx
   cp models/default/{config.json,tokenizer.json,tokenizer_config.json} $d/
-  cp models/default/onnx/model_quantized.onnx $d/onnx/
-  [ -s $d/onnx/model_quantized_critiprefill.onnx ] || "$PY" native/py/critiprefill.py $d --block 64 --budget $B
+  cmp -s models/default/onnx/model_quantized.onnx $d/onnx/model_quantized.onnx || cp models/default/onnx/model_quantized.onnx $d/onnx/
+  # a twin older than the graph was made from another model: write it again
+  [ $d/onnx/model_quantized_critiprefill.onnx -nt $d/onnx/model_quantized.onnx ] || "$PY" native/py/critiprefill.py $d --block 64 --budget $B
 done
 uptime
 for set in deep dev; do
@@ -43,6 +45,6 @@ for set in deep dev; do
   done
   # twin minimum past: (budget + 1) * 64
   node bench/accelerators/critiprefill-quality.mjs --tasks $W/$set.jsonl --plain $W/$set-plain.jsonl \
-    --variants "cp4=$W/$set-cp4.jsonl:$W/$set-cp4.log:320,cp6=$W/$set-cp6.jsonl:$W/$set-cp6.log:448" --out bench/results/accelerators-critiprefill-quality-$set.json
+    --variants "cp4=$W/$set-cp4.jsonl:$W/$set-cp4.log:320,cp6=$W/$set-cp6.jsonl:$W/$set-cp6.log:448" --out bench/results/accelerators-critiprefill-quality-$set${TAG:-}.json
   uptime
 done
