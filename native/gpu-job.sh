@@ -7,8 +7,16 @@
 # Returns in $OUT (the device tool's 8-file, 16-MiB-per-file limit): ckpt.pt.partNN (bf16 weights),
 # model.tar.partNN (models/default), meta.tar.xz (tokenizer, logs, manifests, python dev files), log.txt.
 set -euo pipefail
+usage() { sed -n '2,8s/^# \{0,1\}//p' "$0"; }
+# validate before anything is created or run (--help used to be taken as a mode after mkdir)
+case "${1:-}" in
+  start|resume) ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
 mode=$1
 budget=${2:-300}
+[[ $budget =~ ^[0-9]+$ ]] || { echo "gpu-job.sh: TRAIN_SECONDS must be a whole number of seconds, got '$budget'" >&2; exit 2; }
 seed=${SEED:-$([ "$mode" = start ] && echo 0 || date +%s)}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 here=$(cd "$(dirname "$0")" && pwd)

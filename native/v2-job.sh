@@ -20,7 +20,14 @@
 # V2 (/tmp/v2), SITE (the GPU machine's site-packages), PY (python3).
 set -euo pipefail
 t_start=$(date +%s)
-cmd=${1:?usage: v2-job.sh data N | train1 S | train2 S | export | collect K | status | smoke}
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
+# validate the subcommand before anything is created under /tmp or $OUT
+case "${1:-}" in
+  data|train1|train2|export|collect|status|smoke) ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
+cmd=$1
 arg=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)

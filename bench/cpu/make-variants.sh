@@ -6,7 +6,11 @@
 #                                       dequantized to fp32 by constant folding at load; shipped since)
 # Usage: bash bench/cpu/make-variants.sh OUT     (needs git, node, python3 with onnx: apt-get install python3-onnx)
 set -euo pipefail
-out="${1:?usage: bench/cpu/make-variants.sh OUT}"
+case "${1:-}" in
+  -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  ''|-*) echo "usage: bash bench/cpu/make-variants.sh OUT" >&2; exit 2 ;;
+esac
+out="$1"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 py="${PYTHON:-python3}"
 src="$out/matmulnbits-level4.onnx"

@@ -1,9 +1,13 @@
-"""Exports a trained checkpoint as the default model directory (HF/Optimum layout, packed graph, int8).
+"""Exports a trained checkpoint as the default model directory (HF/Optimum layout, packed graph, quantized weights:
+8-bit by default, 4-bit layers with --linear-bits 4).
 
 Also checks parity: PyTorch greedy tokens vs onnxruntime (Python) on the fp32 graph, packed prefill vs
-one-by-one prefill, and measures the quality cost of int8 quantization (dev loss, greedy agreement).
-Writes golden.json (token ids of sample prompts; PyTorch fp32 greedy and onnxruntime int8 greedy) for
-the onnxruntime-node checks, and parity.json with the numbers.
+one-by-one prefill, and measures the quality cost of the weight quantization (dev loss, greedy agreement).
+Writes golden.json (token ids of sample prompts; PyTorch fp32 greedy and onnxruntime greedy on the shipped
+quantized graph) for the onnxruntime-node checks, and parity.json with the numbers. The quantized graph's keys
+name its quantization method (config.json infill_ls.quantization.method: q8w, q8 or q4w), e.g.
+ort_q4w_vs_torch_fp32_greedy_token_agreement and dev_loss_ort_q4w; exports before 2026-12-01 called them
+ort_int8_vs_torch_greedy_token_agreement and dev_loss_ort_int8 whatever the quantization.
 
 Usage: python3 native/py/export.py --ckpt DIR --tokenizer DIR --out models/default [--fp32-out F.onnx] [--dev-stream dev.npy]
 """
@@ -154,6 +158,7 @@ def main():
     ids_list = encode(a.tokenizer, PROMPTS)
     golden = [{"prompt": p, "input_ids": ids, "greedy_torch_fp32": greedy(model, ids, N_GREEDY)} for p, ids in zip(PROMPTS, ids_list)]
     report = {"export_s": round(time.time() - t0, 1)}
+    qname = quantization["method"]  # names the quantized graph's parity keys (q8w, q8 or q4w)
     try:
         import onnxruntime  # noqa: F401
         have_ort = True
@@ -164,11 +169,11 @@ def main():
         agree_fp32, agree_q8 = 0, 0
         for g in golden:
             g["greedy_ort_fp32"] = of.greedy(g["input_ids"], N_GREEDY)
-            g["greedy"] = oq.greedy(g["input_ids"], N_GREEDY)  # what the shipped int8 model must produce
+            g["greedy"] = oq.greedy(g["input_ids"], N_GREEDY)  # what the shipped quantized model must produce
             agree_fp32 += g["greedy_ort_fp32"] == g["greedy_torch_fp32"]
             agree_q8 += sum(x == y for x, y in zip(g["greedy"], g["greedy_torch_fp32"]))
         report["ort_fp32_matches_torch_greedy"] = f"{agree_fp32}/{len(golden)} prompts"
-        report["ort_int8_vs_torch_greedy_token_agreement"] = round(agree_q8 / (len(golden) * N_GREEDY), 3)
+        report[f"ort_{qname}_vs_torch_fp32_greedy_token_agreement"] = round(agree_q8 / (len(golden) * N_GREEDY), 3)
         # packed prefill: all prompts in one sequence, block-diagonal causal bias, restarted positions
         seqs = [g["input_ids"] for g in golden]
         total = sum(len(s) for s in seqs)
@@ -200,7 +205,7 @@ def main():
                     lse = (m[:, 0] + np.log(np.exp(lg - m).sum(-1)))
                     acc.append(float((lse - lg[np.arange(L), x[1:]]).mean()))
             report["dev_loss_torch_fp32"] = round(float(np.mean(nll_t)), 4)
-            report["dev_loss_ort_int8"] = round(float(np.mean(nll_q)), 4)
+            report[f"dev_loss_ort_{qname}"] = round(float(np.mean(nll_q)), 4)
     with open(os.path.join(a.out, "golden.json"), "w") as f:
         json.dump(golden, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(a.out) for x in fs)

@@ -16,9 +16,7 @@ from data import build_stream, read_jsonl  # noqa: E402
 
 
 def main():
-    from tokenizers import Tokenizer
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--dev", nargs="+", required=True)
@@ -26,6 +24,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    # imported after argument parsing so that --help works without the training dependencies
+    from tokenizers import Tokenizer
     t0 = time.time()
     tok = Tokenizer.from_file(os.path.join(a.tokenizer, "tokenizer.json"))
     texts = read_jsonl(a.train)

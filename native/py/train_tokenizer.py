@@ -18,15 +18,15 @@ SPECIALS = ["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<f
 
 
 def main():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", nargs="+", required=True)
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--sample-mb", type=float, default=150)
     ap.add_argument("--max-len", type=int, default=2048)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    # imported after argument parsing so that --help works without the training dependencies
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     texts = []
     for path in a.corpus:
         with open(path) as f:

@@ -22,9 +22,14 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
+const usage = 'usage: node native/tools/golden.mjs DIR [--golden FILE] [--tol T] [--dump FILE] [--threads N] [--write]';
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 const dir = args[0];
-if (!dir) {
-  console.error('usage: node native/tools/golden.mjs DIR [--golden FILE] [--tol T] [--dump FILE] [--threads N] [--write]');
+if (!dir || dir.startsWith('-')) {
+  console.error(usage);
   process.exit(2);
 }
 const golden = JSON.parse(fs.readFileSync(opt('--golden', path.join(dir, 'golden.json')), 'utf8'));

@@ -2,7 +2,17 @@
 // Usage: node native/tools/loss-curve.mjs CKPT_JSON OUT_SVG
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const [src, dst] = process.argv.slice(2);
+const usage = 'usage: node native/tools/loss-curve.mjs CKPT_JSON OUT_SVG';
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
+const [src, dst] = argv;
+if (!src || !dst) {
+  console.error(usage);
+  process.exit(2);
+}
 const runs = JSON.parse(readFileSync(src, 'utf8')).history.runs;
 const W = 640, H = 320, L = 50, R = 20, T = 20, B = 40;
 const pts = runs.flatMap((r, i) => r.log.filter((p) => p.step > 1).map((p) => ({ x: p.tokens / 1e6, y: p.loss, run: i })));

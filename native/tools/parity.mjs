@@ -5,7 +5,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 
+const usage = 'usage: node native/tools/parity.mjs DIR [onnx file name] [golden key]\n' +
+  '  checks DIR/onnx/<file> (default: the first .onnx there) against DIR/golden.json\'s <key> tokens (default: greedy)';
+if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 const dir = process.argv[2];
+if (!dir) {
+  console.error(usage);
+  process.exit(2);
+}
 const file = process.argv[3] ?? readdirSync(join(dir, 'onnx')).find((f) => f.endsWith('.onnx'));
 const key = process.argv[4] ?? 'greedy';
 const session = await ort.InferenceSession.create(join(dir, 'onnx', file));

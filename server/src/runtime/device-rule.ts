@@ -4,21 +4,23 @@
  * Weights the matrix products of one decode step read below which `auto` keeps a model on the CPU.
  *
  * Fitted to what onnxruntime-node 1.30 measured on the GPU machine (NVIDIA H200, 16-core Xeon with AVX-512/AMX),
- * decode ms/token, the LM head included in the weights:
+ * decode ms/token, the LM head included in the weights. The first row is the first default model (v1: 18.9M matmul
+ * weights, 8-bit), measured 2026-11-26 (commit 1aed146), before issue 16 replaced it; the current default (v2: 26.7M,
+ * 4-bit layers, models/default/README.md) was not part of that run, and at 26.7M it is still far below the threshold:
  *
  * | model (matmul weights)               | WebGPU | CPU, 16 threads | source                                  |
  * |--------------------------------------|--------|-----------------|-----------------------------------------|
- * | models/default, 18.9M, 8-bit         | 7.46   | 4.51            | bench/results/runtime-gpu.md (@512 past) |
+ * | models/default v1, 18.9M, 8-bit      | 7.46   | 4.51            | bench/results/runtime-gpu.md (@512 past) |
  * | Qwen2.5-Coder-0.5B shape, 494M, int4 | 17.5   | not measured    | real-models-gpu-0.5b.md (@2,048 past)    |
  * | Qwen2.5-Coder-1.5B shape, 1,544M, int4 | 31.8 | 87.5            | real-models-gpu-1.5b.md (@2,048 past)    |
  *
  * A line through the two sizes measured on both devices: WebGPU 7.46 + 0.0160 ms per million weights (it predicts
  * 15.0 ms at 0.5B, measured 17.5), the CPU 4.51 + 0.0544 ms per million. WebGPU's fixed cost is its per-kernel
- * launch overhead (it decodes the 19M model no faster than PyTorch eager: 7.5 ms); the CPU's cost grows with the
+ * launch overhead (it decodes the 19M v1 model no faster than PyTorch eager: 7.5 ms); the CPU's cost grows with the
  * weights. They cross at 18.9M + (7.46 − 4.51) / (0.0544 − 0.0160) = 95.6M weights, rounded to 100M here.
  * Prefill never favours the CPU: WebGPU was faster at every size (512 tokens: 9.0 vs 42.7 ms at 18.9M, 603 vs
  * 2,075 ms at 1.5B), so the decode crossover decides. End to end it agrees with both measured sides: one completion
- * with models/default took 804 ms on WebGPU and 429 ms on the CPU (issue 15), and the 1.5B shape is 3.4x (prefill)
+ * with models/default (v1) took 804 ms on WebGPU and 429 ms on the CPU (issue 15), and the 1.5B shape is 3.4x (prefill)
  * and 2.75x (decode) faster on WebGPU. A CPU with fewer cores moves the crossover down, not up, so models above the
  * threshold stay on the right side of it on smaller machines.
  */
@@ -115,7 +117,7 @@ const UNGATED_MLP = new Set(['gpt2', 'gpt_bigcode', 'starcoder2', 'gpt_neox', 'g
  * head (vocab·hidden, computed every step whether or not it is tied to the embedding). The embedding lookup reads one
  * row and is not counted. Returns undefined when hidden size, layer count or vocabulary is missing; a missing
  * intermediate size counts the MLP as 0 (an underestimate). Examples: Qwen2.5-Coder-0.5B 494.0M, -1.5B 1,543.6M,
- * models/default 18.9M.
+ * models/default 26.7M (v2: 22.5M in the layers + the 4.2M LM head; v1, the default until issue 16, 18.9M).
  */
 export function matmulWeightsFromConfig(config: Readonly<Record<string, unknown>>): number | undefined {
   const hidden = num(config['hidden_size']) ?? num(config['n_embd']) ?? num(config['d_model']);

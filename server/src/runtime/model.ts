@@ -184,7 +184,10 @@ function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: re
 /** Weight variants that can hold dequant_graph.py's 8-bit chains (the only ones fold.ts reads). */
 const FOLDABLE_DTYPES: ReadonlySet<ModelDtype> = new Set(['quantized', 'int8', 'uint8', 'bnb4']);
 
-/** Largest graph file read into memory for the load-time edits (logits cut, dequantization fold); the default model's is 19.6 MB. */
+/**
+ * Largest graph file read into memory for the load-time edits (logits cut, dequantization fold); the default model's
+ * (v2) is 18.50 MB (models/default/README.md; v1's, the default until issue 16, was 19.6 MB).
+ */
 const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -236,9 +239,11 @@ function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: strin
 }
 
 /**
- * Frees an ArrayBuffer's memory now instead of at some later garbage collection (the folded model is ~88 MB that
- * onnxruntime has copied; an idle worker may not collect for a long time): transferring it in a message to a closed
- * port detaches it, and the undelivered message, with the backing store, is dropped on the next turn of the loop.
+ * Frees an ArrayBuffer's memory now instead of at some later garbage collection (the edited graph's bytes, which
+ * onnxruntime has copied; an idle worker may not collect for a long time. They were ~88 MB with v1, the default model
+ * until issue 16, whose fold made 75 MB of fp32 weights (2026-11-30); v2's fold makes one 16.8 MB fp32 weight,
+ * models/default/README.md): transferring it in a message to a closed port detaches it, and the undelivered message,
+ * with the backing store, is dropped on the next turn of the loop.
  * The caller must hold no other view of it.
  */
 function releaseNow(buffer: ArrayBufferLike): void {
