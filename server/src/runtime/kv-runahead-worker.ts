@@ -33,7 +33,7 @@ async function open(): Promise<void> {
   const opts = {
     modelDir: init.files.dir,
     intraOpNumThreads: init.intraOpNumThreads,
-    allowSpinning: init.allowSpinning,
+    ...(init.allowSpinning !== undefined ? { allowSpinning: init.allowSpinning } : {}),
     ...(init.foldAtLoad !== undefined ? { foldAtLoad: init.foldAtLoad } : {}),
     ...(init.lastLogitsOnly !== undefined ? { lastLogitsOnly: init.lastLogitsOnly } : {}),
   };

@@ -162,7 +162,8 @@ export interface KvRunaheadWorkerInit {
   /** The plain graph's files (dtype, ioNames, config): the groups are opened with the same load-time edits. */
   files: ModelFiles;
   intraOpNumThreads: number;
-  allowSpinning: boolean;
+  /** undefined: the worker's session options read INFILL_LS_ORT_SPIN as the model's do (workers inherit the env). */
+  allowSpinning: boolean | undefined;
   foldAtLoad: boolean | undefined;
   lastLogitsOnly: boolean | undefined;
   slots: KvSlot[];

@@ -161,8 +161,7 @@ function presentNamesFromConfig(config: Record<string, unknown>): string[] | nul
 }
 
 function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: readonly string[] | null): SessionOptions {
-  const envSpin = process.env.INFILL_LS_ORT_SPIN?.trim();
-  const spin = opts.allowSpinning ?? (envSpin !== undefined && envSpin !== '' && envSpin !== '0');
+  const spin = opts.allowSpinning ?? envOn('INFILL_LS_ORT_SPIN');
   const o: SessionOptions = {
     executionProviders: [device],
     graphOptimizationLevel: 'all',
@@ -439,27 +438,24 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       }
     }
     status(`model ${files.dir} (${files.dtype}) on ${device}${opts.intraOpNumThreads ? `, ${opts.intraOpNumThreads} threads` : ''}${fallbackReason ? ` — ${fallbackReason}` : ''}`);
-    const envCrit = process.env.INFILL_LS_CRITIPREFILL?.trim();
-    if (opts.critiPrefill ?? (envCrit !== undefined && envCrit !== '' && envCrit !== '0')) {
-      try {
-        await model.attachCritiPrefill(opts, status);
-      } catch (e) {
-        await model.dispose();
-        throw e;
-      }
-    }
+    // The accelerators' extra sessions and workers: one that cannot be opened fails the load, model released.
     const workers = opts.kvRunahead ?? envCount('INFILL_LS_KV_RUNAHEAD');
-    if (workers && workers > 0) {
-      try {
-        await model.attachKvRunahead(opts, workers, status);
-      } catch (e) {
-        await model.dispose();
-        throw e;
-      }
+    try {
+      if (opts.critiPrefill ?? envOn('INFILL_LS_CRITIPREFILL')) await model.attachCritiPrefill(opts, status);
+      if (workers && workers > 0) await model.attachKvRunahead(opts, workers, status);
+    } catch (e) {
+      await model.dispose();
+      throw e;
     }
     return model;
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+/** An env switch: on when set to anything but '' or '0' (surrounding blanks ignored). */
+function envOn(name: string): boolean {
+  const v = process.env[name]?.trim();
+  return v !== undefined && v !== '' && v !== '0';
 }
 
 /** A non-negative integer from the environment, or undefined (unset or not one). */
@@ -557,13 +553,12 @@ class OnnxModel implements LoadedModel {
     const found = findKvRunaheadGroups(this.files.onnxPath, this.layout.numLayers);
     if ('reason' in found) return off(found.reason);
     const threads = opts.kvRunaheadThreads ?? envCount('INFILL_LS_KV_RUNAHEAD_THREADS') ?? 1;
-    const envSpin = process.env.INFILL_LS_ORT_SPIN?.trim();
     this.runahead = await KvRunaheadPool.start(
       {
         groups: found.groups,
         files: this.files,
         intraOpNumThreads: Math.max(1, threads),
-        allowSpinning: opts.allowSpinning ?? (envSpin !== undefined && envSpin !== '' && envSpin !== '0'),
+        allowSpinning: opts.allowSpinning,
         foldAtLoad: opts.foldAtLoad,
         lastLogitsOnly: opts.lastLogitsOnly,
         slots: this.layout.slots,
