@@ -40,16 +40,7 @@ function repeatedAfterBlankLines(keys: string[], start: number, n: number): numb
     let k = start + size;
     while (k < n && keys[k]!.trim() === '') k++;
     if (k === start + size || k >= n) continue;
-    let same = true;
-    for (let j = 0; j < size && same; j++) {
-      const at = k + j;
-      const want = keys[start + j]!;
-      if (at >= n) same = false;
-      else if (keys[at] === want) continue;
-      else same = at === keys.length - 1 && j > 0 && keys[at]!.trim() !== '' && want.startsWith(keys[at]!);
-      if (same) break; // the partial last line ends the copy
-    }
-    if (same) return size;
+    if (copyAt(keys, start, size, k, n)) return size;
   }
   return undefined;
 }
@@ -59,17 +50,23 @@ function repeatedAfterBlankLines(keys: string[], start: number, n: number): numb
  * non-empty prefix of its counterpart: generation often stops mid-line inside a loop.
  */
 function repeats(keys: string[], start: number, size: number, needed: number, n: number): boolean {
-  for (let copy = 1; copy < needed; copy++) {
-    for (let j = 0; j < size; j++) {
-      const at = start + copy * size + j;
-      const want = keys[start + j]!;
-      if (at >= n) return false;
-      const got = keys[at]!;
-      const isLast = at === keys.length - 1;
-      if (got === want) continue;
-      if (isLast && copy === needed - 1 && j > 0 && got.trim() !== '' && want.startsWith(got)) return true;
-      return false;
-    }
+  for (let copy = 1; copy < needed; copy++) if (!copyAt(keys, start, size, start + copy * size, n)) return false;
+  return true;
+}
+
+/**
+ * Whether keys[from, from+size) (within the first n) is a copy of keys[start, start+size). The text's very last line
+ * may be a non-empty prefix of its counterpart (not the block's first line): generation often stops mid-line inside
+ * a loop, and that line ends the copy.
+ */
+function copyAt(keys: string[], start: number, size: number, from: number, n: number): boolean {
+  for (let j = 0; j < size; j++) {
+    const at = from + j;
+    const want = keys[start + j]!;
+    if (at >= n) return false;
+    const got = keys[at]!;
+    if (got === want) continue;
+    return at === keys.length - 1 && j > 0 && got.trim() !== '' && want.startsWith(got);
   }
   return true;
 }
