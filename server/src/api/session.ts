@@ -114,13 +114,13 @@ export class ApiSession {
     return this.textUnits * 2;
   }
 
-  /** Throws -32001 when `uri` may not hold `units` code units of text (a new document, or a bigger one). */
   /** Throws -32602 when `text` (the whole document, or a prefix/suffix) looks like binary data rather than source code. */
   private checkText(method: string, what: string, text: string): void {
     const reason = binaryContentReason(text);
     if (reason !== undefined) throw new RpcError(ErrorCode.InvalidParams, `${method}: refusing ${what}: ${reason}`);
   }
 
+  /** Throws -32001 when `uri` may not hold `units` code units of text (a new document, or a bigger one). */
   private checkDocumentLimits(uri: string, units: number): void {
     const current = this.documents.get(uri);
     if (current === undefined && this.documents.size + this.prefixKeys.size >= this.maxDocuments) {
