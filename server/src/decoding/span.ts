@@ -63,24 +63,13 @@ export interface SpanResult {
   firstChoices: number[];
 }
 
-/** log Σ exp(logits) over all entries, and the max over allowed entries. logits: [vocab] float32. */
-function rowStats(logits: Float32Array, allow: TokenFilter | null): { lse: number; maxAllowed: number } {
-  let max = -Infinity;
-  let maxAllowed = -Infinity;
-  for (let i = 0; i < logits.length; i++) {
-    const v = logits[i]!;
-    if (v > max) max = v;
-    if (v > maxAllowed && (!allow || allow(i))) maxAllowed = v;
-  }
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  return { lse: max + Math.log(sum), maxAllowed };
-}
+const NOTHING_MASKED: ReadonlySet<number> = new Set();
 
 /**
- * One pass for the max over all entries and the argmax over the allowed ones (`ids`: the allowed ids, ascending, when a
- * constraint narrows them; else every id not in `masked`), one for Σ exp: what rowStats and the greedy sampler computed
- * in five passes, with the same values (same summation order; ties go to the lowest id). `best` -1: nothing allowed.
+ * log Σ exp(logits) over all entries (`lse`, logits: [vocab] float32), in two passes: one for the max over all entries
+ * and the argmax over the allowed ones (`ids`: the allowed ids, ascending, when a
+ * constraint narrows them; else every id not in `masked`), one for Σ exp: what a row-statistics pass and the greedy sampler
+ * computed in five passes, with the same values (same summation order; ties go to the lowest id). `best` -1: nothing allowed.
  */
 function scanRow(logits: Float32Array, ids: Int32Array | null, masked: ReadonlySet<number>): { lse: number; maxAllowed: number; best: number } {
   const n = logits.length;
@@ -252,7 +241,7 @@ export async function scoreContinuation(gen: Generator, ids: readonly number[], 
     if (signal?.aborted) return null;
     const logits = await gen.computeLogits(signal);
     if (!(logits instanceof Float32Array)) return null;
-    const { lse } = rowStats(logits, null);
+    const { lse } = scanRow(logits, null, NOTHING_MASKED);
     total += logits[id]! - lse;
     gen.appendTokens([id]);
   }
