@@ -14,7 +14,7 @@ import { readMetadataJson } from './proto-wire.js';
 import { createTensor, type Tensor } from './ort.js';
 import type { KvSlot } from './layout.js';
 import type { KvCache } from './kv-cache.js';
-import type { ModelFiles } from './model-files.js';
+import { externalDataOf, type ModelFiles } from './model-files.js';
 
 /** The metadata_props key native/py/onnx_builder.py writes into a layer group (JSON {layers: [lo, hi], num_layers}). */
 export const KV_RUNAHEAD_KEY = 'infill_ls.kv_runahead';
@@ -92,7 +92,7 @@ export function findKvRunaheadGroups(onnxPath: string, numLayers: number): { gro
         break;
       }
       next = meta.layers[1];
-      groups.push({ file, externalDataPath: [`${file}_data`, `${file}.data`].find((p) => fs.existsSync(p)), layers: meta.layers });
+      groups.push({ file, externalDataPath: externalDataOf(file), layers: meta.layers });
     }
     if (!bad && next !== numLayers) bad = `${n} groups end at layer ${next - 1}, the model has ${numLayers}`;
     if (!bad) return { groups };

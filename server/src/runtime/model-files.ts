@@ -210,6 +210,11 @@ export function resolveModelFiles(dir: string, opts: { dtype?: ModelDtype | 'q8'
     throw new ModelLoadError('missing-file', path.join(onnxDir, 'model.onnx'), `file not found (nor any of ${Object.values(DTYPE_SUFFIX).map((s) => `model${s}.onnx`).join(', ')})`);
   }
   const onnxPath = fileOf(dtype);
-  const externalDataPath = [`${onnxPath}_data`, `${onnxPath}.data`].find((p) => fs.existsSync(p));
+  const externalDataPath = externalDataOf(onnxPath);
   return { dir: abs, configPath, tokenizerPath, tokenizerConfigPath, onnxPath, externalDataPath, dtype, config, format: 'optimum' };
+}
+
+/** The external-data file next to an ONNX graph (`model.onnx_data`, else `model.onnx.data`), or undefined when neither exists. */
+export function externalDataOf(onnxPath: string): string | undefined {
+  return [`${onnxPath}_data`, `${onnxPath}.data`].find((p) => fs.existsSync(p));
 }

@@ -18,7 +18,7 @@ import {
 } from './layout.js';
 import { KvCache } from './kv-cache.js';
 import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
-import { resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
+import { externalDataOf, resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
 import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
@@ -522,8 +522,7 @@ class OnnxModel implements LoadedModel {
       return off(`${file}: ${errorText(e)}`);
     }
     if (!params) return off(`${file} has no infill_ls.critiprefill parameters`);
-    const externalDataPath = [`${file}_data`, `${file}.data`].find((p) => fs.existsSync(p));
-    const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath };
+    const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath: externalDataOf(file) };
     let session: Session;
     try {
       ({ session } = await openSession(twinFiles, this.device, opts));
