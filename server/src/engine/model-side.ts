@@ -316,7 +316,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         onStatus: (m) => {
           log(m);
           // CritiPrefill asked for (option or INFILL_LS_CRITIPREFILL) but off: the reason joins the ready status line.
-          if (m.startsWith('critiPrefill off:')) optionNotes.push(m);
+          if (m.startsWith('critiPrefill off:') || m.startsWith('INFILL_LS_WEBGPU_VALIDATION=')) optionNotes.push(m);
           setStatus({ message: m });
         },
       });

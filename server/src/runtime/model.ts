@@ -374,6 +374,10 @@ function envMinWeights(): number | undefined {
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
+  const badValidation = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim();
+  if (badValidation && !WEBGPU_VALIDATION.includes(badValidation as WebGpuValidation)) {
+    status(`INFILL_LS_WEBGPU_VALIDATION=${JSON.stringify(badValidation)} ignored: it must be one of ${WEBGPU_VALIDATION.join(', ')}`);
+  }
   // What this onnxruntime-node build offers decides, not a table of platforms (linux/arm64 1.30 has only the CPU).
   const backends = supportedBackends().map((b) => b.name);
   const build = `${process.platform}/${process.arch}`;
