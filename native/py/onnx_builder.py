@@ -67,8 +67,16 @@ class Graph:
 
 class Builder:
     def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128,
-                 critiprefill: dict | None = None, layers: tuple[int, int] | None = None):
+                 critiprefill: dict | None = None, layers: tuple[int, int] | None = None, lazyllm: dict | None = None):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # LazyLLM twin graph (see lazyllm_select): {"layers": [l, ...] ascending, "keep": [percent, ...]}: from layer l on
+        # (until the next listed layer) only `percent` % of the run's tokens (at least 1, the last always) are computed
+        self.lazyllm = check_lazyllm(lazyllm, cfg.num_layers) if lazyllm is not None else None
+        if lazyllm is not None:
+            if cfg.arch == "gpt_bigcode":
+                raise ValueError("lazyllm: only the llama/qwen2 graph is supported")
+            if critiprefill is not None or layers is not None:
+                raise ValueError("lazyllm: a twin of the plain graph (not combined with critiprefill or kv-runahead groups)")
         # KV-Runahead layer group (see layer_group): (lo, hi) builds layers lo..hi-1 only; None: the whole model
         self.layers = layers
         if layers is not None:
@@ -297,9 +305,12 @@ class Builder:
             else:
                 g.add_output(pr[0], f"present.{i}.key", F32, [B, kv, T, d])
                 g.add_output(pr[1], f"present.{i}.value", F32, [B, kv, T, d])
-        m = g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}" + (" critiprefill" if self.critiprefill else ""))
+        m = g.model(f"infill-ls {cfg.arch} {self.layout} {self.quant}" + (" critiprefill" if self.critiprefill else "")
+                    + (" lazyllm" if self.lazyllm else ""))
         if self.critiprefill:
             add_critiprefill_metadata(m, self.critiprefill)
+        if self.lazyllm:
+            add_lazyllm_metadata(m, self.lazyllm)
         if self.layers is not None:
             add_kv_runahead_metadata(m, lo, hi, cfg.num_layers)
         return m
@@ -361,6 +372,38 @@ class Builder:
 
         return kept(kb, pk, k_new), kept(vb, pv, v_new), crit["bias"]
 
+    def lazyllm_importance(self, pr, past_k0):
+        """LazyLLM (Fu et al., arXiv 2407.14057) token importance: the attention probabilities of the run's last query
+        (the last row of pr [B,KV,G,Sq,T]: the queries are in ascending position order and the last token is always
+        kept) to each of the run's S tokens (columns P..T-1; the past is never pruned), mean over batch and heads -> [S]."""
+        g = self.g
+        p = g.op("Gather", [g.op("Shape", [past_k0]), g.const([2])], axis=0)  # [1] = P
+        last = g.op("Slice", [pr, g.const([-1]), g.const([2 ** 62]), g.const([3])])  # [B,KV,G,1,T]
+        run = g.op("Slice", [last, p, g.const([2 ** 62]), g.const([4])])  # [B,KV,G,1,S]
+        return g.op("ReduceMean", [run], axes=[0, 1, 2, 3], keepdims=0)  # [S]
+
+    def lazyllm_select(self, imp, pct, x, cos, sin, bias5):
+        """The run's tokens a LazyLLM layer computes: k = max(1, ceil(S * pct / 100)) of the S run tokens by TopK of
+        `imp` [S] (the last token forced in with +1e30), in ascending position order. Returns the kept indices [k],
+        ScatterND indices [B,k,2] for writing the kept rows back into x [B,S,H], and the kept rows' RoPE cos/sin
+        [B,1,k,D] and attention bias [B,1,1,k,T]."""
+        g = self.g
+        s = g.op("Gather", [g.op("Shape", [x]), g.const([1])], axis=0)  # [1] = S
+        b = g.op("Gather", [g.op("Shape", [x]), g.const([0])], axis=0)  # [1] = B
+        k = g.op("Max", [g.op("Div", [g.op("Add", [g.op("Mul", [s, g.const([pct])]), g.const([99])]), g.const([100])]), g.const([1])])
+        r = g.op("Range", [g.const(0), g.op("Squeeze", [s, g.const([0])]), g.const(1)])  # [S]
+        score = g.op("Where", [g.op("Equal", [r, g.op("Sub", [s, g.const([1])])]), g.const(1e30, np.float32), imp])
+        _, top = g.op("TopK", [score, k], n_out=2, axis=-1)  # [k], by score
+        # ascending positions (exact as float32 below 2^24 tokens), so the last kept row is the run's last token
+        asc, _ = g.op("TopK", [g.op("Cast", [top], to=F32), k], n_out=2, axis=-1, largest=0, sorted=1)
+        idx = g.op("Cast", [asc], to=I64)  # [k]
+        shape = g.op("Concat", [b, k, g.const([1])], axis=0)  # [3] = B,k,1
+        rows = g.op("Expand", [g.op("Unsqueeze", [idx, g.const([0, 2])]), shape])
+        batch = g.op("Expand", [g.op("Unsqueeze", [g.op("Range", [g.const(0), g.op("Squeeze", [b, g.const([0])]), g.const(1)]), g.const([1, 2])]), shape])
+        scatter = g.op("Concat", [batch, rows], axis=2)  # [B,k,2]
+        return {"idx": idx, "scatter": scatter, "cos": g.op("Gather", [cos, idx], axis=2), "sin": g.op("Gather", [sin, idx], axis=2),
+                "bias": g.op("Gather", [bias5, idx], axis=3)}
+
     def build_llama(self, ids, pos, bias, past):
         cfg, g = self.cfg, self.g
         d, h, kv = cfg.head_dim, cfg.num_heads, cfg.num_kv_heads
@@ -377,32 +420,46 @@ class Builder:
         x = self.embed(ids, "model.embed_tokens.weight") if lo == 0 else ids  # a later group: ids are the hidden states
         self.head_key = "model.embed_tokens.weight" if cfg.tie_embeddings else "lm_head.weight"
         self.presents = []
+        # LazyLLM: sel = the kept rows of the current pruning stage (None: every row); imp = the importance from the
+        # previous layer, computed only where the next layer starts a stage
+        sched = dict(zip(self.lazyllm["layers"], self.lazyllm["keep"])) if self.lazyllm else {}
+        sel, imp = None, None
         for i in range(lo, hi):
             pre = f"model.layers.{i}."
+            if i in sched:
+                sel = self.lazyllm_select(imp, sched[i], x, cos, sin, bias5)
             hn = self.rmsnorm(x, pre + "input_layernorm.weight")
             bk = (lambda n: pre + f"self_attn.{n}_proj.bias") if cfg.qkv_bias else (lambda n: None)
-            q = self.rope(self.heads(self.linear(hn, pre + "self_attn.q_proj.weight", bk("q")), h), cos, sin)  # [B,H,S,D]
+            # queries (and below O-projection + MLP) for the kept rows only; K/V for every row, from its current hidden
+            # state (a pruned row's is the one it had when pruned), so the presents keep the plain graph's length
+            hq = g.op("Gather", [hn, sel["idx"]], axis=1) if sel else hn  # [B,Sq,H]
+            q = self.rope(self.heads(self.linear(hq, pre + "self_attn.q_proj.weight", bk("q")), h),
+                          sel["cos"] if sel else cos, sel["sin"] if sel else sin)  # [B,H,Sq,D]
             k = self.rope(self.heads(self.linear(hn, pre + "self_attn.k_proj.weight", bk("k")), kv), cos, sin)  # [B,KV,S,D]
             v = self.heads(self.linear(hn, pre + "self_attn.v_proj.weight", bk("v")), kv)
             k_all = g.op("Concat", [past[i - lo][0], k], axis=2)  # [B,KV,T,D]
             v_all = g.op("Concat", [past[i - lo][1], v], axis=2)
             self.presents.append((k_all, v_all))
             q5 = g.op("Reshape", [q, g.const([0, kv, grp, -1, d])])  # [B,KV,G,S,D]
-            k_att, v_att, bias_att = k_all, v_all, bias5
+            k_att, v_att, bias_att = k_all, v_all, (sel["bias"] if sel else bias5)
             if self.critiprefill:
                 k_att, v_att, bias_att = self.critiprefill_select(q5, past[i - lo], k, v, crit)
             kt = g.op("Transpose", [g.op("Unsqueeze", [k_att, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T']
             sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T']
             pr = g.op("Softmax", [g.op("Add", [sc, bias_att])], axis=-1)
+            if i + 1 in sched:
+                imp = self.lazyllm_importance(pr, past[0][0])
             o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_att, g.const([2])])])  # [B,KV,G,S,D]
             o = g.op("Transpose", [g.op("Reshape", [o, g.const([0, h, -1, d])])], perm=[0, 2, 1, 3])  # [B,S,H,D]
             o = g.op("Reshape", [o, g.const([0, 0, h * d])])
-            x = g.op("Add", [x, self.linear(o, pre + "self_attn.o_proj.weight")])
-            hn = self.rmsnorm(x, pre + "post_attention_layernorm.weight")
+            xr = g.op("Gather", [x, sel["idx"]], axis=1) if sel else x  # [B,Sq,H]
+            xr = g.op("Add", [xr, self.linear(o, pre + "self_attn.o_proj.weight")])
+            hn = self.rmsnorm(xr, pre + "post_attention_layernorm.weight")
             gate = self.linear(hn, pre + "mlp.gate_proj.weight")
             up = self.linear(hn, pre + "mlp.up_proj.weight")
             act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
-            x = g.op("Add", [x, self.linear(act, pre + "mlp.down_proj.weight")])
+            xr = g.op("Add", [xr, self.linear(act, pre + "mlp.down_proj.weight")])
+            x = g.op("ScatterND", [x, sel["scatter"], xr]) if sel else xr  # pruned rows keep their hidden state
         return self.rmsnorm(x, "model.norm.weight") if hi == cfg.num_layers else x
 
     def build_bigcode(self, ids, pos, bias, past):
@@ -440,6 +497,46 @@ class Builder:
 
 
 CRITIPREFILL_KEY = "infill_ls.critiprefill"
+LAZYLLM_KEY = "infill_ls.lazyllm"
+
+
+def check_lazyllm(c: dict, num_layers: int) -> dict:
+    """A LazyLLM schedule {"layers": [l, ...], "keep": [percent, ...]} checked and normalised: layers strictly ascending
+    in 1..num_layers-1 (layer 0 has no previous layer's attention to rank by), keep integers in 1..100."""
+    layers, keep = [int(x) for x in c.get("layers", [])], [int(x) for x in c.get("keep", [])]
+    if not layers or len(layers) != len(keep):
+        raise ValueError(f"lazyllm: need as many layers as keep percentages (at least one), got {c}")
+    if any(not 1 <= l < num_layers for l in layers) or any(b <= a for a, b in zip(layers, layers[1:])):
+        raise ValueError(f"lazyllm: layers must ascend within 1..{num_layers - 1}, got {layers}")
+    if any(not 1 <= p <= 100 for p in keep):
+        raise ValueError(f"lazyllm: keep percentages must be within 1..100, got {keep}")
+    return {"layers": layers, "keep": keep}
+
+
+def parse_lazyllm(spec: str) -> dict | None:
+    """'LAYER:PERCENT,LAYER:PERCENT,...' (e.g. '8:70,12:50,16:35') -> {"layers", "keep"}; '' -> None."""
+    if not spec:
+        return None
+    try:
+        pairs = [tuple(int(v) for v in p.split(":")) for p in spec.split(",")]
+        return {"layers": [a for a, _ in pairs], "keep": [b for _, b in pairs]}
+    except ValueError:
+        raise ValueError(f"--lazyllm LAYER:PERCENT[,LAYER:PERCENT...], got {spec!r}") from None
+
+
+def add_lazyllm_metadata(m: onnx.ModelProto, c: dict) -> None:
+    """Records the twin's schedule where the runtime reads it (ModelProto.metadata_props, JSON value):
+    {"layers": [first layer of each stage], "keep": [percent of the run's tokens computed from it on]}."""
+    import json
+    entry = m.metadata_props.add()
+    entry.key = LAZYLLM_KEY
+    entry.value = json.dumps({"layers": c["layers"], "keep": c["keep"]})
+
+
+def lazyllm_path(path: str) -> str:
+    """onnx/model{suffix}.onnx -> onnx/model{suffix}_lazyllm.onnx (the name the runtime looks for)."""
+    assert path.endswith(".onnx")
+    return path[:-len(".onnx")] + "_lazyllm.onnx"
 KV_RUNAHEAD_KEY = "infill_ls.kv_runahead"
 HIDDEN_IN, HIDDEN_OUT = "hidden_states_in", "hidden_states_out"
 
@@ -500,7 +597,7 @@ def parse_critiprefill(spec: str) -> dict | None:
 
 def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp32", accuracy_level: int = 0,
                linear_bits: int = 8, linear_block: int = 128, critiprefill: dict | None = None,
-               layers: tuple[int, int] | None = None) -> onnx.ModelProto:
+               layers: tuple[int, int] | None = None, lazyllm: dict | None = None) -> onnx.ModelProto:
     """state_dict: name -> numpy array (torch names). Returns a checked ModelProto.
     critiprefill {"block", "budget", "recent"}: the CritiPrefill twin (Builder.critiprefill_plan), same inputs, outputs
     and KV layout as the plain graph; its parameters go into the model's metadata_props as `infill_ls.critiprefill`.
@@ -508,7 +605,13 @@ def build_onnx(cfg, state_dict: dict, layout: str = "standard", quant: str = "fp
     past/present names, shapes and positions: the first group takes input_ids, later ones `hidden_states_in` [B,S,H];
     the last outputs logits (final norm + LM head), earlier ones `hidden_states_out` [B,S,H]; attention_mask /
     attention_bias, position_ids (and logits_index, packed, last group) as the plain graph. Chaining the groups computes
-    the plain graph. metadata_props `infill_ls.kv_runahead` = {"layers": [lo, hi], "num_layers"}."""
-    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block, critiprefill, layers).build()
+    the plain graph. metadata_props `infill_ls.kv_runahead` = {"layers": [lo, hi], "num_layers"}.
+    lazyllm {"layers", "keep"}: the LazyLLM twin (arXiv 2407.14057; Builder.lazyllm_select), same inputs, outputs and KV
+    layout as the plain graph: from each listed layer on only `keep` % of the run's tokens (ranked by the previous
+    layer's attention from the run's last token; the last always kept) get queries, O-projection and MLP; the others
+    keep their hidden state, from which every later layer still projects their K/V (presents stay full length; their
+    values approximate by design). Batch 1 assumed for the ranking (the mean over the batch picks shared rows).
+    metadata_props `infill_ls.lazyllm` = {"layers", "keep"}."""
+    m = Builder(cfg, state_dict, layout, quant, accuracy_level, linear_bits, linear_block, critiprefill, layers, lazyllm).build()
     onnx.checker.check_model(m)
     return m

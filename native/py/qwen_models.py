@@ -48,7 +48,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
-from onnx_builder import Builder, Graph, group_path, layer_groups, parse_critiprefill, twin_path  # noqa: E402
+from onnx_builder import Builder, Graph, check_lazyllm, group_path, layer_groups, lazyllm_path, parse_critiprefill, parse_lazyllm, twin_path  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 F32, I64, I32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
@@ -90,6 +90,7 @@ HEAD_BLOCK = None
 # genai int4 layout. Fewer, wider M = 1 products: 14.4 vs 18.5 and 16.1 vs 17.0 ms CPU per step in two rounds of
 # decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
 FUSE = False
+LAZYLLM = None  # issue 17: {"layers", "keep"} writes the optimum layouts' LazyLLM twins (--lazyllm)
 CRITIPREFILL = None  # issue 17: {"block", "budget", "recent"} writes the optimum layouts' CritiPrefill twins (--critiprefill)
 KV_RUNAHEAD = 0  # issue 17: > 0 writes the optimum layouts' KV-Runahead layer groups (--kv-runahead GROUPS)
 
@@ -401,6 +402,11 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
             b.critiprefill = CRITIPREFILL
             twin = twin_path(path)
             save(b.build(), twin, os.path.basename(twin) + "_data")
+        if LAZYLLM:  # issue 17: the LazyLLM twin of the same graph, next to it (onnx_builder.lazyllm_select)
+            b = Builder(cfg, sd, "standard", "fp32", lazyllm=LAZYLLM) if layout == "optimum-fp32" else Q4Builder(cfg, sd, accuracy_level)
+            b.lazyllm = check_lazyllm(LAZYLLM, cfg.num_layers)
+            twin = lazyllm_path(path)
+            save(b.build(), twin, os.path.basename(twin) + "_data")
         for k, layers in enumerate(layer_groups(cfg.num_layers, KV_RUNAHEAD) if KV_RUNAHEAD else []):
             # issue 17: KV-Runahead's layer groups of the same graph, next to it (onnx_builder.build_onnx `layers`)
             b = Builder(cfg, sd, "standard", "fp32", layers=layers) if layout == "optimum-fp32" else Q4Builder(cfg, sd, accuracy_level)
@@ -420,7 +426,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD, "lazyllm": LAZYLLM,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -489,11 +495,14 @@ def main():
                                                          "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
     ap.add_argument("--kv-runahead", type=int, default=0, help="optimum layouts: also write GROUPS KV-Runahead layer groups "
                     "onnx/model*_runahead{k}of{GROUPS}.onnx (issue 17, native/py/kv_runahead.py)")
+    ap.add_argument("--lazyllm", default="", help="optimum layouts: also write the LazyLLM twin onnx/model*_lazyllm.onnx, "
+                    "LAYER:PERCENT[,LAYER:PERCENT...] (issue 17, native/py/lazyllm.py)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD
+    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM
+    LAZYLLM = parse_lazyllm(a.lazyllm)
     CRITIPREFILL = parse_critiprefill(a.critiprefill)
     KV_RUNAHEAD = a.kv_runahead
     BLOCK = a.block

@@ -82,6 +82,12 @@ export interface ModelOptions {
    */
   critiPrefill?: boolean;
   /**
+   * LazyLLM (issue 17): prefill runs of 128+ tokens go to the model's twin graph, which computes later layers for the
+   * tokens the run's last token attends to most (runtime/model.ts `LoadModelOptions.lazyLlm`). Absent: env
+   * INFILL_LS_LAZYLLM=1 turns it on, else off: bench/results/accelerators.md.
+   */
+  lazyLlm?: boolean;
+  /**
    * KV-Runahead (issue 17): this many worker threads (2+) prefill long uncached stretches as context partitions over
    * the model's layer groups (runtime/model.ts `LoadModelOptions.kvRunahead`). Absent: env INFILL_LS_KV_RUNAHEAD=N,
    * else off: bench/results/accelerators.md.
@@ -309,6 +315,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         // Env INFILL_LS_THREADS (1..64) when the option is unset: benchmarks compare thread counts (bench/replay --variant).
         intraOpNumThreads: options.threads ?? envInteger('INFILL_LS_THREADS', 1, 64, optionNotes),
         ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
+        ...(options.lazyLlm !== undefined ? { lazyLlm: options.lazyLlm } : {}),
         ...(options.kvRunahead !== undefined ? { kvRunahead: options.kvRunahead } : {}),
         // KV-Runahead's runs inside a partition: the plain prefill's chunk (CPU only, so WebGPU's 2,048 never applies)
         kvRunaheadChunk: chunkSize,
@@ -316,7 +323,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         onStatus: (m) => {
           log(m);
           // CritiPrefill asked for (option or INFILL_LS_CRITIPREFILL) but off: the reason joins the ready status line.
-          if (m.startsWith('critiPrefill off:') || m.startsWith('INFILL_LS_WEBGPU_VALIDATION=')) optionNotes.push(m);
+          // Likewise LazyLLM (INFILL_LS_LAZYLLM) and an invalid INFILL_LS_WEBGPU_VALIDATION.
+          if (/^(critiPrefill off:|lazyLlm off:|INFILL_LS_WEBGPU_VALIDATION=)/.test(m)) optionNotes.push(m);
           setStatus({ message: m });
         },
       });

@@ -24,6 +24,7 @@ import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
 import { keepLastLogits } from './last-logits.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
+import { describeLazyLlm, lazyLlmTwinPath, readLazyLlmParams, type LazyLlmParams } from './lazyllm.js';
 import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-runahead.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
@@ -88,6 +89,18 @@ export interface LoadModelOptions {
   /** Past (positions) from which prefill runs go to the twin; default critiPrefillMinPast (the first past it prunes). Tests and benchmarks. */
   critiPrefillMinPast?: number;
   /**
+   * LazyLLM (issue 17, arXiv 2407.14057): also open the model's twin graph `onnx/model{suffix}_lazyllm.onnx`
+   * (native/py/lazyllm.py) and run on it every prefill run of lazyLlmMinTokens+ tokens: from its schedule's layers on it
+   * computes queries, O-projection and MLP only for the run's tokens its last token attends to most, and K/V for all
+   * of them from their (possibly stale) hidden states, so the cache keeps the plain layout and length. Approximate by
+   * design (later layers' K/V and the pruned rows). Decoding, shorter runs and packed prefill stay on the plain graph;
+   * a run that CritiPrefill takes stays CritiPrefill's. A missing or mismatched twin leaves it off and says why through
+   * onStatus. Default false; env INFILL_LS_LAZYLLM=1 turns it on.
+   */
+  lazyLlm?: boolean;
+  /** Smallest prefill run (tokens) that goes to the LazyLLM twin (default 128; env INFILL_LS_LAZYLLM_MIN_TOKENS). */
+  lazyLlmMinTokens?: number;
+  /**
    * KV-Runahead (issue 17, arXiv 2405.05329): this many worker threads (2+), each with `kvRunaheadThreads` intra-op
    * threads and its own sessions over the model's layer groups `onnx/model{suffix}_runahead{k}of{n}.onnx`
    * (native/py/kv_runahead.py), compute a forward run of kvRunaheadMinTokens+ tokens as context partitions balanced for
@@ -128,6 +141,10 @@ export interface LoadedModel {
   readonly critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
   /** Forward runs that went to the CritiPrefill twin since load. */
   readonly critiPrefillRuns: number;
+  /** The LazyLLM twin in use (LoadModelOptions.lazyLlm), with its file and the smallest run it takes. */
+  readonly lazyLlm: (LazyLlmParams & { file: string; minTokens: number }) | undefined;
+  /** Forward runs that went to the LazyLLM twin since load. */
+  readonly lazyLlmRuns: number;
   /** KV-Runahead in use (LoadModelOptions.kvRunahead): workers, layer groups, the smallest run it takes. */
   readonly kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number } | undefined;
   /** Forward runs that went to KV-Runahead since load, and the last one's partitions and worker times. */
@@ -460,6 +477,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     const workers = opts.kvRunahead ?? envCount('INFILL_LS_KV_RUNAHEAD');
     try {
       if (opts.critiPrefill ?? envOn('INFILL_LS_CRITIPREFILL')) await model.attachCritiPrefill(opts, status);
+      if (opts.lazyLlm ?? envOn('INFILL_LS_LAZYLLM')) await model.attachLazyLlm(opts, status);
       if (workers && workers > 0) await model.attachKvRunahead(opts, workers, status);
     } catch (e) {
       await model.dispose();
@@ -494,6 +512,9 @@ class OnnxModel implements LoadedModel {
   private twin: Session | undefined;
   critiPrefill: (CritiPrefillParams & { file: string; minPast: number }) | undefined;
   critiPrefillRuns = 0;
+  private lazyTwin: Session | undefined;
+  lazyLlm: (LazyLlmParams & { file: string; minTokens: number }) | undefined;
+  lazyLlmRuns = 0;
   private runahead: KvRunaheadPool | undefined;
   kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number; span: number } | undefined;
   kvRunaheadRuns = 0;
@@ -555,6 +576,41 @@ class OnnxModel implements LoadedModel {
     this.twin = session;
     this.critiPrefill = { ...params, file, minPast: Math.max(1, opts.critiPrefillMinPast ?? critiPrefillMinPast(params)) };
     status(`critiPrefill on: ${file} (blocks of ${params.block}, budget ${params.budget}) for prefill runs with a past of ${this.critiPrefill.minPast}+ positions`);
+  }
+
+  /**
+   * Opens the LazyLLM twin next to the graph (lazyllm.ts) with the same device and options; it must have the graph's
+   * inputs and outputs and its schedule's layers must lie within the model's. A twin that is absent, has no schedule,
+   * or does not match is left off, said through `status`; one that cannot be loaded throws as the graph would.
+   */
+  async attachLazyLlm(opts: LoadModelOptions, status: (message: string) => void): Promise<void> {
+    const file = lazyLlmTwinPath(this.files.onnxPath);
+    const off = (why: string) => status(`lazyLlm off: ${why}`);
+    if (this.files.format === 'genai' || !fs.existsSync(file)) return off(`no twin graph ${file} (native/py/lazyllm.py writes it)`);
+    let params: LazyLlmParams | undefined;
+    try {
+      params = readLazyLlmParams(file);
+    } catch (e) {
+      return off(`${file}: ${errorText(e)}`);
+    }
+    if (!params) return off(`${file} has no infill_ls.lazyllm schedule`);
+    if (params.layers.at(-1)! >= this.layout.numLayers) return off(`${file} prunes from layer ${params.layers.at(-1)}, the model has ${this.layout.numLayers}`);
+    const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath: externalDataOf(file) };
+    let session: Session;
+    try {
+      ({ session } = await openSession(twinFiles, this.device, opts));
+    } catch (e) {
+      throw fileFailure(twinFiles, e);
+    }
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n) => b.includes(n));
+    if (!same(session.inputNames, this.session.inputNames) || !same(session.outputNames, this.session.outputNames)) {
+      await session.release();
+      return off(`${file} has other inputs/outputs than ${this.files.onnxPath}`);
+    }
+    this.lazyTwin = session;
+    const minTokens = Math.max(2, opts.lazyLlmMinTokens ?? envCount('INFILL_LS_LAZYLLM_MIN_TOKENS') ?? 128);
+    this.lazyLlm = { ...params, file, minTokens };
+    status(`lazyLlm on: ${file} (keep from layer ${describeLazyLlm(params)}) for prefill runs of ${minTokens}+ tokens`);
   }
 
   /**
@@ -649,13 +705,17 @@ class OnnxModel implements LoadedModel {
     const wantLogits = options.logits !== 'none';
     // CritiPrefill: a prefill run over a past long enough for the twin to drop blocks goes to the twin (same I/O).
     const twin = this.twin && seq > 1 && past >= this.critiPrefill!.minPast ? this.twin : undefined;
+    // LazyLLM: any other prefill run of its minimum length goes to its twin (same I/O).
+    const lazy = !twin && this.lazyTwin && seq >= this.lazyLlm!.minTokens ? this.lazyTwin : undefined;
     let out: Record<string, Tensor>;
     try {
-      out = (await (twin ?? this.session).run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
+      out = (await (twin ?? lazy ?? this.session).run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
     } catch (e) {
-      throw new Error(`${twin ? this.critiPrefill!.file : this.files.onnxPath}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
+      const file = twin ? this.critiPrefill!.file : lazy ? this.lazyLlm!.file : this.files.onnxPath;
+      throw new Error(`${file}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
     }
     if (twin) this.critiPrefillRuns++;
+    if (lazy) this.lazyLlmRuns++;
     cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[names.logits]!;
@@ -735,6 +795,7 @@ class OnnxModel implements LoadedModel {
     await this.slicer?.dispose();
     await this.runahead?.dispose();
     await this.twin?.release();
+    await this.lazyTwin?.release();
     await this.session.release();
   }
 
