@@ -2,7 +2,10 @@
 // KV budget (Generator `decodeKvWindow`: prompt KV whole, decode-added KV a sliding window) against unbounded decoding.
 //
 // Run: npm run build && node bench/accelerators/scope.mjs [--files 3] [--prompt 384] [--tokens 1024]
-//      [--windows 0,128,256] [--threads N] [--out bench/results/accelerators-scope]
+//      [--windows 0,128,256] [--threads N] [--model DIR] [--out bench/results/accelerators-scope]
+// --model: another model directory (default models/default), e.g. the random-weight Qwen2.5-Coder-0.5B shape
+// (bench/realmodels): there only the speed columns mean something (its text is noise, so the edit similarities are
+// the windows' agreement on noise). CPU only: decodeKvWindow evicts from CPU tensors (KvCache.evict).
 // Per dev file (bench/quality/data: TypeScript and Python held-out files, the first with at least --prompt tokens):
 // the --prompt tokens before its middle as a left-to-right prompt, then --tokens greedy tokens with the special tokens masked (a
 // long generation that does not stop early), once per window (0 = unbounded), all windows in lockstep (one step each in turn).
@@ -28,13 +31,13 @@ const TOKENS = Number(arg('tokens', 1024));
 const WINDOWS = String(arg('windows', '0,128,256')).split(',').map(Number);
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
+const modelDir = arg('model', defaultModelDir);
 const SPANS = [...new Set([256, 512, 1024].filter((n) => n <= TOKENS).concat(TOKENS))];
 const uptime = () => os.loadavg().map((x) => +x.toFixed(2));
 const loadStart = uptime();
 
-const b = await loadBundle({ modelDir: defaultModelDir, device: 'cpu', intraOpNumThreads: threads });
-const special = [];
-for (let id = 0; id < 64; id++) if (b.tokenizer.isSpecial(id)) special.push(id);
+const b = await loadBundle({ modelDir, device: 'cpu', intraOpNumThreads: threads });
+const special = [...b.tokenizer.specialIds];
 
 // Prompts: alternate TypeScript and Python dev files with enough tokens.
 const ts = readJsonl(path.join(root, 'bench/quality/data/npm-dev.jsonl.xz')).filter((o) => o.lang === 'typescript');
@@ -120,7 +123,8 @@ const summary = WINDOWS.map((w) => {
 });
 const doc = {
   command: `node ${process.argv.slice(1).map((a) => path.relative(root, a) || a).join(' ')}`,
-  model: 'models/default',
+  model: modelDir === defaultModelDir ? 'models/default' : modelDir,
+  threads: threads ?? 'default',
   prompt: PROMPT,
   tokens: TOKENS,
   policy: 'sliding window over the decode-added KV (no heavy hitters: the graph does not output attention weights); prompt KV kept whole; evicted in blocks of max(16, window/8)',
