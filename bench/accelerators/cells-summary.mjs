@@ -28,11 +28,14 @@ for (const file of process.argv.slice(2)) {
   } else if (d.policy && Array.isArray(d.summary)) {
     const spans = Object.keys(d.runs?.[0]?.spans ?? {}).map(Number);
     console.log(`${d.files?.length} file(s), prompt ${d.prompt}, ${d.tokens} generated tokens, threads ${d.threads}\n`);
-    console.log(`| window | max KV length | ${spans.map((n) => `ms/token over ${n} (last 256)`).join(' | ')} | ${spans.map((n) => `agreement @${n}`).join(' | ')} |`);
-    console.log(`|---|---|${spans.map(() => '---|').join('')}${spans.map(() => '---|').join('')}`);
+    const cpu = d.summary[0]?.[`cpuMsPerToken@${spans[0]}`] !== undefined;
+    console.log(`| window | max KV length | ${spans.map((n) => `ms/token over ${n} (last 256)`).join(' | ')} |${cpu ? ` ${spans.map((n) => `CPU ms/token over ${n} (last 256)`).join(' | ')} |` : ''} ${spans.map((n) => `agreement @${n}`).join(' | ')} |`);
+    console.log(`|---|---|${spans.map(() => '---|').join('')}${cpu ? spans.map(() => '---|').join('') : ''}${spans.map(() => '---|').join('')}`);
     for (const s of d.summary) {
-      console.log(`| ${s.window} | ${s.maxCacheLength} | ${spans.map((n) => `${s[`msPerToken@${n}`]} (${s[`msPerTokenLast256@${n}`]})`).join(' | ')} | ${spans.map((n) => s[`editSim@${n}`]).join(' | ')} |`);
+      const c = cpu ? ` ${spans.map((n) => `${s[`cpuMsPerToken@${n}`]} (${s[`cpuMsPerTokenLast256@${n}`]})`).join(' | ')} |` : '';
+      console.log(`| ${s.window} | ${s.maxCacheLength} | ${spans.map((n) => `${s[`msPerToken@${n}`]} (${s[`msPerTokenLast256@${n}`]})`).join(' | ')} |${c} ${spans.map((n) => s[`editSim@${n}`]).join(' | ')} |`);
     }
+    console.log(`\nfirst differing token per file (vs unbounded): ${d.summary.map((s) => `${s.window}: ${s.firstDifferentToken.map((x) => x ?? '—').join(', ')}`).join('; ')}`);
   } else if (d.bPrefillAloneMs !== undefined) {
     console.log(`device ${d.device ?? 'cpu'}, chunk ${d.chunk ?? 256}, B cold ${d.cold} tokens (alone: ${fmtS(d.bPrefillAloneMs)}), A ${d.warmA} cached + 8, decodes ${d.decode}\n`);
     console.log('| rule | trials | A waits (median / max) | A first token (median) | A decode step p50 | B first token (median) | B longest run | B run tokens |');

@@ -10,7 +10,8 @@
 // the --prompt tokens before its middle as a left-to-right prompt, then --tokens greedy tokens with the special tokens masked (a
 // long generation that does not stop early), once per window (0 = unbounded), all windows in lockstep (one step each in turn).
 // Quality: edit similarity of the decoded text of the first 256 / 512 / 1,024 tokens against the unbounded run's, and
-// the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans.
+// the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans, wall
+// and the process's CPU time (with 1 onnxruntime thread the work itself, less disturbed by a loaded machine).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,12 +66,13 @@ async function generateAll(ids) {
     const gen = new Generator(b.model, w > 0 ? { decodeKvWindow: w } : {});
     gen.appendTokens(ids);
     gen.setSearch({ maxNewTokens: TOKENS });
-    return { w, gen, toks: [], stepMs: [], maxCache: 0 };
+    return { w, gen, toks: [], stepMs: [], stepCpuMs: [], maxCache: 0 };
   });
   for (let i = 0; i < TOKENS; i++) {
     for (let k = 0; k < state.length; k++) {
       const st = state[(i + k) % state.length];
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const logits = await st.gen.computeLogits();
       for (const sp of special) logits[sp] = -Infinity;
       let best = 0;
@@ -79,6 +81,8 @@ async function generateAll(ids) {
       const c = await st.gen.nextToken();
       if (c.tokenId !== best) throw new Error(`greedy mismatch ${c.tokenId} vs ${best}`);
       st.stepMs.push(performance.now() - t0);
+      const cu = process.cpuUsage(c0);
+      st.stepCpuMs.push((cu.user + cu.system) / 1000);
       st.toks.push(best);
       st.maxCache = Math.max(st.maxCache, st.gen.cache.length);
     }
@@ -99,9 +103,12 @@ for (const [f, p] of prompts.entries()) {
     row.firstDifferentToken = firstDiff === -1 ? null : firstDiff;
     for (const n of SPANS) {
       const ms = r.stepMs.slice(0, n);
+      const cpu = r.stepCpuMs.slice(0, n);
       row.spans[n] = {
         msPerToken: +(ms.reduce((a, x) => a + x, 0) / n).toFixed(2),
         msPerTokenLast256: +(ms.slice(-256).reduce((a, x) => a + x, 0) / Math.min(256, n)).toFixed(2),
+        cpuMsPerToken: +(cpu.reduce((a, x) => a + x, 0) / n).toFixed(2),
+        cpuMsPerTokenLast256: +(cpu.slice(-256).reduce((a, x) => a + x, 0) / Math.min(256, n)).toFixed(2),
         editSimilarity: ref ? +editSimilarity(b.tokenizer.decode(r.toks.slice(0, n)), b.tokenizer.decode(ref.toks.slice(0, n))).toFixed(3) : null,
       };
     }
@@ -116,6 +123,8 @@ const summary = WINDOWS.map((w) => {
   for (const n of SPANS) {
     s[`msPerToken@${n}`] = +mean(rs.map((r) => r.spans[n].msPerToken)).toFixed(2);
     s[`msPerTokenLast256@${n}`] = +mean(rs.map((r) => r.spans[n].msPerTokenLast256)).toFixed(2);
+    s[`cpuMsPerToken@${n}`] = +mean(rs.map((r) => r.spans[n].cpuMsPerToken)).toFixed(2);
+    s[`cpuMsPerTokenLast256@${n}`] = +mean(rs.map((r) => r.spans[n].cpuMsPerTokenLast256)).toFixed(2);
     s[`editSim@${n}`] = +mean(rs.map((r) => r.spans[n].editSimilarity)).toFixed(3);
   }
   s.firstDifferentToken = rs.map((r) => r.firstDifferentToken);
