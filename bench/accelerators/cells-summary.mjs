@@ -21,7 +21,8 @@ for (const file of process.argv.slice(2)) {
     console.log(`| prompt tokens (runs of ${d.chunk}) | samples | ${graphs.map((g) => `${g.graph}${g.skipped.length ? ` (${g.skipped.length} sublayers)` : ''}`).join(' | ')} |`);
     console.log(`|---|---|${graphs.map(() => '---|').join('')}`);
     for (const r of d.rows) {
-      const cells = r.graphs.map((g, i) => (i === 0 ? `${fmtS(g.ms)} (CPU ${fmtS(g.cpuMs)}); decode ${g.decodeMsPerToken} ms/token` : `${fmtS(g.ms)} (**${g.speedup}x**; CPU ${g.cpuSpeedup}x); decode ${g.decodeMsPerToken} ms/token (${g.decodeSpeedup}x)`));
+      const dc = (g) => (g.decodeCpuMsPerToken != null ? `, CPU ${g.decodeCpuMsPerToken}` : '');
+      const cells = r.graphs.map((g, i) => (i === 0 ? `${fmtS(g.ms)} (CPU ${fmtS(g.cpuMs)}); decode ${g.decodeMsPerToken}${dc(g)} ms/token` : `${fmtS(g.ms)} (**${g.speedup}x**; CPU ${g.cpuSpeedup}x); decode ${g.decodeMsPerToken}${dc(g)} ms/token (${g.decodeSpeedup}x${g.decodeCpuSpeedup != null ? `; CPU ${g.decodeCpuSpeedup}x` : ''})`));
       console.log(`| ${r.tokens.toLocaleString('en-US')} | ${r.samplesPerGraph} | ${cells.join(' | ')} |`);
     }
     for (const g of graphs.slice(1)) console.log(`\n${g.graph}: ${g.skipped.join(', ')}`);
