@@ -11,6 +11,7 @@ import {
   scanOnnxGraph,
   WEBGPU_MIN_MATMUL_WEIGHTS,
   weightsFromFileBytes,
+  webgpuPrefillChunk,
 } from '../../server/src/runtime/index.js';
 import { buildModel, DT, floatTensor } from './helpers/onnx-writer.js';
 import { tempDir } from './helpers/model-dir.js';
@@ -165,5 +166,22 @@ describe('scanOnnxGraph', () => {
     }
     expect(scanOnnxGraph(path.join(dir, 'missing.onnx'))).toBeUndefined();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('WebGPU prefill run size follows the attention operator (webgpuPrefillChunk)', () => {
+  test('fused attention (the genai layout): 2,048; MatMul + Softmax attention (Optimum layout): 512', () => {
+    const genai = scanOnnxGraph(resolveModelFiles(path.join(FIXTURES, 'qwen2-genai')).onnxPath);
+    const optimum = scanOnnxGraph(resolveModelFiles(path.join(FIXTURES, 'qwen2-q4')).onnxPath);
+    expect(genai?.opTypes.has('com.microsoft:GroupQueryAttention')).toBe(true);
+    expect(optimum?.opTypes.has('Softmax')).toBe(true);
+    expect(webgpuPrefillChunk(genai?.opTypes)).toBe(2048);
+    expect(webgpuPrefillChunk(optimum?.opTypes)).toBe(512);
+  });
+
+  test('an unreadable graph gets the size that is safe for either kind', () => {
+    expect(webgpuPrefillChunk(undefined)).toBe(512);
+    expect(webgpuPrefillChunk(new Set(['MatMul', 'Softmax']))).toBe(512);
+    expect(webgpuPrefillChunk(new Set(['com.microsoft:MultiHeadAttention']))).toBe(2048);
   });
 });

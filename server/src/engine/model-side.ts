@@ -27,7 +27,7 @@ import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineS
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
 import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
-import { packBins, packedPrefill, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
+import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir } from '../util/paths.js';
 import { errorText } from '../util/errors.js';
@@ -278,9 +278,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   }
   const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
   // Prefill chunk size, chosen by measurement per device: 256 on the CPU (bench/results/chunks-cpu.md: fastest total
-  // prefill; ~150 ms worst-case wait for an abort); 2,048 on WebGPU, where a run costs a fixed ~12-25 ms whatever its
-  // size (chunks-webgpu.md) — at the Qwen2.5-Coder-0.5B shape on an H200, 4,096 tokens take 162 ms in runs of 2,048
-  // against 380 ms in runs of 512, and a 2,048-token run ~69 ms (bench/results/real-models-gpu.md).
+  // prefill; ~150 ms worst-case wait for an abort); on WebGPU 2,048 when the graph's attention is fused, else 512
+  // (runtime/device-rule.ts webgpuPrefillChunk: a run costs a fixed ~12-25 ms there, but MatMul + Softmax attention
+  // over 2,048 queries costs 6-10x what runs of 512 do).
   const chunkOverride = options.prefillChunkSize ?? envInteger('INFILL_LS_PREFILL_CHUNK', 1, 1 << 20, optionNotes);
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
   // Issue 17's accelerator options: the setting (options) wins, else the env default, else off; 0 is off.
@@ -333,7 +333,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         return;
       }
       bundle = b;
-      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = 2048;
+      // WebGPU: 2,048 for fused attention, 512 for MatMul + Softmax attention (device-rule.ts webgpuPrefillChunk).
+      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = webgpuPrefillChunk(scanOnnxGraph(b.model.files.onnxPath)?.opTypes);
       // KvCache.evict is CPU-only (on WebGPU the KV stays on the GPU): the window stays off there, and the status says so.
       if (decodeKvWindow !== undefined && b.model.device === 'webgpu') {
         optionNotes.push(`decodeKvWindow ${decodeKvWindow} off: it needs the KV cache on the CPU`);

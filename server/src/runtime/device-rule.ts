@@ -144,3 +144,26 @@ export function weightsFromFileBytes(bytes: number, dtype: string): number | und
   const per = BYTES_PER_WEIGHT[dtype];
   return per && Number.isFinite(bytes) && bytes > 0 ? bytes / per : undefined;
 }
+
+/** Fused attention operators: onnxruntime computes attention inside one kernel, without a [queries × keys] tensor. */
+export const FUSED_ATTENTION_OPS: readonly string[] = ['com.microsoft:GroupQueryAttention', 'com.microsoft:MultiHeadAttention', 'com.microsoft:Attention', 'com.microsoft:PagedAttention'];
+
+/**
+ * Prefill run size (tokens per forward run) on WebGPU for a graph with these operator types (onnx-scan.ts `opTypes`;
+ * undefined: unreadable). A WebGPU run costs a fixed ~12–25 ms whatever its size, so fewer, larger runs win — as long as
+ * attention is fused. A graph that computes attention from MatMul + Softmax (Optimum's export, our own exporter)
+ * materialises [heads × run × past] scores per layer, and large runs then cost far more than their share. Measured at
+ * the Qwen2.5-Coder-0.5B shape on an H200 (onnxruntime-node 1.30; `bench/results/real-models-gpu*.md` and
+ * `real-models-gpu-0.5b-optimum-chunk{512,1024,2048}.json`), prefill of 2,048 / 4,096 tokens:
+ *
+ * | graph                                   | runs of 512   | runs of 1,024  | runs of 2,048   |
+ * |-----------------------------------------|---------------|----------------|-----------------|
+ * | genai layout, GroupQueryAttention, int4 | 266 / 380 ms  | not measured   | 67 / 160 ms     |
+ * | Optimum layout, MatMul + Softmax, int4  | 156 / 340 ms  | 114 / 1,432 ms | 902 / 3,388 ms  |
+ *
+ * (The genai runs of 512 were measured with three other engines sharing the machine; alone, one 512-token run took
+ * 25 ms.) Returns 2,048 for fused attention, 512 otherwise (also when the graph could not be read).
+ */
+export function webgpuPrefillChunk(opTypes: ReadonlySet<string> | undefined): number {
+  return opTypes && FUSED_ATTENTION_OPS.some((op) => opTypes.has(op)) ? 2048 : 512;
+}
