@@ -68,10 +68,15 @@ local function get_client()
   return client_id and vim.lsp.get_client_by_id(client_id) or nil
 end
 
-local function item_text(item)
+-- The item's text in the buffer's terms. The server fits line breaks to the document it was sent, and
+-- Neovim sends a 'dos' buffer with CRLF ('mac': CR), but a buffer's lines never hold their line breaks:
+-- inserted as is, each '\r' would stay in the line (written back as CR CR LF).
+local function item_text(item, bufnr)
   local text = item.insertText
   if type(text) == 'table' then text = text.value end -- StringValue (snippet): shown as is
-  return text or ''
+  text = text or ''
+  if vim.bo[bufnr].fileformat ~= 'unix' then text = text:gsub('\r\n?', '\n') end
+  return text
 end
 
 local function notify(method, g, extra)
@@ -133,7 +138,7 @@ function M.request(trigger_kind)
     local items = result.items or result
     local item = items and items[1]
     if not item then return end
-    local text = item_text(item)
+    local text = item_text(item, bufnr)
     -- An item whose range starts before the cursor repeats the text there; show only what is new.
     if item.range and item.range.start and item.range.start.line == params.position.line then
       local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], true)[1] or ''
