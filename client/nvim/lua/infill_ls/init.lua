@@ -227,6 +227,29 @@ function M.accept_line()
   return accept_prefix(vim.api.nvim_get_current_buf(), M.next_line)
 end
 
+-- After <C-x><C-o> inserted an item of several lines. Vim's completion inserts a word as one line, and each line
+-- break in it as a NUL (shown ^@), so a multi-line item from vim.lsp.omnifunc (Neovim < 0.11) lands as one broken
+-- line. Put the item's lines in place of that text; nothing happens when the line does not hold it (a Neovim that
+-- already applied the item's edit itself).
+function M.expand_completed_item(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local item = vim.v.completed_item
+  if type(item) ~= 'table' or type(item.word) ~= 'string' or not item.word:find('\n', 1, true) then return false end
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local row, col = cursor[1] - 1, cursor[2]
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1] or ''
+  local flat = item.word:gsub('\n', '\0')
+  local start = col - #flat
+  if start < 0 or line:sub(start + 1, col) ~= flat then return false end
+  local text = item.word
+  if vim.bo[bufnr].fileformat ~= 'unix' then text = text:gsub('\r\n?', '\n') end
+  local lines = vim.split(text, '\n', true)
+  vim.api.nvim_buf_set_text(bufnr, row, start, row, col, lines)
+  local end_col = (#lines == 1 and start or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { row + #lines, end_col })
+  return true
+end
+
 local function map_key(bufnr, key, fn, desc)
   if not key or key == '' then return end
   vim.keymap.set('i', key, function()
@@ -280,6 +303,11 @@ function M.attach(bufnr)
   vim.lsp.buf_attach_client(bufnr, id)
   vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
   map_accept(bufnr)
+  vim.api.nvim_create_autocmd('CompleteDone', {
+    group = vim.api.nvim_create_augroup('infill_ls_omni_' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function() M.expand_completed_item(bufnr) end,
+  })
   if has_native() then
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
     return
