@@ -68,6 +68,8 @@ local function run()
     local s = plugin.status()
     return s ~= nil and s.state ~= 'loading'
   end, function()
+    report.statusline = plugin.statusline()
+    report.status_command = vim.api.nvim_exec('InfillLsStatus', true)
     feed('2GA')
     poll('insert mode', 5000, function() return vim.api.nvim_get_mode().mode == 'i' end, function()
       plugin.request(2)
@@ -112,6 +114,8 @@ interface CrlfReport {
   error?: string;
   steps: string[];
   fileformat: string;
+  statusline: string;
+  status_command: string;
   ghost: string;
   server_text?: string;
   cursor: { row: number; col: number };
@@ -133,6 +137,9 @@ describe('Neovim plugin: line breaks of what it inserts', () => {
     expect(report.error, detail).toBeUndefined();
     expect(report.steps, detail).toEqual(['status ready', 'insert mode', 'ghost text', 'accepted']);
     expect(report.fileformat).toBe('dos');
+    // The status for 'statusline' names the device; :InfillLsStatus also the model.
+    expect(report.statusline).toMatch(/^infill-ls: ready · cpu( · \d+ ms)?$/);
+    expect(report.status_command).toContain(`(model: ${path.join(ROOT, 'models', 'default')})`);
 
     // The server fitted its answer to the CRLF document. This needs an answer of several lines: the default model
     // writes a body of several lines here (if a new model writes one line, choose another spot).

@@ -348,14 +348,29 @@ function M.attach(bufnr)
   })
 end
 
+--- A short status for 'statusline' (as VS Code's status bar item): "infill-ls: ready · cpu · 85 ms" (state, device
+--- once the model is loaded, last latency), "infill-ls: loading", "infill-ls: degraded"; '' before the first status.
+--- e.g. `vim.o.statusline = "%f %= %{v:lua.require'infill_ls'.statusline()}"`
+function M.statusline()
+  local s = last_status
+  if type(s) ~= 'table' then return '' end
+  local parts = { 'infill-ls: ' .. tostring(s.state) }
+  if s.state ~= 'loading' and type(s.device) == 'string' and s.device ~= '' then parts[#parts + 1] = s.device end
+  if s.state == 'ready' and type(s.lastLatencyMs) == 'number' and s.lastLatencyMs > 0 then
+    parts[#parts + 1] = string.format('%d ms', s.lastLatencyMs)
+  end
+  return table.concat(parts, ' · ')
+end
+
 function M.show_status()
   local s = last_status
   if not s then
     vim.api.nvim_echo({ { 'infill-ls: no status yet' .. (client_id and '' or ' (server not started)') } }, false, {})
     return
   end
-  local msg = 'infill-ls: ' .. tostring(s.state)
+  local msg = M.statusline()
   if s.message and s.message ~= '' then msg = msg .. ' - ' .. s.message end
+  if type(s.model) == 'string' and s.model ~= '' then msg = msg .. ' (model: ' .. s.model .. ')' end
   vim.api.nvim_echo({ { msg, s.state == 'degraded' and 'WarningMsg' or 'None' } }, false, {})
 end
 
