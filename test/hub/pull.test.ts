@@ -1,6 +1,6 @@
 // `models pull` against a local server that answers as the Hugging Face Hub does: cache layout, reuse, resume,
 // integrity, --include, HF_TOKEN, HF_HUB_OFFLINE, revisions, refused paths; and repo ids resolved offline.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -202,6 +202,32 @@ describe('pullModel', () => {
     const r = await pullModel({ ref: ref('org/tiny@v1'), env });
     expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(llama['onnx/model.onnx']!)).toBe(true);
     expect(fs.existsSync(lock)).toBe(false);
+  });
+
+  test('a lock whose process exited but was never reaped (a zombie) is taken over', async () => {
+    // `sh` starts `sleep 0`, prints its pid and execs `sleep 30`, which never waits for it: once `sleep 0` exits it
+    // stays a zombie (signal 0 still reaches it) until the parent ends — as a `kill -9`ed pull does under a container
+    // init that does not reap.
+    const lock = path.join(home, 'hub', '.locks', 'models--org--tiny', `${sha256(llama['onnx/model.onnx']!)}.infill-ls.lock`);
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      expect(Number.isInteger(pid) && pid > 0).toBe(true);
+      const zombie = (): boolean => {
+        const ps = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+        return ps.stdout.trim().startsWith('Z');
+      };
+      for (let i = 0; i < 100 && !zombie(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(zombie(), `pid ${pid} did not become a zombie`).toBe(true);
+      expect(() => process.kill(pid, 0)).not.toThrow(); // signal 0 alone would call it alive
+      fs.writeFileSync(lock, String(pid));
+      const r = await pullModel({ ref: ref('org/tiny@v1'), env });
+      expect(fs.readFileSync(path.join(r.snapshotDir, 'onnx', 'model.onnx')).equals(llama['onnx/model.onnx']!)).toBe(true);
+      expect(fs.existsSync(lock)).toBe(false);
+    } finally {
+      parent.kill();
+    }
   });
 
   test('corrupt bytes fail the integrity check: an error, no blob, nothing in snapshots, no ref', async () => {

@@ -108,7 +108,9 @@ function ensureExtensionDependencies() {
   const need = ['vscode-languageclient', '@vscode/vsce', '@types/vscode'].filter((p) => !fs.existsSync(path.join(EXT, 'node_modules', p, 'package.json')));
   if (need.length === 0) return;
   console.log(`== client/vscode: npm ci (missing ${need.join(', ')})`);
-  run('npm', ['ci', '--no-audit', '--no-fund'], EXT);
+  // Quiet install scripts (as .ci/test-deps.sh): `npm run package:vscode` exports the root .npmrc's foreground-scripts=true,
+  // and the optional keytar (vsce's credential store, unused for packaging) prints a node-gyp failure where libsecret is missing.
+  run('npm', ['ci', '--no-audit', '--no-fund', '--foreground-scripts=false'], EXT);
 }
 
 function stageServer(stage, target) {

@@ -9,6 +9,7 @@
 // Every file is verified (size; sha256 or git sha1 when the ETag is one) before it becomes blobs/<etag>; snapshot
 // links and refs/<revision> are written only after every selected file is verified, so a failed pull leaves no
 // partial snapshot. Writes only under the hub cache folder. Network only here: model loading never calls this.
+import { spawnSync } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -432,20 +433,36 @@ function acquireBlobLock(lockPath: string, file: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number(fs.readFileSync(lockPath, 'utf8').trim());
-      let alive = false;
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid) {
-        try {
-          process.kill(owner, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new HubError(`${file} is being downloaded by another infill-ls process (pid ${owner}, lock ${lockPath}); wait for it to finish`);
+      const alive = Number.isInteger(owner) && owner > 0 && owner !== process.pid && processRunning(owner);
+      if (alive) throw new HubError(`${file} is being downloaded by another infill-ls process (pid ${owner}, lock ${lockPath}); wait for it to finish, or remove that lock file if no infill-ls runs with that pid`);
       fs.rmSync(lockPath, { force: true }); // stale: its process is gone
     }
   }
   throw new HubError(`${file}: could not take the download lock ${lockPath}`);
+}
+
+/**
+ * Whether process `pid` still runs: signal 0 reaches it (EPERM: another user's, so it exists) and it is not a zombie —
+ * a process that exited but that its parent has not reaped, which signal 0 still reaches: a `kill -9`ed pull in a
+ * container whose PID 1 does not reap children would otherwise hold its lock for good. The state comes from
+ * /proc/<pid>/stat (Linux, proc(5)), else from `ps -o stat=` (macOS); where neither answers, the process counts as running.
+ */
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (fs.existsSync('/proc/self/stat')) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2)); // the state follows the ')' ending the command name
+    } catch {
+      return false; // gone since the signal reached it
+    }
+  }
+  const ps = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 });
+  return !(ps.status === 0 && ps.stdout.trim().startsWith('Z'));
 }
 
 /** snapshots/<commit>/<file> → blobs/<etag> as a relative symlink (a copy where symlinks are not allowed). */

@@ -3,7 +3,7 @@
 // cursor never leaves the text after the cursor twice, starts its first line at the file's indentation, and uses the
 // document's line ends.
 
-import { balanceBrackets } from './bracket-balance.js';
+import { balanceBrackets, cutBeforeSuffixCloser } from './bracket-balance.js';
 import { lineBeforeCursor, restOfLine, type PostprocessContext } from './context.js';
 import { normalizeIndentation } from './indentation.js';
 import { removeSuffixOverlap } from './suffix-overlap.js';
@@ -31,7 +31,9 @@ const CLOSERS_ONLY = /^[\s\])}>;,'"`]*$/;
  *    indentation (a line break and the cursor line's whitespace end the text; a last line that repeats the code goes);
  * 4. the tail the document already holds after the cursor is dropped: the rest of the cursor's line (`)`, `);`) or the
  *    next lines again, when dropping it does not add bracket damage (postprocess/suffix-overlap.ts, bracket-balance.ts —
- *    the filters fresh answers went through, run again against the document as it is now);
+ *    the filters fresh answers went through, run again against the document as it is now); a candidate that closes
+ *    the bracket before the cursor's closer inside its first line and writes on (`a + b) / 2` in `(‸)`) is cut before
+ *    its own closer when that removes the damage (bracket-balance.ts `cutBeforeSuffixCloser`);
  * 5. the document's line ends.
  * Pure; never throws on broken code.
  */
@@ -56,6 +58,7 @@ export function fitCandidate(candidate: string, ctx: FitContext): string {
   if (text.trim() !== '' && !ownLine) {
     text = removeSuffixOverlap(text, pctx);
     text = balanceBrackets(text, pctx);
+    text = cutBeforeSuffixCloser(text, pctx);
   }
   if (text.trim() === '') return '';
   // The code after the cursor goes on the next line at the indentation it had.

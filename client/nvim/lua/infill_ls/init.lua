@@ -68,10 +68,15 @@ local function get_client()
   return client_id and vim.lsp.get_client_by_id(client_id) or nil
 end
 
-local function item_text(item)
+-- The item's text in the buffer's terms. The server fits line breaks to the document it was sent, and
+-- Neovim sends a 'dos' buffer with CRLF ('mac': CR), but a buffer's lines never hold their line breaks:
+-- inserted as is, each '\r' would stay in the line (written back as CR CR LF).
+local function item_text(item, bufnr)
   local text = item.insertText
   if type(text) == 'table' then text = text.value end -- StringValue (snippet): shown as is
-  return text or ''
+  text = text or ''
+  if vim.bo[bufnr].fileformat ~= 'unix' then text = text:gsub('\r\n?', '\n') end
+  return text
 end
 
 local function notify(method, g, extra)
@@ -133,7 +138,7 @@ function M.request(trigger_kind)
     local items = result.items or result
     local item = items and items[1]
     if not item then return end
-    local text = item_text(item)
+    local text = item_text(item, bufnr)
     -- An item whose range starts before the cursor repeats the text there; show only what is new.
     if item.range and item.range.start and item.range.start.line == params.position.line then
       local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], true)[1] or ''
@@ -222,6 +227,29 @@ function M.accept_line()
   return accept_prefix(vim.api.nvim_get_current_buf(), M.next_line)
 end
 
+-- After <C-x><C-o> inserted an item of several lines. Vim's completion inserts a word as one line, and each line
+-- break in it as a NUL (shown ^@), so a multi-line item from vim.lsp.omnifunc (Neovim < 0.11) lands as one broken
+-- line. Put the item's lines in place of that text; nothing happens when the line does not hold it (a Neovim that
+-- already applied the item's edit itself).
+function M.expand_completed_item(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local item = vim.v.completed_item
+  if type(item) ~= 'table' or type(item.word) ~= 'string' or not item.word:find('\n', 1, true) then return false end
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local row, col = cursor[1] - 1, cursor[2]
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1] or ''
+  local flat = item.word:gsub('\n', '\0')
+  local start = col - #flat
+  if start < 0 or line:sub(start + 1, col) ~= flat then return false end
+  local text = item.word
+  if vim.bo[bufnr].fileformat ~= 'unix' then text = text:gsub('\r\n?', '\n') end
+  local lines = vim.split(text, '\n', true)
+  vim.api.nvim_buf_set_text(bufnr, row, start, row, col, lines)
+  local end_col = (#lines == 1 and start or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { row + #lines, end_col })
+  return true
+end
+
 local function map_key(bufnr, key, fn, desc)
   if not key or key == '' then return end
   vim.keymap.set('i', key, function()
@@ -275,6 +303,11 @@ function M.attach(bufnr)
   vim.lsp.buf_attach_client(bufnr, id)
   vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
   map_accept(bufnr)
+  vim.api.nvim_create_autocmd('CompleteDone', {
+    group = vim.api.nvim_create_augroup('infill_ls_omni_' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function() M.expand_completed_item(bufnr) end,
+  })
   if has_native() then
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
     return
@@ -315,14 +348,29 @@ function M.attach(bufnr)
   })
 end
 
+--- A short status for 'statusline' (as VS Code's status bar item): "infill-ls: ready · cpu · 85 ms" (state, device
+--- once the model is loaded, last latency), "infill-ls: loading", "infill-ls: degraded"; '' before the first status.
+--- e.g. `vim.o.statusline = "%f %= %{v:lua.require'infill_ls'.statusline()}"`
+function M.statusline()
+  local s = last_status
+  if type(s) ~= 'table' then return '' end
+  local parts = { 'infill-ls: ' .. tostring(s.state) }
+  if s.state ~= 'loading' and type(s.device) == 'string' and s.device ~= '' then parts[#parts + 1] = s.device end
+  if s.state == 'ready' and type(s.lastLatencyMs) == 'number' and s.lastLatencyMs > 0 then
+    parts[#parts + 1] = string.format('%d ms', s.lastLatencyMs)
+  end
+  return table.concat(parts, ' · ')
+end
+
 function M.show_status()
   local s = last_status
   if not s then
     vim.api.nvim_echo({ { 'infill-ls: no status yet' .. (client_id and '' or ' (server not started)') } }, false, {})
     return
   end
-  local msg = 'infill-ls: ' .. tostring(s.state)
+  local msg = M.statusline()
   if s.message and s.message ~= '' then msg = msg .. ' - ' .. s.message end
+  if type(s.model) == 'string' and s.model ~= '' then msg = msg .. ' (model: ' .. s.model .. ')' end
   vim.api.nvim_echo({ { msg, s.state == 'degraded' and 'WarningMsg' or 'None' } }, false, {})
 end
 
