@@ -354,6 +354,11 @@ describe('infill-ls models (the command as a function)', () => {
     expect(err).toMatch(/downloaded onnx\/model\.onnx \(\d+ KiB\)/);
     expect(err).toMatch(/4 files downloaded .*0 already cached/);
     expect(err).toMatch(/--model org\/tiny@v1/);
+    // Offline after a partial (--include) pull: the files in the cache, and no claim that the repository is complete.
+    const o = capture();
+    o.io.env = { ...env, HF_HUB_OFFLINE: '1' };
+    expect(await runModels(['pull', 'org/tiny@v1'], o.io)).toBe(0);
+    expect(o.err.join('')).toMatch(/HF_HUB_OFFLINE: 4 cached files of org\/tiny@v1; nothing downloaded \(offline, the repository's own file list cannot be read/);
   });
 
   test('usage errors exit 2, download errors exit 1 with the message', async () => {

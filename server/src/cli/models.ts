@@ -123,7 +123,7 @@ export async function runModels(argv: readonly string[], io: { stdout?: (s: stri
       const downloaded = result.files.filter((f) => f.source === 'downloaded').length;
       err(
         result.offline
-          ? `HF_HUB_OFFLINE: ${formatRepoRef(ref)} is cached (${result.files.length} files); nothing downloaded\n`
+          ? `HF_HUB_OFFLINE: ${result.files.length} cached files of ${formatRepoRef(ref)}; nothing downloaded (offline, the repository's own file list cannot be read, so files never pulled are not known to be missing)\n`
           : `${formatRepoRef(ref)} at ${result.commit}: ${downloaded} files downloaded (${formatBytes(result.downloadedBytes)}), ${result.files.length - downloaded} already cached\n`,
       );
       err(`use it with --model ${formatRepoRef(ref)} (complete, eval), --model-dir ${formatRepoRef(ref)} (serve) or "infill-ls.modelDir": "${formatRepoRef(ref)}"\n`);
