@@ -81,6 +81,27 @@ describe('LSP over stdio (spawned process)', () => {
     expect(lsp.stderr()).not.toMatch(/TypeError|ReferenceError|unhandled/i);
   });
 
+  it('serve --threads N reaches the model: its sessions are made with N intra-op threads', async () => {
+    // The model's load line (runtime/model.ts) names the thread count it gave onnxruntime; debug logging prints it.
+    const lsp = spawnLsp(['serve', '--stdio', '--model', FIXTURE_MODEL, '--device', 'cpu', '--threads', '3'], { INFILL_LS_LOG: 'debug', INFILL_LS_THREADS: '' });
+    await lsp.client.sendRequest('initialize', { processId: null, rootUri: null, capabilities: CAPABILITIES });
+    lsp.client.sendNotification('initialized', {});
+    expect(await lsp.waitFor('infill-ls/status', (s) => s.state !== 'loading')).toMatchObject({ state: 'ready' });
+    expect(lsp.stderr()).toMatch(/infill-ls engine: model \S+ \(\w+\) on cpu, 3 threads/);
+    await lsp.client.sendRequest('shutdown');
+    lsp.client.sendNotification('exit');
+    expect(await lsp.exited).toBe(0);
+    // A bad value is refused before anything loads, in the words complete and eval use.
+    let failure: { status?: number; stderr?: Buffer } = {};
+    try {
+      execFileSync(process.execPath, [BIN, 'serve', '--ws', '--threads', '0'], { stdio: 'pipe' });
+    } catch (err) {
+      failure = err as typeof failure;
+    }
+    expect(failure.status).toBe(2);
+    expect(failure.stderr?.toString()).toBe('infill-ls: --threads needs a positive integer, got "0"\n');
+  });
+
   it('reports a missing model as degraded status, answers empty and keeps running', async () => {
     const missing = path.join(stateHome, 'no-such-model');
     const lsp = spawnLsp(['--stdio', '--model-dir', missing]);

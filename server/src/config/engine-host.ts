@@ -64,6 +64,7 @@ export function localModelOptions(options: EngineOptions): ModelOptions {
     selfInfillTau: options.selfInfillTau,
     ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
     ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
   };
 }
 
