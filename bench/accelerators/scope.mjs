@@ -8,6 +8,7 @@
 // long generation that does not stop early), once per window (0 = unbounded), all windows in lockstep (one step each in turn).
 // Quality: edit similarity of the decoded text of the first 256 / 512 / 1,024 tokens against the unbounded run's, and
 // the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
