@@ -166,25 +166,28 @@ describe('WebSocket API (spawned process)', () => {
   it('identical requests in flight together share one model run; different ones do not', async () => {
     const token = 'e2e-shared-token-0123456789abcdef';
     const server = await spawnWs(['--model', FIXTURE_MODEL, '--device', 'cpu', '--max-new-tokens', '8'], { XDG_STATE_HOME: stateHome, INFILL_LS_TOKEN: token, INFILL_LS_LOG: 'debug', INFILL_LS_WARM: '0' });
-    const c = await connect(server.url, { Authorization: `Bearer ${token}` });
-    // The model side writes one debug line per request it decodes.
-    const modelRuns = () => server.stderr().split('\n').filter((l) => l.startsWith('infill-ls engine: completion {')).length;
-    // A JSON-RPC batch: its requests reach the engine in the same turn of the event loop, so both are in flight together.
-    const batch = (params: object[]) => {
-      c.sendRaw(JSON.stringify(params.map((p, i) => ({ jsonrpc: '2.0', id: `r${i}`, method: 'complete', params: p }))));
-      return c.next((m) => Array.isArray(m) && m.some((r: { id?: string }) => r.id === 'r0'), 30_000);
-    };
-    const ask = { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python', documentKey: 'file:///shared.py' };
-    const same = await batch([ask, ask]);
-    expect(same).toHaveLength(2);
-    expect(same[0].error).toBeUndefined();
-    expect(same[1].result).toEqual(same[0].result);
-    await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(1);
-    const different = await batch([ask, { ...ask, lineMode: 'single' }]);
-    expect(different.map((r: { error?: unknown }) => r.error)).toEqual([undefined, undefined]);
-    await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(3);
-    c.close();
-    server.child.kill('SIGTERM');
+    try {
+      const c = await connect(server.url, { Authorization: `Bearer ${token}` });
+      // The model side writes one debug line per request it decodes.
+      const modelRuns = () => server.stderr().split('\n').filter((l) => l.startsWith('infill-ls engine: completion {')).length;
+      // A JSON-RPC batch: its requests reach the engine in the same turn of the event loop, so both are in flight together.
+      const batch = (name: string, params: object[]) => {
+        c.sendRaw(JSON.stringify(params.map((p, i) => ({ jsonrpc: '2.0', id: `${name}${i}`, method: 'complete', params: p }))));
+        return c.next((m) => Array.isArray(m) && m.some((r: { id?: string }) => r.id === `${name}0`), 30_000);
+      };
+      const ask = { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python', documentKey: 'file:///shared.py' };
+      const same = await batch('same', [ask, ask]);
+      expect(same).toHaveLength(2);
+      expect(same[0].error).toBeUndefined();
+      expect(same[1].result).toEqual(same[0].result);
+      await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(1);
+      const different = await batch('different', [ask, { ...ask, lineMode: 'single' }]);
+      expect(different.map((r: { id: string; error?: unknown }) => [r.id, r.error])).toEqual([['different0', undefined], ['different1', undefined]]);
+      await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(3);
+      c.close();
+    } finally {
+      server.child.kill('SIGTERM');
+    }
     expect(await server.exited).toBe(0);
   });
 });
