@@ -5,6 +5,7 @@
 #        [--device cpu|cuda] [--base models/default] [any other native/py/adapt_repo.py option]
 # Reads REPO_DIR (never writes it), reads the base (never writes it), writes only OUT_DIR (must be new or empty).
 # Needs node, and a python3 with torch (1.13+), numpy and onnx: PYTHON=/usr/bin/python3 by default when it has torch.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -lt 2 ] || [[ "$1" == -* ]] || [[ "$2" == -* ]]; then

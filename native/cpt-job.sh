@@ -9,6 +9,7 @@
 # evaluation only), and the repository's models/default,
 # bench/quality/data/{npm,py}-dev.jsonl.xz. Returns in $OUT: rewarm.ckpt.pt.partNN, constant.ckpt.pt.partNN
 # (bf16 weights, 15 MiB parts), meta.tar.xz (ckpt.json of both arms with loss curves, streams.json), log.txt.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 t_start=$(date +%s)
 stop_after=${1:-140}

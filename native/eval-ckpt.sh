@@ -19,6 +19,7 @@
 # machine load hits both models alike, then bench/quality/score.mjs with --field raw and --field completion.
 # Needs Debian's python3-torch + python3-onnx (/usr/bin/python3) and a built server (npm run build).
 # Everything runs under `nice -n 19` (the development machine is shared).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { sed -n 5,12p "$0" >&2; exit 2; }

@@ -3,6 +3,7 @@
 // models in lockstep (each rep runs every model once, the order rotating), medians over --reps.
 // Run: node bench/accelerators/adaskip-speed.mjs --variants /tmp/adaskip/skip-1,/tmp/adaskip/skip-2 [--prefill 1024]
 //      [--decode 64] [--reps 3] [--threads N] [--out bench/results/accelerators-adaskip-speed]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

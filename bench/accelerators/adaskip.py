@@ -24,6 +24,21 @@ import os
 import shutil
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--calib", type=int, default=6)
+    ap.add_argument("--eval", type=int, default=6)
+    ap.add_argument("--tokens", type=int, default=512)
+    ap.add_argument("--skips", default="1,2,4")
+    ap.add_argument("--json")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 import torch
@@ -90,13 +105,7 @@ def run(model: LlamaLM, ids: list[int], skip: set[tuple[int, str]], sims: dict |
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--calib", type=int, default=6)
-    ap.add_argument("--eval", type=int, default=6)
-    ap.add_argument("--tokens", type=int, default=512)
-    ap.add_argument("--skips", default="1,2,4")
-    ap.add_argument("--json")
+    ap = parser()
     a = ap.parse_args()
     torch.set_num_threads(1)
     cfg = config_from_hf(json.load(open(os.path.join(MODEL, "config.json"))))

@@ -6,6 +6,7 @@
 // past: the most that pruning attention alone (CritiPrefill's segment/block selection) could save.
 // Run: node bench/accelerators/attention-share.mjs [--model DIR] [--pasts 0,1792,3840,7936] [--chunk 256] [--reps 2]
 //      [--threads N] [--out bench/results/accelerators-attention-share-<name>]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -6,6 +6,7 @@
 //   LOG: that variant's `INFILL_LS_LOG=debug` stderr (its completion lines carry promptTokens), MINPAST: the twin's first
 //   past in positions; with both, the tasks whose prompt reached past MINPAST in a 256-token run (so ran the twin) are
 //   counted and compared on their own.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { editSimilarity } from '../lib/similarity.mjs';

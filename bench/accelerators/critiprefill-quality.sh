@@ -8,6 +8,7 @@
 #   bash bench/accelerators/critiprefill-quality.sh [N per suite, default 25] [deep limit, default 100]
 # (env TAG: a suffix for the result files, e.g. TAG=-v2 -> accelerators-critiprefill-quality-{deep,dev}-v2.json)
 # Needs npm run build, /usr/bin/python3 with torch + onnx (PY=...). Twins and predictions go under .work/ (ignored).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}

@@ -8,6 +8,7 @@
 #   WebGPU in runs of 2,048 (the engine's WebGPU chunk), then that host's CPU provider (all cores) in runs of 256.
 #   run command="bash bench/accelerators/gpu-critiprefill.sh" carry=[".dev/gpu15b"]     (~10 min with generation)
 # Writes $OUT/accelerators-critiprefill-qwen05b-{webgpu,cpu16}.json and $OUT/job.log.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

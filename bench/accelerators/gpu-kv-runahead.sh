@@ -8,6 +8,7 @@
 # ABBA, 2 reps; KV-Runahead is CPU-only):
 #   run command="bash bench/accelerators/gpu-kv-runahead.sh" carry=[".dev/gpu15b"]     (~8 min with generation)
 # Writes $OUT/accelerators-kv-runahead-{qwen05b,default}-cpu16-w{2,4}.json and $OUT/job.log.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

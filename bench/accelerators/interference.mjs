@@ -13,6 +13,7 @@
 // background, as warming) starts; at offset × (B's prefill time measured in a first calibration trial) A asks again
 // with 8 new tokens and decodes --decode tokens; B decodes 4 tokens when its prefill is done. Token ids are seeded
 // pseudo-random ids (the speed of a run does not depend on which ids). Rules run interleaved (ABBA) per offset.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -8,6 +8,7 @@
 // Wall time is the number to read (the point is parallelism); the process's CPU time (all threads) shows the work.
 // Run: node bench/accelerators/kv-runahead.mjs --model DIR [--tokens 2048,4096] [--workers 2] [--worker-threads 1]
 //      [--plain-threads 2] [--chunk 256] [--reps 2] [--span 2048] [--out bench/results/accelerators-kv-runahead-<name>]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

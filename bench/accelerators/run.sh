@@ -5,6 +5,7 @@
 # QWEN05CP: the 0.5B-shape Optimum int4 dir with its CritiPrefill twin (section 5; generated when absent).
 # PY: a Python with torch + onnx + numpy (AdaSkip's calibration and graph surgery; default /usr/bin/python3).
 # ADASKIP_DIR: where the AdaSkip graphs go (outside the repository; default /tmp/infill-ls-adaskip).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=bench/results

@@ -12,6 +12,7 @@
 // Quality: edit similarity of the decoded text of the first 256 / 512 / 1,024 tokens against the unbounded run's, and
 // the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans, wall
 // and the process's CPU time (with 1 onnxruntime thread the work itself, less disturbed by a loaded machine).
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

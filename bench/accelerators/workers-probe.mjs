@@ -9,6 +9,7 @@
 // Prints one JSON line per worker and a summary; the exit status and any abort message are the result.
 // Run: node bench/accelerators/workers-probe.mjs [--model models/default] [--workers 4] [--sessions 2] [--runs 3]
 //      [--tokens 64] [--end release|terminate|exit]
+import '../lib/help.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';

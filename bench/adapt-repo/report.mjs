@@ -1,5 +1,6 @@
 // Writes bench/results/adapt-repo.{json,md} from the work folder of bench/adapt-repo/run.sh.
 // Usage: node bench/adapt-repo/report.mjs WORK_DIR "UPTIME LINE"
+import '../lib/help.mjs';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 

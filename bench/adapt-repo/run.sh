@@ -11,6 +11,7 @@
 # Replay data: files of the v1 training packages (native/corpus/manifest-npm.json, split train) from the corpus
 # records in .work/corpus/npm-train.jsonl (node native/corpus/fetch-npm.mjs); TS/JS only (v1's Python came from
 # the GPU machine's site-packages and is not on this machine).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-16} BATCH=${BATCH:-4} SEQ=${SEQ:-256} REPLAY=${REPLAY:-0.25} TASKS=${TASKS:-40} DEV_TASKS=${DEV_TASKS:-40}

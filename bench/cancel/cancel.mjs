@@ -13,6 +13,7 @@
 //
 // Writes OUT.json and OUT.md: p50/p95/max of both latencies per server and phase, the prompt tokens of the cancelled
 // requests (from the engine's debug line), and how many requests finished before their cancel (excluded).
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

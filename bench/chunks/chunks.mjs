@@ -8,6 +8,7 @@
 // that arrives just after that chunk started waits for all of it); mean abort latency = Σt²/(2Σt) (an abort at a
 // uniformly random time during the prefill waits for the rest of its chunk). Sizes run interleaved in every rep
 // (shuffled order) so load drift on the shared machine spreads over all of them; medians over reps after a warm-up.
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -6,5 +6,6 @@
 # tests run on (default neoverse-n1), KERNEL_CPUS the ones the kernel check covers (default neoverse-n1 max cortex-a72).
 #   nice -n 19 bash bench/cpu/arm64-tests.sh                          every file (hours under emulation)
 #   nice -n 19 bash bench/cpu/arm64-tests.sh test/engine/default-model.test.ts ...   only these files
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 EMU=arm64 exec bash "$(dirname "$0")/avx2-tests.sh" "$@"

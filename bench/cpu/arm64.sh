@@ -25,6 +25,7 @@
 #    run natively on the host, as under bench/cpu/avx2.sh. Only the emulated process and its worker threads are ARM.
 # Timing under emulation is meaningless (tens of times slower); use it for numbers, not speed.
 # Only `node` and `npx` commands are accepted; `npx X` runs node_modules/.bin/X's script under QEMU.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cpu="${QEMU_CPU:-neoverse-n1}"

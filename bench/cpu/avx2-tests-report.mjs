@@ -3,6 +3,7 @@
 // bench/cpu/avx2-tests.sh collected (one JSON line per file and side) and its kernel checks (--kernel-dir, one set of
 // files per emulated CPU of --kernel-cpus). Not meant to be run by hand: run bench/cpu/avx2-tests.sh (or arm64-tests.sh).
 //   node bench/cpu/avx2-tests-report.mjs --runs RUNS.jsonl --probe "host: {...}\nEPYC-Rome: {...}" --out PREFIX [--argv "..."]
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -21,6 +21,7 @@
 # Needs qemu-x86_64 (apt-get install -y qemu-user, QEMU >= 7.2) and cc (for the guest's cpuid probe); for arm64,
 # what `bash bench/cpu/arm64.sh --setup` installs.
 # Times under emulation are tens of times the native ones and say nothing about speed; they show what each file costs.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"

@@ -11,6 +11,7 @@
 # Child processes run natively (QEMU user mode does not follow exec: process.execPath is the host's node), so
 # vitest needs `--pool=threads` (workers are threads of the emulated process); `npx X` runs node_modules/.bin/X's
 # script under QEMU (npx itself would spawn it). Only `node` and `npx` commands are accepted.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cpu="${QEMU_CPU:-EPYC-Rome}"
 command -v qemu-x86_64 >/dev/null || { echo "avx2.sh: qemu-x86_64 not found (apt-get install -y qemu-user)" >&2; exit 2; }

@@ -7,6 +7,7 @@
 //   bash bench/cpu/avx2.sh node bench/cpu/fixture-margins.mjs --dump /tmp/avx2.bin
 //   node bench/cpu/fixture-margins.mjs --compare /tmp/native.bin /tmp/avx2.bin    max |Δlogit| between the two
 // Needs npm run build (it loads server/dist). Prints one JSON line.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

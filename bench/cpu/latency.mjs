@@ -3,6 +3,7 @@
 // (A B C, C B A, ...) so that background load drifts hit every variant alike. Reports medians and the load average.
 //   node bench/cpu/latency.mjs DIR... [--threads 2] [--reps 5] [--prefill 512] [--steps 16] [--out FILE.json]
 // (needs npm run build; timing under bench/cpu/avx2.sh's emulation is meaningless)
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -2,6 +2,7 @@
 // server calls it): a 2,500-line TypeScript file importing 20 functions from a 300-function module under a temp
 // workspace root; the first request (cold: parser load, file read) and 50 keystrokes below the imports.
 // Usage: node bench/crossfile/cost.mjs   → bench/results/cross-file-cost.md
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

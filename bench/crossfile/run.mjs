@@ -12,6 +12,7 @@
 // `X(…` / `new X(…` (cursor after `(`), at least 6 lines below the imports; the reference is the rest of that line.
 // Kept only when the symbol's definition exists in the imported file (extractDefinitions finds it) — so the middle
 // does use a symbol defined in another file. Deterministic (seeded) sample per package.
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

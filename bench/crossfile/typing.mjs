@@ -4,6 +4,7 @@
 // prompt tokens prefilled per keystroke. Writes bench/results/cross-file-typing.{json,md}.
 // Usage: node bench/crossfile/typing.mjs [--per-package 2] [--chars 6] [--cache DIR]
 //        node bench/crossfile/typing.mjs --report-only   (re-renders the .md from the .json)
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -3,6 +3,7 @@
 # (Node.js, onnxruntime-node, the Vulkan loader): the production node_modules (Linux x64 binaries only,
 # no sources) as .device/nm.tar.xz. Run from the project root after `npm ci && npm run build`.
 # On the GPU machine:  source bench/device/setup.sh   (then `node bin/infill-ls.js ...` works there).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 [ -s .device/node.xz ] || { echo "pack.sh: run ../shared/tools/device-pack.sh first (writes .device/)" >&2; exit 1; }

@@ -2,6 +2,7 @@
 // curl on the same loopback server, ABBA-interleaved. Writes bench/results/hub-download.{json,md}.
 // Usage: npm run build && node bench/hub/download.mjs [--mib 256] [--rounds 2]
 // The server answers as the Hugging Face Hub does (api listing, HEAD with X-Linked-Etag, 302 to a blob URL).
+import '../lib/help.mjs';
 import { execFile, execFileSync, fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';

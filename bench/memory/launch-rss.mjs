@@ -11,6 +11,7 @@
 //   npm run build && node bench/memory/launch-rss.mjs [--reps 2] [--out bench/results/memory-load]
 //
 // Writes OUT.json (every measurement, with the load average) and OUT.md (medians).
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -2,6 +2,7 @@
 // Usage: node bench/memory/probe.mjs [--worker] [--no-fold] [--model DIR]   (MALLOC_MMAP_THRESHOLD_=131072 to compare
 // with glibc returning large blocks). Fields: MB of VmRSS before loading, right after loadModel, one event-loop turn
 // later, after a 512-token prefill (2 chunks) and 16 greedy steps; peak = VmHWM; tokens = the greedy ids.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';

@@ -1,6 +1,7 @@
 // Prepacked prefill vs one-by-one prefill vs one padded batch (models/default), on the CPU or on WebGPU.
 // Run: npm run build && node bench/prepack/prepack.mjs [threads] [--device cpu|webgpu]
 // Writes bench/results/prepack-<device>.json and .md.
+import '../lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -12,6 +12,7 @@
 # -s: HumanEval shard (default 0/1 = all), -d: dev multi-line shard (default 0/1); -P: parallel evals (default 1).
 # SKIP_EVAL=1 scores the predictions already in .work/line-modes/NAME; BASE_COMMIT names the baseline's commit in the
 # report. Needs python3 and `npm run build`.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 base= he=0/1 dev=0/1 procs=1 name=line-modes configs="B A D"

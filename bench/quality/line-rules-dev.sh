@@ -10,6 +10,7 @@
 #   dev-{py,ts}-own    one whole line removed, HumanEval-infilling's layout (cursor at column 0, the next line's code
 #                      right after it on the cursor's line);
 #   dev-{py,ts}-single the rest of a line removed (the cursor after code).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shard=0/4 lshard=0/3 procs=2

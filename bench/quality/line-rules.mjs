@@ -8,6 +8,7 @@
 //   [--trigger automatic [--fit]]  (see below)
 // Rules: engine (this build's keepLines), all (every decoded line the plan's stop rules keep), first (the first line
 // only), and x:… variants (see `variant`). --rules takes a ;-separated list.
+import '../lib/help.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { editSimilarity } from '../lib/similarity.mjs';
 

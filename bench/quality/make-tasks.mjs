@@ -5,6 +5,7 @@
 // (at or after its indentation), the reference = the rest of that line. Multi-line task: the cursor at
 // the start of a non-blank line's code (after its indentation), the reference = that line's code and
 // the next 1-5 lines (through the end of the last line, without its newline).
+import '../lib/help.mjs';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';

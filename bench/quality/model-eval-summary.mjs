@@ -1,6 +1,7 @@
 // Writes bench/results/model-eval-NAME.json from the steps bench/quality/model-eval.sh recorded (one JSON object a
 // line: size, golden, suite, latency), with a per-suite summary of the raw and post-processed scores.
 //   node bench/quality/model-eval-summary.mjs STEPS.jsonl MODEL_DIR BASE_DIR|'' OUT.json TOTAL_WALL_S
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 

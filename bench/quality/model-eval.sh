@@ -13,6 +13,7 @@
 # as the card's tables) and on the post-processed completion. Latency: bench/cpu/latency.mjs, 2 threads, MODEL_DIR
 # and BASE_DIR in one process in alternating order rep by rep (ABBA), with the load average recorded.
 # Needs a built server (npm run build) and python3 (HumanEval tests are executed).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 usage() { echo "usage: bash bench/quality/model-eval.sh MODEL_DIR NAME [--base BASE_DIR] [--suites \"S ...\"] [--he-multi-every K] [--latency-reps N] [--no-latency] [--no-golden]" >&2; exit 2; }

@@ -1,6 +1,7 @@
 // Turns the decode-mode grid's score rows (bench/quality/modes.sh) into bench/results/quality-modes.json and a
 // markdown table: one row per mode × output (post-processed / raw), one column group per suite.
 // Usage: node bench/quality/modes-report.mjs --rows R.jsonl --json OUT.json --md OUT.md [--model M --procs P --threads T --limit L]
+import '../lib/help.mjs';
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 

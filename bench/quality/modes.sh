@@ -7,6 +7,7 @@
 # -l: only the first LIMIT tasks of each suite (default all), -n: result name (default modes → quality-modes.*).
 # EVAL_ARGS: extra `infill-ls eval` flags for every run (e.g. EVAL_ARGS="--fim psm").
 # Needs node, python3 (HumanEval tests run) and a built server (npm run build). Run from anywhere.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 procs=1 threads=1 limit= modes="fim si0 si1 si2" name=modes

@@ -6,6 +6,7 @@
 // and the mean per-task edit-similarity difference B − A (score.mjs's edit similarity) with its standard error.
 //   node bench/quality/paired.mjs --tasks T.jsonl --a A.jsonl --b B.jsonl [--field raw|completion]
 // Errors: exits 2 when a file is missing or a task has no prediction in A or B.
+import '../lib/help.mjs';
 import { readFileSync } from 'node:fs';
 import { editSimilarity } from '../lib/similarity.mjs';
 

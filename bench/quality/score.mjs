@@ -8,6 +8,7 @@
 // than prefix + reference + suffix (needs a built server: server/dist/syntax).
 // Truncation, as in the SantaCoder/InCoder evaluations: a single-line completion is cut at its first
 // newline; a multi-line completion is cut to the reference's number of lines.
+import '../lib/help.mjs';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';

@@ -6,6 +6,7 @@
 // Each engine runs in its own child process; every measurement is taken ABBA-style (engine order reversed on
 // alternate reps) so that the drifting load of this shared machine hits all engines alike. Reports medians and
 // `uptime` before/after. Token ids are deterministic pseudo-random ids (cost does not depend on them).
+import '../lib/help.mjs';
 import { fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -2,6 +2,7 @@
 // N threads, variants interleaved round-robin (each round visits every variant, in alternating order) so machine
 // load hits all alike. Usage: node bench/realmodels/decode-stack.mjs DIR [--threads 1] [--rounds 5] [--steps 10]
 //   [--variants a,b] [--out FILE.json]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -11,12 +11,27 @@ usage: python3 decode_stack.py --out DIR [--shape 0.5b] [--layers N]
 import argparse
 import os
 
+SHAPES = {"0.5b": dict(h=896, kv=128, ffn=4864, vocab=151936, layers=24),
+          "1.5b": dict(h=1536, kv=256, ffn=8960, vocab=151936, layers=28)}
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--shape", default="0.5b", choices=sorted(SHAPES))
+    ap.add_argument("--layers", type=int, default=0, help="0: the shape's layer count")
+    ap.add_argument("--variants", default="b32-acc4,b64-acc4,b128-acc4,b256-acc4,b128-acc4-fused,b128-acc0,b128-acc4-headq8,b128-acc4-headfp32,b128-acc4-headnone,b128-acc4-head256")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-SHAPES = {"0.5b": dict(h=896, kv=128, ffn=4864, vocab=151936, layers=24),
-          "1.5b": dict(h=1536, kv=256, ffn=8960, vocab=151936, layers=28)}
 MS = "com.microsoft"
 
 
@@ -94,11 +109,7 @@ def build(shape, layers, block, acc, fuse, head, head_block=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--shape", default="0.5b", choices=sorted(SHAPES))
-    ap.add_argument("--layers", type=int, default=0, help="0: the shape's layer count")
-    ap.add_argument("--variants", default="b32-acc4,b64-acc4,b128-acc4,b256-acc4,b128-acc4-fused,b128-acc0,b128-acc4-headq8,b128-acc4-headfp32,b128-acc4-headnone,b128-acc4-head256")
+    ap = parser()
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     layers = a.layers or SHAPES[a.shape]["layers"]

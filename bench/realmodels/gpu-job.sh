@@ -7,6 +7,7 @@
 # 2,048 past, the llama.vim scenario 4,096 + 260 + 24. Then the exit check of CLI processes with --device cpu.
 #   run command="bash bench/realmodels/gpu-job.sh [0.5b|1.5b|all]" carry=[".dev/gpu15b"]
 # Writes $OUT/gpu-<shape>.{md,json}, $OUT/gpu-0.5b-chunk2048.{md,json}, $OUT/job.log.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

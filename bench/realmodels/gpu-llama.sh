@@ -12,6 +12,7 @@
 # Tests per shape and type (f16, q8_0, q4_k_m; -ngl 99, flash attention on, 3 repetitions):
 #   prefill 512/2,048/4,096 tokens; decode 32 tokens at 2,048 past (-d 2048);
 #   the llama.vim scenario: 4,096 cached tokens, then 260 new and 24 generated (-d 4096 -p 260 -n 24 and -pg 260,24).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15
 REPO=$PWD

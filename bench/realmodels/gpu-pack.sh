@@ -5,6 +5,7 @@
 #   .dev/gpu15b/  onnxruntime-node, the production node_modules, the Vulkan loader, device-setup.sh, server/dist
 # Needs: npm ci && npm run build; (cd bench/runtime/llama && npm install); ../shared/tools/device-pack.sh and
 # bench/device/pack.sh (they write .device/).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 src=bench/runtime/llama/llama.cpp-src

@@ -3,6 +3,7 @@
 // so the operator appends one row in place instead of copying the cache. Prints CPU/wall ms per decode step and the
 // first logits (compare a `copy` and a `share` run: they must agree). genai layout, 0.5B shape (24 layers, 2 KV heads of 64).
 //   node bench/realmodels/gqa-share.mjs MODEL.onnx PAST CAPACITY copy|share
+import '../lib/help.mjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,7 @@
 // Where a decode step of an onnxruntime-genai-layout model goes: onnxruntime's profiler (kernel time per operator
 // type) over 12 decode steps at a fixed past, 1 thread, spinning off. 0.5B shape (24 layers, 2 KV heads of 64).
 //   node bench/realmodels/profile-genai.mjs MODEL.onnx [PAST]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';

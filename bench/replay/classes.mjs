@@ -3,6 +3,7 @@
 // cache (typed-ahead reuse, no model run) or the model. The "all" mode's overall p50 sits among the cache answers, so
 // its quiet/loaded ratio moves with their share as well as with their latency; this prints both per mode.
 //   node bench/replay/classes.mjs bench/results/replay-load.json [more.json ...]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 
 const pct = (xs, p) => {

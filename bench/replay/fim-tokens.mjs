@@ -7,6 +7,7 @@
 //
 //   npm run build && node bench/replay/fim-tokens.mjs [--files 3] [--chars 120] [--seed 1]
 // Writes bench/results/replay-fim-tokens.json and .md.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -4,6 +4,7 @@
 // changes: prints per-request timings from the engine's debug line and their medians.
 //   node bench/replay/keystroke-profile.mjs --model DIR [--chars 30] [--limit N] [--max-new-tokens 8] [--threads N]
 // --limit N: only the first N keystrokes (the session's first jump elsewhere comes after a third of --chars).
+import '../lib/help.mjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../lib/data.mjs';

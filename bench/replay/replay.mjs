@@ -24,6 +24,7 @@
 // Per request it records the latency to the answer, whether it was cancelled, and (from the engine's debug line
 // on stderr, INFILL_LS_LOG=debug) prompt tokens, new prefill tokens and the cache outcome; RSS is sampled from
 // /proc. Debounce is set to 0 ms (fixed), so latencies exclude it.
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -11,6 +11,7 @@
 //   npm run build && node bench/replay/reuse.mjs [--trials 12] [--load 0,2] [--baseline DIR] [--out bench/results/replay-reuse]
 //
 // Writes OUT.json (every answer) and OUT.md (p50/p90/p95 per server and phase, the load average).
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

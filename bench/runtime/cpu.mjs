@@ -4,6 +4,7 @@
 //                              [--out bench/results/runtime-cpu] [--no-write]
 // Each engine runs in its own child process (RSS of our runtime alone; no thread pools competing); the parent
 // alternates them rep by rep so that background load drifts hit both alike. Reports medians.
+import '../lib/help.mjs';
 import { fork, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

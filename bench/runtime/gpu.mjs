@@ -5,6 +5,7 @@
 // (medians), and the first 16 greedy tokens after a 256-token prompt (to compare the variants with PyTorch).
 //   node bench/runtime/gpu.mjs --model DIR --out ort.json [--variants fp32,fp16,quantized] [--devices webgpu,cpu]
 // Run by bench/runtime/gpu/run.sh on the GPU machine (README.md in this folder).
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -3,6 +3,7 @@
 // LoadedModel.forward does; plus the wall time of session.run and a fixed-past vs growing-past comparison.
 //   node bench/runtime/profile-decode.mjs [--past 1024] [--steps 24] [--threads 2] [--model models/default/onnx/model_quantized.onnx]
 // Writes bench/results/runtime-cpu-profile.json and prints a summary.
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -6,6 +6,7 @@
 // order: a 512-token prefill in chunks of 256 on a fresh KV cache (as the scheduler runs it), then 16 greedy decode
 // steps at ~512 past tokens (median step). The same reps run quiet and then with `--load` busy-loop processes
 // (`node -e` loops, killed after the phase, each bounded by a 10-minute self-timeout). Medians over reps.
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -3,6 +3,7 @@
 // from the same checkpoint) and with the fp32 reference of the shipped 8-bit weights (golden.json's "fp32_tokens",
 // which the shipped ONNX graph reproduces on every CPU).
 //   node bench/runtime/verify-gguf.mjs [bench/runtime/llama/models/infill-q8_0.gguf]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -19,6 +19,7 @@
 //   cycles    API: 40 x (connect, open a 3 MiB document, complete, disconnect without document/close), RSS.
 //   docs      API: 60 documents of 3 MiB opened on one connection: how many are accepted, RSS.
 // RSS is VmRSS (and the peak, VmHWM) of the server process from /proc. Results: <out>.json and <out>.md.
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

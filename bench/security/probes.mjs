@@ -5,6 +5,7 @@
 // FAIL with what it saw; the exit code is the number of failures.
 //
 //   npm run build && node bench/security/probes.mjs [--out bench/results/security-probes]
+import '../lib/help.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -2,6 +2,7 @@
 // character into the middle of a ~2000-line TypeScript file (this repository's server sources, concatenated) and
 // times SyntaxTrees.update (incremental) against parseText (from scratch) on every keystroke.
 //   npm run build && node bench/syntax/parse.mjs   → bench/results/syntax-parse.{json,md}
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

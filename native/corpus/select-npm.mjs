@@ -12,6 +12,7 @@
 // non-release versions (anything but x.y.z), and v1 packages/rejects (already judged).
 // `--aside` names packages (from the v1 train split or the added ones) whose whole source is kept out of
 // training (`split: "aside"`), for the cross-file and repository-adaptation measurements.
+import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

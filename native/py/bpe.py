@@ -2,9 +2,13 @@
 
 Used for the tiny test fixtures (which must be reproducible without the `tokenizers` package).
 The default model's tokenizer is trained with `tokenizers` itself (native/py/train_tokenizer.py).
+As a command it trains on a text file (default: the fixtures' sample text) and prints the tokenizer.json:
+
+  python3 native/py/bpe.py [TEXT_FILE] [--merges N] [--special TOKEN ...] [--out tokenizer.json]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections import Counter
@@ -118,6 +122,27 @@ def tokenizer_config(specials: list[str], bos: str | None, eos: str, pad: str | 
     }
 
 
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("text", nargs="?", metavar="TEXT_FILE", help="UTF-8 text to learn merges from (default: the fixtures' sample text)")
+    ap.add_argument("--merges", type=int, default=20, help="most merges to learn (default 20)")
+    ap.add_argument("--special", action="append", default=None, metavar="TOKEN", help="special token, repeatable (default <|endoftext|>)")
+    ap.add_argument("--out", help="write the tokenizer.json here instead of printing it")
+    a = ap.parse_args()
+    if a.merges < 0:
+        ap.error("--merges must be >= 0")
+    if a.text is None:
+        text = SAMPLE
+    else:
+        with open(a.text, encoding="utf-8") as f:
+            text = f.read()
+    t = json.dumps(train_bpe(text, a.merges, a.special or ["<|endoftext|>"]), ensure_ascii=False)
+    if a.out is None:
+        print(t)
+    else:
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(t + "\n")
+
+
 if __name__ == "__main__":
-    t = train_bpe("def foo(x):\n    return x + 1\n" * 10, 20, ["<|endoftext|>"])
-    print(json.dumps(t)[:200])
+    main()

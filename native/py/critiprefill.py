@@ -21,6 +21,22 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
+    ap.add_argument("--block", type=int, default=64, help="positions per KV block")
+    ap.add_argument("--budget", type=int, default=8, help="KV blocks kept per layer and KV head (sink and recent included)")
+    ap.add_argument("--recent", type=int, default=1, help="newest whole blocks always kept")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
+    ap.add_argument("--out", default="", help="twin file (default: the graph's name + _critiprefill)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -82,14 +98,7 @@ def load_plain(model: str, graph: str = "") -> tuple:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
-    ap.add_argument("--block", type=int, default=64, help="positions per KV block")
-    ap.add_argument("--budget", type=int, default=8, help="KV blocks kept per layer and KV head (sink and recent included)")
-    ap.add_argument("--recent", type=int, default=1, help="newest whole blocks always kept")
-    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
-    ap.add_argument("--out", default="", help="twin file (default: the graph's name + _critiprefill)")
+    ap = parser()
     a = ap.parse_args()
     path, cfg, layout, sd, quant, extra = load_plain(a.model, a.graph)
     crit = {"block": a.block, "budget": a.budget, "recent": a.recent}

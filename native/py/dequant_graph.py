@@ -18,18 +18,23 @@ between onnxruntime's AVX2 and AVX-512 VNNI kernels (models/default/README.md, "
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
+import typing
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+if typing.TYPE_CHECKING:
+    import numpy as np
+    import onnx
 
 
 KEEP_4BIT = False
 
 
 def rewrite(m: onnx.ModelProto, keep_4bit: bool = False) -> dict:
+    # imported here, not at the top, so that --help works without onnx installed
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
     global KEEP_4BIT
     KEEP_4BIT = keep_4bit
     g = m.graph
@@ -90,15 +95,18 @@ def rewrite(m: onnx.ModelProto, keep_4bit: bool = False) -> dict:
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python3 native/py/dequant_graph.py IN.onnx OUT.onnx")
-    m = onnx.load(sys.argv[1])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("input", metavar="IN.onnx", help="the q8w graph (8-bit MatMulNBits)")
+    ap.add_argument("output", metavar="OUT.onnx", help="where the rewritten graph is written")
+    a = ap.parse_args()
+    import onnx
+    m = onnx.load(a.input)
     report = rewrite(m)
     m.doc_string = (m.doc_string + "\n" if m.doc_string else "") + \
         "8-bit block-wise weights (zero point 128, block 128) dequantized to fp32 by constant-foldable ops " \
         "(native/py/dequant_graph.py); fp32 MatMul."
     onnx.checker.check_model(m)
-    onnx.save(m, sys.argv[2])
+    onnx.save(m, a.output)
     print(json.dumps(report))
 
 

@@ -20,6 +20,33 @@ import shutil
 import sys
 import time
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fp32-out", default=None)
+    ap.add_argument("--dev-stream", default=None)
+    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (q8w with --compute matmulnbits): 4 = int8 compute, 0 = fp32 compute")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"],
+                    help="q8w: fp32 (default) rewrites the MatMulNBits nodes into constant-folded dequantization + fp32 MatMul "
+                         "(native/py/dequant_graph.py: the same numbers on every CPU); matmulnbits keeps them (int8 kernels differ by CPU)")
+    ap.add_argument("--quant", default="q8w", choices=["q8", "q8w"],
+                    help="q8w (default): 8-bit block-wise weights (MatMulNBits, block 128; row-independent, so chunked and packed "
+                         "prefill give the same numbers); q8: int8 weights + per-tensor dynamic int8 activations (MatMulInteger)")
+    ap.add_argument("--linear-bits", type=int, default=8, choices=[8, 4],
+                    help="4: the layers as 4-bit MatMulNBits (symmetric, --linear-block, fp32 compute at --q4-level; the v2 "
+                         "model of issue 16, trained with train.py --qat-from), the tied embedding / LM head 8-bit folded to "
+                         "fp32 as with 8 (native/py/quant4.py's graph)")
+    ap.add_argument("--linear-block", type=int, default=32, choices=[16, 32, 64, 128])
+    ap.add_argument("--q4-level", type=int, default=1, help="MatMulNBits accuracy_level of the 4-bit layers (1: fp32 compute)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 import torch
@@ -86,25 +113,7 @@ class OrtModel:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--tokenizer", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--fp32-out", default=None)
-    ap.add_argument("--dev-stream", default=None)
-    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (q8w with --compute matmulnbits): 4 = int8 compute, 0 = fp32 compute")
-    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"],
-                    help="q8w: fp32 (default) rewrites the MatMulNBits nodes into constant-folded dequantization + fp32 MatMul "
-                         "(native/py/dequant_graph.py: the same numbers on every CPU); matmulnbits keeps them (int8 kernels differ by CPU)")
-    ap.add_argument("--quant", default="q8w", choices=["q8", "q8w"],
-                    help="q8w (default): 8-bit block-wise weights (MatMulNBits, block 128; row-independent, so chunked and packed "
-                         "prefill give the same numbers); q8: int8 weights + per-tensor dynamic int8 activations (MatMulInteger)")
-    ap.add_argument("--linear-bits", type=int, default=8, choices=[8, 4],
-                    help="4: the layers as 4-bit MatMulNBits (symmetric, --linear-block, fp32 compute at --q4-level; the v2 "
-                         "model of issue 16, trained with train.py --qat-from), the tied embedding / LM head 8-bit folded to "
-                         "fp32 as with 8 (native/py/quant4.py's graph)")
-    ap.add_argument("--linear-block", type=int, default=32, choices=[16, 32, 64, 128])
-    ap.add_argument("--q4-level", type=int, default=1, help="MatMulNBits accuracy_level of the 4-bit layers (1: fp32 compute)")
+    ap = parser()
     a = ap.parse_args()
     if a.linear_bits == 4 and (a.quant != "q8w" or a.compute != "fp32"):
         raise SystemExit("--linear-bits 4 needs --quant q8w --compute fp32")

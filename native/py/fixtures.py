@@ -16,6 +16,20 @@ import os
 import subprocess
 import sys
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(ROOT, "test/fixtures/models"))
+    ap.add_argument("--seed", type=int, default=1234)
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import torch
 
@@ -24,7 +38,6 @@ from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
 from model import ModelConfig, build_model, greedy, hf_config  # noqa: E402
 from onnx_builder import build_onnx  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 FIXTURES = {
@@ -120,9 +133,7 @@ def make(name: str, spec: dict, out_root: str, seed: int):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(ROOT, "test/fixtures/models"))
-    ap.add_argument("--seed", type=int, default=1234)
+    ap = parser()
     a = ap.parse_args()
     for i, (name, spec) in enumerate(FIXTURES.items()):
         make(name, spec, a.out, a.seed + 100 * i)

@@ -25,6 +25,22 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--type", default="q8_0", choices=["q8_0", "f16", "f32"])
+    ap.add_argument("--name", default="infill-ls")
+    ap.add_argument("--check-prompt-ids", default="")
+    ap.add_argument("--check-n", type=int, default=16)
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,14 +92,7 @@ def add_tokenizer(w, tok: dict, vocab_size: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--tokenizer", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--type", default="q8_0", choices=["q8_0", "f16", "f32"])
-    ap.add_argument("--name", default="infill-ls")
-    ap.add_argument("--check-prompt-ids", default="")
-    ap.add_argument("--check-n", type=int, default=16)
+    ap = parser()
     a = ap.parse_args()
 
     from train import load_ckpt  # torch

@@ -24,6 +24,19 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="model directory (config.json, tokenizer.json, onnx/*.onnx)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--type", default="f32", choices=["f32", "f16"])
+    ap.add_argument("--name", default="infill-ls-default")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 
 try:
@@ -41,11 +54,7 @@ from gguf_export import add_tokenizer, permute  # noqa: E402  (numpy and gguf-py
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="model directory (config.json, tokenizer.json, onnx/*.onnx)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--type", default="f32", choices=["f32", "f16"])
-    ap.add_argument("--name", default="infill-ls-default")
+    ap = parser()
     a = ap.parse_args()
 
     cfg = json.load(open(os.path.join(a.model, "config.json"), encoding="utf-8"))

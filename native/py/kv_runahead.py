@@ -22,6 +22,20 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
+    ap.add_argument("--groups", type=int, default=2, help="layer groups (contiguous, sizes differing by at most one)")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
+    ap.add_argument("--out-prefix", default="", help="write PREFIX_runahead{k}of{n}.onnx instead of next to the graph")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,12 +44,7 @@ from onnx_builder import build_onnx, group_path, layer_groups  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
-    ap.add_argument("--groups", type=int, default=2, help="layer groups (contiguous, sizes differing by at most one)")
-    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
-    ap.add_argument("--out-prefix", default="", help="write PREFIX_runahead{k}of{n}.onnx instead of next to the graph")
+    ap = parser()
     a = ap.parse_args()
     path, cfg, layout, sd, quant, extra = load_plain(a.model, a.graph)
     written = []

@@ -18,6 +18,19 @@ import os
 import shutil
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("out")
+    ap.add_argument("--block", type=int, default=64, choices=[16, 32, 64, 128])
+    ap.add_argument("--level", type=int, default=1, choices=[0, 1, 2, 3, 4])
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import onnx
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -29,11 +42,7 @@ from variants import config_from_hf, state_dict_from_q8w  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("out")
-    ap.add_argument("--block", type=int, default=64, choices=[16, 32, 64, 128])
-    ap.add_argument("--level", type=int, default=1, choices=[0, 1, 2, 3, 4])
+    ap = parser()
     a = ap.parse_args()
     cfg = config_from_hf(json.load(open(os.path.join(a.model, "config.json"))))
     sd = state_dict_from_q8w(os.path.join(a.model, "onnx/model_quantized.onnx"))

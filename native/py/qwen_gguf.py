@@ -22,6 +22,19 @@ import os
 import sys
 import time
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", default="0.5b", choices=("0.5b", "1.5b", "tiny"))  # qwen_models.SHAPE_NAMES (importing it needs onnx)
+    ap.add_argument("--types", default="q8_0,q4_0")
+    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--out", default=os.path.expanduser("~/.cache/infill-ls-models"))
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -103,11 +116,7 @@ def write_gguf(cfg, sd: dict, tok: dict, out: str, qname: str):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shape", default="0.5b", choices=sorted(SHAPES))
-    ap.add_argument("--types", default="q8_0,q4_0")
-    ap.add_argument("--seed", type=int, default=15)
-    ap.add_argument("--out", default=os.path.expanduser("~/.cache/infill-ls-models"))
+    ap = parser()
     a = ap.parse_args()
     cfg = SHAPES[a.shape]()
     d = os.path.join(a.out, cfg.name, "gguf")

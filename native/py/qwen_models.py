@@ -42,6 +42,40 @@ import os
 import sys
 import time
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# SHAPES' keys (SHAPES needs the imports below; the parser must not)
+SHAPE_NAMES = ("0.5b", "1.5b", "tiny")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", default="0.5b", choices=SHAPE_NAMES)
+    ap.add_argument("--layouts", default="optimum-fp32,optimum-q4,genai-int4")
+    ap.add_argument("--out", default=os.path.expanduser("~/.cache/infill-ls-models"))
+    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (4: int8 activations, genai's CPU default)")
+    ap.add_argument("--fixtures", action="store_true", help="write the tiny fixtures + golden tokens to test/fixtures/models/")
+    ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
+    ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
+    ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
+    ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
+    ap.add_argument("--critiprefill", default="", help="optimum layouts: also write the CritiPrefill twin onnx/model*_critiprefill.onnx, "
+                                                         "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
+    ap.add_argument("--kv-runahead", type=int, default=0, help="optimum layouts: also write GROUPS KV-Runahead layer groups "
+                    "onnx/model*_runahead{k}of{GROUPS}.onnx (issue 17, native/py/kv_runahead.py)")
+    ap.add_argument("--lazyllm", default="", help="optimum layouts: also write the LazyLLM twin onnx/model*_lazyllm.onnx, "
+                    "LAYER:PERCENT[,LAYER:PERCENT...] (issue 17, native/py/lazyllm.py)")
+    ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
+    ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
+    ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -50,7 +84,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import SAMPLE, tokenizer_config, train_bpe  # noqa: E402
 from onnx_builder import Builder, Graph, check_lazyllm, group_path, layer_groups, lazyllm_path, parse_critiprefill, parse_lazyllm, twin_path  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 F32, I64, I32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
 MS = "com.microsoft"
 
@@ -81,6 +114,7 @@ SHAPES = {
     "1.5b": lambda: Shape("qwen2.5-coder-1.5b-shape", 1536, 28, 12, 2, 8960, 151936, 32768),
     "tiny": lambda: Shape("qwen2.5-coder-tiny", 64, 2, 4, 2, 128, 0, 256),
 }
+assert tuple(SHAPES) == SHAPE_NAMES
 BLOCK = 32  # MatMulNBits block size of the int4 layouts (genai's default "block-32")
 # The LM head's block size (None: BLOCK). Its 151,936 rows x 896 make per-block work dominate at M = 1: measured
 # with bench/realmodels/decode_stack.py (0.5B shape, 1 thread, CPU time per step), the head costs ~7 ms at block 128
@@ -480,26 +514,7 @@ def fixtures(out_root: str, seed: int):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", default="0.5b", choices=sorted(SHAPES))
-    ap.add_argument("--layouts", default="optimum-fp32,optimum-q4,genai-int4")
-    ap.add_argument("--out", default=os.path.expanduser("~/.cache/infill-ls-models"))
-    ap.add_argument("--seed", type=int, default=15)
-    ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (4: int8 activations, genai's CPU default)")
-    ap.add_argument("--fixtures", action="store_true", help="write the tiny fixtures + golden tokens to test/fixtures/models/")
-    ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
-    ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
-    ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
-    ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
-    ap.add_argument("--critiprefill", default="", help="optimum layouts: also write the CritiPrefill twin onnx/model*_critiprefill.onnx, "
-                                                         "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
-    ap.add_argument("--kv-runahead", type=int, default=0, help="optimum layouts: also write GROUPS KV-Runahead layer groups "
-                    "onnx/model*_runahead{k}of{GROUPS}.onnx (issue 17, native/py/kv_runahead.py)")
-    ap.add_argument("--lazyllm", default="", help="optimum layouts: also write the LazyLLM twin onnx/model*_lazyllm.onnx, "
-                    "LAYER:PERCENT[,LAYER:PERCENT...] (issue 17, native/py/lazyllm.py)")
-    ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
-    ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
-    ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
+    ap = parser()
     a = ap.parse_args()
     global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM
     LAZYLLM = parse_lazyllm(a.lazyllm)

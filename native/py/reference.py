@@ -19,6 +19,18 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--dump")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import torch
 
@@ -30,10 +42,7 @@ from variants import config_from_hf, state_dict_from_q8w  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--write", action="store_true")
-    ap.add_argument("--dump")
+    ap = parser()
     a = ap.parse_args()
     torch.set_num_threads(1)  # one summation order, whatever the machine's core count
     cfg = config_from_hf(json.load(open(os.path.join(a.model, "config.json"))))

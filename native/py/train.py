@@ -25,6 +25,52 @@ import os
 import sys
 import time
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stream", default=None, help="training token stream (.npy); or --streams-from")
+    ap.add_argument("--dev-stream", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--resume", default=None)
+    ap.add_argument("--budget-s", type=float, default=420)
+    ap.add_argument("--seq", type=int, default=1024)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--peak-lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=150)
+    ap.add_argument("--min-lr-ratio", type=float, default=0.1)
+    ap.add_argument("--compile", type=int, default=1)
+    # continual pre-training (issue 16)
+    ap.add_argument("--init-onnx", default=None, help="start from a shipped q8w model directory's weights")
+    ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+                    help="cosine: (re-)warm-up then cosine decay; constant: --peak-lr from the first step, no warm-up")
+    ap.add_argument("--end-at", type=float, default=0, help="unix time at which training stops (overrides --budget-s), "
+                    "so that runs sharing one GPU slot end together whatever their compile time")
+    ap.add_argument("--eval", action="append", default=[], help="NAME=stream.npy: extra loss curves (e.g. old/new data)")
+    ap.add_argument("--eval-every-s", type=float, default=15)
+    ap.add_argument("--eval-batches", type=int, default=4)
+    ap.add_argument("--name", default="")
+    ap.add_argument("--wait-for", default=None, help="after compiling, wait for this file before reading the streams")
+    ap.add_argument("--device", default="cuda")
+    # v2 model (issue 16): shape, quantization-aware training, a run split over several GPU calls
+    ap.add_argument("--model-config", default=None, help='JSON overriding DEFAULT_CFG, e.g. {"hidden_size": 512}')
+    ap.add_argument("--qat-from", type=float, default=None, help="fake-quantize the layers' weights to 4 bits (fake_quant4, "
+                    "straight-through) from this fraction of the run's total time on; default: off")
+    ap.add_argument("--qat-block", type=int, default=32)
+    ap.add_argument("--total-s", type=float, default=0, help="the schedule's length in training seconds over all calls "
+                    "(with --state); default: this call's budget")
+    ap.add_argument("--finish", action="store_true", help="with --state: end the schedule (cosine, QAT) with this call")
+    ap.add_argument("--state", default=None, help="full training state (fp32 weights, AdamW moments, step, clock, logs): "
+                    "resumed from when the file exists, saved every --save-every-s and at the end")
+    ap.add_argument("--save-every-s", type=float, default=120)
+    ap.add_argument("--streams-from", default=None, help="a file listing training streams (.npy, one a line), read after "
+                    "--wait-for; they are concatenated (with --stream first when given)")
+    ap.add_argument("--fp32-out", default=None, help="also write fp32 weights (ckpt parts) here, for an exact export")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -153,44 +199,7 @@ def eval_loss(fwd, dev, seq, n_batches=8, bs=32):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--stream", default=None, help="training token stream (.npy); or --streams-from")
-    ap.add_argument("--dev-stream", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--resume", default=None)
-    ap.add_argument("--budget-s", type=float, default=420)
-    ap.add_argument("--seq", type=int, default=1024)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--peak-lr", type=float, default=2e-3)
-    ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--min-lr-ratio", type=float, default=0.1)
-    ap.add_argument("--compile", type=int, default=1)
-    # continual pre-training (issue 16)
-    ap.add_argument("--init-onnx", default=None, help="start from a shipped q8w model directory's weights")
-    ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
-                    help="cosine: (re-)warm-up then cosine decay; constant: --peak-lr from the first step, no warm-up")
-    ap.add_argument("--end-at", type=float, default=0, help="unix time at which training stops (overrides --budget-s), "
-                    "so that runs sharing one GPU slot end together whatever their compile time")
-    ap.add_argument("--eval", action="append", default=[], help="NAME=stream.npy: extra loss curves (e.g. old/new data)")
-    ap.add_argument("--eval-every-s", type=float, default=15)
-    ap.add_argument("--eval-batches", type=int, default=4)
-    ap.add_argument("--name", default="")
-    ap.add_argument("--wait-for", default=None, help="after compiling, wait for this file before reading the streams")
-    ap.add_argument("--device", default="cuda")
-    # v2 model (issue 16): shape, quantization-aware training, a run split over several GPU calls
-    ap.add_argument("--model-config", default=None, help='JSON overriding DEFAULT_CFG, e.g. {"hidden_size": 512}')
-    ap.add_argument("--qat-from", type=float, default=None, help="fake-quantize the layers' weights to 4 bits (fake_quant4, "
-                    "straight-through) from this fraction of the run's total time on; default: off")
-    ap.add_argument("--qat-block", type=int, default=32)
-    ap.add_argument("--total-s", type=float, default=0, help="the schedule's length in training seconds over all calls "
-                    "(with --state); default: this call's budget")
-    ap.add_argument("--finish", action="store_true", help="with --state: end the schedule (cosine, QAT) with this call")
-    ap.add_argument("--state", default=None, help="full training state (fp32 weights, AdamW moments, step, clock, logs): "
-                    "resumed from when the file exists, saved every --save-every-s and at the end")
-    ap.add_argument("--save-every-s", type=float, default=120)
-    ap.add_argument("--streams-from", default=None, help="a file listing training streams (.npy, one a line), read after "
-                    "--wait-for; they are concatenated (with --stream first when given)")
-    ap.add_argument("--fp32-out", default=None, help="also write fp32 weights (ckpt parts) here, for an exact export")
+    ap = parser()
     a = ap.parse_args()
     if not a.stream and not a.streams_from:
         ap.error("--stream or --streams-from is required")

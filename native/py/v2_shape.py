@@ -5,19 +5,29 @@ with bench/cpu/latency.mjs before training; prints its parameter counts.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 
-import torch
-
-sys.path.insert(0, os.path.dirname(__file__))
-from model import LlamaLM, ModelConfig  # noqa: E402
-from train import DEFAULT_CFG, init_weights, qat_names, save_ckpt  # noqa: E402
-
 
 def main():
-    out, spec = sys.argv[1], json.loads(sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", metavar="OUT_CKPT_DIR", help="where the checkpoint is written")
+    ap.add_argument("spec", metavar="SPEC_JSON", help="ModelConfig fields over train.py's DEFAULT_CFG, as a JSON object")
+    a = ap.parse_args()
+    try:
+        spec = json.loads(a.spec)
+    except json.JSONDecodeError as e:
+        ap.error(f"SPEC_JSON is not JSON: {e}")
+    if not isinstance(spec, dict):
+        ap.error("SPEC_JSON must be a JSON object of ModelConfig fields")
+    out = a.out
+    # imported after argument parsing so that --help works without the training dependencies
+    import torch
+    sys.path.insert(0, os.path.dirname(__file__))
+    from model import LlamaLM, ModelConfig
+    from train import DEFAULT_CFG, init_weights, qat_names, save_ckpt
     cfg = ModelConfig(**{**DEFAULT_CFG, **spec})
     torch.manual_seed(0)
     m = LlamaLM(cfg)

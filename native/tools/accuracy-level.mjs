@@ -4,6 +4,7 @@
 // computes in fp32), 1 fp32, 2 fp16, 3 bf16, 4 int8 (activations quantized per row and block inside the kernel).
 // Usage: node native/tools/accuracy-level.mjs MODEL.onnx               prints the levels found
 //        node native/tools/accuracy-level.mjs MODEL.onnx LEVEL OUT.onnx writes a copy with every level set to LEVEL
+import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 
 /** Protobuf varint at `o` → [value, next offset]. */

@@ -4,6 +4,7 @@
 // one JSON with every arm's run record and curves, and prints the Markdown tables used in bench/results/cpt-slot*.md.
 //   node native/tools/cpt-report.mjs OUT.json ARM=path/ckpt.json [ARM=path/ckpt.json ...] [--streams streams.json]
 // Errors: exits 2 with a message when an argument is missing or a file has no eval curves.
+import '../../bench/lib/help.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const argv = process.argv.slice(2);

@@ -1,5 +1,6 @@
 // Encodes prompts with the project's own tokenizer library, so golden token ids match what the runtime sees.
 // Usage: node native/tools/encode.mjs <tokenizer-dir> < prompts.json  → prints [[ids...], ...]
+import '../../bench/lib/help.mjs';
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 

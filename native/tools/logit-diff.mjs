@@ -2,6 +2,7 @@
 // float32 rows of VOCAB logits each. Prints max |Δlogit| over all rows and vocabulary entries, its median per row,
 // and how many rows' argmax differ.
 // Usage: node native/tools/logit-diff.mjs A.bin B.bin [VOCAB=8192]
+import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 
 const [fa, fb, v = '8192'] = process.argv.slice(2);

@@ -8,6 +8,7 @@
 // - Python: every .py file of 200 B..200 KiB, raw; native/py/adapt_repo.py applies corpus_py.drop_reason to them.
 // Reads only inside REPO_DIR: symbolic links are not followed, dot-directories and node_modules are not entered.
 // Writes nothing. Prints a summary (kept, dropped by reason) on stderr. Exit 2 on a missing REPO_DIR.
+import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { classifyPackage, deniedName } from '../corpus/fetch-npm.mjs';

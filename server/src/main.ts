@@ -77,15 +77,18 @@ async function serve(argv: string[]): Promise<number | 'running'> {
   const initial = applySettings(DEFAULT_SETTINGS, args.settings);
   if (initial.errors.length > 0) throw new ArgvError(initial.errors.join('\n'));
   const settings = initial.settings;
+  // --threads is a process option, not a setting: every engine this process creates (a settings change recreates it) gets it.
+  const threads = args.threads;
+  const factory: EngineFactory = threads === undefined ? realEngineFactory : (options) => realEngineFactory({ ...options, threads });
 
   if (args.transport.kind !== 'ws') {
-    runLspServer(args.transport, { factory: realEngineFactory, baseDir: packageRoot, defaults: settings, version: version() });
+    runLspServer(args.transport, { factory, baseDir: packageRoot, defaults: settings, version: version() });
     return 'running';
   }
 
   const token = resolveToken({ file: args.tokenFile, regenerate: args.newToken });
   const engine = new EngineHost({
-    factory: realEngineFactory,
+    factory,
     settings,
     baseDir: packageRoot,
     log: (level, message) => stderr(`infill-ls ${level}: ${message}`),

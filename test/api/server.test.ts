@@ -244,8 +244,9 @@ describe('cancellation and limits', () => {
     const a = await client();
     const b = await client();
     engines.last.next({ kind: 'hang' }, { kind: 'hang' });
+    // Two different requests (identical ones would share one generation: test/api/shared-requests.test.ts).
     a.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'complete', params: { prefix: 'x' } }));
-    a.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'complete', params: { prefix: 'x' } }));
+    a.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'complete', params: { prefix: 'x2' } }));
     await expect.poll(() => engines.last.contexts.length).toBe(2);
     const third = await a.call('complete', { prefix: 'x' });
     expect(third.error).toMatchObject({ code: -32001, message: expect.stringMatching(/limit 2/) });

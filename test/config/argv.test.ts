@@ -1,7 +1,8 @@
 // Tests of `infill-ls serve` flag parsing.
 
 import { describe, expect, it } from 'vitest';
-import { parseServeArgs } from '../../server/src/config/argv.js';
+import { SERVE_USAGE, parseServeArgs } from '../../server/src/config/argv.js';
+import { MODEL_FLAGS, positiveInt } from '../../server/src/cli/args.js';
 
 describe('parseServeArgs', () => {
   it('parses the LSP transports as vscode-languageserver names them', () => {
@@ -28,6 +29,30 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--stdio', '--max-stall-ms=0']).settings).toEqual({ maxStallMs: 0 });
     expect(() => parseServeArgs(['--ws', '--max-stall-ms', 'fast'])).toThrowError(/--max-stall-ms needs an integer, got "fast"/);
     expect(() => parseServeArgs(['--ws', '--decode-kv-window', '70000'])).toThrowError(/--decode-kv-window must be in 0..65536, got 70000/);
+  });
+
+  it('takes --threads as complete and eval do: a positive integer, refused with the same words; not a setting', () => {
+    expect(parseServeArgs(['--ws', '--threads', '2']).threads).toBe(2);
+    const lsp = parseServeArgs(['--stdio', '--threads=4']);
+    expect(lsp.threads).toBe(4);
+    expect(lsp.settings).toEqual({});
+    expect(parseServeArgs(['--stdio']).threads).toBeUndefined();
+    for (const bad of ['0', '-3', 'two', '1.5', '']) {
+      // complete/eval's check (cli/args.ts) on the same value says exactly this.
+      let expected = '';
+      try {
+        positiveInt('threads', bad);
+      } catch (err) {
+        expected = (err as Error).message;
+      }
+      expect(expected, bad).toMatch(/^--threads needs a positive integer, got /);
+      expect(() => parseServeArgs(['--ws', '--threads', bad]), bad).toThrowError(expected);
+      expect(() => parseServeArgs(['--ws', `--threads=${bad}`]), bad).toThrowError(expected);
+    }
+    expect(() => parseServeArgs(['--ws', '--threads'])).toThrowError('--threads needs a positive integer, got nothing');
+    // Documented in serve's usage as in the other commands'.
+    expect(SERVE_USAGE).toMatch(/^ {2}--threads N {13}CPU threads per operator/m);
+    expect(MODEL_FLAGS).toMatch(/^ {2}--threads N {13}CPU threads per operator/m);
   });
 
   it('takes the model directory as --model or its alias --model-dir, once', () => {

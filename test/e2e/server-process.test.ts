@@ -81,6 +81,27 @@ describe('LSP over stdio (spawned process)', () => {
     expect(lsp.stderr()).not.toMatch(/TypeError|ReferenceError|unhandled/i);
   });
 
+  it('serve --threads N reaches the model: its sessions are made with N intra-op threads', async () => {
+    // The model's load line (runtime/model.ts) names the thread count it gave onnxruntime; debug logging prints it.
+    const lsp = spawnLsp(['serve', '--stdio', '--model', FIXTURE_MODEL, '--device', 'cpu', '--threads', '3'], { INFILL_LS_LOG: 'debug', INFILL_LS_THREADS: '' });
+    await lsp.client.sendRequest('initialize', { processId: null, rootUri: null, capabilities: CAPABILITIES });
+    lsp.client.sendNotification('initialized', {});
+    expect(await lsp.waitFor('infill-ls/status', (s) => s.state !== 'loading')).toMatchObject({ state: 'ready' });
+    expect(lsp.stderr()).toMatch(/infill-ls engine: model \S+ \(\w+\) on cpu, 3 threads/);
+    await lsp.client.sendRequest('shutdown');
+    lsp.client.sendNotification('exit');
+    expect(await lsp.exited).toBe(0);
+    // A bad value is refused before anything loads, in the words complete and eval use.
+    let failure: { status?: number; stderr?: Buffer } = {};
+    try {
+      execFileSync(process.execPath, [BIN, 'serve', '--ws', '--threads', '0'], { stdio: 'pipe' });
+    } catch (err) {
+      failure = err as typeof failure;
+    }
+    expect(failure.status).toBe(2);
+    expect(failure.stderr?.toString()).toBe('infill-ls: --threads needs a positive integer, got "0"\n');
+  });
+
   it('reports a missing model as degraded status, answers empty and keeps running', async () => {
     const missing = path.join(stateHome, 'no-such-model');
     const lsp = spawnLsp(['--stdio', '--model-dir', missing]);
@@ -139,6 +160,34 @@ describe('WebSocket API (spawned process)', () => {
     c.close();
 
     server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('identical requests in flight together share one model run; different ones do not', async () => {
+    const token = 'e2e-shared-token-0123456789abcdef';
+    const server = await spawnWs(['--model', FIXTURE_MODEL, '--device', 'cpu', '--max-new-tokens', '8'], { XDG_STATE_HOME: stateHome, INFILL_LS_TOKEN: token, INFILL_LS_LOG: 'debug', INFILL_LS_WARM: '0' });
+    try {
+      const c = await connect(server.url, { Authorization: `Bearer ${token}` });
+      // The model side writes one debug line per request it decodes.
+      const modelRuns = () => server.stderr().split('\n').filter((l) => l.startsWith('infill-ls engine: completion {')).length;
+      // A JSON-RPC batch: its requests reach the engine in the same turn of the event loop, so both are in flight together.
+      const batch = (name: string, params: object[]) => {
+        c.sendRaw(JSON.stringify(params.map((p, i) => ({ jsonrpc: '2.0', id: `${name}${i}`, method: 'complete', params: p }))));
+        return c.next((m) => Array.isArray(m) && m.some((r: { id?: string }) => r.id === `${name}0`), 30_000);
+      };
+      const ask = { prefix: 'def add(a, b):\n    return ', suffix: '\n', languageId: 'python', documentKey: 'file:///shared.py' };
+      const same = await batch('same', [ask, ask]);
+      expect(same).toHaveLength(2);
+      expect(same[0].error).toBeUndefined();
+      expect(same[1].result).toEqual(same[0].result);
+      await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(1);
+      const different = await batch('different', [ask, { ...ask, lineMode: 'single' }]);
+      expect(different.map((r: { id: string; error?: unknown }) => [r.id, r.error])).toEqual([['different0', undefined], ['different1', undefined]]);
+      await expect.poll(() => modelRuns(), { timeout: 5000 }).toBe(3);
+      c.close();
+    } finally {
+      server.child.kill('SIGTERM');
+    }
     expect(await server.exited).toBe(0);
   });
 });

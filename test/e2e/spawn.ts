@@ -52,7 +52,7 @@ export function spawnLsp(args: string[], env: NodeJS.ProcessEnv = {}): LspProces
 }
 
 /** Starts `serve --ws` and resolves with the URL it prints. */
-export function spawnWs(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stdout: () => string; exited: Promise<number | null> }> {
+export function spawnWs(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--ws', '--port', '0', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   let out = '';
   let err = '';
@@ -65,7 +65,7 @@ export function spawnWs(args: string[], env: NodeJS.ProcessEnv): Promise<{ child
       const match = /listening on (ws:\/\/\S+)/.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], stdout: () => out, exited });
+        resolve({ child, url: match[1], stdout: () => out, stderr: () => err, exited });
       }
     });
     child.on('exit', (code) => reject(new Error(`exited with ${code}; stdout: ${out}; stderr: ${err}`)));

@@ -1,5 +1,6 @@
 // Joins gpu/torch_bench.py's and gpu.mjs's JSON into bench/results/runtime-gpu.{json,md}.
 //   node bench/runtime/gpu/report.mjs TORCH.json ORT.json OUT_BASENAME
+import '../../lib/help.mjs';
 import fs from 'node:fs';
 
 const [torchPath, ortPath, outBase] = process.argv.slice(2);

@@ -2,6 +2,7 @@
 # The GPU half of the runtime benchmark, as one job on the GPU machine (see README.md in bench/runtime):
 #   run (device tool): bash bench/runtime/gpu/run.sh    carry: .device server/dist
 # Writes $OUT/runtime-gpu.{json,md} (copy them to bench/results/) plus the raw torch.json / ort.json.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

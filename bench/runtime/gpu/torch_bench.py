@@ -14,6 +14,21 @@ import statistics
 import sys
 import time
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--device", default="cuda", help="cpu: a dry run of the script (fp32 only)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
@@ -107,13 +122,7 @@ def bench_cuda_graph(model, reps, warmup, steps, dev, cfg):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--state", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=16)
-    ap.add_argument("--device", default="cuda", help="cpu: a dry run of the script (fp32 only)")
+    ap = parser()
     a = ap.parse_args()
     dev = a.device
     ck = torch.load(a.state, map_location="cpu")

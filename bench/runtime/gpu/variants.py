@@ -15,11 +15,24 @@ import os
 import shutil
 import sys
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models/default"))
+    ap.add_argument("--out", required=True)
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need the ML packages
+
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
 sys.path.insert(0, os.path.join(ROOT, "native/py"))
 from model import ModelConfig  # noqa: E402
 from onnx_builder import build_onnx  # noqa: E402
@@ -58,9 +71,7 @@ def state_dict_from_q8w(path: str) -> dict[str, np.ndarray]:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(ROOT, "models/default"))
-    ap.add_argument("--out", required=True)
+    ap = parser()
     a = ap.parse_args()
     hf = json.load(open(os.path.join(a.model, "config.json")))
     cfg = config_from_hf(hf)

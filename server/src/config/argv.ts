@@ -13,6 +13,8 @@ export interface ServeArgs {
   newToken: boolean;
   maxMessageBytes?: number;
   maxConcurrentRequests?: number;
+  /** `--threads N`: CPU threads per operator for the local model (onnxruntime intraOpNumThreads); absent: env INFILL_LS_THREADS, else onnxruntime's choice. */
+  threads?: number;
   /** `--help` / `-h` was given: print SERVE_USAGE and exit 0 (nothing else is validated). */
   help?: boolean;
 }
@@ -30,6 +32,7 @@ model
   --model DIR             HF/Optimum model directory (default models/default; --model-dir is the same flag)
   --device D              auto | cpu | cuda | webgpu (default auto)
   --max-new-tokens N      generated tokens per completion (default 64)
+  --threads N             CPU threads per operator (default: env INFILL_LS_THREADS, else onnxruntime's choice)
   --cross-file-context    put definitions from other files into the prompt (setting crossFileContext; default off)
   --max-stall-ms N        size prefill runs to ~N ms so another document's decode waits at most about that long
                           (setting maxStallMs; 0 off; default: env INFILL_LS_MAX_STALL_MS, else off)
@@ -60,6 +63,12 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
   const n = Number(value);
   if (n < min || n > max) throw new ArgvError(`${flag} must be in ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** A positive integer flag, checked and worded as `complete` and `eval` check theirs (cli/args.ts positiveInt). */
+function positiveInteger(flag: string, value: string | undefined): number {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) throw new ArgvError(`${flag} needs a positive integer, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
+  return Number(value);
 }
 
 /** Parses the flags after `serve` (editors may also launch the binary with just `--stdio`). */
@@ -142,6 +151,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--max-new-tokens':
         result.settings.maxNewTokens = integer('--max-new-tokens', value(), 1, 1024);
+        break;
+      case '--threads':
+        result.threads = positiveInteger('--threads', value());
         break;
       case '--cross-file-context':
         result.settings.crossFileContext = true;

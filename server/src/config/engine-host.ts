@@ -11,6 +11,7 @@ import type { CompletionContext, CompletionResult, EngineStatus } from '../engin
 import type { ModelOptions } from '../engine/model-side.js';
 import type { CompletionEvent, EngineFactory, EngineOptions, HookedEngine } from './engine.js';
 import { ENGINE_SETTINGS, type Settings } from './settings.js';
+import { SingleFlight } from '../util/single-flight.js';
 
 export interface EngineHostOptions {
   factory: EngineFactory;
@@ -63,7 +64,18 @@ export function localModelOptions(options: EngineOptions): ModelOptions {
     selfInfillTau: options.selfInfillTau,
     ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
     ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
   };
+}
+
+/**
+ * The single-flight key of a (windowed) completion context: every field that changes the answer — document key (its
+ * caches and sticky trimming), language, prefix, suffix, trigger, line mode, candidate count, cross-file context. Not
+ * the version: the same text at another version gets the same answer. The engine is keyed separately (a settings
+ * change makes a new engine, whose requests never join the old one's).
+ */
+export function completionKey(context: CompletionContext): string {
+  return JSON.stringify([context.documentKey, context.languageId, context.trigger, context.lineMode ?? null, context.maxCandidates ?? null, context.crossFile ?? null, context.prefix, context.suffix]);
 }
 
 export class EngineHost {
@@ -79,6 +91,8 @@ export class EngineHost {
   private lastLatencyMs: number | undefined;
   private generation = 0;
   private disposed = false;
+  /** In-flight completions per engine, shared between identical requests (`completionKey`). */
+  private readonly flights = new WeakMap<HookedEngine, SingleFlight<CompletionResult, string>>();
 
   constructor(options: EngineHostOptions) {
     this.factory = options.factory;
@@ -125,11 +139,20 @@ export class EngineHost {
     const engine = await this.start();
     if (signal.aborted) return { kind: 'cancelled' };
     const started = performance.now();
-    const result = await engine.complete(context, signal, onPartial);
+    let flights = this.flights.get(engine);
+    if (flights === undefined) this.flights.set(engine, (flights = new SingleFlight()));
+    // Identical requests in flight at once (two API clients, one client twice, LSP inline + classic) share one
+    // prefill + decode; each keeps its own cancellation, and the last one to cancel cancels the shared work.
+    const result = await flights.run(completionKey(context), signal, (shared, report) => engine.complete(context, shared, report), { kind: 'cancelled' }, onPartial);
     if (result.kind === 'ok') {
       this.lastLatencyMs = Math.round(performance.now() - started);
     }
     return signal.aborted && result.kind === 'ok' ? { kind: 'cancelled' } : result;
+  }
+
+  /** Completions answered by joining an identical request's in-flight generation, for the running engine (tests, debugging). */
+  get sharedCompletions(): number {
+    return (this.resolved && this.flights.get(this.resolved)?.joined) ?? 0;
   }
 
   /** Forwards an editor event to the engine's optional hook; hook errors are logged, never thrown. */

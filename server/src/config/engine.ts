@@ -24,6 +24,8 @@ export interface EngineOptions {
   maxStallMs?: number;
   /** SCOPE's decode KV window in tokens, 0 off (settings `decodeKvWindow`); absent: the model side's default (env, else off). */
   decodeKvWindow?: number;
+  /** CPU threads per operator of the local model (`serve --threads`); absent: the model side's default (env INFILL_LS_THREADS, else onnxruntime's). */
+  threads?: number;
 }
 
 export type EngineFactory = (options: EngineOptions) => CompletionEngine | Promise<CompletionEngine>;
