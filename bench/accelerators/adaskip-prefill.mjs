@@ -8,6 +8,7 @@
 // Run: node bench/accelerators/adaskip-prefill.mjs --base DIR --variants DIR1,DIR2 [--tokens 2048,4096] [--chunk 256]
 //      [--reps 2] [--decode 16] [--threads 1] [--device cpu|webgpu] [--out bench/results/accelerators-adaskip-<name>]
 // Writes --out.json after every sample (so a time limit keeps what finished; a row's samplesPerGraph says how many).
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

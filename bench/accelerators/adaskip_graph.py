@@ -28,6 +28,17 @@ import json
 import os
 import shutil
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="a model directory (qwen_models.py Optimum layout, or models/default)")
+    ap.add_argument("--out", required=True, help="where the variant directories go (outside the repository)")
+    ap.add_argument("--variant", action="append", required=True, help="NAME:ATTN:FFN (sublayers skipped of each kind)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need onnx
+
 import onnx
 
 PROJ = {"attn": "self_attn.o_proj", "ffn": "mlp.down_proj"}
@@ -98,10 +109,7 @@ def plain_graph(model_dir: str) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="a model directory (qwen_models.py Optimum layout, or models/default)")
-    ap.add_argument("--out", required=True, help="where the variant directories go (outside the repository)")
-    ap.add_argument("--variant", action="append", required=True, help="NAME:ATTN:FFN (sublayers skipped of each kind)")
+    ap = parser()
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     layers = int(cfg["num_hidden_layers"])

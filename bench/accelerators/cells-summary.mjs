@@ -1,6 +1,7 @@
 // Markdown summary of the AdaSkip / SCOPE / interference JSON files (adaskip-prefill.mjs, scope.mjs,
 // interference.mjs), for bench/results/accelerators.md: one table per file, every number read from the file.
 // Run: node bench/accelerators/cells-summary.mjs FILE.json [FILE.json ...]   (gpu-cells.sh prints it at its end)
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 

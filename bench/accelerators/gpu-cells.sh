@@ -18,6 +18,7 @@
 # accelerators-scope-qwen05b-cpu16.json, accelerators-interference-qwen05b-{webgpu,cpu16}.json (1.5B: qwen15b, no
 # SCOPE, no CPU interference), and job.log, whose end is a markdown summary of those JSON files (cells-summary.mjs).
 # Locally (no GPU): LOCAL=1 DEVICES=cpu SHAPE_DIR=<a model dir> OUT=/tmp/cells-out bash bench/accelerators/gpu-cells.sh
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

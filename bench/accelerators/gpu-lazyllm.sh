@@ -12,6 +12,7 @@
 # Writes $OUT/accelerators-lazyllm-{qwen05b,qwen15b}-{webgpu,cpu16}.json and $OUT/job.log.
 # Here (no GPU; the 0.5B model generated already, short prompts, to check the script):
 #   LOCAL=1 SHAPES=0.5b DEVICES=cpu TOKENS=256,512 MROOT=~/.cache/infill-ls-models PY=/usr/bin/python3 OUT=/tmp/x bash bench/accelerators/gpu-lazyllm.sh
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 J=$PWD/.dev/gpu15b
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

@@ -9,6 +9,7 @@
 # schedules: NAME=LAYER:PERCENT[/LAYER:PERCENT...] separated by spaces (default below).
 # (env TAG: a suffix for the result files.) Needs npm run build, /usr/bin/python3 with onnx + numpy (PY=...).
 # Twins and predictions go under .work/ (ignored).
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}

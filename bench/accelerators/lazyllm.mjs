@@ -10,6 +10,7 @@
 // is the work itself and much less disturbed by a loaded machine than wall time (as bench/realmodels/cpu.mjs).
 // Run: node bench/accelerators/lazyllm.mjs --model DIR [--tokens 2048,4096,8192] [--chunk 256] [--reps 2]
 //      [--threads 1] [--min-tokens 128] [--device cpu|webgpu] [--out bench/results/accelerators-lazyllm-<name>]
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -10,6 +10,7 @@
 #   run command="bash bench/realmodels/gpu-webgpu-probe.sh" carry=[".dev/gpu15b"]          (after gpu-pack.sh)
 #   run command="bash bench/realmodels/gpu-webgpu-probe.sh variants" carry=[".dev/gpu15b"] (4. below, ~4 min)
 # Writes $OUT/gpu-{1.5b,0.5b}-{validation,variants}.{md,json}, $OUT/profile-0.5b-webgpu-decode.json, $OUT/job.log.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee -a "$OUT/job.log") 2>&1

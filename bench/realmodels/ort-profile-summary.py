@@ -8,6 +8,7 @@ with its wall time, the number of kernel events inside it and the sum of their d
 kernel on the host: for an asynchronous GPU provider that is the time to record and submit the kernel, not GPU time),
 then the kernel time of those runs by operator type, largest first. Prints JSON.
 """
+import argparse
 import json
 import sys
 from collections import defaultdict
@@ -41,16 +42,14 @@ def summarise(path, last):
     }
 
 
-def main(argv):
-    if not argv or argv[0] in ('-h', '--help'):
-        print(__doc__.strip())
-        return 0
-    last = 16
-    if argv[0] == '--last':
-        last, argv = int(argv[1]), argv[2:]
-    print(json.dumps([summarise(p, last) for p in argv], indent=1))
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--last", type=int, default=16, help="how many of the last model_run events (default 16)")
+    ap.add_argument("profiles", nargs="+", metavar="PROFILE.json")
+    a = ap.parse_args()
+    print(json.dumps([summarise(p, a.last) for p in a.profiles], indent=1))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

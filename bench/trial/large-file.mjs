@@ -8,6 +8,7 @@
 //
 // The file is server/src/**/*.ts (sorted by path) cut at 5,000 lines; each round opens it under a new URI (cold KV
 // cache) and asks for an automatic completion at the end of line 2,601 (0-based 2,600). Results: <out>.json, <out>.md.
+import '../lib/help.mjs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -22,6 +22,21 @@ import json
 import os
 import sys
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
+    ap.add_argument("--stack-layers", type=int, default=0, help="test fixtures: write a copy with this many layers into --out-dir (no twin)")
+    ap.add_argument("--out-dir", default="")
+    ap.add_argument("--schedule", default="", help="LAYER:PERCENT[,LAYER:PERCENT...]: from LAYER on, PERCENT %% of the run's tokens are computed")
+    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
+    ap.add_argument("--out", default="", help="twin file (default: the graph's name + _lazyllm)")
+    return ap
+
+
+if __name__ == "__main__":
+    parser().parse_args()  # --help and argument errors before the imports below, which need onnx
+
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,14 +69,7 @@ def stack_layers(model: str, n: int, out_dir: str) -> None:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument("--graph", default="", help="the plain graph, relative to MODEL (default: onnx/model_quantized.onnx, else onnx/model.onnx)")
-    ap.add_argument("--stack-layers", type=int, default=0, help="test fixtures: write a copy with this many layers into --out-dir (no twin)")
-    ap.add_argument("--out-dir", default="")
-    ap.add_argument("--schedule", default="", help="LAYER:PERCENT[,LAYER:PERCENT...]: from LAYER on, PERCENT %% of the run's tokens are computed")
-    ap.add_argument("--compute", default="fp32", choices=["fp32", "matmulnbits"], help="q8w graphs: as native/py/export.py")
-    ap.add_argument("--out", default="", help="twin file (default: the graph's name + _lazyllm)")
+    ap = parser()
     a = ap.parse_args()
     if a.stack_layers:
         return stack_layers(a.model, a.stack_layers, a.out_dir)
