@@ -53,4 +53,16 @@ DEFRA=${DEFRA:-/tmp/infill-ls-default-kvra}
 node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b
 node bench/accelerators/kv-runahead.mjs --model "$DEFRA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-default
 for e in release idle-terminate idle-exit terminate exit; do echo "## --end $e"; node bench/accelerators/workers-probe.mjs --workers 4 --sessions 2 --runs 2 --end $e 2>&1 && echo "exit status 0" || echo "exit status $? (aborted)"; done > $R/accelerators-workers-probe.txt || true
+# 7. LazyLLM (built): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
+#    its LazyLLM twin: layers 0-7 whole, then 70/50/35/25% of each run's tokens from layers 8/12/16/20; QWEN05LZ,
+#    generated when absent, ~1 min), the 1.5B rows when that model was generated, then the quality cost on
+#    models/default (twins re-exported from its own weights, two schedules).
+QWEN05LZ=${QWEN05LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-lazy}
+[ -s "$QWEN05LZ/onnx/model_q4_lazyllm.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --lazyllm 8:70,12:50,16:35,20:25 --suffix=-b128-lazy --out "$(dirname "$(dirname "$QWEN05LZ")")"
+node bench/accelerators/lazyllm.mjs --model "$QWEN05LZ" --tokens 2048,4096,8192 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen05b
+QWEN15LZ=${QWEN15LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-lazy}
+if [ -s "$QWEN15LZ/onnx/model_q4_lazyllm.onnx" ]; then  # (qwen_models.py --shape 1.5b ... --lazyllm 9:70,14:50,18:35,23:25)
+  node bench/accelerators/lazyllm.mjs --model "$QWEN15LZ" --tokens 2048,4096 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen15b
+fi
+PY="$PY" bash bench/accelerators/lazyllm-quality.sh 25 100
 uptime
