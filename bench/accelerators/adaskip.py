@@ -6,8 +6,9 @@
    and Python alternating). High similarity = the sublayer changes little = skipped first (AdaSkip's importance).
 2. Variants: skip the k least important sublayers, k in --skips. Quality on other dev files (--eval files after the
    calibration ones): teacher-forced next-token loss and top-1 agreement with the full model.
-3. Graphs: the shipped model_quantized.onnx with those sublayers cut out by graph surgery (the residual Add after the
-   sublayer is removed, its output replaced by its residual input, unreachable nodes and weights pruned). A skipped
+3. Graphs: the shipped model_quantized.onnx with those sublayers cut out by graph surgery (adaskip_graph.py, which
+   handles the 8-bit MatMul and the 4-bit MatMulNBits graphs alike: the residual Add after the sublayer is removed,
+   its output replaced by its residual input, unreachable nodes and weights pruned). A skipped
    attention sublayer keeps its K/V projections: the graph's present.i outputs (the KV cache layout the prefix caches
    hold) stay as they are. Written to --out DIR/skip-K/ (a model directory: config, tokenizer, onnx/).
 
@@ -32,6 +33,9 @@ sys.path.insert(0, os.path.join(ROOT, "native/py"))
 sys.path.insert(0, os.path.join(ROOT, "bench/runtime/gpu"))
 from model import LlamaLM  # noqa: E402
 from variants import config_from_hf, state_dict_from_q8w  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from adaskip_graph import cut, prune  # noqa: E402  (the surgery, shared with the real-shape graphs)
 
 MODEL = os.path.join(ROOT, "models/default")
 PARITY_SEQS, PARITY_TOKENS = 2, 128
@@ -83,49 +87,6 @@ def run(model: LlamaLM, ids: list[int], skip: set[tuple[int, str]], sims: dict |
                 sims.setdefault((i, "ffn"), []).append(torch.nn.functional.cosine_similarity(x[0], y[0], dim=-1).mean().item())
             x = y
     return model.lm_head(model.model.norm(x))[0].float()
-
-
-def cut(m: onnx.ModelProto, layer: int, kind: str) -> None:
-    """Removes the residual Add after sublayer (layer, kind) from the graph (in place; prune afterwards)."""
-    g = m.graph
-    w = f"model.layers.{layer}." + ("self_attn.o_proj" if kind == "attn" else "mlp.down_proj") + ".weight.q8w.dq.wt"
-    mm = [n for n in g.node if n.op_type == "MatMul" and w in n.input]
-    if len(mm) != 1:
-        raise SystemExit(f"{w}: expected one MatMul, found {len(mm)}")
-    y = mm[0].output[0]
-    adds = [n for n in g.node if n.op_type == "Add" and y in n.input]
-    if len(adds) != 1:
-        raise SystemExit(f"{w}: expected one residual Add, found {len(adds)}")
-    add = adds[0]
-    residual = [t for t in add.input if t != y][0]
-    out = add.output[0]
-    g.node.remove(add)
-    for n in g.node:
-        for k, t in enumerate(n.input):
-            if t == out:
-                n.input[k] = residual
-    for o in g.output:
-        if o.name == out:
-            raise SystemExit("a residual Add feeds a graph output directly")
-
-
-def prune(m: onnx.ModelProto) -> None:
-    g = m.graph
-    need = {o.name for o in g.output}
-    keep = []
-    for n in reversed(list(g.node)):
-        if any(o in need for o in n.output):
-            keep.append(n)
-            need.update(t for t in n.input if t)
-    kept = list(reversed(keep))
-    del g.node[:]
-    g.node.extend(kept)
-    inits = [i for i in g.initializer if i.name in need]
-    del g.initializer[:]
-    g.initializer.extend(inits)
-    vi = [v for v in g.value_info if v.name in need]
-    del g.value_info[:]
-    g.value_info.extend(vi)
 
 
 def main():

@@ -4,7 +4,10 @@
 // order) and with the chunk-size rule (`maxStallMs`: runs sized to ~X ms, a ready-to-decode request goes first).
 //
 // Run: npm run build && node bench/accelerators/interference.mjs [--model DIR] [--cold 2048] [--rules 0,50,100]
-//      [--offsets 0.25,0.5,0.75] [--reps 1] [--threads N] [--out bench/results/accelerators-interference]
+//      [--offsets 0.25,0.5,0.75] [--reps 1] [--threads N] [--device cpu|webgpu] [--chunk 256]
+//      [--out bench/results/accelerators-interference]
+// --chunk: the scheduler's and Generator's prefill chunk (256 on the CPU; the engine uses 2,048 on WebGPU), also the
+// rule's largest run.
 // Per trial: a fresh scheduler and KV store; document A is prefilled (warmA tokens) and decoded once; then document B's
 // cold prefill (--cold tokens, interactive, as a first request in a large file, or background with --b-priority
 // background, as warming) starts; at offset × (B's prefill time measured in a first calibration trial) A asks again
@@ -35,10 +38,12 @@ const REPS = Number(arg('reps', 1));
 const B_PRIORITY = arg('b-priority', 'interactive');
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
+const device = arg('device', 'cpu');
+const CHUNK = Number(arg('chunk', 256));
 const uptime = () => os.loadavg().map((x) => +x.toFixed(2));
 const loadStart = uptime();
 
-const model = await loadModel({ modelDir, device: 'cpu', intraOpNumThreads: threads });
+const model = await loadModel({ modelDir, device, intraOpNumThreads: threads });
 const vocab = model.vocabSize;
 let seed = 12345;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -76,8 +81,8 @@ async function trial(rule, offsetMs) {
   const store = new KvStore({ budgetBytes: 1 << 30, sizeOf: (g) => g.cache.length * 1024 });
   const sched = new Scheduler({
     store,
-    createGenerator: () => new Generator(timed, { prefillChunkSize: 256 }),
-    chunkSize: 256,
+    createGenerator: () => new Generator(timed, { prefillChunkSize: CHUNK }),
+    chunkSize: CHUNK,
     maxStallMs: rule > 0 ? rule : undefined,
   });
   // A: first request in its file (prefill + decode), untimed.
@@ -130,6 +135,49 @@ const cal = await trial(0, 0);
 process.stderr.write(`calibration (A at 0 ms): ${JSON.stringify(cal)}\n`);
 const bPrefillMs = cal.bFirstTokenMs;
 const results = [];
+const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+/** The JSON document of the trials so far: summary per rule (median / max) and every trial. */
+function document() {
+  const summary = RULES.map((rule) => {
+    const solo = results.filter((r) => r.rule === rule && r.offset === 'solo');
+    const rs = results.filter((r) => r.rule === rule && r.offset !== 'solo');
+    const pick = (k) => median(rs.map((r) => r[k]));
+    const soloOnly = { rule: rule > 0 ? `maxStallMs ${rule}` : `off (fixed ${CHUNK})`, bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length };
+    if (!rs.length) return soloOnly;
+    return {
+      rule: rule > 0 ? `maxStallMs ${rule}` : `off (fixed ${CHUNK})`,
+      ...(solo.length ? { bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length } : {}),
+      trials: rs.length,
+      aWaitMsMedian: pick('aWaitMs'),
+      aWaitMsMax: Math.max(...rs.map((r) => r.aWaitMs)),
+      aFirstTokenMsMedian: pick('aFirstTokenMs'),
+      aStepMsP50: pick('aStepMsP50'),
+      bFirstTokenMsMedian: pick('bFirstTokenMs'),
+      bRunMsMax: Math.max(...rs.map((r) => r.bRunMsMax)),
+      bRunTokens: `${Math.min(...rs.map((r) => r.bRunTokensMin))}–${Math.max(...rs.map((r) => r.bRunTokensMax))}`,
+    };
+  });
+  const doc = {
+    command: `node ${process.argv.slice(1).map((a) => path.relative(root, a) || a).join(' ')}`,
+    model: modelDir,
+    device,
+    chunk: CHUNK,
+    threads: threads ?? 'default',
+    cold: COLD,
+    warmA: WARM_A,
+    decode: DECODE,
+    bPriority: B_PRIORITY,
+    bPrefillAloneMs: bPrefillMs,
+    loadavgStart: loadStart,
+    loadavgEnd: uptime(),
+    cpu: os.cpus()[0]?.model,
+    summary,
+    results,
+  };
+  return doc;
+}
+// Written after every trial too (a time limit keeps the finished ones; `summary` counts them).
+const save = () => out && fs.writeFileSync(`${out}.json`, JSON.stringify(document(), null, 1) + '\n');
 for (let rep = 0; rep < REPS; rep++) {
   for (const [k, f] of OFFSETS.entries()) {
     const order = (rep + k) % 2 === 0 ? [...RULES, ...[...RULES].reverse()] : [...[...RULES].reverse(), ...RULES];
@@ -138,44 +186,11 @@ for (let rep = 0; rep < REPS; rep++) {
       r.offset = f;
       results.push(r);
       process.stderr.write(`${JSON.stringify(r)} load ${uptime().join(' ')}\n`);
+      save();
     }
   }
 }
-const loadEnd = uptime();
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
-const summary = RULES.map((rule) => {
-  const solo = results.filter((r) => r.rule === rule && r.offset === 'solo');
-  const rs = results.filter((r) => r.rule === rule && r.offset !== 'solo');
-  const pick = (k) => median(rs.map((r) => r[k]));
-  const soloOnly = { rule: rule > 0 ? `maxStallMs ${rule}` : 'off (fixed 256)', bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length };
-  if (!rs.length) return soloOnly;
-  return {
-    rule: rule > 0 ? `maxStallMs ${rule}` : 'off (fixed 256)',
-    ...(solo.length ? { bSoloFirstTokenMsMedian: median(solo.map((r) => r.bFirstTokenMs)), bSoloTrials: solo.length } : {}),
-    trials: rs.length,
-    aWaitMsMedian: pick('aWaitMs'),
-    aWaitMsMax: Math.max(...rs.map((r) => r.aWaitMs)),
-    aFirstTokenMsMedian: pick('aFirstTokenMs'),
-    aStepMsP50: pick('aStepMsP50'),
-    bFirstTokenMsMedian: pick('bFirstTokenMs'),
-    bRunMsMax: Math.max(...rs.map((r) => r.bRunMsMax)),
-    bRunTokens: `${Math.min(...rs.map((r) => r.bRunTokensMin))}–${Math.max(...rs.map((r) => r.bRunTokensMax))}`,
-  };
-});
-const doc = {
-  command: `node ${process.argv.slice(1).map((a) => path.relative(root, a) || a).join(' ')}`,
-  model: modelDir,
-  cold: COLD,
-  warmA: WARM_A,
-  decode: DECODE,
-  bPriority: B_PRIORITY,
-  bPrefillAloneMs: bPrefillMs,
-  loadavgStart: loadStart,
-  loadavgEnd: loadEnd,
-  cpu: os.cpus()[0]?.model,
-  summary,
-  results,
-};
-console.log(JSON.stringify(summary, null, 1));
-if (out) fs.writeFileSync(`${out}.json`, JSON.stringify(doc, null, 1) + '\n');
+const doc = document();
+console.log(JSON.stringify(doc.summary, null, 1));
+save();
 await model.dispose();

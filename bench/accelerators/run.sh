@@ -53,10 +53,22 @@ DEFRA=${DEFRA:-/tmp/infill-ls-default-kvra}
 node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b
 node bench/accelerators/kv-runahead.mjs --model "$DEFRA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-default
 for e in release idle-terminate idle-exit terminate exit; do echo "## --end $e"; node bench/accelerators/workers-probe.mjs --workers 4 --sessions 2 --runs 2 --end $e 2>&1 && echo "exit status 0" || echo "exit status $? (aborted)"; done > $R/accelerators-workers-probe.txt || true
-# 7. LazyLLM (built): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
+# 7. The cells at the real shapes (random weights: speed only; 1 thread): AdaSkip's graph surgery at the 0.5B / 1.5B
+#    shapes (adaskip_graph.py: a fixed rule, no calibration on random weights; the plain graphs of QWEN05CP / QWEN15CP)
+#    against the plain graph, and SCOPE's decode ms/token at the 0.5B shape over 1,024 generated tokens. The GPU
+#    machine's cells: bash bench/accelerators/gpu-cells.sh [1.5b] (the lead, on the device).
+AS=${ADASKIP_SHAPES_DIR:-/tmp/infill-ls-adaskip-shapes}
+"$PY" bench/accelerators/adaskip_graph.py --model "$QWEN05CP" --out $AS/qwen05b --variant skip-a10:10:0 --variant skip-a12f2:12:2 > /dev/null
+node bench/accelerators/adaskip-prefill.mjs --base "$QWEN05CP" --variants $AS/qwen05b/skip-a10,$AS/qwen05b/skip-a12f2 --tokens 2048,4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen05b
+if [ -s "$QWEN15CP/onnx/model_q4.onnx" ]; then
+  "$PY" bench/accelerators/adaskip_graph.py --model "$QWEN15CP" --out $AS/qwen15b --variant skip-a11:11:0 --variant skip-a14f3:14:3 > /dev/null
+  node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 2048 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b
+fi
+node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 1 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
+# 8. LazyLLM (built; accelerators.md section 7): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
 #    its LazyLLM twin: layers 0-7 whole, then 70/50/35/25% of each run's tokens from layers 8/12/16/20; QWEN05LZ,
 #    generated when absent, ~1 min), the 1.5B rows when that model was generated, then the quality cost on
-#    models/default (twins re-exported from its own weights, two schedules).
+#    models/default (twins re-exported from its own weights, three schedules).
 QWEN05LZ=${QWEN05LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-lazy}
 [ -s "$QWEN05LZ/onnx/model_q4_lazyllm.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --lazyllm 8:70,12:50,16:35,20:25 --suffix=-b128-lazy --out "$(dirname "$(dirname "$QWEN05LZ")")"
 node bench/accelerators/lazyllm.mjs --model "$QWEN05LZ" --tokens 2048,4096,8192 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen05b

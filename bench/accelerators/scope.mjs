@@ -2,12 +2,16 @@
 // KV budget (Generator `decodeKvWindow`: prompt KV whole, decode-added KV a sliding window) against unbounded decoding.
 //
 // Run: npm run build && node bench/accelerators/scope.mjs [--files 3] [--prompt 384] [--tokens 1024]
-//      [--windows 0,128,256] [--threads N] [--out bench/results/accelerators-scope]
+//      [--windows 0,128,256] [--threads N] [--model DIR] [--out bench/results/accelerators-scope]
+// --model: another model directory (default models/default), e.g. the random-weight Qwen2.5-Coder-0.5B shape
+// (bench/realmodels): there only the speed columns mean something (its text is noise, so the edit similarities are
+// the windows' agreement on noise). CPU only: decodeKvWindow evicts from CPU tensors (KvCache.evict).
 // Per dev file (bench/quality/data: TypeScript and Python held-out files, the first with at least --prompt tokens):
 // the --prompt tokens before its middle as a left-to-right prompt, then --tokens greedy tokens with the special tokens masked (a
 // long generation that does not stop early), once per window (0 = unbounded), all windows in lockstep (one step each in turn).
 // Quality: edit similarity of the decoded text of the first 256 / 512 / 1,024 tokens against the unbounded run's, and
-// the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans.
+// the first token index where they differ. Speed: mean model+sampling ms per generated token over the same spans, wall
+// and the process's CPU time (with 1 onnxruntime thread the work itself, less disturbed by a loaded machine).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,13 +32,13 @@ const TOKENS = Number(arg('tokens', 1024));
 const WINDOWS = String(arg('windows', '0,128,256')).split(',').map(Number);
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
+const modelDir = arg('model', defaultModelDir);
 const SPANS = [...new Set([256, 512, 1024].filter((n) => n <= TOKENS).concat(TOKENS))];
 const uptime = () => os.loadavg().map((x) => +x.toFixed(2));
 const loadStart = uptime();
 
-const b = await loadBundle({ modelDir: defaultModelDir, device: 'cpu', intraOpNumThreads: threads });
-const special = [];
-for (let id = 0; id < 64; id++) if (b.tokenizer.isSpecial(id)) special.push(id);
+const b = await loadBundle({ modelDir, device: 'cpu', intraOpNumThreads: threads });
+const special = [...b.tokenizer.specialIds];
 
 // Prompts: alternate TypeScript and Python dev files with enough tokens.
 const ts = readJsonl(path.join(root, 'bench/quality/data/npm-dev.jsonl.xz')).filter((o) => o.lang === 'typescript');
@@ -62,12 +66,13 @@ async function generateAll(ids) {
     const gen = new Generator(b.model, w > 0 ? { decodeKvWindow: w } : {});
     gen.appendTokens(ids);
     gen.setSearch({ maxNewTokens: TOKENS });
-    return { w, gen, toks: [], stepMs: [], maxCache: 0 };
+    return { w, gen, toks: [], stepMs: [], stepCpuMs: [], maxCache: 0 };
   });
   for (let i = 0; i < TOKENS; i++) {
     for (let k = 0; k < state.length; k++) {
       const st = state[(i + k) % state.length];
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const logits = await st.gen.computeLogits();
       for (const sp of special) logits[sp] = -Infinity;
       let best = 0;
@@ -76,6 +81,8 @@ async function generateAll(ids) {
       const c = await st.gen.nextToken();
       if (c.tokenId !== best) throw new Error(`greedy mismatch ${c.tokenId} vs ${best}`);
       st.stepMs.push(performance.now() - t0);
+      const cu = process.cpuUsage(c0);
+      st.stepCpuMs.push((cu.user + cu.system) / 1000);
       st.toks.push(best);
       st.maxCache = Math.max(st.maxCache, st.gen.cache.length);
     }
@@ -96,9 +103,12 @@ for (const [f, p] of prompts.entries()) {
     row.firstDifferentToken = firstDiff === -1 ? null : firstDiff;
     for (const n of SPANS) {
       const ms = r.stepMs.slice(0, n);
+      const cpu = r.stepCpuMs.slice(0, n);
       row.spans[n] = {
         msPerToken: +(ms.reduce((a, x) => a + x, 0) / n).toFixed(2),
         msPerTokenLast256: +(ms.slice(-256).reduce((a, x) => a + x, 0) / Math.min(256, n)).toFixed(2),
+        cpuMsPerToken: +(cpu.reduce((a, x) => a + x, 0) / n).toFixed(2),
+        cpuMsPerTokenLast256: +(cpu.slice(-256).reduce((a, x) => a + x, 0) / Math.min(256, n)).toFixed(2),
         editSimilarity: ref ? +editSimilarity(b.tokenizer.decode(r.toks.slice(0, n)), b.tokenizer.decode(ref.toks.slice(0, n))).toFixed(3) : null,
       };
     }
@@ -113,6 +123,8 @@ const summary = WINDOWS.map((w) => {
   for (const n of SPANS) {
     s[`msPerToken@${n}`] = +mean(rs.map((r) => r.spans[n].msPerToken)).toFixed(2);
     s[`msPerTokenLast256@${n}`] = +mean(rs.map((r) => r.spans[n].msPerTokenLast256)).toFixed(2);
+    s[`cpuMsPerToken@${n}`] = +mean(rs.map((r) => r.spans[n].cpuMsPerToken)).toFixed(2);
+    s[`cpuMsPerTokenLast256@${n}`] = +mean(rs.map((r) => r.spans[n].cpuMsPerTokenLast256)).toFixed(2);
     s[`editSim@${n}`] = +mean(rs.map((r) => r.spans[n].editSimilarity)).toFixed(3);
   }
   s.firstDifferentToken = rs.map((r) => r.firstDifferentToken);
@@ -120,7 +132,8 @@ const summary = WINDOWS.map((w) => {
 });
 const doc = {
   command: `node ${process.argv.slice(1).map((a) => path.relative(root, a) || a).join(' ')}`,
-  model: 'models/default',
+  model: modelDir === defaultModelDir ? 'models/default' : modelDir,
+  threads: threads ?? 'default',
   prompt: PROMPT,
   tokens: TOKENS,
   policy: 'sliding window over the decode-added KV (no heavy hitters: the graph does not output attention weights); prompt KV kept whole; evicted in blocks of max(16, window/8)',

@@ -16,6 +16,7 @@ const ENV = [
   'INFILL_LS_FIM_MODE',
   'INFILL_LS_CRITIPREFILL',
   'INFILL_LS_THREADS',
+  'INFILL_LS_WEBGPU_VALIDATION',
 ] as const;
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 const synth = writeSyntheticModelDir({ layout: 'per-layer' });
@@ -47,7 +48,9 @@ describe('environment settings that have no effect are said in the ready status'
       INFILL_LS_PREFILL_CHUNK: '-5',
       INFILL_LS_MAX_PREFIX_TOKENS: '-1',
       INFILL_LS_FIM_MODE: 'xyz',
+      INFILL_LS_WEBGPU_VALIDATION: 'none',
     });
+    expect(message).toContain('INFILL_LS_WEBGPU_VALIDATION="none" ignored: it must be one of disabled, wgpuOnly, basic, full');
     expect(message).toContain('INFILL_LS_TIME_BUDGET_MS="zz" ignored: it must be a number >= 0');
     expect(message).toContain('INFILL_LS_PREFILL_CHUNK="-5" ignored: it must be an integer in 1..1048576');
     expect(message).toContain('INFILL_LS_MAX_PREFIX_TOKENS="-1" ignored: it must be a number >= 0');
@@ -56,7 +59,7 @@ describe('environment settings that have no effect are said in the ready status'
   });
 
   it('says nothing for valid values, and CritiPrefill off with its reason only when asked for', { timeout: 60_000 }, async () => {
-    const valid = await readyMessage({ INFILL_LS_TIME_BUDGET_MS: '5000', INFILL_LS_PREFILL_CHUNK: '64', INFILL_LS_MAX_PREFIX_TOKENS: '512', INFILL_LS_FIM_MODE: 'SPM' });
+    const valid = await readyMessage({ INFILL_LS_TIME_BUDGET_MS: '5000', INFILL_LS_PREFILL_CHUNK: '64', INFILL_LS_MAX_PREFIX_TOKENS: '512', INFILL_LS_FIM_MODE: 'SPM', INFILL_LS_WEBGPU_VALIDATION: 'disabled' });
     expect(valid).not.toMatch(/ignored|critiPrefill/);
     expect(await readyMessage({ INFILL_LS_CRITIPREFILL: '1' })).toMatch(/critiPrefill off: no twin graph .*model_critiprefill\.onnx/);
     expect(await readyMessage({ INFILL_LS_CRITIPREFILL: '0' })).not.toMatch(/critiPrefill/);

@@ -323,8 +323,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         onStatus: (m) => {
           log(m);
           // CritiPrefill asked for (option or INFILL_LS_CRITIPREFILL) but off: the reason joins the ready status line.
-          if (m.startsWith('critiPrefill off:')) optionNotes.push(m);
-          if (m.startsWith('lazyLlm off:')) optionNotes.push(m); // LazyLLM likewise (INFILL_LS_LAZYLLM)
+          // Likewise LazyLLM (INFILL_LS_LAZYLLM) and an invalid INFILL_LS_WEBGPU_VALIDATION.
+          if (/^(critiPrefill off:|lazyLlm off:|INFILL_LS_WEBGPU_VALIDATION=)/.test(m)) optionNotes.push(m);
           setStatus({ message: m });
         },
       });

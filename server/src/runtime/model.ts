@@ -29,6 +29,8 @@ import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-r
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
+export type WebGpuValidation = 'disabled' | 'wgpuOnly' | 'basic' | 'full';
+const WEBGPU_VALIDATION: readonly WebGpuValidation[] = ['disabled', 'wgpuOnly', 'basic', 'full'];
 
 export interface LoadModelOptions {
   modelDir: string;
@@ -58,6 +60,13 @@ export interface LoadModelOptions {
    * WEBGPU_MIN_MATMUL_WEIGHTS (100M, measured). For a GPU/CPU pair unlike the measured one, and for tests.
    */
   webgpuMinWeights?: number;
+  /**
+   * Dawn/onnxruntime validation of WebGPU commands (the WebGPU provider's `validationMode`): 'basic' is onnxruntime's
+   * default; 'disabled' skips Dawn's validation of every dispatch, a CPU cost per kernel that a decode step pays a few
+   * hundred times (bench/results/real-models-gpu.md measures both). Default: env INFILL_LS_WEBGPU_VALIDATION
+   * (disabled | wgpuOnly | basic | full; anything else is ignored), else onnxruntime's default.
+   */
+  webgpuValidation?: WebGpuValidation;
   /**
    * Fold a q8w graph's weight dequantization (native/py/dequant_graph.py) in our own memory before onnxruntime sees
    * the model (runtime/fold.ts: same fp32 weights bit for bit, without onnxruntime's constant-folding intermediates,
@@ -179,8 +188,13 @@ function presentNamesFromConfig(config: Record<string, unknown>): string[] | nul
 
 function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: readonly string[] | null): SessionOptions {
   const spin = opts.allowSpinning ?? envOn('INFILL_LS_ORT_SPIN');
+  const envValidation = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim() as WebGpuValidation | undefined;
+  const validation = opts.webgpuValidation ?? (envValidation && WEBGPU_VALIDATION.includes(envValidation) ? envValidation : undefined);
+  // Env INFILL_LS_ORT_PROFILE=<file prefix>: onnxruntime's own per-node trace (JSON) of every run, for benchmarks.
+  const profile = process.env.INFILL_LS_ORT_PROFILE?.trim();
   const o: SessionOptions = {
-    executionProviders: [device],
+    executionProviders: [device === 'webgpu' && validation ? { name: 'webgpu', validationMode: validation } : device],
+    ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
@@ -377,6 +391,10 @@ function envMinWeights(): number | undefined {
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
+  const badValidation = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim();
+  if (badValidation && !WEBGPU_VALIDATION.includes(badValidation as WebGpuValidation)) {
+    status(`INFILL_LS_WEBGPU_VALIDATION=${JSON.stringify(badValidation)} ignored: it must be one of ${WEBGPU_VALIDATION.join(', ')}`);
+  }
   // What this onnxruntime-node build offers decides, not a table of platforms (linux/arm64 1.30 has only the CPU).
   const backends = supportedBackends().map((b) => b.name);
   const build = `${process.platform}/${process.arch}`;
