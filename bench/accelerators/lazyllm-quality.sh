@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
 N=${1:-25}
 DEEP=${2:-100}
-SCHEDULES=${3:-"lz70=3:70/5:50/7:35 lz85=3:85/5:70/7:50"}
+SCHEDULES=${3:-"lz70=3:70/5:50/7:35 lz85=3:85/5:70/7:50 lz50=2:60/4:40/6:25"}
 W=.work/lazyllm
 T=.work/tasks
 mkdir -p $W
@@ -48,7 +48,9 @@ uptime
 for set in deep dev; do
   variants=""
   for v in plain $names; do
-    case $v in plain) m=models/default; env=0;; *) m=$W/default-$v; env=1; variants="$variants${variants:+,}$v=$W/$set-$v.jsonl";; esac
+    case $v in plain) m=models/default; env=0; g=$m/onnx/model_quantized.onnx;; *) m=$W/default-$v; env=1; g=$m/onnx/model_quantized_lazyllm.onnx; variants="$variants${variants:+,}$v=$W/$set-$v.jsonl";; esac
+    # predictions newer than their graph are kept (FORCE=1 runs them again)
+    if [ -z "${FORCE:-}" ] && [ $W/$set-$v.jsonl -nt $g ]; then echo "kept $W/$set-$v.jsonl"; continue; fi
     INFILL_LS_LAZYLLM=$env INFILL_LS_LOG=debug node bin/infill-ls.js eval --tasks $W/$set.jsonl --out $W/$set-$v.jsonl --model $m --device cpu 2> $W/$set-$v.log
     tail -1 $W/$set-$v.log
     uptime

@@ -66,4 +66,16 @@ if [ -s "$QWEN15CP/onnx/model_q4.onnx" ]; then
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 2048 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b
 fi
 node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 1 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
+# 8. LazyLLM (built; accelerators.md section 7): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
+#    its LazyLLM twin: layers 0-7 whole, then 70/50/35/25% of each run's tokens from layers 8/12/16/20; QWEN05LZ,
+#    generated when absent, ~1 min), the 1.5B rows when that model was generated, then the quality cost on
+#    models/default (twins re-exported from its own weights, three schedules).
+QWEN05LZ=${QWEN05LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/optimum-q4-b128-lazy}
+[ -s "$QWEN05LZ/onnx/model_q4_lazyllm.onnx" ] || "$PY" native/py/qwen_models.py --shape 0.5b --layouts optimum-q4 --block 128 --lazyllm 8:70,12:50,16:35,20:25 --suffix=-b128-lazy --out "$(dirname "$(dirname "$QWEN05LZ")")"
+node bench/accelerators/lazyllm.mjs --model "$QWEN05LZ" --tokens 2048,4096,8192 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen05b
+QWEN15LZ=${QWEN15LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-lazy}
+if [ -s "$QWEN15LZ/onnx/model_q4_lazyllm.onnx" ]; then  # (qwen_models.py --shape 1.5b ... --lazyllm 9:70,14:50,18:35,23:25)
+  node bench/accelerators/lazyllm.mjs --model "$QWEN15LZ" --tokens 2048,4096 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen15b
+fi
+PY="$PY" bash bench/accelerators/lazyllm-quality.sh 25 100
 uptime
