@@ -8,7 +8,8 @@
 # (reuses a -b128-cp / -b128 one left there by an earlier job) and the AdaSkip variants next to it (adaskip_graph.py:
 # the same fixed rule as on the development CPU; the weights hard-linked, not copied), then, each step bounded by
 # `timeout` (worst case ~6.5 min after generation; the limits are env T_ADA_GPU, T_ADA_CPU, T_SCOPE, T_INT_GPU, T_INT_CPU
-# in seconds; each benchmark writes its JSON after every sample or trial, so a limit keeps what finished):
+# in seconds; AdaSkip and interference write their JSON after every sample or trial, so a limit keeps what finished;
+# SCOPE writes its JSON at the end):
 #   1. AdaSkip, WebGPU (runs of 2,048, the engine's WebGPU chunk): cold prefill 2k/4k/8k, plain vs 2 variants, 2 reps
 #   2. AdaSkip, the host's CPU provider (all cores, runs of 256): 2k/4k(/8k), 2 reps
 #   3. SCOPE (0.5B only), the host's CPU provider: 1,024 generated tokens, windows unbounded/128/256 in lockstep
