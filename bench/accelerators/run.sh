@@ -65,6 +65,7 @@ if [ -s "$QWEN15CP/onnx/model_q4.onnx" ]; then
   "$PY" bench/accelerators/adaskip_graph.py --model "$QWEN15CP" --out $AS/qwen15b --variant skip-a11:11:0 --variant skip-a14f3:14:3 > /dev/null
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 2048 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a14f3 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k
+  node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k-a11
 fi
 node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 2 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
 uptime
