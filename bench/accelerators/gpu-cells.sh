@@ -6,16 +6,20 @@
 #   run command="bash bench/accelerators/gpu-cells.sh 1.5b" carry=[".dev/gpu15b"]   the 1.5B shape: AdaSkip, interference
 # Generates the shape's Optimum int4 graph (our exporter, MatMulNBits block 128: the graph of sections 5–6) into /tmp/m
 # (reuses a -b128-cp / -b128 one left there by an earlier job) and the AdaSkip variants next to it (adaskip_graph.py:
-# the same fixed rule as on the development CPU; links, no weight copies), then, each step bounded by `timeout`:
-#   1. AdaSkip, WebGPU (runs of 2,048, the engine's WebGPU chunk): cold prefill 2k/4k/8k, plain vs 2 variants, 2 reps
+# the same fixed rule as on the development CPU; the weights hard-linked, not copied), then, each step bounded by
+# `timeout` (worst case ~6.5 min after generation; the limits are env T_ADA_GPU, T_ADA_CPU, T_SCOPE, T_INT_GPU, T_INT_CPU
+# in seconds; AdaSkip and interference write their JSON after every sample or trial, so a limit keeps what finished;
+# SCOPE writes its JSON at the end):
+#   1. AdaSkip, WebGPU (runs of GPU_CHUNK = 512, the engine's run size for these graphs): cold prefill 2k/4k/8k, plain
+#      vs 2 variants, 2 reps
 #   2. AdaSkip, the host's CPU provider (all cores, runs of 256): 2k/4k(/8k), 2 reps
 #   3. SCOPE (0.5B only), the host's CPU provider: 1,024 generated tokens, windows unbounded/128/256 in lockstep
 #      (decodeKvWindow evicts CPU tensors; the engine turns it off on WebGPU, where the KV stays in GPU buffers)
-#   4. interference, WebGPU (chunk 2,048): a cached request's wait while another document's 4,096-token cold prefill
+#   4. interference, WebGPU (chunk GPU_CHUNK): a cached request's wait while another document's 4,096-token cold prefill
 #      runs, rule off / 50 / 100 ms
 #   5. interference, the host's CPU provider (chunk 256): the same
-# Writes to $OUT (0.5B: 5 files; 1.5B: 3): accelerators-adaskip-qwen05b-{webgpu,cpu16}.json,
-# accelerators-scope-qwen05b-cpu16.json, accelerators-interference-qwen05b-{webgpu,cpu16}.json (1.5B: qwen15b, no
+# Writes to $OUT (0.5B: 5 files; 1.5B: 3): accelerators-adaskip-qwen05b-{webgpu-c512,cpu16}.json,
+# accelerators-scope-qwen05b-cpu16.json, accelerators-interference-qwen05b-{webgpu-c512,cpu16}.json (1.5B: qwen15b, no
 # SCOPE, no CPU interference), and job.log, whose end is a markdown summary of those JSON files (cells-summary.mjs).
 # Locally (no GPU): LOCAL=1 DEVICES=cpu SHAPE_DIR=<a model dir> OUT=/tmp/cells-out bash bench/accelerators/gpu-cells.sh
 case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
@@ -53,9 +57,14 @@ has() { [[ ",$DEVICES," == *",$1,"* ]]; }
 TOK_CPU=${TOK_CPU:-2048,4096,8192}
 TOK_GPU=${TOK_GPU:-2048,4096,8192}
 COLD=${COLD:-4096}
+# WebGPU run size: 512, what the engine gives a graph with MatMul + Softmax attention (runtime/device-rule.ts
+# webgpuPrefillChunk; runs of 2,048 are 6-10x slower on these graphs: real-models-gpu-s6.md section 5). The first run
+# of this script (2026-12-01 05:42) used 2,048 (its files: ...-webgpu.json); the WebGPU files now carry -c<chunk>.
+# Only the WebGPU steps, e.g.: DEVICES=webgpu bash bench/accelerators/gpu-cells.sh [1.5b]
+GPU_CHUNK=${GPU_CHUNK:-512}
 if has webgpu; then
   el "1. AdaSkip, WebGPU"
-  timeout -k 5 ${T_ADA_GPU:-100} node bench/accelerators/adaskip-prefill.mjs --base "$M" --variants "$V" --device webgpu --chunk 2048 --tokens $TOK_GPU --reps 2 --decode 16 --out $OUT/accelerators-adaskip-$TAG-webgpu
+  timeout -k 5 ${T_ADA_GPU:-100} node bench/accelerators/adaskip-prefill.mjs --base "$M" --variants "$V" --device webgpu --chunk $GPU_CHUNK --tokens $TOK_GPU --reps 2 --decode 16 --out $OUT/accelerators-adaskip-$TAG-webgpu-c$GPU_CHUNK
 fi
 if has cpu; then
   el "2. AdaSkip, CPU (all cores)"
@@ -67,7 +76,7 @@ if has cpu; then
 fi
 if has webgpu; then
   el "4. interference, WebGPU"
-  timeout -k 5 ${T_INT_GPU:-60} node bench/accelerators/interference.mjs --model "$M" --device webgpu --chunk 2048 --cold $COLD --warm-a 512 --decode 16 --rules 0,50,100 --offsets 0.5 --out $OUT/accelerators-interference-$TAG-webgpu
+  timeout -k 5 ${T_INT_GPU:-60} node bench/accelerators/interference.mjs --model "$M" --device webgpu --chunk $GPU_CHUNK --cold $COLD --warm-a 512 --decode 16 --rules 0,50,100 --offsets 0.5 --out $OUT/accelerators-interference-$TAG-webgpu-c$GPU_CHUNK
 fi
 if has cpu && [ $SHAPE = 0.5b ]; then
   el "5. interference, CPU (all cores)"

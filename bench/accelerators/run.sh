@@ -61,11 +61,14 @@ for e in release idle-terminate idle-exit terminate exit; do echo "## --end $e";
 AS=${ADASKIP_SHAPES_DIR:-/tmp/infill-ls-adaskip-shapes}
 "$PY" bench/accelerators/adaskip_graph.py --model "$QWEN05CP" --out $AS/qwen05b --variant skip-a10:10:0 --variant skip-a12f2:12:2 > /dev/null
 node bench/accelerators/adaskip-prefill.mjs --base "$QWEN05CP" --variants $AS/qwen05b/skip-a10,$AS/qwen05b/skip-a12f2 --tokens 2048,4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen05b
+node bench/accelerators/adaskip-prefill.mjs --base "$QWEN05CP" --variants $AS/qwen05b/skip-a10,$AS/qwen05b/skip-a12f2 --tokens 8192 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen05b-8k
 if [ -s "$QWEN15CP/onnx/model_q4.onnx" ]; then
   "$PY" bench/accelerators/adaskip_graph.py --model "$QWEN15CP" --out $AS/qwen15b --variant skip-a11:11:0 --variant skip-a14f3:14:3 > /dev/null
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 2048 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b
+  node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a14f3 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k
+  node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k-a11
 fi
-node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 1 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
+node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 2 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
 # 8. LazyLLM (built; accelerators.md section 7): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
 #    its LazyLLM twin: layers 0-7 whole, then 70/50/35/25% of each run's tokens from layers 8/12/16/20; QWEN05LZ,
 #    generated when absent, ~1 min), the 1.5B rows when that model was generated, then the quality cost on
