@@ -561,6 +561,18 @@ class OnnxModel implements LoadedModel {
       return off(`${file}: ${errorText(e)}`);
     }
     if (!params) return off(`${file} has no infill_ls.critiprefill parameters`);
+    const session = await this.openTwin(file, opts, off);
+    if (!session) return;
+    this.twin = session;
+    this.critiPrefill = { ...params, file, minPast: Math.max(1, opts.critiPrefillMinPast ?? critiPrefillMinPast(params)) };
+    status(`critiPrefill on: ${file} (blocks of ${params.block}, budget ${params.budget}) for prefill runs with a past of ${this.critiPrefill.minPast}+ positions`);
+  }
+
+  /**
+   * Opens an accelerator's twin graph (CritiPrefill, LazyLLM) with this model's device and options. Returns undefined
+   * after `off(reason)` when its inputs/outputs differ from the graph's; throws (ModelLoadError) when it cannot load.
+   */
+  private async openTwin(file: string, opts: LoadModelOptions, off: (why: string) => void): Promise<Session | undefined> {
     const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath: externalDataOf(file) };
     let session: Session;
     try {
@@ -571,11 +583,10 @@ class OnnxModel implements LoadedModel {
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n) => b.includes(n));
     if (!same(session.inputNames, this.session.inputNames) || !same(session.outputNames, this.session.outputNames)) {
       await session.release();
-      return off(`${file} has other inputs/outputs than ${this.files.onnxPath}`);
+      off(`${file} has other inputs/outputs than ${this.files.onnxPath}`);
+      return undefined;
     }
-    this.twin = session;
-    this.critiPrefill = { ...params, file, minPast: Math.max(1, opts.critiPrefillMinPast ?? critiPrefillMinPast(params)) };
-    status(`critiPrefill on: ${file} (blocks of ${params.block}, budget ${params.budget}) for prefill runs with a past of ${this.critiPrefill.minPast}+ positions`);
+    return session;
   }
 
   /**
@@ -595,18 +606,8 @@ class OnnxModel implements LoadedModel {
     }
     if (!params) return off(`${file} has no infill_ls.lazyllm schedule`);
     if (params.layers.at(-1)! >= this.layout.numLayers) return off(`${file} prunes from layer ${params.layers.at(-1)}, the model has ${this.layout.numLayers}`);
-    const twinFiles: ModelFiles = { ...this.files, onnxPath: file, externalDataPath: externalDataOf(file) };
-    let session: Session;
-    try {
-      ({ session } = await openSession(twinFiles, this.device, opts));
-    } catch (e) {
-      throw fileFailure(twinFiles, e);
-    }
-    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((n) => b.includes(n));
-    if (!same(session.inputNames, this.session.inputNames) || !same(session.outputNames, this.session.outputNames)) {
-      await session.release();
-      return off(`${file} has other inputs/outputs than ${this.files.onnxPath}`);
-    }
+    const session = await this.openTwin(file, opts, off);
+    if (!session) return;
     this.lazyTwin = session;
     const minTokens = Math.max(2, opts.lazyLlmMinTokens ?? envCount('INFILL_LS_LAZYLLM_MIN_TOKENS') ?? 128);
     this.lazyLlm = { ...params, file, minTokens };
