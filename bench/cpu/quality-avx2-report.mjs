@@ -60,8 +60,17 @@ if (cmd === 'subset') {
   }
   const files = Array.from({ length: procs }, () => []);
   rounds.forEach((round, r) => files[r % procs].push(...round));
+  // --from-end K: K more files that walk the P files from their ends (the files alternating, tasks dealt i % K), for
+  // processes that take the tasks the first P will not reach by the time limit
+  const fromEnd = Number(args['from-end'] ?? 0);
+  if (fromEnd > 0) {
+    const rev = files.map((f) => [...f].reverse());
+    const walk = [];
+    for (let i = 0; i < Math.max(...rev.map((f) => f.length)); i++) for (const f of rev) if (f[i]) walk.push(f[i]);
+    for (let j = 0; j < fromEnd; j++) files.push(walk.filter((_, i) => i % fromEnd === j));
+  }
   files.forEach((f, k) => fs.writeFileSync(path.join(args.out, `subset.${k}.jsonl`), f.map((t) => JSON.stringify(t)).join('\n') + '\n'));
-  console.error(`quality-avx2: ${files.map((f) => f.length).join(' + ')} tasks in ${procs} files (${ts.length} + ${py.length} single-line, ${tm.length} + ${pm.length} multi-line)`);
+  console.error(`quality-avx2: ${files.map((f) => f.length).join(' + ')} tasks in ${files.length} files (${ts.length} + ${py.length} single-line, ${tm.length} + ${pm.length} multi-line)`);
   process.exit(0);
 }
 
@@ -81,10 +90,10 @@ const order = [];
 for (let k = 0; k < procs; k++) {
   for (const p of readJsonl(path.join(pred, `native.${k}.jsonl`))) native.set(p.id, p);
   for (const p of readJsonl(path.join(pred, `avx2.${k}.jsonl`))) {
+    if (avx2.has(p.id)) continue; // a task both ends reached is counted once (the first answer kept)
     avx2.set(p.id, p);
     order.push(p.id);
   }
-  order.push(...[]);
 }
 const subsetSize = Array.from({ length: procs }, (_, k) => readJsonl(path.join(pred, `subset.${k}.jsonl`)).length).reduce((a, b) => a + b, 0);
 // the comparison set: tasks the emulated run finished (without an error), with a native answer
@@ -209,7 +218,7 @@ const hostFlags = (() => {
 })();
 const result = {
   what: `${modelDir}: the same dev tasks completed natively (AVX-512) and on an emulated AVX2-only CPU (QEMU user mode, -cpu ${process.env.QEMU_CPU ?? 'EPYC-Rome'}); compared on the tasks the emulated run finished`,
-  command: `bash bench/cpu/quality-avx2.sh --model ${modelDir} --name ${args.name} --single ${runLines[0]?.single} --multi ${runLines[0]?.multi} --procs ${procs} --until ${runLines[0]?.until}`,
+  command: `bash bench/cpu/quality-avx2.sh --model ${modelDir} --name ${args.name} --single ${runLines[0]?.single} --multi ${runLines[0]?.multi} --procs ${runLines[0]?.procs ?? procs}${runLines[0]?.from_end ? ` --from-end ${runLines[0].from_end}` : ''} --until ${runLines[0]?.until}`,
   eval: 'infill-ls eval --device cpu --threads 1 (greedy, up to 64 new tokens, default prompt budget, SPM, no decode time budget), niced',
   host: hostFlags,
   emulated_cpu: { qemu, cpu: process.env.QEMU_CPU ?? 'EPYC-Rome', probe },

@@ -2,12 +2,16 @@
 # Dev-task quality of a model on both x86-64 CPU classes (issue 11): the same dev tasks completed natively (this
 # machine: AVX-512) and on an emulated AVX2-only CPU (bench/cpu/avx2.sh: QEMU user mode, -cpu EPYC-Rome; onnxruntime
 # picks its kernels from cpuid, which QEMU reports without AVX-512), then compared task by task and scored.
-#   bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--until HH:MM]
-#   defaults: --model models/default --name v2-avx2-vs-avx512 --single 60 --multi 10 --procs 2 --until (now + 90 min)
+#   bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--from-end K]
+#                                  [--until HH:MM] [--report-only]
+#   defaults: --model models/default --name v2-avx2-vs-avx512 --single 60 --multi 10 --procs 2 --from-end 0
+#             --until (now + 90 min); --report-only rewrites the report from the predictions already there
 # Tasks: the model card's dev suites (bench/quality/make-tasks.mjs, built into .work/tasks like model-eval.sh does):
 # N TypeScript + N Python single-line and M TypeScript + M Python multi-line tasks, each suite's tasks taken in a
 # low-discrepancy order (golden-ratio steps over its 200 tasks), interleaved in rounds (one TS single, one Python
-# single, a multi-line task every third round) and dealt round by round to P files. Emulation is ~200x slower than
+# single, a multi-line task every third round) and dealt round by round to P files; --from-end K adds K files that
+# walk those P from their ends (the files alternating), so that K more processes finish tasks the first P would
+# reach only after the time limit (a task both reach is counted once). Emulation is ~200x slower than
 # native here (one task: 2-6 min), so the emulated evals (P processes of 1 thread, niced) stop at --until (UTC); the
 # tasks they finished are the comparison set, and every prefix of a file is balanced over the suites.
 # Both sides run `infill-ls eval` (greedy, up to 64 tokens, the engine's default prompt budget, SPM, 1 thread, no
@@ -19,7 +23,7 @@
 # Writes bench/results/quality-NAME.{json,md}; predictions in .work/pred/NAME/. Needs npm run build, qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-model=models/default name=v2-avx2-vs-avx512 single=60 multi=10 procs=2
+model=models/default name=v2-avx2-vs-avx512 single=60 multi=10 procs=2 from_end=0
 until=$(date -u -d '+90 min' +%H:%M)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -28,9 +32,10 @@ while [ $# -gt 0 ]; do
     --single) single=$2; shift 2 ;;
     --multi) multi=$2; shift 2 ;;
     --procs) procs=$2; shift 2 ;;
+    --from-end) from_end=$2; shift 2 ;;
     --until) until=$2; shift 2 ;;
     --report-only) report_only=1; shift ;;
-    *) echo "usage: bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--until HH:MM] [--report-only]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--from-end K] [--until HH:MM] [--report-only]" >&2; exit 2 ;;
   esac
 done
 [ -f server/dist/cli/eval.js ] || { echo "quality-avx2: build the server first (npm run build)" >&2; exit 1; }
@@ -44,11 +49,11 @@ if [ -z "${report_only:-}" ]; then
   end=$(date -u -d "$until" +%s); now=$(date -u +%s)
   [ "$end" -gt "$now" ] || end=$(( end + 86400 ))
   limit=$(( end - now ))
-  node bench/cpu/quality-avx2-report.mjs subset --tasks $tasks --single "$single" --multi "$multi" --procs "$procs" --out "$pred"
-  echo "{\"model\": \"$model\", \"single\": $single, \"multi\": $multi, \"procs\": $procs, \"until\": \"$until\", \"start\": $(stamp)}" > "$pred/run.json"
-  log "emulated AVX2: $procs processes until $until UTC ($limit s); $(uptime)"
+  node bench/cpu/quality-avx2-report.mjs subset --tasks $tasks --single "$single" --multi "$multi" --procs "$procs" --from-end "$from_end" --out "$pred"
+  echo "{\"model\": \"$model\", \"single\": $single, \"multi\": $multi, \"procs\": $procs, \"from_end\": $from_end, \"until\": \"$until\", \"start\": $(stamp)}" > "$pred/run.json"
+  log "emulated AVX2: $(( procs + from_end )) processes until $until UTC ($limit s); $(uptime)"
   pids=()
-  for ((k = 0; k < procs; k++)); do
+  for ((k = 0; k < procs + from_end; k++)); do
     # eval writes each task's line as it finishes, so a process stopped by the time limit leaves whole lines
     timeout "$limit" $n19 bash bench/cpu/avx2.sh node bin/infill-ls.js eval --tasks "$pred/subset.$k.jsonl" --out "$pred/avx2.$k.jsonl" --model "$model" --device cpu --threads 1 > "$pred/avx2.$k.log" 2>&1 & pids+=($!)
   done
@@ -61,4 +66,4 @@ if [ -z "${report_only:-}" ]; then
   echo "{\"avx2_done\": $(stamp)}" >> "$pred/run.json"
   log "evals done; $(uptime)"
 fi
-$n19 node bench/cpu/quality-avx2-report.mjs report --tasks $tasks --pred "$pred" --model "$model" --procs "$procs" --name "$name"
+$n19 node bench/cpu/quality-avx2-report.mjs report --tasks $tasks --pred "$pred" --model "$model" --procs "$(( procs + from_end ))" --name "$name"
