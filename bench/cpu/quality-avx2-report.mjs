@@ -95,7 +95,7 @@ for (let k = 0; k < procs; k++) {
     order.push(p.id);
   }
 }
-const subsetSize = Array.from({ length: procs }, (_, k) => readJsonl(path.join(pred, `subset.${k}.jsonl`)).length).reduce((a, b) => a + b, 0);
+const subsetSize = new Set(Array.from({ length: procs }, (_, k) => readJsonl(path.join(pred, `subset.${k}.jsonl`)).map((t) => t.id)).flat()).size;
 // the comparison set: tasks the emulated run finished (without an error), with a native answer
 const ids = order.filter((id) => !avx2.get(id).error && native.has(id) && !native.get(id).error);
 const tmp = fs.mkdtempSync(path.join(pred, 'score-'));
