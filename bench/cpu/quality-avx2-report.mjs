@@ -190,6 +190,13 @@ for (const s of [...SUITES, 'all']) {
   };
   if (s === 'all') for (const id of sel) if (native.get(id).raw !== avx2.get(id).raw || native.get(id).completion !== avx2.get(id).completion) diffs.push(id);
 }
+// the native side finished the whole subset: its scores there, for scale (the comparison set is a part of it)
+const allIds = [...new Set(Array.from({ length: procs }, (_, k) => readJsonl(path.join(pred, `subset.${k}.jsonl`)).map((t) => t.id)).flat())].filter((id) => native.has(id));
+const nativeWhole = {};
+for (const s of [...SUITES, 'all']) {
+  const sel = allIds.filter((id) => s === 'all' || tasks.get(id).suite === s);
+  if (sel.length) nativeWhole[s] = { n: sel.length, raw: score(sel, native, 'raw'), postprocessed: score(sel, native, 'completion') };
+}
 fs.rmSync(tmp, { recursive: true, force: true });
 const m = await margins(diffs.filter((id) => native.get(id).raw !== avx2.get(id).raw));
 const rows = diffs.map((id) => ({ id, avx512_raw: native.get(id).raw, avx2_raw: avx2.get(id).raw, avx512_completion: native.get(id).completion, avx2_completion: avx2.get(id).completion, ...(m.get(id) ? { margins: m.get(id) } : {}) }));
@@ -228,6 +235,7 @@ const result = {
   emulated_ms_per_task: { median: med(emuMs), min: emuMs[0] ?? null, max: emuMs.at(-1) ?? null },
   native_ms_per_task: { median: med(natMs), min: natMs[0] ?? null, max: natMs.at(-1) ?? null },
   suites: bySuite,
+  avx512_whole_subset: nativeWhole,
   differing: rows,
   ids,
 };
@@ -242,7 +250,9 @@ md.push(`Command: \`${result.command}\` (bench/cpu/quality-avx2.sh; results \`be
 md.push(`- Native: ${hostFlags.model}, flags ${hostFlags.flags.join(', ')}.`);
 md.push(`- Emulated: ${qemu}, \`-cpu ${result.emulated_cpu.cpu}\` (cpuid probe: ${probe.replace(/\n/g, '; ')}). onnxruntime picks its kernels from cpuid, which QEMU reports without AVX-512, so the AVX2 code paths run; this is not a real AVX2 CPU's timing (emulated: median ${Math.round((result.emulated_ms_per_task.median ?? 0) / 1000)} s a task against ${result.native_ms_per_task.median} ms natively).`);
 md.push(`- ${result.eval}. ${ids.length} of the ${subsetSize} tasks of the subset finished under emulation by the time limit; both sides are scored on those ${ids.length}.`);
-md.push(`- Run: ${runLines.map((l) => JSON.stringify(l)).join('; ')}`, '');
+md.push('- Run log (`run.json`):');
+for (const l of runLines) md.push(`  - \`${JSON.stringify(l)}\``);
+md.push('');
 md.push('| suite | tasks | raw identical | post-processed identical | AVX-512: exact / edit sim. (raw) | AVX2 emulated: exact / edit sim. (raw) | AVX-512 post-processed | AVX2 post-processed |');
 md.push('|---|---|---|---|---|---|---|---|');
 for (const [s, v] of Object.entries(bySuite)) {
@@ -250,6 +260,7 @@ for (const [s, v] of Object.entries(bySuite)) {
   md.push(`| ${names[s]} | ${v.n} | ${v.raw_identical} | ${v.completion_identical} | ${f(v.avx512.raw)} | ${f(v.avx2_emulated.raw)} | ${f(v.avx512.postprocessed)} | ${f(v.avx2_emulated.postprocessed)} |`);
 }
 md.push('');
+md.push(`For scale, the AVX-512 run over the whole subset (raw; post-processed in parentheses): ${Object.entries(nativeWhole).map(([s, v]) => `${names[s]} ${v.n} tasks ${pct(v.raw.exact_match)} / ${v.raw.edit_similarity.toFixed(3)} (${pct(v.postprocessed.exact_match)} / ${v.postprocessed.edit_similarity.toFixed(3)})`).join('; ')}.`, '');
 if (rows.length === 0) md.push('No completion differs between the two CPU classes on these tasks (raw model text and post-processed).');
 else {
   md.push(`${rows.length} completions differ. For each, the AVX-512 run's top-1/top-2 logit margin where the texts part (a native re-run, every forward's last row recorded):`, '');
