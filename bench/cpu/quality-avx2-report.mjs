@@ -108,10 +108,18 @@ function score(sel, side, field) {
   return { exact_match: r.exact_match, edit_similarity: r.edit_similarity, empty: r.empty };
 }
 
-// Top-1/top-2 margins of the AVX-512 run's greedy path where the two CPU classes' raw texts part (a native re-run of
-// the task through the same engine, every forward pass's last logits row recorded).
-async function margins(diffIds) {
-  if (diffIds.length === 0) return new Map();
+// Top-1/top-2 logit margins along the AVX-512 run's greedy path (a native re-run of each task through the same engine,
+// every forward pass's last logits row recorded): the smallest one, and where the two CPU classes' raw texts part
+// (tasks the emulated run answered differently), the one there.
+// A task whose two answers agree keeps its margins in PRED_DIR/margins.json (they depend on the native side only), so
+// a later report re-runs only the tasks that differ and the ones not seen before.
+async function margins(checkIds) {
+  const cacheFile = path.join(pred, 'margins.json');
+  const cache = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
+  const same = (id) => !avx2.has(id) || avx2.get(id).raw === native.get(id).raw;
+  const out = new Map(checkIds.filter((id) => same(id) && cache[id]).map((id) => [id, cache[id]]));
+  checkIds = checkIds.filter((id) => !out.has(id));
+  if (checkIds.length === 0) return out;
   const { createEngine } = await import(path.join(root, 'server/dist/engine/engine.js'));
   const { loadBundle } = await import(path.join(root, 'server/dist/engine/load.js'));
   const probe = await loadBundle({ modelDir, device: 'cpu', intraOpNumThreads: 1 });
@@ -133,8 +141,7 @@ async function margins(diffIds) {
   await probe.model.dispose();
   const engine = createEngine({ timeBudgetMs: 600_000, modelDir, device: 'cpu', threads: 1, log: () => {} });
   await engine.loaded;
-  const out = new Map();
-  for (const id of diffIds) {
+  for (const id of checkIds) {
     const t = tasks.get(id);
     calls.length = 0;
     const r = await engine.complete(
@@ -145,6 +152,15 @@ async function margins(diffIds) {
     // decode steps: each one-token forward pass feeds the token chosen from the previous pass's row
     const steps = [];
     for (let j = 1; j < calls.length; j++) if (calls[j].n === 1 && calls[j - 1].margin !== undefined) steps.push({ token: calls[j].first, ...calls[j - 1] });
+    // the last row chose the token that ended the decode (end of text, or the last token a stop rule kept)
+    const last = calls.at(-1);
+    if (last?.margin !== undefined) steps.push({ token: last.argmax, ...last });
+    const min = steps.length ? Math.min(...steps.map((x) => x.margin)) : null;
+    if (same(id)) {
+      out.set(id, { rerun_raw_equals_native: raw === native.get(id).raw, decode_steps: steps.length, min_margin: min === null ? null : Number(min.toPrecision(4)) });
+      cache[id] = out.get(id);
+      continue;
+    }
     const other = avx2.get(id).raw;
     const nat = native.get(id).raw;
     let at = -1;
@@ -161,17 +177,29 @@ async function margins(diffIds) {
     out.set(id, {
       rerun_raw_equals_native: raw === nat,
       decode_steps: steps.length,
+      min_margin: min === null ? null : Number(min.toPrecision(4)),
       first_diff_step: at >= 0 ? at : null,
       // at = -1: the native text is a prefix of the emulated one (native stopped first: the stop decision differs)
       margin_at_first_diff: at >= 0 ? Number(steps[at].margin.toFixed(5)) : null,
       chosen_was_argmax: at >= 0 ? steps[at].token === steps[at].argmax : null,
       min_margin_up_to_diff: path_.length ? Number(Math.min(...path_.map((s) => s.margin)).toFixed(5)) : null,
-      last_row_margin: calls.length && calls.at(-1).margin !== undefined ? Number(calls.at(-1).margin.toFixed(5)) : null,
     });
   }
   await engine.dispose();
   proto.forward = original;
+  fs.writeFileSync(cacheFile, JSON.stringify(cache) + '\n');
   return out;
+}
+
+// near-ties: the native side's margins only, and a task file of the N tasks whose greedy path comes closest to a tie
+if (args['near-ties'] !== undefined) {
+  const n = Number(args['near-ties']);
+  const all = [...new Set(Array.from({ length: procs }, (_, k) => readJsonl(path.join(pred, `subset.${k}.jsonl`)).map((t) => t.id)).flat())].filter((id) => native.has(id));
+  const mm = await margins(all);
+  const near = all.filter((id) => typeof mm.get(id)?.min_margin === 'number').sort((a, b) => mm.get(a).min_margin - mm.get(b).min_margin).slice(0, n);
+  fs.writeFileSync(args.out, near.map((id) => JSON.stringify(Object.fromEntries(Object.entries(tasks.get(id)).filter(([k]) => k !== 'suite')))).join('\n') + '\n');
+  console.error(`quality-avx2: the ${near.length} tasks nearest a tie on the AVX-512 greedy path: ${near.map((id) => `${id} ${mm.get(id).min_margin}`).join(', ')}`);
+  process.exit(0);
 }
 
 const bySuite = {};
@@ -198,7 +226,21 @@ for (const s of [...SUITES, 'all']) {
   if (sel.length) nativeWhole[s] = { n: sel.length, raw: score(sel, native, 'raw'), postprocessed: score(sel, native, 'completion') };
 }
 fs.rmSync(tmp, { recursive: true, force: true });
-const m = await margins(diffs.filter((id) => native.get(id).raw !== avx2.get(id).raw));
+const allMargins = args['all-margins'] !== undefined && args['all-margins'] !== '0';
+const m = await margins(allMargins ? allIds : diffs.filter((id) => native.get(id).raw !== avx2.get(id).raw));
+let marginSummary = null;
+if (allMargins) {
+  const mins = allIds.map((id) => ({ id, min: m.get(id)?.min_margin })).filter((x) => typeof x.min === 'number').sort((a, b) => a.min - b.min);
+  const inSet = new Set(ids);
+  marginSummary = {
+    what: 'smallest top-1/top-2 logit margin along each task\'s AVX-512 greedy path (every decode step and the step that ended it)',
+    tasks: mins.length,
+    reruns_equal_to_eval: allIds.filter((id) => m.get(id)?.rerun_raw_equals_native).length,
+    below: Object.fromEntries([1e-4, 1e-3, 1e-2, 1e-1].map((t) => [String(t), mins.filter((x) => x.min < t).length])),
+    below_in_compared: Object.fromEntries([1e-4, 1e-3, 1e-2, 1e-1].map((t) => [String(t), mins.filter((x) => x.min < t && inSet.has(x.id)).length])),
+    smallest: mins.slice(0, 8).map((x) => ({ ...x, compared: inSet.has(x.id) })),
+  };
+}
 const rows = diffs.map((id) => ({ id, avx512_raw: native.get(id).raw, avx2_raw: avx2.get(id).raw, avx512_completion: native.get(id).completion, avx2_completion: avx2.get(id).completion, ...(m.get(id) ? { margins: m.get(id) } : {}) }));
 const emuMs = ids.map((id) => avx2.get(id).ms).sort((a, b) => a - b);
 const natMs = ids.map((id) => native.get(id).ms).sort((a, b) => a - b);
@@ -225,7 +267,7 @@ const hostFlags = (() => {
 })();
 const result = {
   what: `${modelDir}: the same dev tasks completed natively (AVX-512) and on an emulated AVX2-only CPU (QEMU user mode, -cpu ${process.env.QEMU_CPU ?? 'EPYC-Rome'}); compared on the tasks the emulated run finished`,
-  command: `bash bench/cpu/quality-avx2.sh --model ${modelDir} --name ${args.name} --single ${runLines[0]?.single} --multi ${runLines[0]?.multi} --procs ${runLines[0]?.procs ?? procs}${runLines[0]?.from_end ? ` --from-end ${runLines[0].from_end}` : ''} --until ${runLines[0]?.until}`,
+  command: `bash bench/cpu/quality-avx2.sh --model ${modelDir} --name ${args.name} --single ${runLines[0]?.single} --multi ${runLines[0]?.multi} --procs ${runLines[0]?.procs ?? procs}${runLines[0]?.from_end ? ` --from-end ${runLines[0].from_end}` : ''}${runLines[0]?.near_ties ? ` --near-ties ${runLines[0].near_ties}` : ''} --until ${runLines[0]?.until}`,
   eval: 'infill-ls eval --device cpu --threads 1 (greedy, up to 64 new tokens, default prompt budget, SPM, no decode time budget), niced',
   host: hostFlags,
   emulated_cpu: { qemu, cpu: process.env.QEMU_CPU ?? 'EPYC-Rome', probe },
@@ -236,6 +278,7 @@ const result = {
   native_ms_per_task: { median: med(natMs), min: natMs[0] ?? null, max: natMs.at(-1) ?? null },
   suites: bySuite,
   avx512_whole_subset: nativeWhole,
+  avx512_greedy_margins: marginSummary,
   differing: rows,
   ids,
 };
@@ -261,6 +304,10 @@ for (const [s, v] of Object.entries(bySuite)) {
 }
 md.push('');
 md.push(`For scale, the AVX-512 run over the whole subset (raw; post-processed in parentheses): ${Object.entries(nativeWhole).map(([s, v]) => `${names[s]} ${v.n} tasks ${pct(v.raw.exact_match)} / ${v.raw.edit_similarity.toFixed(3)} (${pct(v.postprocessed.exact_match)} / ${v.postprocessed.edit_similarity.toFixed(3)})`).join('; ')}.`, '');
+if (marginSummary) {
+  const b = marginSummary.below;
+  md.push(`Near-ties (\`--all-margins\`): along the AVX-512 greedy paths of all ${marginSummary.tasks} subset tasks (a native re-run; ${marginSummary.reruns_equal_to_eval} of them reproduce the eval's raw text), the smallest top-1/top-2 logit margin is below 1e-4 on ${b['0.0001']} tasks, below 1e-3 on ${b['0.001']}, below 1e-2 on ${b['0.01']} and below 0.1 on ${b['0.1']} (of the ${ids.length} compared: ${Object.values(marginSummary.below_in_compared).join(' / ')}). Smallest: ${marginSummary.smallest.map((x) => `${x.id} ${x.min}${x.compared ? ' (compared)' : ''}`).join(', ')}.`, '');
+}
 if (rows.length === 0) md.push('No completion differs between the two CPU classes on these tasks (raw model text and post-processed).');
 else {
   md.push(`${rows.length} completions differ. For each, the AVX-512 run's top-1/top-2 logit margin where the texts part (a native re-run, every forward's last row recorded):`, '');

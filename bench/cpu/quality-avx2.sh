@@ -3,15 +3,17 @@
 # machine: AVX-512) and on an emulated AVX2-only CPU (bench/cpu/avx2.sh: QEMU user mode, -cpu EPYC-Rome; onnxruntime
 # picks its kernels from cpuid, which QEMU reports without AVX-512), then compared task by task and scored.
 #   bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--from-end K]
-#                                  [--until HH:MM] [--report-only]
+#                                  [--near-ties N] [--until HH:MM] [--report-only]
 #   defaults: --model models/default --name v2-avx2-vs-avx512 --single 60 --multi 10 --procs 2 --from-end 0
-#             --until (now + 90 min); --report-only rewrites the report from the predictions already there
+#             --near-ties 0 --until (now + 90 min); --report-only rewrites the report from the predictions there
 # Tasks: the model card's dev suites (bench/quality/make-tasks.mjs, built into .work/tasks like model-eval.sh does):
 # N TypeScript + N Python single-line and M TypeScript + M Python multi-line tasks, each suite's tasks taken in a
 # low-discrepancy order (golden-ratio steps over its 200 tasks), interleaved in rounds (one TS single, one Python
 # single, a multi-line task every third round) and dealt round by round to P files; --from-end K adds K files that
 # walk those P from their ends (the files alternating), so that K more processes finish tasks the first P would
-# reach only after the time limit (a task both reach is counted once). Emulation is ~200x slower than
+# reach only after the time limit (a task both reach is counted once); --near-ties N adds one more process over the N
+# tasks whose AVX-512 greedy path comes closest to a tie (smallest top-1/top-2 logit margin, below), once the native
+# side is done: where a CPU class could change an answer, if anywhere. Emulation is ~200x slower than
 # native here (one task: 2-6 min), so the emulated evals (P processes of 1 thread, niced) stop at --until (UTC); the
 # tasks they finished are the comparison set, and every prefix of a file is balanced over the suites.
 # Both sides run `infill-ls eval` (greedy, up to 64 tokens, the engine's default prompt budget, SPM, 1 thread, no
@@ -23,7 +25,7 @@
 # Writes bench/results/quality-NAME.{json,md}; predictions in .work/pred/NAME/. Needs npm run build, qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-model=models/default name=v2-avx2-vs-avx512 single=60 multi=10 procs=2 from_end=0
+model=models/default name=v2-avx2-vs-avx512 single=60 multi=10 procs=2 from_end=0 near=0
 until=$(date -u -d '+90 min' +%H:%M)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,9 +35,10 @@ while [ $# -gt 0 ]; do
     --multi) multi=$2; shift 2 ;;
     --procs) procs=$2; shift 2 ;;
     --from-end) from_end=$2; shift 2 ;;
+    --near-ties) near=$2; shift 2 ;;
     --until) until=$2; shift 2 ;;
     --report-only) report_only=1; shift ;;
-    *) echo "usage: bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--from-end K] [--until HH:MM] [--report-only]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/cpu/quality-avx2.sh [--model DIR] [--name NAME] [--single N] [--multi N] [--procs P] [--from-end K] [--near-ties N] [--until HH:MM] [--report-only]" >&2; exit 2 ;;
   esac
 done
 [ -f server/dist/cli/eval.js ] || { echo "quality-avx2: build the server first (npm run build)" >&2; exit 1; }
@@ -50,7 +53,7 @@ if [ -z "${report_only:-}" ]; then
   [ "$end" -gt "$now" ] || end=$(( end + 86400 ))
   limit=$(( end - now ))
   node bench/cpu/quality-avx2-report.mjs subset --tasks $tasks --single "$single" --multi "$multi" --procs "$procs" --from-end "$from_end" --out "$pred"
-  echo "{\"model\": \"$model\", \"single\": $single, \"multi\": $multi, \"procs\": $procs, \"from_end\": $from_end, \"until\": \"$until\", \"start\": $(stamp)}" > "$pred/run.json"
+  echo "{\"model\": \"$model\", \"single\": $single, \"multi\": $multi, \"procs\": $procs, \"from_end\": $from_end, \"near_ties\": $near, \"until\": \"$until\", \"start\": $(stamp)}" > "$pred/run.json"
   log "emulated AVX2: $(( procs + from_end )) processes until $until UTC ($limit s); $(uptime)"
   pids=()
   for ((k = 0; k < procs + from_end; k++)); do
@@ -62,8 +65,14 @@ if [ -z "${report_only:-}" ]; then
     $n19 node bin/infill-ls.js eval --tasks "$pred/subset.$k.jsonl" --out "$pred/native.$k.jsonl" --model "$model" --device cpu --threads 1 > "$pred/native.$k.log" 2>&1
   done
   echo "{\"native_done\": $(stamp)}" >> "$pred/run.json"
+  if [ "$near" -gt 0 ]; then
+    k=$(( procs + from_end ))
+    $n19 node bench/cpu/quality-avx2-report.mjs report --tasks $tasks --pred "$pred" --model "$model" --procs "$procs" --near-ties "$near" --out "$pred/subset.$k.jsonl"
+    echo "{\"near_ties_start\": $(stamp)}" >> "$pred/run.json"
+    timeout $(( end - $(date -u +%s) )) $n19 bash bench/cpu/avx2.sh node bin/infill-ls.js eval --tasks "$pred/subset.$k.jsonl" --out "$pred/avx2.$k.jsonl" --model "$model" --device cpu --threads 1 > "$pred/avx2.$k.log" 2>&1 & pids+=($!)
+  fi
   for p in "${pids[@]}"; do wait "$p" || true; done
   echo "{\"avx2_done\": $(stamp)}" >> "$pred/run.json"
   log "evals done; $(uptime)"
 fi
-$n19 node bench/cpu/quality-avx2-report.mjs report --tasks $tasks --pred "$pred" --model "$model" --procs "$(( procs + from_end ))" --name "$name"
+$n19 node bench/cpu/quality-avx2-report.mjs report --tasks $tasks --pred "$pred" --model "$model" --procs "$(( procs + from_end + (near > 0 ? 1 : 0) ))" --name "$name" --all-margins 1
