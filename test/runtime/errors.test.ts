@@ -218,11 +218,46 @@ describe('devices', () => {
     await m.dispose();
   });
 
-  test("'cuda' without the CUDA provider (or its libraries) is a device error, not a file error", async () => {
+  test("'cuda' is a device error that says why where it cannot run, and computes the CPU's logits where it can", async () => {
+    // Which side runs depends on the machine, not on the test: a build without the CUDA provider (linux/arm64,
+    // darwin) and a build with it but no CUDA libraries (this development machine) must fail as a device error with
+    // a reason; a machine with the libraries and a GPU must run the model and agree with the CPU.
     const d = writeSyntheticModelDir({ layout: 'per-layer' });
-    const e = await loadError(loadModel({ modelDir: d.dir, device: 'cuda' }));
-    expect(e.code).toBe('device-unavailable');
-    if (NO_CUDA) expect(e.message).toContain(`cannot run on cuda: ${NO_CUDA}; use device auto or cpu`);
-    else expect(e.message).toMatch(/cannot run on cuda: CUDA libraries missing/);
+    const loaded = await loadModel({ modelDir: d.dir, device: 'cuda' }).then(
+      (m) => ({ m }),
+      (e: unknown) => ({ e }),
+    );
+    if ('e' in loaded) {
+      expect(loaded.e).toBeInstanceOf(ModelLoadError);
+      const e = loaded.e as ModelLoadError;
+      expect(e.code).toBe('device-unavailable');
+      if (NO_CUDA) expect(e.message).toContain(`cannot run on cuda: ${NO_CUDA}; use device auto or cpu`);
+      // the provider is listed: the reason is the provider's own failure (here: "CUDA libraries missing (…)")
+      else expect(e.message).toMatch(/cannot run on cuda: \S/);
+      return;
+    }
+    const gpu = loaded.m;
+    expect(NO_CUDA).toBeUndefined();
+    expect(gpu.device).toBe('cuda');
+    const cpu = await loadModel({ modelDir: d.dir, device: 'cpu' });
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+    const [gc, cc] = [gpu.createCache(), cpu.createCache()];
+    const g = Float32Array.from((await gpu.forward(ids, gc))!);
+    const c = Float32Array.from((await cpu.forward(ids, cc))!);
+    gc.dispose();
+    cc.dispose();
+    await gpu.dispose();
+    await cpu.dispose();
+    expect(g.length).toBe(c.length);
+    // The same fp32 graph: only summation order (and, if CUDA picks TF32 matrix products, ~1e-3 relative rounding)
+    // may differ, so 1% of the largest logit (the synthetic model's reach ±10) separates rounding from a wrong result.
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let i = 0; i < c.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(g[i]! - c[i]!));
+      maxAbs = Math.max(maxAbs, Math.abs(c[i]!));
+    }
+    expect(maxAbs).toBeGreaterThan(0);
+    expect(maxDiff).toBeLessThanOrEqual(1e-2 * maxAbs);
   });
 });
