@@ -5,6 +5,7 @@
 //   node bench/cpu/quality-avx2-report.mjs report --tasks DIR --pred PRED_DIR --model DIR --procs P --name NAME
 //     compares PRED_DIR/native.K.jsonl with PRED_DIR/avx2.K.jsonl on the tasks the emulated run finished; writes
 //     bench/results/quality-NAME.{json,md}
+import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

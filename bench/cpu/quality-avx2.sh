@@ -23,6 +23,7 @@
 # and post-processed completions differ; for the ones that differ, the top-1/top-2 logit margin of the AVX-512
 # run's greedy path at the first token where the two differ (a native teacher-forced pass).
 # Writes bench/results/quality-NAME.{json,md}; predictions in .work/pred/NAME/. Needs npm run build, qemu-user.
+case "${1:-}" in -h|--help) awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=models/default name=v2-avx2-vs-avx512 single=60 multi=10 procs=2 from_end=0 near=0
