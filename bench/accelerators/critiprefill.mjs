@@ -9,12 +9,9 @@
 // Run: node bench/accelerators/critiprefill.mjs --model DIR [--tokens 2048,4096,8192] [--chunk 256] [--reps 2]
 //      [--threads 1] [--device cpu|webgpu] [--out bench/results/accelerators-critiprefill-<name>]
 import '../lib/help.mjs';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { loadModel } from '../../server/dist/runtime/model.js';
+import { benchTwinPrefill } from './twin-prefill.mjs';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : process.argv[i + 1];
@@ -27,78 +24,13 @@ const REPS = Number(arg('reps', 2));
 const device = arg('device', 'cpu');
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
-const uptime = () => os.loadavg().map((x) => +x.toFixed(2));
-const loadStart = uptime();
 const common = { modelDir, device, intraOpNumThreads: threads, onStatus: (m) => process.stderr.write(`${m}\n`) };
 const plain = await loadModel({ ...common, critiPrefill: false });
 const crit = await loadModel({ ...common, critiPrefill: true });
 if (!crit.critiPrefill) throw new Error(`${modelDir}: no CritiPrefill twin was opened (see the status above)`);
-let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-const ids = Array.from({ length: Math.max(...TOKENS) }, () => 10 + Math.floor(rand() * 8000));
-
-async function cold(model, n) {
-  const cache = model.createCache();
-  const runs = [];
-  const before = model.critiPrefillRuns;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  let logits = null;
-  for (let p = 0; p < n; p += CHUNK) {
-    const t = performance.now();
-    const last = p + CHUNK >= n;
-    const l = await model.forward(ids.slice(p, Math.min(n, p + CHUNK)), cache, { logits: last ? 'last' : 'none' });
-    if (last) logits = Float32Array.from(l);
-    runs.push(Math.round(performance.now() - t));
-  }
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  const ms = performance.now() - t0;
-  const cu = process.cpuUsage(c0);
-  const cpuMs = (cu.user + cu.system) / 1000;
-  if (cache.length !== n) throw new Error(`cache length ${cache.length}, expected ${n}`);
-  cache.dispose();
-  return { ms, cpuMs, runs, first: best, logits, twinRuns: model.critiPrefillRuns - before };
-}
-
-await cold(plain, CHUNK); // warm-up
-await cold(crit, CHUNK);
-const rows = [];
-for (const n of TOKENS) {
-  const s = { plain: [], crit: [] };
-  let agree = null;
-  let maxDiff = 0;
-  for (let rep = 0; rep < REPS; rep++) {
-    const order = rep % 2 === 0 ? ['plain', 'crit'] : ['crit', 'plain'];
-    const got = {};
-    for (const v of order) {
-      got[v] = await cold(v === 'plain' ? plain : crit, n);
-      s[v].push(got[v]);
-      process.stderr.write(`${n} tokens, ${v}: ${got[v].ms.toFixed(0)} ms wall, ${got[v].cpuMs.toFixed(0)} ms CPU (${got[v].twinRuns} twin runs), load ${uptime().join(' ')}\n`);
-    }
-    agree = got.plain.first === got.crit.first;
-    for (let i = 0; i < got.plain.logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got.plain.logits[i] - got.crit.logits[i]));
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  const pm = median(s.plain.map((x) => x.ms));
-  const cm = median(s.crit.map((x) => x.ms));
-  const pc = median(s.plain.map((x) => x.cpuMs));
-  const cc = median(s.crit.map((x) => x.cpuMs));
-  rows.push({
-    tokens: n, plainMs: Math.round(pm), critiPrefillMs: Math.round(cm), speedup: +(pm / cm).toFixed(2),
-    plainCpuMs: Math.round(pc), critiPrefillCpuMs: Math.round(cc), cpuSpeedup: +(pc / cc).toFixed(2),
-    plainCpuSamplesMs: s.plain.map((x) => Math.round(x.cpuMs)), critiPrefillCpuSamplesMs: s.crit.map((x) => Math.round(x.cpuMs)),
-    plainSamplesMs: s.plain.map((x) => Math.round(x.ms)), critiPrefillSamplesMs: s.crit.map((x) => Math.round(x.ms)),
-    twinRuns: s.crit[0].twinRuns, runs: s.plain[0].runs.length,
-    plainRunMs: s.plain[0].runs, critiPrefillRunMs: s.crit[0].runs,
-    randomWeights: { sameFirstToken: agree, maxAbsLogitDiff: +maxDiff.toFixed(4) }, loadavg: uptime(),
-  });
-  const doc = {
-    command: `node ${process.argv.slice(1).map((a) => path.relative(root, a) || a).join(' ')}`, model: modelDir, device, threads: threads ?? 'default',
-    chunk: CHUNK, reps: REPS, critiPrefill: crit.critiPrefill, loadavgStart: loadStart, loadavgEnd: uptime(), cpu: `${os.cpus()[0]?.model} x${os.cpus().length}`, rows,
-  };
-  if (out) fs.writeFileSync(`${out}.json`, JSON.stringify(doc, null, 1) + '\n');
-  console.log(JSON.stringify(rows.at(-1)));
-}
+await benchTwinPrefill({
+  plain, twin: crit, name: 'critiPrefill', label: 'critiprefill', twinRuns: (m) => m.critiPrefillRuns, tokens: TOKENS, chunk: CHUNK, reps: REPS, out,
+  doc: { model: modelDir, device, threads: threads ?? 'default', critiPrefill: crit.critiPrefill },
+});
 await plain.dispose();
 await crit.dispose();

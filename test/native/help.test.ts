@@ -24,6 +24,7 @@ const NOT_COMMANDS = new Set([
   'bench/realmodels/worker-ort.mjs',
   'bench/runtime/worker-llama.mjs',
   'bench/runtime/worker-ort.mjs',
+  'bench/accelerators/twin-prefill.mjs', // imported by critiprefill.mjs / lazyllm.mjs
   'bench/realmodels/gpu-rt.sh', // sourced by the GPU jobs
   'bench/device/setup.sh', // sourced
   'native/py/data.py',
