@@ -1,4 +1,5 @@
-// `device: auto`'s choice between WebGPU and the CPU, from measurements (issue 15). Pure: no onnxruntime, no I/O.
+// `device: auto`'s choice between WebGPU and the CPU, and the WebGPU prefill run size, from measurements (issue 15).
+// Pure: no onnxruntime, no I/O.
 
 /**
  * Weights the matrix products of one decode step read below which `auto` keeps a model on the CPU.
