@@ -13,14 +13,22 @@ export function balanceBrackets(text: string, ctx: PostprocessContext): string {
   while (start > 0 && TAIL_CHARS.has(text[start - 1]!)) start--;
   const cuts: number[] = [];
   for (let i = text.length - 1; i >= start && cuts.length < MAX_CUTS; i--) if (CUTTABLE.has(text[i]!)) cuts.push(i);
-  if (cuts.length === 0) return text;
+  return cuts.length === 0 ? text : leastDamageCut(text, ctx, cuts, (at) => text.slice(0, at));
+}
+
+/**
+ * Of `text` and its cuts (`cutAt(at)` for each position of `cuts`, in that order; undefined: not a candidate), the one
+ * with the least structural damage of prefix + it + suffix (context.ts `structuralScorer`). Only a strictly lower cost
+ * replaces the best, and a cost of 0 ends the search: given the latest cuts first, the text keeps as much as it can.
+ */
+function leastDamageCut(text: string, ctx: PostprocessContext, cuts: readonly number[], cutAt: (at: number) => string | undefined): string {
   const cost = structuralScorer(ctx);
   let best = text;
   let bestCost = cost(text);
-  // Latest cut first, and only a strictly better score replaces the best: the completion keeps as much as it can.
   for (const at of cuts) {
     if (bestCost === 0) break;
-    const candidate = text.slice(0, at);
+    const candidate = cutAt(at);
+    if (candidate === undefined) continue;
     const c = cost(candidate);
     if (c < bestCost) {
       best = candidate;
@@ -29,8 +37,6 @@ export function balanceBrackets(text: string, ctx: PostprocessContext): string {
   }
   return best;
 }
-
-const SUFFIX_CLOSERS = new Set([')', ']', '}', '"', "'", '`']);
 
 /**
  * Filter for a cursor right before a closer the document already holds on its line (an editor's auto-closed `)` or
@@ -44,22 +50,13 @@ const SUFFIX_CLOSERS = new Set([')', ']', '}', '"', "'", '`']);
 export function cutBeforeSuffixCloser(text: string, ctx: PostprocessContext): string {
   const nl = ctx.suffix.indexOf('\n');
   const closer = (nl < 0 ? ctx.suffix : ctx.suffix.slice(0, nl)).trimStart()[0];
-  if (closer === undefined || !SUFFIX_CLOSERS.has(closer)) return text;
+  if (closer === undefined || !CUTTABLE.has(closer)) return text;
   const firstLineEnd = text.includes('\n') ? text.indexOf('\n') : text.length;
-  const cost = structuralScorer(ctx);
-  let best = text;
-  let bestCost = cost(text);
-  let tried = 0;
-  for (let at = firstLineEnd - 1; at > 0 && bestCost > 0 && tried < MAX_CUTS; at--) {
-    if (text[at] !== closer) continue;
-    tried++;
+  const cuts: number[] = [];
+  for (let at = firstLineEnd - 1; at > 0 && cuts.length < MAX_CUTS; at--) if (text[at] === closer) cuts.push(at);
+  if (cuts.length === 0) return text;
+  return leastDamageCut(text, ctx, cuts, (at) => {
     const candidate = text.slice(0, at).trimEnd();
-    if (candidate.trim() === '') continue;
-    const c = cost(candidate);
-    if (c < bestCost) {
-      best = candidate;
-      bestCost = c;
-    }
-  }
-  return best;
+    return candidate.trim() === '' ? undefined : candidate;
+  });
 }
