@@ -188,8 +188,7 @@ function presentNamesFromConfig(config: Record<string, unknown>): string[] | nul
 
 function sessionOptions(device: Device, opts: LoadModelOptions, presentNames: readonly string[] | null): SessionOptions {
   const spin = opts.allowSpinning ?? envOn('INFILL_LS_ORT_SPIN');
-  const envValidation = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim() as WebGpuValidation | undefined;
-  const validation = opts.webgpuValidation ?? (envValidation && WEBGPU_VALIDATION.includes(envValidation) ? envValidation : undefined);
+  const validation = opts.webgpuValidation ?? envWebgpuValidation().value;
   // Env INFILL_LS_ORT_PROFILE=<file prefix>: onnxruntime's own per-node trace (JSON) of every run, for benchmarks.
   const profile = process.env.INFILL_LS_ORT_PROFILE?.trim();
   const o: SessionOptions = {
@@ -391,8 +390,8 @@ function envMinWeights(): number | undefined {
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const request = opts.device ?? 'auto';
   const status = opts.onStatus ?? (() => {});
-  const badValidation = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim();
-  if (badValidation && !WEBGPU_VALIDATION.includes(badValidation as WebGpuValidation)) {
+  const badValidation = envWebgpuValidation().invalid;
+  if (badValidation !== undefined) {
     status(`INFILL_LS_WEBGPU_VALIDATION=${JSON.stringify(badValidation)} ignored: it must be one of ${WEBGPU_VALIDATION.join(', ')}`);
   }
   // What this onnxruntime-node build offers decides, not a table of platforms (linux/arm64 1.30 has only the CPU).
@@ -486,6 +485,13 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     return model;
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+/** INFILL_LS_WEBGPU_VALIDATION: `value` when it names a validation mode; `invalid`, the text, when it is set to anything else. */
+function envWebgpuValidation(): { value?: WebGpuValidation; invalid?: string } {
+  const v = process.env.INFILL_LS_WEBGPU_VALIDATION?.trim();
+  if (!v) return {};
+  return WEBGPU_VALIDATION.includes(v as WebGpuValidation) ? { value: v as WebGpuValidation } : { invalid: v };
 }
 
 /** An env switch: on when set to anything but '' or '0' (surrounding blanks ignored). */
