@@ -32,6 +32,31 @@ describe('Generator verbs', () => {
     expect(gen.computedLength).toBe(10);
   });
 
+  test('prefillRunCap shortens runs by the cached depth; the tokens and the last-run logits are unchanged', async () => {
+    const lm = counting();
+    const seen: number[] = [];
+    // at most 4 tokens per run while fewer than 6 positions are cached, then at most 2
+    const gen = new Generator(lm, { prefillChunkSize: 4, prefillRunCap: (run, past) => (seen.push(past), past < 6 ? run : 2) });
+    gen.appendTokens([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    await gen.computeLogits();
+    expect(lm.calls.map((c) => [c.ids.length, c.logits])).toEqual([
+      [4, false],
+      [4, false],
+      [2, false],
+      [1, true],
+    ]);
+    expect(seen).toEqual([0, 4, 8, 10]);
+    expect(lm.calls.flatMap((c) => [...c.ids])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  test('a prefillRunCap answer outside 1..run is clamped (0 → 1 token, above the chunk → the chunk)', async () => {
+    const lm = counting();
+    const gen = new Generator(lm, { prefillChunkSize: 3, prefillRunCap: (_run, past) => (past === 0 ? 0 : 99) });
+    gen.appendTokens([1, 2, 3, 4, 5]);
+    await gen.computeLogits();
+    expect(lm.calls.map((c) => c.ids.length)).toEqual([1, 3, 1]);
+  });
+
   test('nextToken appends the choice; the next step runs one token', async () => {
     const lm = counting();
     const gen = new Generator(lm);

@@ -12,6 +12,8 @@ import {
   WEBGPU_MIN_MATMUL_WEIGHTS,
   weightsFromFileBytes,
   webgpuPrefillChunk,
+  webgpuScoreCappedRun,
+  WEBGPU_MAX_SCORE_ELEMENTS,
 } from '../../server/src/runtime/index.js';
 import { buildModel, DT, floatTensor } from './helpers/onnx-writer.js';
 import { tempDir } from './helpers/model-dir.js';
@@ -183,5 +185,30 @@ describe('WebGPU prefill run size follows the attention operator (webgpuPrefillC
     expect(webgpuPrefillChunk(undefined)).toBe(512);
     expect(webgpuPrefillChunk(new Set(['MatMul', 'Softmax']))).toBe(512);
     expect(webgpuPrefillChunk(new Set(['com.microsoft:MultiHeadAttention']))).toBe(2048);
+  });
+});
+
+describe('WebGPU runs of MatMul + Softmax graphs shrink at depth (webgpuScoreCappedRun)', () => {
+  const scores = (heads: number, run: number, past: number) => heads * run * (past + run);
+  test('runs that stayed fast in the measurements are left whole; the ones that hit the cliff are cut below it', () => {
+    // fast: 0.5B shape (14 heads) run 512 ending at 5,632 positions (40.4M elements); slow: ending at 6,144 (44.0M)
+    expect(webgpuScoreCappedRun(512, 0, 14)).toBe(512);
+    expect(webgpuScoreCappedRun(512, 4096, 14)).toBe(512);
+    for (const [heads, past] of [[14, 5632], [14, 7680], [12, 6656], [12, 7680], [14, 30000]] as const) {
+      const r = webgpuScoreCappedRun(512, past, heads);
+      expect(r).toBeLessThan(512);
+      expect(scores(heads, r, past)).toBeLessThanOrEqual(WEBGPU_MAX_SCORE_ELEMENTS);
+      expect(scores(heads, r + 1, past)).toBeGreaterThan(WEBGPU_MAX_SCORE_ELEMENTS); // the longest that fits
+      expect(WEBGPU_MAX_SCORE_ELEMENTS).toBeLessThan(40.4e6); // under every measured fast run
+    }
+  });
+
+  test('floor of 16 tokens, never above the run, unknown heads or bad input leave the run alone', () => {
+    expect(webgpuScoreCappedRun(512, 10_000_000, 14)).toBe(16);
+    expect(webgpuScoreCappedRun(8, 10_000_000, 14)).toBe(8);
+    expect(webgpuScoreCappedRun(100, 0, 1)).toBe(100);
+    expect(webgpuScoreCappedRun(512, 7680, undefined)).toBe(512);
+    expect(webgpuScoreCappedRun(512, 7680, 0)).toBe(512);
+    expect(webgpuScoreCappedRun(512, Number.NaN, 14)).toBe(512);
   });
 });

@@ -33,6 +33,12 @@ export interface GeneratorOptions {
    * cut the cache to the prompt and run the rest again. Needs a cache with evict() (runtime KvCache, CPU).
    */
   decodeKvWindow?: number;
+  /**
+   * Shortens a prefill run at depth: (run, past) → the tokens to run now (1..run), `past` being the KV positions
+   * already cached. Undefined (default): runs of prefillChunkSize. model-side sets runtime/device-rule.ts
+   * webgpuScoreCappedRun for WebGPU graphs whose attention is MatMul + Softmax.
+   */
+  prefillRunCap?: (run: number, past: number) => number;
 }
 
 export interface NextTokenOptions {
@@ -62,6 +68,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private computed = 0;
   private logits: Float32Array | null = null;
   private readonly chunk: number;
+  private readonly runCap: ((run: number, past: number) => number) | undefined;
   private stopIds: ReadonlySet<number> = new Set();
   private maxNew = Infinity;
   private generated = 0;
@@ -90,6 +97,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   ) {
     this.cache = cache ?? model.createCache();
     this.chunk = Math.max(1, Math.floor(options.prefillChunkSize ?? 256));
+    this.runCap = options.prefillRunCap;
     const w = options.decodeKvWindow;
     this.kvWindow = w !== undefined && Number.isFinite(w) && w >= 1 ? Math.floor(w) : null;
     if (this.kvWindow !== null && !this.cache.evict) throw new Error('Generator: decodeKvWindow needs a KV cache that can evict positions');
@@ -168,7 +176,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
       // KV-Runahead (issue 17): a long pending stretch is one forward, which the model splits over its workers
       const runahead = this.model.kvRunahead;
       const pending = this.seq.length - this.computed;
-      const end = runahead && pending >= runahead.minTokens ? this.seq.length : Math.min(this.seq.length, this.computed + this.chunk);
+      const run = this.runCap ? Math.max(1, Math.min(this.chunk, Math.floor(this.runCap(this.chunk, this.cache.length)) || 1)) : this.chunk;
+      const end = runahead && pending >= runahead.minTokens ? this.seq.length : Math.min(this.seq.length, this.computed + run);
       const last = end === this.seq.length;
       const t0 = performance.now();
       const out = await this.model.forward(this.seq.slice(this.computed, end), this.cache, { logits: last ? 'last' : 'none' });

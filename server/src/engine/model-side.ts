@@ -27,7 +27,7 @@ import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineS
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
 import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
-import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
+import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuScoreCappedRun, FUSED_ATTENTION_OPS, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir } from '../util/paths.js';
 import { errorText } from '../util/errors.js';
@@ -283,6 +283,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   // over 2,048 queries costs 6-10x what runs of 512 do).
   const chunkOverride = options.prefillChunkSize ?? envInteger('INFILL_LS_PREFILL_CHUNK', 1, 1 << 20, optionNotes);
   let chunkSize = Math.max(1, Math.floor(chunkOverride ?? 256));
+  let prefillRunCap: ((run: number, past: number) => number) | undefined; // WebGPU without fused attention (below)
   // Issue 17's accelerator options: the setting (options) wins, else the env default, else off; 0 is off.
   const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
@@ -333,8 +334,16 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         return;
       }
       bundle = b;
-      // WebGPU: 2,048 for fused attention, 512 for MatMul + Softmax attention (device-rule.ts webgpuPrefillChunk).
-      if (chunkOverride === undefined && b.model.device === 'webgpu') chunkSize = webgpuPrefillChunk(scanOnnxGraph(b.model.files.onnxPath)?.opTypes);
+      // WebGPU: 2,048 for fused attention, 512 for MatMul + Softmax attention (device-rule.ts webgpuPrefillChunk); the
+      // latter's runs also shrink at depth, keeping the [heads × run × positions] scores under the measured cliff
+      // (webgpuScoreCappedRun). An explicit run size (option, INFILL_LS_PREFILL_CHUNK) is taken as given.
+      if (chunkOverride === undefined && b.model.device === 'webgpu') {
+        const ops = scanOnnxGraph(b.model.files.onnxPath)?.opTypes;
+        chunkSize = webgpuPrefillChunk(ops);
+        const heads = b.model.files.config['num_attention_heads'] ?? b.model.files.config['n_head'];
+        const fused = ops !== undefined && FUSED_ATTENTION_OPS.some((op) => ops.has(op));
+        if (!fused && typeof heads === 'number') prefillRunCap = (run, past) => webgpuScoreCappedRun(run, past, heads);
+      }
       // KvCache.evict is CPU-only (on WebGPU the KV stays on the GPU): the window stays off there, and the status says so.
       if (decodeKvWindow !== undefined && b.model.device === 'webgpu') {
         optionNotes.push(`decodeKvWindow ${decodeKvWindow} off: it needs the KV cache on the CPU`);
@@ -346,7 +355,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       store = kv;
       scheduler = new Scheduler({
         store: kv,
-        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow }),
+        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap }),
         chunkSize,
         maxStallMs: maxStallMs || undefined,
         wholeRunFrom: b.model.kvRunahead?.minTokens,
@@ -598,7 +607,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
           try {
             const caches = await packedPrefill(model, still.map((m) => m.ids), { binTokens: capacity });
             still.forEach((m, k) => {
-              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize, decodeKvWindow }, caches[k]!, m.ids));
+              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap }, caches[k]!, m.ids));
               m.done('packed');
             });
             const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);

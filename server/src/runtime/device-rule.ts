@@ -168,3 +168,28 @@ export const FUSED_ATTENTION_OPS: readonly string[] = ['com.microsoft:GroupQuery
 export function webgpuPrefillChunk(opTypes: ReadonlySet<string> | undefined): number {
   return opTypes && FUSED_ATTENTION_OPS.some((op) => opTypes.has(op)) ? 2048 : 512;
 }
+
+/**
+ * Elements of one layer's [heads × run × (past + run)] attention scores above which a WebGPU run of a MatMul + Softmax
+ * graph falls off a cliff (onnxruntime-node 1.30, H200). Every measured run fits one threshold, at both shapes: runs
+ * whose scores held ≤ 40.9M elements took 35–122 ms, runs with ≥ 44.0M took 750–1,170 ms (prefill of 8,192 tokens in
+ * runs of 512: the runs ending at 6,144+ positions (0.5B shape, 14 heads) and 7,168+ (1.5B, 12 heads),
+ * `bench/results/accelerators-{critiprefill,lazyllm}-qwen{05b,15b}-webgpu-c512.json` `plainRunMs`; runs of 1,024 and
+ * 2,048 in the table above cross it earlier). 2^25 (32M, 128 MiB as fp32) keeps a margin below the fast side.
+ */
+export const WEBGPU_MAX_SCORE_ELEMENTS = 2 ** 25;
+
+/**
+ * The longest prefill run, at most `run` tokens, whose attention scores [heads × r × (past + r)] stay within
+ * `maxElements` (default WEBGPU_MAX_SCORE_ELEMENTS): r = ⌊(√(past² + 4·max/heads) − past) / 2⌋, never below
+ * min(16, run) (at 32,000 positions and 14 heads it is 74 tokens). For WebGPU graphs without fused
+ * attention (webgpuPrefillChunk), where the cliff was measured. `heads`: query heads (config.json
+ * num_attention_heads); an unknown or invalid value returns `run` unchanged. Never throws.
+ * Example: run 512, past 7,680, 14 heads → 300 (33.5M elements); past 4,096 → 512 (33.0M).
+ */
+export function webgpuScoreCappedRun(run: number, past: number, heads: number | undefined, maxElements = WEBGPU_MAX_SCORE_ELEMENTS): number {
+  if (!(run >= 1) || !(heads !== undefined && heads >= 1) || !(past >= 0) || !(maxElements > 0)) return run;
+  const per = maxElements / heads;
+  const r = Math.floor((Math.sqrt(past * past + 4 * per) - past) / 2);
+  return Math.max(Math.min(16, run), Math.min(run, r));
+}
