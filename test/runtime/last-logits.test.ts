@@ -10,7 +10,7 @@ import { resolveModelFiles } from '../../server/src/runtime/model-files.js';
 import { modelTimeout } from './helpers/timeout.js';
 
 const root = path.resolve(__dirname, '../..');
-const FIXTURES = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'llama', 'gpt_bigcode', 'qwen2'].map((n) => path.join(root, 'test/fixtures/models', n));
+const FIXTURES = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'llama', 'gpt_bigcode', 'qwen2'].map((n) => path.join(root, 'test/fixtures/models', n));
 /** Largest |difference| allowed between the cut and the full graph's last-row logits (fixture logits are O(1)). */
 const TOL = 1e-4;
 

@@ -1,10 +1,13 @@
 // The layouts users download for Qwen2.5-Coder-class models (issue 15), on tiny fixtures written by
 // native/py/qwen_models.py --fixtures: Optimum 4-bit MatMulNBits (qwen2-q4), and onnxruntime-genai's model-builder
 // layout with GroupQueryAttention / RotaryEmbedding / SkipSimplifiedLayerNormalization, int4 (qwen2-genai) and
-// fp32 (qwen2-genai-fp32). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
+// fp32 (qwen2-genai-fp32), and int4 with fp16 activations, KV and logits (qwen2-genai-fp16: what the model builder
+// writes for a GPU). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
 // weights — for the int4 fixtures the dequantized int4 weights — and every fixture was drawn so that the top-1 /
-// top-2 logit gap along each golden path is at least `min_margin` (> 0.1, in golden.json), far above
-// fp32 kernel differences (~1e-5): exact token equality is the tolerance-aware check here.
+// top-2 logit gap along each golden path is at least `min_margin` (> 0.1, in golden.json; > 0.3 for the fp16
+// fixture), far above fp32 kernel differences (~1e-5); fp16 activations moved these logits (|x| up to ~25) by
+// 0.03-0.12 against the fp32-activation graph of the same int4 weights (measured when the fixture was made):
+// exact token equality is the tolerance-aware check here.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -20,7 +23,8 @@ import { greedySteps } from './helpers/greedy.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const root = path.join(repo, 'test/fixtures/models');
-const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32'] as const;
+const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16'] as const;
+const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16';
 interface Golden {
   min_margin: number;
   cases: { prompt: string; input_ids: number[]; greedy: number[] }[];
@@ -49,8 +53,9 @@ describe.each(fixtures)('%s fixture', (name) => {
       expect(path.basename(model.files.onnxPath)).toBe('model.onnx');
       expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(false); // read from genai_config.json alone
       for (const op of ['GroupQueryAttention', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization']) expect(onnx).toContain(op);
-      expect(onnx.includes('MatMulNBits')).toBe(name === 'qwen2-genai');
-      expect(model.files.dtype).toBe(name === 'qwen2-genai' ? 'q4' : 'fp32');
+      expect(onnx.includes('MatMulNBits')).toBe(int4(name));
+      expect(model.files.dtype).toBe(name === 'qwen2-genai-fp16' ? 'q4f16' : int4(name) ? 'q4' : 'fp32');
+      expect(model.layout.slots[0]!.dtype).toBe(name === 'qwen2-genai-fp16' ? 'float16' : 'float32');
     } else {
       expect(model.files.format).toBe('optimum');
       expect(model.files.dtype).toBe('q4');
@@ -67,8 +72,8 @@ describe.each(fixtures)('%s fixture', (name) => {
     for (const c of g.cases) expect(tokenizer.encode(c.prompt)).toEqual(c.input_ids);
   });
 
-  test('greedy decoding matches PyTorch (golden margin > 0.1)', async () => {
-    expect(g.min_margin).toBeGreaterThan(0.1);
+  test('greedy decoding matches PyTorch (golden margin > 0.1, fp16: > 0.3)', async () => {
+    expect(g.min_margin).toBeGreaterThan(name === 'qwen2-genai-fp16' ? 0.3 : 0.1);
     const { model } = await open(dir);
     for (const c of g.cases) {
       const gen = new Generator(model);
@@ -90,7 +95,11 @@ describe.each(fixtures)('%s fixture', (name) => {
     gen.dispose();
   });
 
-  test('one-shot and chunked prefill give the same last logits (fp32 tolerance 1e-4)', async () => {
+  // fp32: summation-order differences only (1e-4). fp16: 0 on the AVX-512 development CPU, but a kernel that sums in
+  // another order rounds to fp16 differently (one fp16 step of these logits, |x| ≤ 25, is ~0.016): 2e-2, well under
+  // the fixture's 0.3 golden margin.
+  const tolerance = name === 'qwen2-genai-fp16' ? 2e-2 : 1e-4;
+  test(`one-shot and chunked prefill give the same last logits (tolerance ${tolerance})`, async () => {
     const { model } = await open(dir);
     const ids = g.cases[0]!.input_ids;
     const a = model.createCache();
@@ -101,7 +110,7 @@ describe.each(fixtures)('%s fixture', (name) => {
     expect(b.length).toBe(ids.length);
     let maxDiff = 0;
     for (let i = 0; i < one.length; i++) maxDiff = Math.max(maxDiff, Math.abs(one[i]! - chunked![i]!));
-    expect(maxDiff).toBeLessThan(1e-4);
+    expect(maxDiff).toBeLessThan(tolerance);
     a.dispose();
     b.dispose();
   });

@@ -67,15 +67,18 @@ function str(v: unknown): string | undefined {
  * cuda-fp16, ...), else 'q4' when the graph file (weights are in model.onnx.data) uses MatMulNBits, else 'fp32'.
  */
 function genaiDtype(name: string, onnxPath: string): ModelDtype {
-  if (/int4|q4/i.test(name)) return 'q4';
-  if (/fp16|f16/i.test(name)) return 'fp16';
+  const f16 = /fp16|f16/i.test(name);
+  if (/int4|q4/i.test(name)) return f16 ? 'q4f16' : 'q4';
+  const nbits = (): boolean => {
+    try {
+      return fs.statSync(onnxPath).size <= 64 * 2 ** 20 && fs.readFileSync(onnxPath).includes('MatMulNBits');
+    } catch {
+      return false; // unreadable: the session load reports it
+    }
+  };
+  if (f16) return nbits() ? 'q4f16' : 'fp16'; // the builder's GPU int4 output has fp16 activations
   if (/int8/i.test(name)) return 'int8';
-  try {
-    if (fs.statSync(onnxPath).size <= 64 * 2 ** 20 && fs.readFileSync(onnxPath).includes('MatMulNBits')) return 'q4';
-  } catch {
-    // unreadable: the session load reports it
-  }
-  return 'fp32';
+  return nbits() ? 'q4' : 'fp32';
 }
 
 /**
