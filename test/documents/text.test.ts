@@ -65,6 +65,13 @@ describe('offsetAt / positionAt', () => {
     expect(() => offsetAt(text, starts, { line: 4, character: 0 }, 'clamp')).toThrowError(/out of range/);
   });
 
+  it('takes the column after a CRLF line\'s \\r (a client splitting on \\n alone) as the line end; one more is still refused', () => {
+    // line 0 is 'let 😀 = 1;' (11 units) + CRLF; line 1 ends in a lone CR, which gets no such allowance
+    expect(offsetAt(text, starts, { line: 0, character: 12 })).toBe(11);
+    expect(() => offsetAt(text, starts, { line: 0, character: 13 })).toThrowError(/line 0 has 11 UTF-16 code units/);
+    expect(() => offsetAt(text, starts, { line: 1, character: 9 })).toThrowError(PositionError);
+  });
+
   it('throws for characters past the end of the line in strict mode and clamps in clamp mode', () => {
     expect(() => offsetAt(text, starts, { line: 2, character: 4 })).toThrowError(/line 2 has 3 UTF-16 code units/);
     expect(offsetAt(text, starts, { line: 2, character: 99 }, 'clamp')).toBe(text.indexOf('bar') + 3);

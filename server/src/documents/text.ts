@@ -86,7 +86,10 @@ function isNonNegativeInteger(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0;
 }
 
-/** Converts an LSP position to a UTF-16 offset; throws PositionError when out of range. */
+/**
+ * Converts an LSP position to a UTF-16 offset; throws PositionError when out of range ('strict'; 'clamp' takes a
+ * character past the line's end as the end). In both modes the column right after a CRLF line's '\r' is the line's end.
+ */
 export function offsetAt(text: string, lineStarts: readonly number[], position: Position, mode: PositionMode = 'strict'): number {
   const lineCount = lineStarts.length;
   if (position === null || typeof position !== 'object' || !isNonNegativeInteger(position.line) || !isNonNegativeInteger(position.character)) {
@@ -103,7 +106,9 @@ export function offsetAt(text: string, lineStarts: readonly number[], position: 
   const end = lineEndOffset(text, lineStarts, position.line);
   const length = end - start;
   if (position.character > length) {
-    if (mode === 'clamp') return end;
+    // A client that splits lines on '\n' alone sees a CRLF line's '\r' as its last character: the column after it is
+    // that line's end too, not an error (Windows line endings; the content a completion sees is the same).
+    if (mode === 'clamp' || (position.character === length + 1 && text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10)) return end;
     throw new PositionError(
       `position ${position.line}:${position.character} is out of range: line ${position.line} has ${length} UTF-16 code units`,
       position,
