@@ -54,6 +54,7 @@ DEFRA=${DEFRA:-/tmp/infill-ls-default-kvra}
 [ -s "$DEFRA/onnx/model_quantized_runahead4of5.onnx" ] || { rm -rf "$DEFRA"; cp -r models/default "$DEFRA"; "$PY" native/py/kv_runahead.py "$DEFRA" --groups 5; }
 node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b
 node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 8192 --reps 2 --out $R/accelerators-kv-runahead-qwen05b-8k
+node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b-quiet  # the same again; read in a quiet slot
 #    the 1.5B shape: 28 layers in 7 groups of 4 (QWEN15RA, generated when absent, ~1 min, 3.3 GB)
 QWEN15RA=${QWEN15RA:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-kvra}
 [ -s "$QWEN15RA/onnx/model_q4_runahead6of7.onnx" ] || "$PY" native/py/qwen_models.py --shape 1.5b --layouts optimum-q4 --block 128 --kv-runahead 7 --suffix=-b128-kvra --out "$(dirname "$(dirname "$QWEN15RA")")"
