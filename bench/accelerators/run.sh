@@ -41,6 +41,7 @@ node bench/accelerators/critiprefill.mjs --model "$QWEN05CP" --tokens 2048,4096,
 QWEN15CP=${QWEN15CP:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-cp}
 if [ -s "$QWEN15CP/onnx/model_q4_critiprefill.onnx" ]; then  # the 1.5B rows, when that model was generated (--shape 1.5b)
   node bench/accelerators/critiprefill.mjs --model "$QWEN15CP" --tokens 4096,8192 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen15b
+  node bench/accelerators/critiprefill.mjs --model "$QWEN15CP" --tokens 2048 --reps 2 --threads 1 --out $R/accelerators-critiprefill-qwen15b-2k
 fi
 PY="$PY" bash bench/accelerators/critiprefill-quality.sh 25 100
 # 6. KV-Runahead (built): cold-prefill TTFT, plain chunked prefill on 2 intra-op threads vs 2 workers x 1 thread over
@@ -52,6 +53,13 @@ QWEN05RA=${QWEN05RA:-$HOME/.cache/infill-ls-models/qwen2.5-coder-0.5b-shape/opti
 DEFRA=${DEFRA:-/tmp/infill-ls-default-kvra}
 [ -s "$DEFRA/onnx/model_quantized_runahead4of5.onnx" ] || { rm -rf "$DEFRA"; cp -r models/default "$DEFRA"; "$PY" native/py/kv_runahead.py "$DEFRA" --groups 5; }
 node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b
+node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 8192 --reps 2 --out $R/accelerators-kv-runahead-qwen05b-8k
+node bench/accelerators/kv-runahead.mjs --model "$QWEN05RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen05b-quiet  # the same again; read in a quiet slot
+#    the 1.5B shape: 28 layers in 7 groups of 4 (QWEN15RA, generated when absent, ~1 min, 3.3 GB)
+QWEN15RA=${QWEN15RA:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-kvra}
+[ -s "$QWEN15RA/onnx/model_q4_runahead6of7.onnx" ] || "$PY" native/py/qwen_models.py --shape 1.5b --layouts optimum-q4 --block 128 --kv-runahead 7 --suffix=-b128-kvra --out "$(dirname "$(dirname "$QWEN15RA")")"
+node bench/accelerators/kv-runahead.mjs --model "$QWEN15RA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-qwen15b
+node bench/accelerators/kv-runahead.mjs --model "$QWEN15RA" --tokens 8192 --reps 2 --out $R/accelerators-kv-runahead-qwen15b-8k
 node bench/accelerators/kv-runahead.mjs --model "$DEFRA" --tokens 2048,4096 --reps 2 --out $R/accelerators-kv-runahead-default
 for e in release idle-terminate idle-exit terminate exit; do echo "## --end $e"; node bench/accelerators/workers-probe.mjs --workers 4 --sessions 2 --runs 2 --end $e 2>&1 && echo "exit status 0" || echo "exit status $? (aborted)"; done > $R/accelerators-workers-probe.txt || true
 # 7. The cells at the real shapes (random weights: speed only; 1 thread): AdaSkip's graph surgery at the 0.5B / 1.5B
@@ -67,6 +75,7 @@ if [ -s "$QWEN15CP/onnx/model_q4.onnx" ]; then
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 2048 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a14f3 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k
   node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11 --tokens 4096 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-4k-a11
+  node bench/accelerators/adaskip-prefill.mjs --base "$QWEN15CP" --variants $AS/qwen15b/skip-a11,$AS/qwen15b/skip-a14f3 --tokens 8192 --reps 2 --decode 16 --threads 1 --out $R/accelerators-adaskip-qwen15b-8k
 fi
 node bench/accelerators/scope.mjs --model "$QWEN05CP" --files 2 --prompt 128 --tokens 1024 --windows 0,128,256 --threads 1 --out $R/accelerators-scope-qwen05b
 # 8. LazyLLM (built; accelerators.md section 7): cold-prefill TTFT plain vs the twin at the 0.5B shape (our exporter's Optimum int4 graph +
@@ -79,6 +88,7 @@ node bench/accelerators/lazyllm.mjs --model "$QWEN05LZ" --tokens 2048,4096,8192 
 QWEN15LZ=${QWEN15LZ:-$HOME/.cache/infill-ls-models/qwen2.5-coder-1.5b-shape/optimum-q4-b128-lazy}
 if [ -s "$QWEN15LZ/onnx/model_q4_lazyllm.onnx" ]; then  # (qwen_models.py --shape 1.5b ... --lazyllm 9:70,14:50,18:35,23:25)
   node bench/accelerators/lazyllm.mjs --model "$QWEN15LZ" --tokens 2048,4096 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen15b
+  node bench/accelerators/lazyllm.mjs --model "$QWEN15LZ" --tokens 8192 --reps 2 --threads 1 --out $R/accelerators-lazyllm-qwen15b-8k
 fi
 PY="$PY" bash bench/accelerators/lazyllm-quality.sh 25 100
 uptime
