@@ -64,7 +64,9 @@ function str(v: unknown): string | undefined {
 
 /**
  * The weight variant of a genai decoder: from the model builder's folder/file naming (cpu-int4-rtn-block-32...,
- * cuda-fp16, ...), else 'q4' when the graph file (weights are in model.onnx.data) uses MatMulNBits, else 'fp32'.
+ * cuda-fp16, ...), else 'q4' when the graph file (weights are in model.onnx.data) uses MatMulNBits, else 'fp32'. int4
+ * with fp16 in the name, or an fp16-named graph that uses MatMulNBits (the builder's GPU int4 output: fp16
+ * activations), is 'q4f16'.
  */
 function genaiDtype(name: string, onnxPath: string): ModelDtype {
   const f16 = /fp16|f16/i.test(name);
