@@ -515,6 +515,8 @@ def fixtures(out_root: str, seed: int):
             margin = min(min_margin(model, ids, N_GREEDY) for ids in ids_list)
             if margin > MIN_MARGIN.get(layout, 0.1):
                 break
+        else:
+            raise SystemExit(f"{name}: no seed in {seed}..{seed + 49} gives a golden margin above {MIN_MARGIN.get(layout, 0.1)} (best tried last: {margin:.3f})")
         write_layout(d, cfg, sd, layout, s, accuracy_level=0, single_file=True)
         golden = [{"prompt": p, "input_ids": ids, "greedy": greedy(model, ids, N_GREEDY)} for p, ids in zip(PROMPTS, ids_list)]
         with open(os.path.join(d, "golden.json"), "w") as f:
