@@ -7,10 +7,11 @@
 // Wall time and the process's CPU time (process.cpuUsage) are both recorded: with 1 onnxruntime thread the CPU time
 // is the work itself and much less disturbed by a loaded machine than wall time (as bench/realmodels/cpu.mjs).
 // Run: node bench/accelerators/critiprefill.mjs --model DIR [--tokens 2048,4096,8192] [--chunk 256] [--reps 2]
-//      [--threads 1] [--device cpu|webgpu] [--out bench/results/accelerators-critiprefill-<name>]
+//      [--threads 1] [--device cpu|webgpu] [--score-cap] [--out bench/results/accelerators-critiprefill-<name>]
+// --score-cap: both sides shorten runs at depth as the engine does on WebGPU for these graphs (webgpuScoreCappedRun).
 import '../lib/help.mjs';
 import { loadModel } from '../../server/dist/runtime/model.js';
-import { benchTwinPrefill } from './twin-prefill.mjs';
+import { benchTwinPrefill, scoreCap } from './twin-prefill.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,13 +25,15 @@ const REPS = Number(arg('reps', 2));
 const device = arg('device', 'cpu');
 const threads = arg('threads', undefined) === undefined ? undefined : Number(arg('threads'));
 const out = arg('out', null);
+const capOn = process.argv.includes('--score-cap');
 const common = { modelDir, device, intraOpNumThreads: threads, onStatus: (m) => process.stderr.write(`${m}\n`) };
 const plain = await loadModel({ ...common, critiPrefill: false });
 const crit = await loadModel({ ...common, critiPrefill: true });
 if (!crit.critiPrefill) throw new Error(`${modelDir}: no CritiPrefill twin was opened (see the status above)`);
 await benchTwinPrefill({
   plain, twin: crit, name: 'critiPrefill', label: 'critiprefill', twinRuns: (m) => m.critiPrefillRuns, tokens: TOKENS, chunk: CHUNK, reps: REPS, out,
-  doc: { model: modelDir, device, threads: threads ?? 'default', critiPrefill: crit.critiPrefill },
+  doc: { model: modelDir, device, threads: threads ?? 'default', critiPrefill: crit.critiPrefill, scoreCap: capOn },
+  runCap: capOn ? scoreCap(plain) : undefined,
 });
 await plain.dispose();
 await crit.dispose();

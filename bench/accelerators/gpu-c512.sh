@@ -16,6 +16,8 @@
 #   qwen2.5-coder-1.5b-shape/optimum-q4-b128-kvra          plain + 7 KV-Runahead layer groups of 4 layers
 #   qwen2.5-coder-{0.5b,1.5b}-shape/genai-int4{,-fp16}     issue 15: the model builder's layout, fp32 / fp16 activations
 #   adaskip-qwen{05b,15b}/                                 AdaSkip variants of the -cp plain graph (adaskip_graph.py)
+# SCORE_CAP=1 (webgpu phase, cp/lazy): both sides shorten their runs at depth as the engine now does for these graphs
+# (webgpuScoreCappedRun, --score-cap; files *-c512-cap.json): the plain side then avoids the attention-scores cliff.
 # Every step is bounded by `timeout`; the benches write their JSON after each sample, so a limit keeps what finished.
 # Writes $OUT/accelerators-*-c512.json, $OUT/accelerators-*-cpu16*.json, $OUT/gpu-{0.5b,1.5b}-fp16.{md,json},
 # $OUT/job.log (its end: cells-summary.mjs's markdown of the JSON files).
@@ -29,6 +31,7 @@ PY=${PY:-python3}
 M=/tmp/m
 S05=$M/qwen2.5-coder-0.5b-shape; S15=$M/qwen2.5-coder-1.5b-shape
 GPU_CHUNK=${GPU_CHUNK:-512}
+CAP=(); CAPTAG=''; [ "${SCORE_CAP:-0}" = 1 ] && { CAP=(--score-cap); CAPTAG=-cap; }
 # One generation, bounded (T_GEN s); run in the background, its PID kept: a bare `wait` would also wait for the
 # `tee` above (bash waits for the last process substitution too) and never return.
 gen() { timeout -k 5 ${T_GEN:-420} "$PY" native/py/qwen_models.py --out $M "$@" > /tmp/gen-$$-$RANDOM.log 2>&1 || echo "[$(( $(date +%s) - T0 ))s] generation failed or cut: $*"; }
@@ -70,11 +73,11 @@ if [ "$PHASE" = webgpu ]; then
     fi
     if has cp; then
       el "$s: CritiPrefill, WebGPU, runs of $GPU_CHUNK"
-      timeout -k 5 ${T_CP:-60} node bench/accelerators/critiprefill.mjs --model $base/optimum-q4-b128-cp --device webgpu --chunk $GPU_CHUNK --tokens 2048,4096,8192 --reps 2 --out $OUT/accelerators-critiprefill-$tag-webgpu-c$GPU_CHUNK
+      timeout -k 5 ${T_CP:-60} node bench/accelerators/critiprefill.mjs --model $base/optimum-q4-b128-cp --device webgpu --chunk $GPU_CHUNK --tokens 2048,4096,8192 --reps 2 "${CAP[@]}" --out $OUT/accelerators-critiprefill-$tag-webgpu-c$GPU_CHUNK$CAPTAG
     fi
     if has lazy; then
       el "$s: LazyLLM, WebGPU, runs of $GPU_CHUNK"
-      timeout -k 5 ${T_LAZY:-60} node bench/accelerators/lazyllm.mjs --model $base/optimum-q4-b128-lazy --device webgpu --chunk $GPU_CHUNK --tokens 2048,4096,8192 --reps 2 --out $OUT/accelerators-lazyllm-$tag-webgpu-c$GPU_CHUNK
+      timeout -k 5 ${T_LAZY:-60} node bench/accelerators/lazyllm.mjs --model $base/optimum-q4-b128-lazy --device webgpu --chunk $GPU_CHUNK --tokens 2048,4096,8192 --reps 2 "${CAP[@]}" --out $OUT/accelerators-lazyllm-$tag-webgpu-c$GPU_CHUNK$CAPTAG
     fi
     if has ada; then
       el "$s: AdaSkip, WebGPU, runs of $GPU_CHUNK"

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { webgpuScoreCappedRun } from '../../server/dist/runtime/index.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 export const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
@@ -16,9 +17,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
  * plain / twin: loaded models (runtime `loadModel`); name: the twin's key in the JSON rows ('critiPrefill' → fields
  * critiPrefillMs, critiPrefillCpuMs, …), label: its name in the progress lines; twinRuns(model): the model's counter
  * of runs that went to the twin; tokens: prompt lengths; doc: the JSON document's other fields (command, model, …).
- * Token ids: a fixed pseudo-random sequence in [10, min(8010, vocabulary)).
+ * Token ids: a fixed pseudo-random sequence in [10, min(8010, vocabulary)). runCap (optional): (run, past) → the tokens of
+ * the next run, as the engine's Generator `prefillRunCap` (both sides use it; see scoreCap).
  */
-export async function benchTwinPrefill({ plain, twin, name, label, twinRuns, tokens, chunk, reps, out, doc }) {
+export async function benchTwinPrefill({ plain, twin, name, label, twinRuns, tokens, chunk, reps, out, doc, runCap }) {
   let seed = 7;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const ids = Array.from({ length: Math.max(...tokens) }, () => 10 + Math.floor(rand() * Math.min(8000, plain.vocabSize - 10)));
@@ -31,10 +33,11 @@ export async function benchTwinPrefill({ plain, twin, name, label, twinRuns, tok
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let logits = null;
-    for (let p = 0; p < n; p += chunk) {
+    for (let p = 0, end; p < n; p = end) {
       const t = performance.now();
-      const last = p + chunk >= n;
-      const l = await model.forward(ids.slice(p, Math.min(n, p + chunk)), cache, { logits: last ? 'last' : 'none' });
+      end = Math.min(n, p + (runCap ? runCap(chunk, cache.length) : chunk));
+      const last = end >= n;
+      const l = await model.forward(ids.slice(p, end), cache, { logits: last ? 'last' : 'none' });
       if (last) logits = Float32Array.from(l);
       runs.push(Math.round(performance.now() - t));
     }
@@ -86,4 +89,15 @@ export async function benchTwinPrefill({ plain, twin, name, label, twinRuns, tok
     console.log(JSON.stringify(rows.at(-1)));
   }
   return rows;
+}
+
+/**
+ * The engine's WebGPU run cap for a MatMul + Softmax graph (runtime/device-rule.ts webgpuScoreCappedRun, what
+ * engine/model-side.ts gives the Generator), for `model`'s query heads (config.json num_attention_heads); the
+ * `--score-cap` flag of critiprefill.mjs / lazyllm.mjs. Throws when the config has no head count.
+ */
+export function scoreCap(model) {
+  const heads = model.files.config['num_attention_heads'] ?? model.files.config['n_head'];
+  if (typeof heads !== 'number') throw new Error('--score-cap: the model config has no num_attention_heads');
+  return (run, past) => webgpuScoreCappedRun(run, past, heads);
 }
