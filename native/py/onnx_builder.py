@@ -69,6 +69,9 @@ class Builder:
     def __init__(self, cfg, sd: dict, layout: str, quant: str, accuracy_level: int = 0, linear_bits: int = 8, linear_block: int = 128,
                  critiprefill: dict | None = None, layers: tuple[int, int] | None = None, lazyllm: dict | None = None):
         self.cfg, self.sd, self.layout, self.quant = cfg, sd, layout, quant
+        # Grouped attention (issue 15, CPU decode): a KV head's G query heads as one [G*S, D] x [D, T] product instead
+        # of G broadcast [S, D] x [D, T] ones; plain graph only (twins keep the 5-D form). Set by the caller.
+        self.grouped_attention = False
         # LazyLLM twin graph (see lazyllm_select): {"layers": [l, ...] ascending, "keep": [percent, ...]}: from layer l on
         # (until the next listed layer) only `percent` % of the run's tokens (at least 1, the last always) are computed
         self.lazyllm = check_lazyllm(lazyllm, cfg.num_layers) if lazyllm is not None else None
@@ -444,12 +447,19 @@ class Builder:
             k_att, v_att, bias_att = k_all, v_all, (sel["bias"] if sel else bias5)
             if self.critiprefill:
                 k_att, v_att, bias_att = self.critiprefill_select(q5, past[i - lo], k, v, crit)
-            kt = g.op("Transpose", [g.op("Unsqueeze", [k_att, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T']
-            sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T']
-            pr = g.op("Softmax", [g.op("Add", [sc, bias_att])], axis=-1)
-            if i + 1 in sched:
-                imp = self.lazyllm_importance(pr, past[0][0])
-            o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_att, g.const([2])])])  # [B,KV,G,S,D]
+            if self.grouped_attention and not self.critiprefill and not sched:
+                q4 = g.op("Reshape", [q, g.const([0, kv, -1, d])])  # [B,KV,G*S,D]
+                sc = g.op("Mul", [g.op("MatMul", [q4, g.op("Transpose", [k_att], perm=[0, 1, 3, 2])]), g.const(1.0 / np.sqrt(d), np.float32)])
+                sc5 = g.op("Reshape", [sc, g.op("Concat", [g.op("Shape", [q5], end=4), g.const([-1])], axis=0)])  # [B,KV,G,S,T]
+                pr = g.op("Reshape", [g.op("Softmax", [g.op("Add", [sc5, bias_att])], axis=-1), g.op("Shape", [sc])])  # [B,KV,G*S,T]
+                o = g.op("Reshape", [g.op("MatMul", [pr, v_att]), g.op("Shape", [q5])])  # [B,KV,G,S,D]
+            else:
+                kt = g.op("Transpose", [g.op("Unsqueeze", [k_att, g.const([2])])], perm=[0, 1, 2, 4, 3])  # [B,KV,1,D,T']
+                sc = g.op("Mul", [g.op("MatMul", [q5, kt]), g.const(1.0 / np.sqrt(d), np.float32)])  # [B,KV,G,S,T']
+                pr = g.op("Softmax", [g.op("Add", [sc, bias_att])], axis=-1)
+                if i + 1 in sched:
+                    imp = self.lazyllm_importance(pr, past[0][0])
+                o = g.op("MatMul", [pr, g.op("Unsqueeze", [v_att, g.const([2])])])  # [B,KV,G,S,D]
             o = g.op("Transpose", [g.op("Reshape", [o, g.const([0, h, -1, d])])], perm=[0, 2, 1, 3])  # [B,S,H,D]
             o = g.op("Reshape", [o, g.const([0, 0, h * d])])
             xr = g.op("Gather", [x, sel["idx"]], axis=1) if sel else x  # [B,Sq,H]

@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
                     "onnx/model*_runahead{k}of{GROUPS}.onnx (issue 17, native/py/kv_runahead.py)")
     ap.add_argument("--lazyllm", default="", help="optimum layouts: also write the LazyLLM twin onnx/model*_lazyllm.onnx, "
                     "LAYER:PERCENT[,LAYER:PERCENT...] (issue 17, native/py/lazyllm.py)")
+    ap.add_argument("--grouped-attention", action="store_true", help="optimum layouts: each KV head's query heads as one product "
+                    "(one [G*S, D] x [D, T] MatMul instead of G broadcast ones; issue 15, CPU decode)")
     ap.add_argument("--suffix", default="", help="appended to each layout's directory name (e.g. -b128)")
     ap.add_argument("--tokenizer-only", action="store_true", help="rewrite only tokenizer.json / tokenizer_config.json of the layouts")
     ap.add_argument("--state-dict", default="", help="also save the weights as .npz (for the GGUF export)")
@@ -129,6 +131,7 @@ HEAD_BLOCK = None
 FUSE = False
 LAZYLLM = None  # issue 17: {"layers", "keep"} writes the optimum layouts' LazyLLM twins (--lazyllm)
 CRITIPREFILL = None  # issue 17: {"block", "budget", "recent"} writes the optimum layouts' CritiPrefill twins (--critiprefill)
+GROUPED = False  # issue 15: --grouped-attention (onnx_builder.Builder.grouped_attention) for the optimum-q4 plain graph
 KV_RUNAHEAD = 0  # issue 17: > 0 writes the optimum layouts' KV-Runahead layer groups (--kv-runahead GROUPS)
 
 
@@ -432,7 +435,9 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
             m = Builder(cfg, sd, "standard", "fp32").build()
             path = os.path.join(d, "onnx", "model.onnx")
         elif layout == "optimum-q4":
-            m = Q4Builder(cfg, sd, accuracy_level).build()
+            b = Q4Builder(cfg, sd, accuracy_level)
+            b.grouped_attention = GROUPED
+            m = b.build()
             path = os.path.join(d, "onnx", "model_q4.onnx")
         else:
             raise ValueError(layout)
@@ -467,7 +472,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD, "lazyllm": LAZYLLM,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD, "lazyllm": LAZYLLM, "grouped_attention": GROUPED,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -476,7 +481,9 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
 
 # ---------------------------------------------------------------- fixtures (tiny, golden tokens from PyTorch)
 
-FIXTURE_LAYOUTS = {"qwen2-q4": "optimum-q4", "qwen2-genai": "genai-int4", "qwen2-genai-fp32": "genai-fp32", "qwen2-genai-fp16": "genai-int4-fp16"}
+FIXTURE_LAYOUTS = {"qwen2-q4": "optimum-q4", "qwen2-genai": "genai-int4", "qwen2-genai-fp32": "genai-fp32", "qwen2-genai-fp16": "genai-int4-fp16",
+                   "qwen2-q4-grouped": "optimum-q4"}
+FIXTURE_GROUPED = {"qwen2-q4-grouped"}  # written with --grouped-attention (same seed and weights as qwen2-q4)
 # The golden paths' least top-1/top-2 logit gap a fixture's seed must give: fp16 activations move these logits (|x| up
 # to ~25) by up to ~0.12 against the fp32 graph of the same int4 weights, so that fixture asks for a wider gap.
 MIN_MARGIN = {"genai-int4-fp16": 0.3}
@@ -494,7 +501,9 @@ def fixtures(out_root: str, seed: int):
     from fixtures import min_margin  # the fixtures' own near-tie check (fixtures.py imports torch)
     from model import ModelConfig, build_model, greedy
 
+    global GROUPED
     for name, layout in FIXTURE_LAYOUTS.items():
+        GROUPED = name in FIXTURE_GROUPED
         cfg = SHAPES["tiny"]()
         d = os.path.join(out_root, name)
         write_tokenizer(d, cfg)
@@ -528,7 +537,8 @@ def fixtures(out_root: str, seed: int):
 def main():
     ap = parser()
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM
+    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM, GROUPED
+    GROUPED = a.grouped_attention
     LAZYLLM = parse_lazyllm(a.lazyllm)
     CRITIPREFILL = parse_critiprefill(a.critiprefill)
     KV_RUNAHEAD = a.kv_runahead

@@ -2,7 +2,7 @@
 // native/py/qwen_models.py --fixtures: Optimum 4-bit MatMulNBits (qwen2-q4), and onnxruntime-genai's model-builder
 // layout with GroupQueryAttention / RotaryEmbedding / SkipSimplifiedLayerNormalization, int4 (qwen2-genai) and
 // fp32 (qwen2-genai-fp32), and int4 with fp16 activations, KV and logits (qwen2-genai-fp16: what the model builder
-// writes for a GPU). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
+// writes for a GPU), and qwen2-q4-grouped (qwen2-q4's weights, exporter --grouped-attention). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
 // weights — for the int4 fixtures the dequantized int4 weights — and every fixture was drawn so that the top-1 /
 // top-2 logit gap along each golden path is at least `min_margin` (> 0.1, in golden.json; > 0.3 for the fp16
 // fixture), far above fp32 kernel differences (~1e-5); fp16 activations moved these logits (|x| up to ~25) by
@@ -23,7 +23,7 @@ import { greedySteps } from './helpers/greedy.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const root = path.join(repo, 'test/fixtures/models');
-const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16'] as const;
+const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'qwen2-q4-grouped'] as const;
 const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16';
 interface Golden {
   min_margin: number;
@@ -177,3 +177,21 @@ test('a finished CLI command exits with its code even while a handle is still op
   expect(r.code).toBe(3);
   expect(r.stdout.length).toBe(1 << 20);
 }, 40_000);
+
+test('qwen2-q4-grouped (exporter --grouped-attention) is another graph computing qwen2-q4\'s logits (fp32 tolerance 1e-4)', async () => {
+  const graph = (name: string) => fs.readFileSync(path.join(root, name, 'onnx', 'model_q4.onnx'));
+  expect(graph('qwen2-q4-grouped').equals(graph('qwen2-q4'))).toBe(false);
+  const ids = golden('qwen2-q4').cases[1]!.input_ids;
+  const run = async (name: string) => {
+    const { model } = await open(path.join(root, name));
+    const c = model.createCache();
+    const outs = [Float32Array.from((await model.forward(ids.slice(0, 5), c))!), Float32Array.from((await model.forward(ids.slice(5), c))!)];
+    for (const t of [7, 11, 13]) outs.push(Float32Array.from((await model.forward([t], c))!)); // decode steps
+    c.dispose();
+    return outs;
+  };
+  const [a, b] = [await run('qwen2-q4'), await run('qwen2-q4-grouped')];
+  let maxDiff = 0;
+  a.forEach((x, k) => x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b[k]![i]!)))));
+  expect(maxDiff).toBeLessThan(1e-4);
+});
