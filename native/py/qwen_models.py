@@ -202,6 +202,7 @@ class Q4Builder(Builder):
 
     def __init__(self, cfg, sd, accuracy_level=0):
         super().__init__(cfg, sd, "standard", "fp32", accuracy_level)
+        self.g.direct_outputs = True  # presents/logits end in their producers (no Identity copy per output)
 
     def nbits4(self, x, w, key, name=None, block=None):
         n, k = w.shape
@@ -227,6 +228,8 @@ class Q4Builder(Builder):
 def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int = 4, io: str = "fp32") -> onnx.ModelProto:
     """The model builder's decoder graph (see module doc). quant: 'int4' (MatMulNBits) or 'fp32' (MatMul);
     io: the activation / KV / logits dtype, 'fp32' (the builder's CPU choice) or 'fp16' (its GPU choice)."""
+    # Identity outputs kept: renaming GroupQueryAttention's presents to the graph outputs made the 0.5B decode step at
+    # 2,048 past slower, not faster (43.8 vs 34.0 ms, bench/results/real-models-cpu-decode-grouped.md)
     g = Graph()
     FT, ft = (TensorProto.FLOAT16, np.float16) if io == "fp16" else (F32, np.float32)
     h, d, nh, kv = cfg.hidden_size, cfg.head_dim, cfg.num_heads, cfg.num_kv_heads
