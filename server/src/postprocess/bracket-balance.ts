@@ -60,3 +60,40 @@ export function cutBeforeSuffixCloser(text: string, ctx: PostprocessContext): st
     return candidate.trim() === '' ? undefined : candidate;
   });
 }
+
+/**
+ * Filter for an answer cut off by the token limit (`ctx.truncated`): it may end mid-expression (`[1, 2, 3,` with its `[`
+ * never closed), so it is cut back to the last point where prefix + answer + suffix is no more broken than prefix +
+ * suffix alone (context.ts `structuralScorer`, the least-damage rule of `leastDamageCut`): for a multi-line answer the
+ * end of one of its lines (the partial last line goes), for a single-line answer after a separator (`,` `;` space) or
+ * before an opener, keeping what is left when it has code. Brackets opened in the prefix and closed in the suffix
+ * count as closed, so an answer that continues them is kept. '' when no cut adds no damage: an answer that opens a
+ * bracket it never closes is not returned. Peers (Copilot, Tabby) likewise trim a truncated answer to its last
+ * complete line. Input: candidate text (LF) and the LF context. Pure; never throws on broken code.
+ */
+export function cutTruncated(text: string, ctx: PostprocessContext): string {
+  if (!ctx.truncated || text.trim() === '') return text;
+  const multi = text.includes('\n');
+  const cuts: number[] = [];
+  if (multi) {
+    for (let at = text.lastIndexOf('\n'); at > 0; at = text.lastIndexOf('\n', at - 1)) cuts.push(at);
+  } else {
+    for (let at = text.length - 1; at > 0; at--) if (text[at] === ';') cuts.push(at + 1);
+    else if (TRUNCATION_CUTS.has(text[at]!) || OPENERS.has(text[at]!)) cuts.push(at);
+  }
+  const cutAt = (at: number): string | undefined => {
+    // A single line cut after a separator drops a trailing comma (`f(a, b` → `f(a`), a `;` ends a statement and stays.
+    const kept = multi ? text.slice(0, at).trimEnd() : text.slice(0, at).trimEnd().replace(/,$/, '').trimEnd();
+    return /[\p{L}\p{N}_$]/u.test(kept) ? kept : undefined;
+  };
+  // The partial last line of a multi-line answer goes whatever its brackets: start at the last line end that keeps code.
+  const startIdx = multi ? cuts.findIndex((at) => cutAt(at) !== undefined) : -1;
+  const start = multi ? (startIdx < 0 ? undefined : cutAt(cuts[startIdx]!)) : text;
+  if (start === undefined) return '';
+  const best = leastDamageCut(start, ctx, multi ? cuts.slice(startIdx + 1) : cuts, cutAt);
+  const cost = structuralScorer(ctx);
+  return cost(best) <= cost('') ? best : '';
+}
+
+const TRUNCATION_CUTS = new Set([',', ';', ' ', '\t']);
+const OPENERS = new Set(['(', '[', '{']);
