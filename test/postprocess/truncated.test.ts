@@ -49,6 +49,14 @@ describe('cutTruncated', () => {
     expect(cutTruncated(raw, ts(prefix, '\n}\n'))).toBe('  const a = 1;');
   });
 
+  test('a multi-line answer that stops right after its closing line is kept whole', () => {
+    const prefix = 'export function defaultThreads()';
+    const suffix = '\n\nexport const MAX = 4;\n';
+    expect(cutTruncated(' {\n  return 0;\n}', ts(prefix, suffix))).toBe(' {\n  return 0;\n}');
+    // The same answer one token earlier leaves its `{` open: nothing of it is kept.
+    expect(cutTruncated(' {\n  return 0;\n', ts(prefix, suffix))).toBe('');
+  });
+
   test('the chain applies it when the context says truncated', () => {
     const prefix = 'export function setup() {\n  const port = 8080;\n';
     const raw = '  const host = "localhost";\n  const ids = [1, 2, 3,';
