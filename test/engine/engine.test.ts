@@ -6,6 +6,7 @@ import type { CompletionContext, EngineStatus } from '../../server/src/engine/ty
 import { Tokenizer } from '../../server/src/tokenizer/index.js';
 import { buildFimPrompt, detectTemplate } from '../../server/src/prompt/index.js';
 import { planDecode } from '../../server/src/engine/decode-plan.js';
+import { cutTruncated } from '../../server/src/postprocess/index.js';
 import { syntheticNext } from '../runtime/helpers/synthetic-model.js';
 import { tempDir, writeSyntheticModelDir } from '../runtime/helpers/model-dir.js';
 
@@ -30,7 +31,9 @@ function expected(prefix: string, suffix: string, maxNew = 64): { ids: number[];
     const cut = plan.stopAt(tok.decode(out));
     if (cut !== null) return { ids: prompt, text: tok.decode(out).slice(0, cut) };
   }
-  return { ids: prompt, text: tok.decode(out) };
+  // Stopped by the token limit: post-processing cuts the answer back to a balanced end (postprocess cutTruncated).
+  const text = tok.decode(out);
+  return { ids: prompt, text: out.length >= maxNew ? cutTruncated(text, { prefix, suffix, languageId: 'typescript', truncated: true }) : text };
 }
 
 function ctx(prefix: string, suffix: string, trigger: CompletionContext['trigger'] = 'manual'): CompletionContext {

@@ -4,6 +4,7 @@ import { afterAll, expect, test } from 'vitest';
 import { createEngine } from '../../server/src/engine/index.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
 import { postprocess } from '../../server/src/postprocess/index.js';
+import { structuralScorer } from '../../server/src/postprocess/context.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
 import { modelTimeout } from '../runtime/helpers/timeout.js';
 
@@ -37,10 +38,40 @@ test('engine text = postprocess(raw text) for every context, and the chain chang
     if (raw.kind !== 'ok' || shown.kind !== 'ok') continue;
     const rawText = raw.candidates[0]?.text ?? '';
     const lineMode = ctx.trigger === 'automatic' && ctx.suffix.split('\n')[0]!.trim() ? 'single' : 'multi';
-    const expected = postprocess(rawText, { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, lineMode });
+    const truncated = raw.stopReason === 'max-tokens';
+    const expected = postprocess(rawText, { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, lineMode, truncated });
     expect(shown.candidates[0]?.text ?? '').toBe(expected);
     if (expected !== rawText) changed++;
   }
   // Otherwise this test could not tell a wired chain from a missing one.
   expect(changed).toBeGreaterThan(0);
+}, modelTimeout(20_000));
+
+// A decode stopped by the token limit (maxNewTokens 12 inside a long array literal) is marked truncated, and the answer
+// shown adds no bracket damage: it never opens a bracket it does not close.
+test('an answer cut by the token limit is cut back to a balanced end', async () => {
+  const short = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, maxNewTokens: 12, timeBudgetMs });
+  const shortRaw = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, maxNewTokens: 12, postprocess: false, timeBudgetMs });
+  try {
+    const ctx: CompletionContext = { documentKey: 'file:///p.ts', version: 1, languageId: 'typescript', trigger: 'manual', lineMode: 'multi',
+      prefix: '// The first 40 prime numbers.\nexport const PRIMES = ', suffix: '\n\nexport function isPrime(n: number): boolean {\n  return PRIMES.includes(n);\n}\n' };
+    const signal = new AbortController().signal;
+    const raw = await shortRaw.complete(ctx, signal);
+    const shown = await short.complete(ctx, signal);
+    expect(raw.kind).toBe('ok');
+    expect(shown.kind).toBe('ok');
+    if (raw.kind !== 'ok' || shown.kind !== 'ok') return;
+    expect(raw.stopReason).toBe('max-tokens');
+    const pctx = { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId };
+    const cost = structuralScorer(pctx);
+    const rawText = raw.candidates[0]?.text ?? '';
+    // The case at stake: the raw answer (`= [` and a comment line on models/default) opens a bracket it never closes.
+    expect(cost(rawText)).toBeGreaterThan(cost(''));
+    const text = shown.candidates[0]?.text ?? '';
+    expect(text).toBe(postprocess(rawText, { ...pctx, lineMode: 'multi', truncated: true }));
+    expect(cost(text)).toBeLessThanOrEqual(cost(''));
+  } finally {
+    await short.dispose();
+    await shortRaw.dispose();
+  }
 }, modelTimeout(20_000));

@@ -1,7 +1,8 @@
 // Every filter and the whole chain are total on broken code: a seeded sweep over broken prefixes, suffixes and completions.
 
 import { describe, expect, test } from 'vitest';
-import { FILTERS, postprocess, type PostprocessContext } from '../../server/src/postprocess/index.js';
+import { FILTERS, cutTruncated, postprocess, type PostprocessContext } from '../../server/src/postprocess/index.js';
+import { structuralScorer } from '../../server/src/postprocess/context.js';
 
 const PIECES = ['(', ')', '[', ']', '{', '}', '"', "'", '`', '${', '"""', '/*', '*/', '//', '#', '\\', '\n', '\r\n', '\t', '    ', 'x', 'return', ';', ':', '😀', '║'];
 
@@ -29,12 +30,19 @@ describe('robustness', () => {
         suffix: junk(next, 30),
         languageId: ['typescript', 'typescriptreact', 'javascript', 'python', 'plaintext'][i % 5]!,
         lineMode: next() < 0.3 ? 'single' : 'multi',
+        // Half of them as answers stopped by the token limit (bracket-balance.ts cutTruncated).
+        truncated: i % 2 === 0,
       };
       const candidate = junk(next, 20);
       for (const { name, filter } of FILTERS) expect(typeof filter(candidate, ctx), name).toBe('string');
       const out = postprocess(candidate, ctx);
       expect(typeof out).toBe('string');
       if (ctx.lineMode === 'single') expect(out).not.toMatch(/\n/);
+      // A truncated answer with code never adds bracket or string damage to the document.
+      if (ctx.truncated && candidate.trim() !== '') {
+        const cost = structuralScorer(ctx);
+        expect(cost(cutTruncated(candidate, ctx))).toBeLessThanOrEqual(cost(''));
+      }
     }
   });
 });

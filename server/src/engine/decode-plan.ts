@@ -88,6 +88,12 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
    */
   const dedentLimit = Math.min(bodyIndent.length, nextIndent ?? bodyIndent.length);
   const emptyBlock = reason === 'empty-block';
+  // A caller-forced multi-line answer (API `lineMode`, eval's multi-line tasks) is the cursor block's too, where code
+  // follows the cursor and that block is closed after it (Python: by its dedent; braces: the suffix closes the
+  // innermost bracket): rule (c) below ends it at that block's end, as for an empty block. With an empty suffix the
+  // dedent rule (b) already ends it at the block (a top-level cursor has nothing to dedent below).
+  const forcedBlock =
+    reason === 'caller' && lineMode === 'multi' && nextIndent !== null && (indentStyle === 'indent' || suffixClosesInnermost(afterPrefix, suffix, rules));
   const closesBefore = (text: string, upTo: number) => scan(text.slice(0, upTo), rules, { ...afterPrefix, stack: [] }).unmatchedClosers > 0;
 
   /** Walks the completion's lines after the first (the last one once it shows code); returns the cut or null. */
@@ -107,10 +113,10 @@ export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
           if (nextIndent === null && indentStyle === 'braces' && /^[\])}]/.test(code)) return nl < 0 ? null : nl;
           return start - 1;
         }
-        // (c) At the start of an empty block the completion is that block's body: the code after the block exists
+        // (c) At the start of an empty block (or forced multi-line inside a block, `forcedBlock`) the completion is that block's body: the code after the block exists
         // already, so a line dedented below the body leaves the block, unless it continues the block's statement
         // (`} else {`, `else:`, `except E:`); judged once the line is complete.
-        if (!forSuffix && emptyBlock && nl >= 0 && indent < bodyIndent.length && !CONTINUES_STATEMENT.test(code)) return start - 1;
+        if (!forSuffix && (emptyBlock || forcedBlock) && nl >= 0 && indent < bodyIndent.length && !CONTINUES_STATEMENT.test(code)) return start - 1;
       }
       if (nl < 0) break;
       start = nl + 1;

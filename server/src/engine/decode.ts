@@ -199,10 +199,15 @@ export async function decodeRequest(
   const tPost = nowMs();
   // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, the lines
   // before the model loops or rewrites the code after the cursor).
-  let candidates: (CompletionCandidate & { streamed: boolean })[] = r.candidates.map((c) => ({ text: keepLines(c.text, c.stopReason, plan), score: c.score, streamed: mode === 'fim' && c.source === 'fim' }));
+  // `truncated`: the token limit stopped this candidate mid-text, so post-processing cuts it back to a balanced line end
+  // (not when keepLines already ended it at a complete line).
+  let candidates: (CompletionCandidate & { streamed: boolean; truncated: boolean })[] = r.candidates.map((c) => {
+    const text = keepLines(c.text, c.stopReason, plan);
+    return { text, score: c.score, streamed: mode === 'fim' && c.source === 'fim', truncated: c.stopReason === 'max-tokens' && text === c.text };
+  });
   if (settings.postprocess) {
     const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
-    candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, ctx) }));
+    candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, c.truncated ? { ...ctx, truncated: true } : ctx) }));
   }
   // What plain FIM streamed (its greedy span), as the final list spells it.
   const streamedText = candidates.find((c) => c.streamed)?.text;

@@ -60,3 +60,45 @@ export function cutBeforeSuffixCloser(text: string, ctx: PostprocessContext): st
     return candidate.trim() === '' ? undefined : candidate;
   });
 }
+
+/**
+ * Filter for an answer cut off by the token limit (`ctx.truncated`): it may end mid-expression (`[1, 2, 3,` with its `[`
+ * never closed), so it is cut back to the last point where prefix + answer + suffix is no more broken than prefix +
+ * suffix alone (context.ts `structuralScorer`, the least-damage rule of `leastDamageCut`): for a multi-line answer the
+ * end of one of its lines (the partial last line goes), for a single-line answer after a separator (`,` `;` space) or
+ * before an opener, keeping what is left when it has code; a multi-line answer that adds no damage and whose last line
+ * ends with `;` or a closer is kept whole (it stopped at a statement's end). Brackets opened in the prefix and closed in the suffix
+ * count as closed, so an answer that continues them is kept. '' when no cut adds no damage: an answer that opens a
+ * bracket it never closes is not returned. Peers (Copilot, Tabby) likewise trim a truncated answer to its last
+ * complete line. Input: candidate text (LF) and the LF context. Pure; never throws on broken code.
+ */
+export function cutTruncated(text: string, ctx: PostprocessContext): string {
+  if (!ctx.truncated || text.trim() === '') return text;
+  const multi = text.includes('\n');
+  const cuts: number[] = [];
+  if (multi) {
+    for (let at = text.lastIndexOf('\n'); at > 0; at = text.lastIndexOf('\n', at - 1)) cuts.push(at);
+  } else {
+    for (let at = text.length - 1; at > 0; at--) if (text[at] === ';') cuts.push(at + 1);
+    else if (TRUNCATION_CUTS.has(text[at]!) || OPENERS.has(text[at]!)) cuts.push(at);
+  }
+  const cutAt = (at: number): string | undefined => {
+    // A single line cut after a separator drops a trailing comma (`f(a, b` → `f(a`), a `;` ends a statement and stays.
+    const kept = multi ? text.slice(0, at).trimEnd() : text.slice(0, at).trimEnd().replace(/,$/, '').trimEnd();
+    return /[\p{L}\p{N}_$]/u.test(kept) ? kept : undefined;
+  };
+  const cost = structuralScorer(ctx);
+  const baseline = cost('');
+  // A multi-line answer whose last line ends a statement or block (`;`, a closer) and that adds no damage is whole.
+  if (multi && STATEMENT_END.test(text.trimEnd()) && cost(text) <= baseline) return text;
+  // Otherwise its last line may be partial and goes whatever its brackets: start at the last line end that keeps code.
+  const startIdx = multi ? cuts.findIndex((at) => cutAt(at) !== undefined) : -1;
+  const start = multi ? (startIdx < 0 ? undefined : cutAt(cuts[startIdx]!)) : text;
+  if (start === undefined) return '';
+  const best = leastDamageCut(start, ctx, multi ? cuts.slice(startIdx + 1) : cuts, cutAt);
+  return cost(best) <= baseline ? best : '';
+}
+
+const STATEMENT_END = /[;)\]}]$/;
+const TRUNCATION_CUTS = new Set([',', ';', ' ', '\t']);
+const OPENERS = new Set(['(', '[', '{']);

@@ -13,6 +13,8 @@ export interface PostprocessContext {
   lineMode?: 'single' | 'multi';
   /** The document's line terminator; detected from prefix and suffix when absent. */
   eol?: '\n' | '\r\n';
+  /** True when generation stopped at the token limit (stop reason 'max-tokens'): the text may end mid-expression. */
+  truncated?: boolean;
 }
 
 /** A post-processing step: pure, total on any text (broken code included), returns the text to keep. */

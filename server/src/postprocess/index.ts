@@ -1,6 +1,6 @@
 // The post-processing chain: pure filters applied in order to each raw completion, plus syntax-based candidate ranking.
 
-import { balanceBrackets } from './bracket-balance.js';
+import { balanceBrackets, cutTruncated } from './bracket-balance.js';
 import { dropBlockCloser } from './block-closer.js';
 import { detectEol, type Filter, type PostprocessContext } from './context.js';
 import { normalizeIndentation } from './indentation.js';
@@ -11,7 +11,7 @@ import { removeSuffixOverlap } from './suffix-overlap.js';
 import { trimTrailingWhitespace } from './trailing-whitespace.js';
 import { stopAtSuffix } from './stop-at-suffix.js';
 
-export { balanceBrackets, dropBlockCloser, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
+export { balanceBrackets, cutTruncated, dropBlockCloser, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
 export { fitCandidate, type FitContext } from './fit.js';
 export { expectedIndent, fitFirstLine } from './indentation.js';
@@ -31,6 +31,8 @@ export const FILTERS: readonly { name: string; filter: Filter }[] = [
   { name: 'indentation', filter: normalizeIndentation },
   { name: 'suffixOverlap', filter: removeSuffixOverlap },
   { name: 'bracketBalance', filter: balanceBrackets },
+  // An answer stopped by the token limit (ctx.truncated) goes back to its last balanced line end.
+  { name: 'truncated', filter: cutTruncated },
   { name: 'trailingWhitespace', filter: trimTrailingWhitespace },
   { name: 'lineEndings', filter: matchLineEndings },
 ];
