@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { webgpuScoreCappedRun } from '../../server/dist/runtime/index.js';
+import { queryHeads, webgpuScoreCappedRun } from '../../server/dist/runtime/index.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 export const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
@@ -97,7 +97,7 @@ export async function benchTwinPrefill({ plain, twin, name, label, twinRuns, tok
  * `--score-cap` flag of critiprefill.mjs / lazyllm.mjs. Throws when the config has no head count.
  */
 export function scoreCap(model) {
-  const heads = model.files.config['num_attention_heads'] ?? model.files.config['n_head'];
-  if (typeof heads !== 'number') throw new Error('--score-cap: the model config has no num_attention_heads');
+  const heads = queryHeads(model.files.config);
+  if (heads === undefined) throw new Error('--score-cap: the model config has no num_attention_heads');
   return (run, past) => webgpuScoreCappedRun(run, past, heads);
 }

@@ -13,6 +13,7 @@ import {
   weightsFromFileBytes,
   webgpuPrefillChunk,
   webgpuScoreCappedRun,
+  webgpuRunCap,
   WEBGPU_MAX_SCORE_ELEMENTS,
 } from '../../server/src/runtime/index.js';
 import { buildModel, DT, floatTensor } from './helpers/onnx-writer.js';
@@ -201,6 +202,14 @@ describe('WebGPU runs of MatMul + Softmax graphs shrink at depth (webgpuScoreCap
       expect(scores(heads, r + 1, past)).toBeGreaterThan(WEBGPU_MAX_SCORE_ELEMENTS); // the longest that fits
       expect(WEBGPU_MAX_SCORE_ELEMENTS).toBeLessThan(40.4e6); // under every measured fast run
     }
+  });
+
+  test('webgpuRunCap: the cap for MatMul + Softmax graphs with known heads, none for fused attention or unknown heads', () => {
+    const softmax = new Set(['MatMul', 'Softmax']);
+    expect(webgpuRunCap(softmax, QWEN_05B)?.(512, 7680)).toBe(webgpuScoreCappedRun(512, 7680, 14));
+    expect(webgpuRunCap(undefined, QWEN_05B)?.(512, 7680)).toBe(300); // unreadable graph: treated as unfused, as the run size
+    expect(webgpuRunCap(new Set(['com.microsoft:GroupQueryAttention']), QWEN_05B)).toBeUndefined();
+    expect(webgpuRunCap(softmax, { hidden_size: 896 })).toBeUndefined();
   });
 
   test('floor of 16 tokens, never above the run, unknown heads or bad input leave the run alone', () => {

@@ -27,7 +27,7 @@ import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineS
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
 import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
-import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuScoreCappedRun, FUSED_ATTENTION_OPS, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
+import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuRunCap, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir } from '../util/paths.js';
 import { errorText } from '../util/errors.js';
@@ -340,9 +340,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       if (chunkOverride === undefined && b.model.device === 'webgpu') {
         const ops = scanOnnxGraph(b.model.files.onnxPath)?.opTypes;
         chunkSize = webgpuPrefillChunk(ops);
-        const heads = b.model.files.config['num_attention_heads'] ?? b.model.files.config['n_head'];
-        const fused = ops !== undefined && FUSED_ATTENTION_OPS.some((op) => ops.has(op));
-        if (!fused && typeof heads === 'number') prefillRunCap = (run, past) => webgpuScoreCappedRun(run, past, heads);
+        prefillRunCap = webgpuRunCap(ops, b.model.files.config);
       }
       // KvCache.evict is CPU-only (on WebGPU the KV stays on the GPU): the window stays off there, and the status says so.
       if (decodeKvWindow !== undefined && b.model.device === 'webgpu') {

@@ -125,7 +125,7 @@ export function matmulWeightsFromConfig(config: Readonly<Record<string, unknown>
   const layers = num(config['num_hidden_layers']) ?? num(config['n_layer']) ?? num(config['num_layers']);
   const vocab = num(config['vocab_size']);
   if (!hidden || !layers || !vocab) return undefined;
-  const heads = num(config['num_attention_heads']) ?? num(config['n_head']);
+  const heads = queryHeads(config);
   const headDim = num(config['head_dim']) ?? (heads ? hidden / heads : undefined);
   const qWidth = heads && headDim ? heads * headDim : hidden;
   const kvHeads = num(config['num_key_value_heads']) ?? (config['multi_query'] === true ? 1 : heads);
@@ -166,7 +166,27 @@ export const FUSED_ATTENTION_OPS: readonly string[] = ['com.microsoft:GroupQuery
  * 25 ms.) Returns 2,048 for fused attention, 512 otherwise (also when the graph could not be read).
  */
 export function webgpuPrefillChunk(opTypes: ReadonlySet<string> | undefined): number {
-  return opTypes && FUSED_ATTENTION_OPS.some((op) => opTypes.has(op)) ? 2048 : 512;
+  return hasFusedAttention(opTypes) ? 2048 : 512;
+}
+
+/** True when the graph's operator types (onnx-scan.ts `opTypes`) include one of FUSED_ATTENTION_OPS; false if unreadable. */
+export function hasFusedAttention(opTypes: ReadonlySet<string> | undefined): boolean {
+  return opTypes !== undefined && FUSED_ATTENTION_OPS.some((op) => opTypes.has(op));
+}
+
+/** Query heads from a config.json (`num_attention_heads`, GPT-2's `n_head`), or undefined. */
+export function queryHeads(config: Readonly<Record<string, unknown>>): number | undefined {
+  return num(config['num_attention_heads']) ?? num(config['n_head']);
+}
+
+/**
+ * The Generator's `prefillRunCap` on WebGPU for a graph with these operator types and this config.json: undefined for
+ * fused attention (no score tensor) or unknown query heads, else webgpuScoreCappedRun with the heads. Never throws.
+ */
+export function webgpuRunCap(opTypes: ReadonlySet<string> | undefined, config: Readonly<Record<string, unknown>>): ((run: number, past: number) => number) | undefined {
+  const heads = queryHeads(config);
+  if (hasFusedAttention(opTypes) || heads === undefined) return undefined;
+  return (run, past) => webgpuScoreCappedRun(run, past, heads);
 }
 
 /**
