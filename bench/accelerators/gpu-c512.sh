@@ -16,6 +16,7 @@
 #   qwen2.5-coder-1.5b-shape/optimum-q4-b128-kvra          plain + 7 KV-Runahead layer groups of 4 layers
 #   qwen2.5-coder-{0.5b,1.5b}-shape/genai-int4{,-fp16}     issue 15: the model builder's layout, fp32 / fp16 activations
 #   adaskip-qwen{05b,15b}/                                 AdaSkip variants of the -cp plain graph (adaskip_graph.py)
+# FP16_CHUNK=N (webgpu phase, fp16): the genai prefill run size (default 2,048; files gpu-*-fp16-cN.*).
 # SCORE_CAP=1 (webgpu phase, cp/lazy): both sides shorten their runs at depth as the engine now does for these graphs
 # (webgpuScoreCappedRun, --score-cap; files *-c512-cap.json): the plain side then avoids the attention-scores cliff.
 # Every step is bounded by `timeout`; the benches write their JSON after each sample, so a limit keeps what finished.
@@ -68,8 +69,8 @@ if [ "$PHASE" = webgpu ]; then
   for s in 0.5b 1.5b; do
     case $s in 0.5b) tag=qwen05b; base=$S05;; 1.5b) tag=qwen15b; base=$S15;; esac
     if has fp16; then
-      el "$s: genai-int4 fp32 vs fp16 activations, WebGPU, runs of 2,048 (issue 15)"
-      timeout -k 5 ${T_FP16:-110} node bench/realmodels/cpu.mjs --models $M --shape $s --llama '' --ours genai-int4,genai-int4-fp16 --devices webgpu --chunk 2048 --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 --out $OUT/gpu-$s-fp16 2>&1 | grep -v '^|'
+      el "$s: genai-int4 fp32 vs fp16 activations, WebGPU, runs of ${FP16_CHUNK:-2048} (issue 15)"
+      timeout -k 5 ${T_FP16:-110} node bench/realmodels/cpu.mjs --models $M --shape $s --llama '' --ours genai-int4,genai-int4-fp16 --devices webgpu --chunk ${FP16_CHUNK:-2048} --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 --out $OUT/gpu-$s-fp16${FP16_CHUNK:+-c$FP16_CHUNK} 2>&1 | grep -v '^|'
     fi
     if has cp; then
       el "$s: CritiPrefill, WebGPU, runs of $GPU_CHUNK"

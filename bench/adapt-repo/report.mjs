@@ -1,18 +1,25 @@
-// Writes bench/results/adapt-repo.{json,md} from the work folder of bench/adapt-repo/run.sh.
-// Usage: node bench/adapt-repo/report.mjs WORK_DIR "UPTIME LINE"
+// Writes bench/results/NAME.{json,md} (default adapt-repo) from the work folder of bench/adapt-repo/run.sh or gpu.sh.
+// Usage: node bench/adapt-repo/report.mjs WORK_DIR "UPTIME LINE" [--name NAME] [--arms base,noreplay,replay,...]
+//        [--command "what produced it"]
 import '../lib/help.mjs';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
 
-const [w, uptime = ''] = process.argv.slice(2);
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { name: { type: 'string', default: 'adapt-repo' }, arms: { type: 'string', default: 'base,noreplay,replay' }, command: { type: 'string', default: 'nice -n 19 bash bench/adapt-repo/run.sh' } },
+});
+const [w, uptime = ''] = positionals;
 const suites = ['heldout-single', 'heldout-multi', 'dev-ts-single', 'dev-py-single'];
-const arms = { base: null, noreplay: `${w}/out-noreplay`, replay: `${w}/out-replay` };
+const arms = Object.fromEntries(opt.arms.split(',').map((a) => [a, a === 'base' ? null : `${w}/out-${a}`]));
+const adapted = Object.keys(arms).filter((a) => a !== 'base');
 const split = JSON.parse(readFileSync(`${w}/split.json`, 'utf8'));
 const out = {
   date: new Date().toISOString().slice(0, 10),
   machine: `${cpus()[0].model} x${cpus().length}`,
   load: uptime.trim(),
-  command: 'nice -n 19 bash bench/adapt-repo/run.sh',
+  command: opt.command,
   package: 'comment-parser@1.4.9 (MIT; native/corpus/npm-packages-v2.json split "aside": in no training corpus)',
   split: { files: split.files, adapt: split.adapt, heldout: split.heldout, heldout_paths: split.heldout_paths },
   arms: {},
@@ -31,10 +38,10 @@ for (const [arm, dir] of Object.entries(arms)) {
   out.arms[arm] = r;
 }
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/adapt-repo.json', JSON.stringify(out, null, 1) + '\n');
+writeFileSync(`bench/results/${opt.name}.json`, JSON.stringify(out, null, 1) + '\n');
 
 const pct = (x) => (x == null ? '–' : (100 * x).toFixed(1));
-const ad = out.arms.noreplay.adapt;
+const ad = out.arms[adapted[0]].adapt;
 const lines = [
   '# Repository adaptation: base vs adapted (no replay) vs adapted (with replay)',
   '',
@@ -43,10 +50,10 @@ const lines = [
   `Package: ${out.package}. Its ${split.files} kept files (native/tools/repo-files.mjs) split by sha1(path) % 5: ` +
     `${split.adapt} adaptation files (the REPO_DIR), ${split.heldout} held out (FIM tasks from their TypeScript files, bench/quality/make-tasks.mjs).`,
   `Adaptation: ${ad.steps} steps of ${ad.batch} x ${ad.seq} tokens (${ad.tokens_trained} tokens, peak LR ${ad.peak_lr}), ` +
-    `${ad.repo_tokens} repository tokens available; replay arm: ${out.arms.replay.adapt?.replay ?? '(not run)'} of the rows from v1 training files.`,
+    `${ad.repo_tokens} repository tokens available; replay fraction of the rows per arm: ${adapted.map((a) => `${a} ${out.arms[a].adapt?.replay ?? '(not run)'}`).join(', ')}.`,
   '',
-  '| suite | metric | base | adapted, no replay | adapted, replay |',
-  '|---|---|---|---|---|',
+  `| suite | metric | ${Object.keys(arms).join(' | ')} |`,
+  `|---|---|${Object.keys(arms).map(() => '---|').join('')}`,
 ];
 for (const s of suites) {
   for (const m of ['exact_match', 'edit_similarity']) {
@@ -54,15 +61,15 @@ for (const s of suites) {
   }
 }
 lines.push('', 'Next-token loss (nats, fixed windows; `repo_train` = the adaptation stream itself):', '',
-  '| stream | base | adapted, no replay | adapted, replay |', '|---|---|---|---|');
+  `| stream | base | ${adapted.join(' | ')} |`, `|---|---|${adapted.map(() => '---|').join('')}`);
 for (const k of Object.keys(ad.loss_before)) {
-  lines.push(`| ${k} | ${ad.loss_before[k]} | ${ad.loss_after[k]} | ${out.arms.replay.adapt?.loss_after[k] ?? '–'} |`);
+  lines.push(`| ${k} | ${ad.loss_before[k]} | ${adapted.map((a) => out.arms[a].adapt?.loss_after[k] ?? '–').join(' | ')} |`);
 }
 lines.push('', '| arm | train s | data s | export s | total s | torch threads |', '|---|---|---|---|---|---|');
-for (const a of ['noreplay', 'replay']) {
+for (const a of adapted) {
   const x = out.arms[a].adapt;
   if (!x) { lines.push(`| ${a} | not run | | | | |`); continue; }
   lines.push(`| ${a} | ${x.train_s} | ${x.data_s} | ${x.export_s} | ${x.total_s} | ${x.threads} |`);
 }
-writeFileSync('bench/results/adapt-repo.md', lines.join('\n') + '\n');
+writeFileSync(`bench/results/${opt.name}.md`, lines.join('\n') + '\n');
 console.log(lines.join('\n'));
