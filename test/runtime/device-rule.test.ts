@@ -173,19 +173,19 @@ describe('scanOnnxGraph', () => {
 });
 
 describe('WebGPU prefill run size follows the attention operator (webgpuPrefillChunk)', () => {
-  test('fused attention (the genai layout): 2,048; MatMul + Softmax attention (Optimum layout): 512', () => {
+  test('fused attention (the genai layout): 4,096; MatMul + Softmax attention (Optimum layout): 512', () => {
     const genai = scanOnnxGraph(resolveModelFiles(path.join(FIXTURES, 'qwen2-genai')).onnxPath);
     const optimum = scanOnnxGraph(resolveModelFiles(path.join(FIXTURES, 'qwen2-q4')).onnxPath);
     expect(genai?.opTypes.has('com.microsoft:GroupQueryAttention')).toBe(true);
     expect(optimum?.opTypes.has('Softmax')).toBe(true);
-    expect(webgpuPrefillChunk(genai?.opTypes)).toBe(2048);
+    expect(webgpuPrefillChunk(genai?.opTypes)).toBe(4096);
     expect(webgpuPrefillChunk(optimum?.opTypes)).toBe(512);
   });
 
   test('an unreadable graph gets the size that is safe for either kind', () => {
     expect(webgpuPrefillChunk(undefined)).toBe(512);
     expect(webgpuPrefillChunk(new Set(['MatMul', 'Softmax']))).toBe(512);
-    expect(webgpuPrefillChunk(new Set(['com.microsoft:MultiHeadAttention']))).toBe(2048);
+    expect(webgpuPrefillChunk(new Set(['com.microsoft:MultiHeadAttention']))).toBe(4096);
   });
 });
 

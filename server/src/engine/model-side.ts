@@ -278,7 +278,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   }
   const fimOverride: TemplateOverride | undefined = options.fim ?? (envMode === 'psm' || envMode === 'spm' ? { mode: envMode } : undefined);
   // Prefill chunk size, chosen by measurement per device: 256 on the CPU (bench/results/chunks-cpu.md: fastest total
-  // prefill; ~150 ms worst-case wait for an abort); on WebGPU 2,048 when the graph's attention is fused, else 512
+  // prefill; ~150 ms worst-case wait for an abort); on WebGPU 4,096 when the graph's attention is fused, else 512
   // (runtime/device-rule.ts webgpuPrefillChunk: a run costs a fixed ~12-25 ms there, but MatMul + Softmax attention
   // over 2,048 queries costs 6-10x what runs of 512 do).
   const chunkOverride = options.prefillChunkSize ?? envInteger('INFILL_LS_PREFILL_CHUNK', 1, 1 << 20, optionNotes);
@@ -334,7 +334,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         return;
       }
       bundle = b;
-      // WebGPU: 2,048 for fused attention, 512 for MatMul + Softmax attention (device-rule.ts webgpuPrefillChunk); the
+      // WebGPU: 4,096 for fused attention, 512 for MatMul + Softmax attention (device-rule.ts webgpuPrefillChunk); the
       // latter's runs also shrink at depth, keeping the [heads × run × positions] scores under the measured cliff
       // (webgpuScoreCappedRun). An explicit run size (option, INFILL_LS_PREFILL_CHUNK) is taken as given.
       if (chunkOverride === undefined && b.model.device === 'webgpu') {

@@ -163,10 +163,14 @@ export const FUSED_ATTENTION_OPS: readonly string[] = ['com.microsoft:GroupQuery
  * | Optimum layout, MatMul + Softmax, int4  | 156 / 340 ms  | 114 / 1,432 ms | 902 / 3,388 ms  |
  *
  * (The genai runs of 512 were measured with three other engines sharing the machine; alone, one 512-token run took
- * 25 ms.) Returns 2,048 for fused attention, 512 otherwise (also when the graph could not be read).
+ * 25 ms.) With fused attention one run of 4,096 beat two of 2,048 at both shapes and both activation types
+ * (`bench/results/real-models-gpu-s8.md`, genai int4, prefill of 4,096 tokens: 0.5B 179 → 152 ms (fp32 activations),
+ * 159 → 114 ms (fp16); 1.5B 512 → 466 ms, 312 → 257 ms; 2,048 tokens unchanged). Returns 4,096 for fused attention,
+ * 512 otherwise (also when the graph could not be read). A long run blocks other requests' decode steps for its
+ * duration; the scheduler's interference rule shortens runs while another request waits.
  */
 export function webgpuPrefillChunk(opTypes: ReadonlySet<string> | undefined): number {
-  return hasFusedAttention(opTypes) ? 2048 : 512;
+  return hasFusedAttention(opTypes) ? 4096 : 512;
 }
 
 /** True when the graph's operator types (onnx-scan.ts `opTypes`) include one of FUSED_ATTENTION_OPS; false if unreadable. */
