@@ -17,6 +17,7 @@
 # Environment: DEVICE (cuda), MODEL_CONFIG (JSON, the v2 shape below), TOTAL_S (planned training seconds over both
 # calls; train2 ends the schedule wherever it stops), QAT_FROM (0.75), SEQ (1024), BATCH (128), PEAK_LR (2e-3),
 # PARTS (4: train1 refuses with fewer part streams unless MIN_PARTS is lower), EXPORT_S (110), OUT (/tmp/out),
+# INIT_ONNX (train1 starts from that model directory's weights: continued pre-training), WARMUP (200),
 # V2 (/tmp/v2), SITE (the GPU machine's site-packages), PY (python3).
 set -euo pipefail
 t_start=$(date +%s)
@@ -128,6 +129,9 @@ case "$cmd" in
     train_extra=()
     [ "$cmd" = train2 ] && train_extra=(--finish --fp32-out "$v2/ckpt32")
     [ "$cmd" = train1 ] && train_extra=(--total-s "${TOTAL_S:-880}")
+    # INIT_ONNX=DIR (a model directory of the checkout, e.g. models/default): train1 starts from its weights (dequantized
+    # as its graph does, checked against its golden.json) instead of random ones: continued pre-training
+    [ "$cmd" = train1 ] && [ -n "${INIT_ONNX:-}" ] && train_extra+=(--init-onnx "$root/$INIT_ONNX")
     ( # the streams are listed once they are all there
       set -e
       if [ "$cmd" = train1 ]; then
