@@ -49,7 +49,7 @@ const lines = [
   '',
   `Package: ${out.package}. Its ${split.files} kept files (native/tools/repo-files.mjs) split by sha1(path) % 5: ` +
     `${split.adapt} adaptation files (the REPO_DIR), ${split.heldout} held out (FIM tasks from their TypeScript files, bench/quality/make-tasks.mjs).`,
-  `Adaptation: ${ad.steps} steps of ${ad.batch} x ${ad.seq} tokens (${ad.tokens_trained} tokens, peak LR ${ad.peak_lr}), ` +
+  `Adaptation: steps of ${ad.batch} x ${ad.seq} tokens (per arm in the last table; ${adapted[0]}: ${ad.steps} steps, ${ad.tokens_trained} tokens), peak LR ${ad.peak_lr}, ` +
     `${ad.repo_tokens} repository tokens available; replay fraction of the rows per arm: ${adapted.map((a) => `${a} ${out.arms[a].adapt?.replay ?? '(not run)'}`).join(', ')}.`,
   '',
   `| suite | metric | ${Object.keys(arms).join(' | ')} |`,
@@ -65,11 +65,11 @@ lines.push('', 'Next-token loss (nats, fixed windows; `repo_train` = the adaptat
 for (const k of Object.keys(ad.loss_before)) {
   lines.push(`| ${k} | ${ad.loss_before[k]} | ${adapted.map((a) => out.arms[a].adapt?.loss_after[k] ?? '–').join(' | ')} |`);
 }
-lines.push('', '| arm | train s | data s | export s | total s | torch threads |', '|---|---|---|---|---|---|');
+lines.push('', '| arm | steps | replay | train s | data s | export s | total s | torch threads |', '|---|---|---|---|---|---|---|---|');
 for (const a of adapted) {
   const x = out.arms[a].adapt;
-  if (!x) { lines.push(`| ${a} | not run | | | | |`); continue; }
-  lines.push(`| ${a} | ${x.train_s} | ${x.data_s} | ${x.export_s} | ${x.total_s} | ${x.threads} |`);
+  if (!x) { lines.push(`| ${a} | not run | | | | | | |`); continue; }
+  lines.push(`| ${a} | ${x.steps} | ${x.replay} | ${x.train_s} | ${x.data_s} | ${x.export_s} | ${x.total_s} | ${x.threads} |`);
 }
 writeFileSync(`bench/results/${opt.name}.md`, lines.join('\n') + '\n');
 console.log(lines.join('\n'));

@@ -3,7 +3,7 @@ repository's files, optionally mixed with replay of pre-training data, then expo
 
 Run through native/adapt-repo.sh, which lists the repository's files with the training corpus's filters
 (native/tools/repo-files.mjs). Directly:
-  python3 native/py/adapt_repo.py --repo-files R.jsonl --out OUT_DIR [--base models/default] [--steps 200]
+  python3 native/py/adapt_repo.py --repo-files R.jsonl --out OUT_DIR [--base models/default] [--steps N]
       [--replay 0.25 --replay-data pretrain.jsonl[.xz]] [--device cpu|cuda] [--eval NAME=records.jsonl ...]
 
 Data (native/py/data.py, the training format): every file as single-file FIM chunks (PSM/SPM, build_stream)
@@ -131,6 +131,13 @@ def windows_loss(model, stream, seq: int, n: int, device, seed=0) -> float:
     return sum(losses) / (n * seq)
 
 
+def auto_steps(tokens: int, batch: int, seq: int, lo: int = 10, hi: int = 200) -> int:
+    """Steps for one pass over a stream of `tokens` tokens in batches of batch x seq: ceil(tokens / (batch * seq)),
+    clamped to [lo, hi]. One pass (over the --fim-epochs FIM views) adapted better than four on comment-parser
+    (bench/results/adapt-repo-gpu.md: lower held-out loss, less forgetting)."""
+    return min(hi, max(lo, -(-int(tokens) // max(1, batch * seq))))
+
+
 def inside(path, parent):
     path, parent = os.path.realpath(path), os.path.realpath(parent)
     return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
@@ -173,7 +180,9 @@ def main():
     ap.add_argument("--repo-dir", default=None, help="the repository (only checked: OUT_DIR must not be inside it)")
     ap.add_argument("--base", default=os.path.join(ROOT, "models/default"))
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=0,
+                    help="optimizer steps; 0 (default): one pass over the repository stream (its --fim-epochs FIM "
+                         "views), ceil(tokens / (batch x seq)), at least 10 and at most 200")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--peak-lr", type=float, default=3e-4)
@@ -199,6 +208,8 @@ def main():
         raise SystemExit(f"OUT_DIR {out} overlaps the repository {a.repo_dir}: refusing to write there")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise SystemExit(f"OUT_DIR {out} exists and is not empty: refusing to overwrite it")
+    if a.steps < 0:
+        ap.error("--steps must be 0 (one pass over the repository) or more")
     if not 0.0 <= a.replay < 1.0:
         raise SystemExit("--replay must be in [0, 1)")
     if a.replay > 0 and not a.replay_data:
@@ -230,6 +241,10 @@ def main():
     print(f"adapt: {len(records)} files, {stream.numel()} repository tokens ({a.fim_epochs} FIM epochs)"
           + (f", replay {replay.numel()} tokens at {a.replay:.0%} of rows" if replay is not None else "")
           + f"; data {t_data:.1f}s", flush=True)
+
+    if a.steps == 0:  # one pass: measured better than four (bench/results/adapt-repo-gpu.md: less forgetting, better held-out)
+        a.steps = auto_steps(stream.numel(), a.batch, a.seq)
+        print(f"adapt: {a.steps} steps (one pass over the repository stream)", flush=True)
 
     sd, cfg = state_dict_from_onnx(base)
     model = LlamaLM(cfg)
