@@ -130,8 +130,9 @@ case "$cmd" in
     [ "$cmd" = train2 ] && train_extra=(--finish --fp32-out "$v2/ckpt32")
     [ "$cmd" = train1 ] && train_extra=(--total-s "${TOTAL_S:-880}")
     # INIT_ONNX=DIR (a model directory of the checkout, e.g. models/default): train1 starts from its weights (dequantized
-    # as its graph does, checked against its golden.json) instead of random ones: continued pre-training
-    [ "$cmd" = train1 ] && [ -n "${INIT_ONNX:-}" ] && train_extra+=(--init-onnx "$root/$INIT_ONNX")
+    # as its graph does, checked against its golden.json) instead of random ones: continued pre-training. train2 takes
+    # it too, for the model's shape (its weights then come from the state), so MODEL_CONFIG need not match.
+    [ -n "${INIT_ONNX:-}" ] && train_extra+=(--init-onnx "$root/$INIT_ONNX")
     ( # the streams are listed once they are all there
       set -e
       if [ "$cmd" = train1 ]; then

@@ -1,9 +1,9 @@
 // Cross-file context evaluation on held-out dev packages (native/corpus/manifest-npm.json, split "dev"): single-line
 // tasks whose middle uses a symbol imported from another file of the same package, completed on models/default
 // without and with cross-file context (context/CrossFileContextProvider over the package directory as the workspace
-// root, the same code the LSP server runs). Writes bench/results/cross-file.{json,md}.
+// root, the same code the LSP server runs). Writes bench/results/NAME.{json,md} (--name, default cross-file).
 //
-// Usage: node bench/crossfile/run.mjs [--per-package 10] [--packages a,b] [--model DIR] [--cache DIR]
+// Usage: node bench/crossfile/run.mjs [--per-package 10] [--packages a,b] [--model DIR] [--cache DIR] [--name NAME]
 //        node bench/crossfile/run.mjs --report-only   (re-renders cross-file.md from cross-file.json)
 // Needs a built server (npm run build) and the npm registry (`npm pack` of the pinned versions into --cache, default
 // $TMPDIR/infill-ls-crossfile; nothing is written into the repository except bench/results/).
@@ -39,7 +39,8 @@ const VARIANTS = [
 const CONTEXT_TOKENS = Number(args['context-tokens'] ?? 256);
 
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
-const resultsJson = path.join(repo, 'bench/results/cross-file.json');
+const NAME = args.name ?? 'cross-file';
+const resultsJson = path.join(repo, `bench/results/${NAME}.json`);
 const reportOnly = process.argv.includes('--report-only');
 const previous = reportOnly ? JSON.parse(readFileSync(resultsJson, 'utf8')) : null;
 const started = previous?.started ?? { at: new Date().toISOString(), uptime: uptime() };
@@ -170,8 +171,8 @@ const md = [
   '',
   "Context build: a fresh provider per task and variant (cold: file reads and tree-sitter parses on the loaded machine); the steady cost while typing is in cross-file-cost.md (`node bench/crossfile/cost.mjs`).",
   '',
-  "Variants: 'none' = current file only; 'comment' = definitions as line comments at the top of the prefix; 'repo' = StarCoder2's `<repo_name>`/`<file_sep>` sequence before the FIM prompt (models/default's vocabulary has the tokens, but the model was not trained on repository-level sequences); 'comment, prefix 512' = comment form with the prefix budget cut to 512 tokens so the whole prompt stays within the 1,024-token training context.",
+  "Variants: 'none' = current file only; 'comment' = definitions as line comments at the top of the prefix; 'repo' = StarCoder2's `<repo_name>`/`<file_sep>` sequence before the FIM prompt (the v1 default model had the tokens but was not trained on such sequences; the v2 model, shipped since issue 16, was, on 0.8% of its training tokens); 'comment, prefix 512' = comment form with the prefix budget cut to 512 tokens so the whole prompt stays within the 1,024-token training context.",
   '',
 ].join('\n');
-writeFileSync(path.join(repo, 'bench/results/cross-file.md'), md);
+writeFileSync(path.join(repo, `bench/results/${NAME}.md`), md);
 process.stdout.write(md);
