@@ -81,10 +81,14 @@ export function typedAheadAnswer(cache: CompletionCache, context: CompletionCont
 
 /**
  * The server's raw `text` as the editor gets it: post-processed for `context` under the plan's line mode, and kept in
- * the completion cache for typed-ahead answers. Returns the shown text and its cache entry's id.
+ * the completion cache for typed-ahead answers. `truncated`: the server stopped at its token or time limit and nothing
+ * of ours cut the text since (llama-server.ts `stoppedAtLimit`, openai.ts `finishedByLength`), so it may end
+ * mid-expression and post-processing cuts it back to a balanced end (postprocess/bracket-balance.ts `cutTruncated`), as
+ * the local engine does for a decode stopped by `max-tokens` or `time-budget` (engine/decode.ts). Returns the shown text
+ * and its cache entry's id.
  */
-export function keepAnswer(cache: CompletionCache, context: CompletionContext, plan: Pick<DecodePlan, 'lineMode'>, text: string): { shown: string; id: string } {
-  const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
+export function keepAnswer(cache: CompletionCache, context: CompletionContext, plan: Pick<DecodePlan, 'lineMode'>, text: string, truncated = false): { shown: string; id: string } {
+  const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode, ...(truncated ? { truncated: true } : {}) });
   const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
   return { shown, id: entry.id };
 }
