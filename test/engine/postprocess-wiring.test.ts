@@ -2,6 +2,8 @@
 // post-processing equals postprocess() applied to its raw answer for the same context.
 import { afterAll, expect, test } from 'vitest';
 import { createEngine } from '../../server/src/engine/index.js';
+import { TRUNCATING_STOPS } from '../../server/src/engine/decode.js';
+import { keepLines, planDecode } from '../../server/src/engine/decode-plan.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
 import { postprocess } from '../../server/src/postprocess/index.js';
 import { structuralScorer } from '../../server/src/postprocess/context.js';
@@ -38,7 +40,7 @@ test('engine text = postprocess(raw text) for every context, and the chain chang
     if (raw.kind !== 'ok' || shown.kind !== 'ok') continue;
     const rawText = raw.candidates[0]?.text ?? '';
     const lineMode = ctx.trigger === 'automatic' && ctx.suffix.split('\n')[0]!.trim() ? 'single' : 'multi';
-    const truncated = raw.stopReason === 'max-tokens';
+    const truncated = TRUNCATING_STOPS.has(raw.stopReason ?? '');
     const expected = postprocess(rawText, { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, lineMode, truncated });
     expect(shown.candidates[0]?.text ?? '').toBe(expected);
     if (expected !== rawText) changed++;
@@ -73,5 +75,41 @@ test('an answer cut by the token limit is cut back to a balanced end', async () 
   } finally {
     await short.dispose();
     await shortRaw.dispose();
+  }
+}, modelTimeout(20_000));
+
+// A decode stopped by the time budget can end mid-expression exactly like one stopped by the token limit, and is cut
+// back the same way (decode.ts TRUNCATING_STOPS). The budget runs out at a known point: the first streamed line's
+// callback blocks the thread (Atomics.wait, no CPU) past the deadline, so the next decode step stops with 'time-budget'
+// right after that line, on any machine.
+test('an answer cut by the time budget is cut back to a balanced end, like a token-limit one', async () => {
+  const budgetMs = modelTimeout(1000);
+  const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', prefixCache: false, maxNewTokens: 64, timeBudgetMs: budgetMs });
+  try {
+    const ctx: CompletionContext = { documentKey: 'file:///t.ts', version: 1, languageId: 'typescript', trigger: 'manual', lineMode: 'multi',
+      prefix: 'export function sum(xs: number[]): number {\n  let total = 0;\n  ', suffix: '\n}\n' };
+    let blocked = false;
+    const shown = await engine.complete(ctx, new AbortController().signal, () => {
+      if (blocked) return;
+      blocked = true;
+      // decode.ts's deadline is the decode's start + the budget + 1 s, and this call comes after that start.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, budgetMs + 1200);
+    });
+    expect(shown.kind).toBe('ok');
+    if (shown.kind !== 'ok') return;
+    expect(shown.stopReason).toBe('time-budget');
+    const pctx = { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, lineMode: 'multi' as const };
+    const cost = structuralScorer(pctx);
+    const raw = shown.raw ?? '';
+    // The case at stake: the raw answer stops after its first line (`for (…) {` on models/default), a block never closed.
+    expect(cost(raw)).toBeGreaterThan(cost(''));
+    const kept = keepLines(raw, 'time-budget', planDecode(ctx));
+    const text = shown.candidates[0]?.text ?? '';
+    expect(text).toBe(postprocess(kept, { ...pctx, truncated: true }));
+    expect(cost(text)).toBeLessThanOrEqual(cost(''));
+    // Not marked truncated, the half block would have been the answer.
+    expect(cost(postprocess(kept, pctx))).toBeGreaterThan(cost(''));
+  } finally {
+    await engine.dispose();
   }
 }, modelTimeout(20_000));
