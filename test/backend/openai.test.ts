@@ -162,9 +162,13 @@ describe('OpenAI-compatible backend', () => {
       finish = f;
       json = asJson;
       // A fresh engine per answer: the completion cache would answer the same context again without asking.
-      const r = await createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 }).complete(at, new AbortController().signal);
+      const partials: string[] = [];
+      const r = await createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 }).complete(at, new AbortController().signal, (t) => partials.push(t));
       expect(r.kind).toBe('ok');
-      return r.kind === 'ok' ? { text: r.candidates[0]?.text ?? '', raw: r.raw } : { text: '', raw: '' };
+      const text = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
+      // A stream that showed the raw text ends with the answer as shown (cut back or not).
+      if (!asJson) expect(partials.at(-1)).toBe(text);
+      return { text, raw: r.kind === 'ok' ? r.raw : '' };
     };
     const raw = pieces.join('');
     const pctx = { prefix: at.prefix, suffix: at.suffix, languageId: at.languageId, lineMode: 'multi' as const };

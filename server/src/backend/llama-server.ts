@@ -10,7 +10,7 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, keepAnswer, partialStream, remoteStatus, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
@@ -216,6 +216,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
     let final: InfillEvent | undefined;
     // True once our syntax plan ended the text (its stop rule): a limit the server reached after that does not count.
     let planCut = false;
+    const partials = partialStream(onPartial);
     try {
       const map = await slotMap();
       if (signal.aborted) return { kind: 'cancelled' };
@@ -256,7 +257,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
             done = true;
           }
           if (cut()) done = true;
-          if (piece) onPartial?.(text);
+          if (piece) partials.send(text);
           if (done) break;
         }
         // Closing the connection makes llama-server cancel the task and free the slot.
@@ -265,6 +266,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
       noteError(null);
       // Stopped by the server's token or time limit (and not by our plan): cut back to a balanced end like a local answer.
       const { shown, id } = keepAnswer(cache, context, plan, text, !planCut && stoppedAtLimit(final));
+      partials.end(shown);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       const t = final?.timings;

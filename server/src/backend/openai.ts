@@ -8,7 +8,7 @@ import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, keepAnswer, partialStream, remoteStatus, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
@@ -87,6 +87,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
     // the text first (then a length stop the server reports does not count).
     let finishReason: unknown;
     let planCut = false;
+    const partials = partialStream(onPartial);
     try {
       const res = await fetch(endpoint, {
         method: 'POST',
@@ -127,7 +128,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
           const reason = event.choices?.[0]?.finish_reason;
           if (reason !== undefined && reason !== null) finishReason = reason;
           if (cut()) done = true;
-          onPartial?.(text);
+          partials.send(text);
           if (done) break;
         }
         if (done) controller.abort(); // stop the server's generation once the plan has cut the completion
@@ -135,6 +136,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
       noteError(null);
       // Stopped by max_tokens (and not by our plan): cut back to a balanced end like a local answer.
       const { shown, id } = keepAnswer(cache, context, plan, text, !planCut && finishedByLength(finishReason));
+      partials.end(shown);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       return {

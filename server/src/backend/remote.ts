@@ -80,6 +80,26 @@ export function typedAheadAnswer(cache: CompletionCache, context: CompletionCont
 }
 
 /**
+ * A request's stream of partial texts: `send` passes each to `onPartial` (absent: nothing is sent) and remembers it;
+ * `end(shown)` sends the answer's post-processed text when the stream showed something and that text differs (and is
+ * not empty), so a stream that showed text ends with the answer — as engine/decode.ts does for local answers — also
+ * when post-processing cut a truncated answer back.
+ */
+export function partialStream(onPartial?: (text: string) => void): { send(text: string): void; end(shown: string): void } {
+  let last: string | undefined;
+  return {
+    send(text) {
+      if (!onPartial) return;
+      last = text;
+      onPartial(text);
+    },
+    end(shown) {
+      if (onPartial && last !== undefined && shown !== '' && shown !== last) onPartial(shown);
+    },
+  };
+}
+
+/**
  * The server's raw `text` as the editor gets it: post-processed for `context` under the plan's line mode, and kept in
  * the completion cache for typed-ahead answers. `truncated`: the server stopped at its token or time limit and nothing
  * of ours cut the text since (llama-server.ts `stoppedAtLimit`, openai.ts `finishedByLength`), so it may end
