@@ -10,7 +10,7 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, partialStream, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
@@ -104,7 +104,7 @@ export function infillBody(
 
 /** The final event's fields we read (llama-server's `to_json_non_oaicompat`). */
 interface InfillEvent {
-  content?: string;
+  content?: unknown;
   stop?: boolean;
   /** Why generation stopped: 'none' (still generating), 'eos', 'limit', 'word' (tools/server/README.md). */
   stop_type?: unknown;
@@ -243,14 +243,14 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
         return true;
       };
       if ((res.headers.get('content-type') ?? '').includes('application/json')) {
-        final = (await res.json()) as InfillEvent;
-        text = final.content ?? '';
+        final = await jsonAnswer<InfillEvent>(res);
+        text = textOf(final.content);
         cut();
       } else if (res.body) {
         let done = false;
         for await (const event of sseJson<InfillEvent>(res.body as unknown as AsyncIterable<Uint8Array>, ['data', 'error'])) {
           if (event.error) throw new HttpError(`server error: ${typeof event.error === 'string' ? event.error : (event.error.message ?? JSON.stringify(event.error))}`);
-          const piece = event.content ?? '';
+          const piece = textOf(event.content);
           text += piece;
           if (event.stop) {
             final = event;

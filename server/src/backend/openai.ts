@@ -8,7 +8,7 @@ import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, partialStream, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
@@ -44,7 +44,7 @@ export function finishedByLength(finishReason: unknown): boolean {
 
 /** The fields of a completions answer or stream chunk we read. */
 interface CompletionsChunk {
-  choices?: Array<{ text?: string; finish_reason?: unknown }>;
+  choices?: Array<{ text?: unknown; finish_reason?: unknown }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   error?: { message?: string };
 }
@@ -114,8 +114,8 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
       };
       if ((res.headers.get('content-type') ?? '').includes('application/json')) {
         // A server that ignores `stream` answers with one JSON body.
-        const json = (await res.json()) as CompletionsChunk;
-        text = json.choices?.[0]?.text ?? '';
+        const json = await jsonAnswer<CompletionsChunk>(res);
+        text = textOf(json.choices?.[0]?.text);
         finishReason = json.choices?.[0]?.finish_reason;
         usage = json.usage;
         cut();
@@ -124,7 +124,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
         for await (const event of sseJson<CompletionsChunk>(res.body as unknown as AsyncIterable<Uint8Array>)) {
           if (event.error) throw new HttpError(`server error: ${event.error.message ?? JSON.stringify(event.error)}`);
           if (event.usage) usage = event.usage;
-          text += event.choices?.[0]?.text ?? '';
+          text += textOf(event.choices?.[0]?.text);
           const reason = event.choices?.[0]?.finish_reason;
           if (reason !== undefined && reason !== null) finishReason = reason;
           if (cut()) done = true;

@@ -61,6 +61,28 @@ export function failureMessage(err: unknown, timedOut: boolean, timeoutMs: numbe
   return `cannot reach ${origin}: ${e.cause?.code ?? e.message}`;
 }
 
+/**
+ * The body of a non-streamed answer (a server that ignores `stream`) as a JSON object. Throws an HttpError that says
+ * what came instead when it is not JSON or not an object (`null`, a number, an array), so the status names a broken
+ * answer rather than an unreachable server.
+ */
+export async function jsonAnswer<T extends object>(res: Response): Promise<T> {
+  const raw = await res.text();
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new HttpError(`the answer is not JSON: ${raw.slice(0, 80).replace(/\s+/g, ' ').trim()}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(`the answer is not a JSON object: ${raw.slice(0, 80).replace(/\s+/g, ' ').trim()}`);
+  return value as T;
+}
+
+/** `value` when it is a string, else '' (a server's text field of another type adds nothing). */
+export function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
 /** Parses a configured base URL. Throws when it is not http(s). */
 export function httpUrl(base: string): URL {
   const u = new URL(base);
