@@ -5,9 +5,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { SlotMap, createLlamaServerEngine, infillUrl, stableTail } from '../../server/src/backend/llama-server.js';
+import { SlotMap, createLlamaServerEngine, infillUrl, stableTail, stoppedAtLimit } from '../../server/src/backend/llama-server.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
+import { postprocess } from '../../server/src/postprocess/index.js';
+import { structuralScorer } from '../../server/src/postprocess/context.js';
 
 interface Body {
   input_prefix: string;
@@ -32,8 +34,12 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-/** A stand-in llama-server: `/props` with `slots`, `/infill` streaming `script(body)`'s pieces or an HTTP error. */
-async function standIn(script: (body: Body) => { pieces: string[]; delayMs?: number } | { status: number; error: string }, slots = 4) {
+/**
+ * A stand-in llama-server: `/props` with `slots`, `/infill` streaming `script(body)`'s pieces (their final event with
+ * `final`'s fields, e.g. `stop_type`; with `json`, one JSON body instead of a stream) or an HTTP error.
+ */
+type Script = { pieces: string[]; delayMs?: number; final?: Record<string, unknown>; json?: boolean } | { status: number; error: string };
+async function standIn(script: (body: Body) => Script, slots = 4) {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/props') {
@@ -53,6 +59,11 @@ async function standIn(script: (body: Body) => { pieces: string[]; delayMs?: num
         res.end(JSON.stringify({ error: { code: answer.status, message: answer.error, type: 'authentication_error' } }));
         return;
       }
+      if (answer.json) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ content: answer.pieces.join(''), stop: true, ...answer.final }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       let finished = false;
       res.on('close', () => {
@@ -65,12 +76,31 @@ async function standIn(script: (body: Body) => { pieces: string[]; delayMs?: num
       }
       finished = true;
       const n = body.input_prefix.length;
-      res.end(`data: ${JSON.stringify({ content: '', stop: true, tokens_evaluated: n, tokens_cached: n, timings: { cache_n: n - 3, prompt_n: 3, prompt_ms: 1.5, predicted_n: answer.pieces.length, predicted_ms: 2.5 } })}\n\n`);
+      res.end(`data: ${JSON.stringify({ content: '', stop: true, tokens_evaluated: n, tokens_cached: n, timings: { cache_n: n - 3, prompt_n: 3, prompt_ms: 1.5, predicted_n: answer.pieces.length, predicted_ms: 2.5 }, ...answer.final })}\n\n`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+/** A server that answers every request with `body` as is (`type`: its content type); /props answers 404. */
+async function rawServer(type: string, body: string) {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/props') {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': type });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Resolves once `check()` is true; fails after 5 s (the stand-in notices a closed connection asynchronously). */
@@ -156,6 +186,81 @@ describe('llama-server backend', () => {
     await until(() => seen[0]!.closedEarly);
   });
 
+  // An answer that llama-server stopped at a limit (n_predict, t_max_predict_ms, a full context) may end mid-expression:
+  // it is cut back to a balanced end as a local max-tokens answer is. Any other or no stop_type keeps it as it came.
+  test('an answer stopped at its limit (stop_type "limit", stopped_limit) is cut back to a balanced end; eos, word, unknown or none are not', async () => {
+    const pieces = ['if (a > b) {\n', '    return a;\n', '  }\n', '  return Math.max(a, '];
+    let final: Record<string, unknown> | undefined;
+    let json = false;
+    const { url } = await standIn(() => ({ pieces, final, json }));
+    const at = ctx({ prefix: 'function max(a: number, b: number) {\n  ', suffix: '\n}\n', trigger: 'manual' });
+    const complete = async (f: Record<string, unknown> | undefined, asJson = false) => {
+      final = f;
+      json = asJson;
+      // A fresh engine per answer: the completion cache would answer the same context again without asking.
+      const partials: string[] = [];
+      const r = await createLlamaServerEngine({ url, maxNewTokens: 16 }).complete(at, new AbortController().signal, (t) => partials.push(t));
+      expect(r.kind).toBe('ok');
+      const text = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
+      // A stream that showed the raw text ends with the answer as shown (cut back or not).
+      if (!asJson) expect(partials.at(-1)).toBe(text);
+      return { text, raw: r.kind === 'ok' ? r.raw : '' };
+    };
+    const raw = pieces.join('');
+    const pctx = { prefix: at.prefix, suffix: at.suffix, languageId: at.languageId, lineMode: 'multi' as const };
+    const cost = structuralScorer(pctx);
+    // The case at stake: the raw answer leaves `Math.max(` open.
+    expect(cost(raw)).toBeGreaterThan(cost(''));
+    const cutBack = postprocess(raw, { ...pctx, truncated: true });
+    expect(cutBack).toBe('if (a > b) {\n    return a;\n  }');
+    const asIs = postprocess(raw, pctx);
+    expect(asIs).toContain('Math.max(a,');
+    for (const f of [{ stop_type: 'limit' }, { stop_type: 'limit', truncated: true }, { stopped_limit: true, stopped_eos: false }]) {
+      const r = await complete(f);
+      expect(r.raw).toBe(raw);
+      expect(r.text, JSON.stringify(f)).toBe(cutBack);
+      expect(cost(r.text)).toBeLessThanOrEqual(cost(''));
+    }
+    expect((await complete({ stop_type: 'limit' }, true)).text).toBe(cutBack); // a server that answers one JSON body
+    // EOS, a stop string, an unknown value, no field at all, and `truncated` alone (a context shift: the answer went on).
+    for (const f of [{ stop_type: 'eos' }, { stop_type: 'word', stopping_word: '\n\n' }, { stop_type: 'budget' }, undefined, { truncated: true }, { stop_type: 'eos', stopped_limit: true }]) {
+      expect((await complete(f)).text, JSON.stringify(f)).toBe(asIs);
+    }
+    expect((await complete({ stop_type: 'eos' }, true)).text).toBe(asIs);
+  });
+
+  test('a limit stop after our plan ended the text does not count: the line the plan kept is not cut again', async () => {
+    // One JSON body (a server that ignores `stream`) whose text goes past the line, stopped at the token limit: the
+    // single-line plan ends it at the line break (`a + Math.max(a,`, the model wraps its arguments), as a local decode
+    // cut by its stop rule is not marked truncated either.
+    const { url } = await standIn(() => ({ pieces: ['a + Math.max(a,\n', '    b'], final: { stop_type: 'limit' }, json: true }));
+    const r = await createLlamaServerEngine({ url, maxNewTokens: 16 }).complete(ctx(), new AbortController().signal);
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    const pctx = { prefix: ctx().prefix, suffix: ctx().suffix, languageId: 'typescript', lineMode: 'single' as const };
+    expect(r.raw).toBe('a + Math.max(a,');
+    expect(r.candidates[0]?.text).toBe(postprocess('a + Math.max(a,', pctx));
+    expect(postprocess('a + Math.max(a,', { ...pctx, truncated: true })).not.toBe(r.candidates[0]?.text);
+  });
+
+  test('stream values that are not objects, and text fields that are not strings, are skipped; a broken JSON answer is named as such', async () => {
+    const events = ['null', '42', '"x"', '[1]', JSON.stringify({ content: 5 }), JSON.stringify({ content: 'a + b;' }), JSON.stringify({ content: '', stop: true, stop_type: 'eos' })];
+    const streamed = await rawServer('text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
+    expect(await createLlamaServerEngine({ url: streamed, maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [{ text: 'a + b;' }] });
+    for (const [body, reason] of [
+      ['null', 'backend: the answer is not a JSON object: null'],
+      ['[]', 'backend: the answer is not a JSON object: []'],
+      ['<html>oops</html>', 'backend: the answer is not JSON: <html>oops</html>'],
+    ]) {
+      const url = await rawServer('application/json', body!);
+      const engine = createLlamaServerEngine({ url, maxNewTokens: 8 });
+      expect(await engine.complete(ctx(), new AbortController().signal)).toEqual({ kind: 'degraded', reason });
+      expect(engine.status().message).toContain('last error: the answer is not');
+    }
+    const wrongType = await rawServer('application/json', JSON.stringify({ content: 7, stop: true }));
+    expect(await createLlamaServerEngine({ url: wrongType, maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [] });
+  });
+
   test('cancellation answers cancelled and closes the HTTP stream', async () => {
     const { url, seen } = await standIn(() => ({ pieces: Array.from({ length: 200 }, () => 'x'), delayMs: 10 }));
     const engine = createLlamaServerEngine({ url, maxNewTokens: 256 });
@@ -200,6 +305,11 @@ test('stableTail keeps the cut in place while text is appended, within the chara
   expect(starts.size).toBeLessThanOrEqual(2); // 200 keystrokes cross at most one 250-character step
   expect(stableTail('short', 1000)).toBe('short');
   expect(stableTail('z'.repeat(3000), 1000)).toBe('z'.repeat(1000)); // one giant line: the plain tail
+});
+
+test('stoppedAtLimit reads stop_type, else the older stopped_limit; anything else is not a limit stop', () => {
+  expect([{ stop_type: 'limit' }, { stopped_limit: true }].map(stoppedAtLimit)).toEqual([true, true]);
+  expect([{ stop_type: 'eos' }, { stop_type: 'word' }, { stop_type: 'none' }, { stop_type: 'eos', stopped_limit: true }, { stopped_limit: 'yes' }, { truncated: true }, {}, null, undefined, 'limit', 42].map(stoppedAtLimit)).toEqual(Array(11).fill(false));
 });
 
 test('SlotMap gives each document its own slot and reuses the least recently used one', () => {

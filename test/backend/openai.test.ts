@@ -5,9 +5,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildTextPrompt } from '../../server/src/backend/fim-text.js';
-import { completionsUrl, createOpenAiEngine } from '../../server/src/backend/openai.js';
+import { completionsUrl, createOpenAiEngine, finishedByLength } from '../../server/src/backend/openai.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
+import { postprocess } from '../../server/src/postprocess/index.js';
+import { structuralScorer } from '../../server/src/postprocess/context.js';
 
 interface Seen {
   url: string;
@@ -16,8 +18,13 @@ interface Seen {
   closedEarly: boolean;
 }
 
-/** A stand-in server: answers each request with `script(body)` — a list of text pieces streamed `delayMs` apart, or an HTTP error. */
-async function standIn(script: (body: Seen['body']) => { pieces: string[]; delayMs?: number } | { status: number; error: string }) {
+/**
+ * A stand-in server: answers each request with `script(body)` — a list of text pieces streamed `delayMs` apart (chunks
+ * with `finish_reason: null`, then, when `finish` is given, a last chunk with that finish_reason, as OpenAI streams; with
+ * `json`, one JSON body instead), or an HTTP error.
+ */
+type Script = { pieces: string[]; delayMs?: number; finish?: string; json?: boolean } | { status: number; error: string };
+async function standIn(script: (body: Seen['body']) => Script) {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -32,6 +39,11 @@ async function standIn(script: (body: Seen['body']) => { pieces: string[]; delay
         res.end(JSON.stringify({ error: { message: answer.error } }));
         return;
       }
+      if (answer.json) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ text: answer.pieces.join(''), index: 0, ...(answer.finish !== undefined ? { finish_reason: answer.finish } : {}) }] }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       let finished = false;
       res.on('close', () => {
@@ -39,9 +51,10 @@ async function standIn(script: (body: Seen['body']) => { pieces: string[]; delay
       });
       for (const piece of answer.pieces) {
         if (record.closedEarly) return;
-        res.write(`data: ${JSON.stringify({ choices: [{ text: piece, index: 0 }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ choices: [{ text: piece, index: 0, finish_reason: null }] })}\n\n`);
         await new Promise((r) => setTimeout(r, answer.delayMs ?? 1));
       }
+      if (answer.finish !== undefined) res.write(`data: ${JSON.stringify({ choices: [{ text: '', index: 0, finish_reason: answer.finish }] })}\n\n`);
       finished = true;
       res.end('data: [DONE]\n\n');
     });
@@ -53,6 +66,26 @@ async function standIn(script: (body: Seen['body']) => { pieces: string[]; delay
 }
 
 const servers: http.Server[] = [];
+
+/** A server that answers every request with `body` as is (`type`: its content type); /props answers 404. */
+async function rawServer(type: string, body: string) {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/props') {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': type });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
@@ -137,6 +170,57 @@ describe('OpenAI-compatible backend', () => {
     expect(r.kind === 'degraded' && r.reason).toMatch(/cannot reach/);
   });
 
+  // An answer the server stopped at max_tokens may end mid-expression: it is cut back to a balanced end as a local
+  // max-tokens answer is. Any other or no finish_reason keeps it as it came.
+  test('an answer with finish_reason "length" is cut back to a balanced end; "stop", unknown or none are not', async () => {
+    const pieces = ['if (a > b) {\n', '    return a;\n', '  }\n', '  return Math.max(a, '];
+    let finish: string | undefined;
+    let json = false;
+    const { url } = await standIn(() => ({ pieces, finish, json }));
+    const at = ctx({ prefix: 'function max(a: number, b: number) {\n  ', suffix: '\n}\n', trigger: 'manual' });
+    const complete = async (f: string | undefined, asJson = false) => {
+      finish = f;
+      json = asJson;
+      // A fresh engine per answer: the completion cache would answer the same context again without asking.
+      const partials: string[] = [];
+      const r = await createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 }).complete(at, new AbortController().signal, (t) => partials.push(t));
+      expect(r.kind).toBe('ok');
+      const text = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
+      // A stream that showed the raw text ends with the answer as shown (cut back or not).
+      if (!asJson) expect(partials.at(-1)).toBe(text);
+      return { text, raw: r.kind === 'ok' ? r.raw : '' };
+    };
+    const raw = pieces.join('');
+    const pctx = { prefix: at.prefix, suffix: at.suffix, languageId: at.languageId, lineMode: 'multi' as const };
+    const cost = structuralScorer(pctx);
+    expect(cost(raw)).toBeGreaterThan(cost('')); // the raw answer leaves `Math.max(` open
+    const cutBack = postprocess(raw, { ...pctx, truncated: true });
+    expect(cutBack).toBe('if (a > b) {\n    return a;\n  }');
+    const asIs = postprocess(raw, pctx);
+    expect(asIs).toContain('Math.max(a,');
+    const limited = await complete('length');
+    expect(limited.raw).toBe(raw);
+    expect(limited.text).toBe(cutBack);
+    expect(cost(limited.text)).toBeLessThanOrEqual(cost(''));
+    expect((await complete('length', true)).text).toBe(cutBack); // a server that ignores `stream`
+    for (const f of ['stop', 'content_filter', 'eos', undefined]) expect((await complete(f)).text, String(f)).toBe(asIs);
+    expect((await complete('stop', true)).text).toBe(asIs);
+    expect((await complete(undefined, true)).text).toBe(asIs);
+  });
+
+  test('stream values that are not objects, and text fields that are not strings, are skipped; a broken JSON answer is named as such', async () => {
+    const events = ['null', '42', '"x"', '[1]', JSON.stringify({ choices: [{ text: 5 }] }), JSON.stringify({ choices: 'abc' }), JSON.stringify({ choices: [{ text: 'a + b;' }] }), '[DONE]'];
+    const streamed = await rawServer('text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
+    expect(await createOpenAiEngine({ url: streamed, model: 'm', maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [{ text: 'a + b;' }] });
+    for (const [body, reason] of [
+      ['null', 'backend: the answer is not a JSON object: null'],
+      ['<html>oops</html>', 'backend: the answer is not JSON: <html>oops</html>'],
+    ]) {
+      const url = await rawServer('application/json', body!);
+      expect(await createOpenAiEngine({ url, model: 'm', maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toEqual({ kind: 'degraded', reason });
+    }
+  });
+
   test('typing through a returned completion is answered from our cache without a request', async () => {
     const { url, seen } = await standIn(() => ({ pieces: ['a + b;'] }));
     const engine = createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 });
@@ -154,6 +238,11 @@ test('cross-file context in the repository-level form of the family, else as com
   );
   expect(buildTextPrompt('qwen', { prefix: 'x', suffix: 'y', languageId: 'python', crossFile: { ...crossFile, format: 'comment' } })).toBe('<|fim_prefix|># Path: src/b.ts\n# export const b = 1;\nx<|fim_suffix|>y<|fim_middle|>');
   expect(buildTextPrompt('deepseek', { prefix: 'x', suffix: 'y', languageId: 'python', crossFile })).toBe('<｜fim▁begin｜># Path: src/b.ts\n# export const b = 1;\nx<｜fim▁hole｜>y<｜fim▁end｜>');
+});
+
+test('finishedByLength: only finish_reason "length" is a token-limit stop', () => {
+  expect(finishedByLength('length')).toBe(true);
+  expect(['stop', 'content_filter', 'tool_calls', 'LENGTH', null, undefined, 1, {}].map(finishedByLength)).toEqual(Array(8).fill(false));
 });
 
 test('completionsUrl and backend settings validation', () => {

@@ -3,6 +3,8 @@
 
 import { describe, expect, test } from 'vitest';
 import { keepLines, lineSimilarity, MAX_KEPT_LINES, planDecode } from '../../server/src/engine/decode-plan.js';
+import { isTruncated, TRUNCATING_STOPS } from '../../server/src/engine/decode.js';
+import { postprocess } from '../../server/src/postprocess/index.js';
 
 const plan = (document: string, languageId: string, trigger: 'automatic' | 'manual' = 'automatic') => {
   const at = document.indexOf('║');
@@ -120,5 +122,32 @@ describe('lineSimilarity', () => {
     expect(lineSimilarity('abc', 'abd')).toBeCloseTo(2 / 3, 12);
     expect(lineSimilarity('kitten', 'sitting')).toBeCloseTo(1 - 3 / 7, 12);
     expect(lineSimilarity('', 'x')).toBe(0);
+  });
+});
+
+// decode.ts isTruncated: which candidates post-processing cuts back to a balanced end (postprocess cutTruncated).
+describe('a candidate cut off by the token limit or the time budget is truncated', () => {
+  const doc = 'def f(xs):\n    total = 0\n║\n        total += x\n    return total\n';
+  const p = plan(doc, 'python');
+  test('max-tokens and time-budget alike, when keepLines left the text whole', () => {
+    expect([...TRUNCATING_STOPS].sort()).toEqual(['max-tokens', 'time-budget']);
+    const text = '    xs = sorted(xs)\n    n = len(xs)\n    for x in xs:';
+    for (const reason of ['max-tokens', 'time-budget']) expect(isTruncated(reason, text, keepLines(text, reason, p)), reason).toBe(true);
+    // keepLines ended it at a complete line already (the model looped): not truncated.
+    const looped = '    n = len(xs)\n    m = 0\n    n = len(xs)\n    m = 0';
+    for (const reason of ['max-tokens', 'time-budget']) expect(isTruncated(reason, looped, keepLines(looped, reason, p)), reason).toBe(false);
+  });
+  test('every other stop reason, or none, ended the text where someone chose: not truncated', () => {
+    const text = '    xs = sorted(xs)\n    n = len(xs)\n    for x in xs:';
+    for (const reason of ['stop-token', 'stop-at', 'constraint', 'interrupted', 'cancelled', 'stop-string', undefined]) expect(isTruncated(reason, text, text), String(reason)).toBe(false);
+  });
+  test('a time-budget answer that ends mid-expression is shown cut back, as a max-tokens one', () => {
+    const at = doc.indexOf('║');
+    const ctx = { prefix: doc.slice(0, at), suffix: doc.slice(at + 1), languageId: 'python', lineMode: 'multi' as const };
+    const text = '    xs = sorted(xs)\n    n = max(len(xs), ';
+    const kept = keepLines(text, 'time-budget', p);
+    expect(kept).toBe(text);
+    expect(postprocess(kept, { ...ctx, truncated: isTruncated('time-budget', text, kept) })).toBe('    xs = sorted(xs)');
+    expect(postprocess(kept, ctx)).toContain('max(len(xs),');
   });
 });

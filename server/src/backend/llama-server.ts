@@ -10,7 +10,7 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface LlamaServerBackendOptions {
@@ -104,13 +104,31 @@ export function infillBody(
 
 /** The final event's fields we read (llama-server's `to_json_non_oaicompat`). */
 interface InfillEvent {
-  content?: string;
+  content?: unknown;
   stop?: boolean;
+  /** Why generation stopped: 'none' (still generating), 'eos', 'limit', 'word' (tools/server/README.md). */
+  stop_type?: unknown;
+  /** Older builds' form of `stop_type: 'limit'`. */
+  stopped_limit?: unknown;
   tokens_evaluated?: number;
   tokens_cached?: number;
   tokens_predicted?: number;
   timings?: { cache_n?: number; prompt_n?: number; prompt_ms?: number; predicted_n?: number; predicted_ms?: number };
   error?: { message?: string; code?: number } | string;
+}
+
+/**
+ * Whether llama-server's final answer (`/completion` and `/infill` response, tools/server/README.md in llama.cpp) says
+ * generation stopped at a limit, so its text may end mid-expression: `stop_type: "limit"` — `n_predict` tokens, the
+ * `t_max_predict_ms` time limit after a line break, or a full context — or, from builds before `stop_type`,
+ * `stopped_limit: true`. `"eos"`, `"word"` (a stop string), `"none"`, any other value, a missing field or a value that
+ * is not an object: false. Its `truncated` flag is not read: it says the context overflowed (a context shift, or in
+ * older builds a cut prompt), which on its own does not end the answer early. Pure.
+ */
+export function stoppedAtLimit(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  const e = event as InfillEvent;
+  return typeof e.stop_type === 'string' ? e.stop_type === 'limit' : e.stopped_limit === true;
 }
 
 /**
@@ -196,6 +214,9 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
     let firstByteMs = 0;
     let text = '';
     let final: InfillEvent | undefined;
+    // True once our syntax plan ended the text (its stop rule): a limit the server reached after that does not count.
+    let planCut = false;
+    const partials = partialStream(onPartial);
     try {
       const map = await slotMap();
       if (signal.aborted) return { kind: 'cancelled' };
@@ -218,31 +239,34 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
         const end = plan.stopAt(text);
         if (end === null) return false;
         text = text.slice(0, end);
+        planCut = true;
         return true;
       };
       if ((res.headers.get('content-type') ?? '').includes('application/json')) {
-        final = (await res.json()) as InfillEvent;
-        text = final.content ?? '';
+        final = await jsonAnswer<InfillEvent>(res);
+        text = textOf(final.content);
         cut();
       } else if (res.body) {
         let done = false;
         for await (const event of sseJson<InfillEvent>(res.body as unknown as AsyncIterable<Uint8Array>, ['data', 'error'])) {
           if (event.error) throw new HttpError(`server error: ${typeof event.error === 'string' ? event.error : (event.error.message ?? JSON.stringify(event.error))}`);
-          const piece = event.content ?? '';
+          const piece = textOf(event.content);
           text += piece;
           if (event.stop) {
             final = event;
             done = true;
           }
           if (cut()) done = true;
-          if (piece) onPartial?.(text);
+          if (piece) partials.send(text);
           if (done) break;
         }
         // Closing the connection makes llama-server cancel the task and free the slot.
         if (done && !final) controller.abort();
       }
       noteError(null);
-      const { shown, id } = keepAnswer(cache, context, plan, text);
+      // Stopped by the server's token or time limit (and not by our plan): cut back to a balanced end like a local answer.
+      const { shown, id } = keepAnswer(cache, context, plan, text, !planCut && stoppedAtLimit(final));
+      partials.end(shown);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       const t = final?.timings;

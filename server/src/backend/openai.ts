@@ -8,7 +8,7 @@ import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import type { FimFamily } from '../prompt/index.js';
 import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
-import { HttpError, failureMessage, httpUrl, keepAnswer, remoteStatus, typedAheadAnswer } from './remote.js';
+import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
 export interface OpenAiBackendOptions {
@@ -31,6 +31,22 @@ export function completionsUrl(base: string): URL {
   if (path.endsWith('/completions')) return u;
   u.pathname = path.endsWith('/v1') ? `${path}/completions` : `${path}/v1/completions`;
   return u;
+}
+
+/**
+ * Whether an OpenAI-compatible completion choice stopped at the token limit (`max_tokens`, or the model's context):
+ * `finish_reason: "length"` (OpenAI Completions API; vLLM, TGI, Ollama and llama-server answer the same), so its text
+ * may end mid-expression. `"stop"`, null (a stream's chunks before the last), any other value or none: false. Pure.
+ */
+export function finishedByLength(finishReason: unknown): boolean {
+  return finishReason === 'length';
+}
+
+/** The fields of a completions answer or stream chunk we read. */
+interface CompletionsChunk {
+  choices?: Array<{ text?: unknown; finish_reason?: unknown }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  error?: { message?: string };
 }
 
 /**
@@ -66,7 +82,12 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
     const timer = setTimeout(() => controller.abort(new Error('timeout')), options.timeoutMs ?? 10_000);
     let firstByteMs = 0;
     let text = '';
-    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    let usage: CompletionsChunk['usage'];
+    // The first choice's finish_reason (the last chunk's, when streamed), and whether our plan or a stop string ended
+    // the text first (then a length stop the server reports does not count).
+    let finishReason: unknown;
+    let planCut = false;
+    const partials = partialStream(onPartial);
     try {
       const res = await fetch(endpoint, {
         method: 'POST',
@@ -88,28 +109,34 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
         }
         if (end === null) return false;
         text = text.slice(0, end);
+        planCut = true;
         return true;
       };
       if ((res.headers.get('content-type') ?? '').includes('application/json')) {
         // A server that ignores `stream` answers with one JSON body.
-        const json = (await res.json()) as { choices?: Array<{ text?: string }>; usage?: typeof usage };
-        text = json.choices?.[0]?.text ?? '';
+        const json = await jsonAnswer<CompletionsChunk>(res);
+        text = textOf(json.choices?.[0]?.text);
+        finishReason = json.choices?.[0]?.finish_reason;
         usage = json.usage;
         cut();
       } else if (res.body) {
         let done = false;
-        for await (const event of sseJson<{ choices?: Array<{ text?: string }>; usage?: typeof usage; error?: { message?: string } }>(res.body as unknown as AsyncIterable<Uint8Array>)) {
+        for await (const event of sseJson<CompletionsChunk>(res.body as unknown as AsyncIterable<Uint8Array>)) {
           if (event.error) throw new HttpError(`server error: ${event.error.message ?? JSON.stringify(event.error)}`);
           if (event.usage) usage = event.usage;
-          text += event.choices?.[0]?.text ?? '';
+          text += textOf(event.choices?.[0]?.text);
+          const reason = event.choices?.[0]?.finish_reason;
+          if (reason !== undefined && reason !== null) finishReason = reason;
           if (cut()) done = true;
-          onPartial?.(text);
+          partials.send(text);
           if (done) break;
         }
         if (done) controller.abort(); // stop the server's generation once the plan has cut the completion
       }
       noteError(null);
-      const { shown, id } = keepAnswer(cache, context, plan, text);
+      // Stopped by max_tokens (and not by our plan): cut back to a balanced end like a local answer.
+      const { shown, id } = keepAnswer(cache, context, plan, text, !planCut && finishedByLength(finishReason));
+      partials.end(shown);
       const totalMs = performance.now() - t0;
       setStatus({ ...state.get(), lastLatencyMs: Math.round(totalMs) });
       return {

@@ -61,6 +61,28 @@ export function failureMessage(err: unknown, timedOut: boolean, timeoutMs: numbe
   return `cannot reach ${origin}: ${e.cause?.code ?? e.message}`;
 }
 
+/**
+ * The body of a non-streamed answer (a server that ignores `stream`) as a JSON object. Throws an HttpError that says
+ * what came instead when it is not JSON or not an object (`null`, a number, an array), so the status names a broken
+ * answer rather than an unreachable server.
+ */
+export async function jsonAnswer<T extends object>(res: Response): Promise<T> {
+  const raw = await res.text();
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new HttpError(`the answer is not JSON: ${raw.slice(0, 80).replace(/\s+/g, ' ').trim()}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(`the answer is not a JSON object: ${raw.slice(0, 80).replace(/\s+/g, ' ').trim()}`);
+  return value as T;
+}
+
+/** `value` when it is a string, else '' (a server's text field of another type adds nothing). */
+export function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
 /** Parses a configured base URL. Throws when it is not http(s). */
 export function httpUrl(base: string): URL {
   const u = new URL(base);
@@ -80,11 +102,35 @@ export function typedAheadAnswer(cache: CompletionCache, context: CompletionCont
 }
 
 /**
- * The server's raw `text` as the editor gets it: post-processed for `context` under the plan's line mode, and kept in
- * the completion cache for typed-ahead answers. Returns the shown text and its cache entry's id.
+ * A request's stream of partial texts: `send` passes each to `onPartial` (absent: nothing is sent) and remembers it;
+ * `end(shown)` sends the answer's post-processed text when the stream showed something and that text differs (and is
+ * not empty), so a stream that showed text ends with the answer — as engine/decode.ts does for local answers — also
+ * when post-processing cut a truncated answer back.
  */
-export function keepAnswer(cache: CompletionCache, context: CompletionContext, plan: Pick<DecodePlan, 'lineMode'>, text: string): { shown: string; id: string } {
-  const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode });
+export function partialStream(onPartial?: (text: string) => void): { send(text: string): void; end(shown: string): void } {
+  let last: string | undefined;
+  return {
+    send(text) {
+      if (!onPartial) return;
+      last = text;
+      onPartial(text);
+    },
+    end(shown) {
+      if (onPartial && last !== undefined && shown !== '' && shown !== last) onPartial(shown);
+    },
+  };
+}
+
+/**
+ * The server's raw `text` as the editor gets it: post-processed for `context` under the plan's line mode, and kept in
+ * the completion cache for typed-ahead answers. `truncated`: the server stopped at its token or time limit and nothing
+ * of ours cut the text since (llama-server.ts `stoppedAtLimit`, openai.ts `finishedByLength`), so it may end
+ * mid-expression and post-processing cuts it back to a balanced end (postprocess/bracket-balance.ts `cutTruncated`), as
+ * the local engine does for a decode stopped by `max-tokens` or `time-budget` (engine/decode.ts). Returns the shown text
+ * and its cache entry's id.
+ */
+export function keepAnswer(cache: CompletionCache, context: CompletionContext, plan: Pick<DecodePlan, 'lineMode'>, text: string, truncated = false): { shown: string; id: string } {
+  const shown = postprocess(text, { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode, ...(truncated ? { truncated: true } : {}) });
   const entry = cache.add({ documentKey: context.documentKey, languageId: context.languageId, prefix: context.prefix, suffix: context.suffix, text: shown, speculative: false, score: 0 });
   return { shown, id: entry.id };
 }

@@ -67,6 +67,25 @@ export function keepStreamedFirst<T extends CompletionCandidate>(candidates: rea
   return [streamed, ...candidates.filter((_, i) => i !== at)];
 }
 
+/**
+ * Stop reasons that cut the model off wherever it was, so the text may end mid-expression (`[2, 3, 5,` with its `[`
+ * never closed): the token limit (`max-tokens`) and the decoding time budget (`time-budget`, decoding/span.ts's
+ * deadline). The time budget cuts exactly like the token limit — only the clock decides where — and a half-expression
+ * as ghost text is as wrong after one as after the other. Every other reason ended the text at a point someone chose:
+ * the model (`stop-token`), the syntax plan (`stop-at`), the healing constraint, self-infilling's interruption.
+ */
+export const TRUNCATING_STOPS: ReadonlySet<string> = new Set(['max-tokens', 'time-budget']);
+
+/**
+ * Whether a candidate is post-processed as truncated (postprocess/bracket-balance.ts `cutTruncated`, which cuts it back
+ * to a balanced end): its span stopped for one of `TRUNCATING_STOPS` and `keepLines` left its `decoded` text whole
+ * (`kept === decoded`; a cut there already ended it at a complete line). `stopReason` undefined (a decode mode that does
+ * not report it): false. Pure.
+ */
+export function isTruncated(stopReason: string | undefined, decoded: string, kept: string): boolean {
+  return stopReason !== undefined && TRUNCATING_STOPS.has(stopReason) && kept === decoded;
+}
+
 /** Real-suffix tokens scored after each candidate (loops ≥ 1): about the first line or two. */
 const SUFFIX_SCORE_TOKENS = 16;
 
@@ -199,11 +218,11 @@ export async function decodeRequest(
   const tPost = nowMs();
   // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, the lines
   // before the model loops or rewrites the code after the cursor).
-  // `truncated`: the token limit stopped this candidate mid-text, so post-processing cuts it back to a balanced line end
-  // (not when keepLines already ended it at a complete line).
+  // `truncated`: the token limit or the time budget stopped this candidate mid-text, so post-processing cuts it back to a
+  // balanced line end (not when keepLines already ended it at a complete line).
   let candidates: (CompletionCandidate & { streamed: boolean; truncated: boolean })[] = r.candidates.map((c) => {
     const text = keepLines(c.text, c.stopReason, plan);
-    return { text, score: c.score, streamed: mode === 'fim' && c.source === 'fim', truncated: c.stopReason === 'max-tokens' && text === c.text };
+    return { text, score: c.score, streamed: mode === 'fim' && c.source === 'fim', truncated: isTruncated(c.stopReason, c.text, text) };
   });
   if (settings.postprocess) {
     const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };

@@ -62,7 +62,7 @@ export function cutBeforeSuffixCloser(text: string, ctx: PostprocessContext): st
 }
 
 /**
- * Filter for an answer cut off by the token limit (`ctx.truncated`): it may end mid-expression (`[1, 2, 3,` with its `[`
+ * Filter for an answer cut off by the token limit or the time budget (`ctx.truncated`): it may end mid-expression (`[1, 2, 3,` with its `[`
  * never closed), so it is cut back to the last point where prefix + answer + suffix is no more broken than prefix +
  * suffix alone (context.ts `structuralScorer`, the least-damage rule of `leastDamageCut`): for a multi-line answer the
  * end of one of its lines (the partial last line goes), for a single-line answer after a separator (`,` `;` space) or

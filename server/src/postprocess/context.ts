@@ -13,7 +13,10 @@ export interface PostprocessContext {
   lineMode?: 'single' | 'multi';
   /** The document's line terminator; detected from prefix and suffix when absent. */
   eol?: '\n' | '\r\n';
-  /** True when generation stopped at the token limit (stop reason 'max-tokens'): the text may end mid-expression. */
+  /**
+   * True when generation was cut off at the token limit or the time budget (stop reason 'max-tokens' or 'time-budget',
+   * engine/decode.ts `isTruncated`; a remote server's limit stop): the text may end mid-expression.
+   */
   truncated?: boolean;
 }
 

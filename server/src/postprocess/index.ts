@@ -31,7 +31,7 @@ export const FILTERS: readonly { name: string; filter: Filter }[] = [
   { name: 'indentation', filter: normalizeIndentation },
   { name: 'suffixOverlap', filter: removeSuffixOverlap },
   { name: 'bracketBalance', filter: balanceBrackets },
-  // An answer stopped by the token limit (ctx.truncated) goes back to its last balanced line end.
+  // An answer stopped by the token limit or the time budget (ctx.truncated) goes back to its last balanced line end.
   { name: 'truncated', filter: cutTruncated },
   { name: 'trailingWhitespace', filter: trimTrailingWhitespace },
   { name: 'lineEndings', filter: matchLineEndings },
