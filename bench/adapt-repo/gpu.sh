@@ -55,22 +55,13 @@ eval)
   d=${2:?eval DIR (the returned files)}
   w=.work/adapt-gpu; src=${ADAPT_WORK:-.work/adapt}
   mkdir -p "$w/pred" "$w/tasks"
-  cp "$src/split.json" "$w/"; cp "$src"/tasks/*.jsonl "$w/tasks/" 2>/dev/null || true
-  for s in heldout-single heldout-multi; do [ -s "$w/tasks/$s.jsonl" ] || cp "$src/tasks/$s.jsonl" "$w/tasks/"; done
-  arms=base
+  cp "$src/split.json" "$w/"; cp "$src"/tasks/*.jsonl "$w/tasks/"
+  arms=base models=(base=models/default)
   for a in $ARMS; do
-    n=${a%%:*}; arms="$arms $n"
+    n=${a%%:*}; arms="$arms $n"; models+=("$n=$w/out-$n")
     [ -s "$w/out-$n/onnx/model_quantized.onnx" ] || { rm -rf "$w/out-$n"; mkdir -p "$w/out-$n"; cat "$d/$n".tar.part* | tar -C "$w/out-$n" -xf -; }
   done
-  for m in $arms; do
-    dir=$([ $m = base ] && echo models/default || echo "$w/out-$m")
-    for s in heldout-single heldout-multi dev-ts-single dev-py-single; do
-      [ -s "$w/pred/$m-$s.score.json" ] && continue
-      node bin/infill-ls.js eval --tasks "$w/tasks/$s.jsonl" --out "$w/pred/$m-$s.jsonl" --model "$dir" --device cpu >/dev/null 2>&1
-      node bench/quality/score.mjs --tasks "$w/tasks/$s.jsonl" --pred "$w/pred/$m-$s.jsonl" > "$w/pred/$m-$s.score.json"
-      echo "$m $s $(cat "$w/pred/$m-$s.score.json")" >&2
-    done
-  done
+  bash bench/adapt-repo/score.sh "$w" "${models[@]}"
   node bench/adapt-repo/report.mjs "$w" "$(uptime)" --name adapt-repo-gpu --arms "$(echo $arms | tr ' ' ,)" \
     --command "bash bench/adapt-repo/gpu.sh prep; (GPU) bash bench/adapt-repo/gpu.sh device; bash bench/adapt-repo/gpu.sh eval DIR" ;;
 *) echo "phase: prep, device or eval" >&2; exit 2 ;;

@@ -61,13 +61,5 @@ arm() {  # NAME [extra adapt-repo options]
 }
 arm noreplay
 arm replay --replay "$REPLAY" --replay-data "$w/replay.jsonl"
-for m in base noreplay replay; do
-  dir=$([ $m = base ] && echo models/default || echo "$w/out-$m")
-  for s in heldout-single heldout-multi dev-ts-single dev-py-single; do
-    [ -s "$w/pred/$m-$s.score.json" ] && continue
-    node bin/infill-ls.js eval --tasks "$w/tasks/$s.jsonl" --out "$w/pred/$m-$s.jsonl" --model "$dir" --device cpu >/dev/null 2>&1
-    node bench/quality/score.mjs --tasks "$w/tasks/$s.jsonl" --pred "$w/pred/$m-$s.jsonl" > "$w/pred/$m-$s.score.json"
-    echo "$m $s $(cat "$w/pred/$m-$s.score.json")" >&2
-  done
-done
+bash bench/adapt-repo/score.sh "$w" base=models/default noreplay="$w/out-noreplay" replay="$w/out-replay"
 node bench/adapt-repo/report.mjs "$w" "$(uptime)"

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
+import { rawServer } from '../support/raw-server.js';
 import { SlotMap, createLlamaServerEngine, infillUrl, stableTail, stoppedAtLimit } from '../../server/src/backend/llama-server.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
@@ -82,25 +83,6 @@ async function standIn(script: (body: Body) => Script, slots = 4) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-
-/** A server that answers every request with `body` as is (`type`: its content type); /props answers 404. */
-async function rawServer(type: string, body: string) {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url === '/props') {
-        res.writeHead(404);
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': type });
-      res.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Resolves once `check()` is true; fails after 5 s (the stand-in notices a closed connection asynchronously). */
@@ -245,19 +227,19 @@ describe('llama-server backend', () => {
 
   test('stream values that are not objects, and text fields that are not strings, are skipped; a broken JSON answer is named as such', async () => {
     const events = ['null', '42', '"x"', '[1]', JSON.stringify({ content: 5 }), JSON.stringify({ content: 'a + b;' }), JSON.stringify({ content: '', stop: true, stop_type: 'eos' })];
-    const streamed = await rawServer('text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
+    const streamed = await rawServer(servers, 'text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
     expect(await createLlamaServerEngine({ url: streamed, maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [{ text: 'a + b;' }] });
     for (const [body, reason] of [
       ['null', 'backend: the answer is not a JSON object: null'],
       ['[]', 'backend: the answer is not a JSON object: []'],
       ['<html>oops</html>', 'backend: the answer is not JSON: <html>oops</html>'],
     ]) {
-      const url = await rawServer('application/json', body!);
+      const url = await rawServer(servers, 'application/json', body!);
       const engine = createLlamaServerEngine({ url, maxNewTokens: 8 });
       expect(await engine.complete(ctx(), new AbortController().signal)).toEqual({ kind: 'degraded', reason });
       expect(engine.status().message).toContain('last error: the answer is not');
     }
-    const wrongType = await rawServer('application/json', JSON.stringify({ content: 7, stop: true }));
+    const wrongType = await rawServer(servers, 'application/json', JSON.stringify({ content: 7, stop: true }));
     expect(await createLlamaServerEngine({ url: wrongType, maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [] });
   });
 

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
+import { rawServer } from '../support/raw-server.js';
 import { buildTextPrompt } from '../../server/src/backend/fim-text.js';
 import { completionsUrl, createOpenAiEngine, finishedByLength } from '../../server/src/backend/openai.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
@@ -66,25 +67,6 @@ async function standIn(script: (body: Seen['body']) => Script) {
 }
 
 const servers: http.Server[] = [];
-
-/** A server that answers every request with `body` as is (`type`: its content type); /props answers 404. */
-async function rawServer(type: string, body: string) {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url === '/props') {
-        res.writeHead(404);
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': type });
-      res.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
@@ -210,13 +192,13 @@ describe('OpenAI-compatible backend', () => {
 
   test('stream values that are not objects, and text fields that are not strings, are skipped; a broken JSON answer is named as such', async () => {
     const events = ['null', '42', '"x"', '[1]', JSON.stringify({ choices: [{ text: 5 }] }), JSON.stringify({ choices: 'abc' }), JSON.stringify({ choices: [{ text: 'a + b;' }] }), '[DONE]'];
-    const streamed = await rawServer('text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
+    const streamed = await rawServer(servers, 'text/event-stream', events.map((e) => `data: ${e}\n\n`).join(''));
     expect(await createOpenAiEngine({ url: streamed, model: 'm', maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toMatchObject({ kind: 'ok', candidates: [{ text: 'a + b;' }] });
     for (const [body, reason] of [
       ['null', 'backend: the answer is not a JSON object: null'],
       ['<html>oops</html>', 'backend: the answer is not JSON: <html>oops</html>'],
     ]) {
-      const url = await rawServer('application/json', body!);
+      const url = await rawServer(servers, 'application/json', body!);
       expect(await createOpenAiEngine({ url, model: 'm', maxNewTokens: 8 }).complete(ctx(), new AbortController().signal)).toEqual({ kind: 'degraded', reason });
     }
   });
