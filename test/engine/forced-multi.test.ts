@@ -1,12 +1,12 @@
 // A forced multi-line answer (the caller's lineMode 'multi': the API's `lineMode`, eval's multi-line tasks, a
-// speculation after such an accept) ends where its text dedents below the cursor's block, as an empty block's answer
-// does (decode-plan.ts lineStop rule (c)), instead of running on into the next method/class/function.
+// speculation after such an accept) may finish the code around the cursor's block, but ends before a new definition
+// dedented below that block (decode-plan.ts lineStop rule (c)) instead of running on into the next method/class/function.
 import { describe, expect, test } from 'vitest';
 import { keepLines, planDecode } from '../../server/src/engine/decode-plan.js';
 
 const cut = (text: string, at: number | null) => (at === null ? text : text.slice(0, at));
 
-describe('forced multi-line answers stop at the end of the cursor block', () => {
+describe('forced multi-line answers stop before a new definition after the cursor block', () => {
   test('Python: blank line at the end of a method body, the next method below', () => {
     const prefix = 'class Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self):\n        s = 0\n        ';
     const suffix = '\n\n    def clear(self):\n        self.items = []\n';
@@ -32,6 +32,16 @@ describe('forced multi-line answers stop at the end of the cursor block', () => 
     const plan = planDecode({ prefix, suffix, languageId: 'python', trigger: 'manual', lineMode: 'multi' });
     const completion = 'try:\n            self.loop()\n        except KeyError:\n            pass\n    def other(self):\n';
     expect(cut(completion, plan.stopAt(completion))).toBe('try:\n            self.loop()\n        except KeyError:\n            pass');
+  });
+
+  test('Python: past the end of the cursor block, down to the indentation of the code that follows, when no definition starts', () => {
+    // The cursor ends an if-body; the enclosing loop body goes on. Stopping at the block's end cut the dev multi-line
+    // tasks' answers after one line (bench/results/quality-forced-block.md); rule (a) still stops at the suffix's code.
+    const prefix = 'def scan(lines):\n    total = 0\n    for line in lines:\n        if not line:\n            ';
+    const suffix = '\n        total += 1\n    return total\n';
+    const plan = planDecode({ prefix, suffix, languageId: 'python', trigger: 'manual', lineMode: 'multi' });
+    const completion = 'continue\n        if line.startswith("#"):\n            continue\n        total += 1\n    return total\n';
+    expect(cut(completion, plan.stopAt(completion))).toBe('continue\n        if line.startswith("#"):\n            continue');
   });
 
   test('TypeScript: the method closer and the next method are left to the document', () => {
