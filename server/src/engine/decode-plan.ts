@@ -47,7 +47,7 @@ const WORD = /[\p{L}\p{N}_$]/u;
 /** A line that continues the statement of the block before it rather than leaving it. */
 const CONTINUES_STATEMENT = /^([\])}]\s*)?(else|elif|except|catch|finally)\b/;
 /** A line that starts a new definition (Python `def`/`class`/decorator; JS/TS `function`/`class`/`interface`/…, exported or not). */
-const STARTS_DEFINITION = /^(?:@\w|(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:def|class|function\*?|interface|type|enum|abstract\s+class)\b)/;
+const STARTS_DEFINITION = /^(?:@\w|(?:export\s+(?:default\s+)?)?(?:async\s+)?(?:(?:def|class|function\*?|interface|enum|abstract\s+class)\b|type\s+[A-Za-z_$]))/;
 
 export function planDecode(input: PlanInput, trees?: SyntaxTrees): DecodePlan {
   const prefix = typeof input.prefix === 'string' ? input.prefix : '';
