@@ -16,6 +16,7 @@ from corpus_deb import dep5_licence, dep5_stanzas, installed_licence, licence_al
 from corpus_debsrc import held_out_reason, one_source, parse_sources  # noqa: E402
 from corpus_v3_select import is_v2_dev, parse_packages, select  # noqa: E402
 from dedup import content_hash, hashes_of  # noqa: E402
+from v3_pack import assign_parts, deduplicate  # noqa: E402
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: demo
@@ -155,6 +156,32 @@ class SourcePackage(unittest.TestCase):
         self.assertEqual(held_out_reason({**srcs[0], "name": "django-demo"}, set()), "excluded")
         dev = next(f"python3-d{i}" for i in range(10_000) if is_v2_dev(f"python3-d{i}"))
         self.assertEqual(held_out_reason({**srcs[0], "binaries": [dev]}, set()), "held out (Debian dev)")
+
+
+class Pack(unittest.TestCase):
+    def rec(self, pkg, path, text, lang="python"):
+        return {"pkg": pkg, "path": path, "lang": lang, "text": text}
+
+    def test_deduplicate_across_inputs_and_against_v2(self):
+        a = BODY
+        b = BODY.replace("g19", "q19")  # near a
+        c = "".join(f"def other{i}(z):\n    return z - {i}\n\n" for i in range(30))
+        v2_text = "".join(f"class K{i}:\n    pass\n\n" for i in range(30))
+        first = [self.rec("p@1", "a.py", a), self.rec("p@1", "v2.py", v2_text + "\n\n")]
+        second = [self.rec("q@1", "a_copy.py", a + "   \n"), self.rec("q@1", "b.py", b), self.rec("q@1", "c.py", c),
+                  self.rec("r@1", "t.py", "# from the human-eval set\n" + c.replace("other", "o")),
+                  self.rec("rx@4.1.0", "index.js", "var x = 1;\n" * 40, "javascript")]
+        kept, counts = deduplicate([first, second], {content_hash(v2_text)})
+        self.assertEqual([(r["pkg"], r["path"]) for r in kept], [("p@1", "a.py"), ("q@1", "c.py")])
+        self.assertEqual(counts, {"excluded": 2, "dup_v2": 1, "dup_exact": 1, "dup_near": 1})
+
+    def test_parts_keep_packages_whole_and_balance_bytes(self):
+        recs = [self.rec(f"p{i}@1", f"f{j}.py", "x" * (100 * (i + 1))) for i in range(6) for j in range(2)]
+        parts = assign_parts(recs, 3)
+        self.assertEqual(sum(len(p) for p in parts), len(recs))
+        pkgs = [{r["pkg"] for r in p} for p in parts]
+        self.assertEqual(sum(len(x) for x in pkgs), 6)  # no package in two parts
+        self.assertEqual(sorted(sum(len(r["text"]) for r in p) for p in parts), [1400, 1400, 1400])
 
 
 if __name__ == "__main__":
