@@ -5,10 +5,10 @@ device call (a call carries ~33 MiB of data; the parts are kept <= --max-mib, 25
 IN files: the v3 builders' training records ({"pkg","path","lang","text"}), in priority order (the first copy of a
 file is the one kept). Before packing, across all inputs: a record whose exact content hash (dedup.content_hash) is
 a --known record's (corpus v2: train, dev, aside) or an earlier input's is dropped, then MinHash near duplicates
-(dedup.near_duplicates, per language) of an earlier record; and a record under the hard exclusion (rxjs/rx/effect
+(dedup.near_duplicates, per language; only with --near) of an earlier record; and a record under the hard exclusion (rxjs/rx/effect
 names; Django or HumanEval in any spelling in path or text) is dropped.
 Parts: packages assigned greedily, largest first, to the part with the fewest bytes (as v2_parts.py), with as many
-parts as raw bytes / --part-mb; each part is written as OUT/partN.jsonl.xz (`xz -T2 -6`) and checked against
+parts as raw bytes / --part-mb; each part is written as OUT/partN.jsonl.xz (`xz -T2 -3`) and checked against
 --max-mib. OUT/v3-pack.json records the counts (inputs, dropped by reason, parts with raw and xz bytes).
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def excluded(rec: dict) -> bool:
     return bool(EXCLUDED_PKG.search(rec["pkg"]) or EXCLUDED_TEXT.search(rec["path"]) or EXCLUDED_TEXT.search(rec["text"]))
 
 
-def deduplicate(inputs: list[list[dict]], known: set[str]) -> tuple[list[dict], dict]:
+def deduplicate(inputs: list[list[dict]], known: set[str], near: bool = True) -> tuple[list[dict], dict]:
     """Records of all inputs (in order) less: excluded (the hard exclusion), dup_v2 (hash in `known`), dup_exact
     (hash of an earlier record), dup_near (MinHash near duplicate of an earlier record of the same language).
     Returns (kept, counts)."""
@@ -58,7 +58,7 @@ def deduplicate(inputs: list[list[dict]], known: set[str]) -> tuple[list[dict], 
     by_lang = defaultdict(list)
     for i, r in enumerate(uniq):
         by_lang["python" if r["lang"] == "python" else "ts/js"].append(i)
-    for idx in by_lang.values():
+    for idx in by_lang.values() if near else ():
         drop |= {idx[j] for j in near_duplicates([uniq[i]["text"] for i in idx])}
     counts["dup_near"] = len(drop)
     return [r for i, r in enumerate(uniq) if i not in drop], counts
@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--known", nargs="*", default=[])
     ap.add_argument("--part-mb", type=float, default=130.0, help="raw text bytes a part (xz ~0.16 of it)")
     ap.add_argument("--max-mib", type=float, default=25.0)
+    ap.add_argument("--near", action="store_true", help="also MinHash near duplicates across the inputs (pure Python and slow: over 550 MB it had "
+                    "not finished after 4.5 min at load 10; each builder already removes them inside its own source)")
     a = ap.parse_args()
     known = hashes_of(a.known)
     inputs, per_input = [], []
@@ -94,7 +96,7 @@ def main():
             recs = [json.loads(l) for l in f if l.strip()]
         inputs.append(recs)
         per_input.append({"file": os.path.basename(p), "files": len(recs), "bytes": sum(len(r["text"].encode()) for r in recs)})
-    kept, counts = deduplicate(inputs, known)
+    kept, counts = deduplicate(inputs, known, near=a.near)
     total = sum(len(r["text"].encode()) for r in kept)
     n_parts = max(1, math.ceil(total / (a.part_mb * 1e6)))
     os.makedirs(a.out, exist_ok=True)
@@ -105,7 +107,7 @@ def main():
             for r in part:
                 f.write(json.dumps({"pkg": r["pkg"], "path": r["path"], "lang": r["lang"], "text": r["text"]}) + "\n")
         raw = os.path.getsize(path)
-        subprocess.run(["xz", "-T2", "-6", "-f", path], check=True)
+        subprocess.run(["xz", "-T2", "-3", "-f", path], check=True)
         xz = os.path.getsize(path + ".xz")
         parts_info.append({"part": i + 1, "packages": len({r["pkg"] for r in part}), "files": len(part),
                            "text_bytes": sum(len(r["text"].encode()) for r in part), "jsonl_bytes": raw, "xz_bytes": xz})
