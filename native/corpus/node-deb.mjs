@@ -22,6 +22,7 @@
 //     cap of 3,000,000 bytes (main code before tests/examples).
 // Writes OUT/node-train.jsonl ({"pkg": "NAME@VERSION", "path", "lang", "text"}, the v2 record format) and the
 // manifest (per module: deb, licences, files kept and dropped by reason; refused modules with the reason).
+import '../../bench/lib/help.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
