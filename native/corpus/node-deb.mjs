@@ -34,8 +34,9 @@ import {
 } from './fetch-npm.mjs';
 
 const CAP = 3_000_000;
-// `rx` is RxJS 4 (the Reactive-Extensions/RxJS project under its old npm name): the rxjs exclusion covers it
-const DENY_MODULE = /^rx(js)?$|^rx-lite|^@reactivex\//i;
+// `rx` is RxJS 4 (the Reactive-Extensions/RxJS project under its old npm name) and rxjs-compat is RxJS's own code: the
+// rxjs exclusion covers any module whose name contains rxjs, and rx, rx-lite*, @reactivex/*
+const DENY_MODULE = /rxjs|^rx$|^rx-lite|^@reactivex\//i;
 const AUX = /(^|\/)(tests?|__tests__|spec|specs|examples?|fixtures?|__fixtures__|benchmarks?|bench|demo|docs?)(\/|$)/i;
 const DEB_ALLOWED = new Map([
   ['expat', 'MIT'], ['mit', 'MIT'], ['isc', 'ISC'], ['bsd-2-clause', 'BSD-2-Clause'], ['bsd-3-clause', 'BSD-3-Clause'],

@@ -170,10 +170,13 @@ class Pack(unittest.TestCase):
         first = [self.rec("p@1", "a.py", a), self.rec("p@1", "v2.py", v2_text + "\n\n")]
         second = [self.rec("q@1", "a_copy.py", a + "   \n"), self.rec("q@1", "b.py", b), self.rec("q@1", "c.py", c),
                   self.rec("r@1", "t.py", "# from the human-eval set\n" + c.replace("other", "o")),
-                  self.rec("rx@4.1.0", "index.js", "var x = 1;\n" * 40, "javascript")]
+                  self.rec("rx@4.1.0", "index.js", "var x = 1;\n" * 40, "javascript"),
+                  self.rec("rxjs-compat@6.6.7", "index.js", "var y = 2;\n" * 40, "javascript"),
+                  self.rec("@effect/schema@0.1.0", "index.ts", "let z = 3;\n" * 40, "typescript"),
+                  self.rec("use-effect-event@1.0.0", "index.ts", "let w = 4;\n" * 40, "typescript")]
         kept, counts = deduplicate([first, second], {content_hash(v2_text)})
-        self.assertEqual([(r["pkg"], r["path"]) for r in kept], [("p@1", "a.py"), ("q@1", "c.py")])
-        self.assertEqual(counts, {"excluded": 2, "dup_v2": 1, "dup_exact": 1, "dup_near": 1})
+        self.assertEqual([(r["pkg"], r["path"]) for r in kept], [("p@1", "a.py"), ("q@1", "c.py"), ("use-effect-event@1.0.0", "index.ts")])
+        self.assertEqual(counts, {"excluded": 4, "dup_v2": 1, "dup_exact": 1, "dup_near": 1})
 
     def test_parts_keep_packages_whole_and_balance_bytes(self):
         recs = [self.rec(f"p{i}@1", f"f{j}.py", "x" * (100 * (i + 1))) for i in range(6) for j in range(2)]

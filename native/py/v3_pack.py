@@ -25,7 +25,9 @@ from collections import defaultdict
 sys.path.insert(0, os.path.dirname(__file__))
 from dedup import content_hash, hashes_of, near_duplicates  # noqa: E402
 
-EXCLUDED_PKG = re.compile(r"^(src:)?(rxjs|rx|rx-lite|effect|@effect/.*)@|django|human[-_ ]?eval", re.I)
+# by package name: anything named rxjs (rxjs-compat is RxJS's own code), RxJS 4's npm names (rx, rx-lite*,
+# @reactivex/*), Effect (effect, @effect/*), Django, HumanEval
+EXCLUDED_PKG = re.compile(r"rxjs|^(src:)?(rx|rx-lite[^@]*|@reactivex/[^@]*|effect|@effect/[^@]*)@|django|human[-_ ]?eval", re.I)
 EXCLUDED_TEXT = re.compile(r"django|humaneval|human[-_ ]?eval", re.I)
 
 
