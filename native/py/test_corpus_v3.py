@@ -16,6 +16,7 @@ from corpus_deb import dep5_licence, dep5_stanzas, installed_licence, licence_al
 from corpus_debsrc import held_out_reason, one_source, parse_sources  # noqa: E402
 from corpus_v3_select import is_v2_dev, parse_packages, select  # noqa: E402
 from dedup import content_hash, hashes_of  # noqa: E402
+from slim_manifest import dumps, slim  # noqa: E402
 from v3_pack import assign_parts, deduplicate  # noqa: E402
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -185,6 +186,23 @@ class Pack(unittest.TestCase):
         pkgs = [{r["pkg"] for r in p} for p in parts]
         self.assertEqual(sum(len(x) for x in pkgs), 6)  # no package in two parts
         self.assertEqual(sorted(sum(len(r["text"]) for r in p) for p in parts), [1400, 1400, 1400])
+
+
+class SlimManifest(unittest.TestCase):
+    def test_keeps_licences_and_counts_drops_per_package_detail(self):
+        full = {"generatedBy": "x", "totals": {"train": {"files": 3}, "droppedByReason": {"dts": 5}},
+                "packages": [{"name": "a", "version": "1.0.0", "license": "MIT", "status": "ok", "filesKept": 3,
+                              "bytesKept": 900, "filesKeptTs": 3, "dropped": {"dts": 5}, "tarballLicense": "MIT"}],
+                "refused": [{"module": "g@1", "deb": "node-g", "dir": "usr/share/nodejs/g", "reason": "licence (GPL-3+)"}],
+                "empty": []}
+        s = slim(full)
+        self.assertEqual(s["packages"], [{"name": "a", "version": "1.0.0", "license": "MIT", "status": "ok",
+                                          "filesKept": 3, "bytesKept": 900}])
+        self.assertEqual(s["refused"], [{"module": "g@1", "deb": "node-g", "reason": "licence (GPL-3+)"}])
+        self.assertEqual(s["totals"], full["totals"])
+        text = dumps(s)
+        self.assertEqual(json.loads(text), s)
+        self.assertEqual(len(text.splitlines()), 1 + 2 + 3 + 3 + 1 + 1)  # {, 2 scalars, 2 lists of one entry (3 lines each), [], }
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ def main():
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--out", required=True)
     ap.add_argument("--known", nargs="*", default=[])
-    ap.add_argument("--part-mb", type=float, default=130.0, help="raw text bytes a part (xz ~0.16 of it)")
+    ap.add_argument("--part-mb", type=float, default=100.0,
+                    help="MB of text a part (xz -3 makes ~0.175 of it: ~17.5 MiB, which leaves room for the tracked files)")
     ap.add_argument("--max-mib", type=float, default=25.0)
     ap.add_argument("--near", action="store_true", help="also MinHash near duplicates across the inputs (pure Python and slow: over 550 MB it had "
                     "not finished after 4.5 min at load 10; each builder already removes them inside its own source)")
