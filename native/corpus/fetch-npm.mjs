@@ -695,4 +695,6 @@ async function main() {
 
 // the per-file filters are also the repository-adaptation command's (native/tools/repo-files.mjs)
 export { classifyPackage, deniedName };
+// corpus v3's Debian node-* builder (node-deb.mjs) uses the same licence rule, walk, hashes and MinHash
+export { pkgLicense, licenseAllowed, walk, normalizeForHash, sha256, minhash, sigSim, BANDS, ROWS, NEAR_DUP_JACCARD, DENY_TEXT, DENY_PATH };
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().catch((e) => { console.error(e); process.exit(1); });

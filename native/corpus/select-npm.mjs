@@ -3,6 +3,8 @@
 // split) plus the most-downloaded other packages, each pinned to the exact version of the input table.
 //
 //   node native/corpus/select-npm.mjs --table npm.tsv --add 2600 [--aside a,b,c] [--out native/corpus/npm-packages-v2.json]
+//   v3, the next tier: --base native/corpus/npm-packages-v2.json --only-added --out native/corpus/npm-packages-v3.json
+//   and the one after it: ... --skip-list native/corpus/npm-packages-v3.json --out native/corpus/npm-packages-v3b.json
 //
 // Input table: tab-separated `name  version  downloads_a_month  summary` with a header line (a snapshot of the
 // npm registry's download counts; which snapshot is recorded in the output's `source`). Packages added are
@@ -30,11 +32,14 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--aside') o.aside = argv[++i].split(',').filter(Boolean);
   else if (a === '--out') o.out = argv[++i];
   else if (a === '--base') o.base = argv[++i];
+  else if (a === '--skip-list') (o.skipLists ||= []).push(argv[++i]); // v3: lists already built (their packages are not added again)
+  else if (a === '--only-added') o.onlyAdded = true; // v3: write only the added packages (the base list is v2's, already built)
   else throw new Error(`unknown argument ${a}`);
 }
 if (!o.table) throw new Error('--table FILE is required (name, version, downloads_a_month, summary; tab-separated)');
 const base = JSON.parse(fs.readFileSync(o.base, 'utf8'));
 const known = new Set([...base.packages.map((p) => p.name), ...Object.keys(base.rejected || {}).map((k) => k.replace(/@[^@]+$/, ''))]);
+for (const f of o.skipLists || []) for (const p of JSON.parse(fs.readFileSync(f, 'utf8')).packages) known.add(p.name);
 const rows = fs.readFileSync(o.table, 'utf8').split('\n').slice(1).map((l) => l.split('\t'))
   .filter((r) => r.length >= 3)
   .map(([name, version, dl]) => ({ name, version, downloads: Number(dl) }))
@@ -42,14 +47,16 @@ const rows = fs.readFileSync(o.table, 'utf8').split('\n').slice(1).map((l) => l.
     && !DENY_NAME.some((re) => re.test(r.name)) && /^\d+\.\d+\.\d+$/.test(r.version))
   .sort((a, b) => b.downloads - a.downloads || (a.name < b.name ? -1 : 1));
 const added = rows.slice(0, o.add).map((r) => ({ name: r.name, version: r.version, license: null, split: 'train', downloadsAMonth: r.downloads }));
-const packages = [...base.packages.map((p) => ({ ...p })), ...added];
+const packages = [...(o.onlyAdded ? [] : base.packages.map((p) => ({ ...p }))), ...added];
 for (const p of packages) if (o.aside.includes(p.name)) p.split = 'aside';
 const missing = o.aside.filter((n) => !packages.some((p) => p.name === n));
 if (missing.length) throw new Error(`--aside names not in the list: ${missing.join(', ')}`);
 const out = {
   ...base,
-  description: 'Pinned npm packages for the v2 TypeScript/JavaScript corpus (issue 16): the v1 list plus the most-downloaded other packages. Built by native/corpus/select-npm.mjs; fetched by native/corpus/fetch-npm.mjs --list native/corpus/npm-packages-v2.json; see native/corpus/README.md.',
-  source: { table: path.basename(o.table), added: added.length, minDownloadsAMonth: added.length ? added[added.length - 1].downloadsAMonth : null,
+  description: o.onlyAdded
+    ? 'Pinned npm packages for corpus v3 (issue 16): the next tier by monthly downloads after the v2 list (--base), v2 not repeated. Built by native/corpus/select-npm.mjs --only-added; fetched by native/corpus/fetch-npm.mjs --list native/corpus/npm-packages-v3.json; see native/corpus/README.md.'
+    : 'Pinned npm packages for the v2 TypeScript/JavaScript corpus (issue 16): the v1 list plus the most-downloaded other packages. Built by native/corpus/select-npm.mjs; fetched by native/corpus/fetch-npm.mjs --list native/corpus/npm-packages-v2.json; see native/corpus/README.md.',
+  source: { table: path.basename(o.table), base: path.basename(o.base), ...(o.skipLists ? { skipLists: o.skipLists.map((f) => path.basename(f)) } : {}), added: added.length, minDownloadsAMonth: added.length ? added[added.length - 1].downloadsAMonth : null,
     rule: 'v1 list + top packages by monthly downloads; not @types/*, not per-platform binaries, not hard-excluded, x.y.z versions only; licence taken from the tarball (license: null)' },
   shardRawBytes: 160e6,
   packages,

@@ -49,18 +49,37 @@ def near_duplicates(texts: list[str]) -> set[int]:
     return drop
 
 
+def content_hash(text: str) -> str:
+    """The exact-duplicate key of the corpus builders: sha256 (hex) of the text with each line's trailing whitespace
+    and the text's outer whitespace trimmed."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(l.rstrip() for l in text.strip().split("\n")).encode()).hexdigest()
+
+
+def hashes_of(paths: list[str]) -> set[str]:
+    """content_hash of every record's "text" in the given JSON-lines corpus files (e.g. corpus v2, to drop its files
+    from v3)."""
+    import json
+
+    out: set[str] = set()
+    for p in paths:
+        with open(p) as f:
+            out.update(content_hash(json.loads(l)["text"]) for l in f if l.strip())
+    return out
+
+
 def write_deduplicated(docs: list[tuple[str, str, str, str]], train_path: str, dev_path: str) -> dict:
     """Drops exact duplicates (after trimming line ends), then MinHash near-duplicates (train files sorted first, so
     a dev file resembling a train file is the one dropped), and writes the rest as JSON lines
     `{"pkg", "path", "lang": "python", "text"}` to `train_path` / `dev_path` by each doc's split.
     docs: (package, split "train"|"dev", relative path, text). Returns the counts for a corpus manifest's totals:
     {"exact_duplicates", "near_duplicates", "train": {"files", "bytes"}, "dev": {...}}."""
-    import hashlib
     import json
 
     seen, uniq, exact = set(), [], 0
     for d in docs:
-        h = hashlib.sha256("\n".join(l.rstrip() for l in d[3].strip().split("\n")).encode()).hexdigest()
+        h = content_hash(d[3])
         if h in seen:
             exact += 1
             continue
