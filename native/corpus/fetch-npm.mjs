@@ -46,7 +46,10 @@ function parseArgs(argv) {
 // Never fetched, never emitted. Checked when the list is loaded, before `npm pack`,
 // and again on every output record (package name and file text).
 const DENY_NAME = [
-  /^rxjs$/i,
+  /rxjs/i, // RxJS and anything named after it (rxjs-compat is RxJS's own code)
+  /^rx$/i, // RxJS 4's npm names
+  /^rx-lite/i,
+  /^@reactivex\//i,
   /^effect$/i,
   /^@effect\//i,
   /django/i,

@@ -20,7 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const DENY_NAME = [/^rxjs$/i, /^effect$/i, /^@effect\//i, /django/i, /human-?eval/i];
+// the hard exclusions of fetch-npm.mjs (RxJS under every npm name it had, Effect, Django, HumanEval)
+const DENY_NAME = [/rxjs/i, /^rx$/i, /^rx-lite/i, /^@reactivex\//i, /^effect$/i, /^@effect\//i, /django/i, /human-?eval/i];
 // prebuilt per-platform binaries (`@esbuild/linux-x64`, `@rollup/rollup-linux-arm64-gnu`, `@biomejs/cli-win32-x64`, ...): no source
 const PLATFORM_BINARY = /(^|[-/])(linux|darwin|win32|windows|freebsd|openbsd|netbsd|sunos|android|aix)([-_.](x64|x86|arm64|arm|ia32|ppc64|s390x|riscv64|loong64|mips64el|universal)|$)|-(musl|gnu|msvc|gnueabihf)$/i;
 const o = { table: null, add: 2600, aside: [], out: path.join(HERE, 'npm-packages-v2.json'), base: path.join(HERE, 'npm-packages.json') };
