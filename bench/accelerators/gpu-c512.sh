@@ -4,7 +4,7 @@
 # runs used 2,048, 6-10x slower for these graphs), plus the GPU host CPU's missing 1.5B cells.
 # Three device calls, chained while the machine is warm (Node does not fit in one carry with the pack; rebuild the
 # pack first: npm run build && bash bench/realmodels/gpu-pack.sh):
-#   run command="bash bench/accelerators/gpu-c512.sh prepare" carry=[".dev/gpu15"]    Node + every model (~5 min)
+#   run command="bash bench/accelerators/gpu-c512.sh prepare" carry=[".dev/gpu15/node.xz"]    Node + every model (~2-5 min)
 #   run command="bash bench/accelerators/gpu-c512.sh webgpu"  carry=[".dev/gpu15b"]   CritiPrefill, LazyLLM, AdaSkip,
 #        interference on WebGPU in runs of GPU_CHUNK (512), 0.5B and 1.5B, and issue 15's genai-int4 fp32 vs fp16
 #        activations side by side (bench/realmodels/cpu.mjs, WebGPU, runs of 2,048: fused attention)

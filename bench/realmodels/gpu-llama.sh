@@ -24,7 +24,11 @@ export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; uptime
 nvcc --version | tail -2; cmake --version | head -1; ninja --version
 # Node for the second job (device-setup.sh skips the unpacking when /tmp/rt/bin/node exists).
-mkdir -p /tmp/rt/bin && xz -dc "$J/node.xz" > /tmp/rt/bin/node && chmod +x /tmp/rt/bin/node
+# With a checkout over ~39 MiB, .dev/gpu15 and the checkout exceed the 64 MiB a call carries (gpu-pack.sh says so):
+# then carry .dev/gpu15/node.xz in one call (e.g. --models-only) and .dev/gpu15/llama-src.tar.xz in the next.
+mkdir -p /tmp/rt/bin
+if [ -s "$J/node.xz" ]; then xz -dc "$J/node.xz" > /tmp/rt/bin/node && chmod +x /tmp/rt/bin/node
+elif [ ! -x /tmp/rt/bin/node ]; then echo "no $J/node.xz and no /tmp/rt/bin/node: carry .dev/gpu15/node.xz"; exit 2; fi
 if [ "${1:-}" = "--models-only" ]; then
   # Only Node (for gpu-job.sh) and the ONNX layouts, when llama.cpp's numbers are already in hand.
   python3 native/py/qwen_models.py --shape 0.5b --layouts genai-int4,genai-fp32 --out /tmp/m --accuracy-level 4 &

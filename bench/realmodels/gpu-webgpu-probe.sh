@@ -6,7 +6,7 @@
 #   3. where a 0.5B WebGPU decode step goes: onnxruntime's own trace (INFILL_LS_ORT_PROFILE) of 16 decode steps at
 #      2,048 past, summarised by bench/realmodels/ort-profile-summary.py (kernel times are host-side: record + submit).
 # Two device calls, chained while the machine is warm (Node does not fit in one carry with the pack):
-#   run command="bash bench/realmodels/gpu-webgpu-probe.sh prepare" carry=[".dev/gpu15"]   (Node + both models, ~5 min)
+#   run command="bash bench/realmodels/gpu-webgpu-probe.sh prepare" carry=[".dev/gpu15/node.xz"]   (Node + both models, ~5 min)
 #   run command="bash bench/realmodels/gpu-webgpu-probe.sh" carry=[".dev/gpu15b"]          (after gpu-pack.sh)
 #   run command="bash bench/realmodels/gpu-webgpu-probe.sh variants" carry=[".dev/gpu15b"] (4. below, ~4 min)
 # Writes $OUT/gpu-{1.5b,0.5b}-{validation,variants}.{md,json}, $OUT/profile-0.5b-webgpu-decode.json, $OUT/job.log.
