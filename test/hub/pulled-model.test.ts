@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { connect } from '../api/client.js';
-import { BIN, ROOT, spawnLsp, spawnWs } from '../e2e/spawn.js';
+import { BIN, ROOT, spawnLsp } from '../e2e/spawn.js';
+import { lspInline, wsComplete } from '../support/complete-paths.js';
 import { FakeHub, commitId, readTree } from './fake-hub.js';
 
 const run = promisify(execFile);
@@ -64,17 +64,10 @@ describe('a pulled model, named by its repo id', () => {
   }, 60_000);
 
   test('completes through the LSP server (serve --stdio --model-dir org/name)', async () => {
-    const lsp = spawnLsp(['serve', '--stdio', '--model-dir', 'org/tiny-llama', '--device', 'cpu', '--max-new-tokens', '8'], env);
-    await lsp.client.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: CAPABILITIES, initializationOptions: { 'infill-ls': { debounce: { mode: 'fixed', fixedMs: 0 } } } });
-    lsp.client.sendNotification('initialized', {});
-    expect(await lsp.waitFor('infill-ls/status', (s) => s.state !== 'loading', 30_000)).toMatchObject({ state: 'ready', model: 'org/tiny-llama' });
-    const uri = 'file:///tmp/add.py';
-    lsp.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'python', version: 1, text: PREFIX + SUFFIX } });
-    const inline = (await lsp.client.sendRequest('textDocument/inlineCompletion', { textDocument: { uri }, position: { line: 1, character: 11 }, context: { triggerKind: 1 } })) as { items: Array<{ insertText: string }> };
-    expect(inline.items[0]?.insertText).toBe(reference);
-    await lsp.client.sendRequest('shutdown');
-    lsp.client.sendNotification('exit');
-    expect(await lsp.exited).toBe(0);
+    const r = await lspInline(['serve', '--stdio', '--model-dir', 'org/tiny-llama', '--device', 'cpu', '--max-new-tokens', '8'], env, { prefix: PREFIX, suffix: SUFFIX });
+    expect(r.status).toMatchObject({ state: 'ready', model: 'org/tiny-llama' });
+    expect(r.text).toBe(reference);
+    expect(r.exitCode).toBe(0);
     expect(hub.log).toEqual([]);
   }, 60_000);
 
@@ -90,22 +83,11 @@ describe('a pulled model, named by its repo id', () => {
   }, 60_000);
 
   test('completes through the WebSocket API (serve --ws --model-dir org/name)', async () => {
-    const server = await spawnWs(['--model-dir', 'org/tiny-llama', '--device', 'cpu', '--max-new-tokens', '8'], env);
-    const token = fs.readFileSync(path.join(home, 'infill-ls', 'token'), 'utf8').trim();
-    const c = await connect(server.url, { Authorization: `Bearer ${token}` });
-    const deadline = Date.now() + 30_000;
-    let status = (await c.call('status')).result;
-    while (status.state === 'loading' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = (await c.call('status')).result;
-    }
-    expect(status).toMatchObject({ state: 'ready', model: 'org/tiny-llama' });
-    const done = await c.call('complete', { prefix: PREFIX, suffix: SUFFIX, languageId: 'python' }, 30_000);
-    expect(done.error).toBeUndefined();
-    expect(done.result.candidates[0]?.text).toBe(reference);
-    c.close();
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    const r = await wsComplete(['--model-dir', 'org/tiny-llama', '--device', 'cpu', '--max-new-tokens', '8'], env, home, { prefix: PREFIX, suffix: SUFFIX });
+    expect(r.status).toMatchObject({ state: 'ready', model: 'org/tiny-llama' });
+    expect(r.error).toBeUndefined();
+    expect(r.text).toBe(reference);
+    expect(r.exitCode).toBe(0);
     expect(hub.log).toEqual([]);
   }, 60_000);
 });
