@@ -502,6 +502,37 @@ function sigSim(a, b) {
   return eq / NPERM;
 }
 
+/**
+ * A MinHash LSH index of near-duplicate texts (MinHash signatures in BANDS bands of ROWS rows; a candidate pair is a
+ * duplicate when the signatures agree on at least NEAR_DUP_JACCARD of their NPERM values: Broder 1997, Leskovec et al.,
+ * "Mining of Massive Datasets" ch. 3). `add(text)`: the index of an earlier added text it duplicates (the text is not
+ * added), or -1 (the text is added, as the next index). The first copy in the caller's order stays.
+ */
+function nearDupIndex() {
+  const buckets = Array.from({ length: BANDS }, () => new Map());
+  const sigs = [];
+  return {
+    add(text) {
+      const sig = minhash(text);
+      const keys = [];
+      for (let b = 0; b < BANDS; b++) {
+        let k = '';
+        for (let r = 0; r < ROWS; r++) k += sig[b * ROWS + r].toString(36) + ',';
+        keys.push(k);
+        const lst = buckets[b].get(k);
+        if (lst) for (const j of lst) if (sigSim(sig, sigs[j]) >= NEAR_DUP_JACCARD) return j;
+      }
+      const idx = sigs.length;
+      sigs.push(sig);
+      for (let b = 0; b < BANDS; b++) {
+        const lst = buckets[b].get(keys[b]);
+        if (lst) lst.push(idx); else buckets[b].set(keys[b], [idx]);
+      }
+      return -1;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const opt = parseArgs(process.argv.slice(2));
@@ -571,33 +602,14 @@ async function main() {
   const splitRank = { train: 0, dev: 1, aside: 2 };
   all.sort((a, b) => splitRank[a.pkg.split] - splitRank[b.pkg.split] || cmp(a.pkg.name, b.pkg.name) || cmp(a.rel, b.rel));
   const exact = new Set();
-  const buckets = Array.from({ length: BANDS }, () => new Map());
+  const near = nearDupIndex();
   const kept = [];
-  const sigs = [];
   const bump = (r, reason) => (r.dropped[reason] = (r.dropped[reason] || 0) + 1);
   for (const f of all) {
     const h = sha256(normalizeForHash(f.text));
     if (exact.has(h)) { bump(f.rep, 'dup_exact'); continue; }
     exact.add(h);
-    const sig = minhash(f.text);
-    const keys = [];
-    let dup = false;
-    for (let b = 0; b < BANDS; b++) {
-      let k = '';
-      for (let r = 0; r < ROWS; r++) k += sig[b * ROWS + r].toString(36) + ',';
-      keys.push(k);
-      if (!dup) {
-        const lst = buckets[b].get(k);
-        if (lst) for (const j of lst) if (sigSim(sig, sigs[j]) >= NEAR_DUP_JACCARD) { dup = true; break; }
-      }
-    }
-    if (dup) { bump(f.rep, 'dup_near'); continue; }
-    const idx = sigs.length;
-    sigs.push(sig);
-    for (let b = 0; b < BANDS; b++) {
-      const lst = buckets[b].get(keys[b]);
-      if (lst) lst.push(idx); else buckets[b].set(keys[b], [idx]);
-    }
+    if (near.add(f.text) >= 0) { bump(f.rep, 'dup_near'); continue; }
     kept.push(f);
   }
   const tDedup = Date.now();
@@ -699,5 +711,5 @@ async function main() {
 // the per-file filters are also the repository-adaptation command's (native/tools/repo-files.mjs)
 export { classifyPackage, deniedName };
 // corpus v3's Debian node-* builder (node-deb.mjs) uses the same licence rule, walk, hashes and MinHash
-export { pkgLicense, licenseAllowed, walk, normalizeForHash, sha256, minhash, sigSim, BANDS, ROWS, NEAR_DUP_JACCARD, DENY_TEXT, DENY_PATH };
+export { pkgLicense, licenseAllowed, walk, normalizeForHash, sha256, minhash, sigSim, nearDupIndex, BANDS, ROWS, NEAR_DUP_JACCARD, DENY_TEXT, DENY_PATH };
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().catch((e) => { console.error(e); process.exit(1); });

@@ -14,30 +14,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { BANDS, NEAR_DUP_JACCARD, ROWS, minhash, sigSim } from './fetch-npm.mjs';
+import { nearDupIndex } from './fetch-npm.mjs';
 
 /** Near-duplicate filter over a sequence of texts: add(text) -> index of the earlier kept text it duplicates, or -1
- * (then the text is kept and indexed). `tags[i]` is the caller's label of kept text i. */
-export function nearFilter() {
-  const buckets = Array.from({ length: BANDS }, () => new Map());
-  const sigs = [];
-  return {
-    add(text) {
-      const sig = minhash(text);
-      const keys = [];
-      for (let b = 0; b < BANDS; b++) {
-        let k = '';
-        for (let r = 0; r < ROWS; r++) k += sig[b * ROWS + r].toString(36) + ',';
-        keys.push(k);
-        for (const j of buckets[b].get(k) || []) if (sigSim(sig, sigs[j]) >= NEAR_DUP_JACCARD) return j;
-      }
-      const idx = sigs.length;
-      sigs.push(sig);
-      for (let b = 0; b < BANDS; b++) { const l = buckets[b].get(keys[b]); if (l) l.push(idx); else buckets[b].set(keys[b], [idx]); }
-      return -1;
-    },
-  };
-}
+ * (then the text is kept and indexed): fetch-npm.mjs's `nearDupIndex`, the one the npm and node-* builders use. */
+export const nearFilter = nearDupIndex;
 
 async function main() {
   const argv = process.argv.slice(2);

@@ -29,8 +29,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BANDS, DENY_PATH, DENY_TEXT, NEAR_DUP_JACCARD, ROWS, classifyPackage, deniedName, licenseAllowed, minhash,
-  normalizeForHash, pkgLicense, sha256, sigSim, walk,
+  DENY_PATH, DENY_TEXT, classifyPackage, deniedName, licenseAllowed, nearDupIndex, normalizeForHash, pkgLicense, sha256,
+  walk,
 } from './fetch-npm.mjs';
 
 const CAP = 3_000_000;
@@ -193,27 +193,14 @@ function main() {
   all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const bump = (r, k) => (r.dropped[k] = (r.dropped[k] || 0) + 1);
   const exact = new Set();
-  const buckets = Array.from({ length: BANDS }, () => new Map());
-  const sigs = [];
+  const near = nearDupIndex();
   const kept = [];
   for (const f of all) {
     const h = sha256(normalizeForHash(f.text));
     if (v2.has(h)) { bump(f.rep, 'dup_v2'); continue; }
     if (exact.has(h)) { bump(f.rep, 'dup_exact'); continue; }
     exact.add(h);
-    const sig = minhash(f.text);
-    const keys = [];
-    let dup = false;
-    for (let b = 0; b < BANDS; b++) {
-      let k = '';
-      for (let r = 0; r < ROWS; r++) k += sig[b * ROWS + r].toString(36) + ',';
-      keys.push(k);
-      if (!dup) for (const j of buckets[b].get(k) || []) if (sigSim(sig, sigs[j]) >= NEAR_DUP_JACCARD) { dup = true; break; }
-    }
-    if (dup) { bump(f.rep, 'dup_near'); continue; }
-    const idx = sigs.length;
-    sigs.push(sig);
-    for (let b = 0; b < BANDS; b++) { const l = buckets[b].get(keys[b]); if (l) l.push(idx); else buckets[b].set(keys[b], [idx]); }
+    if (near.add(f.text) >= 0) { bump(f.rep, 'dup_near'); continue; }
     kept.push(f);
   }
   // 4. per-module cap, main code first; 5. output, the exclusion re-checked on every record
