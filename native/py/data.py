@@ -144,8 +144,12 @@ def repo_plan(repo: str, group, rng, pieces: list, fim_rate: float = 0.9, spm_ra
     return plan
 
 
-def build_repo_stream(tok, records, seed: int, max_chars: int = 6000, **kw):
-    """Token stream (uint16) of repository-level sequences from corpus records ({"pkg","path","text"}), grouped by pkg."""
+def build_repo_stream(tok, records, seed: int, max_chars: int = 6000, leftovers: list | None = None, **kw):
+    """Token stream (uint16) of repository-level sequences from corpus records ({"pkg","path","text"}), grouped by pkg.
+
+    leftovers: when a list, the texts of the files no sequence took (longer than max_chars / 2, or left alone at the
+    end of a package's grouping) are appended to it, so that the caller can train on them as single files instead of
+    losing them (v2_streams.py does)."""
     rng = np.random.default_rng(seed)
     by_pkg: dict[str, list] = {}
     for r in records:
@@ -153,7 +157,11 @@ def build_repo_stream(tok, records, seed: int, max_chars: int = 6000, **kw):
     pieces, plans = [], []
     for pkg in sorted(by_pkg):
         name = pkg.rsplit("@", 1)[0] if pkg.rfind("@") > 0 else pkg
-        for g in repo_groups(by_pkg[pkg], rng, max_chars):
+        groups = repo_groups(by_pkg[pkg], rng, max_chars)
+        if leftovers is not None:
+            placed = {f for g in groups for f in g}
+            leftovers.extend(t for f in by_pkg[pkg] if f not in placed for t in [f[1]])
+        for g in groups:
             plans.append(repo_plan(name, g, rng, pieces, **kw))
     if not plans:
         return np.zeros(0, dtype=np.uint16)

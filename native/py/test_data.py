@@ -58,6 +58,21 @@ class RepoSequences(unittest.TestCase):
         self.assertEqual(len(paths), len(set(paths)))
         self.assertTrue(all(len(dict(FILES)[p]) <= 60 for p in paths))
 
+    def test_files_no_sequence_takes_are_handed_back(self):
+        # a file over half the budget cannot join a sequence: with `leftovers` the caller gets its text back (v2_streams.py
+        # trains on it as a single file), and no text both joins a sequence and comes back
+        long_text = "export const big = 1;\n" * 40
+        records = [{"pkg": "p@1.0.0", "path": p, "text": t} for p, t in FILES[:4]] + [{"pkg": "p@1.0.0", "path": "src/big.ts", "text": long_text}]
+        left = []
+        stream = build_repo_stream(ByteTok(), records, seed=0, max_chars=120, leftovers=left, fim_rate=0.0)  # no FIM: texts stay whole
+        self.assertGreater(stream.size, 0)
+        self.assertIn(long_text, left)
+        rendered = ByteTok.decode([int(x) for x in stream])
+        for t in left:
+            self.assertNotIn(t, rendered)
+        # every file either joined a sequence (its text is in the stream) or came back
+        self.assertEqual(len(left) + sum(1 for _, t in FILES[:4] if t in rendered), 5)
+
     def test_one_file_package_gives_no_sequence(self):
         self.assertEqual(repo_groups(FILES[:1], np.random.default_rng(0)), [])
 

@@ -5,7 +5,8 @@
 
 Training (default): of the records ({"pkg","path","lang","text"}), `repo_frac` of the TS/JS packages (chosen by
 sha1(package name)) become repository-level sequences (data.build_repo_stream, the layout of server/src/prompt/repo.ts),
-every other file single-file FIM chunks (data.build_stream); the two are interleaved in 64K-token blocks. Nothing is
+every other file single-file FIM chunks (data.build_stream), including those packages' files no sequence took (over
+3,000 characters: until session 8 these were lost, ~21% of v3's TS/JS text); the two are interleaved in 64K-token blocks. Nothing is
 held out here: the dev and aside packages are separate files that never enter training. --eval: one single-file FIM
 stream with a fixed seed (12345), as prepare.py's dev stream. Writes the .npy (uint16) and NAME.json (counts), the
 .json last, through a rename, so that its presence means the stream is complete.
@@ -64,12 +65,15 @@ def main():
     else:
         h = lambda s: int(hashlib.sha1(pkg_name(s).encode()).hexdigest(), 16)  # noqa: E731
         repo_pk = {r["pkg"] for r in recs if r.get("lang") != "python" and h(r["pkg"]) % 100 < a.repo_frac * 100}
-        s_single = build_stream(tok, [r["text"] for r in recs if r["pkg"] not in repo_pk], seed=a.seed)
-        s_repo = build_repo_stream(tok, [r for r in recs if r["pkg"] in repo_pk], seed=a.seed + 1)
+        # the repository packages' files that no sequence takes (long ones) are trained on as single files
+        left: list = []
+        s_repo = build_repo_stream(tok, [r for r in recs if r["pkg"] in repo_pk], seed=a.seed + 1, leftovers=left)
+        s_single = build_stream(tok, [r["text"] for r in recs if r["pkg"] not in repo_pk] + left, seed=a.seed)
         blocks = [s_single[i:i + 65536] for i in range(0, s_single.size, 65536)] + [s_repo[i:i + 65536] for i in range(0, s_repo.size, 65536)]
         order = np.random.default_rng(a.seed).permutation(len(blocks))
         stream = np.concatenate([blocks[i] for i in order]) if blocks else np.zeros(0, np.uint16)
         info.update({"single_tokens": int(s_single.size), "repo_tokens": int(s_repo.size), "repo_packages": len(repo_pk),
+                     "repo_leftover_files": len(left),
                      "packages": len({r["pkg"] for r in recs})})
     info["tokens"] = int(stream.size)
     info["seconds"] = round(time.time() - t0, 1)
