@@ -6,11 +6,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { rawServer } from '../support/raw-server.js';
+import { TRUNCATED_PIECES, answerOf, truncationCase } from '../support/truncation-case.js';
 import { SlotMap, createLlamaServerEngine, infillUrl, stableTail, stoppedAtLimit } from '../../server/src/backend/llama-server.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
 import { postprocess } from '../../server/src/postprocess/index.js';
-import { structuralScorer } from '../../server/src/postprocess/context.js';
 
 interface Body {
   input_prefix: string;
@@ -171,32 +171,17 @@ describe('llama-server backend', () => {
   // An answer that llama-server stopped at a limit (n_predict, t_max_predict_ms, a full context) may end mid-expression:
   // it is cut back to a balanced end as a local max-tokens answer is. Any other or no stop_type keeps it as it came.
   test('an answer stopped at its limit (stop_type "limit", stopped_limit) is cut back to a balanced end; eos, word, unknown or none are not', async () => {
-    const pieces = ['if (a > b) {\n', '    return a;\n', '  }\n', '  return Math.max(a, '];
+    const pieces = TRUNCATED_PIECES;
     let final: Record<string, unknown> | undefined;
     let json = false;
     const { url } = await standIn(() => ({ pieces, final, json }));
     const at = ctx({ prefix: 'function max(a: number, b: number) {\n  ', suffix: '\n}\n', trigger: 'manual' });
-    const complete = async (f: Record<string, unknown> | undefined, asJson = false) => {
+    const complete = (f: Record<string, unknown> | undefined, asJson = false) => {
       final = f;
       json = asJson;
-      // A fresh engine per answer: the completion cache would answer the same context again without asking.
-      const partials: string[] = [];
-      const r = await createLlamaServerEngine({ url, maxNewTokens: 16 }).complete(at, new AbortController().signal, (t) => partials.push(t));
-      expect(r.kind).toBe('ok');
-      const text = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
-      // A stream that showed the raw text ends with the answer as shown (cut back or not).
-      if (!asJson) expect(partials.at(-1)).toBe(text);
-      return { text, raw: r.kind === 'ok' ? r.raw : '' };
+      return answerOf(createLlamaServerEngine({ url, maxNewTokens: 16 }), at, !asJson);
     };
-    const raw = pieces.join('');
-    const pctx = { prefix: at.prefix, suffix: at.suffix, languageId: at.languageId, lineMode: 'multi' as const };
-    const cost = structuralScorer(pctx);
-    // The case at stake: the raw answer leaves `Math.max(` open.
-    expect(cost(raw)).toBeGreaterThan(cost(''));
-    const cutBack = postprocess(raw, { ...pctx, truncated: true });
-    expect(cutBack).toBe('if (a > b) {\n    return a;\n  }');
-    const asIs = postprocess(raw, pctx);
-    expect(asIs).toContain('Math.max(a,');
+    const { raw, cutBack, asIs, cost } = truncationCase(at);
     for (const f of [{ stop_type: 'limit' }, { stop_type: 'limit', truncated: true }, { stopped_limit: true, stopped_eos: false }]) {
       const r = await complete(f);
       expect(r.raw).toBe(raw);

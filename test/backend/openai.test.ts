@@ -5,12 +5,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { rawServer } from '../support/raw-server.js';
+import { TRUNCATED_PIECES, answerOf, truncationCase } from '../support/truncation-case.js';
 import { buildTextPrompt } from '../../server/src/backend/fim-text.js';
 import { completionsUrl, createOpenAiEngine, finishedByLength } from '../../server/src/backend/openai.js';
 import { DEFAULT_SETTINGS, applySettings } from '../../server/src/config/settings.js';
 import type { CompletionContext } from '../../server/src/engine/types.js';
-import { postprocess } from '../../server/src/postprocess/index.js';
-import { structuralScorer } from '../../server/src/postprocess/context.js';
 
 interface Seen {
   url: string;
@@ -155,31 +154,17 @@ describe('OpenAI-compatible backend', () => {
   // An answer the server stopped at max_tokens may end mid-expression: it is cut back to a balanced end as a local
   // max-tokens answer is. Any other or no finish_reason keeps it as it came.
   test('an answer with finish_reason "length" is cut back to a balanced end; "stop", unknown or none are not', async () => {
-    const pieces = ['if (a > b) {\n', '    return a;\n', '  }\n', '  return Math.max(a, '];
+    const pieces = TRUNCATED_PIECES;
     let finish: string | undefined;
     let json = false;
     const { url } = await standIn(() => ({ pieces, finish, json }));
     const at = ctx({ prefix: 'function max(a: number, b: number) {\n  ', suffix: '\n}\n', trigger: 'manual' });
-    const complete = async (f: string | undefined, asJson = false) => {
+    const complete = (f: string | undefined, asJson = false) => {
       finish = f;
       json = asJson;
-      // A fresh engine per answer: the completion cache would answer the same context again without asking.
-      const partials: string[] = [];
-      const r = await createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 }).complete(at, new AbortController().signal, (t) => partials.push(t));
-      expect(r.kind).toBe('ok');
-      const text = r.kind === 'ok' ? (r.candidates[0]?.text ?? '') : '';
-      // A stream that showed the raw text ends with the answer as shown (cut back or not).
-      if (!asJson) expect(partials.at(-1)).toBe(text);
-      return { text, raw: r.kind === 'ok' ? r.raw : '' };
+      return answerOf(createOpenAiEngine({ url, model: 'm', maxNewTokens: 16 }), at, !asJson);
     };
-    const raw = pieces.join('');
-    const pctx = { prefix: at.prefix, suffix: at.suffix, languageId: at.languageId, lineMode: 'multi' as const };
-    const cost = structuralScorer(pctx);
-    expect(cost(raw)).toBeGreaterThan(cost('')); // the raw answer leaves `Math.max(` open
-    const cutBack = postprocess(raw, { ...pctx, truncated: true });
-    expect(cutBack).toBe('if (a > b) {\n    return a;\n  }');
-    const asIs = postprocess(raw, pctx);
-    expect(asIs).toContain('Math.max(a,');
+    const { raw, cutBack, asIs, cost } = truncationCase(at);
     const limited = await complete('length');
     expect(limited.raw).toBe(raw);
     expect(limited.text).toBe(cutBack);
