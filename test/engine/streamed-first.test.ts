@@ -53,10 +53,10 @@ describe('a manual request on models/default streams the candidate that ends up 
   const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', threads: 1, completionReuse: false, warm: false, speculative: false });
   afterAll(() => engine.dispose());
   const context: CompletionContext = {
-    documentKey: 'file:///read_text.py',
+    documentKey: 'file:///read_json.py',
     version: 1,
     languageId: 'python',
-    prefix: 'import os\n\ndef read_text(path):\n    with open(path) as f:\n        ',
+    prefix: 'def read_json(path):\n    import json\n    with open(path) as f:\n        ',
     suffix: '\n',
     trigger: 'manual',
   };
@@ -67,15 +67,17 @@ describe('a manual request on models/default streams the candidate that ends up 
     const one = await engine.complete({ ...context, maxCandidates: 1 }, new AbortController().signal);
     if (three.kind !== 'ok' || one.kind !== 'ok') throw new Error(`not ok: ${three.kind} / ${one.kind}`);
     const streamed = one.candidates[0]!.text;
-    expect(streamed).toBe('return f.read()');
-    // The stream showed the greedy span as it decoded, and ends with the answer's first text.
-    expect(partials.at(-2)!.startsWith(streamed)).toBe(true);
+    expect(streamed).toBe('json.dump(json.load(f), indent=2)');
+    // The stream showed the greedy span as it decoded (each partial a prefix of the answer, or the raw text that
+    // post-processing then cut back to it), and ends with the answer's first text.
+    expect(partials.length).toBeGreaterThan(0);
+    expect(partials.every((p) => streamed.startsWith(p) || p.startsWith(streamed))).toBe(true);
     expect(partials.at(-1)).toBe(streamed);
     // The case this test is about: another candidate (same syntax group: both parse) scores higher than the streamed one,
     // by less than the margin. Ranked by score alone it came first, and the editor's ghost text jumped to it. The gap
-    // (0.23 when written) stays clear of both 0 and the margin, far beyond float differences between CPUs.
+    // (0.25 when written, for the model of session 9; 0.23 for the prompt the v2 model had here) stays clear of both 0 and the margin, far beyond float differences between CPUs.
     const better = three.candidates.find((c) => c.text !== streamed && c.score > three.candidates[0]!.score);
-    expect(better?.text).toBe('text = f.read()');
+    expect(better?.text).toBe('data = json.load(f)');
     const gap = better!.score - three.candidates.find((c) => c.text === streamed)!.score;
     expect(gap).toBeGreaterThan(0.05);
     expect(gap).toBeLessThan(STREAMED_FIRST_MARGIN - 0.05);
