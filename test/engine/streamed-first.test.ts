@@ -49,8 +49,9 @@ describe('keepStreamedFirst', () => {
 });
 
 describe('a manual request on models/default streams the candidate that ends up first', () => {
-  // Completion reuse off: the 1-candidate request must decode, not answer from the 3-candidate request's entry.
-  const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', threads: 1, completionReuse: false, warm: false, speculative: false });
+  // Completion reuse off: the 1-candidate request must decode, not answer from the 3-candidate request's entry. The
+  // decoding time budget scales with the test timeouts, so a slow machine (or emulation) does not cut the greedy text.
+  const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', threads: 1, completionReuse: false, warm: false, speculative: false, timeBudgetMs: modelTimeout(30_000) });
   afterAll(() => engine.dispose());
   const context: CompletionContext = {
     documentKey: 'file:///read_json.py',
