@@ -5,7 +5,7 @@
 // so machine load hits both. Per request: the raw completion and candidates of both (must be equal), the engine's
 // time, tokens generated, model runs, drafted and accepted tokens. Prints medians, the acceptance rate and the ms per
 // generated token, and writes --out PATH.{json,md} when given.
-//   node bench/replay/draft.mjs --model DIR [--draft 4] [--min-ngram 1] [--chars 60] [--files 1] [--limit N]
+//   node bench/replay/draft.mjs --model DIR [--draft 4] [--min-ngram N (default: the model side's, 2)] [--chars 60] [--files 1] [--limit N]
 //     [--max-new-tokens 8] [--threads N] [--out bench/results/NAME]
 import '../lib/help.mjs';
 import fs from 'node:fs';
@@ -110,7 +110,7 @@ const result = {
   command,
   model: MODEL,
   draft: DRAFT,
-  minNgram: MIN_NGRAM === null ? 1 : Number(MIN_NGRAM),
+  minNgram: MIN_NGRAM === null ? 'default' : Number(MIN_NGRAM),
   loadStart,
   loadEnd: os.loadavg().map((x) => x.toFixed(2)).join(' '),
   requests: rows.length,

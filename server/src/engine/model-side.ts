@@ -49,10 +49,16 @@ import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } f
 export const PSM_SUFFIX_TOKENS = 48;
 
 /**
- * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. Measured in
- * bench/results/replay-qwen05b-cpu-s9-*.md (keystroke replay, 0.5B shape) and bench/results/real-models-summary.md.
+ * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. With drafts
+ * from matches of 2+ tokens (DEFAULT_DRAFT_MIN_NGRAM), in-thread side by side (bench/replay/draft.mjs, 60 keystrokes,
+ * 8 new tokens, load 1.1-2.6): Qwen2.5-Coder-0.5B shape (random weights, genai int4) p50 347.9 -> 294.2 ms, 66 of 80
+ * drafts accepted; models/default 62.2 -> 57.4 ms, 396 of 922, every answer identical. k = 2 and 8 gained less on
+ * models/default; matches of 1 token drafted 2.5x as often for about the same gain. The replay over LSP:
+ * bench/results/replay-qwen05b-cpu-s9-*.md.
  */
-export const DEFAULT_DRAFT_TOKENS = 0;
+export const DEFAULT_DRAFT_TOKENS = 4;
+/** The shortest earlier match (tokens) that drafts (decoding/generator.ts promptLookup's `min`); env INFILL_LS_DRAFT_MIN_NGRAM. */
+export const DEFAULT_DRAFT_MIN_NGRAM = 2;
 
 export interface ModelOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
@@ -103,7 +109,7 @@ export interface ModelOptions {
    * Draft-and-verify decoding (decoding/generator.ts `draftTokens`: prompt lookup drafts, verified in one model run; the
    * greedy answer is the plain decode's): most drafted tokens per run, 0 off (settings `draftTokens`). Absent: env
    * INFILL_LS_DRAFT_TOKENS (an integer in 0..64, else ignored and said), else DEFAULT_DRAFT_TOKENS.
-   * Env INFILL_LS_DRAFT_MIN_NGRAM (1..3, default 1): the shortest match that drafts.
+   * Env INFILL_LS_DRAFT_MIN_NGRAM (1..3, default DEFAULT_DRAFT_MIN_NGRAM): the shortest match that drafts.
    */
   draftTokens?: number;
   /** Token healing depth (0 disables). */
@@ -302,7 +308,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
   const draftTokens = options.draftTokens ?? envInteger('INFILL_LS_DRAFT_TOKENS', 0, 64, optionNotes) ?? DEFAULT_DRAFT_TOKENS;
-  const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? 1 };
+  const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? DEFAULT_DRAFT_MIN_NGRAM };
   /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
