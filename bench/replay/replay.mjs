@@ -295,7 +295,7 @@ async function runMode(mode, fim) {
     if (e) {
       Object.assign(r, { promptTokens: e.promptTokens, prefillTokens: e.prefillTokens, cache: e.cache, engineOutcome: e.outcome, engineMs: e.totalMs, generated: e.generated });
       // Where the engine's time went (builds that log them): see TIME_PARTS.
-      for (const k of ['startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'lineMode']) if (e[k] !== undefined) r[k] = e[k];
+      for (const k of ['startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'postMs', 'lineMode', 'drafted', 'accepted']) if (e[k] !== undefined) r[k] = e[k];
     }
   }
   await conn.sendRequest('shutdown').catch(() => {});
@@ -394,7 +394,7 @@ const summaries = runs.map((r) => ({ ...summarize(r), ...(r.loadavg ? { loadavg1
 // model; the engine's debug line, builds that log it): latency = transport + engine totalMs; totalMs = startMs + promptMs
 // (sticky trimming + tokenization) + schedMs (waits behind other jobs + the scheduler's chunks) + prefillMs' last run
 // + decodeMs + planMs + postMs; modelRunMs: the forward passes of the decode (its prefill run included).
-const TIME_PARTS = ['latencyMs', 'engineMs', 'transportMs', 'startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'msPerDecodeStep', 'jsMs', 'postMs', 'prefillTokens', 'generated'];
+const TIME_PARTS = ['latencyMs', 'engineMs', 'transportMs', 'startMs', 'promptMs', 'schedMs', 'planMs', 'prefillMs', 'decodeMs', 'modelRuns', 'modelRunMs', 'msPerDecodeStep', 'jsMs', 'postMs', 'prefillTokens', 'generated', 'drafted', 'accepted'];
 const breakdowns = runs.map((run) => {
   const ok = run.requests.filter((r) => r.outcome === 'ok' && typeof r.modelRunMs === 'number');
   const firsts = new Set();

@@ -39,7 +39,7 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens)',
     ]);
   });
 
@@ -74,6 +74,21 @@ describe('applySettings', () => {
     ]);
     expect(bad.settings).toMatchObject({ maxStallMs: 100, decodeKvWindow: 256 });
     expect(applySettings(DEFAULT_SETTINGS, { maxStallMs: 12.5, decodeKvWindow: 65537 }).errors).toHaveLength(2);
+  });
+
+  it("issue 15's draftTokens: unset by default, an integer in 0..64 (0 off) that restarts the engine and reaches the model side only when set", () => {
+    expect(DEFAULT_SETTINGS.draftTokens).toBeUndefined();
+    const ok = applySettings(DEFAULT_SETTINGS, { draftTokens: 4 });
+    expect(ok.errors).toEqual([]);
+    expect(ok.changed).toEqual(['draftTokens']);
+    expect(ENGINE_SETTINGS).toContain('draftTokens');
+    expect(localModelOptions(engineOptions(ok.settings, '/pkg')).draftTokens).toBe(4);
+    expect('draftTokens' in localModelOptions(engineOptions(DEFAULT_SETTINGS, '/pkg'))).toBe(false);
+    expect(applySettings(ok.settings, { draftTokens: 0 }).settings.draftTokens).toBe(0);
+    const bad = applySettings(ok.settings, { draftTokens: 65 });
+    expect(bad.errors).toEqual(['infill-ls.draftTokens must be an integer number of tokens in 0..64 (0: off), got 65']);
+    expect(bad.settings.draftTokens).toBe(4);
+    expect(applySettings(DEFAULT_SETTINGS, { draftTokens: 2.5 }).errors).toHaveLength(1);
   });
 
   it('the engine options carry the accelerator options only when set (unset leaves the env default to the model side)', () => {

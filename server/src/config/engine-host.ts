@@ -46,6 +46,7 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     // Issue 17's accelerator options: only when set, so an unset setting leaves the env default to the model side.
     ...(settings.maxStallMs !== undefined ? { maxStallMs: settings.maxStallMs } : {}),
     ...(settings.decodeKvWindow !== undefined ? { decodeKvWindow: settings.decodeKvWindow } : {}),
+    ...(settings.draftTokens !== undefined ? { draftTokens: settings.draftTokens } : {}),
   };
 }
 
@@ -64,6 +65,7 @@ export function localModelOptions(options: EngineOptions): ModelOptions {
     selfInfillTau: options.selfInfillTau,
     ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
     ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
+    ...(options.draftTokens !== undefined ? { draftTokens: options.draftTokens } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   };
 }

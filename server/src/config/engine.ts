@@ -24,6 +24,8 @@ export interface EngineOptions {
   maxStallMs?: number;
   /** SCOPE's decode KV window in tokens, 0 off (settings `decodeKvWindow`); absent: the model side's default (env, else off). */
   decodeKvWindow?: number;
+  /** Draft-and-verify decoding's most drafted tokens per run, 0 off (settings `draftTokens`); absent: the model side's default (env, else DEFAULT_DRAFT_TOKENS). */
+  draftTokens?: number;
   /** CPU threads per operator of the local model (`serve --threads`); absent: the model side's default (env INFILL_LS_THREADS, else onnxruntime's). */
   threads?: number;
 }

@@ -68,6 +68,12 @@ export interface Settings {
    * INFILL_LS_DECODE_KV_WINDOW, else off (bench/results/accelerators.md: 256 for long multi-line generations).
    */
   decodeKvWindow?: number;
+  /**
+   * Draft-and-verify decoding (issue 15; decoding/generator.ts `draftTokens`): most tokens drafted by prompt lookup
+   * and verified in one model run, 0..64; greedy answers stay the plain decode's. 0: off. Unset: env
+   * INFILL_LS_DRAFT_TOKENS, else the model side's default (engine/model-side.ts DEFAULT_DRAFT_TOKENS).
+   */
+  draftTokens?: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -210,8 +216,12 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65536) next.decodeKvWindow = value;
         else errors.push(`${SETTINGS_SECTION}.decodeKvWindow must be an integer number of tokens in 0..65536 (0: off), got ${show(value)}`);
         break;
+      case 'draftTokens':
+        if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) next.draftTokens = value;
+        else errors.push(`${SETTINGS_SECTION}.draftTokens must be an integer number of tokens in 0..64 (0: off), got ${show(value)}`);
+        break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
@@ -333,4 +343,4 @@ export function isLanguageEnabled(settings: Readonly<Settings>, languageId: stri
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow', 'draftTokens'];

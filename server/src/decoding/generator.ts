@@ -15,8 +15,11 @@ export interface KvCacheLike {
 export interface CausalLm<C extends KvCacheLike = KvCacheLike> {
   readonly vocabSize: number;
   createCache(): C;
-  /** Appends ids to the cache; returns the last position's logits [vocab] float32, or null for logits 'none'. */
-  forward(ids: ArrayLike<number>, cache: C, options?: { logits?: 'last' | 'none' }): Promise<Float32Array | null>;
+  /**
+   * Appends ids to the cache; returns the last position's logits [vocab] float32, or null for logits 'none'. With
+   * `rows` n (only asked of models whose Generator has `draftTokens`): the last n positions' rows, [n × vocab].
+   */
+  forward(ids: ArrayLike<number>, cache: C, options?: { logits?: 'last' | 'none'; rows?: number }): Promise<Float32Array | null>;
   /** KV-Runahead in use (runtime `kvRunahead`): pending stretches of minTokens+ go to forward whole, not in chunks. */
   readonly kvRunahead?: { minTokens: number };
 }
@@ -39,6 +42,48 @@ export interface GeneratorOptions {
    * webgpuScoreCappedRun for WebGPU graphs whose attention is MatMul + Softmax.
    */
   prefillRunCap?: (run: number, past: number) => number;
+  /**
+   * Draft-and-verify decoding (prompt lookup decoding, Saxena 2023; the verify rule of Leviathan et al. 2023 at
+   * temperature 0): at most this many drafted tokens per model run; undefined or 0 (default): off. When a decode step's
+   * caller allows drafts (computeLogits' `draft`), `promptLookup` guesses the next tokens from an earlier occurrence of
+   * the sequence's last n tokens, and the run computes [pending tokens + drafts] with the logits rows of the last
+   * token and of every draft. appendTokens of the token the caller chose from a row accepts the draft it equals (its
+   * KV and the next row are there already); the first other token drops the rest (the cache is cut back before the
+   * next run). The caller's choices are made from the same rows a plain decode computes (within float rounding of a
+   * longer run), so greedy output is the plain decode's. Needs a model whose forward takes `rows`; not with
+   * decodeKvWindow (ignored there).
+   */
+  draftTokens?: number;
+  /** Longest and shortest n-gram promptLookup matches (defaults 3 and 1). */
+  draftNgram?: { max: number; min: number };
+}
+
+/**
+ * Prompt lookup (Saxena 2023, "Prompt Lookup Decoding"): the tokens that followed the latest earlier occurrence of the
+ * sequence's last n tokens, for n = max..min (the longest match wins), at most `k` of them; [] when none matches.
+ * `seq`: token ids (prompt and generated text). O(length × max); pure.
+ */
+export function promptLookup(seq: readonly number[], k: number, max = 3, min = 1): number[] {
+  const len = seq.length;
+  if (k < 1) return [];
+  for (let n = Math.min(max, len - 1); n >= Math.max(1, min); n--) {
+    const tail = len - n;
+    // An occurrence starting at p ends before the tail's start, so at least one token follows it.
+    for (let p = tail - 1; p >= 0; p--) {
+      let j = 0;
+      while (j < n && seq[p + j] === seq[tail + j]) j++;
+      if (j === n) return seq.slice(p + n, Math.min(len, p + n + k));
+    }
+  }
+  return [];
+}
+
+export interface ComputeLogitsOptions {
+  /**
+   * Drafted tokens this step may verify (draft-and-verify, GeneratorOptions.draftTokens; capped by it): the caller's
+   * remaining token budget minus one, and 0 where choices are not greedy. Default 0.
+   */
+  draft?: number;
 }
 
 export interface NextTokenOptions {
@@ -79,8 +124,17 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private evicted = 0;
   /** decodeKvWindow: a generation turn is on (setSearch); setPrompt and a rewind into the prompt end it. */
   private inTurn = false;
-  /** Total time spent in model runs and tokens run, for timings. */
-  readonly stats = { runMs: 0, runTokens: 0, runs: 0 };
+  /**
+   * Total time spent in model runs and tokens run, for timings; draft-and-verify: runs that carried drafts, tokens
+   * drafted, drafts accepted.
+   */
+  readonly stats = { runMs: 0, runTokens: 0, runs: 0, draftRuns: 0, drafted: 0, accepted: 0 };
+  private readonly draftMax: number;
+  private readonly draftNgram: { max: number; min: number };
+  /** Drafts of the last verify run not yet accepted (their KV is in the cache past `computed`) and its logits rows. */
+  private draft: { ids: number[]; rows: Float32Array; next: number } | null = null;
+  /** Cache positions past `computed` (drafted tokens' KV); cut before the next run, rewind or prompt change. */
+  private excess = 0;
   /** The largest cache length after a model run since resetPeakLength() (decodeKvWindow's bound, seen in debug lines). */
   private peak = 0;
 
@@ -101,6 +155,9 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     const w = options.decodeKvWindow;
     this.kvWindow = w !== undefined && Number.isFinite(w) && w >= 1 ? Math.floor(w) : null;
     if (this.kvWindow !== null && !this.cache.evict) throw new Error('Generator: decodeKvWindow needs a KV cache that can evict positions');
+    const d = options.draftTokens;
+    this.draftMax = this.kvWindow === null && d !== undefined && Number.isFinite(d) && d >= 1 ? Math.floor(d) : 0;
+    this.draftNgram = { max: Math.max(1, options.draftNgram?.max ?? 3), min: Math.max(1, options.draftNgram?.min ?? 1) };
     if (tokens) {
       if (this.cache.length > tokens.length) throw new Error(`Generator: the cache holds ${this.cache.length} positions but only ${tokens.length} tokens were given`);
       this.seq = [...tokens];
@@ -153,10 +210,39 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     return this.done;
   }
 
-  /** Queues tokens; they run at the next computeLogits. */
+  /**
+   * Queues tokens; they run at the next computeLogits. A token equal to the next draft of the last verify run, appended
+   * while nothing is pending, is accepted instead: its KV is in the cache and its logits row becomes the current one.
+   */
   appendTokens(ids: ArrayLike<number>): void {
-    for (let i = 0; i < ids.length; i++) this.seq.push(ids[i]!);
-    if (ids.length) this.logits = null;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const d = this.draft;
+      if (d && this.computed === this.seq.length && d.ids[d.next] === id) {
+        this.seq.push(id);
+        this.computed++;
+        this.excess--;
+        d.next++;
+        this.stats.accepted++;
+        const v = d.rows.length / (d.ids.length + 1);
+        this.logits = d.rows.subarray(d.next * v, (d.next + 1) * v);
+        if (d.next === d.ids.length) this.draft = null;
+        continue;
+      }
+      this.draft = null; // the rest of the drafts are rejected: their KV (excess) is cut before the next run
+      this.seq.push(id);
+      this.logits = null;
+    }
+  }
+
+  /** Drops drafted tokens' KV past the accepted ones (draft-and-verify); a no-op without drafts. */
+  async dropDrafts(): Promise<void> {
+    this.draft = null;
+    if (this.excess > 0) {
+      const keep = this.cache.length - this.excess;
+      this.excess = 0;
+      await this.cache.rewindTo(keep);
+    }
   }
 
   /**
@@ -164,9 +250,10 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
    * logits after the last token: [vocab] float32. Returns CANCELLED when `signal` aborts between chunks;
    * the chunks already run stay in the cache.
    */
-  async computeLogits(signal?: AbortSignal): Promise<Float32Array | Cancelled> {
+  async computeLogits(signal?: AbortSignal, options: ComputeLogitsOptions = {}): Promise<Float32Array | Cancelled> {
     if (this.logits && this.computed === this.seq.length) return this.logits;
     if (this.seq.length === 0) throw new Error('Generator.computeLogits: empty sequence');
+    await this.dropDrafts();
     if (this.computed === this.seq.length) {
       // Logits were dropped (rewind): run the last token again.
       await this.rewindTo(this.seq.length);
@@ -179,16 +266,30 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
       const run = this.runCap ? Math.max(1, Math.min(this.chunk, Math.floor(this.runCap(this.chunk, this.cache.length)) || 1)) : this.chunk;
       const end = runahead && pending >= runahead.minTokens ? this.seq.length : Math.min(this.seq.length, this.computed + run);
       const last = end === this.seq.length;
+      // Draft-and-verify: the run that ends the sequence also carries the drafted tokens, with their rows.
+      const budget = last && !(runahead && pending >= runahead.minTokens) ? Math.min(this.draftMax, Math.floor(options.draft ?? 0), Math.max(0, this.chunk - (end - this.computed))) : 0;
+      const drafts = budget > 0 ? promptLookup(this.seq, budget, this.draftNgram.max, this.draftNgram.min) : [];
+      const ids = drafts.length ? [...this.seq.slice(this.computed, end), ...drafts] : this.seq.slice(this.computed, end);
       const t0 = performance.now();
-      const out = await this.model.forward(this.seq.slice(this.computed, end), this.cache, { logits: last ? 'last' : 'none' });
+      const out = await this.model.forward(ids, this.cache, drafts.length ? { logits: 'last', rows: drafts.length + 1 } : { logits: last ? 'last' : 'none' });
       this.stats.runMs += performance.now() - t0;
-      this.stats.runTokens += end - this.computed;
+      this.stats.runTokens += ids.length;
       this.stats.runs++;
       if (this.cache.length > this.peak) this.peak = this.cache.length;
       this.computed = end;
       if (last) {
         if (!out) throw new Error('Generator.computeLogits: model returned no logits');
-        this.logits = out;
+        if (drafts.length) {
+          const vocab = out.length / (drafts.length + 1);
+          if (!Number.isInteger(vocab) || vocab < this.model.vocabSize) throw new Error(`Generator.computeLogits: asked for ${drafts.length + 1} logits rows, got ${out.length} values`);
+          this.draft = { ids: drafts, rows: out, next: 0 };
+          this.excess = drafts.length;
+          this.stats.draftRuns++;
+          this.stats.drafted += drafts.length;
+          this.logits = out.subarray(0, vocab);
+        } else {
+          this.logits = out;
+        }
       }
     }
     return this.logits!;
@@ -234,6 +335,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     if (!Number.isInteger(length) || length < 0 || length > this.seq.length) {
       throw new RangeError(`Generator.rewindTo(${length}): length must be an integer in [0, ${this.seq.length}]`);
     }
+    await this.dropDrafts();
     this.seq.length = length;
     this.logits = null;
     const keep = Math.max(0, length - 1);
@@ -256,6 +358,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
    * Returns how many tokens were reused (need no model run).
    */
   async setPrompt(ids: readonly number[]): Promise<number> {
+    await this.dropDrafts();
     this.inTurn = false;
     let lcp = 0;
     const n = Math.min(ids.length, this.computedLength);
@@ -278,6 +381,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   }
 
   dispose(): void {
+    this.draft = null;
+    this.excess = 0;
     this.cache.dispose();
     this.seq = [];
     this.computed = 0;

@@ -130,8 +130,19 @@ export function topAllowed(logits: Float32Array, k: number, allow: TokenFilter |
  * Decodes from the generator's current sequence (its pending tokens are prefilled by the first step) until a stop token,
  * the stop predicate, the budgets, an interruption or cancellation. Greedy unless `sampling` says otherwise (then
  * without an RNG it is still greedy: spans are deterministic). Never throws for cancellation.
+ * Greedy spans let a Generator with `draftTokens` verify drafted tokens (draft-and-verify, decoding/generator.ts): each
+ * step's choice is still made here from that step's row, under the same masks, healing and stop rules; drafts left
+ * over when the span ends are dropped from the cache.
  */
 export async function decodeSpan(gen: Generator, tokenizer: SpanTokenizer, options: SpanOptions): Promise<SpanResult> {
+  try {
+    return await decodeSpanSteps(gen, tokenizer, options);
+  } finally {
+    await gen.dropDrafts();
+  }
+}
+
+async function decodeSpanSteps(gen: Generator, tokenizer: SpanTokenizer, options: SpanOptions): Promise<SpanResult> {
   const stopIds = new Set(options.stopTokenIds ?? []);
   const masked = new Set(options.maskTokenIds ?? []);
   for (const id of stopIds) masked.delete(id);
@@ -151,10 +162,14 @@ export async function decodeSpan(gen: Generator, tokenizer: SpanTokenizer, optio
     if (options.onText && reason !== 'cancelled' && text.length > 0 && text.length !== streamed) options.onText(text);
     return result;
   };
+  // Drafts only where choices are greedy (the sampler's rule: no temperature or no RNG).
+  const greedy = !((options.sampling?.temperature ?? 0) > 0) || !options.rng;
   while (result.tokenIds.length < options.maxNewTokens) {
     if (options.signal?.aborted) return finish('cancelled', visible());
     if (options.deadlineMs !== undefined && nowMs() > options.deadlineMs) return finish('time-budget', visible());
-    const logits = await gen.computeLogits(options.signal);
+    // The tokens after this step's that the budget still allows (a forced first token is no draft's to guess).
+    const draft = greedy && !(result.tokenIds.length === 0 && options.firstTokenId !== undefined) ? Math.min(64, options.maxNewTokens - result.tokenIds.length - 1) : 0;
+    const logits = await gen.computeLogits(options.signal, { draft });
     if (!(logits instanceof Float32Array)) return finish('cancelled', visible());
     const healing = forced?.filter() ?? null;
     const allow: TokenFilter | null = masked.size || healing ? (id) => !masked.has(id) && (!healing || healing(id)) : null;
@@ -180,7 +195,7 @@ export async function decodeSpan(gen: Generator, tokenizer: SpanTokenizer, optio
             filter: allow,
             signal: options.signal,
             // Greedy (the sampler's rule: no temperature or no RNG): the argmax scanRow found, with its log-probability.
-            ...(!((options.sampling?.temperature ?? 0) > 0) || !options.rng ? { choice: { tokenId: best, logprob: best < 0 ? -Infinity : logits[best]! - lse } } : {}),
+            ...(greedy ? { choice: { tokenId: best, logprob: best < 0 ? -Infinity : logits[best]! - lse } } : {}),
           });
     if ('cancelled' in choice) return finish('cancelled', visible());
     if (forcedFirst !== undefined) gen.appendTokens([forcedFirst]);

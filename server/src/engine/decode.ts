@@ -109,6 +109,9 @@ export interface DecodeOutcome {
   /** Model runs (forward passes) of this decode and their wall time in ms (the rest of prefillMs + decodeMs is JS work). */
   modelRuns: number;
   modelRunMs: number;
+  /** Draft-and-verify (decoding/generator.ts `draftTokens`): tokens drafted into this decode's runs, and how many were accepted. */
+  drafted: number;
+  accepted: number;
   /** Wall ms of the syntax plan (tree-sitter, incremental) and of post-processing + validation of the candidates. */
   planMs: number;
   postMs: number;
@@ -139,6 +142,8 @@ export async function decodeRequest(
   const runTokens0 = gen.stats.runTokens;
   const runs0 = gen.stats.runs;
   const runMs0 = gen.stats.runMs;
+  const drafted0 = gen.stats.drafted;
+  const accepted0 = gen.stats.accepted;
   const tPlan = nowMs();
   const plan = planDecode(
     { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode, documentKey: context.documentKey },
@@ -210,6 +215,8 @@ export async function decodeRequest(
     modelTokens: gen.stats.runTokens - runTokens0,
     modelRuns: gen.stats.runs - runs0,
     modelRunMs: gen.stats.runMs - runMs0,
+    drafted: gen.stats.drafted - drafted0,
+    accepted: gen.stats.accepted - accepted0,
     planMs,
     postMs: 0,
     trace: r.trace,

@@ -48,6 +48,18 @@ import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } f
  */
 export const PSM_SUFFIX_TOKENS = 48;
 
+/**
+ * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. With drafts
+ * from matches of 2+ tokens (DEFAULT_DRAFT_MIN_NGRAM), in-thread side by side (bench/replay/draft.mjs, 60 keystrokes,
+ * 8 new tokens, load 1.1-2.6): Qwen2.5-Coder-0.5B shape (random weights, genai int4) p50 347.9 -> 294.2 ms, 66 of 80
+ * drafts accepted; models/default 62.2 -> 57.4 ms, 396 of 922, every answer identical. k = 2 and 8 gained less on
+ * models/default; matches of 1 token drafted 2.5x as often for about the same gain. The replay over LSP:
+ * bench/results/replay-qwen05b-cpu-s9-*.md.
+ */
+export const DEFAULT_DRAFT_TOKENS = 4;
+/** The shortest earlier match (tokens) that drafts (decoding/generator.ts promptLookup's `min`); env INFILL_LS_DRAFT_MIN_NGRAM. */
+export const DEFAULT_DRAFT_MIN_NGRAM = 2;
+
 export interface ModelOptions {
   /** Model directory (HF/Optimum layout); default: models/default under the package root. */
   modelDir?: string;
@@ -93,6 +105,13 @@ export interface ModelOptions {
    * else off: bench/results/accelerators.md.
    */
   kvRunahead?: number;
+  /**
+   * Draft-and-verify decoding (decoding/generator.ts `draftTokens`: prompt lookup drafts, verified in one model run; the
+   * greedy answer is the plain decode's): most drafted tokens per run, 0 off (settings `draftTokens`). Absent: env
+   * INFILL_LS_DRAFT_TOKENS (an integer in 0..64, else ignored and said), else DEFAULT_DRAFT_TOKENS.
+   * Env INFILL_LS_DRAFT_MIN_NGRAM (1..3, default DEFAULT_DRAFT_MIN_NGRAM): the shortest match that drafts.
+   */
+  draftTokens?: number;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -288,6 +307,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
+  const draftTokens = options.draftTokens ?? envInteger('INFILL_LS_DRAFT_TOKENS', 0, 64, optionNotes) ?? DEFAULT_DRAFT_TOKENS;
+  const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? DEFAULT_DRAFT_MIN_NGRAM };
   /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
@@ -353,7 +374,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       store = kv;
       scheduler = new Scheduler({
         store: kv,
-        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap }),
+        createGenerator: () => new Generator(b.model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap, draftTokens, draftNgram }),
         chunkSize,
         maxStallMs: maxStallMs || undefined,
         wholeRunFrom: b.model.kvRunahead?.minTokens,
@@ -481,6 +502,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         planMs: round1(r.planMs),
         modelRuns: r.modelRuns,
         modelRunMs: round1(r.modelRunMs),
+        // Draft-and-verify: tokens drafted into the decode's runs and accepted (0 and 0 when it is off).
+        drafted: r.drafted,
+        accepted: r.accepted,
         postMs: round1(r.postMs),
         // KV positions: the most this request's model runs left in the document's cache, what it holds now, and what
         // decodeKvWindow evicted (tests and benchmarks read them; the window bounds kvPeak to prompt + window + a block).
@@ -605,7 +629,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
           try {
             const caches = await packedPrefill(model, still.map((m) => m.ids), { binTokens: capacity });
             still.forEach((m, k) => {
-              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap }, caches[k]!, m.ids));
+              kv.put(m.key, new Generator(model, { prefillChunkSize: chunkSize, decodeKvWindow, prefillRunCap, draftTokens, draftNgram }, caches[k]!, m.ids));
               m.done('packed');
             });
             const tokens = still.reduce((n, m) => n + m.ids.length - 1, 0);

@@ -8,6 +8,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createTensor, type Session, type Tensor } from './ort.js';
 import { openCpuGraph } from './model.js';
+import { LOGITS_POSITIONS } from './layout.js';
 import type { FromRunaheadWorker, KvParcel, KvRunaheadWorkerInit, ToRunaheadWorker } from './kv-runahead.js';
 
 if (!parentPort) throw new Error('runtime/kv-runahead-worker.js runs as a worker thread');
@@ -119,6 +120,8 @@ async function runJob(job: Extract<ToRunaheadWorker, { type: 'job' }>): Promise<
         for (let i = 0; i < seq; i++) pos[i] = BigInt(job.position + start + i);
         if (names.includes('position_ids')) feeds['position_ids'] = createTensor('int64', pos, [1, seq]);
         if (names.includes('logits_index')) feeds['logits_index'] = createTensor('int64', BigInt64Array.of(BigInt(seq - 1)), [1]);
+        // the positions input runtime/last-logits.ts gives the graphs it cuts: the last one
+        if (names.includes(LOGITS_POSITIONS)) feeds[LOGITS_POSITIONS] = createTensor('int64', BigInt64Array.of(BigInt(seq - 1)), [1]);
         const lastRun = start + seq >= n;
         const fetches = group.kv.map((s) => s.present);
         if (!group.last) fetches.push(HIDDEN_OUT);

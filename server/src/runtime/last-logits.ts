@@ -7,10 +7,12 @@
 // - on WebGPU every run fetches every output (model.ts: onnxruntime-node 1.30 mis-maps a subset of fetches there)
 //   and logits cannot stay on the GPU, so a 512-token chunk copies 311 MB to the host: measured on an H200,
 //   prefill cost ~0.75 ms per token at both the 0.5B and the 1.5B shape (bench/results/real-models-gpu.md).
-// The edit: `Gather(hidden, [-1], axis = 1)` before the LM head (a MatMul or MatMulNBits reached from the
-// `logits` output through Identity/Cast nodes), so the head multiplies one row and `logits` is [1, 1, vocab].
-// The last row is the same computation as before (the head's rows are independent), though a kernel chosen for
-// one row may round differently from one chosen for many.
+// The edit: `Gather(hidden, positions, axis = 1)` before the LM head (a MatMul or MatMulNBits reached from the
+// `logits` output through Identity/Cast nodes), where `positions` is a new graph input, int64 [n]
+// (`LOGITS_POSITIONS_INPUT`): the runtime feeds [seq - 1], so the head multiplies one row and `logits` is
+// [1, 1, vocab]; draft-and-verify decoding (decoding/generator.ts) feeds every position of a short run and gets
+// [1, n, vocab]. A row is the same computation as before (the head's rows are independent), though a kernel chosen
+// for one row may round differently from one chosen for many.
 
 import { type Field, type Node, fields, parseNode, str, tag, varintBytes } from './proto-wire.js';
 
@@ -23,12 +25,19 @@ export type LastLogitsResult = { bytes: Uint8Array; head: string } | { bytes: nu
 const HEAD_OPS = new Set(['MatMul', 'MatMulNBits']); // (a Gemm head takes 2-D input: no position axis to cut)
 const PASS_OPS = new Set(['Identity', 'Cast']);
 const GATHER_NAME = 'infill_ls/last_position';
-const INDEX_NAME = 'infill_ls/last_position/index';
+/**
+ * The input an edited graph adds: int64 [n], the run's positions (0-based, within this run) whose logits the LM head
+ * computes; `logits` is then [batch, n, vocab]. Every run of an edited graph must feed it (runtime/model.ts feeds
+ * [seq - 1] unless all rows are asked for).
+ */
+export const LOGITS_POSITIONS_INPUT = 'infill_ls/last_position/index';
+const INDEX_NAME = LOGITS_POSITIONS_INPUT;
 const enc = new TextEncoder();
 
 /**
- * Returns `model` (ONNX ModelProto bytes, weights inline or external) with a Gather of the last position inserted
- * in front of the LM head that produces the graph output `logitsName` ([batch, seq, vocab] → [batch, 1, vocab]).
+ * Returns `model` (ONNX ModelProto bytes, weights inline or external) with a Gather of the positions fed as
+ * `LOGITS_POSITIONS_INPUT` (int64 [n]) inserted in front of the LM head that produces the graph output `logitsName`
+ * ([batch, seq, vocab] → [batch, n, vocab]; n = 1, the last position, is what the runtime feeds by default).
  * Leaves the graph alone (`{ bytes: null, reason }`) when no such head is found, when the head's input is already
  * one position (a graph with `logits_index` or `num_logits_to_keep` handles it itself: the caller checks), or when
  * this reader does not understand the file. Pure; never throws on a malformed file (onnxruntime reports those).
@@ -77,8 +86,9 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
   // AttributeProto { name: "axis", i: 1, type: INT (2) }
   const axis = cat(lenField(1, enc.encode('axis')), varField(3, 1), varField(20, 2));
   const gather = node([hidden, INDEX_NAME], [lastName], GATHER_NAME, 'Gather', [axis]);
-  // TensorProto { dims: [1], data_type: INT64 (7), name, raw_data: -1 as little-endian int64 }
-  const index = cat(varField(1, 1), varField(2, 7), lenField(8, enc.encode(INDEX_NAME)), lenField(9, new Uint8Array(BigInt64Array.of(-1n).buffer)));
+  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: INT64 (7), shape: { dim: [{ dim_param: "n" }] } } } }
+  const shape = lenField(2, lenField(1, lenField(2, enc.encode('infill_ls_positions'))));
+  const index = cat(lenField(1, enc.encode(INDEX_NAME)), lenField(2, lenField(1, cat(varField(1, 7), shape))));
   const headBytes = renameFirstInput(buf, head.field, lastName);
 
   // The unchanged fields (initializers included) stay views into `buf` until the one copy into the result.
@@ -87,7 +97,7 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
     if (f === head.field) graphBody.push(lenField(1, gather), lenField(1, headBytes));
     else graphBody.push(...keyed(buf, f));
   }
-  graphBody.push(lenField(5, index));
+  graphBody.push(lenField(11, index)); // a graph input
   const out = cat(...top.flatMap((f) => (f === graph ? [lenHeader(7, graphBody), ...graphBody] : keyed(buf, f))));
   return { bytes: out, head: head.op };
 }

@@ -2,6 +2,7 @@
 import { ModelLoadError } from '../util/errors.js';
 import type { ValueMetadata } from './ort.js';
 import type { IoNames } from './model-files.js';
+import { LOGITS_POSITIONS_INPUT } from './last-logits.js';
 
 /** ONNX input/output names exactly as the exports define them. */
 export const INPUT_IDS = 'input_ids';
@@ -14,6 +15,8 @@ export const LOGITS_TO_KEEP = 'logits_to_keep';
 export const USE_CACHE_BRANCH = 'use_cache_branch';
 export const LOGITS_INDEX = 'logits_index';
 export const LOGITS = 'logits';
+/** The positions input runtime/last-logits.ts adds to the graphs it cuts (int64 [n]; fed by runtime/model.ts). */
+export const LOGITS_POSITIONS = LOGITS_POSITIONS_INPUT;
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value|key_value)$/;
 
@@ -47,6 +50,8 @@ export interface ModelLayout {
     logitsToKeep: string | null;
     useCacheBranch: boolean;
     logitsIndex: boolean;
+    /** The LM head takes runtime/last-logits.ts's positions input (LOGITS_POSITIONS): the graph was cut at load. */
+    logitsPositions: boolean;
   };
   /** Last dimension of `logits` when the export fixes it. */
   vocabSize: number | undefined;
@@ -55,7 +60,7 @@ export interface ModelLayout {
   names: { inputIds: string; attentionMask: string; positionIds: string; logits: string };
 }
 
-const KNOWN_INPUTS = new Set([INPUT_IDS, ATTENTION_MASK, ATTENTION_BIAS, POSITION_IDS, CACHE_POSITION, NUM_LOGITS_TO_KEEP, LOGITS_TO_KEEP, USE_CACHE_BRANCH, LOGITS_INDEX]);
+const KNOWN_INPUTS = new Set([INPUT_IDS, ATTENTION_MASK, ATTENTION_BIAS, POSITION_IDS, CACHE_POSITION, NUM_LOGITS_TO_KEEP, LOGITS_TO_KEEP, USE_CACHE_BRANCH, LOGITS_INDEX, LOGITS_POSITIONS]);
 
 function num(config: Record<string, unknown>, ...keys: string[]): number | undefined {
   for (const k of keys) {
@@ -185,6 +190,7 @@ export function readLayout(
     logitsToKeep: inNames.has(NUM_LOGITS_TO_KEEP) ? NUM_LOGITS_TO_KEEP : inNames.has(LOGITS_TO_KEEP) ? LOGITS_TO_KEEP : null,
     useCacheBranch: inNames.has(USE_CACHE_BRANCH),
     logitsIndex: inNames.has(LOGITS_INDEX),
+    logitsPositions: inNames.has(LOGITS_POSITIONS),
   };
   const packed = has.attentionBias || has.logitsIndex;
   if (packed) {

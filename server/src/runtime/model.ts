@@ -11,6 +11,7 @@ import {
   INPUT_IDS,
   LOGITS,
   LOGITS_INDEX,
+  LOGITS_POSITIONS,
   POSITION_IDS,
   USE_CACHE_BRANCH,
   readLayout,
@@ -122,8 +123,16 @@ export interface LoadModelOptions {
 }
 
 export interface ForwardOptions {
-  /** 'last' (default): return the last position's logits row; 'none': the caller only wants the KV appended. */
+  /** 'last' (default): return the last position's logits row (the last `rows`); 'none': the caller only wants the KV appended. */
   logits?: 'last' | 'none';
+  /**
+   * With logits 'last': how many of the run's last positions to return, 1..seq (default 1): [rows × vocab] float32,
+   * row after row (draft-and-verify decoding checks the rows of the drafted tokens it ran: decoding/generator.ts). A
+   * run with rows > 1 goes to the plain graph (never a CritiPrefill/LazyLLM twin or KV-Runahead); a graph that takes
+   * `logits_index` gets those positions, one that takes `num_logits_to_keep` that count, one runtime/last-logits.ts
+   * cut them through its positions input, an uncut graph computes every row and the last `rows` are returned.
+   */
+  rows?: number;
 }
 
 /** A loaded model: one session, its layout, and forward passes over caller-owned KV caches. */
@@ -153,7 +162,8 @@ export interface LoadedModel {
   createCache(): KvCache;
   /**
    * Appends `ids` to `cache` in one run. Returns the last position's logits, a [vocab] float32 view
-   * (valid until the next forward on any cache), or null with logits 'none'.
+   * (valid until the next forward on any cache), or null with logits 'none'; with `rows` n > 1 the last n
+   * positions' rows, [n × vocab] float32. Throws RangeError for rows outside 1..ids.length.
    */
   forward(ids: ArrayLike<number>, cache: KvCache, options?: ForwardOptions): Promise<Float32Array | null>;
   /**
@@ -663,7 +673,10 @@ class OnnxModel implements LoadedModel {
       this.kvRunahead = undefined;
       void pool.dispose().catch(() => {});
     }
-    if (this.runahead && this.kvRunahead && seq >= this.kvRunahead.minTokens && cache.positionOffset === 0) {
+    const rows = options.rows ?? 1;
+    if (!Number.isInteger(rows) || rows < 1 || rows > seq) throw new RangeError(`LoadedModel.forward: rows must be an integer in 1..${seq}, got ${rows}`);
+    const allRows = rows > 1 && options.logits !== 'none';
+    if (this.runahead && this.kvRunahead && !allRows && seq >= this.kvRunahead.minTokens && cache.positionOffset === 0) {
       // KV-Runahead: the run is split into context partitions computed by the pool's workers (kv-runahead.ts)
       const logits = await this.runahead.prefill(ids, cache, { chunk: this.kvRunahead.chunk, span: this.kvRunahead.span, wantLogits: options.logits !== 'none' });
       this.kvRunaheadRuns++;
@@ -696,13 +709,14 @@ class OnnxModel implements LoadedModel {
       if (has.positionIds) feeds[names.positionIds] = createTensor('int64', pos, [1, seq]);
       if (has.cachePosition) feeds[CACHE_POSITION] = createTensor('int64', pos, [seq]);
     }
-    if (has.logitsIndex) {
-      // logits_index: [1] int64, the last position only
-      feeds[LOGITS_INDEX] = createTensor('int64', BigInt64Array.of(BigInt(seq - 1)), [1]);
+    if (has.logitsIndex || has.logitsPositions) {
+      // logits_index / last-logits.ts's positions input: [1] int64, the last position only; [rows] for the last rows
+      const at = allRows ? BigInt64Array.from({ length: rows }, (_, i) => BigInt(seq - rows + i)) : BigInt64Array.of(BigInt(seq - 1));
+      feeds[has.logitsIndex ? LOGITS_INDEX : LOGITS_POSITIONS] = createTensor('int64', at, [at.length]);
     }
     if (has.logitsToKeep) {
       // num_logits_to_keep: scalar int64
-      feeds[has.logitsToKeep] = createTensor('int64', BigInt64Array.of(1n), []);
+      feeds[has.logitsToKeep] = createTensor('int64', BigInt64Array.of(allRows ? BigInt(rows) : 1n), []);
     }
     if (has.useCacheBranch) {
       // use_cache_branch: [1] bool, true once a past exists
@@ -711,9 +725,9 @@ class OnnxModel implements LoadedModel {
     cache.fill(feeds);
     const wantLogits = options.logits !== 'none';
     // CritiPrefill: a prefill run over a past long enough for the twin to drop blocks goes to the twin (same I/O).
-    const twin = this.twin && seq > 1 && past >= this.critiPrefill!.minPast ? this.twin : undefined;
+    const twin = this.twin && !allRows && seq > 1 && past >= this.critiPrefill!.minPast ? this.twin : undefined;
     // LazyLLM: any other prefill run of its minimum length goes to its twin (same I/O).
-    const lazy = !twin && this.lazyTwin && seq >= this.lazyLlm!.minTokens ? this.lazyTwin : undefined;
+    const lazy = !twin && !allRows && this.lazyTwin && seq >= this.lazyLlm!.minTokens ? this.lazyTwin : undefined;
     let out: Record<string, Tensor>;
     try {
       out = (await (twin ?? lazy ?? this.session).run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
@@ -726,7 +740,7 @@ class OnnxModel implements LoadedModel {
     cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[names.logits]!;
-    return lastRow(logits);
+    return allRows ? lastRows(logits, rows) : lastRow(logits);
   }
 
   async forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]> {
@@ -855,6 +869,21 @@ function lastRow(logits: Tensor): Float32Array {
   const row = new Float32Array(vocab);
   for (let i = 0; i < vocab; i++) row[i] = halfToFloat(data[start + i]!);
   return row;
+}
+
+/** logits: [1, rows, vocab] float32|float16 → its last `n` rows as float32 [n × vocab]; a view for float32 on the CPU. */
+function lastRows(logits: Tensor, n: number): Float32Array {
+  const dims = logits.dims;
+  const vocab = dims[dims.length - 1]!;
+  const rows = dims.length === 3 ? dims[1]! : 1;
+  if (logits.location !== 'cpu') throw new Error(`logits came back on '${logits.location}', expected the CPU`);
+  if (rows < n) throw new Error(`logits hold ${rows} rows, ${n} were asked for`);
+  const data = logits.data as Float32Array | Uint16Array;
+  const start = (rows - n) * vocab;
+  if (data instanceof Float32Array) return data.subarray(start, start + n * vocab);
+  const out = new Float32Array(n * vocab);
+  for (let i = 0; i < out.length; i++) out[i] = halfToFloat(data[start + i]!);
+  return out;
 }
 
 export function halfToFloat(h: number): number {

@@ -32,13 +32,22 @@ export class FakeLm implements CausalLm<FakeCache> {
     return new FakeCache();
   }
 
-  async forward(ids: ArrayLike<number>, cache: FakeCache, options: { logits?: 'last' | 'none' } = {}): Promise<Float32Array | null> {
+  async forward(ids: ArrayLike<number>, cache: FakeCache, options: { logits?: 'last' | 'none'; rows?: number } = {}): Promise<Float32Array | null> {
     const list = Array.from(ids);
     this.calls.push({ ids: list, logits: options.logits !== 'none', past: cache.length });
     this.onForward?.({ ids: list, past: cache.length });
     cache.tokens.push(...list);
     if (options.logits === 'none') return null;
-    const r = this.rule(cache.tokens);
+    const rows = options.rows ?? 1;
+    if (rows === 1) return this.row(cache.tokens);
+    // The last `rows` positions' rows, as runtime/model.ts returns them ([rows × vocab]).
+    const out = new Float32Array(rows * this.vocabSize);
+    for (let r = 0; r < rows; r++) out.set(this.row(cache.tokens.slice(0, cache.tokens.length - rows + 1 + r)), r * this.vocabSize);
+    return out;
+  }
+
+  private row(seq: readonly number[]): Float32Array {
+    const r = this.rule(seq);
     if (r instanceof Float32Array) return r;
     const row = new Float32Array(this.vocabSize);
     row[r] = 10;
