@@ -10,6 +10,7 @@ import { completionIdOf, measurePartialAccept, type ShownCompletion } from '../.
 import { ServerConfigError, resolveServer, serverEnv } from '../../client/vscode/src/server.js';
 import { enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
 import { statusView } from '../../client/vscode/src/status.js';
+import { DEFAULT_DRAFT_TOKENS } from '../../server/src/engine/model-side.js';
 import { ROOT } from '../e2e/spawn.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-vscode-units-'));
@@ -70,6 +71,12 @@ describe('serverSettings', () => {
     const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
     expect(properties['infill-ls.maxStallMs']).toMatchObject({ type: 'integer', minimum: 0, maximum: 60000, default: 0 });
     expect(properties['infill-ls.decodeKvWindow']).toMatchObject({ type: 'integer', minimum: 0, maximum: 65536, default: 0 });
+  });
+
+  it("forwards issue 15's draftTokens, declared with the server's range and default", () => {
+    expect(serverSettings(reader({ draftTokens: 0 }), '/w')).toEqual({ draftTokens: 0 });
+    const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
+    expect(properties['infill-ls.draftTokens']).toMatchObject({ type: 'integer', minimum: 0, maximum: 64, default: DEFAULT_DRAFT_TOKENS });
   });
 
   it('passes values of the wrong type through for the server to reject with its own message', () => {
