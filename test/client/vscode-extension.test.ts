@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { completionIdOf, measurePartialAccept, type ShownCompletion } from '../../client/vscode/src/partial.js';
 import { ServerConfigError, resolveServer, serverEnv } from '../../client/vscode/src/server.js';
-import { enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
+import { SERVER_KEYS, enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
 import { statusView } from '../../client/vscode/src/status.js';
 import { DEFAULT_DRAFT_TOKENS } from '../../server/src/engine/model-side.js';
 import { ROOT } from '../e2e/spawn.js';
@@ -77,6 +77,20 @@ describe('serverSettings', () => {
     expect(serverSettings(reader({ draftTokens: 0 }), '/w')).toEqual({ draftTokens: 0 });
     const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
     expect(properties['infill-ls.draftTokens']).toMatchObject({ type: 'integer', minimum: 0, maximum: 64, default: DEFAULT_DRAFT_TOKENS });
+  });
+
+  it('declares every forwarded key in the manifest and lists it in both READMEs', () => {
+    const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
+    const clientReadme = fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'README.md'), 'utf8');
+    // The main README's VS Code section: the bullet "Settings `infill-ls.modelDir`, … mirror the server's".
+    const bullet = /^- Settings (`infill-ls\.modelDir`[\s\S]*?) mirror the server's/m.exec(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+    expect(bullet).not.toBeNull();
+    const listed = [...bullet![1]!.matchAll(/`(?:infill-ls\.)?([A-Za-z]+)`/g)].map((m) => m[1]);
+    for (const key of SERVER_KEYS) {
+      expect(properties[`infill-ls.${key}`], key).toBeDefined();
+      expect(clientReadme, key).toContain(`| \`infill-ls.${key}\` |`);
+    }
+    expect(listed).toEqual([...SERVER_KEYS]);
   });
 
   it('passes values of the wrong type through for the server to reject with its own message', () => {

@@ -87,8 +87,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   selfInfillTau: 0.25,
   debounce: Object.freeze({ mode: 'adaptive', fixedMs: 150, minMs: 100, maxMs: 1000 }) as DebounceSettings,
   enable: Object.freeze(enableMap({ '*': true })),
-  // Off by default: on models/default (not trained on repository-level sequences) it did not raise exact match or
-  // edit similarity in bench/results/cross-file.md, and it adds ~155 prompt tokens per request.
+  // Off by default: on models/default (v3: repository-level sequences were 2.1% of its last stage's tokens) it moved
+  // exact match and edit similarity within noise (bench/results/cross-file-v3.md), and it adds ~155 prompt tokens per request.
   crossFileContext: false,
   backend: Object.freeze({ kind: 'local' }) as BackendSettings,
 });
