@@ -5,6 +5,8 @@
 // p-value of the discordant tasks (exact binomial, p = 0.5): a gain of a few tasks out of 200 is read against it;
 // and the mean per-task edit-similarity difference B − A (score.mjs's edit similarity) with its standard error.
 //   node bench/quality/paired.mjs --tasks T.jsonl --a A.jsonl --b B.jsonl [--field raw|completion]
+//   [--right-a RA.jsonl --right-b RB.jsonl]: take right/wrong per task from score.mjs --per-task files instead of exact
+//   match (HumanEval: passed its tests); needed for execution-scored tasks.
 // Errors: exits 2 when a file is missing or a task has no prediction in A or B.
 import '../lib/help.mjs';
 import { readFileSync } from 'node:fs';
@@ -29,7 +31,20 @@ function truncate(task, completion) {
   const want = task.reference.replace(/\n$/, '').split('\n').length;
   return completion.split('\n').slice(0, want).join('\n');
 }
-const right = (t, p) => truncate(t, p[field] ?? p.completion ?? '').trim() === t.reference.trim();
+const rightFrom = (p) => (p ? new Map(readJsonl(p).map((r) => [r.id, r.right === true])) : null);
+if (Boolean(args['right-a']) !== Boolean(args['right-b'])) {
+  console.error('paired: --right-a and --right-b go together');
+  process.exit(2);
+}
+const RA = rightFrom(args['right-a']), RB = rightFrom(args['right-b']);
+const exact = (t, p) => truncate(t, p[field] ?? p.completion ?? '').trim() === t.reference.trim();
+function recorded(map, t, file) {
+  if (!map.has(t.id)) {
+    console.error(`paired: task ${t.id} is not in ${file}`);
+    process.exit(2);
+  }
+  return map.get(t.id);
+}
 
 let onlyA = 0, onlyB = 0, both = 0, neither = 0;
 const esDiff = [];
@@ -40,7 +55,7 @@ for (const t of tasks) {
     console.error(`paired: task ${t.id} has no prediction in ${a ? args.b : args.a}`);
     process.exit(2);
   }
-  const ra = right(t, a), rb = right(t, b);
+  const ra = RA ? recorded(RA, t, args['right-a']) : exact(t, a), rb = RB ? recorded(RB, t, args['right-b']) : exact(t, b);
   esDiff.push(es(t, b) - es(t, a));
   if (ra && rb) both++;
   else if (ra) onlyA++;

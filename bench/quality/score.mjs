@@ -1,6 +1,8 @@
 // Scores `infill-ls eval` predictions against task files: exact match and edit similarity for dev tasks,
 // execution pass@1 for HumanEval tasks (python3 runs prefix + completion + suffix + test, 10 s timeout).
 // Usage: node bench/quality/score.mjs --tasks T.jsonl --pred P.jsonl [--field completion|raw] [--truncate reference|none] [--out R.json]
+//   [--per-task R.jsonl]: one line per scored task, {id, right} (right: passed its tests for HumanEval, exact match
+//   otherwise), for bench/quality/paired.mjs --right-a/--right-b.
 //   --field raw scores the model's text before post-processing (eval writes both from one decode).
 //   --truncate none scores the completion as the engine returned it (what an editor inserts); the default,
 //   reference, cuts it as below.
@@ -61,6 +63,7 @@ function runsPython(task, middle) {
   });
 }
 
+const perTask = [];
 let n = 0, em = 0, es = 0, passed = 0, ms = 0, missing = 0, empty = 0, tokens = 0, modelTokens = 0, syntaxWorse = 0, refErrors = 0;
 const executions = [];
 for (const t of tasks) {
@@ -83,14 +86,17 @@ for (const t of tasks) {
     executions.push([t, got]);
   } else {
     const ref = t.reference;
+    perTask.push({ id: t.id, right: got.trim() === ref.trim() });
     if (got.trim() === ref.trim()) em++;
     es += editSimilarity(got.trimEnd(), ref.trimEnd());
   }
 }
 // a small pool of concurrent python processes
 for (let i = 0; i < executions.length; i += 4) {
-  const ok = await Promise.all(executions.slice(i, i + 4).map(([t, got]) => runsPython(t, got)));
+  const batch = executions.slice(i, i + 4);
+  const ok = await Promise.all(batch.map(([t, got]) => runsPython(t, got)));
   passed += ok.filter(Boolean).length;
+  batch.forEach(([t], j) => perTask.push({ id: t.id, right: ok[j] }));
 }
 const isExec = tasks.some((t) => t.test);
 const res = {
@@ -111,3 +117,4 @@ if (isExec) res.pass_at_1 = n ? +(passed / n).toFixed(4) : 0;
 else Object.assign(res, { exact_match: n ? +(em / n).toFixed(4) : 0, edit_similarity: n ? +(es / n).toFixed(4) : 0 });
 console.log(JSON.stringify(res));
 if (args.out) writeFileSync(args.out, JSON.stringify(res, null, 1) + '\n');
+if (args['per-task']) writeFileSync(args['per-task'], perTask.map((r) => JSON.stringify(r)).join('\n') + '\n');
