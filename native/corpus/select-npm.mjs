@@ -55,7 +55,7 @@ if (missing.length) throw new Error(`--aside names not in the list: ${missing.jo
 const out = {
   ...base,
   description: o.onlyAdded
-    ? 'Pinned npm packages for corpus v3 (issue 16): the next tier by monthly downloads after the v2 list (--base), v2 not repeated. Built by native/corpus/select-npm.mjs --only-added; fetched by native/corpus/fetch-npm.mjs --list native/corpus/npm-packages-v3.json; see native/corpus/README.md.'
+    ? `Pinned npm packages for a corpus tier (issue 16; v3, v4): the next tier by monthly downloads after the v2 list (--base) and the --skip-list tiers, none of them repeated. Built by native/corpus/select-npm.mjs --only-added; fetched by native/corpus/fetch-npm.mjs --list ${path.relative(process.cwd(), o.out)}; see native/corpus/README.md.`
     : 'Pinned npm packages for the v2 TypeScript/JavaScript corpus (issue 16): the v1 list plus the most-downloaded other packages. Built by native/corpus/select-npm.mjs; fetched by native/corpus/fetch-npm.mjs --list native/corpus/npm-packages-v2.json; see native/corpus/README.md.',
   source: { table: path.basename(o.table), base: path.basename(o.base), ...(o.skipLists ? { skipLists: o.skipLists.map((f) => path.basename(f)) } : {}), added: added.length, minDownloadsAMonth: added.length ? added[added.length - 1].downloadsAMonth : null,
     rule: 'v1 list + top packages by monthly downloads; not @types/*, not per-platform binaries, not hard-excluded, x.y.z versions only; licence taken from the tarball (license: null)' },

@@ -18,6 +18,7 @@ from corpus_v3_select import is_v2_dev, parse_packages, select  # noqa: E402
 from dedup import content_hash, hashes_of  # noqa: E402
 from slim_manifest import dumps, slim  # noqa: E402
 from v3_pack import assign_parts, deduplicate  # noqa: E402
+from corpus_check import check_part, held_out_names, pkg_name  # noqa: E402
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: demo
@@ -203,6 +204,36 @@ class SlimManifest(unittest.TestCase):
         text = dumps(s)
         self.assertEqual(json.loads(text), s)
         self.assertEqual(len(text.splitlines()), 1 + 2 + 3 + 3 + 1 + 1)  # {, 2 scalars, 2 lists of one entry (3 lines each), [], }
+
+
+class Check(unittest.TestCase):
+    """corpus_check.py: the checks run on packed parts before they leave the machine."""
+
+    def test_flags_excluded_held_out_and_known_records(self):
+        import lzma
+
+        with tempfile.TemporaryDirectory() as d:
+            lst = os.path.join(d, "list.json")
+            with open(lst, "w") as f:
+                json.dump({"packages": [{"name": "@s/dev-pkg", "split": "dev"}, {"name": "aside-pkg", "split": "aside"},
+                                        {"name": "ok", "split": "train"}]}, f)
+            known_text = "export const k = 1;\n" * 30
+            with open(os.path.join(d, "v3.jsonl"), "w") as f:
+                f.write(json.dumps({"pkg": "old@1", "path": "k.js", "lang": "javascript", "text": known_text}) + "\n")
+            recs = [("ok@1.0.0", "a.js", "let a = 1;\n" * 30), ("ok@1.0.0", "b.js", "// see django docs\nlet b;\n"),
+                    ("@s/dev-pkg@2.0.0", "c.ts", "let c = 3;\n" * 30), ("aside-pkg@1.0.0", "d.js", "let d;\n"),
+                    ("other@1.0.0", "k.js", known_text + "  \n"), ("rxjs-compat@6.0.0", "e.js", "let e;\n")]
+            part = os.path.join(d, "part1.jsonl.xz")
+            with lzma.open(part, "wt") as f:
+                for pkg, path, text in recs:
+                    f.write(json.dumps({"pkg": pkg, "path": path, "lang": "javascript", "text": text}) + "\n")
+                f.write("{not json\n")
+            held = held_out_names([lst])
+            self.assertEqual(held, {"@s/dev-pkg", "aside-pkg"})
+            self.assertEqual(pkg_name("@s/dev-pkg@2.0.0"), "@s/dev-pkg")
+            c = check_part(part, held, hashes_of([os.path.join(d, "v3.jsonl")]))
+            self.assertEqual({k: c[k] for k in ("records", "excluded", "held_out", "known", "bad")},
+                             {"records": 6, "excluded": 2, "held_out": 2, "known": 1, "bad": 1})
 
 
 if __name__ == "__main__":
