@@ -29,6 +29,9 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--stdio', '--max-stall-ms=0']).settings).toEqual({ maxStallMs: 0 });
     expect(() => parseServeArgs(['--ws', '--max-stall-ms', 'fast'])).toThrowError(/--max-stall-ms needs an integer, got "fast"/);
     expect(() => parseServeArgs(['--ws', '--decode-kv-window', '70000'])).toThrowError(/--decode-kv-window must be in 0..65536, got 70000/);
+    expect(parseServeArgs(['--ws', '--draft-tokens', '0']).settings).toEqual({ draftTokens: 0 });
+    expect(parseServeArgs(['--ws', '--draft-tokens=8']).settings).toEqual({ draftTokens: 8 });
+    expect(() => parseServeArgs(['--ws', '--draft-tokens', '65'])).toThrowError(/--draft-tokens must be in 0..64, got 65/);
   });
 
   it('takes --threads as complete and eval do: a positive integer, refused with the same words; not a setting', () => {

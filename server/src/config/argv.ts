@@ -38,6 +38,8 @@ model
                           (setting maxStallMs; 0 off; default: env INFILL_LS_MAX_STALL_MS, else off)
   --decode-kv-window N    keep only the newest N positions of the KV a generation adds, CPU only (setting
                           decodeKvWindow; 0 off; default: env INFILL_LS_DECODE_KV_WINDOW, else off)
+  --draft-tokens N        draft-and-verify decoding: at most N prompt-lookup drafts checked per model run (setting
+                          draftTokens, 0..64; 0 off; default: env INFILL_LS_DRAFT_TOKENS, else 4)
 
 WebSocket API
   --port N                port (0 picks a free one)
@@ -163,6 +165,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--decode-kv-window':
         result.settings.decodeKvWindow = integer('--decode-kv-window', value(), 0, 65536);
+        break;
+      case '--draft-tokens':
+        result.settings.draftTokens = integer('--draft-tokens', value(), 0, 64);
         break;
       case '--clientProcessId':
         // vscode-languageclient passes this; the LSP watchdog uses initialize's processId instead.
