@@ -18,14 +18,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+from data import pkg_name  # noqa: E402,F401 (the tests import it from here too)
 from dedup import content_hash, hashes_of  # noqa: E402
 from v3_pack import excluded  # noqa: E402
-
-
-def pkg_name(pkg: str) -> str:
-    """`name@version` -> `name` (scoped names keep their leading `@`)."""
-    i = pkg.rfind("@")
-    return pkg[:i] if i > 0 else pkg
 
 
 def held_out_names(lists: list[str]) -> set[str]:

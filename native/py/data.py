@@ -13,6 +13,12 @@ import json
 
 import numpy as np
 
+
+def pkg_name(pkg: str) -> str:
+    """A corpus record's `pkg` (`name@version`) -> `name`; scoped names (`@scope/x@1.0`) keep their leading `@`."""
+    return pkg.rsplit("@", 1)[0] if pkg.rfind("@") > 0 else pkg
+
+
 EOT, PRE, MID, SUF = 0, 1, 2, 3
 
 
@@ -156,7 +162,7 @@ def build_repo_stream(tok, records, seed: int, max_chars: int = 6000, leftovers:
         by_pkg.setdefault(r["pkg"], []).append((r["path"], r["text"]))
     pieces, plans = [], []
     for pkg in sorted(by_pkg):
-        name = pkg.rsplit("@", 1)[0] if pkg.rfind("@") > 0 else pkg
+        name = pkg_name(pkg)
         groups = repo_groups(by_pkg[pkg], rng, max_chars)
         if leftovers is not None:
             placed = {f for g in groups for f in g}

@@ -23,11 +23,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from data import build_repo_stream, build_stream  # noqa: E402
+from data import build_repo_stream, build_stream, pkg_name  # noqa: E402
 
-
-def pkg_name(pkg: str) -> str:
-    return pkg.rsplit("@", 1)[0] if pkg.rfind("@") > 0 else pkg
 
 
 def main():
