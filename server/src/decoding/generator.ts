@@ -125,10 +125,9 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   /** decodeKvWindow: a generation turn is on (setSearch); setPrompt and a rewind into the prompt end it. */
   private inTurn = false;
   /**
-   * Total time spent in model runs and tokens run, for timings; draft-and-verify: runs that carried drafts, tokens
-   * drafted, drafts accepted.
+   * Total time spent in model runs and tokens run, for timings; draft-and-verify: tokens drafted, drafts accepted.
    */
-  readonly stats = { runMs: 0, runTokens: 0, runs: 0, draftRuns: 0, drafted: 0, accepted: 0 };
+  readonly stats = { runMs: 0, runTokens: 0, runs: 0, drafted: 0, accepted: 0 };
   private readonly draftMax: number;
   private readonly draftNgram: { max: number; min: number };
   /** Drafts of the last verify run not yet accepted (their KV is in the cache past `computed`) and its logits rows. */
@@ -284,7 +283,6 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
           if (!Number.isInteger(vocab) || vocab < this.model.vocabSize) throw new Error(`Generator.computeLogits: asked for ${drafts.length + 1} logits rows, got ${out.length} values`);
           this.draft = { ids: drafts, rows: out, next: 0 };
           this.excess = drafts.length;
-          this.stats.draftRuns++;
           this.stats.drafted += drafts.length;
           this.logits = out.subarray(0, vocab);
         } else {
