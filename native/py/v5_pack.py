@@ -11,7 +11,7 @@ one's (this call's or any earlier call's with the same --state: STATE.seen holds
 order, into the current part until the next one would take it over --target-mb MB of text; the part is then written as
 OUT/PREFIXN.jsonl.xz (N = the next free number; sorted by package then path; `xz -T2 -3`). A part over --max-mib MiB
 is undone: its last packages go back and it is written again with fewer. What is left after the last full part is
-kept in STATE.pending.jsonl for the next call, or written as a last (smaller) part with --final. Each part written
+kept in STATE.pending.jsonl for the next call, or, with --final, written as parts of balanced size. Each part written
 appends one JSON line to OUT/v5-pack.jsonl (file, MiB, records, packages, text bytes and characters, estimated
 tokens, source) and OUT/STATUS.md is rewritten from it.
 """
@@ -96,7 +96,11 @@ def main() -> int:
     ap.add_argument("--max-mib", type=float, default=19.0)
     ap.add_argument("--chars-per-token", type=float, default=3.2)
     ap.add_argument("--source", default="")
+    ap.add_argument("--status-only", action="store_true", help="only rewrite OUT/STATUS.md from OUT/v5-pack.jsonl")
     a = ap.parse_args()
+    if a.status_only:
+        status(a.out)
+        return 0
     os.makedirs(a.out, exist_ok=True)
     seen_path, pend_path = a.state + ".seen", a.state + ".pending.jsonl"
     seen = set(open(seen_path).read().split()) if os.path.exists(seen_path) else set()
@@ -128,6 +132,10 @@ def main() -> int:
     print(json.dumps({"inputs": a.inputs, **counts, "packages_in_hand": len(pkgs)}), flush=True)
     queue = list(pkgs.values())
     target = a.target_mb * 1e6
+    if a.final:  # balance the last parts (a plain greedy fill left a 4.5 MB tail part for tiers v4a-v4e); 3 % slack
+        total = sum(map(pkg_bytes, queue))
+        n = max(1, -(-int(total) // int(target)))
+        target = min(target, total / n * 1.03)
     while queue:
         acc, k = 0, 0
         while k < len(queue) and (k == 0 or acc + pkg_bytes(queue[k]) <= target):
