@@ -6,7 +6,7 @@
 // equal across variants), latency, prefill/decode/model-run time, jsMs (the request's time outside model runs, as
 // replay.mjs computes it), and the garbage collections inside it (perf_hooks 'gc' entries: count and ms of
 // mark-compacts and of scavenges). Writes --out PATH.{json,md} when given.
-//   node bench/replay/host-cost.mjs --model DIR [--variants 'before:INFILL_LS_LOGITS_LSE=0,INFILL_LS_REUSE_PRESENTS=0;after:']
+//   node bench/replay/host-cost.mjs --model DIR [--variants 'before:INFILL_LS_LOGITS_LSE=0,INFILL_LS_KV_RELEASE=0;after:']
 //     [--chars 60] [--files 1] [--limit N] [--max-new-tokens 8] [--threads N] [--out bench/results/NAME]
 // A variant is NAME:ENV=V,ENV=V (nothing after the colon: the defaults); variants are separated by ';'.
 import '../lib/help.mjs';
@@ -76,7 +76,7 @@ async function parent() {
   const NFILES = Number(arg('files', 1));
   const LIMIT = Number(arg('limit', Infinity));
   const OUT = arg('out', null);
-  const spec = arg('variants', 'before:INFILL_LS_LOGITS_LSE=0,INFILL_LS_REUSE_PRESENTS=0;after:');
+  const spec = arg('variants', 'before:INFILL_LS_LOGITS_LSE=0,INFILL_LS_KV_RELEASE=0;after:');
   const variants = spec.split(';').filter(Boolean).map((v) => {
     const [name, envs = ''] = v.split(/:(.*)/s);
     return { name, env: Object.fromEntries(envs.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2))) };

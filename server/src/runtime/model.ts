@@ -24,7 +24,6 @@ import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFrom
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
 import { addLogitsLse, keepLastLogits, LOGITS_LSE_OUTPUT } from './last-logits.js';
-import { PresentPool } from './present-pool.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
 import { describeLazyLlm, lazyLlmTwinPath, readLazyLlmParams, type LazyLlmParams } from './lazyllm.js';
 import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-runahead.js';
@@ -87,13 +86,6 @@ export interface LoadModelOptions {
    * (`LoadedModel.rowLse`). Default true; env INFILL_LS_LOGITS_LSE=0 turns it off (side-by-side measurements).
    */
   logitsLse?: boolean;
-  /**
-   * On the CPU, pass every run's present (KV) outputs as pre-allocated tensors over buffers reused from earlier runs
-   * (runtime/present-pool.ts) instead of letting onnxruntime-node copy them into new ArrayBuffers: bitwise the same
-   * values, without ~17 MB of new memory per decode step at the Qwen2.5-Coder-0.5B shape and the collections it sets
-   * off. Default true; env INFILL_LS_REUSE_PRESENTS=0 turns it off (side-by-side measurements).
-   */
-  reusePresents?: boolean;
   /**
    * CritiPrefill (issue 17, arXiv 2409.12490): also open the model's twin graph `onnx/model{suffix}_critiprefill.onnx`
    * (native/py/critiprefill.py) and run on it every prefill run of 2+ tokens whose past reaches
@@ -496,7 +488,6 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
     try {
       const layout = readLayout(session.inputMetadata, session.outputMetadata, files.config, files.onnxPath, files.ioNames);
       model = new OnnxModel(session, files, device, layout, fallbackReason, foldedWeights);
-      if (device === 'cpu' && (opts.reusePresents ?? process.env.INFILL_LS_REUSE_PRESENTS?.trim() !== '0')) model.presentPool = new PresentPool(layout.slots);
     } catch (e) {
       await session.release().catch(() => {});
       throw e;
@@ -556,8 +547,6 @@ class OnnxModel implements LoadedModel {
   readonly computesLse: boolean;
   /** Per-row log Σ exp of the logits arrays forward returned (keys: those arrays; values: [rows] float32). */
   private readonly lseOf = new WeakMap<Float32Array, Float32Array>();
-  /** Reused present buffers (CPU, LoadModelOptions.reusePresents); null: onnxruntime allocates the presents. */
-  presentPool: PresentPool | null = null;
   /** Shared, never-written inputs: ones for attention_mask, zeros for a decode step's attention_bias. */
   private ones = new BigInt64Array(0);
   private zeros = new Float32Array(0);
@@ -769,44 +758,20 @@ class OnnxModel implements LoadedModel {
     }
     cache.fill(feeds);
     const wantLogits = options.logits !== 'none';
-    // Present outputs into reused buffers (present-pool.ts); the replaced pasts' buffers go back to the pool below.
-    const pre = this.presentPool?.take(feeds, total) ?? null;
-    let fetches: string[] | Record<string, Tensor | null> = wantLogits ? this.fetchAll : this.fetchKvOnly;
-    if (pre) {
-      const f: Record<string, Tensor | null> = { ...pre };
-      for (const n of fetches) if (!(n in f)) f[n] = null;
-      fetches = f;
-    }
     // CritiPrefill: a prefill run over a past long enough for the twin to drop blocks goes to the twin (same I/O).
     const twin = this.twin && !allRows && seq > 1 && past >= this.critiPrefill!.minPast ? this.twin : undefined;
     // LazyLLM: any other prefill run of its minimum length goes to its twin (same I/O).
     const lazy = !twin && !allRows && this.lazyTwin && seq >= this.lazyLlm!.minTokens ? this.lazyTwin : undefined;
     let out: Record<string, Tensor>;
     try {
-      out = (await (twin ?? lazy ?? this.session).run(feeds, fetches as string[])) as Record<string, Tensor>;
+      out = (await (twin ?? lazy ?? this.session).run(feeds, wantLogits ? this.fetchAll : this.fetchKvOnly)) as Record<string, Tensor>;
     } catch (e) {
-      this.presentPool?.giveBack(pre);
       const file = twin ? this.critiPrefill!.file : lazy ? this.lazyLlm!.file : this.files.onnxPath;
       throw new Error(`${file}: run failed on ${this.device} (past ${past}, seq ${seq}): ${errorText(e)}`);
     }
     if (twin) this.critiPrefillRuns++;
     if (lazy) this.lazyLlmRuns++;
-    let presents = out;
-    if (pre) {
-      // onnxruntime wrote the presents into `pre`'s buffers; onnxruntime-node 1.30 also returns them copied into new
-      // ArrayBuffers, which the cache does not keep: unreferenced at once, they go in the next young-generation
-      // collection instead of living a step in the cache and being freed by a mark-compact. The first run checks that
-      // the two agree (a binding that did not write into pre-allocated outputs turns the pool off).
-      if (!this.presentPool!.verified) {
-        if (!this.presentPool!.verify(pre, out)) {
-          this.presentPool = null;
-        }
-      }
-      if (this.presentPool) presents = { ...out, ...pre };
-    }
-    const replaced = pre && this.presentPool ? this.presentPool.snapshot(feeds) : null;
-    cache.replace(presents, total);
-    if (replaced) this.presentPool!.recycle(replaced);
+    cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[names.logits]!;
     const result = allRows ? lastRows(logits, rows) : lastRow(logits);
@@ -891,7 +856,6 @@ class OnnxModel implements LoadedModel {
     if (this.disposed) return;
     this.disposed = true;
     await this.slicer?.dispose();
-    this.presentPool?.dispose();
     await this.runahead?.dispose();
     await this.twin?.release();
     await this.lazyTwin?.release();
