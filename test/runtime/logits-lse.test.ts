@@ -19,8 +19,8 @@ const fixture = (n: string) => path.join(root, 'test/fixtures/models', n);
  * Largest |graph − host| allowed, in nats. The graph sums the exps in float32 (onnxruntime's ReduceSum), the host in
  * float64: for a vocabulary of V entries each exp is rounded to 2^-24 relative and the sum's rounding grows with V (at
  * most V·2^-24 relative in the worst order, ~1e-7·log2(V) in a pairwise one); log turns a relative error of the sum
- * into the same absolute error of the result. Measured 1.3e-6 at most at the Qwen2.5-Coder-0.5B shape (V = 151,936,
- * lse ≈ 12.1, 8 steps, 2026-12-01): float32's own spacing at 12 is 9.5e-7. 1e-4 leaves a wide margin and still catches
+ * into the same absolute error of the result. Measured 1.6e-6 at most at the Qwen2.5-Coder-0.5B shape (V = 151,936,
+ * lse ≈ 12.1, 16 steps at 700 past, `bench/runtime/lse-pass.mjs`, 2026-12-01): float32's own spacing at 12 is 9.5e-7. 1e-4 leaves a wide margin and still catches
  * any wrong row, axis or missing max shift (those are off by O(1)).
  */
 const TOL = 1e-4;
