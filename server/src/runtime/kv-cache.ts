@@ -19,8 +19,9 @@ type KvData = Float32Array | Uint16Array; // float16 travels as raw Uint16 bits
  */
 let sink: MessagePort | null = null;
 const releaseOn = process.env.INFILL_LS_KV_RELEASE?.trim() !== '0';
-function releaseBuffers(buffers: ArrayBuffer[]): void {
-  if (!releaseOn || buffers.length === 0) return;
+function releaseBuffers(list: ArrayBuffer[]): void {
+  if (!releaseOn || list.length === 0) return;
+  const buffers = [...new Set(list)]; // a buffer listed twice cannot be transferred
   if (!sink) {
     const { port1, port2 } = new MessageChannel();
     port2.close();
