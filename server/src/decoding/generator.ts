@@ -20,6 +20,11 @@ export interface CausalLm<C extends KvCacheLike = KvCacheLike> {
    * `rows` n (only asked of models whose Generator has `draftTokens`): the last n positions' rows, [n × vocab].
    */
   forward(ids: ArrayLike<number>, cache: C, options?: { logits?: 'last' | 'none'; rows?: number }): Promise<Float32Array | null>;
+  /**
+   * Optional: log Σ exp of each row of an array `forward` returned ([rows] float32), when the model computed it with
+   * the logits; undefined otherwise (then decoding computes it from the row).
+   */
+  rowLse?(logits: Float32Array): Float32Array | undefined;
   /** KV-Runahead in use (runtime `kvRunahead`): pending stretches of minTokens+ go to forward whole, not in chunks. */
   readonly kvRunahead?: { minTokens: number };
 }
@@ -112,6 +117,8 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private seq: number[] = [];
   private computed = 0;
   private logits: Float32Array | null = null;
+  /** log Σ exp of `logits` when the model gave it (CausalLm.rowLse); undefined: not known. */
+  private lse: number | undefined;
   private readonly chunk: number;
   private readonly runCap: ((run: number, past: number) => number) | undefined;
   private stopIds: ReadonlySet<number> = new Set();
@@ -131,7 +138,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
   private readonly draftMax: number;
   private readonly draftNgram: { max: number; min: number };
   /** Drafts of the last verify run not yet accepted (their KV is in the cache past `computed`) and its logits rows. */
-  private draft: { ids: number[]; rows: Float32Array; next: number } | null = null;
+  private draft: { ids: number[]; rows: Float32Array; next: number; lse: Float32Array | undefined } | null = null;
   /** Cache positions past `computed` (drafted tokens' KV); cut before the next run, rewind or prompt change. */
   private excess = 0;
   /** The largest cache length after a model run since resetPeakLength() (decodeKvWindow's bound, seen in debug lines). */
@@ -225,12 +232,14 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
         this.stats.accepted++;
         const v = d.rows.length / (d.ids.length + 1);
         this.logits = d.rows.subarray(d.next * v, (d.next + 1) * v);
+        this.lse = d.lse?.[d.next];
         if (d.next === d.ids.length) this.draft = null;
         continue;
       }
       this.draft = null; // the rest of the drafts are rejected: their KV (excess) is cut before the next run
       this.seq.push(id);
       this.logits = null;
+      this.lse = undefined;
     }
   }
 
@@ -281,16 +290,28 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
         if (drafts.length) {
           const vocab = out.length / (drafts.length + 1);
           if (!Number.isInteger(vocab) || vocab < this.model.vocabSize) throw new Error(`Generator.computeLogits: asked for ${drafts.length + 1} logits rows, got ${out.length} values`);
-          this.draft = { ids: drafts, rows: out, next: 0 };
+          const lse = this.model.rowLse?.(out);
+          this.draft = { ids: drafts, rows: out, next: 0, lse: lse && lse.length === drafts.length + 1 ? lse : undefined };
           this.excess = drafts.length;
           this.stats.drafted += drafts.length;
           this.logits = out.subarray(0, vocab);
+          this.lse = this.draft.lse?.[0];
         } else {
           this.logits = out;
+          this.lse = this.model.rowLse?.(out)?.[0];
         }
       }
     }
     return this.logits!;
+  }
+
+  /**
+   * log Σ exp over the current logits row (what computeLogits returned, while nothing is pending) when the model
+   * computed it in its graph (CausalLm.rowLse: float32 rounding of the sum); undefined when it did not, or when no row
+   * is current: the caller computes it from the row.
+   */
+  get logitsLse(): number | undefined {
+    return this.logits && this.computed === this.seq.length ? this.lse : undefined;
   }
 
   /** decodeKvWindow: keeps the newest `window` positions of the decode-added KV, evicting in blocks. */
@@ -314,7 +335,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     const logits = await this.computeLogits(options.signal);
     if (!(logits instanceof Float32Array)) return logits;
     this.evictDecodeKv();
-    const choice = options.choice ?? chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null);
+    const choice = options.choice ?? chooseToken(logits, options.sampling ?? {}, options.rng ?? null, options.filter ?? null, this.logitsLse);
     if (choice.tokenId < 0) {
       this.done = true;
       return choice;
@@ -336,6 +357,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     await this.dropDrafts();
     this.seq.length = length;
     this.logits = null;
+    this.lse = undefined;
     const keep = Math.max(0, length - 1);
     if (length < this.decodeStart) this.inTurn = false;
     if (this.evicted > 0 && this.computed > Math.min(keep, this.decodeStart)) {
@@ -372,6 +394,7 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
       this.inTurn = false;
       this.seq.length = lcp;
       this.logits = null;
+      this.lse = undefined;
       this.done = false;
       this.appendTokens(ids.slice(lcp));
     }
@@ -386,5 +409,6 @@ export class Generator<C extends KvCacheLike = KvCacheLike> {
     this.computed = 0;
     this.evicted = 0;
     this.logits = null;
+    this.lse = undefined;
   }
 }

@@ -46,10 +46,11 @@ export function argmax(logits: Float32Array, allow: TokenFilter | null = null): 
 
 /**
  * Chooses the next token. Greedy when temperature is 0/absent; otherwise samples with `rng`.
- * Returns tokenId -1 when the filter allows nothing.
+ * Returns tokenId -1 when the filter allows nothing. `rowLse`: log Σ exp over all of `logits` when the caller has it
+ * (the model computed it: Generator.logitsLse), else computed here; it only sets the returned logprob.
  */
-export function chooseToken(logits: Float32Array, options: SamplingOptions, rng: Rng | null, allow: TokenFilter | null = null): Choice {
-  const lse = logSumExp(logits, null);
+export function chooseToken(logits: Float32Array, options: SamplingOptions, rng: Rng | null, allow: TokenFilter | null = null, rowLse?: number): Choice {
+  const lse = rowLse ?? logSumExp(logits, null);
   const temperature = options.temperature ?? 0;
   if (!(temperature > 0) || !rng) {
     const id = argmax(logits, allow);

@@ -70,9 +70,23 @@ const NOTHING_MASKED: ReadonlySet<number> = new Set();
  * and the argmax over the allowed ones (`ids`: the allowed ids, ascending, when a
  * constraint narrows them; else every id not in `masked`), one for Σ exp: what a row-statistics pass and the greedy sampler
  * computed in five passes, with the same values (same summation order; ties go to the lowest id). `best` -1: nothing allowed.
+ * `rowLse`: the row's log Σ exp when the model computed it (Generator.logitsLse): the Σ exp pass is skipped, and with
+ * `ids` the max over all entries too. Masks never change it: `lse` is over the full (unmasked) row either way.
  */
-function scanRow(logits: Float32Array, ids: Int32Array | null, masked: ReadonlySet<number>): { lse: number; maxAllowed: number; best: number } {
+export function scanRow(logits: Float32Array, ids: Int32Array | null, masked: ReadonlySet<number>, rowLse?: number): { lse: number; maxAllowed: number; best: number } {
   const n = logits.length;
+  if (ids && rowLse !== undefined) {
+    let maxAllowed = -Infinity;
+    let best = -1;
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j]!;
+      if (id < n && logits[id]! > maxAllowed) {
+        maxAllowed = logits[id]!;
+        best = id;
+      }
+    }
+    return { lse: rowLse, maxAllowed, best };
+  }
   let max = -Infinity;
   let maxAllowed = -Infinity;
   let best = -1;
@@ -104,6 +118,7 @@ function scanRow(logits: Float32Array, ids: Int32Array | null, masked: ReadonlyS
       }
     }
   }
+  if (rowLse !== undefined) return { lse: rowLse, maxAllowed, best };
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(logits[i]! - max);
   return { lse: max + Math.log(sum), maxAllowed, best };
@@ -176,7 +191,7 @@ async function decodeSpanSteps(gen: Generator, tokenizer: SpanTokenizer, options
     // While healing, the few ids the constraint allows (cached per remainder) instead of a filter call per id.
     const healIds = forced?.allowedIds() ?? null;
     const allowedIds = healIds && masked.size ? healIds.filter((id) => !masked.has(id)) : healIds;
-    const { lse, maxAllowed, best } = scanRow(logits, allowedIds, masked);
+    const { lse, maxAllowed, best } = scanRow(logits, allowedIds, masked, gen.logitsLse);
     if (maxAllowed === -Infinity) return finish('constraint', visible());
     const index = result.tokenIds.length;
     if (index === 0) result.firstChoices = topAllowed(logits, 8, allowedIds ? null : allow, allowedIds);
@@ -256,7 +271,7 @@ export async function scoreContinuation(gen: Generator, ids: readonly number[], 
     if (signal?.aborted) return null;
     const logits = await gen.computeLogits(signal);
     if (!(logits instanceof Float32Array)) return null;
-    const { lse } = scanRow(logits, null, NOTHING_MASKED);
+    const lse = gen.logitsLse ?? scanRow(logits, null, NOTHING_MASKED).lse;
     total += logits[id]! - lse;
     gen.appendTokens([id]);
   }

@@ -1,9 +1,54 @@
 // The KV cache: owns a model's past_key_values tensors between runs, knows its length, rewinds and frees them.
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { createTensor, type Tensor } from './ort.js';
 import type { KvSlot } from './layout.js';
 import type { KvSlicer } from './kv-slice.js';
 
 type KvData = Float32Array | Uint16Array; // float16 travels as raw Uint16 bits
+
+/**
+ * Frees the memory of host KV buffers nobody references any more at once, instead of at a later collection (issue 15):
+ * onnxruntime-node 1.30 returns every present in a new ArrayBuffer (~17 MB per decode step at the Qwen2.5-Coder-0.5B
+ * shape, ~700 positions), and V8 counts those bytes as external memory; with nothing freed until a collection, that
+ * count grows by the whole cache each step and sets off mark-compact collections (external memory pressure) every
+ * few steps. Transferring the buffers in a message to a port whose peer is closed detaches them (V8 takes their bytes
+ * off its count then) and drops the message with the backing stores. One long-lived channel, unref'd so that it never
+ * keeps a process or worker alive. `INFILL_LS_KV_RELEASE=0` turns it off (the buffers wait for the collector), for
+ * side-by-side measurements. Buffers that cannot be transferred (shared memory, a pooled slab) are left to the
+ * collector.
+ */
+let sink: MessagePort | null = null;
+const releaseOn = process.env.INFILL_LS_KV_RELEASE?.trim() !== '0';
+function releaseBuffers(list: ArrayBuffer[]): void {
+  if (!releaseOn || list.length === 0) return;
+  const buffers = [...new Set(list)]; // a buffer listed twice cannot be transferred
+  if (!sink) {
+    const { port1, port2 } = new MessageChannel();
+    port2.close();
+    port1.unref();
+    sink = port1;
+  }
+  try {
+    sink.postMessage(null, buffers);
+  } catch {
+    // one buffer could not be transferred (none is detached then): one at a time, skipping those
+    for (const b of buffers) {
+      try {
+        sink.postMessage(null, [b]);
+      } catch {
+        // left to the garbage collector
+      }
+    }
+  }
+}
+
+/** The ArrayBuffer under a CPU tensor's data, when it holds one of ours: a whole, non-empty, non-shared buffer. */
+function ownBuffer(t: Tensor): ArrayBuffer | null {
+  if (t.location !== 'cpu') return null;
+  const d = t.data;
+  if (!(d instanceof Float32Array || d instanceof Uint16Array)) return null;
+  return d.buffer instanceof ArrayBuffer && d.buffer.byteLength > 0 ? d.buffer : null;
+}
 
 function emptyTensor(slot: KvSlot): Tensor {
   return slot.dtype === 'float16'
@@ -60,6 +105,7 @@ export class KvCache {
    */
   replace(outputs: Readonly<Record<string, Tensor>>, newLength: number): void {
     this.assertLive();
+    const dead: ArrayBuffer[] = [];
     for (const s of this.slots) {
       const next = outputs[s.presentName];
       if (!next) throw new Error(`KvCache.replace: run output lacks '${s.presentName}'`);
@@ -68,9 +114,16 @@ export class KvCache {
       }
       const old = this.tensors.get(s.pastName);
       this.tensors.set(s.pastName, next);
-      if (old && old !== next) old.dispose();
+      if (old && old !== next) {
+        // The replaced past is this cache's alone (runs return new buffers; a rewind's view is of a buffer only this
+        // cache held): its memory goes now.
+        const b = ownBuffer(old);
+        if (b && b !== ownBuffer(next)) dead.push(b);
+        old.dispose();
+      }
     }
     this.len = newLength;
+    releaseBuffers(dead);
   }
 
   /**
@@ -94,6 +147,7 @@ export class KvCache {
       this.reset();
       return;
     }
+    const dead: ArrayBuffer[] = [];
     for (const s of this.slots) {
       const t = this.tensors.get(s.pastName)!;
       if (t.location === 'gpu-buffer') {
@@ -122,9 +176,15 @@ export class KvCache {
       dims[s.pastAxis] = length;
       const next = s.dtype === 'float16' ? createTensor('float16', sliced as Uint16Array, dims) : createTensor('float32', sliced as Float32Array, dims);
       this.tensors.set(s.pastName, next);
+      // copied across heads: the old buffer is dead; a contiguous view keeps it
+      if (outer !== 1) {
+        const b = ownBuffer(t);
+        if (b) dead.push(b);
+      }
       t.dispose();
     }
     this.len = length;
+    releaseBuffers(dead);
   }
 
   /**
@@ -140,6 +200,7 @@ export class KvCache {
     }
     const drop = end - start;
     if (drop === 0) return;
+    const dead: ArrayBuffer[] = [];
     for (const s of this.slots) {
       const t = this.tensors.get(s.pastName)!;
       if (t.location === 'gpu-buffer') throw new RangeError(`KvCache.evict: '${s.pastName}' is on the GPU (eviction is CPU-only)`);
@@ -159,8 +220,11 @@ export class KvCache {
       dims[s.pastAxis] = keep;
       const next = s.dtype === 'float16' ? createTensor('float16', out as Uint16Array, dims) : createTensor('float32', out as Float32Array, dims);
       this.tensors.set(s.pastName, next);
+      const b = ownBuffer(t);
+      if (b) dead.push(b);
       t.dispose();
     }
+    releaseBuffers(dead);
     this.len -= drop;
     this.evicted += drop;
     this.evictedFrom = Math.min(this.evictedFrom, start);

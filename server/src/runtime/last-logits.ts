@@ -14,13 +14,16 @@
 // [1, n, vocab]. A row is the same computation as before (the head's rows are independent), though a kernel chosen
 // for one row may round differently from one chosen for many.
 
-import { type Field, type Node, fields, parseNode, str, tag, varintBytes } from './proto-wire.js';
+import { type Field, type Node, fields, parseNode, readVarint, str, tag, varintBytes } from './proto-wire.js';
 
 /** Graph inputs that make a graph compute only the logits asked for: such graphs are left as they are. */
 const SELECTING_INPUTS = new Set(['logits_index', 'num_logits_to_keep', 'logits_to_keep']);
 
-/** Outcome of `keepLastLogits`: the rewritten model bytes, or null with why the graph was left as it is. */
-export type LastLogitsResult = { bytes: Uint8Array; head: string } | { bytes: null; reason: string };
+/**
+ * Outcome of `keepLastLogits`: the rewritten model bytes, or null with why the graph was left as it is (`selected`:
+ * because its logits are already only the rows asked for).
+ */
+export type LastLogitsResult = { bytes: Uint8Array; head: string } | { bytes: null; reason: string; selected?: boolean };
 
 const HEAD_OPS = new Set(['MatMul', 'MatMulNBits']); // (a Gemm head takes 2-D input: no position axis to cut)
 const PASS_OPS = new Set(['Identity', 'Cast']);
@@ -61,9 +64,9 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
     return name ? str(buf, name) : '';
   });
   const selecting = inputNames.find((n) => SELECTING_INPUTS.has(n));
-  if (selecting) return { bytes: null, reason: `the graph takes ${selecting}` };
+  if (selecting) return { bytes: null, reason: `the graph takes ${selecting}`, selected: true };
   const nodes = gf.filter((f) => f.no === 1 && f.wire === 2).map((f) => parseNode(buf, f));
-  if (nodes.some((n) => n.inputs.includes(INDEX_NAME))) return { bytes: null, reason: 'already cut' };
+  if (nodes.some((n) => n.inputs.includes(INDEX_NAME))) return { bytes: null, reason: 'already cut', selected: true };
   const producer = new Map<string, Node>();
   for (const nd of nodes) for (const o of nd.outputs) producer.set(o, nd);
   let head = producer.get(logitsName);
@@ -141,4 +144,112 @@ function cat(...parts: Uint8Array[]): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+/**
+ * The output an `addLogitsLse` graph adds: float32 [batch, n, 1], log Σ exp over the vocabulary of each row of
+ * `logits` ([batch, n, vocab]): the normalizer of log-probabilities, computed next to the LM head so that the host
+ * skips a pass of exp over 151,936 entries per decode step at the Qwen2.5-Coder shapes (~1.6 ms on the development
+ * CPU, issue 15). Same value as the host's float64 pass within float32 rounding: onnxruntime sums the exps in float32
+ * (`test/runtime/logits-lse.test.ts` states the tolerance).
+ */
+export const LOGITS_LSE_OUTPUT = 'infill_ls/logits_lse';
+const LSE_PREFIX = 'infill_ls/logits_lse';
+
+/** Outcome of `addLogitsLse`: the model bytes with the output added, or null with why the graph was left as it is. */
+export type LogitsLseResult = { bytes: Uint8Array } | { bytes: null; reason: string };
+
+/**
+ * Returns `model` (ONNX ModelProto bytes) with a graph output `LOGITS_LSE_OUTPUT` computed from the graph output
+ * `logitsName` (float32 [batch, n, vocab]) by ReduceMax → Sub → Exp → ReduceSum → Log → Add over the last axis
+ * (keepdims: [batch, n, 1]); these operators have vectorized CPU kernels, unlike ReduceLogSumExp's scalar exp.
+ * Meant for graphs whose logits are already cut to the rows the runtime reads (keepLastLogits, or a graph that takes
+ * `logits_index` / `num_logits_to_keep`): on a full [1, seq, vocab] prefill output it would cost seq rows. Leaves the
+ * graph alone (`{ bytes: null, reason }`) when `logitsName` is no graph output, is not float32 (float16 logits stay on
+ * the host path), the default opset is below 13 or unknown, or the output exists already. Pure; never throws.
+ */
+export function addLogitsLse(model: Uint8Array, logitsName: string): LogitsLseResult {
+  try {
+    return editLse(model, logitsName);
+  } catch (e) {
+    return { bytes: null, reason: `log-sum-exp not added: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+function editLse(buf: Uint8Array, logitsName: string): LogitsLseResult {
+  const top = fields(buf, 0, buf.length);
+  const graphs = top.filter((f) => f.no === 7 && f.wire === 2);
+  if (graphs.length !== 1) return { bytes: null, reason: 'no single graph' };
+  // ModelProto.opset_import (8): OperatorSetIdProto { domain = 1, version = 2 }; '' is the default domain.
+  let opset = 0;
+  for (const f of top) {
+    if (f.no !== 8 || f.wire !== 2) continue;
+    const of = fields(buf, f.start, f.end);
+    const domain = of.find((x) => x.no === 1 && x.wire === 2);
+    const version = of.find((x) => x.no === 2 && x.wire === 0);
+    const d = domain ? str(buf, domain) : '';
+    if ((d === '' || d === 'ai.onnx') && version) opset = readVarint(buf, version.start)[0];
+  }
+  if (opset < 13) return { bytes: null, reason: `default opset ${opset || 'unknown'} (13+ needed)` };
+  const graph = graphs[0]!;
+  const gf = fields(buf, graph.start, graph.end);
+  // GraphProto.output (12): ValueInfoProto { name = 1, type = 2: TypeProto { tensor_type = 1: { elem_type = 1 } } }
+  let elemType = -1;
+  for (const f of gf) {
+    if (f.no !== 12 || f.wire !== 2) continue;
+    const vf = fields(buf, f.start, f.end);
+    const name = vf.find((x) => x.no === 1 && x.wire === 2);
+    if (!name) continue;
+    const n = str(buf, name);
+    if (n === LOGITS_LSE_OUTPUT) return { bytes: null, reason: 'already added' };
+    if (n !== logitsName) continue;
+    const type = vf.find((x) => x.no === 2 && x.wire === 2);
+    const tensor = type && fields(buf, type.start, type.end).find((x) => x.no === 1 && x.wire === 2);
+    const elem = tensor && fields(buf, tensor.start, tensor.end).find((x) => x.no === 1 && x.wire === 0);
+    elemType = elem ? readVarint(buf, elem.start)[0] : 0;
+  }
+  if (elemType === -1) return { bytes: null, reason: `no graph output ${logitsName}` };
+  if (elemType !== 1) return { bytes: null, reason: `${logitsName} is not float32 (elem_type ${elemType})` };
+
+  const axesName = `${LSE_PREFIX}/axes`;
+  const n = (suffix: string) => `${LSE_PREFIX}/${suffix}`;
+  const node = (inputs: string[], outputs: string[], name: string, op: string, attrs: Uint8Array[] = []) => cat(
+    ...inputs.map((s) => lenField(1, enc.encode(s))),
+    ...outputs.map((s) => lenField(2, enc.encode(s))),
+    lenField(3, enc.encode(name)),
+    lenField(4, enc.encode(op)),
+    ...attrs.map((a) => lenField(5, a)),
+  );
+  const intAttr = (name: string, v: number) => cat(lenField(1, enc.encode(name)), varField(3, v), varField(20, 2));
+  // AttributeProto { name: "axes", ints: [-1] (as a 10-byte varint), type: INTS (7) }
+  const axesAttr = cat(lenField(1, enc.encode('axes')), Uint8Array.from([...tag(8, 0), ...minusOne()]), varField(20, 7));
+  const keep = intAttr('keepdims', 1);
+  // ReduceMax takes axes as an attribute before opset 18, as an input from 18 on; ReduceSum as an input from 13 on.
+  const reduceMax = opset >= 18
+    ? node([logitsName, axesName], [n('max')], n('ReduceMax'), 'ReduceMax', [keep])
+    : node([logitsName], [n('max')], n('ReduceMax'), 'ReduceMax', [keep, axesAttr]);
+  const nodes = [
+    reduceMax,
+    node([logitsName, n('max')], [n('shifted')], n('Sub'), 'Sub'),
+    node([n('shifted')], [n('exp')], n('Exp'), 'Exp'),
+    node([n('exp'), axesName], [n('sum')], n('ReduceSum'), 'ReduceSum', [keep]),
+    node([n('sum')], [n('log')], n('Log'), 'Log'),
+    node([n('log'), n('max')], [LOGITS_LSE_OUTPUT], n('Add'), 'Add'),
+  ];
+  // TensorProto { dims: [1], data_type: INT64 (7), int64_data: [-1], name }
+  const axes = cat(varField(1, 1), varField(2, 7), Uint8Array.from([...tag(7, 0), ...minusOne()]), lenField(8, enc.encode(axesName)));
+  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: FLOAT (1) } } } (shape left to inference)
+  const output = cat(lenField(1, enc.encode(LOGITS_LSE_OUTPUT)), lenField(2, lenField(1, varField(1, 1))));
+
+  const graphBody: Uint8Array[] = [];
+  for (const f of gf) graphBody.push(...keyed(buf, f));
+  for (const nd of nodes) graphBody.push(lenField(1, nd));
+  graphBody.push(lenField(5, axes), lenField(12, output));
+  const out = cat(...top.flatMap((f) => (f === graph ? [lenHeader(7, graphBody), ...graphBody] : keyed(buf, f))));
+  return { bytes: out };
+}
+
+/** -1 as a protobuf int64 varint (ten bytes, two's complement). */
+function minusOne(): number[] {
+  return [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
 }

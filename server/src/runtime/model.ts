@@ -23,7 +23,7 @@ import { externalDataOf, resolveModelFiles, type ModelDtype, type ModelFiles } f
 import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
 import { foldDequantization } from './fold.js';
-import { keepLastLogits } from './last-logits.js';
+import { addLogitsLse, keepLastLogits, LOGITS_LSE_OUTPUT } from './last-logits.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
 import { describeLazyLlm, lazyLlmTwinPath, readLazyLlmParams, type LazyLlmParams } from './lazyllm.js';
 import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-runahead.js';
@@ -79,6 +79,13 @@ export interface LoadModelOptions {
    * the runtime reads only the last row). Default true; env INFILL_LS_LAST_LOGITS=0 turns it off.
    */
   lastLogitsOnly?: boolean;
+  /**
+   * On the CPU, add a graph output with log Σ exp of each logits row the graph returns (last-logits.ts
+   * `addLogitsLse`) to graphs whose logits are only the rows asked for (cut at load, or `logits_index` /
+   * `num_logits_to_keep`) and float32, so decoding skips its own pass of exp over the vocabulary
+   * (`LoadedModel.rowLse`). Default true; env INFILL_LS_LOGITS_LSE=0 turns it off (side-by-side measurements).
+   */
+  logitsLse?: boolean;
   /**
    * CritiPrefill (issue 17, arXiv 2409.12490): also open the model's twin graph `onnx/model{suffix}_critiprefill.onnx`
    * (native/py/critiprefill.py) and run on it every prefill run of 2+ tokens whose past reaches
@@ -167,6 +174,15 @@ export interface LoadedModel {
    */
   forward(ids: ArrayLike<number>, cache: KvCache, options?: ForwardOptions): Promise<Float32Array | null>;
   /**
+   * log Σ exp over the vocabulary of each row of `logits`, an array this model's `forward` returned ([rows × vocab]
+   * → [rows] float32, row order), when the graph computed them (`LoadModelOptions.logitsLse`; float32 rounding of the
+   * sum); undefined for any other array, and for runs whose graph has no such output (float16 logits, WebGPU, uncut
+   * graphs, KV-Runahead prefills): the caller computes them from the row.
+   */
+  rowLse(logits: Float32Array): Float32Array | undefined;
+  /** True when this model's graph computes the log Σ exp output (see rowLse). */
+  readonly computesLse: boolean;
+  /**
    * Packed layout only: runs `segments` (each non-empty) concatenated in one forward pass with position_ids
    * restarting at 0 per segment and a block-diagonal causal attention_bias, then splits the present K/V
    * into one new cache per segment (length = segment length; on WebGPU the split runs on the GPU). No logits
@@ -235,13 +251,16 @@ const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
  * onnxruntime from the model's folder, see createSession):
  * - the LM head cut to the last position (last-logits.ts) unless the graph already takes `logits_index` or
  *   `num_logits_to_keep` (INFILL_LS_LAST_LOGITS=0 or `lastLogitsOnly: false` turns it off);
+ * - on the CPU, for such graphs with float32 logits, an output with each row's log Σ exp (last-logits.ts
+ *   `addLogitsLse`; INFILL_LS_LOGITS_LSE=0 or `logitsLse: false` turns it off);
  * - the weight dequantization folded (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its
  *   weights inside the file (INFILL_LS_FOLD=0 or `foldAtLoad: false` turns it off).
  */
-function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: string | Uint8Array; foldedWeights: number } {
+function modelSource(files: ModelFiles, device: Device, opts: LoadModelOptions): { source: string | Uint8Array; foldedWeights: number } {
   const asFile = { source: files.onnxPath, foldedWeights: 0 };
   const wantFold = (opts.foldAtLoad ?? process.env.INFILL_LS_FOLD?.trim() !== '0') && !files.externalDataPath && FOLDABLE_DTYPES.has(files.dtype);
   const wantCut = opts.lastLogitsOnly ?? process.env.INFILL_LS_LAST_LOGITS?.trim() !== '0';
+  const wantLse = wantCut && device === 'cpu' && (opts.logitsLse ?? process.env.INFILL_LS_LOGITS_LSE?.trim() !== '0');
   if (!wantFold && !wantCut) return asFile;
   let size: number;
   try {
@@ -258,6 +277,13 @@ function modelSource(files: ModelFiles, opts: LoadModelOptions): { source: strin
     if (cut.bytes) {
       releaseNow(bytes.buffer);
       bytes = cut.bytes;
+      edited = true;
+    }
+    // Only where the graph returns the rows asked for: on every row of a prefill run it would cost seq rows.
+    const lse = wantLse && (cut.bytes || cut.selected) ? addLogitsLse(bytes, files.ioNames?.logits ?? LOGITS) : null;
+    if (lse?.bytes) {
+      releaseNow(bytes.buffer);
+      bytes = lse.bytes;
       edited = true;
     }
   }
@@ -316,7 +342,7 @@ export async function openCpuGraph(files: ModelFiles, opts: LoadModelOptions): P
 async function openSession(files: ModelFiles, device: Device, opts: LoadModelOptions): Promise<{ session: Session; foldedWeights: number }> {
   // onnxruntime copies a model given as bytes while it creates the session, so the folded bytes go as soon as the
   // session(s) exist, or creation failed.
-  const { source, foldedWeights } = modelSource(files, opts);
+  const { source, foldedWeights } = modelSource(files, device, opts);
   try {
     return { session: await openSessionFrom(source, files, device, opts), foldedWeights };
   } finally {
@@ -518,6 +544,9 @@ function envCount(name: string): number | undefined {
 
 class OnnxModel implements LoadedModel {
   readonly vocabSize: number;
+  readonly computesLse: boolean;
+  /** Per-row log Σ exp of the logits arrays forward returned (keys: those arrays; values: [rows] float32). */
+  private readonly lseOf = new WeakMap<Float32Array, Float32Array>();
   /** Shared, never-written inputs: ones for attention_mask, zeros for a decode step's attention_bias. */
   private ones = new BigInt64Array(0);
   private zeros = new Float32Array(0);
@@ -555,6 +584,11 @@ class OnnxModel implements LoadedModel {
     // onnxruntime-node 1.30 with preferredOutputLocation (WebGPU) maps a subset of fetches to the wrong
     // outputs (measured on an H200): there every run fetches every output, in the session's order.
     this.fetchKvOnly = device === 'webgpu' ? this.fetchAll : layout.slots.map((s) => s.presentName);
+    this.computesLse = session.outputNames.includes(LOGITS_LSE_OUTPUT);
+  }
+
+  rowLse(logits: Float32Array): Float32Array | undefined {
+    return this.lseOf.get(logits);
   }
 
   createCache(): KvCache {
@@ -740,7 +774,15 @@ class OnnxModel implements LoadedModel {
     cache.replace(out, total);
     if (!wantLogits) return null;
     const logits = out[names.logits]!;
-    return allRows ? lastRows(logits, rows) : lastRow(logits);
+    const result = allRows ? lastRows(logits, rows) : lastRow(logits);
+    // LOGITS_LSE_OUTPUT: [1, n, 1] float32, one value per logits row; the last `rows` (or 1) belong to `result`.
+    const lse = this.computesLse ? out[LOGITS_LSE_OUTPUT] : undefined;
+    if (lse && lse.location === 'cpu' && lse.data instanceof Float32Array) {
+      const n = allRows ? rows : 1;
+      const data = lse.data;
+      if (data.length >= n && result.length === n * (logits.dims[logits.dims.length - 1] ?? 0)) this.lseOf.set(result, data.subarray(data.length - n));
+    }
+    return result;
   }
 
   async forwardPacked(segments: readonly (readonly number[])[]): Promise<KvCache[]> {

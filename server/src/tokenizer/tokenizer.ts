@@ -65,6 +65,23 @@ function append(dst: number[], src: ArrayLike<number>): void {
   for (let i = 0; i < src.length; i++) dst.push(src[i]!);
 }
 
+/**
+ * Drops the parsed tokenizer.json's BPE vocabulary and string merges once @huggingface/tokenizers (0.1.x) has built its
+ * own tables from them (its BPE model copies `vocab` into a Map and an array and splits string merges into pairs at
+ * construction, and reads neither again), while the library keeps a reference to the whole parsed file: at a Qwen-size
+ * vocabulary (151,665 entries) they are ~14 MB of the model worker's ~30 MB V8 heap, which every mark-compact collection
+ * traverses (issue 15). Only for a file we parsed ourselves (fromFiles), never a caller's object; other model types
+ * are left alone.
+ */
+function dropBpeSource(json: Json): void {
+  const model = json['model'];
+  if (!model || typeof model !== 'object' || (model as Json)['type'] !== 'BPE') return;
+  const m = model as Json;
+  if (m['vocab'] && typeof m['vocab'] === 'object' && !Array.isArray(m['vocab'])) m['vocab'] = {};
+  const merges = m['merges'];
+  if (Array.isArray(merges) && typeof merges[0] === 'string') m['merges'] = [];
+}
+
 export class Tokenizer {
   readonly vocabSize: number;
   /** Ids of added tokens marked special (sentinels, EOS...). */
@@ -132,11 +149,14 @@ export class Tokenizer {
     };
     const json = read(tokenizerPath, true)!;
     const config = (tokenizerConfigPath && read(tokenizerConfigPath, false)) || {};
+    let tokenizer: Tokenizer;
     try {
-      return new Tokenizer(json, config);
+      tokenizer = new Tokenizer(json, config);
     } catch (e) {
       throw new ModelLoadError('corrupt-file', tokenizerPath, `is not a usable tokenizer (${errorText(e)})`);
     }
+    dropBpeSource(json);
+    return tokenizer;
   }
 
   /**
