@@ -10,18 +10,11 @@ import { decodeSpan, scoreContinuation, type SpanOptions } from '../../server/sr
 import { Tokenizer, toByteString } from '../../server/src/tokenizer/index.js';
 import { tinyTokenizer } from '../runtime/helpers/tiny-tokenizer.js';
 import { FakeLm } from './helpers/fake-lm.js';
+import { hostLse } from '../runtime/helpers/lse.js';
 
 const tiny = tinyTokenizer();
 const tok = Tokenizer.fromObjects(tiny.json, tiny.config);
 const V = tok.vocabSize;
-
-function hostLse(row: Float32Array): number {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
 
 /** Dense rows that copy the token 3 back (drafts get accepted) and break the pattern every 5th position. */
 const rule = (seq: readonly number[]) => {

@@ -12,6 +12,7 @@ import { loadModel } from '../../server/src/runtime/index.js';
 import { resolveModelFiles } from '../../server/src/runtime/model-files.js';
 import { defaultModelDir } from '../../server/src/util/paths.js';
 import { modelTimeout } from './helpers/timeout.js';
+import { hostLse } from './helpers/lse.js';
 
 const root = path.resolve(__dirname, '../..');
 const fixture = (n: string) => path.join(root, 'test/fixtures/models', n);
@@ -24,15 +25,6 @@ const fixture = (n: string) => path.join(root, 'test/fixtures/models', n);
  * any wrong row, axis or missing max shift (those are off by O(1)).
  */
 const TOL = 1e-4;
-
-/** The host's log Σ exp of a row (float64), as decoding/span.ts computes it. */
-function hostLse(row: Float32Array): number {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
 
 const CASES = [
   { name: 'models/default (logits_index)', dir: defaultModelDir },
