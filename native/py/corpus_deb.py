@@ -130,7 +130,24 @@ def fetch(pkg: str, work: str) -> str | None:
     return have[0] if r.returncode == 0 and have else None
 
 
-def one_package(item, dev_mod: int = 20, strict: bool = False):
+def installed_rel(full: str) -> str:
+    """v6: the module path of a file installed anywhere under usr/ (dist-packages, usr/lib/python3.N/, usr/share/PKG/,
+    usr/lib/PKG/, usr/share/doc/PKG/): the path after that root, as a DEP-5 pattern of the source tree would name it."""
+    for pat in (r"usr/lib/python3[.\d]*/(?:dist|site)-packages/", r"usr/lib/python3[.\d]*/", r"usr/share/doc/[^/]+/",
+                r"usr/share/[^/]+/", r"usr/lib/[^/]+/", r"usr/"):
+        m = re.match(pat, full)
+        if m and len(full) > m.end():
+            return full[m.end():]
+    return full
+
+
+def copyright_path(tmp: str, n: str) -> str:
+    """usr/share/doc/PKG/copyright; when PKG's doc directory is a symlink to another package's of the same source
+    (allowed by Debian policy), the copyright is not in this .deb: the path then does not exist."""
+    return os.path.join(tmp, "usr/share/doc", n, "copyright")
+
+
+def one_package(item, dev_mod: int = 20, strict: bool = False, all_roots: bool = False):
     """(name, .deb path or None) -> (manifest entry, [(pkg, split, relpath, text)])."""
     n, deb = item
     if not deb:
@@ -139,15 +156,18 @@ def one_package(item, dev_mod: int = 20, strict: bool = False):
     docs = []
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["dpkg-deb", "-x", deb, tmp], check=True)
-        cp = os.path.join(tmp, "usr/share/doc", n, "copyright")
+        cp = copyright_path(tmp, n)
+        if not os.path.exists(cp) and os.path.islink(os.path.join(tmp, "usr/share/doc", n)):
+            return {"name": n, "version": version, "licence": "UNKNOWN", "reason": "licence",
+                    "copyright": "doc dir links to " + os.readlink(os.path.join(tmp, "usr/share/doc", n))}, []
         lic = copyright_licence(open(cp, encoding="utf-8", errors="replace").read()) if os.path.exists(cp) else "UNKNOWN"
         if not (licence_allowed(lic) if strict else deb_licence_ok(lic)):
             return {"name": n, "version": version, "licence": lic, "reason": "licence"}, []
         # strict (v3): every file's own DEP-5 stanza must allow it too (a vendored GPL module in an MIT package)
         stanzas = dep5_stanzas(open(cp, encoding="utf-8", errors="replace").read()) if strict else None
         split = "dev" if int(hashlib.sha1(n.encode()).hexdigest(), 16) % dev_mod == 0 else "train"
-        base = os.path.join(tmp, "usr/lib/python3/dist-packages")
-        reasons, kept = Counter(), 0
+        base = os.path.join(tmp, "usr" if all_roots else "usr/lib/python3/dist-packages")
+        reasons, kept, used = Counter(), 0, set()
         for r, ds, fs in os.walk(base):
             ds[:] = sorted(d for d in ds if d != "__pycache__")
             for f in sorted(fs):
@@ -155,6 +175,16 @@ def one_package(item, dev_mod: int = 20, strict: bool = False):
                 if not f.endswith(".py") or os.path.islink(p):
                     continue
                 rel = os.path.relpath(p, base)
+                if all_roots:
+                    # v6: applications keep Python outside dist-packages too (usr/share/PKG, usr/lib/PKG, doc examples)
+                    full = "usr/" + rel
+                    if EXCLUDED_NAME.search(full):
+                        reasons["excluded"] += 1
+                        continue
+                    rel = installed_rel(full)
+                    if rel in used:
+                        rel = full
+                    used.add(rel)
                 try:
                     text = open(p, encoding="utf-8").read()
                 except (UnicodeDecodeError, OSError):
@@ -184,6 +214,9 @@ def main():
                     help="v3: only MIT/Expat, ISC, BSD-2/3, Apache-2.0, 0BSD, PSF (licence_allowed), not v2's wider rule")
     ap.add_argument("--drop-hashes", nargs="*", default=[],
                     help="JSON-lines corpora (v2) whose files are dropped here by exact content hash (dup_v2)")
+    ap.add_argument("--all-roots", action="store_true",
+                    help="v6: every .py under usr/ (applications, tools, doc examples), not only dist-packages, and no "
+                         "python3- prefix assumed: packages not named python3-* are skipped by their own name")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
@@ -192,7 +225,8 @@ def main():
     if a.skip_manifest:
         for p in json.load(open(a.skip_manifest))["packages"]:
             skip.add(re.sub(r"[-_.]+", "-", p["name"].lower()))
-    manifest = {"source": "Debian python3-* .debs (apt-get download)", "packages": [], "dropped_packages": []}
+    manifest = {"source": "Debian " + ("binary packages, every .py under usr/" if a.all_roots else "python3-*")
+                + " .debs (apt-get download)", "packages": [], "dropped_packages": []}
     todo = []
     for n in names:
         dist = n[len("python3-"):] if n.startswith("python3-") else n
@@ -213,7 +247,7 @@ def main():
     docs, dup_old = [], 0
     # extraction and per-file filters, one package per task (`--jobs` processes)
     with Pool(a.jobs) as pool:
-        for entry, pdocs in pool.imap(partial(one_package, dev_mod=a.dev_mod, strict=a.strict_licences), list(zip(todo, debs)), chunksize=4):
+        for entry, pdocs in pool.imap(partial(one_package, dev_mod=a.dev_mod, strict=a.strict_licences, all_roots=a.all_roots), list(zip(todo, debs)), chunksize=4):
             (manifest["packages"] if "split" in entry else manifest["dropped_packages"]).append(entry)
             new = [d for d in pdocs if content_hash(d[3]) not in old]
             if len(new) < len(pdocs):
