@@ -4,14 +4,17 @@ to more parameters per MiB with this runtime?).
 Usage: /usr/bin/python3 bench/runtime/matmulnbits_bits.py OUT_DIR   (needs numpy, onnx)
 Layout (onnxruntime contrib MatMulNBits): B [N, K/block, block*bits/8] uint8, values packed low bits first, no zero-point
 input (the default zero point is 2^(bits-1)), scales [N * K/block] float32."""
-import json, sys
-import numpy as np
-import onnx
-from onnx import helper, TensorProto, numpy_helper
+import argparse
+import json
 
-out = sys.argv[1] if len(sys.argv) > 1 else None
-if not out:
-    sys.exit('usage: matmulnbits_bits.py OUT_DIR')
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument('out', metavar='OUT_DIR', help='folder for the graphs and ref.json (must exist)')
+out = ap.parse_args().out
+
+import numpy as np  # noqa: E402  (after --help, which needs neither)
+import onnx  # noqa: E402
+from onnx import helper, TensorProto, numpy_helper  # noqa: E402
+
 rng = np.random.default_rng(0)
 BLOCK = 32
 SHAPES = {'up': (512, 1408), 'down': (1408, 512)}  # (K, N) of the v2/v3 default model's MLP layers
