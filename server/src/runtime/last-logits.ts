@@ -15,6 +15,7 @@
 // for one row may round differently from one chosen for many.
 
 import { type Field, type Node, fields, parseNode, readVarint, str, tag, varintBytes } from './proto-wire.js';
+import { DT, int64Tensor, nodeProto, tensorProto, valueInfo, type NodeInit } from './onnx-proto.js';
 
 /** Graph inputs that make a graph compute only the logits asked for: such graphs are left as they are. */
 const SELECTING_INPUTS = new Set(['logits_index', 'num_logits_to_keep', 'logits_to_keep']);
@@ -79,19 +80,8 @@ function edit(buf: Uint8Array, logitsName: string): LastLogitsResult {
   // Read by anything else, the full hidden state must stay: only the head's own input is replaced.
   const lastName = `${hidden}/last_position`;
 
-  const node = (inputs: string[], outputs: string[], name: string, op: string, attrs: Uint8Array[]) => cat(
-    ...inputs.map((s) => lenField(1, enc.encode(s))),
-    ...outputs.map((s) => lenField(2, enc.encode(s))),
-    lenField(3, enc.encode(name)),
-    lenField(4, enc.encode(op)),
-    ...attrs.map((a) => lenField(5, a)),
-  );
-  // AttributeProto { name: "axis", i: 1, type: INT (2) }
-  const axis = cat(lenField(1, enc.encode('axis')), varField(3, 1), varField(20, 2));
-  const gather = node([hidden, INDEX_NAME], [lastName], GATHER_NAME, 'Gather', [axis]);
-  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: INT64 (7), shape: { dim: [{ dim_param: "n" }] } } } }
-  const shape = lenField(2, lenField(1, lenField(2, enc.encode('infill_ls_positions'))));
-  const index = cat(lenField(1, enc.encode(INDEX_NAME)), lenField(2, lenField(1, cat(varField(1, 7), shape))));
+  const gather = nodeProto({ name: GATHER_NAME, op: 'Gather', inputs: [hidden, INDEX_NAME], outputs: [lastName], attrs: { axis: 1 } });
+  const index = valueInfo({ name: INDEX_NAME, elemType: DT.int64, dims: ['infill_ls_positions'] });
   const headBytes = renameFirstInput(buf, head.field, lastName);
 
   // The unchanged fields (initializers included) stay views into `buf` until the one copy into the result.
@@ -130,10 +120,6 @@ function lenHeader(no: number, body: readonly Uint8Array[]): Uint8Array {
 
 function lenField(no: number, body: Uint8Array): Uint8Array {
   return cat(lenHeader(no, [body]), body);
-}
-
-function varField(no: number, v: number): Uint8Array {
-  return Uint8Array.from([...tag(no, 0), ...varintBytes(v)]);
 }
 
 function cat(...parts: Uint8Array[]): Uint8Array {
@@ -213,33 +199,21 @@ function editLse(buf: Uint8Array, logitsName: string): LogitsLseResult {
 
   const axesName = `${LSE_PREFIX}/axes`;
   const n = (suffix: string) => `${LSE_PREFIX}/${suffix}`;
-  const node = (inputs: string[], outputs: string[], name: string, op: string, attrs: Uint8Array[] = []) => cat(
-    ...inputs.map((s) => lenField(1, enc.encode(s))),
-    ...outputs.map((s) => lenField(2, enc.encode(s))),
-    lenField(3, enc.encode(name)),
-    lenField(4, enc.encode(op)),
-    ...attrs.map((a) => lenField(5, a)),
-  );
-  const intAttr = (name: string, v: number) => cat(lenField(1, enc.encode(name)), varField(3, v), varField(20, 2));
-  // AttributeProto { name: "axes", ints: [-1] (as a 10-byte varint), type: INTS (7) }
-  const axesAttr = cat(lenField(1, enc.encode('axes')), Uint8Array.from([...tag(8, 0), ...minusOne()]), varField(20, 7));
-  const keep = intAttr('keepdims', 1);
+  const node = (op: string, inputs: string[], outputs: string[], attrs?: NodeInit['attrs']) => nodeProto({ name: n(op), op, inputs, outputs, ...(attrs ? { attrs } : {}) });
   // ReduceMax takes axes as an attribute before opset 18, as an input from 18 on; ReduceSum as an input from 13 on.
   const reduceMax = opset >= 18
-    ? node([logitsName, axesName], [n('max')], n('ReduceMax'), 'ReduceMax', [keep])
-    : node([logitsName], [n('max')], n('ReduceMax'), 'ReduceMax', [keep, axesAttr]);
+    ? node('ReduceMax', [logitsName, axesName], [n('max')], { keepdims: 1 })
+    : node('ReduceMax', [logitsName], [n('max')], { keepdims: 1, axes: [-1] });
   const nodes = [
     reduceMax,
-    node([logitsName, n('max')], [n('shifted')], n('Sub'), 'Sub'),
-    node([n('shifted')], [n('exp')], n('Exp'), 'Exp'),
-    node([n('exp'), axesName], [n('sum')], n('ReduceSum'), 'ReduceSum', [keep]),
-    node([n('sum')], [n('log')], n('Log'), 'Log'),
-    node([n('log'), n('max')], [LOGITS_LSE_OUTPUT], n('Add'), 'Add'),
+    node('Sub', [logitsName, n('max')], [n('shifted')]),
+    node('Exp', [n('shifted')], [n('exp')]),
+    node('ReduceSum', [n('exp'), axesName], [n('sum')], { keepdims: 1 }),
+    node('Log', [n('sum')], [n('log')]),
+    node('Add', [n('log'), n('max')], [LOGITS_LSE_OUTPUT]),
   ];
-  // TensorProto { dims: [1], data_type: INT64 (7), int64_data: [-1], name }
-  const axes = cat(varField(1, 1), varField(2, 7), Uint8Array.from([...tag(7, 0), ...minusOne()]), lenField(8, enc.encode(axesName)));
-  // ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: FLOAT (1) } } } (shape left to inference)
-  const output = cat(lenField(1, enc.encode(LOGITS_LSE_OUTPUT)), lenField(2, lenField(1, varField(1, 1))));
+  const axes = tensorProto(int64Tensor(axesName, [1], [-1]));
+  const output = valueInfo({ name: LOGITS_LSE_OUTPUT, elemType: DT.float, dims: null }); // shape left to inference
 
   const graphBody: Uint8Array[] = [];
   for (const f of gf) graphBody.push(...keyed(buf, f));
@@ -247,9 +221,4 @@ function editLse(buf: Uint8Array, logitsName: string): LogitsLseResult {
   graphBody.push(lenField(5, axes), lenField(12, output));
   const out = cat(...top.flatMap((f) => (f === graph ? [lenHeader(7, graphBody), ...graphBody] : keyed(buf, f))));
   return { bytes: out };
-}
-
-/** -1 as a protobuf int64 varint (ten bytes, two's complement). */
-function minusOne(): number[] {
-  return [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
 }

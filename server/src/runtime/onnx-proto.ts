@@ -1,4 +1,5 @@
-// A minimal ONNX protobuf writer: builds the tiny helper graphs the runtime needs (e.g. slicing a GPU KV cache) and test models.
+// A minimal ONNX protobuf writer: builds the tiny helper graphs the runtime needs (e.g. slicing a GPU KV cache), the
+// nodes graph edits add (last-logits.ts) and test models.
 
 type Field = Uint8Array;
 
@@ -59,7 +60,8 @@ export function int64Tensor(name: string, dims: number[], values: ArrayLike<numb
   return { name, dims, dataType: DT.int64, raw: new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer) };
 }
 
-function tensorProto(t: TensorInit): Uint8Array {
+/** TensorProto bytes (dims, data_type, name, raw_data) of an initializer. */
+export function tensorProto(t: TensorInit): Uint8Array {
   return concat([...t.dims.map((d) => fVarint(1, d)), fVarint(2, t.dataType), fString(8, t.name), fBytes(9, t.raw)]);
 }
 
@@ -76,6 +78,8 @@ function attributeProto(name: string, value: AttrValue): Uint8Array {
 }
 
 export interface NodeInit {
+  /** Node name; buildModel's default is `n{index}_{op}`. */
+  name?: string;
   op: string;
   inputs: string[];
   outputs: string[];
@@ -83,11 +87,12 @@ export interface NodeInit {
   domain?: string;
 }
 
-function nodeProto(n: NodeInit, index: number): Uint8Array {
+/** NodeProto bytes; `index` names a node that has no `name` of its own. */
+export function nodeProto(n: NodeInit, index = 0): Uint8Array {
   const parts: Uint8Array[] = [
     ...n.inputs.map((s) => fString(1, s)),
     ...n.outputs.map((s) => fString(2, s)),
-    fString(3, `n${index}_${n.op}`),
+    fString(3, n.name ?? `n${index}_${n.op}`),
     fString(4, n.op),
   ];
   for (const [k, v] of Object.entries(n.attrs ?? {})) parts.push(fBytes(5, attributeProto(k, v)));
@@ -95,17 +100,19 @@ function nodeProto(n: NodeInit, index: number): Uint8Array {
   return concat(parts);
 }
 
-/** A graph input/output: dims are numbers (fixed) or strings (symbolic). */
+/** A graph input/output: dims are numbers (fixed) or strings (symbolic); null: no shape (left to shape inference). */
 export interface ValueInit {
   name: string;
   elemType: ElemType;
-  dims: (number | string)[];
+  dims: (number | string)[] | null;
 }
 
-function valueInfo(v: ValueInit): Uint8Array {
-  const dims = v.dims.map((d) => fBytes(1, typeof d === 'number' ? fVarint(1, d) : fString(2, d)));
-  const shape = concat(dims);
-  const tensorType = concat([fVarint(1, v.elemType), fBytes(2, shape)]);
+/** ValueInfoProto bytes of a tensor value. */
+export function valueInfo(v: ValueInit): Uint8Array {
+  const elem = fVarint(1, v.elemType);
+  const tensorType = v.dims === null
+    ? elem
+    : concat([elem, fBytes(2, concat(v.dims.map((d) => fBytes(1, typeof d === 'number' ? fVarint(1, d) : fString(2, d)))))]);
   return concat([fString(1, v.name), fBytes(2, fBytes(1, tensorType))]);
 }
 
