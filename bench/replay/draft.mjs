@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rng } from '../lib/data.mjs';
-import { arg, keystrokes, makeSession, replayFiles } from './session.mjs';
+import { arg, replayRequests, sameAnswer } from './session.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { createModelSide } = await import(path.join(root, 'server/dist/engine/model-side.js'));
@@ -49,30 +48,23 @@ for (const { s } of Object.values(sides)) {
 
 const rows = [];
 let mismatches = 0;
-let version = 0;
-for (const [fi, file] of replayFiles(root, NFILES).entries()) {
-  const session = makeSession(file, rng(1 + fi), NCHARS);
-  const doc = `file:///d${fi}.ts`;
-  for (const { text, cursor } of keystrokes(session)) {
-    if (version >= LIMIT) break;
-    version++;
-    const context = { documentKey: doc, version, languageId: 'typescript', prefix: text.slice(0, cursor), suffix: text.slice(cursor), trigger: 'automatic', maxCandidates: 1 };
-    const order = version % 2 ? ['plain', 'draft'] : ['draft', 'plain'];
-    const got = {};
-    for (const name of order) {
-      const t0 = performance.now();
-      const r = await sides[name].s.complete({ context, background: false, startedAt: performance.timeOrigin + performance.now() }, new AbortController().signal);
-      const ms = performance.now() - t0;
-      const l = sides[name].lines.at(-1) ?? {};
-      got[name] = { ms, kind: r.kind, texts: r.kind === 'ok' ? r.candidates.map((c) => c.text) : [], raw: r.kind === 'ok' ? r.raw : undefined, ...l };
-    }
-    const same = got.plain.kind === got.draft.kind && JSON.stringify(got.plain.texts) === JSON.stringify(got.draft.texts) && got.plain.raw === got.draft.raw;
-    if (!same) {
-      mismatches++;
-      console.log(`request ${version}: plain ${JSON.stringify(got.plain.raw)} vs draft ${JSON.stringify(got.draft.raw)}`);
-    }
-    rows.push({ version, file: fi, same, plain: pick(got.plain), draft: pick(got.draft) });
+for (const { file: fi, context } of replayRequests(root, NFILES, NCHARS, LIMIT)) {
+  const { version } = context;
+  const order = version % 2 ? ['plain', 'draft'] : ['draft', 'plain'];
+  const got = {};
+  for (const name of order) {
+    const t0 = performance.now();
+    const r = await sides[name].s.complete({ context, background: false, startedAt: performance.timeOrigin + performance.now() }, new AbortController().signal);
+    const ms = performance.now() - t0;
+    const l = sides[name].lines.at(-1) ?? {};
+    got[name] = { ms, kind: r.kind, texts: r.kind === 'ok' ? r.candidates.map((c) => c.text) : [], raw: r.kind === 'ok' ? r.raw : undefined, ...l };
   }
+  const same = sameAnswer(got.plain, got.draft);
+  if (!same) {
+    mismatches++;
+    console.log(`request ${version}: plain ${JSON.stringify(got.plain.raw)} vs draft ${JSON.stringify(got.draft.raw)}`);
+  }
+  rows.push({ version, file: fi, same, plain: pick(got.plain), draft: pick(got.draft) });
 }
 function pick(g) {
   return { ms: Math.round(g.ms * 10) / 10, generated: g.generated, modelRuns: g.modelRuns, modelRunMs: g.modelRunMs, decodeMs: g.decodeMs, prefillMs: g.prefillMs, drafted: g.drafted, accepted: g.accepted, prefillTokens: g.prefillTokens };

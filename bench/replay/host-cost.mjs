@@ -16,8 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { rng } from '../lib/data.mjs';
-import { arg, keystrokes, makeSession, replayFiles } from './session.mjs';
+import { arg, replayRequests, sameAnswer } from './session.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const self = fileURLToPath(import.meta.url);
@@ -100,26 +99,19 @@ async function parent() {
   const names = variants.map((v) => v.name);
   const rows = [];
   let mismatches = 0;
-  let version = 0;
-  for (const [fi, file] of replayFiles(root, NFILES).entries()) {
-    const session = makeSession(file, rng(1 + fi), NCHARS);
-    const doc = `file:///d${fi}.ts`;
-    for (const { text, cursor } of keystrokes(session)) {
-      if (version >= LIMIT) break;
-      version++;
-      const context = { documentKey: doc, version, languageId: 'typescript', prefix: text.slice(0, cursor), suffix: text.slice(cursor), trigger: 'automatic', maxCandidates: 1 };
-      // rotation: keystroke k starts at variant k mod n; with two variants A B, B A, A B, ... (ABBA over pairs)
-      const order = names.map((_, i) => names[(i + version) % names.length]);
-      const got = {};
-      for (const name of order) got[name] = await ask(name, context);
-      const ref = got[names[0]];
-      const same = names.every((n) => got[n].kind === ref.kind && JSON.stringify(got[n].texts) === JSON.stringify(ref.texts) && got[n].raw === ref.raw);
-      if (!same) {
-        mismatches++;
-        console.log(`request ${version}: ${names.map((n) => `${n} ${JSON.stringify(got[n].raw)}`).join(' vs ')}`);
-      }
-      rows.push({ version, file: fi, same, ...Object.fromEntries(names.map((n) => [n, pick(got[n])])) });
+  for (const { file: fi, context } of replayRequests(root, NFILES, NCHARS, LIMIT)) {
+    const { version } = context;
+    // rotation: keystroke k starts at variant k mod n; with two variants A B, B A, A B, ... (ABBA over pairs)
+    const order = names.map((_, i) => names[(i + version) % names.length]);
+    const got = {};
+    for (const name of order) got[name] = await ask(name, context);
+    const ref = got[names[0]];
+    const same = names.every((n) => sameAnswer(got[n], ref));
+    if (!same) {
+      mismatches++;
+      console.log(`request ${version}: ${names.map((n) => `${n} ${JSON.stringify(got[n].raw)}`).join(' vs ')}`);
     }
+    rows.push({ version, file: fi, same, ...Object.fromEntries(names.map((n) => [n, pick(got[n])])) });
   }
   for (const { p } of Object.values(kids)) p.send({ dispose: true });
   const loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');

@@ -1,6 +1,6 @@
-// The replay's typing sessions, shared by replay.mjs (over LSP, timed) and fim-tokens.mjs (prompt tokens only).
+// The replay's typing sessions, shared by replay.mjs (over LSP, timed), fim-tokens.mjs (prompt tokens only) and the in-thread side-by-side benches.
 import path from 'node:path';
-import { readJsonl } from '../lib/data.mjs';
+import { readJsonl, rng } from '../lib/data.mjs';
 
 /** Real TypeScript dev files (held out from training), picked deterministically: the first `count` of 4-12k chars. */
 export function replayFiles(root, count) {
@@ -90,4 +90,26 @@ export function arg(name, dflt) {
 /** The session flags both replay scripts take: --files N --chars N --seed N (defaults 3, 120, 1). */
 export function sessionArgs() {
   return { nfiles: Number(arg('files', 3)), nchars: Number(arg('chars', 120)), seed: Number(arg('seed', 1)) };
+}
+
+/**
+ * The completion requests of typing sessions over the first `count` replay files (`nchars` typed each, seed 1 + file
+ * index), as the in-thread side-by-side benches ask them (draft.mjs, host-cost.mjs): `{ file, context }`, the context
+ * an automatic single-candidate request whose `version` counts 1..`limit` across the files.
+ */
+export function* replayRequests(root, count, nchars, limit) {
+  let version = 0;
+  for (const [file, f] of replayFiles(root, count).entries()) {
+    const documentKey = `file:///d${file}.ts`;
+    for (const { text, cursor } of keystrokes(makeSession(f, rng(1 + file), nchars))) {
+      if (version >= limit) return;
+      version++;
+      yield { file, context: { documentKey, version, languageId: 'typescript', prefix: text.slice(0, cursor), suffix: text.slice(cursor), trigger: 'automatic', maxCandidates: 1 } };
+    }
+  }
+}
+
+/** Whether two variants answered a request alike: same outcome, candidate texts and raw model text. */
+export function sameAnswer(a, b) {
+  return a.kind === b.kind && JSON.stringify(a.texts) === JSON.stringify(b.texts) && a.raw === b.raw;
 }
