@@ -205,12 +205,13 @@ describe('pullModel', () => {
   });
 
   test('a lock whose process exited but was never reaped (a zombie) is taken over', async () => {
-    // `sh` starts `sleep 0`, prints its pid and execs `sleep 30`, which never waits for it: once `sleep 0` exits it
+    // `sh` starts `sleep 1`, prints its pid and execs `sleep 30`, which never waits for it: once `sleep 1` exits it
     // stays a zombie (signal 0 still reaches it) until the parent ends — as a `kill -9`ed pull does under a container
-    // init that does not reap.
+    // init that does not reap. (With `sleep 0` the child could exit before the exec and be reaped by sh itself: then
+    // it never became a zombie, seen once on a loaded machine.)
     const lock = path.join(home, 'hub', '.locks', 'models--org--tiny', `${sha256(llama['onnx/model.onnx']!)}.infill-ls.lock`);
     fs.mkdirSync(path.dirname(lock), { recursive: true });
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
       expect(Number.isInteger(pid) && pid > 0).toBe(true);
