@@ -18,7 +18,10 @@
 # calls; train2 ends the schedule wherever it stops), QAT_FROM (0.75), SEQ (1024), BATCH (128), PEAK_LR (2e-3),
 # PARTS (4: train1 refuses with fewer part streams unless MIN_PARTS is lower), EXPORT_S (110), OUT (/tmp/out),
 # INIT_ONNX (train1 starts from that model directory's weights: continued pre-training), WARMUP (200),
-# V2 (/tmp/v2), SITE (the GPU machine's site-packages), PY (python3).
+# V2 (/tmp/v2), SITE (the GPU machine's site-packages), PY (python3), EXPAND (with INIT_ONNX: train.py --expand-layers,
+# e.g. 3,7: block expansion 8 -> 10 layers), LINEAR_BLOCK (32: the 4-bit block of QAT and of the export; 64 or 128 store
+# fewer scales, so more layers fit the 20 MiB cap), SPAN_MIX (v2: data.py's FIM span mix of the training streams;
+# lines: more multi-line and block spans; the evaluation streams always use v2).
 set -euo pipefail
 t_start=$(date +%s)
 usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
@@ -65,7 +68,7 @@ evals_and_site() {  # the evaluation streams (tracked dev files + the v2 dev pac
   if [ ! -f "$v2/s/site.json" ]; then
     if [ -d "$site" ]; then
       ( [ -f "$v2/c/py/py-train.jsonl" ] || "$py" "$here/py/corpus_py.py" --site "$site" --out "$v2/c/py" ${MAX_PY_FILES:+--max-files $MAX_PY_FILES}
-        stream --out "$v2/s/site.npy" "$v2/c/py/py-train.jsonl" ) & pids+=($!)
+        stream --span-mix "${SPAN_MIX:-v2}" --out "$v2/s/site.npy" "$v2/c/py/py-train.jsonl" ) & pids+=($!)
     else
       echo "no site-packages at $site: the Python of corpus v2 is Debian's only"
     fi
@@ -78,7 +81,7 @@ part_stream() {  # N: unpack and tokenize part N if its stream is not there yet
   [ -f "$v2/s/part$n.json" ] && { stamp "part $n already tokenized"; return 0; }
   [ -f "$f" ] || { echo "missing $f (carry it)"; return 2; }
   unxz_to "$f" "$v2/c/part$n.jsonl"
-  stream --seed "$n" --out "$v2/s/part$n.npy" "$v2/c/part$n.jsonl" ${MAX_RECORDS:+--max-records $MAX_RECORDS}
+  stream --seed "$n" --span-mix "${SPAN_MIX:-v2}" --out "$v2/s/part$n.npy" "$v2/c/part$n.jsonl" ${MAX_RECORDS:+--max-records $MAX_RECORDS}
   rm -f "$v2/c/part$n.jsonl"
 }
 
@@ -87,15 +90,15 @@ train_args() {  # $1: end-at unix time
   for n in dev_ts dev_py dev_deb; do ev+=(--eval "$n=$v2/s/$n.npy"); done
   echo --dev-stream "$v2/s/dev.npy" "${ev[@]}" \
     --out "$v2/ckpt" --state "$v2/state.pt" --end-at "$1" --device "$dev" --seq "${SEQ:-1024}" --batch "${BATCH:-128}" \
-    --peak-lr "${PEAK_LR:-2e-3}" --warmup "${WARMUP:-200}" --qat-from "${QAT_FROM:-0.75}" --eval-every-s "${EVAL_EVERY:-20}" --eval-batches "${EVAL_BATCHES:-4}" \
+    --peak-lr "${PEAK_LR:-2e-3}" --warmup "${WARMUP:-200}" --qat-from "${QAT_FROM:-0.75}" --qat-block "${LINEAR_BLOCK:-32}" --eval-every-s "${EVAL_EVERY:-20}" --eval-batches "${EVAL_BATCHES:-4}" \
     --compile "${COMPILE:-1}" --name v2
 }
 
 export_model() {
-  stamp "export (4-bit layers, block 32)"
+  stamp "export (4-bit layers, block ${LINEAR_BLOCK:-32})"
   rm -rf "$v2/model" && mkdir -p "$v2/model"
   "$py" "$here/py/export.py" --ckpt "$v2/ckpt32" --tokenizer "$root/models/default" --out "$v2/model" \
-    --dev-stream "$v2/s/dev.npy" --linear-bits 4 --linear-block 32 --fp32-out "$v2/model-fp32.onnx"
+    --dev-stream "$v2/s/dev.npy" --linear-bits 4 --linear-block "${LINEAR_BLOCK:-32}" --fp32-out "$v2/model-fp32.onnx"
   cp "$root/models/default/README.md" "$v2/model/README.md"  # the contract; the card itself is rewritten on the dev machine
   tar -C "$v2/model" -cf - . | split -b 15M -d - "$out/model.tar.part"
   mkdir -p "$v2/meta" && cp "$v2/ckpt/ckpt.json" "$v2/model/parity.json" "$v2/model/config.json" "$v2"/s/*.json "$v2/meta/" 2>/dev/null || true
@@ -133,6 +136,7 @@ case "$cmd" in
     # as its graph does, checked against its golden.json) instead of random ones: continued pre-training. train2 takes
     # it too, for the model's shape (its weights then come from the state), so MODEL_CONFIG need not match.
     [ -n "${INIT_ONNX:-}" ] && train_extra+=(--init-onnx "$root/$INIT_ONNX")
+    [ -n "${EXPAND:-}" ] && train_extra+=(--expand-layers "$EXPAND")
     ( # the streams are listed once they are all there
       set -e
       if [ "$cmd" = train1 ]; then

@@ -117,3 +117,67 @@ class RepoSequences(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _pick_span_v2_reference(rng, text):
+    """pick_span as it was before span mixes existed (sessions 7-10), to check that "v2" still draws the same spans."""
+    n = len(text)
+    r = rng.random()
+    if r < 0.4 or n < 2:
+        a, b = sorted(rng.integers(0, n + 1, 2))
+        return int(a), int(b)
+    a = int(rng.integers(0, n))
+    eol = text.find("\n", a)
+    eol = n if eol < 0 else eol
+    if r < 0.7:
+        return a, eol
+    b = eol
+    for _ in range(int(rng.integers(1, 9))):
+        nxt = text.find("\n", b + 1)
+        if nxt < 0:
+            b = n
+            break
+        b = nxt
+    return a, b
+
+
+CODE = "".join(f"def f{i}(x):\n    if x > {i}:\n        return x * {i}\n\n    return {i}\n" for i in range(40))
+
+
+class SpanMixTest(unittest.TestCase):
+    def test_v2_mix_draws_the_spans_it_always_drew(self):
+        from data import pick_span
+        r1, r2 = np.random.default_rng(7), np.random.default_rng(7)
+        for _ in range(2000):
+            self.assertEqual(pick_span(r1, CODE), _pick_span_v2_reference(r2, CODE))
+
+    def test_lines_mix_shares_and_block_spans(self):
+        from data import pick_span
+        rng = np.random.default_rng(3)
+        n, blocks, multi, one_line = 20000, 0, 0, 0
+        for _ in range(n):
+            a, b = pick_span(rng, CODE, "lines")
+            self.assertTrue(0 <= a <= b <= len(CODE))
+            mid = CODE[a:b]
+            line_start = CODE.rfind("\n", 0, a) + 1
+            at_indent = CODE[line_start:a].strip(" \t") == "" and (a == len(CODE) or CODE[a] not in " \t")
+            ends_at_eol = b == len(CODE) or CODE[b] == "\n"
+            if at_indent and ends_at_eol:
+                blocks += 1
+            if ends_at_eol and "\n" in mid:
+                multi += 1
+            elif ends_at_eol:
+                one_line += 1
+        # 30% block spans by construction, plus cursor spans that happen to start at an indentation (~1 in 12 columns
+        # here); multi-line spans ending at a line end: 25% cursor + ~7/8 of the 30% blocks, plus a few random spans
+        self.assertGreater(blocks / n, 0.30)
+        self.assertLess(blocks / n, 0.42)
+        self.assertGreater(multi / n, 0.45)
+        self.assertLess(multi / n, 0.56)
+        self.assertGreater(one_line / n, 0.20)
+        self.assertLess(one_line / n, 0.30)
+
+    def test_unknown_mix_is_refused(self):
+        from data import pick_span
+        with self.assertRaises(ValueError):
+            pick_span(np.random.default_rng(0), CODE, "fancy")

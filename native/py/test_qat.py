@@ -87,3 +87,41 @@ class FakeQuant4(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BlockExpansion(unittest.TestCase):
+    """train.py's expand_layers (LLaMA Pro): the expanded model computes the loaded model's function exactly."""
+
+    def test_expanded_model_has_the_same_logits(self):
+        from train import expand_layers
+        torch.manual_seed(1)
+        cfg = ModelConfig(vocab_size=256, hidden_size=128, num_layers=4, num_heads=2, num_kv_heads=1, intermediate_size=256,
+                          max_position=64)
+        small = LlamaLM(cfg)
+        with torch.no_grad():
+            for p in small.parameters():
+                p.normal_(0, 0.05)
+        sd, cfg2 = expand_layers(small.state_dict(), cfg, [1, 3])
+        self.assertEqual(cfg2.num_layers, 6)
+        big = LlamaLM(cfg2)
+        missing, unexpected = big.load_state_dict(sd, strict=False)
+        self.assertEqual([k for k in missing if not k.startswith("rope_")], [])
+        self.assertEqual(unexpected, [])
+        # the copies sit after layers 1 and 3 (new indices 2 and 5); their output projections are zero, the rest copied
+        self.assertTrue(torch.equal(big.model.layers[2].self_attn.q_proj.weight, small.model.layers[1].self_attn.q_proj.weight))
+        self.assertEqual(float(big.model.layers[5].mlp.down_proj.weight.abs().sum()), 0.0)
+        self.assertTrue(torch.equal(big.model.layers[4].mlp.up_proj.weight, small.model.layers[3].mlp.up_proj.weight))
+        ids = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            a, b = small(ids)[0], big(ids)[0]
+        # identical up to float summation order (the zero blocks add exact zeros): well inside 1e-5 of logits ~0.1-1
+        self.assertLess(float((a - b).abs().max()), 1e-5)
+        self.assertGreater(float(a.abs().max()), 1e-2)
+
+    def test_bad_indices_are_refused(self):
+        from train import expand_layers
+        cfg = ModelConfig(vocab_size=256, hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=128)
+        sd = LlamaLM(cfg).state_dict()
+        for bad in ([2], [0, 0], [-1]):
+            with self.assertRaises(ValueError):
+                expand_layers(sd, cfg, bad)

@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--compile", type=int, default=1)
     # continual pre-training (issue 16)
     ap.add_argument("--init-onnx", default=None, help="start from a shipped q8w model directory's weights")
+    ap.add_argument("--expand-layers", default=None, help="with --init-onnx: comma-separated indices of the loaded model's "
+                    "layers after each of which a copy is inserted whose output projections are zero (LLaMA Pro block "
+                    "expansion), e.g. 3,7: 8 layers -> 10, the same function at the first step")
     ap.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                     help="cosine: (re-)warm-up then cosine decay; constant: --peak-lr from the first step, no warm-up")
     ap.add_argument("--end-at", type=float, default=0, help="unix time at which training stops (overrides --budget-s), "
@@ -129,6 +132,38 @@ def state_dict_from_onnx(model_dir):
     return {k: torch.from_numpy(v.copy()).float() for k, v in sd.items()}, cfg
 
 
+def expand_layers(sd: dict, cfg, after: list[int]):
+    """Block expansion after LLaMA Pro (Wu et al. 2024, arXiv 2401.02415, section 3): after each layer index in
+    `after` (indices of the loaded model, 0-based), insert a copy of that layer whose attention output projection
+    (o_proj) and MLP down projection (down_proj) are zero, so that the new block adds nothing to the residual stream and
+    the expanded model computes exactly the loaded model's function before training moves it. sd: a LlamaLM state dict
+    with keys model.layers.{i}.*; cfg: its ModelConfig. Returns (new state dict, new ModelConfig with num_layers +
+    len(after)). Raises ValueError for an index outside 0..num_layers-1 or a repeated one."""
+    n = cfg.num_layers
+    if len(set(after)) != len(after) or any(i < 0 or i >= n for i in after):
+        raise ValueError(f"--expand-layers: indices must be distinct, in 0..{n - 1}, got {after}")
+    pre = "model.layers."
+    per = {i: {} for i in range(n)}
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(pre):
+            i, rest = k[len(pre):].split(".", 1)
+            per[int(i)][rest] = v
+        else:
+            out[k] = v
+    j = 0
+    for i in range(n):
+        for rest, v in per[i].items():
+            out[f"{pre}{j}.{rest}"] = v
+        j += 1
+        if i in after:
+            for rest, v in per[i].items():
+                zero = rest.endswith(("o_proj.weight", "down_proj.weight"))
+                out[f"{pre}{j}.{rest}"] = torch.zeros_like(v) if zero else v.clone()
+            j += 1
+    return out, ModelConfig(**{**cfg.to_dict(), "num_layers": j})
+
+
 def fake_quant4(w, block: int = 32):
     """Fake 4-bit quantization with a straight-through estimator (Bengio et al. 2013, arXiv 1308.3432), for
     quantization-aware training: the quantizer of onnx_builder.matmul_nbits4 / quant4.py, i.e. symmetric per block of
@@ -208,8 +243,14 @@ def main():
     dev = torch.device(a.device)
     cfg = ModelConfig(**{**DEFAULT_CFG, **(json.loads(a.model_config) if a.model_config else {})})
     history = {"runs": []}
+    if a.expand_layers and not a.init_onnx:
+        ap.error("--expand-layers needs --init-onnx")
     if a.init_onnx:
         sd, cfg = state_dict_from_onnx(a.init_onnx)
+        if a.expand_layers:
+            n0 = cfg.num_layers
+            sd, cfg = expand_layers(sd, cfg, [int(x) for x in a.expand_layers.split(",")])
+            print(f"block expansion: {n0} -> {cfg.num_layers} layers (copies after {a.expand_layers}, zero o_proj/down_proj)", flush=True)
         model = LlamaLM(cfg)
         missing, unexpected = model.load_state_dict(sd, strict=False)
         missing = [k for k in missing if not k.startswith("rope_") and k != "lm_head.weight"]

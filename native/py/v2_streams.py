@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from data import build_repo_stream, build_stream, pkg_name  # noqa: E402
+from data import SPAN_MIXES, build_repo_stream, build_stream, pkg_name  # noqa: E402
 
 
 
@@ -35,6 +35,8 @@ def main():
     ap.add_argument("--repo-frac", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval", action="store_true")
+    ap.add_argument("--span-mix", default="v2", choices=SPAN_MIXES, help="data.pick_span's FIM span mix of a training "
+                    "stream (--eval streams always use v2, so that losses stay comparable across runs)")
     ap.add_argument("--max-records", type=int, default=0, help="use only the first N records (smoke tests)")
     a = ap.parse_args()
     t0 = time.time()
@@ -64,12 +66,13 @@ def main():
         repo_pk = {r["pkg"] for r in recs if r.get("lang") != "python" and h(r["pkg"]) % 100 < a.repo_frac * 100}
         # the repository packages' files that no sequence takes (long ones) are trained on as single files
         left: list = []
-        s_repo = build_repo_stream(tok, [r for r in recs if r["pkg"] in repo_pk], seed=a.seed + 1, leftovers=left)
-        s_single = build_stream(tok, [r["text"] for r in recs if r["pkg"] not in repo_pk] + left, seed=a.seed)
+        s_repo = build_repo_stream(tok, [r for r in recs if r["pkg"] in repo_pk], seed=a.seed + 1, leftovers=left,
+                                   span_mix=a.span_mix)
+        s_single = build_stream(tok, [r["text"] for r in recs if r["pkg"] not in repo_pk] + left, seed=a.seed, span_mix=a.span_mix)
         blocks = [s_single[i:i + 65536] for i in range(0, s_single.size, 65536)] + [s_repo[i:i + 65536] for i in range(0, s_repo.size, 65536)]
         order = np.random.default_rng(a.seed).permutation(len(blocks))
         stream = np.concatenate([blocks[i] for i in order]) if blocks else np.zeros(0, np.uint16)
-        info.update({"single_tokens": int(s_single.size), "repo_tokens": int(s_repo.size), "repo_packages": len(repo_pk),
+        info.update({"span_mix": a.span_mix, "single_tokens": int(s_single.size), "repo_tokens": int(s_repo.size), "repo_packages": len(repo_pk),
                      "repo_leftover_files": len(left),
                      "packages": len({r["pkg"] for r in recs})})
     info["tokens"] = int(stream.size)
