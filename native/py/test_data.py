@@ -181,3 +181,25 @@ class SpanMixTest(unittest.TestCase):
         from data import pick_span
         with self.assertRaises(ValueError):
             pick_span(np.random.default_rng(0), CODE, "fancy")
+
+    def test_lines2_starts_half_of_the_blocks_at_the_first_column(self):
+        from data import pick_span
+        rng = np.random.default_rng(5)
+        n, col0_indented = 20000, 0
+        for _ in range(n):
+            a, b = pick_span(rng, CODE, "lines2")
+            line_start = CODE.rfind("\n", 0, a) + 1
+            if a == line_start and CODE[a:a + 1] in (" ", "\t") and (b == len(CODE) or CODE[b] == "\n"):
+                col0_indented += 1
+        # a block's line is drawn by character, and CODE's indented lines hold ~80% of its characters: half of the 30%
+        # blocks start at column 0 of an indented line, ~0.3 * 0.5 * 0.8 = 12%, plus cursor spans that happen to sit
+        # at column 0 (~2%, what "lines" gives)
+        self.assertGreater(col0_indented / n, 0.10)
+        self.assertLess(col0_indented / n, 0.18)
+        rng = np.random.default_rng(5)
+        lines_col0 = 0
+        for _ in range(n):
+            a, b = pick_span(rng, CODE, "lines")
+            if a == CODE.rfind("\n", 0, a) + 1 and CODE[a:a + 1] in (" ", "\t") and (b == len(CODE) or CODE[b] == "\n"):
+                lines_col0 += 1
+        self.assertLess(lines_col0 / n, 0.04)
