@@ -101,7 +101,7 @@ describe('per-document KV prefix caches (default model)', () => {
   test('eviction keeps the byte budget (tiny budget, several documents); an evicted document misses', async () => {
     const probe = await engine();
     const bpt = probe.cacheStats()!.bytesPerToken;
-    expect(bpt).toBe(8 * 2 * 2 * 64 * 4); // 8 layers, K and V, 2 kv heads, head dim 64, fp32
+    expect(bpt).toBe(10 * 2 * 2 * 64 * 4); // 10 layers, K and V, 2 kv heads, head dim 64, fp32
     const budget = 450 * bpt; // room for about two prompts of ~200 tokens
     const e = await engine({ cacheBudgetBytes: budget });
     for (let d = 0; d < 5; d++) {

@@ -60,7 +60,7 @@ describe('chooseAutoDevice', () => {
   test('the measured sides: models/default on the CPU, the 0.5B and 1.5B shapes on WebGPU', () => {
     const small = chooseAutoDevice({ configMatmulWeights: matmulWeightsFromConfig(DEFAULT_CONFIG) });
     expect(small.device).toBe('cpu');
-    expect(small.reason).toBe('26.7M weights per token < 100M: decode is faster on the CPU at this size');
+    expect(small.reason).toBe('32.4M weights per token < 100M: decode is faster on the CPU at this size');
     expect(chooseAutoDevice({ configMatmulWeights: matmulWeightsFromConfig(QWEN_05B) })).toEqual({
       device: 'webgpu', matmulWeights: 493_961_216, reason: '494M weights per token ≥ 100M: WebGPU is faster at this size',
     });
