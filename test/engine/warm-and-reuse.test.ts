@@ -38,9 +38,15 @@ function ok(r: CompletionResult) {
 }
 
 const cursors = ['export async function loadModel', 'async forwardPacked', 'export function defaultThreads'].map((s) => src.indexOf(s) + s.length + 2);
-// Speculation needs an accepted answer and a next answer that survive post-processing at maxNewTokens 8: after
-// `  modelDir: ` both end at a complete line (mid-parameter cursors give answers the token-limit cut empties).
-const specCursor = src.indexOf('  modelDir') + '  modelDir'.length + 2;
+// Speculation needs an accepted answer and a next answer that survive post-processing at maxNewTokens 8. Chosen by a
+// search (models/default v5, 40b1371): over the 177 cursors after `name: ` or `name?: ` of a field and after `name = `,
+// multi-line, the first answer and the answer after accepting it were decoded greedily (draft-and-verify off)
+// while recording the top-1/top-2 logit margin of every step; of the 42 cursors where both answers are non-empty, this one
+// has the largest smallest margin: 0.38 (first answer `0; i < this.input_`, cut by the token limit; then `ids.length;`),
+// far above CPU rounding (1e-3, default-model.test.ts); `node bench/tests/spec-cursors.mjs --mode multi` repeats the
+// search. The v4 model's cursor, after `  modelDir: `, now answers
+// `string;` and then only the suffix's own next lines, which post-processing empties (nothing to speculate).
+const specCursor = src.indexOf('const idData = new BigInt64Array(seq);\n    for (let i = ') + 'const idData = new BigInt64Array(seq);\n    for (let i = '.length;
 
 describe('background warming', () => {
   test('a warmed position answers its first request with a small new prefill', async () => {
@@ -164,9 +170,13 @@ describe('completion-level reuse', () => {
 
   test('an empty speculative completion answers the request it was computed for, without decoding it again', async () => {
     // A single-line completion that ends its line: after the accept the model has nothing more for that line.
-    let at = -1;
-    for (let k = 0; k < 3; k++) at = src.indexOf('const ', at + 1);
-    const cur = at + 'const '.length;
+    // Chosen by a search (models/default v5, 40b1371) over the cursors after each of the 100 `const `, single-line,
+    // decoded greedily with the top-1/top-2 logit margin of every step recorded: of the 45 where the answer is non-empty
+    // and the answer after accepting it is empty, this one has the largest smallest margin: 0.82 (`n = past + seq;`,
+    // then nothing), far above CPU rounding (1e-3); `node bench/tests/spec-cursors.mjs --mode single` repeats it.
+    // The v4 model's cursor, the third `const `, now answers
+    // `configKeys = Object.keys` (cut by the token limit) and then `(config);`.
+    const cur = src.indexOf('const ', src.indexOf('function causalBias(')) + 'const '.length;
     const { e: plain } = await engine({ speculative: false, completionReuse: false });
     const shown = ok(await plain.complete(ctx('file:///e.ts', src, cur, 'single'), never)).candidates[0]!.text;
     expect(shown.length).toBeGreaterThan(0);
