@@ -44,7 +44,7 @@ const cursors = ['export async function loadModel', 'async forwardPacked', 'expo
 // while recording the top-1/top-2 logit margin of every step; of the 42 cursors where both answers are non-empty, this one
 // has the largest smallest margin: 0.38 (first answer `0; i < this.input_`, cut by the token limit; then `ids.length;`),
 // far above CPU rounding (1e-3, default-model.test.ts); `node bench/tests/spec-cursors.mjs --mode multi` repeats the
-// search. The v4 model's cursor, after `  modelDir: `, now answers
+// search. The v3 model's cursor, after `  modelDir: `, now answers
 // `string;` and then only the suffix's own next lines, which post-processing empties (nothing to speculate).
 const specCursor = src.indexOf('const idData = new BigInt64Array(seq);\n    for (let i = ') + 'const idData = new BigInt64Array(seq);\n    for (let i = '.length;
 
@@ -174,7 +174,7 @@ describe('completion-level reuse', () => {
     // decoded greedily with the top-1/top-2 logit margin of every step recorded: of the 45 where the answer is non-empty
     // and the answer after accepting it is empty, this one has the largest smallest margin: 0.82 (`n = past + seq;`,
     // then nothing), far above CPU rounding (1e-3); `node bench/tests/spec-cursors.mjs --mode single` repeats it.
-    // The v4 model's cursor, the third `const `, now answers
+    // The v3 model's cursor, the third `const `, now answers
     // `configKeys = Object.keys` (cut by the token limit) and then `(config);`.
     const cur = src.indexOf('const ', src.indexOf('function causalBias(')) + 'const '.length;
     const { e: plain } = await engine({ speculative: false, completionReuse: false });
