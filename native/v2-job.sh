@@ -21,10 +21,11 @@
 # V2 (/tmp/v2), SITE (the GPU machine's site-packages), PY (python3), EXPAND (with INIT_ONNX: train.py --expand-layers,
 # e.g. 3,7: block expansion 8 -> 10 layers), LINEAR_BLOCK (32: the 4-bit block of QAT and of the export; 64 or 128 store
 # fewer scales, so more layers fit the 20 MiB cap), SPAN_MIX (v2: data.py's FIM span mix of the training streams;
-# lines: more multi-line and block spans; the evaluation streams always use v2).
+# lines: more multi-line and block spans; lines2: half of those blocks from column 0, what v5's fix-up used; the
+# evaluation streams always use v2).
 set -euo pipefail
 t_start=$(date +%s)
-usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
 # validate the subcommand before anything is created under /tmp or $OUT
 case "${1:-}" in
   data|train1|train2|export|collect|status|smoke) ;;
