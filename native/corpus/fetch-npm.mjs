@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Build the TypeScript/JavaScript part of the training corpus from pinned npm tarballs.
 //
-//   node native/corpus/fetch-npm.mjs [--list native/corpus/npm-packages.json]
+//   node native/corpus/fetch-npm.mjs [--list native/corpus/npm-packages.json]   (a list named *.gz is gunzipped)
 //        [--work .work/corpus] [--manifest native/corpus/manifest-npm.json]
 //        [--jobs 5] [--no-xz]
 //
@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -35,7 +36,7 @@ function parseArgs(argv) {
     else if (a === '--no-xz') o.xz = false;
     else if (a === '--fetch-only') o.fetchOnly = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node native/corpus/fetch-npm.mjs [--list F] [--work DIR] [--manifest F] [--jobs N] [--no-xz] [--fetch-only]');
+      console.log('usage: node native/corpus/fetch-npm.mjs [--list F (.json, or .json.gz)] [--work DIR] [--manifest F] [--jobs N] [--no-xz] [--fetch-only]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -537,7 +538,8 @@ function nearDupIndex() {
 async function main() {
   const opt = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
-  const list = JSON.parse(fs.readFileSync(opt.list, 'utf8'));
+  const raw = fs.readFileSync(opt.list);
+  const list = JSON.parse((opt.list.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')); // the tiers v3 on: .json.gz
   const capBytes = list.perPackageCapBytes || Infinity;
   const pkgs = list.packages.slice().sort((a, b) => cmp(a.name, b.name));
   const seen = new Set();

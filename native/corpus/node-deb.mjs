@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import {
   DENY_PATH, DENY_TEXT, classifyPackage, deniedName, licenseAllowed, nearDupIndex, normalizeForHash, pkgLicense, sha256,
   walk,
@@ -126,7 +127,8 @@ function main() {
   const names = fs.readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
     .filter((_, i) => i % o.every === 0);
   const heldOut = new Set();
-  if (o.heldOut) for (const p of JSON.parse(fs.readFileSync(o.heldOut, 'utf8')).packages) if (p.split !== 'train') heldOut.add(p.name);
+  const heldRaw = o.heldOut ? fs.readFileSync(o.heldOut) : null; // a package list, .json or .json.gz
+  if (heldRaw) for (const p of JSON.parse((o.heldOut.endsWith('.gz') ? gunzipSync(heldRaw) : heldRaw).toString('utf8')).packages) if (p.split !== 'train') heldOut.add(p.name);
   // 1. fetch: 40 names an `apt-get download` call; then one by one what a failed batch left out
   const have = () => new Map(fs.readdirSync(o.work).filter((f) => f.endsWith('.deb')).map((f) => [f.split('_')[0], f]));
   let debs = have();

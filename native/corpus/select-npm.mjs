@@ -3,8 +3,11 @@
 // split) plus the most-downloaded other packages, each pinned to the exact version of the input table.
 //
 //   node native/corpus/select-npm.mjs --table npm.tsv --add 2600 [--aside a,b,c] [--out native/corpus/npm-packages-v2.json]
-//   v3, the next tier: --base native/corpus/npm-packages-v2.json --only-added --out native/corpus/npm-packages-v3.json
-//   and the one after it: ... --skip-list native/corpus/npm-packages-v3.json --out native/corpus/npm-packages-v3b.json
+//   v3, the next tier: --base native/corpus/npm-packages-v2.json --only-added --out native/corpus/npm-packages-v3.json.gz
+//   and the one after it: ... --skip-list native/corpus/npm-packages-v3.json.gz --out native/corpus/npm-packages-v3b.json.gz
+// Lists (--base, --skip-list) are read gzip-compressed when the name ends in .gz; an --out ending in .gz is written
+// gzip-compressed (zlib level 9, no name, no mtime: the same list gives the same bytes). The tiers v3 on are stored
+// as .json.gz so that each GPU-machine call carries less (issue 16).
 //
 // Input table: tab-separated `name  version  downloads_a_month  summary` with a header line (a snapshot of the
 // npm registry's download counts; which snapshot is recorded in the output's `source`). Packages added are
@@ -18,6 +21,7 @@ import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // the hard exclusions of fetch-npm.mjs (RxJS under every npm name it had, Effect, Django, HumanEval)
@@ -25,6 +29,10 @@ const DENY_NAME = [/rxjs/i, /^rx$/i, /^rx-lite/i, /^@reactivex\//i, /^effect$/i,
 // prebuilt per-platform binaries (`@esbuild/linux-x64`, `@rollup/rollup-linux-arm64-gnu`, `@biomejs/cli-win32-x64`, ...): no source
 const PLATFORM_BINARY = /(^|[-/])(linux|darwin|win32|windows|freebsd|openbsd|netbsd|sunos|android|aix)([-_.](x64|x86|arm64|arm|ia32|ppc64|s390x|riscv64|loong64|mips64el|universal)|$)|-(musl|gnu|msvc|gnueabihf)$/i;
 const o = { table: null, add: 2600, aside: [], out: path.join(HERE, 'npm-packages-v2.json'), base: path.join(HERE, 'npm-packages.json') };
+/** A package list (JSON), gunzipped first when its name ends in .gz. */
+const readList = (f) => JSON.parse((f.endsWith('.gz') ? gunzipSync(fs.readFileSync(f)) : fs.readFileSync(f)).toString('utf8'));
+/** The list's text, gzip-compressed when the name ends in .gz (zlib writes no name and mtime 0: deterministic). */
+const writeList = (f, text) => fs.writeFileSync(f, f.endsWith('.gz') ? gzipSync(Buffer.from(text, 'utf8'), { level: 9 }) : text);
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -38,9 +46,9 @@ for (let i = 0; i < argv.length; i++) {
   else throw new Error(`unknown argument ${a}`);
 }
 if (!o.table) throw new Error('--table FILE is required (name, version, downloads_a_month, summary; tab-separated)');
-const base = JSON.parse(fs.readFileSync(o.base, 'utf8'));
+const base = readList(o.base);
 const known = new Set([...base.packages.map((p) => p.name), ...Object.keys(base.rejected || {}).map((k) => k.replace(/@[^@]+$/, ''))]);
-for (const f of o.skipLists || []) for (const p of JSON.parse(fs.readFileSync(f, 'utf8')).packages) known.add(p.name);
+for (const f of o.skipLists || []) for (const p of readList(f).packages) known.add(p.name);
 const rows = fs.readFileSync(o.table, 'utf8').split('\n').slice(1).map((l) => l.split('\t'))
   .filter((r) => r.length >= 3)
   .map(([name, version, dl]) => ({ name, version, downloads: Number(dl) }))
@@ -62,5 +70,5 @@ const out = {
   shardRawBytes: 160e6,
   packages,
 };
-fs.writeFileSync(o.out, JSON.stringify(out, null, 1) + '\n');
+writeList(o.out, JSON.stringify(out, null, 1) + '\n');
 console.log(`${packages.length} packages (${base.packages.length} v1 + ${added.length} added, down to ${out.source.minDownloadsAMonth} downloads/month); aside: ${o.aside.join(', ') || 'none'}`);

@@ -12,6 +12,7 @@ Reads only the files named.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import lzma
 import os
@@ -24,10 +25,11 @@ from v3_pack import excluded  # noqa: E402
 
 
 def held_out_names(lists: list[str]) -> set[str]:
-    """Names of the packages with split dev or aside in select-npm/fetch-npm package lists (JSON with "packages")."""
+    """Names of the packages with split dev or aside in select-npm/fetch-npm package lists (JSON with "packages";
+    a name ending in .gz is read gzip-compressed, as the tiers v3 on are stored)."""
     out: set[str] = set()
     for p in lists:
-        with open(p) as f:
+        with (gzip.open(p, "rt", encoding="utf-8") if p.endswith(".gz") else open(p, encoding="utf-8")) as f:
             out |= {x["name"] for x in json.load(f)["packages"] if x.get("split", "train") != "train"}
     return out
 
@@ -58,7 +60,7 @@ def check_part(path: str, held: set[str], known: set[str]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("parts", nargs="+")
-    ap.add_argument("--held-out", nargs="*", default=[], help="package lists whose dev/aside packages must not appear")
+    ap.add_argument("--held-out", nargs="*", default=[], help="package lists (.json or .json.gz) whose dev/aside packages must not appear")
     ap.add_argument("--known", nargs="*", default=[], help="JSON-lines corpus files whose texts must not appear")
     a = ap.parse_args()
     held, known = held_out_names(a.held_out), hashes_of(a.known)

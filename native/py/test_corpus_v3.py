@@ -235,6 +235,33 @@ class Check(unittest.TestCase):
             self.assertEqual({k: c[k] for k in ("records", "excluded", "held_out", "known", "bad")},
                              {"records": 6, "excluded": 2, "held_out": 2, "known": 1, "bad": 1})
 
+    def test_held_out_list_as_json_gz_gives_the_same_check(self):
+        """The npm tier lists are stored as .json.gz: --held-out reads one by its suffix, with the same result."""
+        import gzip
+        import lzma
+        import subprocess
+
+        with tempfile.TemporaryDirectory() as d:
+            text = json.dumps({"packages": [{"name": "@s/dev-pkg", "split": "dev"}, {"name": "aside-pkg", "split": "aside"},
+                                            {"name": "ok", "split": "train"}]}, indent=1) + "\n"
+            lst, lst_gz = os.path.join(d, "list.json"), os.path.join(d, "list.json.gz")
+            with open(lst, "w") as f:
+                f.write(text)
+            with open(lst_gz, "wb") as f:
+                f.write(gzip.compress(text.encode(), mtime=0))
+            self.assertEqual(held_out_names([lst_gz]), held_out_names([lst]))
+            self.assertEqual(held_out_names([lst_gz]), {"@s/dev-pkg", "aside-pkg"})
+            part = os.path.join(d, "part1.jsonl.xz")
+            with lzma.open(part, "wt") as f:
+                for pkg in ("ok@1.0.0", "aside-pkg@1.0.0"):
+                    f.write(json.dumps({"pkg": pkg, "path": "a.js", "lang": "javascript", "text": "let a = 1;\n" * 30}) + "\n")
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus_check.py")
+            runs = [subprocess.run([sys.executable, script, "--held-out", x, "--", part], capture_output=True, text=True)
+                    for x in (lst, lst_gz)]
+            self.assertEqual([r.returncode for r in runs], [1, 1])  # the aside package's record fails the check
+            self.assertEqual(runs[0].stdout, runs[1].stdout)
+            self.assertIn("held-out 1", runs[1].stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script without type declarations
 import { debLicenceAllowed, dep5Stanzas, moduleDebLicence, moduleDirs } from '../../native/corpus/node-deb.mjs';
@@ -118,5 +119,16 @@ describe('a whole run on a built .deb', () => {
     const demo = m.modules.find((x: { module: string }) => x.module === 'demo@1.0.0');
     expect(demo.dropped).toEqual({ dts: 1, vendored: 1, dup_v2: 1 });
     expect(m.totals.train).toMatchObject({ modules: 2, files: 3, ts: 3, js: 0 });
+
+    // the same held-out list gzip-compressed (as the npm tier lists are stored): the same records and refusals
+    const heldGz = path.join(tmp, 'held.json.gz');
+    fs.writeFileSync(heldGz, gzipSync(fs.readFileSync(heldOut)));
+    const out2 = path.join(tmp, 'out-gz');
+    const manifest2 = path.join(tmp, 'manifest-gz.json');
+    const r2 = spawnSync(process.execPath, [path.join(root, 'native/corpus/node-deb.mjs'), '--list', list, '--work', work, '--out', out2,
+      '--manifest', manifest2, '--held-out', heldGz, '--v2', v2], { encoding: 'utf8' });
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(out2, 'node-train.jsonl'), 'utf8')).toBe(fs.readFileSync(path.join(out, 'node-train.jsonl'), 'utf8'));
+    expect(JSON.parse(fs.readFileSync(manifest2, 'utf8')).refused).toEqual(m.refused);
   });
 });
