@@ -6,6 +6,7 @@
 //     compares PRED_DIR/native.K.jsonl with PRED_DIR/avx2.K.jsonl on the tasks the emulated run finished; writes
 //     bench/results/quality-NAME.{json,md}
 import '../lib/help.mjs';
+import { topTwo } from '../lib/top2.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,11 +132,8 @@ async function margins(checkIds) {
   proto.forward = async function (ids, cache, options) {
     const row = await original.call(this, ids, cache, options);
     if (row) {
-      let i1 = 0;
-      for (let i = 1; i < row.length; i++) if (row[i] > row[i1]) i1 = i;
-      let i2 = i1 === 0 ? 1 : 0;
-      for (let i = 0; i < row.length; i++) if (i !== i1 && row[i] > row[i2]) i2 = i;
-      calls.push({ n: ids.length, first: ids[0], argmax: i1, second: i2, margin: row[i1] - row[i2] });
+      const { i1, i2, margin } = topTwo(row);
+      calls.push({ n: ids.length, first: ids[0], argmax: i1, second: i2, margin });
     } else calls.push({ n: ids.length, first: ids[0] });
     return row;
   };

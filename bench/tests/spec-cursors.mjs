@@ -11,6 +11,7 @@
 //   node bench/tests/spec-cursors.mjs --mode multi|single [--model DIR] [--top 10]
 // Prints one JSON line per cursor, then the cursors meeting the precondition by largest margin.
 import '../lib/help.mjs';
+import { topTwo } from '../lib/top2.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,13 +37,7 @@ const original = proto.forward;
 let margins = [];
 proto.forward = async function (ids, cache, options) {
   const row = await original.call(this, ids, cache, options);
-  if (row) {
-    let i1 = 0;
-    for (let i = 1; i < row.length; i++) if (row[i] > row[i1]) i1 = i;
-    let i2 = i1 === 0 ? 1 : 0;
-    for (let i = 0; i < row.length; i++) if (i !== i1 && row[i] > row[i2]) i2 = i;
-    margins.push(row[i1] - row[i2]);
-  }
+  if (row) margins.push(topTwo(row).margin);
   return row;
 };
 await probe.model.dispose();
