@@ -38,6 +38,21 @@ def excluded(rec: dict) -> bool:
     return bool(EXCLUDED_PKG.search(rec["pkg"]) or EXCLUDED_TEXT.search(rec["path"]) or EXCLUDED_TEXT.search(rec["text"]))
 
 
+def screen(rec: dict, seen: set[str], known=frozenset()) -> tuple[str | None, str]:
+    """One record against the packing rules, in their order: "excluded" (the hard exclusion), "dup_v2" (its exact
+    content hash is in `known`), "dup_exact" (an earlier record's, in `seen`), or None: the record is new and its
+    hash has been added to `seen`. Returns (verdict, hash). Shared by deduplicate() and v5_pack.py."""
+    h = content_hash(rec["text"])
+    if excluded(rec):
+        return "excluded", h
+    if h in known:
+        return "dup_v2", h
+    if h in seen:
+        return "dup_exact", h
+    seen.add(h)
+    return None, h
+
+
 def deduplicate(inputs: list[list[dict]], known: set[str], near: bool = True) -> tuple[list[dict], dict]:
     """Records of all inputs (in order) less: excluded (the hard exclusion), dup_v2 (hash in `known`), dup_exact
     (hash of an earlier record), dup_near (MinHash near duplicate of an earlier record of the same language).
@@ -46,15 +61,10 @@ def deduplicate(inputs: list[list[dict]], known: set[str], near: bool = True) ->
     seen, uniq = set(), []
     for recs in inputs:
         for r in recs:
-            h = content_hash(r["text"])
-            if excluded(r):
-                counts["excluded"] += 1
-            elif h in known:
-                counts["dup_v2"] += 1
-            elif h in seen:
-                counts["dup_exact"] += 1
+            verdict, _ = screen(r, seen, known)
+            if verdict:
+                counts[verdict] += 1
             else:
-                seen.add(h)
                 uniq.append(r)
     drop = set()
     by_lang = defaultdict(list)

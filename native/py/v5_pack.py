@@ -25,8 +25,7 @@ import sys
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dedup import content_hash  # noqa: E402
-from v3_pack import excluded  # noqa: E402
+from v3_pack import screen  # noqa: E402
 
 
 def next_index(out: str, prefix: str) -> int:
@@ -120,13 +119,10 @@ def main() -> int:
                     continue
                 r = json.loads(l)
                 counts["read"] += 1
-                h = content_hash(r["text"])
-                if excluded(r):
-                    counts["excluded"] += 1
-                elif h in seen:
-                    counts["dup_exact"] += 1
+                verdict, h = screen(r, seen)
+                if verdict:
+                    counts[verdict] += 1
                 else:
-                    seen.add(h)
                     new_seen.append(h)
                     pkgs.setdefault(r["pkg"], []).append(r)
     print(json.dumps({"inputs": a.inputs, **counts, "packages_in_hand": len(pkgs)}), flush=True)
