@@ -535,11 +535,16 @@ function nearDupIndex() {
 }
 
 // ---------------------------------------------------------------- main
+/** A package list (select-npm.mjs's JSON), gunzipped first when the name ends in .gz (the tiers v3 on are stored so). */
+function readPackageList(file) {
+  const raw = fs.readFileSync(file);
+  return JSON.parse((file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8'));
+}
+
 async function main() {
   const opt = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
-  const raw = fs.readFileSync(opt.list);
-  const list = JSON.parse((opt.list.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')); // the tiers v3 on: .json.gz
+  const list = readPackageList(opt.list);
   const capBytes = list.perPackageCapBytes || Infinity;
   const pkgs = list.packages.slice().sort((a, b) => cmp(a.name, b.name));
   const seen = new Set();
@@ -712,6 +717,8 @@ async function main() {
 
 // the per-file filters are also the repository-adaptation command's (native/tools/repo-files.mjs)
 export { classifyPackage, deniedName };
+// the package-list reader of select-npm.mjs and node-deb.mjs too
+export { readPackageList };
 // corpus v3's Debian node-* builder (node-deb.mjs) uses the same licence rule, walk, hashes and MinHash
 export { pkgLicense, licenseAllowed, walk, normalizeForHash, sha256, minhash, sigSim, nearDupIndex, BANDS, ROWS, NEAR_DUP_JACCARD, DENY_TEXT, DENY_PATH };
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().catch((e) => { console.error(e); process.exit(1); });

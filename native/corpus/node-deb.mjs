@@ -28,10 +28,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import {
   DENY_PATH, DENY_TEXT, classifyPackage, deniedName, licenseAllowed, nearDupIndex, normalizeForHash, pkgLicense, sha256,
-  walk,
+  readPackageList, walk,
 } from './fetch-npm.mjs';
 
 const CAP = 3_000_000;
@@ -127,8 +126,7 @@ function main() {
   const names = fs.readFileSync(o.list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
     .filter((_, i) => i % o.every === 0);
   const heldOut = new Set();
-  const heldRaw = o.heldOut ? fs.readFileSync(o.heldOut) : null; // a package list, .json or .json.gz
-  if (heldRaw) for (const p of JSON.parse((o.heldOut.endsWith('.gz') ? gunzipSync(heldRaw) : heldRaw).toString('utf8')).packages) if (p.split !== 'train') heldOut.add(p.name);
+  if (o.heldOut) for (const p of readPackageList(o.heldOut).packages) if (p.split !== 'train') heldOut.add(p.name); // .json or .json.gz
   // 1. fetch: 40 names an `apt-get download` call; then one by one what a failed batch left out
   const have = () => new Map(fs.readdirSync(o.work).filter((f) => f.endsWith('.deb')).map((f) => [f.split('_')[0], f]));
   let debs = have();

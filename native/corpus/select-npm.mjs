@@ -21,7 +21,8 @@ import '../../bench/lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { readPackageList } from './fetch-npm.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // the hard exclusions of fetch-npm.mjs (RxJS under every npm name it had, Effect, Django, HumanEval)
@@ -29,8 +30,6 @@ const DENY_NAME = [/rxjs/i, /^rx$/i, /^rx-lite/i, /^@reactivex\//i, /^effect$/i,
 // prebuilt per-platform binaries (`@esbuild/linux-x64`, `@rollup/rollup-linux-arm64-gnu`, `@biomejs/cli-win32-x64`, ...): no source
 const PLATFORM_BINARY = /(^|[-/])(linux|darwin|win32|windows|freebsd|openbsd|netbsd|sunos|android|aix)([-_.](x64|x86|arm64|arm|ia32|ppc64|s390x|riscv64|loong64|mips64el|universal)|$)|-(musl|gnu|msvc|gnueabihf)$/i;
 const o = { table: null, add: 2600, aside: [], out: path.join(HERE, 'npm-packages-v2.json'), base: path.join(HERE, 'npm-packages.json') };
-/** A package list (JSON), gunzipped first when its name ends in .gz. */
-const readList = (f) => JSON.parse((f.endsWith('.gz') ? gunzipSync(fs.readFileSync(f)) : fs.readFileSync(f)).toString('utf8'));
 /** The list's text, gzip-compressed when the name ends in .gz (zlib writes no name and mtime 0: deterministic). */
 const writeList = (f, text) => fs.writeFileSync(f, f.endsWith('.gz') ? gzipSync(Buffer.from(text, 'utf8'), { level: 9 }) : text);
 const argv = process.argv.slice(2);
@@ -46,9 +45,9 @@ for (let i = 0; i < argv.length; i++) {
   else throw new Error(`unknown argument ${a}`);
 }
 if (!o.table) throw new Error('--table FILE is required (name, version, downloads_a_month, summary; tab-separated)');
-const base = readList(o.base);
+const base = readPackageList(o.base);
 const known = new Set([...base.packages.map((p) => p.name), ...Object.keys(base.rejected || {}).map((k) => k.replace(/@[^@]+$/, ''))]);
-for (const f of o.skipLists || []) for (const p of readList(f).packages) known.add(p.name);
+for (const f of o.skipLists || []) for (const p of readPackageList(f).packages) known.add(p.name);
 const rows = fs.readFileSync(o.table, 'utf8').split('\n').slice(1).map((l) => l.split('\t'))
   .filter((r) => r.length >= 3)
   .map(([name, version, dl]) => ({ name, version, downloads: Number(dl) }))
