@@ -57,13 +57,13 @@ def is_dev(name: str, dev_mod: int = 20) -> bool:
     return int(hashlib.sha1(name.encode()).hexdigest(), 16) % dev_mod == 0
 
 
-def py_counts(paths: list[str]) -> Counter:
-    """Contents-*.gz -> {package: .py files under usr/lib/python3/dist-packages/}."""
+def py_counts(paths: list[str], prefix: str = "usr/lib/python3/dist-packages/") -> Counter:
+    """Contents-*.gz -> {package: .py files under prefix}."""
     c = Counter()
     for p in paths:
         with gzip.open(p, "rt", encoding="utf-8", errors="replace") as f:
             for line in f:
-                if not line.startswith("usr/lib/python3/dist-packages/"):
+                if not line.startswith(prefix):
                     continue
                 path, _, locs = line.rstrip("\n").rpartition(" ")
                 if not path.rstrip().endswith(".py"):
@@ -81,6 +81,10 @@ def main():
     ap.add_argument("--skip-manifest", required=True)
     ap.add_argument("--earlier", nargs="*", default=[], help="earlier package lists (their dev-rule names count too)")
     ap.add_argument("--max-mb", type=float, default=20.0)
+    ap.add_argument("--names", default=None,
+                    help="v8b: take the names of this list (e.g. corpus_v6_select.py's over trixie: packages NOT named "
+                         "python3-*, for corpus_deb.py --all-roots) in its order instead of trixie's python3-*, with the "
+                         "same rules; the .py count is then every .py under usr/ (Contents)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--why", required=True)
     a = ap.parse_args()
@@ -92,27 +96,30 @@ def main():
         earlier |= {l.strip() for l in open(f) if l.strip() and not l.startswith("#")}
     dev_names = {n for n in set(tx) | set(bw) | earlier if (n.startswith("python3-") or n in earlier) and is_dev(n)}
     dev_sources = {e["source"] for n in dev_names for e in tx.get(n, []) + bw.get(n, [])}
-    pyc = py_counts(a.contents)
+    pyc = py_counts(a.contents, "usr/" if a.names else "usr/lib/python3/dist-packages/")
+    order = {}
+    if a.names:
+        order = {n: i for i, n in enumerate(l.strip() for l in open(a.names) if l.strip() and not l.startswith("#"))}
     chosen, why_out, left = [], {}, Counter()
-    for n in sorted(tx):
-        if not n.startswith("python3-"):
+    for n in (sorted(order, key=order.get) if a.names else sorted(tx)):
+        if n not in tx or not (a.names or n.startswith("python3-")):
             continue
         t = max(tx[n], key=lambda e: e["size"])
         srcs = {e["source"] for e in tx[n] + bw.get(n, [])}
         bw_up = {upstream(e["version"]) for e in bw.get(n, [])}
-        dist = re.sub(r"[-_.]+", "-", n[len("python3-"):].lower())
-        r = ("dbg/doc" if re.search(r"-(dbg|doc)$", n) else
+        dist = re.sub(r"[-_.]+", "-", (n[len("python3-"):] if n.startswith("python3-") else n).lower())
+        r = ("dbg/doc" if re.search(r"-dbg$" if a.names else r"-(dbg|doc)$", n) else
              "excluded" if EXCLUDED_NAME.search(n) or re.search(r"django|human[-_]?eval", n, re.I) else
              "in the site-packages corpus" if dist in site else
              "source of a dev-rule package" if srcs & dev_sources else
              "same upstream version as bookworm" if upstream(t["version"]) in bw_up else
              "too large" if t["size"] > a.max_mb * 1e6 else
-             "no .py in dist-packages (Contents)" if pyc[n] == 0 else None)
+             "no .py (Contents)" if pyc[n] == 0 else None)
         if r:
             left[r] += 1
             continue
         kind = "changed" if n in bw else "new"
-        chosen.append((0 if kind == "new" else 1, -pyc[n], n))
+        chosen.append((0 if kind == "new" else 1, order.get(n, 0) if a.names else -pyc[n], n))
         why_out[n] = (kind, ",".join(sorted({e["version"] for e in bw.get(n, [])})) or "-", t["version"], t["source"],
                       t["arch"], t["size"], pyc[n])
     chosen.sort()
