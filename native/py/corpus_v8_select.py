@@ -128,7 +128,7 @@ def main():
             f.write(n + "\n")
     with open(a.why, "w") as f:
         f.write("# rank\tname\twhy (new: not in bookworm; changed: other upstream version)\tbookworm version(s)\t"
-                "trixie version\tsource\tarch\tdeb bytes\t.py in dist-packages (Contents)\n")
+                "trixie version\tsource\tarch\tdeb bytes\t.py in " + ("usr/" if a.names else "dist-packages") + " (Contents)\n")
         for i, (_, _, n) in enumerate(chosen, 1):
             f.write("\t".join(map(str, (i, n, *why_out[n]))) + "\n")
     kinds = Counter(why_out[n][0] for n in why_out)
