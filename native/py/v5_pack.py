@@ -64,11 +64,11 @@ def pkg_bytes(p: list[dict]) -> int:
     return sum(len(r["text"].encode()) for r in p)
 
 
-def status(out: str) -> None:
+def status(out: str, title: str = "corpus v5 parts (issue 16, session 10; written by native/py/v5_pack.py)") -> None:
     rows = []
     with open(os.path.join(out, "v5-pack.jsonl")) as f:
         rows = [json.loads(l) for l in f if l.strip()]
-    lines = ["# corpus v5 parts (issue 16, session 10; written by native/py/v5_pack.py)", "",
+    lines = [f"# {title}", "",
              "| file | MiB (xz) | records | packages | MB of text | est. tokens (M) | source |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -95,10 +95,12 @@ def main() -> int:
     ap.add_argument("--max-mib", type=float, default=19.0)
     ap.add_argument("--chars-per-token", type=float, default=3.2)
     ap.add_argument("--source", default="")
+    ap.add_argument("--title", default="corpus v5 parts (issue 16, session 10; written by native/py/v5_pack.py)",
+                    help="STATUS.md's heading (v8: the Debian trixie parts)")
     ap.add_argument("--status-only", action="store_true", help="only rewrite OUT/STATUS.md from OUT/v5-pack.jsonl")
     a = ap.parse_args()
     if a.status_only:
-        status(a.out)
+        status(a.out, a.title)
         return 0
     os.makedirs(a.out, exist_ok=True)
     seen_path, pend_path = a.state + ".seen", a.state + ".pending.jsonl"
@@ -149,7 +151,7 @@ def main() -> int:
                "est_tokens": round(chars / a.chars_per_token), "source": a.source}
         with open(os.path.join(a.out, "v5-pack.jsonl"), "a") as f:
             f.write(json.dumps(row) + "\n")
-        status(a.out)
+        status(a.out, a.title)
         print(json.dumps(row), flush=True)
     with open(pend_path + ".tmp", "w") as f:
         for p in queue:
