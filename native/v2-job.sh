@@ -4,6 +4,7 @@
 #   bash native/v2-job.sh data N        carry .dev/v2/partN.jsonl.xz (N=1 also .dev/v2/dev-deb.jsonl.xz):
 #                                       unpack, tokenize -> /tmp/v2/s/partN.npy; N=1 also builds the site-packages
 #                                       Python corpus (py/corpus_py.py) and its stream, and the evaluation streams
+#                                       (ALSO_AS=M: part N's text once more as stream M, other spans)
 #   bash native/v2-job.sh data site     only the evaluation streams and the site-packages stream (when data 1 ran out of time)
 #   bash native/v2-job.sh train1 S      carry the last part (.dev/v2/partN.jsonl.xz): tokenize it while train.py compiles,
 #                                       train until S seconds after the call began; full state -> /tmp/v2/state.pt
@@ -25,7 +26,7 @@
 # evaluation streams always use v2).
 set -euo pipefail
 t_start=$(date +%s)
-usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
 # validate the subcommand before anything is created under /tmp or $OUT
 case "${1:-}" in
   data|train1|train2|export|collect|status|smoke) ;;
@@ -83,6 +84,11 @@ part_stream() {  # N: unpack and tokenize part N if its stream is not there yet
   [ -f "$f" ] || { echo "missing $f (carry it)"; return 2; }
   unxz_to "$f" "$v2/c/part$n.jsonl"
   stream --seed "$n" --span-mix "${SPAN_MIX:-v2}" --out "$v2/s/part$n.npy" "$v2/c/part$n.jsonl" ${MAX_RECORDS:+--max-records $MAX_RECORDS}
+  # ALSO_AS=M: the same text a second time as part M, with part M's seed (other FIM spans): upsampling without a
+  # second transfer
+  if [ -n "${ALSO_AS:-}" ] && [ ! -f "$v2/s/part$ALSO_AS.json" ]; then
+    stream --seed "$ALSO_AS" --span-mix "${SPAN_MIX:-v2}" --out "$v2/s/part$ALSO_AS.npy" "$v2/c/part$n.jsonl" ${MAX_RECORDS:+--max-records $MAX_RECORDS}
+  fi
   rm -f "$v2/c/part$n.jsonl"
 }
 
