@@ -54,10 +54,10 @@ describe('a manual request on models/default streams the candidate that ends up 
   const engine = createEngine({ modelDir: defaultModelDir, device: 'cpu', threads: 1, completionReuse: false, warm: false, speculative: false, timeBudgetMs: modelTimeout(30_000) });
   afterAll(() => engine.dispose());
   const context: CompletionContext = {
-    documentKey: 'file:///list_files.py',
+    documentKey: 'file:///home.py',
     version: 1,
     languageId: 'python',
-    prefix: 'import os\n\ndef list_files(root):\n    ',
+    prefix: 'import os\n\ndef home():\n    ',
     suffix: '\n',
     trigger: 'manual',
   };
@@ -68,7 +68,7 @@ describe('a manual request on models/default streams the candidate that ends up 
     const one = await engine.complete({ ...context, maxCandidates: 1 }, new AbortController().signal);
     if (three.kind !== 'ok' || one.kind !== 'ok') throw new Error(`not ok: ${three.kind} / ${one.kind}`);
     const streamed = one.candidates[0]!.text;
-    expect(streamed).toBe("return os.listdir(os.path.join(root, 'tests'))");
+    expect(streamed).toBe('return os.path.expanduser("~/.config/home")');
     // The stream showed the greedy span as it decoded (each partial a prefix of the answer, or the raw text that
     // post-processing then cut back to it), and ends with the answer's first text.
     expect(partials.length).toBeGreaterThan(0);
@@ -76,11 +76,11 @@ describe('a manual request on models/default streams the candidate that ends up 
     expect(partials.at(-1)).toBe(streamed);
     // The case this test is about: another candidate (same syntax group: both parse) scores higher than the streamed one,
     // by less than the margin. Ranked by score alone it came first, and the editor's ghost text jumped to it. The gap
-    // (0.25 when written, for the model of session 9; 0.23 for the prompt the v2 model had here; 0.125 for this prompt
-    // with the v5 model, chosen among 15 prompts as one whose two candidates both parse) stays clear of both 0 and the
-    // margin, far beyond float differences between CPUs.
+    // (0.25 when written, for the model of session 9; 0.23 for the prompt the v2 model had here; 0.125 for the v5
+    // model's prompt; 0.172 for this prompt with the v6 model, chosen among 35 prompts as one whose two candidates both
+    // parse and whose gap sits mid-way) stays clear of both 0 and the margin, far beyond float differences between CPUs.
     const better = three.candidates.find((c) => c.text !== streamed && c.score > three.candidates[0]!.score);
-    expect(better?.text).toBe("if os.path.isdir(root):\n        return [os.path.join(root, 'files')]\n    else:\n        return [os.path.join(root, 'files')]");
+    expect(better?.text).toBe('if os.name == "nt":\n        return os.path.expanduser("~")\n    else:\n        return os.path.expanduser("~/")');
     const gap = better!.score - three.candidates.find((c) => c.text === streamed)!.score;
     expect(gap).toBeGreaterThan(0.05);
     expect(gap).toBeLessThan(STREAMED_FIRST_MARGIN - 0.05);

@@ -39,14 +39,15 @@ function ok(r: CompletionResult) {
 
 const cursors = ['export async function loadModel', 'async forwardPacked', 'export function defaultThreads'].map((s) => src.indexOf(s) + s.length + 2);
 // Speculation needs an accepted answer and a next answer that survive post-processing at maxNewTokens 8. Chosen by a
-// search (models/default v5, 40b1371): over the 177 cursors after `name: ` or `name?: ` of a field and after `name = `,
-// multi-line, the first answer and the answer after accepting it were decoded greedily (draft-and-verify off)
-// while recording the top-1/top-2 logit margin of every step; of the 42 cursors where both answers are non-empty, this one
-// has the largest smallest margin: 0.38 (first answer `0; i < this.input_`, cut by the token limit; then `ids.length;`),
-// far above CPU rounding (1e-3, default-model.test.ts); `node bench/tests/spec-cursors.mjs --mode multi` repeats the
-// search. The v3 model's cursor, after `  modelDir: `, now answers
-// `string;` and then only the suffix's own next lines, which post-processing empties (nothing to speculate).
-const specCursor = src.indexOf('const idData = new BigInt64Array(seq);\n    for (let i = ') + 'const idData = new BigInt64Array(seq);\n    for (let i = '.length;
+// search (`node bench/tests/spec-cursors.mjs --mode multi`, on the v6 model): over the 177 cursors after `name: ` or
+// `name?: ` of a field and after `name = `, multi-line, the first answer and the answer after accepting it were decoded
+// greedily (draft-and-verify off) while recording the top-1/top-2 logit margin of every step; of the 51 cursors where
+// both answers are non-empty, this one has the largest smallest margin: 0.70 (first answer `opts.intraOpNumThreads`,
+// then `,\n        threads,`), far above CPU rounding (1e-3, default-model.test.ts). The v5 model's cursor, after
+// `for (let i = ` in `const idData = new BigInt64Array(seq);`, no longer has a speculative answer (v3's, after
+// `  modelDir: `, had lost it before).
+const specAnchor = 'this.files,\n        intraOpNumThreads: ';
+const specCursor = src.indexOf(specAnchor) + specAnchor.length;
 
 describe('background warming', () => {
   test('a warmed position answers its first request with a small new prefill', async () => {
