@@ -44,6 +44,7 @@ ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
 const { buildModel, DT, floatTensor } = await import(path.resolve(here, '../../server/dist/runtime/onnx-proto.js'));
 const result = { build: o.build };
+const firstLine = (e) => String(e.message ?? e).split('\n')[0].slice(0, 300);
 const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve('timeout'), ms));
 
 const add = buildModel({
@@ -60,71 +61,73 @@ try {
   const r = await Promise.race([s.run({ x: new ort.Tensor('float32', Float32Array.of(41), [1]) }), timeout(Number(o['timeout-ms']))]);
   result.add = r === 'timeout' ? { returned: false, waitedMs: Math.round(performance.now() - t0), timerTicks: ticks } : { returned: true, y: r.y.data[0], timerTicks: ticks };
 } catch (e) {
-  result.add = { error: String(e.message ?? e).split('\n')[0].slice(0, 300) };
+  result.add = { error: firstLine(e) };
 }
 clearInterval(timer);
 
+// A GPU buffer of `bytes` (rounded up to 16) and the tensor over it.
+const gpuTensor = (device, dataType, dims, bytes) => {
+  const b = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  return { b, t: ort.Tensor.fromGpuBuffer(b, { dataType, dims }) };
+};
+// The static KV cache: per layer a past K/V of `max` rows in a GPU buffer, bound as its own present as well.
+const bindStaticKv = (s, device, max, feeds, fetches) => {
+  const pastKeys = s.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n));
+  const meta = s.inputMetadata?.find?.((m) => m.name === pastKeys[0]);
+  const [kvHeads, headDim] = meta?.shape ? [meta.shape[1], meta.shape[3]] : [2, 16];  // the fixture's
+  for (let i = 0; i < pastKeys.length; i++) for (const kv of ['key', 'value']) {
+    const t = gpuTensor(device, 'float32', [1, kvHeads, max, headDim], kvHeads * max * headDim * 4).t;
+    feeds[`past_key_values.${i}.${kv}`] = t; fetches[`present.${i}.${kv}`] = t;
+  }
+};
+
 if (o.static && result.add.returned) {
   const MAX = Number(o.max);
+  const bytes = (await import('node:fs')).readFileSync(o.static);
   try {
-    const s = await ort.InferenceSession.create((await import('node:fs')).readFileSync(o.static), { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer' });
-    const pastKeys = s.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n));
-    const layers = pastKeys.length;
-    const meta = s.inputMetadata?.find?.((m) => m.name === pastKeys[0]);
-    const [kvHeads, headDim] = meta?.shape ? [meta.shape[1], meta.shape[3]] : [2, 16];  // the fixture's
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer' });
     const device = await ort.env.webgpu.device;
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const gpu = (dataType, dims, bytesLen) => ort.Tensor.fromGpuBuffer(device.createBuffer({ size: Math.max(16, Math.ceil(bytesLen / 16) * 16), usage }), { dataType, dims });
     const feeds = {
       input_ids: new ort.Tensor('int64', BigInt64Array.of(1n), [1, 1]), position_ids: new ort.Tensor('int64', BigInt64Array.of(0n), [1, 1]),
       seqlens_k: new ort.Tensor('int32', Int32Array.of(0), [1]), total_sequence_length: new ort.Tensor('int32', Int32Array.of(1), [1]),
     };
     const fetches = { logits: null };
-    for (let i = 0; i < layers; i++) for (const kv of ['key', 'value']) {
-      const t = gpu('float32', [1, kvHeads, MAX, headDim], kvHeads * MAX * headDim * 4);
-      feeds[`past_key_values.${i}.${kv}`] = t; fetches[`present.${i}.${kv}`] = t;
-    }
+    bindStaticKv(s, device, MAX, feeds, fetches);
     ticks = 0;
     const timer2 = setInterval(() => { ticks++; }, 250);
     const r = await Promise.race([s.run(feeds, fetches), timeout(Number(o['timeout-ms']))]);
     clearInterval(timer2);
     result.staticKv = r === 'timeout' ? { returned: false, timerTicks: ticks } : { returned: true, presentDims: r['present.0.key'].dims, sharedBuffer: r['present.0.key'] === feeds['past_key_values.0.key'] };
   } catch (e) {
-    result.staticKv = { error: String(e.message ?? e).split('\n')[0].slice(0, 300) };
+    result.staticKv = { error: firstLine(e) };
   }
   // the same step with graph capture: every input and output a fixed GPU buffer, rewritten with writeBuffer between
-  // runs (run 1 allocates, run 2 captures, run 3 replays)
+  // runs (run 1 allocates, run 2 captures, run 3 replays); a timer runs meanwhile, as above
   const steps = [];
   try {
-    const s = await ort.InferenceSession.create((await import('node:fs')).readFileSync(o.static), { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', enableGraphCapture: true });
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', enableGraphCapture: true });
     const device = await ort.env.webgpu.device;
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const gpu = (dataType, dims, bytesLen) => { const b = device.createBuffer({ size: Math.max(16, Math.ceil(bytesLen / 16) * 16), usage }); return { b, t: ort.Tensor.fromGpuBuffer(b, { dataType, dims }) }; };
-    const small = { input_ids: gpu('int64', [1, 1], 8), position_ids: gpu('int64', [1, 1], 8), seqlens_k: gpu('int32', [1], 4), total_sequence_length: gpu('int32', [1], 4) };
+    const small = {
+      input_ids: gpuTensor(device, 'int64', [1, 1], 8), position_ids: gpuTensor(device, 'int64', [1, 1], 8),
+      seqlens_k: gpuTensor(device, 'int32', [1], 4), total_sequence_length: gpuTensor(device, 'int32', [1], 4),
+    };
     const feeds = Object.fromEntries(Object.entries(small).map(([k, v]) => [k, v.t]));
-    const pastKeys = s.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n));
-    const meta = s.inputMetadata?.find?.((m) => m.name === pastKeys[0]);
-    const [kvHeads, headDim] = meta?.shape ? [meta.shape[1], meta.shape[3]] : [2, 16];
     const vocab = 327;  // the genai fixture's
-    const fetches = { logits: gpu('float32', [1, 1, vocab], vocab * 4).t };
-    for (let i = 0; i < pastKeys.length; i++) for (const kv of ['key', 'value']) {
-      const t = gpu('float32', [1, kvHeads, MAX, headDim], kvHeads * MAX * headDim * 4).t;
-      feeds[`past_key_values.${i}.${kv}`] = t; fetches[`present.${i}.${kv}`] = t;
-    }
-    ticks = 0;
-    const timer3 = setInterval(() => { ticks++; }, 250);
+    const fetches = { logits: gpuTensor(device, 'float32', [1, 1, vocab], vocab * 4).t };
+    bindStaticKv(s, device, MAX, feeds, fetches);
+    const timer3 = setInterval(() => {}, 250);
     for (let p = 0; p < 3; p++) {
       device.queue.writeBuffer(small.input_ids.b, 0, BigInt64Array.of(1n));
       device.queue.writeBuffer(small.position_ids.b, 0, BigInt64Array.of(BigInt(p)));
       device.queue.writeBuffer(small.seqlens_k.b, 0, Int32Array.of(p));
       device.queue.writeBuffer(small.total_sequence_length.b, 0, Int32Array.of(p + 1));
-      const r = await Promise.race([s.run(feeds, fetches).then(() => 'ok', (e) => String(e.message ?? e).split('\n')[0].slice(0, 300)), timeout(Number(o['timeout-ms']))]);
+      const r = await Promise.race([s.run(feeds, fetches).then(() => 'ok', firstLine), timeout(Number(o['timeout-ms']))]);
       steps.push(r);
       if (r !== 'ok') break;
     }
     clearInterval(timer3);
   } catch (e) {
-    steps.push(String(e.message ?? e).split('\n')[0].slice(0, 300));
+    steps.push(firstLine(e));
   }
   result.capture = { steps };
 }
