@@ -6,7 +6,7 @@
  *
  * Fitted to what onnxruntime-node 1.30 measured on the GPU machine (NVIDIA H200, 16-core Xeon with AVX-512/AMX),
  * decode ms/token, the LM head included in the weights. The first row is the first default model (v1: 18.9M matmul
- * weights, 8-bit), measured 2026-11-26 (commit 1aed146), before issue 16 replaced it; the current default (v5: 32.4M,
+ * weights, 8-bit), measured 2026-11-26 (commit 1aed146), before issue 16 replaced it; the current default (v6: 32.4M,
  * 4-bit layers, models/default/README.md) was not part of that run, and at 32.4M it is still far below the threshold:
  *
  * | model (matmul weights)               | WebGPU | CPU, 16 threads | source                                  |
@@ -118,7 +118,7 @@ const UNGATED_MLP = new Set(['gpt2', 'gpt_bigcode', 'starcoder2', 'gpt_neox', 'g
  * head (vocab·hidden, computed every step whether or not it is tied to the embedding). The embedding lookup reads one
  * row and is not counted. Returns undefined when hidden size, layer count or vocabulary is missing; a missing
  * intermediate size counts the MLP as 0 (an underestimate). Examples: Qwen2.5-Coder-0.5B 494.0M, -1.5B 1,543.6M,
- * models/default 32.4M (v5: 28.2M in its 10 layers + the 4.2M LM head; v2/v3 26.7M with 8 layers; v1, the default
+ * models/default 32.4M (v6 and v5: 28.2M in their 10 layers + the 4.2M LM head; v2/v3 26.7M with 8 layers; v1, the default
  * until issue 16, 18.9M).
  */
 export function matmulWeightsFromConfig(config: Readonly<Record<string, unknown>>): number | undefined {
