@@ -307,6 +307,34 @@ describe('runEval', () => {
     }
   });
 
+  test('--candidates N answers the first of the engine ranking of N candidates and lists them all', async () => {
+    const dir = tempDir();
+    const tasks = path.join(dir, 'tasks.jsonl');
+    const items = [
+      { id: 'c1', language: 'python', prefix: 'def add(a, b):\n    return ', suffix: '\n' },
+      { id: 'c2', language: 'typescript', prefix: 'const x = ', suffix: ';\n' },
+    ];
+    fs.writeFileSync(tasks, items.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const out = path.join(dir, 'p.jsonl');
+    expect(await runEval(['--tasks', tasks, '--out', out, '--model', synth.dir, '--device', 'cpu', '--candidates', '3'], capture().io)).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const engine = createEngine({ modelDir: synth.dir, device: 'cpu' });
+    for (const [i, t] of items.entries()) {
+      const r = await engine.complete({ documentKey: t.id, version: 1, languageId: t.language, prefix: t.prefix, suffix: t.suffix, trigger: 'manual', maxCandidates: 3 }, never);
+      expect(r.kind).toBe('ok');
+      if (r.kind !== 'ok') continue;
+      expect(lines[i].candidates.map((c: { text: string }) => c.text)).toEqual(r.candidates.map((c) => c.text));
+      expect(lines[i].completion).toBe(r.candidates[0]?.text ?? '');
+      for (const c of lines[i].candidates) expect(c.score).toBeLessThanOrEqual(0); // mean log-probabilities
+    }
+    await engine.dispose();
+    for (const bad of ['0', '9', 'x']) {
+      const c = capture();
+      expect(await runEval(['--tasks', tasks, '--out', path.join(dir, 'x.jsonl'), '--candidates', bad], c.io)).toBe(2);
+      expect(c.err.join('')).toContain('candidates');
+    }
+  });
+
   test('missing flags exit 2; a bad task line is reported and counted', async () => {
     expect(await runEval(['--tasks', 'x'], capture().io)).toBe(2);
     const dir = tempDir();

@@ -25,6 +25,9 @@ and modelTokens every token run through the model (prefill, decode, self-infilli
                           default: the engine's default decode mode
   --loops N               self-infilling loops, 0..2
   --tau X                 self-infilling confidence threshold, 0..1
+  --candidates N          ask for N candidates (1..8; default 1, the greedy decode) and answer the first as
+                          the engine ranks them (as \`complete\` and editors' manual requests do); every
+                          candidate's text is written as "candidates"
   --as-editor             ask and answer as an editor's automatic inline request: trigger automatic, no
                           line mode from the task's "kind" (the engine decides one line or several), and
                           the completion fitted to the document as the LSP/API/CLI edges fit it
@@ -106,10 +109,11 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
   let limit: number | undefined;
   let engineOptions;
   let shard = { index: 0, count: 1 };
+  let candidates = 1;
   try {
     args = parse(
       argv,
-      { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' }, 'as-editor': { type: 'boolean' } },
+      { ...modelOptions, tasks: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, shard: { type: 'string' }, mode: { type: 'string' }, loops: { type: 'string' }, tau: { type: 'string' }, candidates: { type: 'string' }, 'as-editor': { type: 'boolean' } },
       false,
     );
     if (args.values.help) {
@@ -120,6 +124,8 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
     limit = positiveInt('limit', args.values.limit);
     engineOptions = { ...engineOptionsFrom(args.values), ...decodeOptionsFrom(args.values) };
     shard = parseShard(args.values.shard);
+    candidates = positiveInt('candidates', args.values.candidates) ?? 1;
+    if (candidates > 8) throw new UsageError(`--candidates must be 1..8, got ${candidates}`);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`infill-ls eval: ${e.message}\n\n${EVAL_USAGE}\n`);
@@ -166,7 +172,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
       const r = await engine.complete(
         args.values['as-editor']
           ? { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'automatic' }
-          : { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode },
+          : { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode, maxCandidates: candidates },
         new AbortController().signal,
       );
       const ms = Math.round((performance.now() - t0) * 10) / 10;
@@ -177,6 +183,7 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
           r.kind !== 'ok' ? '' : args.values['as-editor'] ? (r.candidates.map((c) => fitCandidate(c.text, fit)).find((t) => t.length > 0) ?? '') : (r.candidates[0]?.text ?? ''),
         raw: r.kind === 'ok' ? (r.raw ?? r.candidates[0]?.text ?? '') : '',
         ...(r.kind === 'ok' && r.stopReason ? { stopReason: r.stopReason } : {}),
+        ...(r.kind === 'ok' && candidates > 1 ? { candidates: r.candidates.map((c) => ({ text: c.text, score: Math.round(c.score * 1e4) / 1e4 })) } : {}),
         ms,
         tokens: r.kind === 'ok' ? r.timings.generatedTokens : 0,
         modelTokens: r.kind === 'ok' ? (r.timings.modelTokens ?? 0) : 0,
