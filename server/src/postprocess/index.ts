@@ -10,8 +10,10 @@ import { singleLine } from './single-line.js';
 import { removeSuffixOverlap } from './suffix-overlap.js';
 import { trimTrailingWhitespace } from './trailing-whitespace.js';
 import { stopAtSuffix } from './stop-at-suffix.js';
+import { dropStatementBreak } from './statement-break.js';
 
-export { balanceBrackets, cutTruncated, dropBlockCloser, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
+export { breaksLine, startsStatement } from './statement-break.js';
+export { balanceBrackets, cutTruncated, dropBlockCloser, dropStatementBreak, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
 export { fitCandidate, type FitContext } from './fit.js';
 export { expectedIndent, fitFirstLine } from './indentation.js';
@@ -34,6 +36,8 @@ export const FILTERS: readonly { name: string; filter: Filter }[] = [
   // An answer stopped by the token limit or the time budget (ctx.truncated) goes back to its last balanced line end.
   { name: 'truncated', filter: cutTruncated },
   { name: 'trailingWhitespace', filter: trimTrailingWhitespace },
+  // On the text as it will be inserted: a new statement begun mid-line where it breaks the line is dropped whole.
+  { name: 'statementBreak', filter: dropStatementBreak },
   { name: 'lineEndings', filter: matchLineEndings },
 ];
 

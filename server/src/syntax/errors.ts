@@ -18,6 +18,40 @@ function countInTree(grammar: GrammarName, tree: Tree | undefined, range?: { sta
   }
 }
 
+/**
+ * Whether the code in [start, end) (a line's code before the cursor) is where the syntax breaks: an ERROR or MISSING
+ * node starts in it (a MISSING node: at `end` too), and no ERROR node starts before `start` and runs across it (code
+ * broken from further up — a file whose first lines were cut off, a bracket left open above — makes error recovery
+ * mark every line, so nothing is concluded there).
+ */
+function errorStartsIn(grammar: GrammarName, tree: Tree | undefined, start: number, end: number): boolean {
+  if (!tree || !tree.rootNode.hasError) return false;
+  try {
+    const nodes = errorQuery(grammar).captures(tree.rootNode, { startIndex: start, endIndex: end }).map((c) => c.node);
+    // Inside code that is broken from before the line (an ERROR node across the line's start), error recovery makes
+    // every line look broken: no conclusion.
+    if (nodes.some((n) => n.startIndex < start && n.endIndex > start)) return false;
+    return nodes.some((n) => n.startIndex >= start && (n.startIndex < end || (n.isMissing && n.startIndex === end)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The length of `suffix` through the end of its first line after the cursor's that has code (the whole suffix when
+ * there is none): error recovery often puts the error of an unfinished `y = ║` on the next statement (`y = return y`).
+ */
+function nextCodeLineEnd(suffix: string): number {
+  let at = suffix.indexOf('\n');
+  while (at >= 0) {
+    const end = suffix.indexOf('\n', at + 1);
+    const line = suffix.slice(at + 1, end < 0 ? suffix.length : end);
+    if (/\S/.test(line) || end < 0) return end < 0 ? suffix.length : end;
+    at = end;
+  }
+  return suffix.length;
+}
+
 /** ERROR + MISSING node count of `text` parsed as `languageId`; 0 for languages without a grammar or if parsing fails. */
 export function syntaxErrorCount(text: string, languageId: string): number {
   const grammar = grammarFor(languageId);
@@ -81,6 +115,13 @@ export interface SyntaxCheck {
   lexicalDelta: number;
   /** treeDelta > 0 or lexicalDelta > 0. */
   addsErrors: boolean;
+  /**
+   * The cursor is inside an unfinished statement: its line has code before the cursor (not in a string or comment)
+   * and, without a candidate, an ERROR/MISSING node starts between that line's start and the end of the next line with
+   * code (`from collections import ║` with nothing imported yet: an ERROR node from `from`; `y = ║` above `return y`:
+   * an ERROR node in `return y`), none running across the line's start. The same for every candidate of one checker.
+   */
+  unfinished: boolean;
 }
 
 /**
@@ -99,6 +140,9 @@ export function syntaxChecker(prefix: string, suffix: string, languageId: string
   const baseText = w.prefix + w.suffix;
   let tree = parseText(grammar, baseText);
   const baseTree = countInTree(grammar, tree, { startIndex: from, endIndex: cursor + local });
+  const lineStart = w.prefix.lastIndexOf('\n') + 1;
+  const inText = afterPrefix.inString !== null || afterPrefix.inBlockComment || afterPrefix.inLineComment;
+  const unfinished = baseTree > 0 && !inText && /\S/.test(w.prefix.slice(lineStart)) && errorStartsIn(grammar, tree, lineStart, cursor + nextCodeLineEnd(w.suffix));
   const baseLexical = structuralCost(scan(w.suffix, rules, afterPrefix));
   const start = pointAfter({ row: 0, column: 0 }, w.prefix);
   // The text currently inserted at the cursor in `tree`; each check edits it into the next candidate and re-parses.
@@ -120,7 +164,7 @@ export function syntaxChecker(prefix: string, suffix: string, languageId: string
     const end = cursor + candidate.length + local;
     const treeDelta = countInTree(grammar, tree, { startIndex: from, endIndex: end }) - baseTree;
     const lexicalDelta = structuralCost(scan(w.suffix, rules, scan(candidate, rules, afterPrefix))) - baseLexical;
-    return { treeDelta, lexicalDelta, addsErrors: treeDelta > 0 || lexicalDelta > 0 };
+    return { treeDelta, lexicalDelta, addsErrors: treeDelta > 0 || lexicalDelta > 0, unfinished };
   };
 }
 

@@ -15,6 +15,11 @@ export interface GrammarSettings {
   commentTypes: string[];
   stringTypes: string[];
   statementTypes: string[];
+  /**
+   * A regular expression (source) matching the start of a completion that begins a new statement: the keywords that
+   * never continue an expression (postprocess/rank.ts `breaksStatement`).
+   */
+  statementStart: string;
   blockTypes: string[];
   /** 'braces': blocks are `{ … }`; 'indent': blocks are opened by `:` and closed by dedent (Python). */
   blockStyle: 'braces' | 'indent';
