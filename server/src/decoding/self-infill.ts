@@ -58,6 +58,12 @@ export interface ModeRequest {
   /** Sampling for the plain decode (default greedy); self-infilling's extra passes stay greedy. */
   sampling?: SamplingOptions;
   rng?: Rng | null;
+  /**
+   * Plain FIM with one candidate asked (automatic triggers): when this rejects the greedy text (engine/decode.ts: it
+   * begins a new statement in an unfinished line, which post-processing drops), up to `RETRY_FIRSTS` alternative first
+   * tokens are decoded in rank order until one is not rejected; the greedy text stays first in the result.
+   */
+  reject?: (text: string, stopReason: SpanStopReason) => boolean;
 }
 
 /** The two prompt shapes of a FIM template (see the file comment). */
@@ -172,12 +178,31 @@ function sequenceLogprob(span: SpanResult, upTo: number): number {
   return total;
 }
 
-/** Alternative first tokens (beyond the base's) decoded greedily; each a candidate scored by mean log-probability. */
-async function alternatives(gen: Generator, tokenizer: InfillTokenizer, req: ModeRequest, base: SpanResult, decoded: { tokens: number }): Promise<{ cancelled: boolean; spans: SpanResult[] }> {
+/**
+ * Alternative first tokens a rejected greedy text is retried with (ModeRequest.reject). At `from collections import ║`
+ * the default model's first three first tokens began `from pathlib import Path`, `import urllib` and `unique`: one
+ * retry was not enough there. Each costs one short decode, only when the greedy text was rejected.
+ */
+export const RETRY_FIRSTS = 3;
+
+/**
+ * Alternative first tokens (beyond the base's, in the model's rank order) decoded greedily; each a candidate scored by
+ * mean log-probability. `count` of them (default: the candidates asked beyond the first), stopping after one that
+ * `done` accepts.
+ */
+async function alternatives(
+  gen: Generator,
+  tokenizer: InfillTokenizer,
+  req: ModeRequest,
+  base: SpanResult,
+  decoded: { tokens: number },
+  count = req.maxCandidates - 1,
+  done?: (span: SpanResult) => boolean,
+): Promise<{ cancelled: boolean; spans: SpanResult[] }> {
   const spans: SpanResult[] = [];
-  if (req.maxCandidates <= 1) return { cancelled: false, spans };
+  if (count <= 0) return { cancelled: false, spans };
   const stops = new Set(req.stopIds);
-  const firsts = base.firstChoices.filter((id) => id !== base.tokenIds[0] && !stops.has(id)).slice(0, req.maxCandidates - 1);
+  const firsts = base.firstChoices.filter((id) => id !== base.tokenIds[0] && !stops.has(id)).slice(0, count);
   for (const first of firsts) {
     if (req.signal?.aborted) return { cancelled: true, spans };
     await gen.rewindTo(req.promptIds.length);
@@ -185,6 +210,7 @@ async function alternatives(gen: Generator, tokenizer: InfillTokenizer, req: Mod
     decoded.tokens += span.tokenIds.length;
     if (span.stopReason === 'cancelled') return { cancelled: true, spans };
     spans.push(span);
+    if (done?.(span)) break;
   }
   return { cancelled: false, spans };
 }
@@ -202,10 +228,14 @@ export async function decodeFim(gen: Generator, tokenizer: InfillTokenizer, req:
   const finish = (cancelled: boolean) => ({ ...result, cancelled, decodeMs: nowMs() - t0, generatedTokens: decoded.tokens });
   if (base.stopReason === 'cancelled') return finish(true);
   result.candidates.push({ text: base.text, score: meanLogprob(base), source: 'fim', stopReason: base.stopReason });
-  const alt = await alternatives(gen, tokenizer, req, base, decoded);
+  // One candidate asked and the greedy text rejected: retry other first tokens until one is not (kept behind it).
+  const retry = req.maxCandidates <= 1 && req.reject !== undefined && req.reject(base.text, base.stopReason);
+  const alt = retry
+    ? await alternatives(gen, tokenizer, req, base, decoded, RETRY_FIRSTS, (s) => !req.reject!(s.text, s.stopReason))
+    : await alternatives(gen, tokenizer, req, base, decoded);
   for (const s of alt.spans) result.candidates.push({ text: s.text, score: meanLogprob(s), source: 'alternative', stopReason: s.stopReason });
   if (alt.cancelled) return finish(true);
-  result.candidates.sort((a, b) => b.score - a.score);
+  if (!retry) result.candidates.sort((a, b) => b.score - a.score);
   return finish(false);
 }
 

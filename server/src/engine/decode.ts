@@ -4,7 +4,7 @@
 import { decodeFim, fimLayout, selfInfill, type ModeResult } from '../decoding/self-infill.js';
 import type { Generator, SamplingOptions } from '../decoding/index.js';
 import { buildFimPrompt, type FimPrompt, type FimTemplate } from '../prompt/index.js';
-import { postprocess, rankWithDeltas } from '../postprocess/index.js';
+import { postprocess, rankWithDeltas, startsStatementMidLine } from '../postprocess/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { nowMs } from '../util/clock.js';
 import { createRng } from '../util/rng.js';
@@ -177,6 +177,18 @@ export async function decodeRequest(
     onText: streamText,
     sampling: settings.sampling,
     rng: settings.sampling?.temperature ? createRng(settings.seed ?? 0) : null,
+    // One candidate asked (automatic triggers): a greedy text that begins a new statement mid-line and that
+    // post-processing then drops whole (postprocess/statement-break.ts) is retried with other first tokens, so the
+    // answer is a fitting text rather than none. Costs nothing unless such a text came first.
+    reject:
+      settings.postprocess && maxCandidates === 1
+        ? (text: string, stopReason: string) => {
+            const kept = keepLines(text, stopReason, plan);
+            if (!startsStatementMidLine(kept, context)) return false;
+            const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
+            return postprocess(kept, isTruncated(stopReason, text, kept) ? { ...ctx, truncated: true } : ctx) === '';
+          }
+        : undefined,
   };
   let r: ModeResult;
   if (mode === 'self-infill') {

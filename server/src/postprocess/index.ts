@@ -12,7 +12,7 @@ import { trimTrailingWhitespace } from './trailing-whitespace.js';
 import { stopAtSuffix } from './stop-at-suffix.js';
 import { dropStatementBreak } from './statement-break.js';
 
-export { breaksLine, startsStatement } from './statement-break.js';
+export { breaksLine, startsStatement, startsStatementMidLine } from './statement-break.js';
 export { balanceBrackets, cutTruncated, dropBlockCloser, dropStatementBreak, matchLineEndings, normalizeIndentation, removeRepetition, removeSuffixOverlap, singleLine, stopAtSuffix, trimTrailingWhitespace };
 export { detectEol, type Filter, type PostprocessContext } from './context.js';
 export { fitCandidate, type FitContext } from './fit.js';

@@ -37,6 +37,11 @@ export function startsStatement(text: string, languageId: string): boolean {
   return re !== null && re.test(text.replace(/^[ \t]+/, ''));
 }
 
+/** startsStatement(text) while the cursor's line has code before the cursor: the texts dropStatementBreak parses for. */
+export function startsStatementMidLine(text: string, ctx: { prefix: string; languageId: string }): boolean {
+  return /\S/.test(lineBeforeCursor(ctx.prefix)) && startsStatement(text, ctx.languageId);
+}
+
 /**
  * Whether a completion that starts a statement (startsStatement) breaks the line it is inserted in, given its syntax
  * check at the cursor: the cursor is inside an unfinished statement (`check.unfinished`) and the completion repairs
@@ -55,7 +60,7 @@ export function breaksLine(check: SyntaxCheck): boolean {
  * keyword mid-line; then one parse of the document and one incremental re-parse. Pure, never throws.
  */
 export function dropStatementBreak(text: string, ctx: PostprocessContext): string {
-  if (!/\S/.test(lineBeforeCursor(ctx.prefix)) || !startsStatement(text, ctx.languageId)) return text;
+  if (!startsStatementMidLine(text, ctx)) return text;
   const check = syntaxChecker(ctx.prefix, ctx.suffix, ctx.languageId)?.(text);
   return check && breaksLine(check) ? '' : text;
 }
