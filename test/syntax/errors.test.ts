@@ -65,6 +65,22 @@ describe('syntaxChecker', () => {
       expect(check(c).treeDelta, JSON.stringify(c)).toBe(fresh);
     }
   });
+
+  test('unfinished: the cursor line has code before the cursor where the syntax breaks', () => {
+    const unfinished = (prefix: string, suffix: string, languageId = 'python') => syntaxChecker(prefix, suffix, languageId)!('').unfinished;
+    expect(unfinished('import os\nfrom collections import ', '\n')).toBe(true);
+    expect(unfinished('x = foo(a, ', '\n')).toBe(true);
+    // The error recovery puts the error on the next line with code.
+    expect(unfinished('def f(x):\n    y = ', '\n\n    return y\n')).toBe(true);
+    expect(unfinished('function f() {\n  const y = ', '\n  return y;\n}\n', 'typescript')).toBe(true);
+    // Complete code, a line start, a comment, code broken from above, the same for every candidate.
+    expect(unfinished('x = 1 ', '\n')).toBe(false);
+    expect(unfinished('import os\n', 'from x import\n')).toBe(false);
+    expect(unfinished('x = 1  # see ', '\n')).toBe(false);
+    expect(unfinished('x = foo(1,\n  2,\ny = bar(a, ', '\n')).toBe(false);
+    const check = syntaxChecker('from collections import ', '\n', 'python')!;
+    expect([check('defaultdict'), check('from x import y')].map((c) => c.unfinished)).toEqual([true, true]);
+  });
 });
 
 describe('speed', () => {

@@ -179,9 +179,10 @@ function sequenceLogprob(span: SpanResult, upTo: number): number {
 }
 
 /**
- * Alternative first tokens a rejected greedy text is retried with (ModeRequest.reject). At `from collections import ║`
- * the default model's first three first tokens began `from pathlib import Path`, `import urllib` and `unique`: one
- * retry was not enough there. Each costs one short decode, only when the greedy text was rejected.
+ * The most alternative first tokens a rejected greedy text is retried with (ModeRequest.reject), in the model's rank
+ * order. At `import os\nfrom collections import ║` the default model ranks `from` (→ `from pathlib import Path`,
+ * rejected), `unique`, `import` (→ `import urllib`, rejected): the first retry answers there, but the runner-up can be
+ * another statement keyword. Each retry costs one short decode, only when the text before it was rejected.
  */
 export const RETRY_FIRSTS = 3;
 

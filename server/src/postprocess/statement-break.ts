@@ -37,6 +37,17 @@ export function startsStatement(text: string, languageId: string): boolean {
   return re !== null && re.test(text.replace(/^[ \t]+/, ''));
 }
 
+// The last cursor's checker: one request's candidates (and a one-candidate request's retries, engine/decode.ts) share
+// one parse of the document instead of one each.
+let last: { prefix: string; suffix: string; languageId: string; check: ReturnType<typeof syntaxChecker> } | undefined;
+
+function checkerFor(ctx: PostprocessContext): ReturnType<typeof syntaxChecker> {
+  if (last && last.prefix === ctx.prefix && last.suffix === ctx.suffix && last.languageId === ctx.languageId) return last.check;
+  const check = syntaxChecker(ctx.prefix, ctx.suffix, ctx.languageId);
+  last = { prefix: ctx.prefix, suffix: ctx.suffix, languageId: ctx.languageId, check };
+  return check;
+}
+
 /** startsStatement(text) while the cursor's line has code before the cursor: the texts dropStatementBreak parses for. */
 export function startsStatementMidLine(text: string, ctx: { prefix: string; languageId: string }): boolean {
   return /\S/.test(lineBeforeCursor(ctx.prefix)) && startsStatement(text, ctx.languageId);
@@ -57,10 +68,11 @@ export function breaksLine(check: SyntaxCheck): boolean {
 /**
  * '' when `text` starts a new statement (startsStatement) while the cursor's line has code before the cursor, and
  * inserting it there breaks that line (breaksLine); else `text`. Costs nothing unless the text starts with a statement
- * keyword mid-line; then one parse of the document and one incremental re-parse. Pure, never throws.
+ * keyword mid-line; then one parse of the document (kept for the next call at the same cursor) and one incremental
+ * re-parse. Pure (the kept parse changes no answer), never throws.
  */
 export function dropStatementBreak(text: string, ctx: PostprocessContext): string {
   if (!startsStatementMidLine(text, ctx)) return text;
-  const check = syntaxChecker(ctx.prefix, ctx.suffix, ctx.languageId)?.(text);
+  const check = checkerFor(ctx)?.(text);
   return check && breaksLine(check) ? '' : text;
 }
