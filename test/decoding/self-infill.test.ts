@@ -3,6 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { Generator } from '../../server/src/decoding/index.js';
 import {
+  RETRY_FIRSTS,
   decodeFim,
   fimLayout,
   isDegenerateSuffix,
@@ -230,6 +231,39 @@ describe('self-infilling on a fake model', () => {
     const r = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2 });
     expect(r.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb']);
     expect(r.candidates[0]!.score).toBeGreaterThan(r.candidates[1]!.score);
+  });
+
+  test('one candidate and a rejected greedy text: other first tokens in rank order until one is not rejected', async () => {
+    // First token a (0.4) > b (0.3) > c (0.2) > d (0.1); then each letter twice more.
+    const lm = new FakeLm(VOCAB, (seq) => {
+      const at = seq.lastIndexOf(MID);
+      const done = seq.length - at - 1;
+      if (done === 0) {
+        const r = new Float32Array(VOCAB).fill(-30);
+        [['a', 0.4], ['b', 0.3], ['c', 0.2], ['d', 0.1]].forEach(([ch, p]) => (r[enc(ch as string)[0]!] = Math.log(p as number)));
+        return r;
+      }
+      return done < 3 ? row(seq[seq.length - 1]!) : row(EOS);
+    });
+    const asked: string[] = [];
+    const reject = (text: string) => (asked.push(text), text.startsWith('a') || text.startsWith('b'));
+    const r = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), reject });
+    // The greedy text stays first (the raw answer); post-processing drops it, so the answer is the first accepted one.
+    expect(r.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb', 'ccc']);
+    expect(asked).toEqual(['aaa', 'bbb', 'ccc']);
+    // Nothing rejected: no retry, one decode.
+    const runs = lm.calls.length;
+    const once = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), reject: () => false });
+    expect(once.candidates.map((c) => c.text)).toEqual(['aaa']);
+    // Everything rejected: at most RETRY_FIRSTS retries.
+    const all = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), reject: () => true });
+    expect(all.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb', 'ccc', 'ddd'].slice(0, 1 + RETRY_FIRSTS));
+    // Several candidates asked: the hook is not consulted, the list is ranked by score as before.
+    asked.length = 0;
+    const three = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2, reject });
+    expect(asked).toEqual([]);
+    expect(three.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb']);
+    expect(lm.calls.length).toBeGreaterThan(runs);
   });
 });
 
