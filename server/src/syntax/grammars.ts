@@ -17,7 +17,7 @@ export interface GrammarSettings {
   statementTypes: string[];
   /**
    * A regular expression (source) matching the start of a completion that begins a new statement: the keywords that
-   * never continue an expression (postprocess/rank.ts `breaksStatement`).
+   * never continue an expression (postprocess/statement-break.ts `startsStatement`).
    */
   statementStart: string;
   blockTypes: string[];
