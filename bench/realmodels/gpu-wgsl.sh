@@ -7,7 +7,8 @@
 #                     npm run build first)
 #                     checks the kernels against the float64 reference (small shape, head size 128) and the genai
 #                     fixture's golden tokens (test/fixtures/models/qwen2-genai), then times the
-#                     0.5B and 1.5B shapes at 2,048 rows of past, twice each, and the 1.5B step's products alone;
+#                     0.5B and 1.5B shapes at 2,048 rows of past, twice each, the 1.5B step's products alone and
+#                     the 1.5B step with tree reductions instead of subgroup sums;
 #                     one JSON line each into $OUT/wgsl.jsonl (bench/results/wgsl-decode-h200.jsonl).
 # Size: .dev/wg is ~26 MiB; with the checkout's 45 MiB it is over the 64 MiB a call may carry, so the job ran from a
 # working tree without models/default/onnx/model_quantized.onnx (the probe does not read it; put it back after:
@@ -38,6 +39,7 @@ case $1 in
     w --shape small --check --steps 70 --max-context 256
     w --model test/fixtures/models/qwen2-genai --check --max-context 256
     for r in 1 2; do for sh in qwen15b qwen05b; do w --shape $sh --past 2048 --steps 256; done; done
-    w --shape qwen15b --past 2048 --steps 256 --variant matvec ;;
+    w --shape qwen15b --past 2048 --steps 256 --variant matvec
+    w --shape qwen15b --past 2048 --steps 256 --subgroups 0 ;;
   *) echo "usage: bash bench/realmodels/gpu-wgsl.sh pack DEPS | run" >&2; exit 2 ;;
 esac

@@ -57,6 +57,7 @@ const { values: o } = parseArgs({
     'max-context': { type: 'string', default: '4096' },
     check: { type: 'boolean', default: false },
     'fuse-norm': { type: 'string', default: '1' },
+    subgroups: { type: 'string', default: '1' },
     tpr: { type: 'string', default: 'auto' },
     variant: { type: 'string', default: 'full' },
     profile: { type: 'boolean', default: false },
@@ -113,7 +114,8 @@ const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }
 if (!adapter) throw new Error('wgsl-decode: no WebGPU adapter');
 const lim = adapter.limits;
 const device = await adapter.requestDevice({
-  requiredFeatures: o.profile ? ['timestamp-query'] : [],
+  // subgroups only where every subgroup fits a row group of 32 threads (subgroupMaxSize when the adapter reports it)
+  requiredFeatures: [...(o.profile ? ['timestamp-query'] : []), ...(adapter.features.has('subgroups') && (adapter.info?.subgroupMaxSize ?? 32) <= 32 ? ['subgroups'] : [])],
   requiredLimits: {
     maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
     maxBufferSize: lim.maxBufferSize,
@@ -266,7 +268,9 @@ const g = {
 // block: the step's matrices are small and latency-bound), 4 * 256 / TPR rows per workgroup.
 // MODE bits: 1 + bias; 2 += into Y (the residual); 4 the input is silu(gate) * up of a 2K-long X; 8 the input is
 // RMSNorm(X) * NW, the norm computed by every workgroup (no separate norm dispatch).
-const MATVEC = /* wgsl */ `
+// With subgroups (the adapter's 'subgroups' feature, subgroups of at most 32 that tile a row group) the sums are
+// subgroupAdd and one barrier instead of a tree of log2(TPR) barriers.
+const MATVEC = (sg) => /* wgsl */ `${sg ? 'enable subgroups;' : ''}
 override K: u32;
 override N: u32;
 override TPR: u32;
@@ -290,17 +294,24 @@ fn xin(i: u32) -> vec4<f32> {
   return X[i];
 }
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>${sg ? ', @builtin(subgroup_size) sgs: u32, @builtin(subgroup_invocation_id) sid: u32' : ''}) {
   if ((MODE & 8u) != 0u) {
     var ss = 0.0;
     for (var i = li; i < K / 4u; i += 256u) { let v = X[i]; ss += dot(v, v); }
-    red[li] = vec4<f32>(ss, 0.0, 0.0, 0.0);
+${sg ? `    ss = subgroupAdd(ss);
+    if (sid == 0u) { red[li / sgs] = vec4<f32>(ss, 0.0, 0.0, 0.0); }
+    workgroupBarrier();
+    if (li == 0u) {
+      var tot = 0.0;
+      for (var i = 0u; i < 256u / sgs; i++) { tot += red[i].x; }
+      normScale = inverseSqrt(tot / f32(K) + ${EPS});
+    }` : `    red[li] = vec4<f32>(ss, 0.0, 0.0, 0.0);
     workgroupBarrier();
     for (var off = 128u; off > 0u; off >>= 1u) {
       if (li < off) { red[li] += red[li + off]; }
       workgroupBarrier();
     }
-    if (li == 0u) { normScale = inverseSqrt(red[0].x / f32(K) + ${EPS}); }
+    if (li == 0u) { normScale = inverseSqrt(red[0].x / f32(K) + ${EPS}); }`}
     workgroupBarrier();
   }
   let row0 = (wg.x * (256u / TPR) + li / TPR) * 4u;
@@ -332,15 +343,20 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
       }
     }
   }
-  red[li] = acc;
+${sg ? `  let part = subgroupAdd(acc);
+  if (sid == 0u) { red[li / sgs] = part; }
+  workgroupBarrier();
+  var sum = vec4<f32>(0.0);
+  if (t == 0u) { for (var i = 0u; i < TPR / sgs; i++) { sum += red[li / sgs + i]; } }` : `  red[li] = acc;
   workgroupBarrier();
   for (var off = TPR / 2u; off > 0u; off >>= 1u) {
     if (t < off) { red[li] += red[li + off]; }
     workgroupBarrier();
   }
+  let sum = red[li];`}
   if (t == 0u && row0 < N) {
     for (var r = 0u; r < min(4u, N - row0); r++) {
-      var v = red[li][r];
+      var v = sum[r];
       if ((MODE & 1u) != 0u) { v += B[row0 + r]; }
       if ((MODE & 2u) != 0u) { v += Y[row0 + r]; }
       Y[row0 + r] = v;
@@ -619,12 +635,13 @@ const bind = (pipe, buffers) => device.createBindGroup({ layout: pipe.getBindGro
 device.pushErrorScope('validation');
 const plan = [];
 const fuseNorm = o['fuse-norm'] !== '0';
+const useSubgroups = o.subgroups !== '0' && device.features.has('subgroups');
 const tprFor = (k) => (o.tpr === 'auto' ? Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(k / 32)))) : Number(o.tpr));
 // normW: fuse RMSNorm(x) * normW into the product's input (MODE 8) instead of a norm dispatch into g.xn.
 const mv = (label, m, x, y, n, k, mode, bias, normW) => {
   if (normW && !fuseNorm) { norm(x, normW, g.xn); x = g.xn; normW = undefined; }
   const tpr = tprFor(k);
-  const p = pipeline(MATVEC, { K: k, N: n, TPR: tpr, MODE: mode | (normW ? 8 : 0), SF32: m.sf32 ? 1 : 0 });
+  const p = pipeline(MATVEC(useSubgroups), { K: k, N: n, TPR: tpr, MODE: mode | (normW ? 8 : 0), SF32: m.sf32 ? 1 : 0 });
   plan.push([p, bind(p, [m.w, m.s, x, y, bias ?? g.dummy, normW ?? g.dummy]), Math.ceil(n / ((4 * 256) / tpr)), 1, 'matvec', label]);
 };
 function norm(x, w, y) { const p = pipeline(RMSNORM, { H }); plan.push([p, bind(p, [x, w, y]), 1, 1, 'other', 'norm']); }
@@ -698,7 +715,7 @@ const setState = (pos, step, tok) => {
 
 const result = {
   shape: modelDir ? path.relative(process.cwd(), modelDir) : o.shape, ...shape, inter: I, adapter: [adapter.info?.vendor, adapter.info?.architecture, adapter.info?.device, adapter.info?.description].filter(Boolean).join(' '),
-  host: os.cpus()[0]?.model, variant: o.variant, fuseNorm, tpr: o.tpr, dispatchesPerStep: steps_.length, weightBytes: [model.lmHead, ...model.layers.flatMap((l) => [l.qkv, l.o, l.gateUp, l.down])].reduce((a, m) => a + m.words.byteLength + m.scales.byteLength, 0),
+  host: os.cpus()[0]?.model, variant: o.variant, fuseNorm, subgroups: useSubgroups, tpr: o.tpr, dispatchesPerStep: steps_.length, weightBytes: [model.lmHead, ...model.layers.flatMap((l) => [l.qkv, l.o, l.gateUp, l.down])].reduce((a, m) => a + m.words.byteLength + m.scales.byteLength, 0),
 };
 
 if (o.check && modelDir && !fs.existsSync(path.join(modelDir, 'golden.json'))) {
