@@ -696,7 +696,7 @@ function encodeStep(enc) {
   pass.end();
 }
 const staging = device.createBuffer({ size: 16, usage: S.MAP_READ | S.COPY_DST });
-const stagings = new Map(); // one mappable buffer per size, reused (dawn.node asserted after ~100 create/destroy pairs)
+const stagings = new Map(); // one mappable buffer per size, reused (on lavapipe, dawn.node aborted in runs that made many)
 async function readU32(src, offset, count) {
   const size = Math.max(16, count * 4);
   if (!stagings.has(size)) stagings.set(size, device.createBuffer({ size, usage: S.MAP_READ | S.COPY_DST }));
