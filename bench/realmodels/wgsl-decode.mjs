@@ -5,7 +5,10 @@
 // provider needs ~250 separately prepared dispatches per step and cannot replay a captured step from Node
 // (bench/results/real-models-summary.md); this measures the same work without those limits.
 //   node bench/realmodels/wgsl-decode.mjs --deps DIR --shape tiny|small|qwen05b|qwen15b [--past 2048] [--steps 64]
-//        [--model DIR] [--check]
+//        [--max-context 4096] [--model DIR] [--check]
+//   --max-context N  rows of the static KV cache (a multiple of 32, at most 8,192); --past + --steps + 16 must fit in
+//                it, and with --model it may not exceed the model's rotary tables (the genai fixture
+//                test/fixtures/models/qwen2-genai holds 256: pass --max-context 256)
 //   --model DIR  real weights from a genai-layout int4 model directory as native/py/qwen_models.py writes it (blocks of
 //                32, fp32 scales; its shape from genai_config.json) instead of random ones of --shape
 //   --check      random weights: compares every step's logits with a float64 reference of the same weights in JS from
@@ -70,7 +73,7 @@ const shape = genai
   ? { hidden: genai.decoder.hidden_size, layers: genai.decoder.num_hidden_layers, heads: genai.decoder.num_attention_heads, kvHeads: genai.decoder.num_key_value_heads, headDim: genai.decoder.head_size, inter: 0, vocab: genai.vocab_size }
   : SHAPES[o.shape];
 if (!o.deps || !shape) {
-  console.error('usage: node bench/realmodels/wgsl-decode.mjs --deps DIR --shape tiny|small|qwen05b|qwen15b [--past N] [--steps N] [--check] (see --help)');
+  console.error('usage: node bench/realmodels/wgsl-decode.mjs --deps DIR --shape tiny|small|qwen05b|qwen15b [--past N] [--steps N] [--max-context N] [--model DIR] [--check] (see --help)');
   process.exit(2);
 }
 const steps = Number(o.steps);
