@@ -258,11 +258,18 @@ describe('self-infilling on a fake model', () => {
     // Everything rejected: at most RETRY_FIRSTS retries.
     const all = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), reject: () => true });
     expect(all.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb', 'ccc', 'ddd'].slice(0, 1 + RETRY_FIRSTS));
-    // Several candidates asked: the hook is not consulted, the list is ranked by score as before.
+    // Several candidates asked, both rejected: the next first tokens make up for them until two are accepted; the list
+    // is ranked by score as before.
     asked.length = 0;
-    const three = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2, reject });
-    expect(asked).toEqual([]);
-    expect(three.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb']);
+    const two = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2, reject });
+    expect(two.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb', 'ccc', 'ddd']);
+    expect(asked).toEqual(['aaa', 'bbb', 'ccc', 'ddd']);
+    // One of two rejected: one more, and it stops there.
+    const one = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2, reject: (t: string) => t.startsWith('a') });
+    expect(one.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb', 'ccc']);
+    // None rejected: exactly as asked.
+    const none = await decodeFim(new Generator(lm), chars, { ...request('x\n', ''), maxCandidates: 2, reject: () => false });
+    expect(none.candidates.map((c) => c.text)).toEqual(['aaa', 'bbb']);
     expect(lm.calls.length).toBeGreaterThan(runs);
   });
 });

@@ -59,9 +59,11 @@ export interface ModeRequest {
   sampling?: SamplingOptions;
   rng?: Rng | null;
   /**
-   * Plain FIM with one candidate asked (automatic triggers): when this rejects the greedy text (engine/decode.ts: it
-   * begins a new statement in an unfinished line, which post-processing drops), up to `RETRY_FIRSTS` alternative first
-   * tokens are decoded in rank order until one is not rejected; the greedy text stays first in the result.
+   * Plain FIM: texts this rejects (engine/decode.ts: they begin a new statement in an unfinished line, which
+   * post-processing drops) are made up for from further first tokens in rank order, at most `RETRY_FIRSTS` more. One
+   * candidate asked (automatic triggers): until one is not rejected, the greedy text staying first in the result.
+   * Several asked: until as many as asked are not rejected (a manual request for 3 answered 1 at
+   * `from collections import ║` when two of its three were dropped).
    */
   reject?: (text: string, stopReason: SpanStopReason) => boolean;
 }
@@ -179,7 +181,7 @@ function sequenceLogprob(span: SpanResult, upTo: number): number {
 }
 
 /**
- * The most alternative first tokens a rejected greedy text is retried with (ModeRequest.reject), in the model's rank
+ * The most alternative first tokens decoded to make up for rejected texts (ModeRequest.reject), in the model's rank
  * order. At `import os\nfrom collections import ║` the default model ranks `from` (→ `from pathlib import Path`,
  * rejected), `unique`, `import` (→ `import urllib`, rejected): the first retry answers there, but the runner-up can be
  * another statement keyword. Each retry costs one short decode, only when the text before it was rejected.
@@ -187,9 +189,9 @@ function sequenceLogprob(span: SpanResult, upTo: number): number {
 export const RETRY_FIRSTS = 3;
 
 /**
- * Alternative first tokens (beyond the base's, in the model's rank order) decoded greedily; each a candidate scored by
- * mean log-probability. `count` of them (default: the candidates asked beyond the first), stopping after one that
- * `done` accepts.
+ * Alternative first tokens (beyond the base's, in the model's rank order, the first `skip` of them left out) decoded
+ * greedily; each a candidate scored by mean log-probability. `count` of them (default: the candidates asked beyond the
+ * first), stopping after one that `done` accepts.
  */
 async function alternatives(
   gen: Generator,
@@ -199,11 +201,12 @@ async function alternatives(
   decoded: { tokens: number },
   count = req.maxCandidates - 1,
   done?: (span: SpanResult) => boolean,
+  skip = 0,
 ): Promise<{ cancelled: boolean; spans: SpanResult[] }> {
   const spans: SpanResult[] = [];
   if (count <= 0) return { cancelled: false, spans };
   const stops = new Set(req.stopIds);
-  const firsts = base.firstChoices.filter((id) => id !== base.tokenIds[0] && !stops.has(id)).slice(0, count);
+  const firsts = base.firstChoices.filter((id) => id !== base.tokenIds[0] && !stops.has(id)).slice(skip, skip + count);
   for (const first of firsts) {
     if (req.signal?.aborted) return { cancelled: true, spans };
     await gen.rewindTo(req.promptIds.length);
@@ -229,13 +232,22 @@ export async function decodeFim(gen: Generator, tokenizer: InfillTokenizer, req:
   const finish = (cancelled: boolean) => ({ ...result, cancelled, decodeMs: nowMs() - t0, generatedTokens: decoded.tokens });
   if (base.stopReason === 'cancelled') return finish(true);
   result.candidates.push({ text: base.text, score: meanLogprob(base), source: 'fim', stopReason: base.stopReason });
+  const accepted = (s: SpanResult) => req.reject === undefined || !req.reject(s.text, s.stopReason);
+  const push = (spans: SpanResult[]) => {
+    for (const s of spans) result.candidates.push({ text: s.text, score: meanLogprob(s), source: 'alternative', stopReason: s.stopReason });
+  };
   // One candidate asked and the greedy text rejected: retry other first tokens until one is not (kept behind it).
-  const retry = req.maxCandidates <= 1 && req.reject !== undefined && req.reject(base.text, base.stopReason);
-  const alt = retry
-    ? await alternatives(gen, tokenizer, req, base, decoded, RETRY_FIRSTS, (s) => !req.reject!(s.text, s.stopReason))
-    : await alternatives(gen, tokenizer, req, base, decoded);
-  for (const s of alt.spans) result.candidates.push({ text: s.text, score: meanLogprob(s), source: 'alternative', stopReason: s.stopReason });
+  const retry = req.maxCandidates <= 1 && !accepted(base);
+  const alt = retry ? await alternatives(gen, tokenizer, req, base, decoded, RETRY_FIRSTS, accepted) : await alternatives(gen, tokenizer, req, base, decoded);
+  push(alt.spans);
   if (alt.cancelled) return finish(true);
+  // Several asked and some rejected: the next first tokens make up for them, until as many as asked are accepted.
+  let missing = !retry && req.maxCandidates > 1 && req.reject !== undefined ? req.maxCandidates - [base, ...alt.spans].filter(accepted).length : 0;
+  if (missing > 0) {
+    const more = await alternatives(gen, tokenizer, req, base, decoded, RETRY_FIRSTS, (s) => accepted(s) && --missing <= 0, alt.spans.length);
+    push(more.spans);
+    if (more.cancelled) return finish(true);
+  }
   if (!retry) result.candidates.sort((a, b) => b.score - a.score);
   return finish(false);
 }

@@ -177,11 +177,11 @@ export async function decodeRequest(
     onText: streamText,
     sampling: settings.sampling,
     rng: settings.sampling?.temperature ? createRng(settings.seed ?? 0) : null,
-    // One candidate asked (automatic triggers): a greedy text that begins a new statement mid-line and that
-    // post-processing then drops whole (postprocess/statement-break.ts) is retried with other first tokens, so the
-    // answer is a fitting text rather than none. Costs nothing unless such a text came first.
+    // A text that begins a new statement mid-line and that post-processing then drops whole
+    // (postprocess/statement-break.ts) is made up for with other first tokens, so that an automatic request answers a
+    // fitting text rather than none and a manual one as many as it asked. Costs nothing unless such a text came up.
     reject:
-      settings.postprocess && maxCandidates === 1
+      settings.postprocess
         ? (text: string, stopReason: string) => {
             const kept = keepLines(text, stopReason, plan);
             if (!startsStatementMidLine(kept, context)) return false;
