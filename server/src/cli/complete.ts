@@ -17,8 +17,9 @@ L and C are 1-based; C counts characters (UTF-16 code units) within the line, an
 the last character (the end of the line).
 
 ${MODEL_FLAGS}
-  --trigger T             automatic | manual (default manual): automatic asks as typing does (the syntax
-                          plan chooses one line or several), manual as an explicit request (several lines)
+  --trigger T             automatic | manual (default manual): automatic asks as typing does, manual as an
+                          explicit request; they differ in the candidates asked (below), and for both the
+                          syntax plan chooses one line or several
   --max-candidates N      candidates decoded, 1-8 (default 3 for manual, 1 for automatic, as over LSP and the
                           API); with several, the top one is the best ranked, which may differ from the
                           one-candidate (greedy) answer
