@@ -27,7 +27,8 @@ and modelTokens every token run through the model (prefill, decode, self-infilli
   --tau X                 self-infilling confidence threshold, 0..1
   --candidates N          ask for N candidates (1..8; default 1, the greedy decode) and answer the first as
                           the engine ranks them (as \`complete\` and editors' manual requests do); every
-                          candidate's text is written as "candidates"
+                          candidate is written in "candidates" as {text, score} (score: mean log-probability
+                          per token); --as-editor asks one candidate, as automatic requests do, and ignores it
   --as-editor             ask and answer as an editor's automatic inline request: trigger automatic, no
                           line mode from the task's "kind" (the engine decides one line or several), and
                           the completion fitted to the document as the LSP/API/CLI edges fit it
