@@ -159,6 +159,17 @@ export async function decodeRequest(
   });
   const sentinels = [template.prefixId, template.suffixId, ...(template.middleId !== null ? [template.middleId] : [])];
   const maxCandidates = Math.max(1, Math.min(8, Math.floor(context.maxCandidates ?? 1)));
+  // A decoded text as the answer spells it, in two steps: the lines the plan keeps (decode-plan.ts keepLines: inside a
+  // block that goes on, the lines before the model loops or rewrites the code after the cursor), with `truncated` when
+  // the token limit or the time budget stopped it mid-text (not when keepLines already ended it at a complete line),
+  // then post-processing, which cuts a truncated text back to a balanced line end. The reject hook below and the final
+  // candidate list both go through these.
+  const keep = (text: string, stopReason: string | undefined) => {
+    const kept = keepLines(text, stopReason, plan);
+    return { text: kept, truncated: isTruncated(stopReason, text, kept) };
+  };
+  const postCtx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
+  const post = (k: { text: string; truncated: boolean }) => postprocess(k.text, k.truncated ? { ...postCtx, truncated: true } : postCtx);
   const t0 = nowMs();
   const common = {
     promptIds: prompt.ids,
@@ -183,10 +194,8 @@ export async function decodeRequest(
     reject:
       settings.postprocess
         ? (text: string, stopReason: string) => {
-            const kept = keepLines(text, stopReason, plan);
-            if (!startsStatementMidLine(kept, context)) return false;
-            const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
-            return postprocess(kept, isTruncated(stopReason, text, kept) ? { ...ctx, truncated: true } : ctx) === '';
+            const k = keep(text, stopReason);
+            return startsStatementMidLine(k.text, context) && post(k) === '';
           }
         : undefined,
   };
@@ -235,18 +244,12 @@ export async function decodeRequest(
   };
   if (r.cancelled) return outcome;
   const tPost = nowMs();
-  // Several lines only where the plan allows them (decode-plan.ts keepLines: inside a block that goes on, the lines
-  // before the model loops or rewrites the code after the cursor).
-  // `truncated`: the token limit or the time budget stopped this candidate mid-text, so post-processing cuts it back to a
-  // balanced line end (not when keepLines already ended it at a complete line).
-  let candidates: (CompletionCandidate & { streamed: boolean; truncated: boolean })[] = r.candidates.map((c) => {
-    const text = keepLines(c.text, c.stopReason, plan);
-    return { text, score: c.score, streamed: mode === 'fim' && c.source === 'fim', truncated: isTruncated(c.stopReason, c.text, text) };
-  });
-  if (settings.postprocess) {
-    const ctx = { prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, lineMode: plan.lineMode };
-    candidates = candidates.map((c) => ({ ...c, text: postprocess(c.text, c.truncated ? { ...ctx, truncated: true } : ctx) }));
-  }
+  let candidates: (CompletionCandidate & { streamed: boolean; truncated: boolean })[] = r.candidates.map((c) => ({
+    ...keep(c.text, c.stopReason),
+    score: c.score,
+    streamed: mode === 'fim' && c.source === 'fim',
+  }));
+  if (settings.postprocess) candidates = candidates.map((c) => ({ ...c, text: post(c) }));
   // What plain FIM streamed (its greedy span), as the final list spells it.
   const streamedText = candidates.find((c) => c.streamed)?.text;
   // One candidate per text (the best-scored copy), no empty ones.
