@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Our own WebGPU decode step (bench/realmodels/wgsl-decode.mjs) on the GPU machine, in one job (issue 15).
 #   here:             bash bench/realmodels/gpu-wgsl.sh pack DEPS   (DEPS: the scratch folder holding the `webgpu`
-#                     npm package, see wgsl-decode.mjs) writes .dev/wg/: Node.js without debug symbols, the package
-#                     with only its Linux x64 binary (dawn.node), the Vulkan loader's .deb (from ../shared's .device/)
+#                     npm package, see wgsl-decode.mjs) writes .dev/wg/: Node.js without debug symbols and the Vulkan
+#                     loader's .deb (from .device/: ../shared/tools/device-pack.sh, then bench/device/pack.sh, which
+#                     strips the Node binary), and the package with only its Linux x64 binary (dawn.node)
 #   GPU machine:      bash bench/realmodels/gpu-wgsl.sh run       (device call with carry [".dev/wg", "server/dist"]:
 #                     npm run build first)
 #                     checks the kernels against the float64 reference (small shape, head size 128) and the genai
@@ -19,13 +20,13 @@ cd "$(git rev-parse --show-toplevel)"
 case $1 in
   pack)
     deps=${2:?usage: gpu-wgsl.sh pack DEPS}
-    [ -d .device/deb ] || { echo "gpu-wgsl.sh: run ../shared/tools/device-pack.sh first (the Vulkan loader's .deb)" >&2; exit 1; }
+    [ -d .device/deb ] && [ -e .device/node.stripped ] || { echo "gpu-wgsl.sh: run ../shared/tools/device-pack.sh, then bench/device/pack.sh first (.device/: the stripped Node binary, the Vulkan loader's .deb)" >&2; exit 1; }
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
     mkdir -p .dev/wg "$tmp/webgpu/dist/linux-x64"
     cp "$deps/node_modules/webgpu/index.js" "$deps/node_modules/webgpu/package.json" "$tmp/webgpu/"
     cp "$deps/node_modules/webgpu/dist/linux-x64/dawn.node" "$tmp/webgpu/dist/linux-x64/"
     tar -C "$tmp" -cJf .dev/wg/webgpu.tar.xz webgpu
-    cp "$(readlink -f "$(command -v node)")" "$tmp/node" && strip "$tmp/node" && xz -6 -T2 -c "$tmp/node" > .dev/wg/node.xz
+    cp .device/node.xz .dev/wg/
     rm -rf .dev/wg/deb && cp -r .device/deb .dev/wg/
     du -sh .dev/wg ;;
   run)
