@@ -10,7 +10,7 @@ import { completionIdOf, measurePartialAccept, type ShownCompletion } from '../.
 import { ServerConfigError, resolveServer, serverEnv } from '../../client/vscode/src/server.js';
 import { SERVER_KEYS, enableMap, isEnabledFor, missingModelFiles, serverSettings, toggleGlobal, toggleLanguage } from '../../client/vscode/src/settings.js';
 import { statusView } from '../../client/vscode/src/status.js';
-import { DEFAULT_DRAFT_TOKENS } from '../../server/src/engine/model-side.js';
+import { DEFAULT_DRAFT_TOKENS, DEFAULT_FAR_CONTEXT_TOKENS } from '../../server/src/engine/model-side.js';
 import { ROOT } from '../e2e/spawn.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-vscode-units-'));
@@ -77,6 +77,12 @@ describe('serverSettings', () => {
     expect(serverSettings(reader({ draftTokens: 0 }), '/w')).toEqual({ draftTokens: 0 });
     const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
     expect(properties['infill-ls.draftTokens']).toMatchObject({ type: 'integer', minimum: 0, maximum: 64, default: DEFAULT_DRAFT_TOKENS });
+  });
+
+  it('forwards farContextTokens, declared with the server\'s range and default', () => {
+    expect(serverSettings(reader({ farContextTokens: 0 }), '/w')).toEqual({ farContextTokens: 0 });
+    const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
+    expect(properties['infill-ls.farContextTokens']).toMatchObject({ type: 'integer', minimum: 0, maximum: 8192, default: DEFAULT_FAR_CONTEXT_TOKENS });
   });
 
   it('declares every forwarded key in the manifest and lists it in both READMEs', () => {

@@ -32,6 +32,8 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--ws', '--draft-tokens', '0']).settings).toEqual({ draftTokens: 0 });
     expect(parseServeArgs(['--ws', '--draft-tokens=8']).settings).toEqual({ draftTokens: 8 });
     expect(() => parseServeArgs(['--ws', '--draft-tokens', '65'])).toThrowError(/--draft-tokens must be in 0..64, got 65/);
+    expect(parseServeArgs(['--ws', '--far-context-tokens', '0']).settings).toEqual({ farContextTokens: 0 });
+    expect(() => parseServeArgs(['--ws', '--far-context-tokens', '9000'])).toThrowError(/--far-context-tokens must be in 0..8192, got 9000/);
   });
 
   it('takes --threads as complete and eval do: a positive integer, refused with the same words; not a setting', () => {

@@ -39,7 +39,7 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, farContextTokens)',
     ]);
   });
 
@@ -89,6 +89,20 @@ describe('applySettings', () => {
     expect(bad.errors).toEqual(['infill-ls.draftTokens must be an integer number of tokens in 0..64 (0: off), got 65']);
     expect(bad.settings.draftTokens).toBe(4);
     expect(applySettings(DEFAULT_SETTINGS, { draftTokens: 2.5 }).errors).toHaveLength(1);
+  });
+
+  it('farContextTokens: unset by default, an integer in 0..8192 (0 off) that restarts the engine and reaches the model side only when set', () => {
+    expect(DEFAULT_SETTINGS.farContextTokens).toBeUndefined();
+    const ok = applySettings(DEFAULT_SETTINGS, { farContextTokens: 256 });
+    expect(ok.errors).toEqual([]);
+    expect(ok.changed).toEqual(['farContextTokens']);
+    expect(ENGINE_SETTINGS).toContain('farContextTokens');
+    expect(localModelOptions(engineOptions(ok.settings, '/pkg')).farContextTokens).toBe(256);
+    expect('farContextTokens' in localModelOptions(engineOptions(DEFAULT_SETTINGS, '/pkg'))).toBe(false);
+    expect(applySettings(ok.settings, { farContextTokens: 0 }).settings.farContextTokens).toBe(0);
+    const bad = applySettings(ok.settings, { farContextTokens: -1 });
+    expect(bad.errors).toEqual(['infill-ls.farContextTokens must be an integer number of tokens in 0..8192 (0: off), got -1']);
+    expect(bad.settings.farContextTokens).toBe(256);
   });
 
   it('the engine options carry the accelerator options only when set (unset leaves the env default to the model side)', () => {

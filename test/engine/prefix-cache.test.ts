@@ -18,7 +18,8 @@ const never = new AbortController().signal;
 // off: these tests are about the KV caches, so every request runs the model (test/engine/completion-reuse.test.ts
 // covers the completion cache).
 // The decoding time budget scales with the emulation (bench/cpu/avx2.sh): a budget cut would make the two runs differ.
-const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32, completionReuse: false, warm: false, timeBudgetMs: modelTimeout(3000) };
+// Far context off: these tests reason about prompt sizes from the prefix and suffix budgets alone.
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 160, maxSuffixTokens: 48, maxNewTokens: 6, prefillChunkSize: 32, completionReuse: false, warm: false, timeBudgetMs: modelTimeout(3000), farContextTokens: 0 };
 
 const engines: Engine[] = [];
 async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {

@@ -12,7 +12,8 @@ import { modelTimeout } from '../runtime/helpers/timeout.js';
 // default model answers there, so the text must not change when model.ts is edited.
 const src = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/engine/reuse-source.ts.txt'), 'utf8');
 const never = new AbortController().signal;
-const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 256, maxSuffixTokens: 64, maxNewTokens: 8, prefillChunkSize: 32, timeBudgetMs: modelTimeout(3000) };
+// Far context off: the cursors below were chosen for the prompts the prefix and suffix budgets alone give.
+const base: EngineOptions = { modelDir: defaultModelDir, device: 'cpu', maxPrefixTokens: 256, maxSuffixTokens: 64, maxNewTokens: 8, prefillChunkSize: 32, timeBudgetMs: modelTimeout(3000), farContextTokens: 0 };
 
 const engines: Engine[] = [];
 async function engine(options: Partial<EngineOptions> = {}): Promise<{ e: Engine; events: SchedulerEvent[] }> {

@@ -85,7 +85,8 @@ const listCtx: CompletionContext = { documentKey: 'file:///list.js', version: 1,
 describe('accelerator options reach the model worker (models/default)', () => {
   it('maxStallMs sizes the prefill runs by the rule; 0 (off) keeps 256-token chunks and wins over the env', { timeout: 180_000 }, async () => {
     // Off by the setting, with the env asking for the rule: the setting wins.
-    const off = await start({ maxStallMs: 0 }, { INFILL_LS_MAX_STALL_MS: '1' });
+    // Far context off (a user setting, so it reaches the worker too): the prompt is the ~700-token prefix window.
+    const off = await start({ maxStallMs: 0, farContextTokens: 0 }, { INFILL_LS_MAX_STALL_MS: '1' });
     const a = await off.complete(longCtx);
     expect(a.promptTokens).toBeGreaterThan(600);
     const plain = off.chunks('long.ts');
@@ -96,7 +97,7 @@ describe('accelerator options reach the model worker (models/default)', () => {
     // 1 ms, from the settings: the first run is 32 tokens (nothing measured yet), then n = 1 ms / (measured ms per
     // token), clamped to [16, 256]: 16, since one thread does not run a 16-token prefill run of this model (~0.6
     // GFLOP plus the per-run overhead of its graph) in 1 ms.
-    const on = await start({ maxStallMs: 1 });
+    const on = await start({ maxStallMs: 1, farContextTokens: 0 });
     const b = await on.complete(longCtx);
     expect(b.promptTokens).toBe(a.promptTokens);
     const sized = on.chunks('long.ts');

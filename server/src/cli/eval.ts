@@ -44,6 +44,8 @@ export interface EvalTask {
   suffix: string;
   /** Optional "kind": "single" | "multi" (our task files carry it): forces the engine's line mode. */
   lineMode?: 'single' | 'multi';
+  /** Optional "source" (`pkg@version/path:line`, our task files carry it): where the task comes from. */
+  source?: string;
 }
 
 /** Parses one task line; returns an error string for a malformed one. */
@@ -64,7 +66,18 @@ export function parseTask(line: string): EvalTask | string {
   const language = typeof o['language'] === 'string' ? (o['language'] as string) : 'python';
   const kind = o['kind'];
   const lineMode = kind === 'single' || kind === 'multi' ? kind : undefined;
-  return { id: String(id), language, prefix, suffix, ...(lineMode ? { lineMode } : {}) };
+  const source = typeof o['source'] === 'string' ? (o['source'] as string) : undefined;
+  return { id: String(id), language, prefix, suffix, ...(lineMode ? { lineMode } : {}), ...(source ? { source } : {}) };
+}
+
+/**
+ * The document key a task is completed under: a file URI ending in the file name of the task's `source`
+ * (`pkg@1.0/dir/file.py:12` → `file:///eval/<id>/file.py`), so the prompt names the file as an editor's document URI
+ * does (engine/model-side.ts far context); `eval:<id>` without a source. Unique per task.
+ */
+export function evalDocumentKey(task: Pick<EvalTask, 'id' | 'source'>): string {
+  const name = (task.source ?? '').replace(/:\d+$/, '').split('/').filter((p) => p !== '' && p !== '.' && p !== '..').at(-1);
+  return name === undefined ? `eval:${task.id}` : `file:///eval/${encodeURIComponent(task.id)}/${encodeURIComponent(name)}`;
 }
 
 /** `--shard K/N`: this process takes task i when i % N == K. */
@@ -172,8 +185,8 @@ export async function runEval(argv: readonly string[], io: { stdout?: (s: string
       const t0 = performance.now();
       const r = await engine.complete(
         args.values['as-editor']
-          ? { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'automatic' }
-          : { documentKey: `eval:${task.id}`, version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode, maxCandidates: candidates },
+          ? { documentKey: evalDocumentKey(task), version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'automatic' }
+          : { documentKey: evalDocumentKey(task), version: 1, languageId: task.language, prefix: task.prefix, suffix: task.suffix, trigger: 'manual', lineMode: task.lineMode, maxCandidates: candidates },
         new AbortController().signal,
       );
       const ms = Math.round((performance.now() - t0) * 10) / 10;

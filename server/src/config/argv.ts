@@ -40,6 +40,9 @@ model
                           decodeKvWindow; 0 off; default: env INFILL_LS_DECODE_KV_WINDOW, else off)
   --draft-tokens N        draft-and-verify decoding: at most N prompt-lookup drafts checked per model run (setting
                           draftTokens, 0..64; 0 off; default: env INFILL_LS_DRAFT_TOKENS, else 4)
+  --far-context-tokens N  snippets of the current file from outside the prompt's window, up to N tokens (the prefix
+                          window gets half the prefix budget; setting farContextTokens, 0..8192; 0 off; default: env
+                          INFILL_LS_FAR_CONTEXT_TOKENS, else 384)
 
 WebSocket API
   --port N                port (0 picks a free one)
@@ -168,6 +171,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--draft-tokens':
         result.settings.draftTokens = integer('--draft-tokens', value(), 0, 64);
+        break;
+      case '--far-context-tokens':
+        result.settings.farContextTokens = integer('--far-context-tokens', value(), 0, 8192);
         break;
       case '--clientProcessId':
         // vscode-languageclient passes this; the LSP watchdog uses initialize's processId instead.

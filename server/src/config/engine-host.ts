@@ -47,6 +47,7 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     ...(settings.maxStallMs !== undefined ? { maxStallMs: settings.maxStallMs } : {}),
     ...(settings.decodeKvWindow !== undefined ? { decodeKvWindow: settings.decodeKvWindow } : {}),
     ...(settings.draftTokens !== undefined ? { draftTokens: settings.draftTokens } : {}),
+    ...(settings.farContextTokens !== undefined ? { farContextTokens: settings.farContextTokens } : {}),
   };
 }
 
@@ -66,6 +67,7 @@ export function localModelOptions(options: EngineOptions): ModelOptions {
     ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
     ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
     ...(options.draftTokens !== undefined ? { draftTokens: options.draftTokens } : {}),
+    ...(options.farContextTokens !== undefined ? { farContextTokens: options.farContextTokens } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   };
 }

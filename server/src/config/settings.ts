@@ -74,6 +74,12 @@ export interface Settings {
    * INFILL_LS_DRAFT_TOKENS, else the model side's default (engine/model-side.ts DEFAULT_DRAFT_TOKENS).
    */
   draftTokens?: number;
+  /**
+   * Same-file far context (engine/model-side.ts `farContextTokens`, prompt/far-context.ts): tokens of snippets from the
+   * current document outside the prompt's window, 0..8192; the prefix window gets half the prefix budget while it is on.
+   * 0: off. Unset: env INFILL_LS_FAR_CONTEXT_TOKENS, else the model side's default (384; bench/results/far-context.md).
+   */
+  farContextTokens?: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -220,8 +226,12 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) next.draftTokens = value;
         else errors.push(`${SETTINGS_SECTION}.draftTokens must be an integer number of tokens in 0..64 (0: off), got ${show(value)}`);
         break;
+      case 'farContextTokens':
+        if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 8192) next.farContextTokens = value;
+        else errors.push(`${SETTINGS_SECTION}.farContextTokens must be an integer number of tokens in 0..8192 (0: off), got ${show(value)}`);
+        break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, farContextTokens)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
@@ -343,4 +353,4 @@ export function isLanguageEnabled(settings: Readonly<Settings>, languageId: stri
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow', 'draftTokens'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow', 'draftTokens', 'farContextTokens'];

@@ -1,6 +1,8 @@
 // A ring buffer of chunks of recently edited or viewed documents, deduplicated and ranked by Jaccard similarity of
 // identifier sets to the cursor's neighbourhood (llama.vim's extra-context ring; Copilot's "similar files"). Pure.
-import { identifierSet } from './symbols.js';
+import { identifierSet, jaccard } from '../prompt/far-context.js';
+
+export { jaccard };
 
 export interface RingChunk {
   /** Document URI (the dedup key with the line range). */
@@ -14,15 +16,6 @@ export interface RingChunk {
   ids: Set<string>;
   /** Monotonic insertion counter (newer is larger). */
   seq: number;
-}
-
-/** |a ∩ b| / |a ∪ b|; 0 when both are empty. */
-export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  if (a.size === 0 && b.size === 0) return 0;
-  let inter = 0;
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  for (const x of small) if (large.has(x)) inter++;
-  return inter / (a.size + b.size - inter);
 }
 
 export interface ChunkRingOptions {

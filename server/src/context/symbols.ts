@@ -1,5 +1,6 @@
 // Imports, definitions and identifiers read from source text with tree-sitter (TS/TSX/JS/Python). Pure: broken code
 // gives fewer results, never an exception.
+import { identifierSet } from '../prompt/far-context.js';
 import { parseText, type GrammarName, type SyntaxNode } from '../syntax/index.js';
 
 /** One imported binding: `local` is the name used in this file; `imported` the name in the source module ('default' / '*' for default and namespace imports). */
@@ -21,8 +22,6 @@ export interface Definition {
   /** 0-based line of the definition's start in its file. */
   line: number;
 }
-
-const IDENT = /[A-Za-z_$][\w$]*/g;
 
 function stringValue(node: SyntaxNode | null | undefined): string | undefined {
   if (!node) return undefined;
@@ -150,10 +149,7 @@ export function identifiersNear(prefix: string, suffix: string, before = 8, afte
   return out;
 }
 
-/** The set of identifiers of a text (for Jaccard similarity). */
-export function identifierSet(text: string): Set<string> {
-  return new Set(text.match(IDENT) ?? []);
-}
+export { identifierSet };
 
 // Node types that declare a name at the top level (or inside `export`).
 const DECLARATIONS = new Set([

@@ -26,7 +26,7 @@
 import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineStatus } from './types.js';
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
-import { buildFimPrompt, type TemplateOverride } from '../prompt/index.js';
+import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, farSnippets, trimPrefix, trimSuffix, type TemplateOverride } from '../prompt/index.js';
 import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuRunCap, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir } from '../util/paths.js';
@@ -35,6 +35,8 @@ import { nowMs } from '../util/clock.js';
 import { pollOnRead } from '../util/cancel-flag.js';
 import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
 import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
@@ -47,6 +49,36 @@ import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } f
  * 483 ms. SPM templates keep 256. Options or INFILL_LS_MAX_SUFFIX_TOKENS override both.
  */
 export const PSM_SUFFIX_TOKENS = 48;
+
+/**
+ * Same-file far context's token budget by default (options.farContextTokens): with the default 768-token prefix budget,
+ * a 384-token prefix window and up to 384 tokens of snippets — the default model's 1,024-token training context holds
+ * both with the suffix (bench/results/far-context.md: dev single-line exact match up on Python and TypeScript).
+ */
+export const DEFAULT_FAR_CONTEXT_TOKENS = 384;
+/** A document's far snippets are kept while the cursor stays within this many lines of where they were chosen. */
+const FAR_CONTEXT_STICKY_LINES = 16;
+
+/** Newlines in `text` (the 0-based line of its end). */
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * What the repository-level format names a document by without cross-file context: its file name ('' for non-file
+ * keys) and no repository name. Only the file name: the same file gets the same prompt on every surface (CLI, API,
+ * LSP), wherever its folder is.
+ */
+function fileNames(documentKey: string): { repoName: string; path: string } {
+  if (!documentKey.startsWith('file:')) return { repoName: '', path: '' };
+  try {
+    return { repoName: '', path: path.basename(fileURLToPath(documentKey)) };
+  } catch {
+    return { repoName: '', path: '' };
+  }
+}
 
 /**
  * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. With drafts
@@ -112,6 +144,14 @@ export interface ModelOptions {
    * Env INFILL_LS_DRAFT_MIN_NGRAM (1..3, default DEFAULT_DRAFT_MIN_NGRAM): the shortest match that drafts.
    */
   draftTokens?: number;
+  /**
+   * Same-file far context (prompt/far-context.ts): tokens of snippets from the current document outside the prompt's
+   * window, 0 off (settings `farContextTokens`). On, the prefix window gets half the prefix budget and the snippets
+   * most similar to the cursor's neighbourhood from the rest of the file fill up to this many tokens, as
+   * repository-level chunks of the same path; a document that fits the halved window gets today's prompt. Absent: env
+   * INFILL_LS_FAR_CONTEXT_TOKENS (0..8192), else DEFAULT_FAR_CONTEXT_TOKENS (bench/results/far-context.md).
+   */
+  farContextTokens?: number;
   /** Token healing depth (0 disables). */
   maxHealTokens?: number;
   /** Default greedy. */
@@ -309,6 +349,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
   const draftTokens = options.draftTokens ?? envInteger('INFILL_LS_DRAFT_TOKENS', 0, 64, optionNotes) ?? DEFAULT_DRAFT_TOKENS;
   const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? DEFAULT_DRAFT_MIN_NGRAM };
+  const farTokens = options.farContextTokens ?? envInteger('INFILL_LS_FAR_CONTEXT_TOKENS', 0, 8192, optionNotes) ?? DEFAULT_FAR_CONTEXT_TOKENS;
+  /** Per document (far context): the snippets last chosen and the cursor line they were chosen at (see promptOf). */
+  const farChosen = new LRUCache<string, { line: number; texts: string[] }>({ max: 4096 });
   /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
@@ -410,8 +453,13 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   function promptOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile' | 'languageId'>, moveStart = true) {
     const { tokenizer, template } = bundle!;
     let prefix = context.prefix;
+    const suffixBudget = maxSuffixTokens ?? (template!.mode === 'psm' ? PSM_SUFFIX_TOKENS : undefined);
+    const fullBudget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
+    // Far context halves the prefix window; the rest of the document may give snippets (farContextOf below).
+    const far = farTokens > 0 && typeof prefix === 'string' && typeof context.suffix === 'string';
+    const prefixBudget = far ? Math.floor(fullBudget / 2) : fullBudget;
     if (stickyOn && typeof prefix === 'string') {
-      const budget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
+      const budget = prefixBudget;
       // The previous start holds only while the lines it starts are the same: another text under the same key (the API's
       // prefix mode shares 'untitled:api' by default), lines added or removed above it or a moved window start anew, as a
       // fresh request would; an edit within the lines above it keeps the start (and the KV cache of the kept text).
@@ -421,14 +469,53 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       if (moveStart) trimStarts.set(context.documentKey, { line: t.startLine, head: keptLinesDigest(prefix, t.startLine) ?? '' });
       prefix = t.text;
     }
-    const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile: context.crossFile, languageId: context.languageId }, template!, tokenizer, {
-      maxPrefixTokens,
+    const crossFile = far ? farContextOf(context, prefix, prefixBudget, suffixBudget ?? 256, moveStart) : context.crossFile;
+    const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile, languageId: context.languageId }, template!, tokenizer, {
+      maxPrefixTokens: prefixBudget,
       // PSM puts the suffix after the prefix, so every keystroke (which changes the prefix's end) re-runs the whole
       // suffix: its default budget is PSM_SUFFIX_TOKENS there (SPM keeps the builder's 256, cached in front).
-      maxSuffixTokens: maxSuffixTokens ?? (template!.mode === 'psm' ? PSM_SUFFIX_TOKENS : undefined),
+      maxSuffixTokens: suffixBudget,
       maxHealTokens: options.maxHealTokens,
     });
     return { prompt, prefix };
+  }
+
+  /**
+   * The request's cross-file context with same-file far snippets added after its own chunks (prompt/far-context.ts):
+   * the text of the document above the prefix window (`prefix` is the sticky-trimmed prefix, or the whole one, which
+   * the prompt builder trims to `prefixBudget`) and below the suffix window. A document's snippets stay while they are
+   * still in that text and the cursor is within FAR_CONTEXT_STICKY_LINES lines of where they were chosen, so the
+   * prompt's leading tokens (and the KV prefix cache) survive typing. The file is named by the request's cross-file
+   * context, else by the document URI's file name (fileNames).
+   */
+  function farContextOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>, prefix: string, prefixBudget: number, suffixBudget: number, moveStart: boolean): CompletionContext['crossFile'] {
+    const { tokenizer } = bundle!;
+    const encode = (text: string) => tokenizer.encode(text);
+    const windowPrefix = trimPrefix(prefix, prefixBudget, encode).text;
+    const before = context.prefix.slice(0, context.prefix.length - windowPrefix.length);
+    const windowSuffix = trimSuffix(context.suffix, suffixBudget, encode).text;
+    const after = context.suffix.slice(windowSuffix.length);
+    if (before.trim() === '' && after.trim() === '') return context.crossFile;
+    const line = lineCount(context.prefix);
+    const previous = farChosen.get(context.documentKey);
+    let texts: string[];
+    // (An empty choice is not kept: there is no prompt head to keep, and a snippet may qualify a few lines on.)
+    if (previous && previous.texts.length > 0 && Math.abs(previous.line - line) <= FAR_CONTEXT_STICKY_LINES && previous.texts.every((t) => before.includes(t) || after.includes(t))) {
+      texts = previous.texts;
+    } else {
+      texts = farSnippets(before, after, windowPrefix, windowSuffix).map((s) => s.text);
+      if (moveStart) farChosen.set(context.documentKey, { line, texts });
+    }
+    if (texts.length === 0) return context.crossFile;
+    const own = context.crossFile;
+    const names = own ?? fileNames(context.documentKey);
+    return {
+      repoName: names.repoName,
+      path: names.path,
+      chunks: [...(own?.chunks ?? []), ...texts.map((text) => ({ path: names.path, text, kind: 'same-file' as const }))],
+      maxTokens: (own ? (own.maxTokens ?? DEFAULT_CONTEXT_TOKENS) : 0) + farTokens,
+      ...(own?.format ? { format: own.format } : {}),
+    };
   }
 
   const ready = () => !disposed && status.state === 'ready' && bundle !== null && bundle.template !== null && store !== null && scheduler !== null;
@@ -485,6 +572,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         mode: r.mode,
         lineMode: r.lineMode,
         promptTokens: r.promptTokens,
+        // Repository-level context in the prompt (cross-file chunks and same-file far snippets): chunks kept and tokens.
+        ...(prompt.contextChunks > 0 ? { contextChunks: prompt.contextChunks, contextTokens: prompt.contextTokens } : {}),
         prefillTokens,
         cache,
         start: lease.start,
@@ -655,6 +744,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     },
     closeDocument(documentKey: string) {
       trimStarts.delete(documentKey);
+      farChosen.delete(documentKey);
       syntaxTrees.delete(documentKey);
       const key = cacheKey(documentKey);
       // Queued and running work for it is dropped; its generator is disposed instead of stored.

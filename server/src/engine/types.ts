@@ -27,9 +27,12 @@ export interface CompletionContext {
 export interface CrossFileChunk {
   /** Workspace-relative path with '/' separators (what the repository-level format names the file by). */
   path: string;
-  /** The text: a definition (signature, body when small) or a window of lines of a recently edited/viewed file. */
+  /**
+   * The text: a definition (signature, body when small), a window of lines of a recently edited/viewed file, or
+   * ('same-file') lines of the current document outside the prompt's window (engine/model-side.ts far context).
+   */
   text: string;
-  kind: 'definition' | 'recent';
+  kind: 'definition' | 'recent' | 'same-file';
 }
 
 /**

@@ -3,3 +3,4 @@ export { detectTemplate, configFimMode, type FimTemplate, type FimFamily, type F
 export { buildFimPrompt, healPrefix, type FimPrompt, type PromptOptions, type PromptTokenizer } from './build.js';
 export { trimPrefix, trimSuffix, type Encode, type Trimmed } from './trim.js';
 export { buildContextPrompt, lineComment, DEFAULT_CONTEXT_TOKENS, type ContextPrompt, type RepoContextInput } from './repo.js';
+export { farSnippets, identifierSet, jaccard, type FarContextOptions, type FarSnippet } from './far-context.js';
