@@ -7,3 +7,4 @@ export { packedPrefill, packBins, type PackedPrefillOptions } from './packed-pre
 export { chooseAutoDevice, missingProvider, matmulWeightsFromConfig, weightsFromFileBytes, WEBGPU_MIN_MATMUL_WEIGHTS, CPU_ONLY_MATMUL_OPS, FUSED_ATTENTION_OPS, webgpuPrefillChunk, webgpuRunCap, webgpuScoreCappedRun, queryHeads, WEBGPU_MAX_SCORE_ELEMENTS, type AutoDeviceChoice, type AutoDeviceFacts } from './device-rule.js';
 export { scanOnnxGraph, type OnnxGraphScan } from './onnx-scan.js';
 export { supportedBackends } from './ort.js';
+export { gpuDeviceNodes } from './gpu-nodes.js';

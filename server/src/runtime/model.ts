@@ -22,6 +22,7 @@ import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
 import { externalDataOf, resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
 import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
+import { gpuDeviceNodes } from './gpu-nodes.js';
 import { foldDequantization } from './fold.js';
 import { addLogitsLse, keepLastLogits, LOGITS_LSE_OUTPUT } from './last-logits.js';
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
@@ -391,7 +392,10 @@ function fileFailure(files: ModelFiles, e: unknown): ModelLoadError {
  * Dawn (onnxruntime-node's WebGPU provider) reaches the GPU only through the Vulkan loader; without
  * libvulkan.so.1 the probe cannot succeed and Dawn prints "Couldn't load Vulkan" on stderr (below
  * onnxruntime's log level). `process.dlopen` searches exactly as Dawn's dlopen does (LD_LIBRARY_PATH, ld.so
- * cache); on success it rejects the library as "not a Node addon", which is all we need to know.
+ * cache); on success it rejects the library as "not a Node addon", which is all we need to know. With the loader but
+ * no GPU device node (gpu-nodes.ts), the only adapter Dawn can find is a software one (lavapipe, SwiftShader) that
+ * runs on the CPU far slower than the CPU provider: not tried either, unless env INFILL_LS_WEBGPU_SOFTWARE=1 (tests
+ * and measurements; `device: webgpu` always tries).
  */
 let webgpuUnavailable: string | undefined;
 let webgpuChecked = false;
@@ -401,6 +405,10 @@ function webgpuUnavailableReason(): string | undefined {
       process.dlopen({ exports: {} }, 'libvulkan.so.1');
     } catch (e) {
       if (/cannot open shared object|No such file/i.test(errorText(e))) webgpuUnavailable = 'no GPU adapter: libvulkan.so.1 (the Vulkan loader) not found';
+    }
+    if (webgpuUnavailable === undefined && process.env.INFILL_LS_WEBGPU_SOFTWARE?.trim() !== '1' && gpuDeviceNodes().length === 0) {
+      webgpuUnavailable =
+        'no GPU device (no /dev/dri/renderD*, /dev/nvidia0, /dev/dxg): only a software Vulkan driver such as lavapipe could run it, on the CPU and slower than the CPU provider (INFILL_LS_WEBGPU_SOFTWARE=1 tries it)';
     }
   }
   webgpuChecked = true;
