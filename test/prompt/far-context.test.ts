@@ -56,6 +56,12 @@ describe('farSnippets', () => {
     expect(farSnippets('', below, windowPrefix, windowSuffix)[0]!.text).toContain('load_config');
   });
 
+  test('snippets longer than maxSnippetChars are left out (a minified giant line is never a snippet)', () => {
+    const giant = `def load_config(config_path, environment): return read_settings(config_path) ${'x = 1; '.repeat(2000)}`;
+    expect(farSnippets(giant, '', windowPrefix, windowSuffix)[0]!.text).toBe(giant);
+    expect(farSnippets(giant, '', windowPrefix, windowSuffix, { maxSnippetChars: 4096 })).toEqual([]);
+  });
+
   test('chunkLines and minSimilarity are honoured', () => {
     const s = farSnippets(before, '', windowPrefix, windowSuffix, { chunkLines: 2, minSimilarity: 0 });
     expect(s.every((x) => x.text.split('\n').length <= 2)).toBe(true);

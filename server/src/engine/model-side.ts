@@ -26,7 +26,7 @@
 import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineStatus } from './types.js';
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
-import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, farSnippets, trimPrefix, trimSuffix, type TemplateOverride } from '../prompt/index.js';
+import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, farSnippets, MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix, type TemplateOverride } from '../prompt/index.js';
 import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuRunCap, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir } from '../util/paths.js';
@@ -503,7 +503,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     if (previous && previous.texts.length > 0 && Math.abs(previous.line - line) <= FAR_CONTEXT_STICKY_LINES && previous.texts.every((t) => before.includes(t) || after.includes(t))) {
       texts = previous.texts;
     } else {
-      texts = farSnippets(before, after, windowPrefix, windowSuffix).map((s) => s.text);
+      texts = farSnippets(before, after, windowPrefix, windowSuffix, { maxSnippetChars: farTokens * MAX_CHARS_PER_TOKEN }).map((s) => s.text);
       if (moveStart) farChosen.set(context.documentKey, { line, texts });
     }
     if (texts.length === 0) return context.crossFile;

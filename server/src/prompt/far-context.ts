@@ -32,6 +32,11 @@ export interface FarContextOptions {
   querySuffixLines?: number;
   /** Characters of each side searched, nearest the window first (default FAR_CONTEXT_MAX_CHARS). */
   maxChars?: number;
+  /**
+   * Snippets longer than this many characters are left out (default: no limit): the caller passes what cannot fit its
+   * token budget (budget × MAX_CHARS_PER_TOKEN), so minified giant lines are never encoded to find out.
+   */
+  maxSnippetChars?: number;
 }
 
 /**
@@ -86,7 +91,8 @@ export function farSnippets(before: string, after: string, windowPrefix: string,
     const nl = after.lastIndexOf('\n', maxChars);
     after = nl > 0 ? after.slice(0, nl) : after.slice(0, maxChars);
   }
-  const candidates = [...snippetsOf(before, 'before', chunkLines), ...snippetsOf(after, 'after', chunkLines)];
+  const maxSnippetChars = options.maxSnippetChars ?? Infinity;
+  const candidates = [...snippetsOf(before, 'before', chunkLines), ...snippetsOf(after, 'after', chunkLines)].filter((c) => c.text.length <= maxSnippetChars);
   if (candidates.length === 0 || maxChunks === 0) return [];
   const pl = windowPrefix.split('\n');
   const near = pl.slice(Math.max(0, pl.length - Math.floor(options.queryPrefixLines ?? 10))).join('\n') + windowSuffix.split('\n', Math.floor(options.querySuffixLines ?? 3)).join('\n');
