@@ -5,10 +5,14 @@
 // 768-token prefix window alone), on the dev suites and on a second, disjoint sample of the same held-out files.
 //
 // Usage: node bench/quality/far-context.mjs [--model DIR] [--sets a,b,...] [--shards 2] [--name far-context]
+//        [--humaneval DIR]
 //   Sets: dev-py-single, dev-ts-single, dev-py-multi, dev-ts-multi (the dev suites: `make-tasks.mjs --per-lang 200`,
 //   the first 200 of each kind), val-py-single, val-ts-single (tasks 200-399 of the same generator with
 //   --per-lang 400: never looked at while the feature was built), humaneval-single, humaneval-multi (every 3rd
-//   of 600; from ../shared/bench/humaneval-infilling, pass@1 by execution). Default: the six dev and val sets.
+//   of 600; pass@1 by execution; the HumanEval-*LineInfilling.jsonl.gz files are read from --humaneval DIR, default
+//   ../shared/bench/humaneval-infilling beside the repository: a clone elsewhere needs --humaneval, or those sets stop
+//   with ENOENT). Default: the six dev and val sets. bench/results/far-context.md (about 23 min on 2 loaded cores):
+//   --sets dev-py-single,dev-ts-single,val-py-single,val-ts-single,dev-py-multi,dev-ts-multi,humaneval-single,humaneval-multi
 // Each set runs `infill-ls eval` (greedy, one candidate, the task's line mode) in --shards processes per variant and
 // scores with bench/quality/score.mjs (single-line exact match and multi-line edit similarity after the
 // SantaCoder truncation; HumanEval pass@1) on the raw model text (--field raw, as the model card's tables) and on

@@ -11,6 +11,8 @@
 //
 //   npm run build && node bench/replay/replay.mjs [--files 3] [--chars 120] [--seed 1] [--modes off,prefix,all]
 //        [--fim psm|spm|psm,spm] [--accept 1] [--chunk N] [--device D] [--model DIR] [--max-new-tokens N] [--patient MS] [--out bench/results/replay-cpu]
+//        [--variant NAME:K=V,K=V] (repeatable: a mode NAME that runs `prefix` with these environment variables added,
+//        e.g. --variant nofar:INFILL_LS_FAR_CONTEXT_TOKENS=0 --modes prefix,nofar,nofar,prefix)
 //
 // --load N (or a list, e.g. --load 0,2): every mode runs once per load level with N CPU-bound background processes
 // (`node -e` busy loops, started before the mode's server and killed after it; each also stops itself after 15 min),
