@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { SERVE_USAGE, parseServeArgs } from '../../server/src/config/argv.js';
-import { MODEL_FLAGS, positiveInt } from '../../server/src/cli/args.js';
+import { MODEL_FLAGS, engineOptionsFrom, positiveInt } from '../../server/src/cli/args.js';
 
 describe('parseServeArgs', () => {
   it('parses the LSP transports as vscode-languageserver names them', () => {
@@ -79,5 +79,15 @@ describe('parseServeArgs', () => {
     expect(() => parseServeArgs(['--ws', '--port', 'abc'])).toThrowError(/--port needs an integer, got "abc"/);
     expect(() => parseServeArgs(['--stdio', '--port', '1'])).toThrowError(/apply to --ws only/);
     expect(() => parseServeArgs(['--ws', '--bogus'])).toThrowError(/unknown option "--bogus"/);
+  });
+});
+
+describe('complete/eval --far-context-tokens', () => {
+  it('reaches the engine options as an integer in 0..8192 (0 off); anything else is a usage error', () => {
+    expect(engineOptionsFrom({ 'far-context-tokens': '0' }).farContextTokens).toBe(0);
+    expect(engineOptionsFrom({ 'far-context-tokens': '256' }).farContextTokens).toBe(256);
+    expect('farContextTokens' in engineOptionsFrom({})).toBe(false);
+    for (const bad of ['x', '-1', '8193', '1.5', '']) expect(() => engineOptionsFrom({ 'far-context-tokens': bad })).toThrowError(/--far-context-tokens needs an integer in 0..8192/);
+    expect(MODEL_FLAGS).toContain('--far-context-tokens N');
   });
 });

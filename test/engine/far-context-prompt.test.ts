@@ -91,6 +91,14 @@ test('a long document gets snippets of its far text; a short one the same prompt
   expect(typed.cache).toMatch(/^kv-prefix:/);
   expect(typed.timings.prefillTokens).toBeLessThan(10);
 
+  // Long lines (a fresh user's find: 600 lines of ~840 characters): the halved window would keep fewer than 8 whole
+  // lines before the cursor's, so far context stays out and the prompt is the one without it.
+  const wide = Array.from({ length: 300 }, (_, i) => `row_${i} = [${Array.from({ length: 60 }, (_, j) => `cell_${(i * 7 + j) % 97}`).join(', ')}]`).join('\n');
+  await on.e.complete(ctx('file:///work/app/wide.py', `${wide}\nrow_300 = [cell_`), never);
+  await off.e.complete(ctx('file:///work/app/wide.py', `${wide}\nrow_300 = [cell_`), never);
+  expect(on.lines.at(-1)!.contextChunks).toBeUndefined();
+  expect(on.lines.at(-1)!.request!.prompt).toBe(off.lines.at(-1)!.request!.prompt);
+
   // A document that fits the halved window: the very same prompt as without far context.
   const short = head + tail;
   await on.e.complete(ctx('file:///work/app/short.py', short), never);

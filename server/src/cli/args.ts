@@ -14,7 +14,9 @@ export const MODEL_FLAGS = `model
   --device D              auto | cpu | webgpu | cuda (default auto: WebGPU for models of >= 100M weights per token when a GPU adapter exists, else CPU)
   --threads N             CPU threads per operator (default: onnxruntime's choice)
   --max-new-tokens N      most tokens generated per completion (default 64)
-  --fim MODE              psm | spm: the FIM prompt order (default: the model's config, else what its family supports)`;
+  --fim MODE              psm | spm: the FIM prompt order (default: the model's config, else what its family supports)
+  --far-context-tokens N  snippets of the file from outside the prompt's window, up to N tokens; 0 off (default:
+                          env INFILL_LS_FAR_CONTEXT_TOKENS, else 384; README "Context from the rest of the file")`;
 
 export const modelOptions = {
   model: { type: 'string' },
@@ -23,6 +25,7 @@ export const modelOptions = {
   threads: { type: 'string' },
   'max-new-tokens': { type: 'string' },
   fim: { type: 'string' },
+  'far-context-tokens': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,10 +113,16 @@ export function modelDir(values: { model?: string; 'model-dir'?: string }): stri
   return a ?? b;
 }
 
-/** Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`, `--fim`); throws UsageError. */
-export function engineOptionsFrom(values: { model?: string; 'model-dir'?: string; device?: string; threads?: string; 'max-new-tokens'?: string; fim?: string }) {
+/**
+ * Engine options from the shared model flags (`--model`, `--device`, `--threads`, `--max-new-tokens`, `--fim`,
+ * `--far-context-tokens`); throws UsageError.
+ */
+export function engineOptionsFrom(values: { model?: string; 'model-dir'?: string; device?: string; threads?: string; 'max-new-tokens'?: string; fim?: string; 'far-context-tokens'?: string }) {
   const mode = fimMode(values.fim);
+  const far = values['far-context-tokens'];
+  if (far !== undefined && (!/^\d+$/.test(far) || Number(far) > 8192)) throw new UsageError(`--far-context-tokens needs an integer in 0..8192, got ${JSON.stringify(far)}`);
   return {
+    ...(far !== undefined ? { farContextTokens: Number(far) } : {}),
     modelDir: modelDir(values),
     device: device(values.device),
     threads: positiveInt('threads', values.threads),

@@ -58,6 +58,12 @@ export const PSM_SUFFIX_TOKENS = 48;
 export const DEFAULT_FAR_CONTEXT_TOKENS = 384;
 /** A document's far snippets are kept while the cursor stays within this many lines of where they were chosen. */
 const FAR_CONTEXT_STICKY_LINES = 16;
+/**
+ * Far context is not used where the halved prefix window would keep fewer whole lines before the cursor's than this
+ * (and the prefix has them): files of very long lines (minified code, data) would give up most of the code the
+ * completion continues (a fresh user's find: 600 lines of ~840 characters left a 10-token prompt).
+ */
+const FAR_CONTEXT_MIN_WINDOW_LINES = 8;
 
 /** Newlines in `text` (the 0-based line of its end). */
 function lineCount(text: string): number {
@@ -456,7 +462,11 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const suffixBudget = maxSuffixTokens ?? (template!.mode === 'psm' ? PSM_SUFFIX_TOKENS : undefined);
     const fullBudget = Math.max(0, Math.floor(maxPrefixTokens ?? 768));
     // Far context halves the prefix window; the rest of the document may give snippets (farContextOf below).
-    const far = farTokens > 0 && typeof prefix === 'string' && typeof context.suffix === 'string';
+    let far = farTokens > 0 && typeof prefix === 'string' && typeof context.suffix === 'string';
+    if (far) {
+      const halved = trimPrefix(prefix, Math.floor(fullBudget / 2), (text) => tokenizer.encode(text)).text;
+      if (lineCount(halved) < Math.min(FAR_CONTEXT_MIN_WINDOW_LINES, lineCount(prefix))) far = false;
+    }
     const prefixBudget = far ? Math.floor(fullBudget / 2) : fullBudget;
     if (stickyOn && typeof prefix === 'string') {
       const budget = prefixBudget;
@@ -499,8 +509,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const line = lineCount(context.prefix);
     const previous = farChosen.get(context.documentKey);
     let texts: string[];
-    // (An empty choice is not kept: there is no prompt head to keep, and a snippet may qualify a few lines on.)
-    if (previous && previous.texts.length > 0 && Math.abs(previous.line - line) <= FAR_CONTEXT_STICKY_LINES && previous.texts.every((t) => before.includes(t) || after.includes(t))) {
+    // An empty choice is kept the same way: the search costs up to ~45 ms a keystroke on a minified file.
+    if (previous && Math.abs(previous.line - line) <= FAR_CONTEXT_STICKY_LINES && previous.texts.every((t) => before.includes(t) || after.includes(t))) {
       texts = previous.texts;
     } else {
       texts = farSnippets(before, after, windowPrefix, windowSuffix, { maxSnippetChars: farTokens * MAX_CHARS_PER_TOKEN }).map((s) => s.text);
