@@ -53,6 +53,8 @@ const MODEL = arg('model', undefined); // --model DIR: the server's modelDir set
 // every completion would run to the default 64 tokens; a cap near a trained model's single-line length measures that.
 const MAX_NEW = Number(arg('max-new-tokens', 0)) || undefined;
 const PATIENT = Number(arg('patient', 0)) || 0;
+/** The servers' ready status messages (template and device), for the report's header. */
+const serverStatuses = new Set();
 const DEVICE = arg('device', undefined); // --device D: the server's `serve --device D` (e.g. webgpu on the GPU machine)
 // --baseline DIR: mode 'baseline' runs DIR/bin/infill-ls.js (an older build, e.g. a `git archive` of the commit
 // before the scheduler, built with tsc) with its prefix cache on, in the same run as the other modes.
@@ -170,7 +172,11 @@ async function runMode(mode, fim) {
   let ready;
   const readyP = new Promise((r) => (ready = r));
   conn.onNotification('infill-ls/status', (s) => {
-    if (s.state === 'ready') ready();
+    if (s.state === 'ready') {
+      // The ready status names the FIM template and the device (e.g. "qwen PSM, q4 on cpu"): kept for the report.
+      if (typeof s.message === 'string') serverStatuses.add(s.message);
+      ready();
+    }
   });
   conn.onNotification(() => {});
   conn.onRequest(() => null);
@@ -443,7 +449,7 @@ if (LOADS.includes(0) && LOADS.some((n) => n > 0)) {
 const meta = {
   date: new Date().toISOString(),
   command: `node bench/replay/replay.mjs --files ${NFILES} --chars ${NCHARS} --seed ${SEED} --modes ${MODES.join(',')}${FIM ? ` --fim ${FIM}` : ''}${ACCEPT ? '' : ' --accept 0'}${CHUNK ? ` --chunk ${CHUNK}` : ''}${MAX_NEW ? ` --max-new-tokens ${MAX_NEW}` : ''}${PATIENT ? ` --patient ${PATIENT}` : ''}${DEVICE ? ` --device ${DEVICE}` : ''}${MODEL ? ` --model ${MODEL}` : ''}${BASELINE ? ` --baseline ${BASELINE}` : ''}${process.argv.flatMap((a, i) => (a === '--variant' ? [` --variant ${process.argv[i + 1]}`] : [])).join('')}${LOADS.some((n) => n > 0) ? ` --load ${LOADS.join(',')}` : ''}${arg('out', null) ? ` --out ${arg('out')}` : ''}`,
-  fim: FIM ?? 'detected (SPM for models/default)',
+  fim: FIM ?? `detected (server: ${[...serverStatuses].join(' | ') || 'no status message'})`,
   accept: ACCEPT,
   loadavgAtStart,
   cpus: os.cpus().length,
