@@ -24,6 +24,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readJsonl } from '../lib/data.mjs';
+import { signTestP } from '../lib/stats.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
@@ -43,7 +45,6 @@ const cpuFlags = () => {
     return 'unknown';
   }
 };
-const readJsonl = (p) => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const writeJsonl = (p, rows) => writeFileSync(p, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 
 function run(cmd, argv, env = {}) {
@@ -104,24 +105,10 @@ for (const set of sets) {
     on: { ...per.on.score, wallS: per.on.wallS },
     off: { ...per.off.score, wallS: per.off.wallS },
     completion: { on: per.on.post, off: per.off.post },
-    paired: { onlyOn, onlyOff, signTestP: signTest(onlyOn, onlyOff), answersChanged: changed },
+    paired: { onlyOn, onlyOff, signTestP: signTestP(onlyOn, onlyOff), answersChanged: changed },
   });
 }
 const finished = { at: new Date().toISOString(), uptime: uptime() };
-
-/** Two-sided exact sign test of a against b discordant pairs (p = 0.5). */
-function signTest(a, b) {
-  const n = a + b;
-  if (n === 0) return 1;
-  const k = Math.min(a, b);
-  let p = 0;
-  let c = 1; // C(n, 0)
-  for (let i = 0; i <= k; i++) {
-    p += c / 2 ** n;
-    c = (c * (n - i)) / (i + 1);
-  }
-  return Math.min(1, 2 * p);
-}
 
 const json = { started, finished, cpu: { model: os.cpus()[0]?.model, cores: os.cpus().length, avx512: cpuFlags() }, model: args.model ?? 'models/default', shards, results };
 mkdirSync(path.join(repo, 'bench/results'), { recursive: true });

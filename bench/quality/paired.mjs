@@ -11,6 +11,7 @@
 import '../lib/help.mjs';
 import { readFileSync } from 'node:fs';
 import { editSimilarity } from '../lib/similarity.mjs';
+import { signTestP } from '../lib/stats.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 if (!args.tasks || !args.a || !args.b) {
@@ -62,14 +63,7 @@ for (const t of tasks) {
   else if (rb) onlyB++;
   else neither++;
 }
-// two-sided exact sign test on the discordant pairs
-const m = onlyA + onlyB, k = Math.min(onlyA, onlyB);
-let tail = 0;
-for (let i = 0, c = 1; i <= k; i++) {
-  tail += c / 2 ** m;
-  c = (c * (m - i)) / (i + 1);
-}
-const p = m === 0 ? 1 : Math.min(1, 2 * tail);
+const p = signTestP(onlyA, onlyB);
 const mean = esDiff.reduce((x, y) => x + y, 0) / esDiff.length;
 const se = Math.sqrt(esDiff.reduce((x, y) => x + (y - mean) ** 2, 0) / (esDiff.length - 1) / esDiff.length);
 console.log(JSON.stringify({ tasks: args.tasks, field, n: tasks.length, both, only_a: onlyA, only_b: onlyB, neither, sign_test_p: +p.toFixed(4),

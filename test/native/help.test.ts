@@ -17,6 +17,7 @@ const NOT_COMMANDS = new Set([
   'bench/lib/help.mjs',
   'bench/lib/lsp.mjs',
   'bench/lib/similarity.mjs',
+  'bench/lib/stats.mjs',
   'bench/lib/top2.mjs',
   'bench/replay/session.mjs', // options of replay.mjs / fim-tokens.mjs / keystroke-profile.mjs
   'bench/crossfile/tasks.mjs', // shared by run.mjs and typing.mjs
