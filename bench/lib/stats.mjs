@@ -15,3 +15,11 @@ export function signTestP(a, b) {
   }
   return Math.min(1, 2 * tail);
 }
+
+/** Median of a non-empty array of numbers (mean of the two middle values for an even count); NaN when empty. */
+export function median(values) {
+  if (!values.length) return NaN;
+  const s = [...values].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
