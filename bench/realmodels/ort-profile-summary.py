@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Summarises onnxruntime profiles (JSON traces written with env INFILL_LS_ORT_PROFILE=<prefix>, see runtime/model.ts).
 
-usage: ort-profile-summary.py [--last N] PROFILE.json [...]
+usage: ort-profile-summary.py [--last N] [--gpu] PROFILE.json [...]
 
 For each file: the last N `model_run` events (default 16: the decode steps when the benchmark ran decode last), each
 with its wall time, the number of kernel events inside it and the sum of their durations (onnxruntime times a
 kernel on the host: for an asynchronous GPU provider that is the time to record and submit the kernel, not GPU time),
 then the kernel time of those runs by operator type, largest first. Prints JSON.
+--gpu: also the GPU side, from the WebGPU provider's timestamp-query events (category 'Api', one per dispatch, GPU
+microseconds, written when the device has timestamp queries): the dispatches are split into the runs in order (every
+run the same graph, so the same count), and for the last N runs: GPU busy time (sum of dispatch durations), GPU span
+(first dispatch start to last dispatch end: busy plus the gaps where the GPU waited for the host), and busy time by
+kernel type and program, largest first.
 """
 import argparse
 import json
@@ -42,12 +47,47 @@ def summarise(path, last):
     }
 
 
+def gpu_summary(path, last):
+    with open(path) as f:
+        ev = json.load(f)
+    nruns = sum(1 for e in ev if e.get('cat') == 'Session' and e.get('name') == 'model_run')
+    api = [e for e in ev if e.get('cat') == 'Api']
+    if not nruns or not api or len(api) % nruns:
+        return {'file': path, 'runs': nruns, 'dispatches': len(api), 'note': 'dispatches do not split evenly into runs'}
+    k = len(api) // nruns
+    runs = [api[i * k:(i + 1) * k] for i in range(nruns)][-last:]
+    by_kernel = defaultdict(float)
+    busy, span = [], []
+    for r in runs:
+        busy.append(sum(e['dur'] for e in r) / 1000)
+        span.append((max(e['ts'] + e['dur'] for e in r) - min(e['ts'] for e in r)) / 1000)
+        for e in r:
+            parts = e['name'].split('&')
+            by_kernel['&'.join(parts[1:]) or parts[0]] += e['dur'] / 1000 / len(runs)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    return {
+        'file': path,
+        'runs': len(runs),
+        'dispatches_per_run': k,
+        'median_gpu_busy_ms': round(med(busy), 3),
+        'median_gpu_span_ms': round(med(span), 3),
+        'gpu_busy_ms_per_run_by_kernel': dict(sorted(((n, round(v, 3)) for n, v in by_kernel.items()), key=lambda kv: -kv[1])),
+        'gpu_busy_ms': [round(x, 3) for x in busy],
+        'gpu_span_ms': [round(x, 3) for x in span],
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--last", type=int, default=16, help="how many of the last model_run events (default 16)")
+    ap.add_argument("--gpu", action="store_true", help="also the GPU busy time and span from timestamp-query events")
     ap.add_argument("profiles", nargs="+", metavar="PROFILE.json")
     a = ap.parse_args()
-    print(json.dumps([summarise(p, a.last) for p in a.profiles], indent=1))
+    out = [summarise(p, a.last) for p in a.profiles]
+    if a.gpu:
+        for o, p in zip(out, a.profiles):
+            o['gpu'] = gpu_summary(p, a.last)
+    print(json.dumps(out, indent=1))
     return 0
 
 

@@ -60,8 +60,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--accuracy-level", type=int, default=4, help="MatMulNBits accuracy_level (4: int8 activations, genai's CPU default)")
     ap.add_argument("--fixtures", action="store_true", help="write the tiny fixtures + golden tokens to test/fixtures/models/")
     ap.add_argument("--fixtures-out", default=os.path.join(ROOT, "test/fixtures/models"))
+    ap.add_argument("--fixture-names", default="", help="with --fixtures: only these fixtures (comma-separated names)")
     ap.add_argument("--block", type=int, default=32, help="MatMulNBits block size of the int4 layouts (32: genai's default)")
     ap.add_argument("--head-block", type=int, default=0, help="MatMulNBits block size of the LM head (0: --block); 256 halves its decode cost")
+    ap.add_argument("--packed-qkv", default="", choices=["", "bias", "add"], help="genai int4: q/k/v as one MatMulNBits fed "
+                    "packed to GroupQueryAttention with rotary inside it (do_rotary=1); its bias as MatMulNBits' input ('bias') or an Add ('add')")
     ap.add_argument("--fuse", action="store_true", help="genai int4: one MatMulNBits for q/k/v and one for gate/up (each + Split)")
     ap.add_argument("--critiprefill", default="", help="optimum layouts: also write the CritiPrefill twin onnx/model*_critiprefill.onnx, "
                                                          "BLOCK,BUDGET[,RECENT] (KV block positions, blocks kept, newest blocks always kept)")
@@ -129,6 +132,10 @@ HEAD_BLOCK = None
 # genai int4 layout. Fewer, wider M = 1 products: 14.4 vs 18.5 and 16.1 vs 17.0 ms CPU per step in two rounds of
 # decode_stack.py at block 128 (bench/results/real-models-cpu-decode.md). Same weights, same arithmetic per column.
 FUSE = False
+# Issue 15, the model builder's GPU attention form: q/k/v as one MatMulNBits (N = q + 2 kv) with the biases as its
+# bias input (no Add), fed packed to GroupQueryAttention (key/value inputs empty) with do_rotary=1 and the cos/sin
+# caches (no RotaryEmbedding nodes). "bias": the bias as MatMulNBits input 5; "add": a separate Add.
+PACKED_QKV = ""
 LAZYLLM = None  # issue 17: {"layers", "keep"} writes the optimum layouts' LazyLLM twins (--lazyllm)
 CRITIPREFILL = None  # issue 17: {"block", "budget", "recent"} writes the optimum layouts' CritiPrefill twins (--critiprefill)
 GROUPED = False  # issue 15: --grouped-attention (onnx_builder.Builder.grouped_attention) for the optimum-q4 plain graph
@@ -236,7 +243,9 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
     B, S, P, T = "batch_size", "sequence_length", "past_sequence_length", "total_sequence_length"
     ids = g.add_input("input_ids", I64, [B, S])
     mask = g.add_input("attention_mask", I64, [B, T])
-    pos = g.add_input("position_ids", I64, [B, S])
+    # With rotary inside GroupQueryAttention (--packed-qkv) positions come from seqlens_k, and the builder's graph has
+    # no position_ids input.
+    pos = None if PACKED_QKV and quant == "int4" else g.add_input("position_ids", I64, [B, S])
     past = [(g.add_input(f"past_key_values.{i}.key", FT, [B, kv, P, d]), g.add_input(f"past_key_values.{i}.value", FT, [B, kv, P, d]))
             for i in range(cfg.num_layers)]
     # seqlens_k [B] int32 = sum(mask) - 1; total_sequence_length scalar int32 = mask width
@@ -250,14 +259,17 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
     def w(key):
         return sd[key].astype(ft)
 
-    def linear(x, key, bias_key=None, weight=None, name=None, block=None):
+    def linear(x, key, bias_key=None, weight=None, name=None, block=None, bias=None):
+        """bias (an array): MatMulNBits' own bias input (int4 only), instead of bias_key's separate Add."""
         wt = (sd[key] if weight is None else weight).astype(np.float32)  # quantized from fp32 whatever the io dtype
         if quant == "int4":
             n, k = wt.shape
             block = block or BLOCK
             packed, scale, _ = quantize_q4(wt, block)
-            y = g.op("MatMulNBits", [x, g.init(f"{key}.q4", packed), g.init(f"{key}.q4_scale", scale.astype(ft))], name=name, domain=MS,
-                     K=k, N=n, bits=4, block_size=block, accuracy_level=accuracy_level)
+            ins = [x, g.init(f"{key}.q4", packed), g.init(f"{key}.q4_scale", scale.astype(ft))]
+            if bias is not None:
+                ins += ["", "", g.init(f"{key}.bias", bias.astype(ft))]
+            y = g.op("MatMulNBits", ins, name=name, domain=MS, K=k, N=n, bits=4, block_size=block, accuracy_level=accuracy_level)
         else:
             y = g.op("MatMul", [x, g.init(f"{key}.T", np.ascontiguousarray(wt.T).astype(ft))], name=name)
         if bias_key is not None:
@@ -283,7 +295,17 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
         p = f"model.layers.{i}."
         if i > 0:
             hn, residual = skip_norm(mlp_out, residual, p + "input_layernorm.weight")
-        if FUSE and quant == "int4":
+        if PACKED_QKV and quant == "int4":
+            qkv_w = np.concatenate([sd[p + f"self_attn.{n}_proj.weight"] for n in "qkv"], axis=0)
+            qkv_b = np.concatenate([sd[p + f"self_attn.{n}_proj.bias"] for n in "qkv"])
+            if PACKED_QKV == "bias":
+                qkv = linear(hn, p + "self_attn.qkv_proj.weight", weight=qkv_w, bias=qkv_b)
+            else:
+                qkv = g.op("Add", [linear(hn, p + "self_attn.qkv_proj.weight", weight=qkv_w), g.init(p + "self_attn.qkv_proj.bias", qkv_b.astype(ft))])
+            attn, pk, pv = g.op("GroupQueryAttention", [qkv, "", "", past[i][0], past[i][1], seqlens_k, total, cos_c, sin_c], n_out=3,
+                                domain=MS, num_heads=nh, kv_num_heads=kv, scale=float(1.0 / np.sqrt(d)), local_window_size=-1,
+                                do_rotary=1, rotary_interleaved=0)
+        elif FUSE and quant == "int4":
             qkv_w = np.concatenate([sd[p + f"self_attn.{n}_proj.weight"] for n in "qkv"], axis=0)
             qkv = linear(hn, p + "self_attn.qkv_proj.weight", weight=qkv_w)
             qkv = g.op("Add", [qkv, g.init(p + "self_attn.qkv_proj.bias", np.concatenate([w(p + f"self_attn.{n}_proj.bias") for n in "qkv"]))])
@@ -292,10 +314,11 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
             q = linear(hn, p + "self_attn.q_proj.weight", p + "self_attn.q_proj.bias")
             k = linear(hn, p + "self_attn.k_proj.weight", p + "self_attn.k_proj.bias")
             v = linear(hn, p + "self_attn.v_proj.weight", p + "self_attn.v_proj.bias")
-        q = g.op("RotaryEmbedding", [q, pos, cos_c, sin_c], domain=MS, interleaved=0)
-        k = g.op("RotaryEmbedding", [k, pos, cos_c, sin_c], domain=MS, interleaved=0)
-        attn, pk, pv = g.op("GroupQueryAttention", [q, k, v, past[i][0], past[i][1], seqlens_k, total], n_out=3, domain=MS,
-                            num_heads=nh, kv_num_heads=kv, scale=float(1.0 / np.sqrt(d)), local_window_size=-1, do_rotary=0)
+        if not (PACKED_QKV and quant == "int4"):
+            q = g.op("RotaryEmbedding", [q, pos, cos_c, sin_c], domain=MS, interleaved=0)
+            k = g.op("RotaryEmbedding", [k, pos, cos_c, sin_c], domain=MS, interleaved=0)
+            attn, pk, pv = g.op("GroupQueryAttention", [q, k, v, past[i][0], past[i][1], seqlens_k, total], n_out=3, domain=MS,
+                                num_heads=nh, kv_num_heads=kv, scale=float(1.0 / np.sqrt(d)), local_window_size=-1, do_rotary=0)
         presents.append((pk, pv))
         o = linear(attn, p + "self_attn.o_proj.weight")
         hn, residual = skip_norm(o, residual, p + "post_attention_layernorm.weight")
@@ -317,8 +340,13 @@ def build_genai(cfg: Shape, sd: dict, quant: str = "int4", accuracy_level: int =
     return g.model(f"infill-ls {cfg.name} onnxruntime-genai layout {quant}" + (" fp16" if io == "fp16" else ""))
 
 
-def genai_config(cfg: Shape, eos_id: int, bos_id: int | None) -> dict:
-    """genai_config.json as the onnxruntime-genai model builder writes it for a CPU int4 decoder."""
+def genai_config(cfg: Shape, eos_id: int, bos_id: int | None, position_ids: bool = True) -> dict:
+    """genai_config.json as the onnxruntime-genai model builder writes it for a CPU int4 decoder (position_ids=False:
+    a graph without that input, rotary inside GroupQueryAttention)."""
+    inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask", "position_ids": "position_ids",
+              "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"}
+    if not position_ids:
+        del inputs["position_ids"]
     return {
         "model": {
             "bos_token_id": bos_id if bos_id is not None else eos_id,
@@ -328,8 +356,7 @@ def genai_config(cfg: Shape, eos_id: int, bos_id: int | None) -> dict:
                 "filename": "model.onnx",
                 "head_size": cfg.head_dim,
                 "hidden_size": cfg.hidden_size,
-                "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "position_ids": "position_ids",
-                           "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"},
+                "inputs": inputs,
                 "outputs": {"logits": "logits", "present_key_names": "present.%d.key", "present_value_names": "present.%d.value"},
                 "num_attention_heads": cfg.num_heads,
                 "num_hidden_layers": cfg.num_layers,
@@ -462,7 +489,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
             save(b.build(), gp, os.path.basename(gp) + "_data")
     elif layout.startswith("genai"):
         with open(os.path.join(d, "genai_config.json"), "w") as f:
-            json.dump(genai_config(cfg, eos, None), f, indent=1)
+            json.dump(genai_config(cfg, eos, None, position_ids=not (PACKED_QKV and layout != "genai-fp32")), f, indent=1)
         if layout not in ("genai-int4", "genai-int4-fp16", "genai-fp32"):
             raise ValueError(layout)
         m = build_genai(cfg, sd, "fp32" if layout == "genai-fp32" else "int4", accuracy_level, "fp16" if layout.endswith("-fp16") else "fp32")
@@ -475,7 +502,7 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
     else:
         save(m, path, "model.onnx.data" if layout.startswith("genai") else os.path.basename(path) + "_data")
     with open(os.path.join(d, "infill_ls_generated.json"), "w") as f:
-        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD, "lazyllm": LAZYLLM, "grouped_attention": GROUPED,
+        json.dump({"shape": cfg.name, "layout": layout, "seed": seed, "params": cfg.params(), "accuracy_level": accuracy_level, "block_size": BLOCK, "head_block_size": HEAD_BLOCK or BLOCK, "fused_qkv_gate_up": FUSE, "packed_qkv": PACKED_QKV, "critiprefill": CRITIPREFILL, "kv_runahead_groups": KV_RUNAHEAD, "lazyllm": LAZYLLM, "grouped_attention": GROUPED,
                    "generator": "native/py/qwen_models.py"}, f, indent=1)
     size = sum(os.path.getsize(os.path.join(r, x)) for r, _, fs in os.walk(d) for x in fs)
     print(f"{d}: {layout}, {size / 2**20:.1f} MiB, {time.time() - t0:.0f} s", flush=True)
@@ -485,7 +512,8 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
 # ---------------------------------------------------------------- fixtures (tiny, golden tokens from PyTorch)
 
 FIXTURE_LAYOUTS = {"qwen2-q4": "optimum-q4", "qwen2-genai": "genai-int4", "qwen2-genai-fp32": "genai-fp32", "qwen2-genai-fp16": "genai-int4-fp16",
-                   "qwen2-q4-grouped": "optimum-q4"}
+                   "qwen2-q4-grouped": "optimum-q4", "qwen2-genai-packed": "genai-int4"}
+FIXTURE_PACKED = {"qwen2-genai-packed": "add"}  # written with --packed-qkv (same seed and weights as qwen2-genai)
 FIXTURE_GROUPED = {"qwen2-q4-grouped"}  # written with --grouped-attention (same seed and weights as qwen2-q4)
 # The golden paths' least top-1/top-2 logit gap a fixture's seed must give: fp16 activations move these logits (|x| up
 # to ~25) by up to ~0.12 against the fp32 graph of the same int4 weights, so that fixture asks for a wider gap.
@@ -498,15 +526,18 @@ PROMPTS = [
 N_GREEDY = 8
 
 
-def fixtures(out_root: str, seed: int):
+def fixtures(out_root: str, seed: int, only: set[str] | None = None):
     import subprocess
     import torch
     from fixtures import min_margin  # the fixtures' own near-tie check (fixtures.py imports torch)
     from model import ModelConfig, build_model, greedy
 
-    global GROUPED
+    global GROUPED, PACKED_QKV
     for name, layout in FIXTURE_LAYOUTS.items():
+        if only and name not in only:
+            continue
         GROUPED = name in FIXTURE_GROUPED
+        PACKED_QKV = FIXTURE_PACKED.get(name, "")
         cfg = SHAPES["tiny"]()
         d = os.path.join(out_root, name)
         write_tokenizer(d, cfg)
@@ -540,7 +571,7 @@ def fixtures(out_root: str, seed: int):
 def main():
     ap = parser()
     a = ap.parse_args()
-    global BLOCK, HEAD_BLOCK, FUSE, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM, GROUPED
+    global BLOCK, HEAD_BLOCK, FUSE, PACKED_QKV, CRITIPREFILL, KV_RUNAHEAD, LAZYLLM, GROUPED
     GROUPED = a.grouped_attention
     LAZYLLM = parse_lazyllm(a.lazyllm)
     CRITIPREFILL = parse_critiprefill(a.critiprefill)
@@ -548,8 +579,9 @@ def main():
     BLOCK = a.block
     HEAD_BLOCK = a.head_block or None
     FUSE = a.fuse
+    PACKED_QKV = a.packed_qkv
     if a.fixtures:
-        fixtures(a.fixtures_out, 4242)
+        fixtures(a.fixtures_out, 4242, set(a.fixture_names.split(",")) if a.fixture_names else None)
         return
     cfg = SHAPES[a.shape]()
     if a.tokenizer_only:

@@ -2,7 +2,9 @@
 // native/py/qwen_models.py --fixtures: Optimum 4-bit MatMulNBits (qwen2-q4), and onnxruntime-genai's model-builder
 // layout with GroupQueryAttention / RotaryEmbedding / SkipSimplifiedLayerNormalization, int4 (qwen2-genai) and
 // fp32 (qwen2-genai-fp32), and int4 with fp16 activations, KV and logits (qwen2-genai-fp16: what the model builder
-// writes for a GPU), and qwen2-q4-grouped (qwen2-q4's weights, exporter --grouped-attention). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
+// writes for a GPU), qwen2-genai-packed (qwen2-genai's weights in the builder's GPU attention form: q/k/v as one
+// MatMulNBits fed packed to GroupQueryAttention, rotary inside it, no position_ids input), and qwen2-q4-grouped
+// (qwen2-q4's weights, exporter --grouped-attention). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
 // weights — for the int4 fixtures the dequantized int4 weights — and every fixture was drawn so that the top-1 /
 // top-2 logit gap along each golden path is at least `min_margin` (> 0.1, in golden.json; > 0.3 for the fp16
 // fixture), far above fp32 kernel differences (~1e-5); fp16 activations moved these logits (|x| up to ~25) by
@@ -23,8 +25,8 @@ import { greedySteps } from './helpers/greedy.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const root = path.join(repo, 'test/fixtures/models');
-const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'qwen2-q4-grouped'] as const;
-const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16';
+const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'qwen2-genai-packed', 'qwen2-q4-grouped'] as const;
+const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16' || name === 'qwen2-genai-packed';
 interface Golden {
   min_margin: number;
   cases: { prompt: string; input_ids: number[]; greedy: number[] }[];
@@ -52,7 +54,11 @@ describe.each(fixtures)('%s fixture', (name) => {
       expect(model.files.format).toBe('genai');
       expect(path.basename(model.files.onnxPath)).toBe('model.onnx');
       expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(false); // read from genai_config.json alone
-      for (const op of ['GroupQueryAttention', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization']) expect(onnx).toContain(op);
+      for (const op of ['GroupQueryAttention', 'SkipSimplifiedLayerNormalization']) expect(onnx).toContain(op);
+      // the packed form rotates inside GroupQueryAttention (do_rotary) and has no position_ids to feed
+      expect(onnx.includes('RotaryEmbedding')).toBe(name !== 'qwen2-genai-packed');
+      expect(onnx.includes('do_rotary')).toBe(true);
+      expect(model.layout.has.positionIds).toBe(name !== 'qwen2-genai-packed');
       expect(onnx.includes('MatMulNBits')).toBe(int4(name));
       expect(model.files.dtype).toBe(name === 'qwen2-genai-fp16' ? 'q4f16' : int4(name) ? 'q4' : 'fp32');
       expect(model.layout.slots[0]!.dtype).toBe(name === 'qwen2-genai-fp16' ? 'float16' : 'float32');
