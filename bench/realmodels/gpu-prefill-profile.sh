@@ -7,7 +7,8 @@
 # (bench/realmodels/ort-profile-summary.py --gpu: host time per kernel, GPU busy time and GPU span per run).
 # VARIANTS="base packed-bias packed-add" adds qwen_models.py --packed-qkv twins (same weights) side by side.
 # PROFILE=0 skips the profiled runs; TABLE=1 adds bench/realmodels/cpu.mjs's cells (prefill 512/2,048/4,096, decode
-# at 2,048 past, the llama.vim scenario) for every variant, written to $OUT/gpu-1.5b-variants.{md,json}.
+# at 2,048 past, the llama.vim scenario) for every variant, written to $OUT/gpu-$SHAPE-variants.{md,json}.
+# SHAPE=0.5b: the Qwen2.5-Coder-0.5B shape instead of 1.5B.
 # Run from the project root after `npm run build` and bench/device/pack.sh; carry `.device` and `server/dist`; move
 # bench/results, test/fixtures and native/corpus out of the checkout for the job (64 MiB), and back after it.
 #   bash bench/realmodels/gpu-prefill-profile.sh            VARIANTS="base packed-bias" PROFILE_TOKENS=512 bash ...
@@ -18,16 +19,19 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee -a "$OUT/job.log") 2>&1
 T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 source bench/device/setup.sh
-M=/tmp/m; S=$M/qwen2.5-coder-1.5b-shape
+SHAPE=${SHAPE:-1.5b}
+M=/tmp/m; S=$M/qwen2.5-coder-$SHAPE-shape
 # VARIANTS: "base" (the model builder's layout as qwen_models.py writes it) and/or "packed-bias" / "packed-add"
 # (--packed-qkv: q/k/v as one MatMulNBits fed packed to GroupQueryAttention with rotary inside it), each optionally
 # with -bN (blocks of N); every variant has the same weights (seed 15).
 VARIANTS=${VARIANTS:-base}
-gen() { timeout -k 5 ${T_GEN:-420} python3 native/py/qwen_models.py --shape 1.5b --layouts genai-int4-fp16 --out $M "$@" > /tmp/gen-$RANDOM.log 2>&1 || echo "generation failed: $*"; }
-# A variant name may end in -bN: MatMulNBits blocks of N (default 32, the builder's).
-dir() { echo "$S/genai-int4-fp16-$1"; }
+gen() { timeout -k 5 ${T_GEN:-420} python3 native/py/qwen_models.py --shape $SHAPE --out $M "$@" > /tmp/gen-$RANDOM.log 2>&1 || echo "generation failed: $*"; }
+# A variant name may end in -bN: MatMulNBits blocks of N (default 32, the builder's), and start with fp32-: fp32
+# activations (the genai-int4 layout) instead of fp16.
+layout() { case $1 in fp32-*) echo genai-int4;; *) echo genai-int4-fp16;; esac; }
+dir() { echo "$S/$(layout $1)-$1"; }
 args() {
-  local v=$1 a=()
+  local v=${1#fp32-} a=(--layouts "$(layout $1)")
   [[ $v =~ -b([0-9]+)$ ]] && { a+=(--block "${BASH_REMATCH[1]}"); v=${v%-b*}; }
   case $v in packed-*) a+=(--packed-qkv "${v#packed-}");; esac
   echo "${a[@]}"
@@ -57,8 +61,8 @@ done
 if [ "${TABLE:-0}" = 1 ]; then
   # The side-by-side table's cells (bench/realmodels/cpu.mjs, as gpu-job.sh / gpu-c512.sh run it) for every variant.
   el "table: prefill 512/2,048/4,096, decode @2,048, llama.vim scenario, WebGPU, one run of up to 4,096"
-  timeout -k 5 ${T_TABLE:-240} node bench/realmodels/cpu.mjs --models $M --shape 1.5b --llama '' --ours "$(for v in $VARIANTS; do printf 'genai-int4-fp16-%s,' $v; done | sed 's/,$//')" --devices webgpu --chunk 4096 --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 --out "$OUT/gpu-1.5b-variants" 2>&1 | grep -v '^|'
-  cat "$OUT/gpu-1.5b-variants.md" 2>/dev/null | grep '^|'
+  timeout -k 5 ${T_TABLE:-240} node bench/realmodels/cpu.mjs --models $M --shape $SHAPE --llama '' --ours "$(for v in $VARIANTS; do printf '%s-%s,' "$(layout $v)" $v; done | sed 's/,$//')" --devices webgpu --chunk 4096 --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 --out "$OUT/gpu-$SHAPE-variants" 2>&1 | grep -v '^|'
+  cat "$OUT/gpu-$SHAPE-variants.md" 2>/dev/null | grep '^|'
 fi
 [ "${PROFILE:-1}" = 1 ] || { el done; exit 0; }
 python3 bench/realmodels/ort-profile-summary.py --gpu --last 6 /tmp/prof/*/p_*.json > "$OUT/prefill-profile-summary.json"
