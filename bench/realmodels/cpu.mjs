@@ -2,7 +2,7 @@
 // llama.cpp (node-llama-cpp) on GGUFs of the same random weights. One command (setup: bench/realmodels/README.md):
 //   node bench/realmodels/cpu.mjs [--shape 0.5b] [--models ~/.cache/infill-ls-models]
 //        [--ours optimum-q4,genai-int4] [--llama q4_0,q8_0] [--prefill 512,2048,4096] [--past 2048] [--steps 8]
-//        [--scenario 4096,260,24] [--reps 2] [--threads 2] [--llama-threads 1,2] [--devices cpu] [--webgpu-validation basic,disabled] [--chunk 256] [--out bench/results/real-models-cpu] [--no-write]
+//        [--scenario 4096,260,24] [--reps 2] [--threads 2] [--llama-threads 1,2] [--devices cpu] [--webgpu-validation basic,disabled] [--ours-env NAME=VALUE] [--chunk 256] [--out bench/results/real-models-cpu] [--no-write]
 // Each engine runs in its own child process; every measurement is taken ABBA-style (engine order reversed on
 // alternate reps) so that the drifting load of this shared machine hits all engines alike. Reports medians and
 // `uptime` before/after. Token ids are deterministic pseudo-random ids (cost does not depend on them).
@@ -34,6 +34,9 @@ const LLAMA_THREADS = list(opt('llama-threads', '1,2')).map(Number);
 const CHUNK = Number(opt('chunk', 256));
 // WebGPU engines, one per value (env INFILL_LS_WEBGPU_VALIDATION; '' = onnxruntime's default, 'basic').
 const VALIDATION = list(opt('webgpu-validation', ''));
+// --ours-env NAME=VALUE[,NAME=VALUE...]: every one of our engines also runs once more with these env settings, labelled
+// with them (e.g. INFILL_LS_LOGITS_LSE=0 for the host's Σ exp pass instead of the graph's), side by side in one run.
+const OURS_ENV = list(opt('ours-env', '')).map((kv) => kv.split('='));
 const OUT = path.resolve(root, opt('out', 'bench/results/real-models-cpu'));
 const WRITE = !argv.includes('--no-write');
 
@@ -74,7 +77,9 @@ for (const l of OURS) {
     for (const t of dev === 'cpu' ? THREADS : [0]) {
       for (const v of dev === 'webgpu' && VALIDATION.length ? VALIDATION : ['']) {
         const env = { BENCH_ORT_MODEL: dir, BENCH_CHUNK: String(CHUNK), BENCH_THREADS: String(t), BENCH_DEVICE: dev, ...(v ? { INFILL_LS_WEBGPU_VALIDATION: v } : {}) };
-        engines.push(worker('worker-ort.mjs', env, `ours ${l} ${dev === 'cpu' ? `${t}t` : dev}${v ? ` validation ${v}` : ''}`));
+        const label = `ours ${l} ${dev === 'cpu' ? `${t}t` : dev}${v ? ` validation ${v}` : ''}`;
+        engines.push(worker('worker-ort.mjs', env, label));
+        if (OURS_ENV.length) engines.push(worker('worker-ort.mjs', { ...env, ...Object.fromEntries(OURS_ENV) }, `${label} ${OURS_ENV.map((kv) => kv.join('=')).join(' ')}`));
       }
     }
   }

@@ -8,7 +8,8 @@
 # VARIANTS="base packed-bias packed-add" adds qwen_models.py --packed-qkv twins (same weights) side by side.
 # PROFILE=0 skips the profiled runs; TABLE=1 adds bench/realmodels/cpu.mjs's cells (prefill 512/2,048/4,096, decode
 # at 2,048 past, the llama.vim scenario) for every variant, written to $OUT/gpu-$SHAPE-variants.{md,json}.
-# SHAPE=0.5b: the Qwen2.5-Coder-0.5B shape instead of 1.5B.
+# SHAPE=0.5b: the Qwen2.5-Coder-0.5B shape instead of 1.5B. OURS_ENV=NAME=VALUE (TABLE): every variant once more
+# with that env (cpu.mjs --ours-env), e.g. INFILL_LS_LOGITS_LSE=0.
 # Run from the project root after `npm run build` and bench/device/pack.sh; carry `.device` and `server/dist`; move
 # bench/results, test/fixtures and native/corpus out of the checkout for the job (64 MiB), and back after it.
 #   bash bench/realmodels/gpu-prefill-profile.sh            VARIANTS="base packed-bias" PROFILE_TOKENS=512 bash ...
@@ -61,7 +62,7 @@ done
 if [ "${TABLE:-0}" = 1 ]; then
   # The side-by-side table's cells (bench/realmodels/cpu.mjs, as gpu-job.sh / gpu-c512.sh run it) for every variant.
   el "table: prefill 512/2,048/4,096, decode @2,048, llama.vim scenario, WebGPU, one run of up to 4,096"
-  timeout -k 5 ${T_TABLE:-240} node bench/realmodels/cpu.mjs --models $M --shape $SHAPE --llama '' --ours "$(for v in $VARIANTS; do printf '%s-%s,' "$(layout $v)" $v; done | sed 's/,$//')" --devices webgpu --chunk 4096 --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 --out "$OUT/gpu-$SHAPE-variants" 2>&1 | grep -v '^|'
+  timeout -k 5 ${T_TABLE:-240} node bench/realmodels/cpu.mjs --models $M --shape $SHAPE --llama '' --ours "$(for v in $VARIANTS; do printf '%s-%s,' "$(layout $v)" $v; done | sed 's/,$//')" --devices webgpu --chunk 4096 --reps 2 --steps 16 --prefill 512,2048,4096 --past 2048 --scenario 4096,260,24 ${OURS_ENV:+--ours-env "$OURS_ENV"} --out "$OUT/gpu-$SHAPE-variants" 2>&1 | grep -v '^|'
   cat "$OUT/gpu-$SHAPE-variants.md" 2>/dev/null | grep '^|'
 fi
 [ "${PROFILE:-1}" = 1 ] || { el done; exit 0; }

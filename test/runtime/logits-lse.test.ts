@@ -2,7 +2,8 @@
 // output with each row's log Σ exp, which LoadedModel.rowLse hands to decoding. Its value must be the host's float64
 // pass over the same float32 row within float32 rounding, on every fixture layout that selects its rows (the cut
 // Optimum, MatMulNBits and GroupQueryAttention graphs, and models/default's logits_index), for one-row and several-row
-// runs; graphs it does not apply to (float16 logits, the switch off, uncut logits) have no rowLse, and bytes that are
+// runs, float16 logits included (cast to float32 in the graph; the host's pass is over the widened row); graphs it
+// does not apply to (the switch off, uncut logits) have no rowLse, and bytes that are
 // no model are refused without throwing.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +33,8 @@ const CASES = [
   { name: 'qwen2-q4 (MatMulNBits, cut)', dir: fixture('qwen2-q4') },
   { name: 'qwen2-genai (GroupQueryAttention int4, cut)', dir: fixture('qwen2-genai') },
   { name: 'qwen2-genai-fp32 (cut)', dir: fixture('qwen2-genai-fp32') },
+  { name: 'qwen2-genai-fp16 (float16 logits, cut)', dir: fixture('qwen2-genai-fp16') },
+  { name: 'qwen2-genai-packed (packed GroupQueryAttention, cut)', dir: fixture('qwen2-genai-packed') },
   { name: 'llama (cut)', dir: fixture('llama') },
   { name: 'gpt_bigcode (cut)', dir: fixture('gpt_bigcode') },
 ];
@@ -69,10 +72,10 @@ describe('log Σ exp of the logits rows in the graph', () => {
     });
   }
 
-  test('not added: the switch off, float16 logits, uncut logits; the host pass then stays the only one', { timeout: modelTimeout(60_000) }, async () => {
+  test('not added: the switch off, uncut logits; the host pass then stays the only one', { timeout: modelTimeout(60_000) }, async () => {
     for (const opts of [
       { modelDir: fixture('qwen2-genai'), logitsLse: false },
-      { modelDir: fixture('qwen2-genai-fp16') },
+      { modelDir: fixture('qwen2-genai-fp16'), logitsLse: false },
       { modelDir: fixture('qwen2'), lastLogitsOnly: false },
     ]) {
       const m = await loadModel({ device: 'cpu', intraOpNumThreads: 1, ...opts });
@@ -98,7 +101,7 @@ describe('log Σ exp of the logits rows in the graph', () => {
     }
   });
 
-  test('addLogitsLse: refuses float16 logits, an unknown output, a second edit and bytes that are no model, without throwing', () => {
+  test('addLogitsLse: takes float16 logits through a Cast; refuses an unknown output, a second edit and bytes that are no model, without throwing', () => {
     const cut = keepLastLogits(fs.readFileSync(resolveModelFiles(fixture('qwen2-genai'), {}).onnxPath), 'logits');
     expect(cut.bytes).not.toBeNull();
     const once = addLogitsLse(cut.bytes!, 'logits');
@@ -108,9 +111,9 @@ describe('log Σ exp of the logits rows in the graph', () => {
     expect(twice.bytes).toBeNull();
     expect('reason' in twice && twice.reason).toMatch(/already/);
     expect(addLogitsLse(cut.bytes!, 'no_such_output').bytes).toBeNull();
-    const half = addLogitsLse(fs.readFileSync(resolveModelFiles(fixture('qwen2-genai-fp16'), {}).onnxPath), 'logits');
-    expect(half.bytes).toBeNull();
-    expect('reason' in half && half.reason).toMatch(/float32/);
+    const half = addLogitsLse(keepLastLogits(fs.readFileSync(resolveModelFiles(fixture('qwen2-genai-fp16'), {}).onnxPath), 'logits').bytes!, 'logits');
+    expect(half.bytes).not.toBeNull();
+    expect(new TextDecoder().decode(half.bytes!)).toContain(`${LOGITS_LSE_OUTPUT}/logits_f32`);
     for (const junk of [new Uint8Array(0), Uint8Array.from([0xff, 0xff, 0xff]), new TextEncoder().encode('not a model at all')]) {
       expect(addLogitsLse(junk, 'logits').bytes).toBeNull();
     }

@@ -147,12 +147,14 @@ export type LogitsLseResult = { bytes: Uint8Array } | { bytes: null; reason: str
 
 /**
  * Returns `model` (ONNX ModelProto bytes) with a graph output `LOGITS_LSE_OUTPUT` computed from the graph output
- * `logitsName` (float32 [batch, n, vocab]) by ReduceMax → Sub → Exp → ReduceSum → Log → Add over the last axis
- * (keepdims: [batch, n, 1]); these operators have vectorized CPU kernels, unlike ReduceLogSumExp's scalar exp.
- * Meant for graphs whose logits are already cut to the rows the runtime reads (keepLastLogits, or a graph that takes
- * `logits_index` / `num_logits_to_keep`): on a full [1, seq, vocab] prefill output it would cost seq rows. Leaves the
- * graph alone (`{ bytes: null, reason }`) when `logitsName` is no graph output, is not float32 (float16 logits stay on
- * the host path), the default opset is below 13 or unknown, or the output exists already. Pure; never throws.
+ * `logitsName` (float32 or float16 [batch, n, vocab]; float16 is first Cast to float32, so the sum is float32's either
+ * way and matches the host's pass over the widened row) by ReduceMax → Sub → Exp → ReduceSum → Log → Add over the last
+ * axis (keepdims: [batch, n, 1], float32); these operators have vectorized CPU kernels, unlike ReduceLogSumExp's scalar
+ * exp, and run on the GPU with the graph there. Meant for graphs whose logits are already cut to the rows the runtime
+ * reads (keepLastLogits, or a graph that takes `logits_index` / `num_logits_to_keep`): on a full [1, seq, vocab]
+ * prefill output it would cost seq rows. Leaves the graph alone (`{ bytes: null, reason }`) when `logitsName` is no
+ * graph output, is neither float32 nor float16, the default opset is below 13 or unknown, or the output exists
+ * already. Pure; never throws.
  */
 export function addLogitsLse(model: Uint8Array, logitsName: string): LogitsLseResult {
   try {
@@ -195,18 +197,22 @@ function editLse(buf: Uint8Array, logitsName: string): LogitsLseResult {
     elemType = elem ? readVarint(buf, elem.start)[0] : 0;
   }
   if (elemType === -1) return { bytes: null, reason: `no graph output ${logitsName}` };
-  if (elemType !== 1) return { bytes: null, reason: `${logitsName} is not float32 (elem_type ${elemType})` };
+  if (elemType !== DT.float && elemType !== DT.float16) return { bytes: null, reason: `${logitsName} is neither float32 nor float16 (elem_type ${elemType})` };
 
   const axesName = `${LSE_PREFIX}/axes`;
   const n = (suffix: string) => `${LSE_PREFIX}/${suffix}`;
   const node = (op: string, inputs: string[], outputs: string[], attrs?: NodeInit['attrs']) => nodeProto({ name: n(op), op, inputs, outputs, ...(attrs ? { attrs } : {}) });
   // ReduceMax takes axes as an attribute before opset 18, as an input from 18 on; ReduceSum as an input from 13 on.
+  // float16 logits: one Cast to float32 first (TensorProto.DataType FLOAT = 1), every later node reads the cast.
+  const src = elemType === DT.float16 ? n('logits_f32') : logitsName;
+  const cast = elemType === DT.float16 ? [node('Cast', [logitsName], [src], { to: DT.float })] : [];
   const reduceMax = opset >= 18
-    ? node('ReduceMax', [logitsName, axesName], [n('max')], { keepdims: 1 })
-    : node('ReduceMax', [logitsName], [n('max')], { keepdims: 1, axes: [-1] });
+    ? node('ReduceMax', [src, axesName], [n('max')], { keepdims: 1 })
+    : node('ReduceMax', [src], [n('max')], { keepdims: 1, axes: [-1] });
   const nodes = [
+    ...cast,
     reduceMax,
-    node('Sub', [logitsName, n('max')], [n('shifted')]),
+    node('Sub', [src, n('max')], [n('shifted')]),
     node('Exp', [n('shifted')], [n('exp')]),
     node('ReduceSum', [n('exp'), axesName], [n('sum')], { keepdims: 1 }),
     node('Log', [n('sum')], [n('log')]),

@@ -81,9 +81,9 @@ export interface LoadModelOptions {
    */
   lastLogitsOnly?: boolean;
   /**
-   * On the CPU, add a graph output with log Σ exp of each logits row the graph returns (last-logits.ts
+   * On the CPU and WebGPU, add a graph output with log Σ exp of each logits row the graph returns (last-logits.ts
    * `addLogitsLse`) to graphs whose logits are only the rows asked for (cut at load, or `logits_index` /
-   * `num_logits_to_keep`) and float32, so decoding skips its own pass of exp over the vocabulary
+   * `num_logits_to_keep`), float32 or float16, so decoding skips its own pass of exp over the vocabulary
    * (`LoadedModel.rowLse`). Default true; env INFILL_LS_LOGITS_LSE=0 turns it off (side-by-side measurements).
    */
   logitsLse?: boolean;
@@ -177,8 +177,8 @@ export interface LoadedModel {
   /**
    * log Σ exp over the vocabulary of each row of `logits`, an array this model's `forward` returned ([rows × vocab]
    * → [rows] float32, row order), when the graph computed them (`LoadModelOptions.logitsLse`; float32 rounding of the
-   * sum); undefined for any other array, and for runs whose graph has no such output (float16 logits, WebGPU, uncut
-   * graphs, KV-Runahead prefills): the caller computes them from the row.
+   * sum); undefined for any other array, and for runs whose graph has no such output (the switch off, uncut graphs,
+   * other devices, KV-Runahead prefills): the caller computes them from the row.
    */
   rowLse(logits: Float32Array): Float32Array | undefined;
   /** True when this model's graph computes the log Σ exp output (see rowLse). */
@@ -252,8 +252,8 @@ const FOLD_MAX_FILE_BYTES = 256 * 1024 * 1024;
  * onnxruntime from the model's folder, see createSession):
  * - the LM head cut to the last position (last-logits.ts) unless the graph already takes `logits_index` or
  *   `num_logits_to_keep` (INFILL_LS_LAST_LOGITS=0 or `lastLogitsOnly: false` turns it off);
- * - on the CPU, for such graphs with float32 logits, an output with each row's log Σ exp (last-logits.ts
- *   `addLogitsLse`; INFILL_LS_LOGITS_LSE=0 or `logitsLse: false` turns it off);
+ * - on the CPU and WebGPU, for such graphs (float32 or float16 logits), an output with each row's log Σ exp
+ *   (last-logits.ts `addLogitsLse`; INFILL_LS_LOGITS_LSE=0 or `logitsLse: false` turns it off);
  * - the weight dequantization folded (fold.ts) when the graph has native/py/dequant_graph.py's chains and keeps its
  *   weights inside the file (INFILL_LS_FOLD=0 or `foldAtLoad: false` turns it off).
  */
@@ -261,7 +261,8 @@ function modelSource(files: ModelFiles, device: Device, opts: LoadModelOptions):
   const asFile = { source: files.onnxPath, foldedWeights: 0 };
   const wantFold = (opts.foldAtLoad ?? process.env.INFILL_LS_FOLD?.trim() !== '0') && !files.externalDataPath && FOLDABLE_DTYPES.has(files.dtype);
   const wantCut = opts.lastLogitsOnly ?? process.env.INFILL_LS_LAST_LOGITS?.trim() !== '0';
-  const wantLse = wantCut && device === 'cpu' && (opts.logitsLse ?? process.env.INFILL_LS_LOGITS_LSE?.trim() !== '0');
+  // On the CPU and on WebGPU (where the Σ exp pass then runs on the GPU and one float per row comes back).
+  const wantLse = wantCut && (device === 'cpu' || device === 'webgpu') && (opts.logitsLse ?? process.env.INFILL_LS_LOGITS_LSE?.trim() !== '0');
   if (!wantFold && !wantCut) return asFile;
   let size: number;
   try {
