@@ -42,6 +42,8 @@ describe('offsetOf', () => {
   });
   test('positions outside the text are usage errors', () => {
     expect(() => offsetOf(text, 5, 1)).toThrow(/--line 5 is past the end/);
+    expect(() => offsetOf('x', 2, 1)).toThrow(/--line 2 is past the end of the file \(it has 1 line\)/);
+    expect(() => offsetOf('x', 1, 3)).toThrow(/--column 3 is past the end of line 1 \(it has 1 character\)/);
     expect(() => offsetOf(text, 1, 4)).toThrow(/--column 4 is past the end of line 1 \(it has 2 characters\)/);
   });
 });

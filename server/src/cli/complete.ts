@@ -37,9 +37,9 @@ ${MODEL_FLAGS}
  */
 export function offsetOf(text: string, line: number, column: number): number {
   const starts = computeLineStarts(text);
-  if (line > starts.length) throw new UsageError(`--line ${line} is past the end of the file (it has ${starts.length} lines)`);
+  if (line > starts.length) throw new UsageError(`--line ${line} is past the end of the file (it has ${starts.length} ${starts.length === 1 ? 'line' : 'lines'})`);
   const lineLength = lineEndOffset(text, starts, line - 1) - starts[line - 1]!;
-  if (column > lineLength + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (it has ${lineLength} characters)`);
+  if (column > lineLength + 1) throw new UsageError(`--column ${column} is past the end of line ${line} (it has ${lineLength} ${lineLength === 1 ? 'character' : 'characters'})`);
   const offset = starts[line - 1]! + column - 1;
   if (insideSurrogatePair(text, offset)) throw new UsageError(`--column ${column} is inside a surrogate pair on line ${line} (between the two UTF-16 code units of one character); use ${column - 1} or ${column + 1}`);
   return offset;
