@@ -19,9 +19,11 @@ set -euo pipefail
 out="${OUT:-/tmp/gpuhost-avx2}"
 reps="${REPS:-6}"
 mkdir -p "$out"
-source bench/device/setup.sh
 so=/tmp/cpuid-mask.so
 cc -O2 -shared -fPIC -o "$so" bench/cpu/cpuid-mask.c -ldl
+# Refuse before the device setup, which a machine other than the GPU machine lacks (.device/device-setup.sh).
+LD_PRELOAD=$so /bin/true || { echo "gpuhost-avx2.sh: CPUID faulting unavailable here; nothing measured" >&2; exit 3; }
+source bench/device/setup.sh
 cat > /tmp/cpuid-bits.c <<'C'
 #include <cpuid.h>
 #include <stdio.h>
@@ -46,7 +48,6 @@ cc -O2 -o /tmp/cpuid-bits /tmp/cpuid-bits.c
   uptime
 } > "$out/cpu.txt" 2>&1 || true
 cat "$out/cpu.txt"
-LD_PRELOAD=$so /bin/true || { echo "gpuhost-avx2.sh: CPUID faulting unavailable here; nothing measured" >&2; exit 3; }
 masked() { CPUID_MASK_VERBOSE=1 LD_PRELOAD=$so "$@"; }
 if [ -f "$1/golden.json" ]; then
   {

@@ -71,6 +71,9 @@ ls /tmp/prof/*/p_*.json
 python3 - "$OUT/prefill-profile-summary.json" <<'PY'
 import json, sys
 for d in json.load(open(sys.argv[1])):
+    if 'error' in d:
+        print(d['file'], d['error'])
+        continue
     g = d.get('gpu', {})
     print(d['file'], 'run', d['median_run_ms'], 'ms; kernels', d['median_kernels_per_run'], 'host kernel ms', round(d['median_kernel_ms_per_run'], 2),
           '| gpu busy', g.get('median_gpu_busy_ms'), 'span', g.get('median_gpu_span_ms'), 'dispatches', g.get('dispatches_per_run'), g.get('note', ''))

@@ -52,7 +52,10 @@ def gpu_summary(path, last):
         ev = json.load(f)
     nruns = sum(1 for e in ev if e.get('cat') == 'Session' and e.get('name') == 'model_run')
     api = [e for e in ev if e.get('cat') == 'Api']
-    if not nruns or not api or len(api) % nruns:
+    if not api:
+        return {'file': path, 'runs': nruns, 'dispatches': 0,
+                'note': "no GPU timestamp events (category 'Api') in this trace: not a WebGPU run, or the device has no timestamp queries"}
+    if not nruns or len(api) % nruns:
         return {'file': path, 'runs': nruns, 'dispatches': len(api), 'note': 'dispatches do not split evenly into runs'}
     k = len(api) // nruns
     runs = [api[i * k:(i + 1) * k] for i in range(nruns)][-last:]
@@ -83,12 +86,20 @@ def main():
     ap.add_argument("--gpu", action="store_true", help="also the GPU busy time and span from timestamp-query events")
     ap.add_argument("profiles", nargs="+", metavar="PROFILE.json")
     a = ap.parse_args()
-    out = [summarise(p, a.last) for p in a.profiles]
-    if a.gpu:
-        for o, p in zip(out, a.profiles):
+    out, bad = [], 0
+    for p in a.profiles:
+        try:
+            o = summarise(p, a.last)
+        except json.JSONDecodeError as e:
+            # onnxruntime writes the trace when the session ends: a process that died first leaves it empty or cut.
+            out.append({'file': p, 'error': f'not a complete JSON trace ({e}); did the run end before the session was released?'})
+            bad += 1
+            continue
+        if a.gpu:
             o['gpu'] = gpu_summary(p, a.last)
+        out.append(o)
     print(json.dumps(out, indent=1))
-    return 0
+    return 1 if bad else 0
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@
 // bench/realmodels/ort-profile-summary.py --gpu sums. Prints one JSON line: per-rep wall ms and their median, and
 // how much of it was inside onnxruntime's session.run (the rest: feeds, output tensors, the runtime's own work).
 //   node bench/realmodels/prefill-profile.mjs --model DIR [--device webgpu] [--tokens 512] [--reps 8] [--chunk N]
-// (needs npm run build; --chunk sets the engine's prefill run size, default one run of --tokens)
+// (needs npm run build; --chunk sets the engine's prefill run size, default one run of --tokens; --tokens at most the
+// model's positions: the test fixtures have 256, e.g. --model test/fixtures/models/qwen2-genai-packed --device cpu --tokens 128)
 import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,14 @@ const TOKENS = Number(opt('tokens', 512));
 const REPS = Number(opt('reps', 8));
 const CHUNK = Number(opt('chunk', TOKENS));
 const { model, tokenizer } = await loadBundle({ modelDir, device });
+// A prefill past the model's positions fails inside onnxruntime (e.g. GroupQueryAttention's "cos_cache dimension 0
+// shall not be less than total_sequence_length") and leaves an empty trace: refuse first, with the limit.
+const context = model.files?.config?.['max_position_embeddings'];
+if (typeof context === 'number' && TOKENS > context) {
+  console.error(`prefill-profile.mjs: --tokens ${TOKENS} is more than ${modelDir}'s ${context} positions (max_position_embeddings / genai_config.json context_length); pass --tokens ${context} or fewer`);
+  await model.dispose();
+  process.exit(2);
+}
 const text = fs.readFileSync(path.join(root, 'server/src/runtime/model.ts'), 'utf8').repeat(8);
 const ids = tokenizer.encode(text).slice(0, TOKENS);
 // Time inside session.run (OnnxModel keeps its onnxruntime session as `session`; absent elsewhere: not split).

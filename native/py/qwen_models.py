@@ -588,6 +588,8 @@ def main():
         for layout in [x for x in a.layouts.split(",") if x]:
             write_tokenizer(os.path.join(a.out, cfg.name, layout + a.suffix), cfg)
         return
+    if cfg.small_vocab:  # the tiny shape's vocabulary is the small BPE's size, known once it is trained (as fixtures() does)
+        cfg.vocab_size = len(train_bpe(SAMPLE, 120, QWEN_SPECIALS)["model"]["vocab"])
     t0 = time.time()
     sd = random_state_dict(cfg, a.seed)
     print(f"{cfg.name}: {cfg.params() / 1e6:.1f}M parameters, weights drawn in {time.time() - t0:.0f} s", flush=True)
