@@ -580,6 +580,8 @@ def main():
     HEAD_BLOCK = a.head_block or None
     FUSE = a.fuse
     PACKED_QKV = a.packed_qkv
+    if PACKED_QKV and not a.suffix:
+        a.suffix = f"-packed-{PACKED_QKV}"  # never over the unpacked layout's folder of the same name
     if a.fixtures:
         fixtures(a.fixtures_out, 4242, set(a.fixture_names.split(",")) if a.fixture_names else None)
         return
