@@ -171,6 +171,22 @@ test('the CLI completes with the GroupQueryAttention fixture', async () => {
   expect(typeof out.completion).toBe('string');
 }, 90_000);
 
+test("a file longer than the model's positions completes: the prompt shrinks to fit them (the fixtures have 256)", async () => {
+  // The default budgets (768 + 48 suffix + far context) exceed the fixture's context_length; before the fit onnxruntime
+  // failed inside GroupQueryAttention ('cos_cache dimension 0 shall not be less than total_sequence_length').
+  const file = path.join(tempDir(), 'long.py');
+  const body = Array.from({ length: 400 }, (_, i) => `def f${i}(x):\n    return x + ${i}\n`).join('');
+  fs.writeFileSync(file, `${body}def g(y):\n    return \n`);
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [path.join(repo, 'bin/infill-ls.js'), 'complete', file, '--line', '802', '--column', '12', '--model', path.join(root, 'qwen2-genai-packed'), '--device', 'cpu', '--json'],
+    { cwd: repo, timeout: 60_000 },
+  );
+  const out = JSON.parse(stdout) as { completion: string; status: { state: string } };
+  expect(out.status.state).toBe('ready');
+  expect(typeof out.completion).toBe('string');
+}, 90_000);
+
 test('a finished CLI command exits with its code even while a handle is still open, after its output is flushed', async () => {
   // What ends `complete` / `eval` (server/src/main.ts exitWhenFlushed): not the event loop draining, which a native
   // teardown can block (see there); 1 MiB through a pipe checks that nothing written is cut off.

@@ -480,14 +480,41 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       prefix = t.text;
     }
     const crossFile = far ? farContextOf(context, prefix, prefixBudget, suffixBudget ?? 256, moveStart) : context.crossFile;
-    const prompt = buildFimPrompt({ prefix, suffix: context.suffix, crossFile, languageId: context.languageId }, template!, tokenizer, {
-      maxPrefixTokens: prefixBudget,
-      // PSM puts the suffix after the prefix, so every keystroke (which changes the prefix's end) re-runs the whole
-      // suffix: its default budget is PSM_SUFFIX_TOKENS there (SPM keeps the builder's 256, cached in front).
-      maxSuffixTokens: suffixBudget,
-      maxHealTokens: options.maxHealTokens,
-    });
+    const build = (cf: CompletionContext['crossFile'], pre: number, suf: number | undefined) =>
+      buildFimPrompt({ prefix, suffix: context.suffix, crossFile: cf, languageId: context.languageId }, template!, tokenizer, {
+        maxPrefixTokens: pre,
+        // PSM puts the suffix after the prefix, so every keystroke (which changes the prefix's end) re-runs the whole
+        // suffix: its default budget is PSM_SUFFIX_TOKENS there (SPM keeps the builder's 256, cached in front).
+        maxSuffixTokens: suf,
+        maxHealTokens: options.maxHealTokens,
+      });
+    let prompt = build(crossFile, prefixBudget, suffixBudget);
+    const limit = promptPositionLimit();
+    if (limit !== undefined && prompt.ids.length > limit) {
+      // A model with fewer positions than the budgets assume (its config's max_position_embeddings): other files' and
+      // far context go first, then the prefix and suffix windows shrink in proportion until prompt and answer fit.
+      prompt = build(undefined, prefixBudget, suffixBudget);
+      let pre = prefixBudget;
+      let suf = suffixBudget ?? 256;
+      for (let i = 0; i < 6 && prompt.ids.length > limit && pre + suf > 0; i++) {
+        const scale = Math.max(0, limit / prompt.ids.length - 0.02);
+        pre = Math.floor(pre * scale);
+        suf = Math.floor(suf * scale);
+        prompt = build(undefined, pre, suf);
+      }
+    }
     return { prompt, prefix };
+  }
+
+  /**
+   * Most prompt tokens the loaded model's positions leave room for: its config's `max_position_embeddings` (or
+   * `n_positions` / `n_ctx` / `max_sequence_length`) less the answer (maxNewTokens) and a margin of 16 for token
+   * healing and drafts; undefined when the config names no limit.
+   */
+  function promptPositionLimit(): number | undefined {
+    const config = bundle?.model.files.config ?? {};
+    const n = ['max_position_embeddings', 'n_positions', 'n_ctx', 'max_sequence_length'].map((k) => config[k]).find((v) => typeof v === 'number' && v > 0) as number | undefined;
+    return n === undefined ? undefined : Math.max(1, n - decodeSettings.maxNewTokens - 16);
   }
 
   /**
