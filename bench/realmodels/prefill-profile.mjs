@@ -11,24 +11,23 @@ import '../lib/help.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { median } from '../lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { loadBundle } = await import(path.join(root, 'server/dist/engine/load.js'));
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
-const modelDir = opt('model');
+const { values: args } = parseArgs({
+  options: { model: { type: 'string' }, device: { type: 'string', default: 'webgpu' }, tokens: { type: 'string', default: '512' }, reps: { type: 'string', default: '8' }, chunk: { type: 'string' } },
+});
+const modelDir = args.model;
 if (!modelDir) {
   console.error('usage: node bench/realmodels/prefill-profile.mjs --model DIR [--device webgpu] [--tokens 512] [--reps 8]');
   process.exit(2);
 }
-const device = opt('device', 'webgpu');
-const TOKENS = Number(opt('tokens', 512));
-const REPS = Number(opt('reps', 8));
-const CHUNK = Number(opt('chunk', TOKENS));
+const device = args.device;
+const TOKENS = Number(args.tokens);
+const REPS = Number(args.reps);
+const CHUNK = Number(args.chunk ?? TOKENS);
 const { model, tokenizer } = await loadBundle({ modelDir, device });
 // A prefill past the model's positions fails inside onnxruntime (e.g. GroupQueryAttention's "cos_cache dimension 0
 // shall not be less than total_sequence_length") and leaves an empty trace: refuse first, with the limit.
