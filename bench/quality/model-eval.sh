@@ -41,9 +41,16 @@ tasks=.work/tasks
 pred=.work/pred/$name
 tmp=$pred/parts
 mkdir -p "$tmp" bench/results
-[ -s $tasks/humaneval-multi.jsonl ] || $n19 node bench/quality/make-tasks.mjs --npm-dev bench/quality/data/npm-dev.jsonl.xz --py-dev bench/quality/data/py-dev.jsonl.xz --out $tasks --per-lang 200
+# the task files are built when one that a suite asked for is missing (without the HumanEval files, make-tasks.mjs
+# writes only the dev suites: a run with --suites of dev suites alone still works; a HumanEval suite then stops here)
+for s in $suites; do
+  [ -s $tasks/$s.jsonl ] || { $n19 node bench/quality/make-tasks.mjs --npm-dev bench/quality/data/npm-dev.jsonl.xz --py-dev bench/quality/data/py-dev.jsonl.xz --out $tasks --per-lang 200; break; }
+done
+for s in $suites; do
+  [ -s $tasks/$s.jsonl ] || { echo "model-eval: no $tasks/$s.jsonl (the HumanEval suites need the four HumanEval-*Infilling*.jsonl.gz files in ../shared/bench/humaneval-infilling/; or leave them out with --suites)" >&2; exit 1; }
+done
 # the HumanEval multi-line subset: every K-th task of the file (the file is already spread over all 164 problems)
-awk -v k="$every" '(NR - 1) % k == 0' $tasks/humaneval-multi.jsonl > $tasks/humaneval-multi-every$every.jsonl
+[ ! -s $tasks/humaneval-multi.jsonl ] || awk -v k="$every" '(NR - 1) % k == 0' $tasks/humaneval-multi.jsonl > $tasks/humaneval-multi-every$every.jsonl
 stamp() { echo "{\"utc\": \"$(date -u +%FT%TZ)\", \"uptime\": \"$(uptime | sed 's/^ *//')\"}"; }
 log() { echo "model-eval $(date -u +%T) $*" >&2; }
 t_start=$(date +%s)

@@ -699,6 +699,7 @@ async function main() {
     },
     packages: report,
   };
+  fs.mkdirSync(path.dirname(opt.manifest), { recursive: true }); // e.g. .work/v5/manifests/: not there before the first tier
   fs.writeFileSync(opt.manifest, JSON.stringify(manifest, null, 1) + '\n');
 
   const MB = (n) => (n / 1e6).toFixed(1);

@@ -103,6 +103,7 @@ def main() -> int:
         status(a.out, a.title)
         return 0
     os.makedirs(a.out, exist_ok=True)
+    os.makedirs(os.path.dirname(a.state) or ".", exist_ok=True)  # e.g. .work/v6pack/: the state is written after the parts
     seen_path, pend_path = a.state + ".seen", a.state + ".pending.jsonl"
     seen = set(open(seen_path).read().split()) if os.path.exists(seen_path) else set()
     pkgs: OrderedDict[str, list[dict]] = OrderedDict()
