@@ -44,15 +44,20 @@ function stderr(line: string): void {
  * lazily so `--help`, `--version` and argument errors never load onnxruntime-node.
  */
 const realEngineFactory: EngineFactory = async (options) => {
+  // Same-file far context for the remote backends, in characters: the setting, else the env the engine reads, × 4;
+  // neither set: off there (backend/far-text.ts says why).
+  const envFar = Number(process.env.INFILL_LS_FAR_CONTEXT_TOKENS?.trim() || NaN);
+  const farTokens = options.farContextTokens ?? (Number.isInteger(envFar) && envFar >= 0 && envFar <= 8192 ? envFar : undefined);
+  const farContextChars = farTokens === undefined ? 0 : farTokens * 4;
   if (options.backend?.kind === 'openai') {
     const { createOpenAiEngine } = await import('./backend/openai.js');
     const b = options.backend;
-    return createOpenAiEngine({ url: b.url, model: b.model, apiKey: b.apiKey, fim: b.fim, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
+    return createOpenAiEngine({ url: b.url, model: b.model, apiKey: b.apiKey, fim: b.fim, maxNewTokens: options.maxNewTokens, farContextChars, log: (message) => stderr(`infill-ls engine: ${message}`) });
   }
   if (options.backend?.kind === 'llama-server') {
     const { createLlamaServerEngine } = await import('./backend/llama-server.js');
     const b = options.backend;
-    return createLlamaServerEngine({ url: b.url, apiKey: b.apiKey, tMaxPredictMs: b.tMaxPredictMs, slots: b.slots, maxNewTokens: options.maxNewTokens, log: (message) => stderr(`infill-ls engine: ${message}`) });
+    return createLlamaServerEngine({ url: b.url, apiKey: b.apiKey, tMaxPredictMs: b.tMaxPredictMs, slots: b.slots, maxNewTokens: options.maxNewTokens, farContextChars, log: (message) => stderr(`infill-ls engine: ${message}`) });
   }
   const [{ createEngine }, { createWorkerHost }] = await Promise.all([import('./engine/engine.js'), import('./model-host/index.js')]);
   const model = localModelOptions(options);

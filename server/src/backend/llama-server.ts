@@ -10,6 +10,8 @@ import { CompletionCache } from '../cache/completion-cache.js';
 import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
+import { LRUCache } from 'lru-cache';
+import { withFarText, type FarTextChoice, type FarTextChoices } from './far-text.js';
 import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
@@ -33,6 +35,12 @@ export interface LlamaServerBackendOptions {
   slots?: 'document' | 'server';
   /** Characters of cross-file chunks sent as `input_extra` (default 1,000). */
   maxContextChars?: number;
+  /**
+   * Characters of same-file far context (backend/far-text.ts) sent in `input_extra` after the cross-file chunks, on top
+   * of maxContextChars (default 0, off; the setting `farContextTokens` × 4 where it or
+   * its env INFILL_LS_FAR_CONTEXT_TOKENS is set: 1,536 for the engine's 384).
+   */
+  farContextChars?: number;
   log?: (message: string) => void;
 }
 
@@ -81,14 +89,18 @@ export function inputExtra(crossFile: CrossFileContext | undefined, maxChars: nu
 
 /** The `/infill` request body for a context (the fields llama-server reads; greedy sampling). Pure. */
 export function infillBody(
-  context: Pick<CompletionContext, 'prefix' | 'suffix' | 'crossFile'>,
-  options: Pick<LlamaServerBackendOptions, 'maxNewTokens' | 'tMaxPredictMs' | 'maxPrefixChars' | 'maxSuffixChars' | 'maxContextChars'>,
-  extra: { idSlot?: number; stop?: string[]; stream?: boolean } = {},
+  context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>,
+  options: Pick<LlamaServerBackendOptions, 'maxNewTokens' | 'tMaxPredictMs' | 'maxPrefixChars' | 'maxSuffixChars' | 'maxContextChars' | 'farContextChars'>,
+  extra: { idSlot?: number; stop?: string[]; stream?: boolean; farChoices?: FarTextChoices } = {},
 ): Record<string, unknown> {
+  const inputPrefix = stableTail(context.prefix, options.maxPrefixChars ?? 3000);
+  const inputSuffix = headLines(context.suffix, options.maxSuffixChars ?? 1000);
+  // Same-file far context after the request's own chunks (backend/far-text.ts); its characters add to the budget.
+  const far = withFarText(context, inputPrefix, inputSuffix, options.farContextChars ?? 0, extra.farChoices);
   return {
-    input_prefix: stableTail(context.prefix, options.maxPrefixChars ?? 3000),
-    input_suffix: headLines(context.suffix, options.maxSuffixChars ?? 1000),
-    input_extra: inputExtra(context.crossFile, options.maxContextChars ?? 1000),
+    input_prefix: inputPrefix,
+    input_suffix: inputSuffix,
+    input_extra: inputExtra(far.crossFile, (options.maxContextChars ?? 1000) + far.extraChars),
     prompt: '',
     n_predict: options.maxNewTokens,
     temperature: 0,
@@ -173,6 +185,8 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
   const describe = `llama-server ${endpoint.origin}${endpoint.pathname}`;
   const state = remoteStatus(describe, 'llama-server', options.log);
   const cache = new CompletionCache();
+  /** Per document: the far-context snippets last chosen (backend/far-text.ts), so the server's cached prompt survives typing. */
+  const farChoices = new LRUCache<string, FarTextChoice>({ max: 4096 });
   let disposed = false;
   const inflight = new Set<AbortController>();
   const headers = { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
@@ -220,7 +234,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
     try {
       const map = await slotMap();
       if (signal.aborted) return { kind: 'cancelled' };
-      const body = infillBody(context, options, { idSlot: map?.slot(context.documentKey), stop: plan.lineMode === 'single' ? ['\n'] : [] });
+      const body = infillBody(context, options, { idSlot: map?.slot(context.documentKey), stop: plan.lineMode === 'single' ? ['\n'] : [], farChoices });
       const res = await fetch(endpoint, { method: 'POST', headers: { ...headers, accept: 'text/event-stream' }, body: JSON.stringify(body), signal: controller.signal });
       if (!res.ok) {
         const raw = (await res.text().catch(() => '')).slice(0, 300);
@@ -314,7 +328,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
     void (async () => {
       try {
         const map = await slotMap();
-        const body = { ...infillBody(context, options, { idSlot: map?.slot(context.documentKey), stream: false }), n_predict: 0 };
+        const body = { ...infillBody(context, options, { idSlot: map?.slot(context.documentKey), stream: false, farChoices }), n_predict: 0 };
         const res = await fetch(endpoint, { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal });
         await res.arrayBuffer();
       } catch {

@@ -7,7 +7,9 @@ import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import type { FimFamily } from '../prompt/index.js';
-import { TEXT_TEMPLATES, buildTextPrompt } from './fim-text.js';
+import { LRUCache } from 'lru-cache';
+import { withFarText, type FarTextChoice } from './far-text.js';
+import { TEXT_TEMPLATES, buildTextPrompt, headByLines, tailByLines } from './fim-text.js';
 import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
@@ -21,6 +23,12 @@ export interface OpenAiBackendOptions {
   maxNewTokens: number;
   /** Whole-request time limit in ms (default 10,000): past it the request answers degraded. */
   timeoutMs?: number;
+  /**
+   * Characters of same-file far context (backend/far-text.ts) in the prompt's cross-file head, on top of the 1,000 of
+   * cross-file chunks (default 0, off; the setting `farContextTokens` × 4 where it or
+   * its env INFILL_LS_FAR_CONTEXT_TOKENS is set: 1,536 for the engine's 384).
+   */
+  farContextChars?: number;
   log?: (message: string) => void;
 }
 
@@ -60,6 +68,8 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
   const describe = `openai-compatible ${endpoint.origin}${endpoint.pathname} (${options.model}, FIM ${family})`;
   const state = remoteStatus(describe, options.model, options.log);
   const cache = new CompletionCache();
+  /** Per document: the far-context snippets last chosen (backend/far-text.ts), so the prompt's head survives typing. */
+  const farChoices = new LRUCache<string, FarTextChoice>({ max: 4096 });
   let disposed = false;
   const inflight = new Set<AbortController>();
 
@@ -72,7 +82,9 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
     const typedAhead = typedAheadAnswer(cache, context, t0);
     if (typedAhead) return typedAhead;
     const plan = planDecode({ prefix: context.prefix, suffix: context.suffix, languageId: context.languageId, trigger: context.trigger, lineMode: context.lineMode });
-    const prompt = buildTextPrompt(family, context);
+    // Same-file far context after the request's own chunks (backend/far-text.ts), on the window buildTextPrompt keeps.
+    const far = withFarText(context, tailByLines(context.prefix, 3000), headByLines(context.suffix, 1000), options.farContextChars ?? 0, farChoices);
+    const prompt = buildTextPrompt(family, { ...context, crossFile: far.crossFile }, { maxContextChars: 1000 + far.extraChars });
     // OpenAI's API takes at most 4 stop strings; the rest of the template's stops are cut here.
     const stop = [...(plan.lineMode === 'single' ? ['\n'] : []), ...template.stop].slice(0, 4);
     const controller = new AbortController();

@@ -1,0 +1,90 @@
+// Same-file far context for the remote backends (llama-server's /infill, OpenAI-compatible /v1/completions), which
+// trim the document by characters, not tokens: the engine's far context (prompt/far-context.ts, measured in
+// bench/results/far-context.md) given to a server the same way — snippets of the document outside the window sent,
+// as the engine sends them, after the request's own cross-file chunks (llama-server: `input_extra`, the chunks
+// llama.vim sends from its ring buffer; OpenAI: the family's repository-level head). Off unless `farContextTokens` is
+// set (bench/results/remote-far.md). A document's snippets stay while
+// they are still outside the window and the cursor is within FAR_TEXT_STICKY_LINES lines of where they were chosen, so
+// the prompt's head — and the server's cached prompt — survives typing. Pure apart from the caller's choice map.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CompletionContext } from '../engine/types.js';
+import { farSnippets } from '../prompt/far-context.js';
+
+/** Characters a token of far context stands for when a token budget (the `farContextTokens` setting) is given to a remote backend. */
+export const FAR_TEXT_CHARS_PER_TOKEN = 4;
+/**
+ * Characters of far context that the engine's default (DEFAULT_FAR_CONTEXT_TOKENS, 384, engine/model-side.ts) stands
+ * for. Remote backends do not use it by default: there far context is on only where `farContextTokens` (or its env)
+ * is set, because its gain was measured on models/default's 1,024-token training window, not on the models servers run.
+ */
+export const ENGINE_DEFAULT_FAR_TEXT_CHARS = 384 * FAR_TEXT_CHARS_PER_TOKEN;
+/** How far (lines) the cursor may move before a document's snippets are chosen again (the engine's rule). */
+export const FAR_TEXT_STICKY_LINES = 16;
+
+/** A document's last choice: the cursor's line when chosen and the snippets' texts (possibly none). */
+export interface FarTextChoice {
+  line: number;
+  texts: string[];
+}
+
+/** Where the caller keeps choices per document (an LRU map in the backends). */
+export interface FarTextChoices {
+  get(documentKey: string): FarTextChoice | undefined;
+  set(documentKey: string, choice: FarTextChoice): unknown;
+}
+
+/**
+ * The request's cross-file context with the document's far snippets added (kind 'same-file', named by the document's
+ * file name, as the engine names them), and how many characters of budget they bring (`farChars`, 0 when none were
+ * added: the caller adds it to its own cross-file budget). `windowPrefix` / `windowSuffix` are what the backend sends
+ * of the prefix (its end) and of the suffix (its start); the rest of the document is searched. `farChars` ≤ 0, a
+ * document with nothing outside the window, or no similar snippet leave the context as it is.
+ */
+export function withFarText(
+  context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>,
+  windowPrefix: string,
+  windowSuffix: string,
+  farChars: number,
+  choices?: FarTextChoices,
+): { crossFile: CompletionContext['crossFile']; extraChars: number } {
+  const unchanged = { crossFile: context.crossFile, extraChars: 0 };
+  if (!(farChars > 0) || typeof context.prefix !== 'string' || typeof context.suffix !== 'string') return unchanged;
+  if (!context.prefix.endsWith(windowPrefix) || !context.suffix.startsWith(windowSuffix)) return unchanged;
+  const before = context.prefix.slice(0, context.prefix.length - windowPrefix.length);
+  const after = context.suffix.slice(windowSuffix.length);
+  if (before.trim() === '' && after.trim() === '') return unchanged;
+  let line = 0;
+  for (let i = context.prefix.indexOf('\n'); i !== -1; i = context.prefix.indexOf('\n', i + 1)) line++;
+  const held = choices?.get(context.documentKey);
+  let texts: string[];
+  if (held && Math.abs(held.line - line) <= FAR_TEXT_STICKY_LINES && held.texts.every((t) => before.includes(t) || after.includes(t))) {
+    texts = held.texts;
+  } else {
+    texts = farSnippets(before, after, windowPrefix, windowSuffix, { maxSnippetChars: farChars }).map((s) => s.text);
+    choices?.set(context.documentKey, { line, texts });
+  }
+  if (texts.length === 0) return unchanged;
+  const own = context.crossFile;
+  const name = own ? { repoName: own.repoName, path: own.path } : documentFileName(context.documentKey);
+  return {
+    crossFile: {
+      repoName: name.repoName,
+      path: name.path,
+      chunks: [...(own?.chunks ?? []), ...texts.map((text) => ({ path: name.path, text, kind: 'same-file' as const }))],
+      ...(own?.maxTokens !== undefined ? { maxTokens: own.maxTokens } : {}),
+      ...(own?.format ? { format: own.format } : {}),
+    },
+    extraChars: farChars,
+  };
+}
+
+/** A document key's file name ('' for keys that are not file URIs) and no repository name, as the engine names it. */
+function documentFileName(documentKey: string): { repoName: string; path: string } {
+  if (!documentKey.startsWith('file:')) return { repoName: '', path: '' };
+  try {
+    return { repoName: '', path: path.basename(fileURLToPath(documentKey)) };
+  } catch {
+    return { repoName: '', path: '' };
+  }
+}
