@@ -6,10 +6,9 @@
 // set (bench/results/remote-far.md). A document's snippets stay while
 // they are still outside the window and the cursor is within FAR_TEXT_STICKY_LINES lines of where they were chosen, so
 // the prompt's head — and the server's cached prompt — survives typing. Pure apart from the caller's choice map.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CompletionContext } from '../engine/types.js';
 import { farSnippets } from '../prompt/far-context.js';
+import { documentFileName } from '../util/paths.js';
 
 /** Characters a token of far context stands for when a token budget (the `farContextTokens` setting) is given to a remote backend. */
 export const FAR_TEXT_CHARS_PER_TOKEN = 4;
@@ -79,12 +78,3 @@ export function withFarText(
   };
 }
 
-/** A document key's file name ('' for keys that are not file URIs) and no repository name, as the engine names it. */
-function documentFileName(documentKey: string): { repoName: string; path: string } {
-  if (!documentKey.startsWith('file:')) return { repoName: '', path: '' };
-  try {
-    return { repoName: '', path: path.basename(fileURLToPath(documentKey)) };
-  } catch {
-    return { repoName: '', path: '' };
-  }
-}

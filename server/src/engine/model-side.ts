@@ -29,14 +29,12 @@ import { Generator, type SamplingOptions } from '../decoding/index.js';
 import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, farSnippets, MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix, type TemplateOverride } from '../prompt/index.js';
 import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuRunCap, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
-import { defaultModelDir } from '../util/paths.js';
+import { defaultModelDir, documentFileName } from '../util/paths.js';
 import { errorText } from '../util/errors.js';
 import { nowMs } from '../util/clock.js';
 import { pollOnRead } from '../util/cancel-flag.js';
 import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KvStore, stickyTrimPrefix, type KvStoreStats } from '../cache/index.js';
 import { SyntaxTrees } from '../syntax/index.js';
 import { DEFAULT_DECODE, decodeRequest, type DecodeMode, type DecodeSettings } from './decode.js';
@@ -72,19 +70,6 @@ function lineCount(text: string): number {
   return n;
 }
 
-/**
- * What the repository-level format names a document by without cross-file context: its file name ('' for non-file
- * keys) and no repository name. Only the file name: the same file gets the same prompt on every surface (CLI, API,
- * LSP), wherever its folder is.
- */
-function fileNames(documentKey: string): { repoName: string; path: string } {
-  if (!documentKey.startsWith('file:')) return { repoName: '', path: '' };
-  try {
-    return { repoName: '', path: path.basename(fileURLToPath(documentKey)) };
-  } catch {
-    return { repoName: '', path: '' };
-  }
-}
 
 /**
  * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. With drafts
@@ -545,7 +530,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     }
     if (texts.length === 0) return context.crossFile;
     const own = context.crossFile;
-    const names = own ?? fileNames(context.documentKey);
+    const names = own ?? documentFileName(context.documentKey);
     return {
       repoName: names.repoName,
       path: names.path,

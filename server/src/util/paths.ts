@@ -7,3 +7,17 @@ export const packageRoot: string = fileURLToPath(new URL('../../../', import.met
 
 /** The shipped default model directory, `models/default` under the package root. */
 export const defaultModelDir: string = path.join(packageRoot, 'models', 'default');
+
+/**
+ * What the repository-level prompt format names a document by without cross-file context: its file name ('' for
+ * document keys that are not file URIs) and no repository name. Only the file name: the same file gets the same
+ * prompt on every surface (CLI, API, LSP) and through every backend, wherever its folder is. Never throws.
+ */
+export function documentFileName(documentKey: string): { repoName: string; path: string } {
+  if (!documentKey.startsWith('file:')) return { repoName: '', path: '' };
+  try {
+    return { repoName: '', path: path.basename(fileURLToPath(documentKey)) };
+  } catch {
+    return { repoName: '', path: '' };
+  }
+}
