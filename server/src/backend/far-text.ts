@@ -3,9 +3,9 @@
 // bench/results/far-context.md) given to a server the same way — snippets of the document outside the window sent,
 // as the engine sends them, after the request's own cross-file chunks (llama-server: `input_extra`, the chunks
 // llama.vim sends from its ring buffer; OpenAI: the family's repository-level head). Off unless `farContextTokens` is
-// set (bench/results/remote-far.md). A document's snippets stay while
-// they are still outside the window and the cursor is within FAR_TEXT_STICKY_LINES lines of where they were chosen, so
-// the prompt's head — and the server's cached prompt — survives typing. Pure apart from the caller's choice map.
+// set (bench/results/remote-far-{py,ts}.md). A document's snippets stay while they are still outside the window and
+// the cursor is within FAR_TEXT_STICKY_LINES lines of where they were chosen, so the prompt's head — and the server's
+// cached prompt — survives typing. Pure apart from the caller's choice map.
 import type { CompletionContext } from '../engine/types.js';
 import { farSnippets } from '../prompt/far-context.js';
 import { documentFileName } from '../util/paths.js';

@@ -87,7 +87,7 @@ export function inputExtra(crossFile: CrossFileContext | undefined, maxChars: nu
   return out;
 }
 
-/** The `/infill` request body for a context (the fields llama-server reads; greedy sampling). Pure. */
+/** The `/infill` request body for a context (the fields llama-server reads; greedy sampling). Pure but for `extra.farChoices`, which it updates. */
 export function infillBody(
   context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>,
   options: Pick<LlamaServerBackendOptions, 'maxNewTokens' | 'tMaxPredictMs' | 'maxPrefixChars' | 'maxSuffixChars' | 'maxContextChars' | 'farContextChars'>,
