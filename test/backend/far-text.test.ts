@@ -4,7 +4,8 @@
 // outside the window and the cursor is within 16 lines; nothing added when off, when the document fits the window or
 // when nothing is similar.
 import { describe, expect, test } from 'vitest';
-import { ENGINE_DEFAULT_FAR_TEXT_CHARS, withFarText, type FarTextChoice } from '../../server/src/backend/far-text.js';
+import { ENGINE_DEFAULT_FAR_TEXT_CHARS, withFarText } from '../../server/src/backend/far-text.js';
+import type { FarChoice } from '../../server/src/prompt/far-context.js';
 import { infillBody, stableTail, headLines } from '../../server/src/backend/llama-server.js';
 import { buildTextPrompt, headByLines, tailByLines } from '../../server/src/backend/fim-text.js';
 
@@ -47,7 +48,7 @@ describe('withFarText', () => {
   });
 
   test('the choice sticks within 16 lines and is made again further away', () => {
-    const choices = new Map<string, FarTextChoice>();
+    const choices = new Map<string, FarChoice>();
     const first = withFarText(context, windowPrefixLines, suffix, 1000, choices);
     const held = choices.get(context.documentKey)!;
     expect(held.texts).toEqual(first.crossFile!.chunks.map((c) => c.text));

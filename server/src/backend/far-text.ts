@@ -3,11 +3,10 @@
 // bench/results/far-context.md) given to a server the same way — snippets of the document outside the window sent,
 // as the engine sends them, after the request's own cross-file chunks (llama-server: `input_extra`, the chunks
 // llama.vim sends from its ring buffer; OpenAI: the family's repository-level head). Off unless `farContextTokens` is
-// set (bench/results/remote-far-{py,ts}.md). A document's snippets stay while they are still outside the window and
-// the cursor is within FAR_TEXT_STICKY_LINES lines of where they were chosen, so the prompt's head — and the server's
-// cached prompt — survives typing. Pure apart from the caller's choice map.
+// set (bench/results/remote-far-{py,ts}.md). A document's snippets are sticky as in the engine (stickyFarTexts), so
+// the prompt's head — and the server's cached prompt — survives typing. Pure apart from the caller's choice map.
 import type { CompletionContext } from '../engine/types.js';
-import { farSnippets } from '../prompt/far-context.js';
+import { stickyFarTexts, type FarChoices } from '../prompt/far-context.js';
 import { documentFileName } from '../util/paths.js';
 
 /** Characters a token of far context stands for when a token budget (the `farContextTokens` setting) is given to a remote backend. */
@@ -18,20 +17,6 @@ export const FAR_TEXT_CHARS_PER_TOKEN = 4;
  * is set, because its gain was measured on models/default's 1,024-token training window, not on the models servers run.
  */
 export const ENGINE_DEFAULT_FAR_TEXT_CHARS = 384 * FAR_TEXT_CHARS_PER_TOKEN;
-/** How far (lines) the cursor may move before a document's snippets are chosen again (the engine's rule). */
-export const FAR_TEXT_STICKY_LINES = 16;
-
-/** A document's last choice: the cursor's line when chosen and the snippets' texts (possibly none). */
-export interface FarTextChoice {
-  line: number;
-  texts: string[];
-}
-
-/** Where the caller keeps choices per document (an LRU map in the backends). */
-export interface FarTextChoices {
-  get(documentKey: string): FarTextChoice | undefined;
-  set(documentKey: string, choice: FarTextChoice): unknown;
-}
 
 /**
  * The request's cross-file context with the document's far snippets added (kind 'same-file', named by the document's
@@ -45,7 +30,7 @@ export function withFarText(
   windowPrefix: string,
   windowSuffix: string,
   farChars: number,
-  choices?: FarTextChoices,
+  choices?: FarChoices,
 ): { crossFile: CompletionContext['crossFile']; extraChars: number } {
   const unchanged = { crossFile: context.crossFile, extraChars: 0 };
   if (!(farChars > 0) || typeof context.prefix !== 'string' || typeof context.suffix !== 'string') return unchanged;
@@ -53,16 +38,7 @@ export function withFarText(
   const before = context.prefix.slice(0, context.prefix.length - windowPrefix.length);
   const after = context.suffix.slice(windowSuffix.length);
   if (before.trim() === '' && after.trim() === '') return unchanged;
-  let line = 0;
-  for (let i = context.prefix.indexOf('\n'); i !== -1; i = context.prefix.indexOf('\n', i + 1)) line++;
-  const held = choices?.get(context.documentKey);
-  let texts: string[];
-  if (held && Math.abs(held.line - line) <= FAR_TEXT_STICKY_LINES && held.texts.every((t) => before.includes(t) || after.includes(t))) {
-    texts = held.texts;
-  } else {
-    texts = farSnippets(before, after, windowPrefix, windowSuffix, { maxSnippetChars: farChars }).map((s) => s.text);
-    choices?.set(context.documentKey, { line, texts });
-  }
+  const texts = stickyFarTexts(context.documentKey, context.prefix, before, after, windowPrefix, windowSuffix, choices, { maxSnippetChars: farChars });
   if (texts.length === 0) return unchanged;
   const own = context.crossFile;
   const name = own ? { repoName: own.repoName, path: own.path } : documentFileName(context.documentKey);

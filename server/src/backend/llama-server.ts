@@ -11,7 +11,8 @@ import type { EngineHooks } from '../config/engine.js';
 import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult, CrossFileContext } from '../engine/types.js';
 import { LRUCache } from 'lru-cache';
-import { withFarText, type FarTextChoice, type FarTextChoices } from './far-text.js';
+import type { FarChoice, FarChoices } from '../prompt/far-context.js';
+import { withFarText } from './far-text.js';
 import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
 
@@ -91,7 +92,7 @@ export function inputExtra(crossFile: CrossFileContext | undefined, maxChars: nu
 export function infillBody(
   context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>,
   options: Pick<LlamaServerBackendOptions, 'maxNewTokens' | 'tMaxPredictMs' | 'maxPrefixChars' | 'maxSuffixChars' | 'maxContextChars' | 'farContextChars'>,
-  extra: { idSlot?: number; stop?: string[]; stream?: boolean; farChoices?: FarTextChoices } = {},
+  extra: { idSlot?: number; stop?: string[]; stream?: boolean; farChoices?: FarChoices } = {},
 ): Record<string, unknown> {
   const inputPrefix = stableTail(context.prefix, options.maxPrefixChars ?? 3000);
   const inputSuffix = headLines(context.suffix, options.maxSuffixChars ?? 1000);
@@ -186,7 +187,7 @@ export function createLlamaServerEngine(options: LlamaServerBackendOptions): Com
   const state = remoteStatus(describe, 'llama-server', options.log);
   const cache = new CompletionCache();
   /** Per document: the far-context snippets last chosen (backend/far-text.ts), so the server's cached prompt survives typing. */
-  const farChoices = new LRUCache<string, FarTextChoice>({ max: 4096 });
+  const farChoices = new LRUCache<string, FarChoice>({ max: 4096 });
   let disposed = false;
   const inflight = new Set<AbortController>();
   const headers = { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };

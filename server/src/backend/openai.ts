@@ -8,7 +8,8 @@ import { planDecode } from '../engine/decode-plan.js';
 import type { CompletionContext, CompletionEngine, CompletionResult } from '../engine/types.js';
 import type { FimFamily } from '../prompt/index.js';
 import { LRUCache } from 'lru-cache';
-import { withFarText, type FarTextChoice } from './far-text.js';
+import type { FarChoice } from '../prompt/far-context.js';
+import { withFarText } from './far-text.js';
 import { TEXT_TEMPLATES, buildTextPrompt, headByLines, tailByLines } from './fim-text.js';
 import { HttpError, failureMessage, httpUrl, jsonAnswer, keepAnswer, partialStream, remoteStatus, textOf, typedAheadAnswer } from './remote.js';
 import { sseJson } from './sse.js';
@@ -69,7 +70,7 @@ export function createOpenAiEngine(options: OpenAiBackendOptions): CompletionEng
   const state = remoteStatus(describe, options.model, options.log);
   const cache = new CompletionCache();
   /** Per document: the far-context snippets last chosen (backend/far-text.ts), so the prompt's head survives typing. */
-  const farChoices = new LRUCache<string, FarTextChoice>({ max: 4096 });
+  const farChoices = new LRUCache<string, FarChoice>({ max: 4096 });
   let disposed = false;
   const inflight = new Set<AbortController>();
 

@@ -26,7 +26,7 @@
 import type { CompletionCandidate, CompletionContext, CompletionTimings, EngineStatus } from './types.js';
 import { loadBundle, type LoadedBundle } from './load.js';
 import { Generator, type SamplingOptions } from '../decoding/index.js';
-import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, farSnippets, MAX_CHARS_PER_TOKEN, trimPrefix, trimSuffix, type TemplateOverride } from '../prompt/index.js';
+import { buildFimPrompt, DEFAULT_CONTEXT_TOKENS, lineCount, MAX_CHARS_PER_TOKEN, stickyFarTexts, trimPrefix, trimSuffix, type FarChoice, type TemplateOverride } from '../prompt/index.js';
 import { packBins, packedPrefill, scanOnnxGraph, webgpuPrefillChunk, webgpuRunCap, type DeviceRequest, type ModelDtype } from '../runtime/index.js';
 import { Scheduler, type Lease, type SchedulerEvent } from '../scheduler/index.js';
 import { defaultModelDir, documentFileName } from '../util/paths.js';
@@ -54,22 +54,12 @@ export const PSM_SUFFIX_TOKENS = 48;
  * both with the suffix (bench/results/far-context.md: dev single-line exact match up on Python and TypeScript).
  */
 export const DEFAULT_FAR_CONTEXT_TOKENS = 384;
-/** A document's far snippets are kept while the cursor stays within this many lines of where they were chosen. */
-const FAR_CONTEXT_STICKY_LINES = 16;
 /**
  * Far context is not used where the halved prefix window would keep fewer whole lines before the cursor's than this
  * (and the prefix has them): files of very long lines (minified code, data) would give up most of the code the
  * completion continues (a fresh user's find: 600 lines of ~840 characters left a 10-token prompt).
  */
 const FAR_CONTEXT_MIN_WINDOW_LINES = 8;
-
-/** Newlines in `text` (the 0-based line of its end). */
-function lineCount(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
 
 /**
  * Most drafted tokens per decode run (draft-and-verify, decoding/generator.ts `draftTokens`); 0 is off. With drafts
@@ -342,7 +332,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? DEFAULT_DRAFT_MIN_NGRAM };
   const farTokens = options.farContextTokens ?? envInteger('INFILL_LS_FAR_CONTEXT_TOKENS', 0, 8192, optionNotes) ?? DEFAULT_FAR_CONTEXT_TOKENS;
   /** Per document (far context): the snippets last chosen and the cursor line they were chosen at (see promptOf). */
-  const farChosen = new LRUCache<string, { line: number; texts: string[] }>({ max: 4096 });
+  const farChosen = new LRUCache<string, FarChoice>({ max: 4096 });
   /** Per document (sticky trimming): the first kept prefix line and a digest of the 4 lines it starts (see promptOf); bounded by count. */
   const trimStarts = new LRUCache<string, { line: number; head: string }>({ max: 4096 });
   /** Per-document syntax trees of the decode plan's window, re-parsed incrementally request after request. */
@@ -506,9 +496,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
    * The request's cross-file context with same-file far snippets added after its own chunks (prompt/far-context.ts):
    * the text of the document above the prefix window (`prefix` is the sticky-trimmed prefix, or the whole one, which
    * the prompt builder trims to `prefixBudget`) and below the suffix window. A document's snippets stay while they are
-   * still in that text and the cursor is within FAR_CONTEXT_STICKY_LINES lines of where they were chosen, so the
-   * prompt's leading tokens (and the KV prefix cache) survive typing. The file is named by the request's cross-file
-   * context, else by the document URI's file name (fileNames).
+   * still in that text and the cursor is within FAR_CONTEXT_STICKY_LINES lines of where they were chosen
+   * (stickyFarTexts), so the prompt's leading tokens (and the KV prefix cache) survive typing. The file is named by the
+   * request's cross-file context, else by the document URI's file name (documentFileName).
    */
   function farContextOf(context: Pick<CompletionContext, 'documentKey' | 'prefix' | 'suffix' | 'crossFile'>, prefix: string, prefixBudget: number, suffixBudget: number, moveStart: boolean): CompletionContext['crossFile'] {
     const { tokenizer } = bundle!;
@@ -518,16 +508,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
     const windowSuffix = trimSuffix(context.suffix, suffixBudget, encode).text;
     const after = context.suffix.slice(windowSuffix.length);
     if (before.trim() === '' && after.trim() === '') return context.crossFile;
-    const line = lineCount(context.prefix);
-    const previous = farChosen.get(context.documentKey);
-    let texts: string[];
-    // An empty choice is kept the same way: the search costs up to ~45 ms a keystroke on a minified file.
-    if (previous && Math.abs(previous.line - line) <= FAR_CONTEXT_STICKY_LINES && previous.texts.every((t) => before.includes(t) || after.includes(t))) {
-      texts = previous.texts;
-    } else {
-      texts = farSnippets(before, after, windowPrefix, windowSuffix, { maxSnippetChars: farTokens * MAX_CHARS_PER_TOKEN }).map((s) => s.text);
-      if (moveStart) farChosen.set(context.documentKey, { line, texts });
-    }
+    const texts = stickyFarTexts(context.documentKey, context.prefix, before, after, windowPrefix, windowSuffix, farChosen, { maxSnippetChars: farTokens * MAX_CHARS_PER_TOKEN, remember: moveStart });
     if (texts.length === 0) return context.crossFile;
     const own = context.crossFile;
     const names = own ?? documentFileName(context.documentKey);

@@ -104,3 +104,52 @@ export function farSnippets(before: string, after: string, windowPrefix: string,
     .slice(0, maxChunks)
     .map(({ order: _order, ...s }) => s);
 }
+
+/** Newlines in `text` (the 0-based line of its end). */
+export function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** A document's snippets stay while the cursor is within this many lines of where they were chosen. */
+export const FAR_CONTEXT_STICKY_LINES = 16;
+
+/** A document's last far-context choice: the cursor's line when it was made and the snippets' texts (possibly none). */
+export interface FarChoice {
+  line: number;
+  texts: string[];
+}
+
+/** Where a caller keeps the choices per document (an LRU map in the engine and the remote backends). */
+export interface FarChoices {
+  get(documentKey: string): FarChoice | undefined;
+  set(documentKey: string, choice: FarChoice): unknown;
+}
+
+/**
+ * The far snippets' texts for one request, sticky per document: `before` / `after` are the document's text outside the
+ * prompt's window (`windowPrefix` / `windowSuffix`), `prefix` the whole prefix (its line count is the cursor's line).
+ * The document's stored choice is reused while every one of its texts is still in `before` or `after` and the cursor
+ * is within FAR_CONTEXT_STICKY_LINES lines of where it was made — an empty choice too, since the search costs up to
+ * ~45 ms a keystroke on a minified file — so the prompt's head (and a KV or server prompt cache) survives typing.
+ * Otherwise farSnippets chooses again, and the choice is stored unless `remember` is false (a request that must not
+ * move the document's state, e.g. a warm-up). Pure apart from `choices`.
+ */
+export function stickyFarTexts(
+  documentKey: string,
+  prefix: string,
+  before: string,
+  after: string,
+  windowPrefix: string,
+  windowSuffix: string,
+  choices: FarChoices | undefined,
+  options: FarContextOptions & { remember?: boolean } = {},
+): string[] {
+  const line = lineCount(prefix);
+  const held = choices?.get(documentKey);
+  if (held && Math.abs(held.line - line) <= FAR_CONTEXT_STICKY_LINES && held.texts.every((t) => before.includes(t) || after.includes(t))) return held.texts;
+  const texts = farSnippets(before, after, windowPrefix, windowSuffix, options).map((s) => s.text);
+  if (options.remember !== false) choices?.set(documentKey, { line, texts });
+  return texts;
+}
