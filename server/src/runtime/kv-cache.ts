@@ -57,8 +57,10 @@ function emptyTensor(slot: KvSlot): Tensor {
 }
 
 /**
- * Past tensors of one sequence (batch 1), keyed by past input name. Invariant: every tensor's past axis has
- * size `length`, and a tensor handed to `replace` is owned (and eventually disposed) by this cache.
+ * Past tensors of one sequence (batch 1), keyed by past input name. Invariant: every tensor's past axis has size
+ * `onnxLength`; `length` adds the tokens appended outside onnxruntime (appendOutside: runtime/wgsl-decode.ts's decode
+ * steps, whose K/V rows live in the decoder's own cache), which the next onnxruntime run takes first (takeOutside). A
+ * tensor handed to `replace` is owned (and eventually disposed) by this cache.
  */
 export class KvCache {
   private tensors = new Map<string, Tensor>();
@@ -67,6 +69,13 @@ export class KvCache {
   /** Positions dropped by evict() (SCOPE's decode-phase budget) and the first position they were dropped at. */
   private evicted = 0;
   private evictedFrom = Infinity;
+  /** Tokens after the tensors' positions whose K/V were computed outside onnxruntime (see the class comment). */
+  private outside: number[] = [];
+  /**
+   * Positions [0, gpuRows) of this sequence that the WGSL decoder's static cache holds (runtime/model.ts keeps it;
+   * 0 when the decoder holds another sequence). Rewinds and resets lower it; nothing else here reads it.
+   */
+  gpuRows = 0;
 
   constructor(
     private readonly slots: readonly KvSlot[],
@@ -76,9 +85,33 @@ export class KvCache {
     this.reset();
   }
 
-  /** Number of positions (tokens) held. */
+  /** Number of positions (tokens) held: onnxLength plus the tokens appended outside onnxruntime. */
   get length(): number {
+    return this.len + this.outside.length;
+  }
+
+  /** Positions in onnxruntime's tensors. */
+  get onnxLength(): number {
     return this.len;
+  }
+
+  /** Records a token whose K/V row was computed outside onnxruntime (length grows by one). */
+  appendOutside(token: number): void {
+    this.assertLive();
+    this.outside.push(token);
+  }
+
+  /** The tokens appended outside onnxruntime, now removed (length = onnxLength): the caller runs them through onnxruntime. */
+  takeOutside(): number[] {
+    const t = this.outside;
+    this.outside = [];
+    return t;
+  }
+
+  /** The past tensors with their slots (slot order), e.g. to read K/V rows out. */
+  pastTensors(): { slot: KvSlot; tensor: Tensor }[] {
+    this.assertLive();
+    return this.slots.map((slot) => ({ slot, tensor: this.tensors.get(slot.pastName)! }));
   }
 
   /**
@@ -96,6 +129,7 @@ export class KvCache {
   /** Adds the past inputs to `feeds`. */
   fill(feeds: Record<string, Tensor>): void {
     this.assertLive();
+    if (this.outside.length > 0) throw new Error('KvCache.fill: tokens appended outside onnxruntime were not taken (takeOutside)');
     for (const s of this.slots) feeds[s.pastName] = this.tensors.get(s.pastName)!;
   }
 
@@ -123,6 +157,7 @@ export class KvCache {
       }
     }
     this.len = newLength;
+    this.gpuRows = Math.min(this.gpuRows, newLength);
     releaseBuffers(dead);
   }
 
@@ -133,9 +168,15 @@ export class KvCache {
    */
   async rewindTo(length: number): Promise<void> {
     this.assertLive();
-    if (!Number.isInteger(length) || length < 0 || length > this.len) {
-      throw new RangeError(`KvCache.rewindTo(${length}): length must be an integer in [0, ${this.len}]`);
+    if (!Number.isInteger(length) || length < 0 || length > this.length) {
+      throw new RangeError(`KvCache.rewindTo(${length}): length must be an integer in [0, ${this.length}]`);
     }
+    this.gpuRows = Math.min(this.gpuRows, length);
+    if (length >= this.len) {
+      this.outside.length = length - this.len;
+      return;
+    }
+    this.outside = [];
     if (this.evicted > 0) {
       // Positions after an eviction do not line up with token indices: only a cut below it is exact.
       if (length > this.evictedFrom) throw new RangeError(`KvCache.rewindTo(${length}): positions from ${this.evictedFrom} were evicted; rewind to ${this.evictedFrom} or less`);
@@ -195,6 +236,7 @@ export class KvCache {
    */
   evict(start: number, end: number): void {
     this.assertLive();
+    if (this.outside.length > 0) throw new RangeError('KvCache.evict: tokens were appended outside onnxruntime');
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.len || start > end) {
       throw new RangeError(`KvCache.evict(${start}, ${end}): need 0 <= start <= end <= ${this.len}`);
     }
@@ -237,6 +279,8 @@ export class KvCache {
     this.tensors.clear();
     this.disposed = true;
     this.len = 0;
+    this.outside = [];
+    this.gpuRows = 0;
     this.evicted = 0;
   }
 
@@ -245,6 +289,8 @@ export class KvCache {
     this.tensors.clear();
     for (const s of this.slots) this.tensors.set(s.pastName, emptyTensor(s));
     this.len = 0;
+    this.outside = [];
+    this.gpuRows = 0;
     this.evicted = 0;
     this.evictedFrom = Infinity;
   }

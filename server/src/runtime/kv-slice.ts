@@ -52,3 +52,56 @@ export function createGpuSlicer(): KvSlicer {
     },
   };
 }
+
+/** Copies positions [start, end) of gpu-buffer tensors to the host (CPU tensors), in one run. */
+export interface KvDownloader {
+  download(ts: readonly Tensor[], axis: number, start: number, end: number, dtype: KvDtype): Promise<Tensor[]>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A session per (dtype, count, rank, axis) on the WebGPU provider with one Slice per tensor and CPU outputs:
+ * x0..x{n-1}: [d0, .., d_{rank-1}] dtype, starts/ends: [1] int64 → y_i = x_i[..., starts:ends, ...] along `axis`, on the
+ * host (onnxruntime copies them; reading a gpu-buffer tensor with getData aborts onnxruntime-node 1.30's process). For
+ * the WGSL decoder's hand-over of a prompt's K/V rows (runtime/model.ts).
+ */
+export function createGpuDownloader(): KvDownloader {
+  const sessions = new Map<string, Promise<Session>>();
+  const sessionFor = (dtype: KvDtype, count: number, rank: number, axis: number): Promise<Session> => {
+    const key = `${dtype}/${count}/${rank}/${axis}`;
+    let s = sessions.get(key);
+    if (!s) {
+      const elem = dtype === 'float16' ? DT.float16 : DT.float;
+      const dims = (i: number) => Array.from({ length: rank }, (_, d) => `t${i}d${d}`);
+      const bytes = buildModel({
+        nodes: Array.from({ length: count }, (_, i) => ({ op: 'Slice', inputs: [`x${i}`, 'starts', 'ends', 'axes'], outputs: [`y${i}`] })),
+        inputs: [
+          ...Array.from({ length: count }, (_, i) => ({ name: `x${i}`, elemType: elem, dims: dims(i) })),
+          { name: 'starts', elemType: DT.int64, dims: [1] },
+          { name: 'ends', elemType: DT.int64, dims: [1] },
+        ],
+        outputs: Array.from({ length: count }, (_, i) => ({ name: `y${i}`, elemType: elem, dims: dims(i).map((d, j) => (j === axis ? 'n' : d)) })),
+        initializers: [int64Tensor('axes', [1], [axis])],
+      });
+      s = InferenceSession.create(bytes, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
+      sessions.set(key, s);
+    }
+    return s;
+  };
+  return {
+    async download(ts, axis, start, end, dtype) {
+      const session = await sessionFor(dtype, ts.length, ts[0]?.dims.length ?? 0, axis);
+      const feeds: Record<string, Tensor> = {
+        starts: createTensor('int64', BigInt64Array.of(BigInt(start)), [1]),
+        ends: createTensor('int64', BigInt64Array.of(BigInt(end)), [1]),
+      };
+      ts.forEach((t, i) => (feeds[`x${i}`] = t));
+      const out = await session.run(feeds);
+      return ts.map((_, i) => out[`y${i}`] as Tensor);
+    },
+    async dispose() {
+      for (const s of sessions.values()) await (await s).release();
+      sessions.clear();
+    },
+  };
+}

@@ -18,7 +18,8 @@ import {
   type ModelLayout,
 } from './layout.js';
 import { KvCache } from './kv-cache.js';
-import { createGpuSlicer, type KvSlicer } from './kv-slice.js';
+import { createGpuDownloader, createGpuSlicer, type KvDownloader, type KvSlicer } from './kv-slice.js';
+import type { WgslDecoder } from './wgsl-decode.js';
 import { externalDataOf, resolveModelFiles, type ModelDtype, type ModelFiles } from './model-files.js';
 import { chooseAutoDevice, matmulWeightsFromConfig, missingProvider, weightsFromFileBytes } from './device-rule.js';
 import { scanOnnxGraph } from './onnx-scan.js';
@@ -28,6 +29,9 @@ import { addLogitsLse, keepLastLogits, LOGITS_LSE_OUTPUT } from './last-logits.j
 import { critiPrefillMinPast, critiPrefillTwinPath, readCritiPrefillParams, type CritiPrefillParams } from './critiprefill.js';
 import { describeLazyLlm, lazyLlmTwinPath, readLazyLlmParams, type LazyLlmParams } from './lazyllm.js';
 import { findKvRunaheadGroups, KvRunaheadPool, type KvRunaheadRun } from './kv-runahead.js';
+import { halvesToFloats } from './half.js';
+
+export { halfToFloat, halvesToFloats } from './half.js';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -126,6 +130,17 @@ export interface LoadModelOptions {
   kvRunaheadChunk?: number;
   /** partitionForCausalCost's `span` (positions; default 2048). */
   kvRunaheadSpan?: number;
+  /**
+   * Our own WebGPU decode step (issue 15, runtime/wgsl-decode.ts): on WebGPU, single-token forward runs (decode steps)
+   * of an onnxruntime-genai-layout int4 Qwen2 model as native/py/qwen_models.py writes it go to WGSL kernels with a
+   * static KV cache instead of onnxruntime; prefill stays onnxruntime's, and the prompt's K/V rows are handed over
+   * (copied to the host and up once per sequence, then only the new rows). Needs the optional `webgpu` package. A
+   * model it cannot read, a missing package or adapter leave it off and say why through onStatus ("wgslDecode off:").
+   * Default false; env INFILL_LS_WGSL_DECODE=1 turns it on.
+   */
+  wgslDecode?: boolean;
+  /** Rows of the WGSL decoder's KV cache (default 8,192, capped by the model's positions); longer sequences decode in onnxruntime. Env INFILL_LS_WGSL_MAX_CONTEXT. */
+  wgslMaxContext?: number;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -164,6 +179,9 @@ export interface LoadedModel {
   readonly lazyLlmRuns: number;
   /** KV-Runahead in use (LoadModelOptions.kvRunahead): workers, layer groups, the smallest run it takes. */
   readonly kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number } | undefined;
+  /** The WGSL decode step in use (LoadModelOptions.wgslDecode): adapter, KV rows, weight bytes; and steps it ran since load. */
+  readonly wgslDecode: { adapter: string; maxContext: number; weightBytes: number } | undefined;
+  readonly wgslSteps: number;
   /** Forward runs that went to KV-Runahead since load, and the last one's partitions and worker times. */
   readonly kvRunaheadRuns: number;
   readonly kvRunaheadLast: KvRunaheadRun | undefined;
@@ -523,6 +541,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       if (opts.critiPrefill ?? envOn('INFILL_LS_CRITIPREFILL')) await model.attachCritiPrefill(opts, status);
       if (opts.lazyLlm ?? envOn('INFILL_LS_LAZYLLM')) await model.attachLazyLlm(opts, status);
       if (workers && workers > 0) await model.attachKvRunahead(opts, workers, status);
+      if (opts.wgslDecode ?? envOn('INFILL_LS_WGSL_DECODE')) await model.attachWgslDecode(opts, status);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -577,6 +596,12 @@ class OnnxModel implements LoadedModel {
   get kvRunaheadLast(): KvRunaheadRun | undefined {
     return this.runahead?.lastRun;
   }
+  private wgsl: WgslDecoder | undefined;
+  private downloader: KvDownloader | undefined;
+  /** The cache whose rows the WGSL decoder's static cache holds (KvCache.gpuRows of them). */
+  private wgslOwner: KvCache | null = null;
+  wgslDecode: { adapter: string; maxContext: number; weightBytes: number } | undefined;
+  wgslSteps = 0;
 
   constructor(
     private readonly session: Session,
@@ -704,10 +729,118 @@ class OnnxModel implements LoadedModel {
     status(`kvRunahead on: ${workers} workers x ${this.kvRunahead.threads} threads over ${found.groups.length} layer groups, for forward runs of ${minTokens}+ tokens`);
   }
 
+  /**
+   * Opens the WGSL decode step (LoadModelOptions.wgslDecode) for this model; leaves it off with a status line
+   * ("wgslDecode off: why") when the device is not WebGPU, the model is not in the layout it reads, or the `webgpu`
+   * package or an adapter is missing.
+   */
+  async attachWgslDecode(opts: LoadModelOptions, status: (message: string) => void): Promise<void> {
+    const off = (why: string) => status(`wgslDecode off: ${why}`);
+    if (this.device !== 'webgpu') return off(`it runs beside onnxruntime's WebGPU provider, and the model is on ${this.device}`);
+    const slots = this.layout.slots;
+    if (this.layout.kvFormat !== 'per-layer' || slots.some((s) => s.pastAxis !== 2 || s.emptyDims.length !== 4)) return off('the KV layout is not [batch, kv_heads, past, head_dim] per layer');
+    const dtype = slots[0]!.dtype;
+    const { readGenaiWeights, UnsupportedLayout } = await import('./genai-weights.js');
+    const { WgslDecoder } = await import('./wgsl-decode.js');
+    let weights;
+    try {
+      weights = readGenaiWeights(this.files.onnxPath, this.files.config);
+    } catch (e) {
+      if (e instanceof UnsupportedLayout) return off(e.message);
+      throw e;
+    }
+    const eps = typeof this.files.config['rms_norm_eps'] === 'number' ? (this.files.config['rms_norm_eps'] as number) : 1e-6;
+    const maxContext = opts.wgslMaxContext ?? envCount('INFILL_LS_WGSL_MAX_CONTEXT') ?? 8192;
+    try {
+      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps });
+    } catch (e) {
+      return off(errorText(e));
+    }
+    this.downloader = createGpuDownloader();
+    this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, weightBytes: this.wgsl.weightBytes };
+    status(`wgslDecode on: decode steps in our WGSL kernels on ${this.wgsl.adapterName} (${(this.wgsl.weightBytes / 1e6).toFixed(1)} MB of weights, KV cache of ${this.wgsl.maxContext} rows)`);
+  }
+
+  /**
+   * One decode step of `token` on `cache` in the WGSL decoder; null when it cannot take it (the sequence is longer
+   * than its cache, or tokens decoded there earlier are no longer in its cache): then onnxruntime runs it. A failing
+   * step turns the decoder off for good (status through the next load's caller: wgslDecodeOff) and returns null.
+   */
+  private async wgslStep(token: number, cache: KvCache): Promise<Float32Array | null> {
+    const d = this.wgsl!;
+    if (cache.length + 1 > d.maxContext) return null;
+    try {
+      if (this.wgslOwner !== cache) {
+        if (this.wgslOwner) this.wgslOwner.gpuRows = 0;
+        this.wgslOwner = cache;
+        cache.gpuRows = 0;
+      }
+      if (cache.gpuRows < cache.onnxLength) await this.handOver(cache);
+      if (cache.gpuRows !== cache.length) return null;
+      const r = await d.step(token, cache.length);
+      cache.appendOutside(token);
+      cache.gpuRows = cache.length;
+      this.wgslSteps++;
+      this.lseOf.set(r.logits, Float32Array.of(r.lse));
+      return r.logits;
+    } catch (e) {
+      this.wgslDecodeOff = `wgslDecode off: ${errorText(e)}`;
+      this.wgsl = undefined;
+      this.wgslDecode = undefined;
+      d.dispose();
+      if (this.wgslOwner) this.wgslOwner.gpuRows = 0;
+      this.wgslOwner = null;
+      return null;
+    }
+  }
+  /** Why the WGSL decoder was turned off after it started (a failed step), if it was. */
+  wgslDecodeOff: string | undefined;
+
+  /** Copies rows [gpuRows, onnxLength) of `cache` from onnxruntime's tensors into the WGSL decoder's cache. */
+  private async handOver(cache: KvCache): Promise<void> {
+    const from = cache.gpuRows;
+    const to = cache.onnxLength;
+    const parts = cache.pastTensors();
+    const dtype = parts[0]!.slot.dtype;
+    const onGpu = parts.filter((p) => p.tensor.location === 'gpu-buffer');
+    const rows = new Map<Tensor, Tensor>();
+    if (onGpu.length > 0) {
+      const got = await this.downloader!.download(onGpu.map((p) => p.tensor), 2, from, to, dtype);
+      onGpu.forEach((p, i) => rows.set(p.tensor, got[i]!));
+    }
+    const n = to - from;
+    const byLayer = new Map<number, { key?: Float32Array | Uint16Array; value?: Float32Array | Uint16Array }>();
+    for (const { slot, tensor } of parts) {
+      const [, heads, past, hd] = tensor.dims as number[];
+      const sliced = rows.get(tensor);
+      let data: Float32Array | Uint16Array;
+      if (sliced) data = sliced.data as Float32Array | Uint16Array;
+      else {
+        // a host tensor [1, heads, past, hd]: each head's rows [from, to)
+        const src = tensor.data as Float32Array | Uint16Array;
+        data = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(heads! * n * hd!);
+        for (let h = 0; h < heads!; h++) data.set(src.subarray((h * past! + from) * hd!, (h * past! + to) * hd!), h * n * hd!);
+      }
+      const e = byLayer.get(slot.layer) ?? {};
+      e[slot.part === 'value' ? 'value' : 'key'] = data;
+      byLayer.set(slot.layer, e);
+    }
+    for (const [layer, { key, value }] of byLayer) this.wgsl!.writeKv(layer, from, n, key!, value!);
+    for (const t of rows.values()) t.dispose();
+    cache.gpuRows = to;
+  }
+
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
     if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
+    if (ids.length === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    if (this.wgsl && ids.length === 1 && options.logits !== 'none' && (options.rows ?? 1) === 1 && cache.positionOffset === 0) {
+      const logits = await this.wgslStep(ids[0]!, cache);
+      if (logits) return logits;
+    }
+    // Tokens decoded outside onnxruntime (the WGSL decoder) run first: their K/V rows join onnxruntime's tensors.
+    const outside = cache.takeOutside();
+    if (outside.length > 0) ids = [...outside, ...Array.from(ids)];
     const seq = ids.length;
-    if (seq === 0) throw new RangeError('LoadedModel.forward: no tokens');
     if (this.runahead?.broken) {
       // a worker died: KV-Runahead goes off for this model and the plain graph takes over (the cache is untouched)
       const pool = this.runahead;
@@ -862,6 +995,10 @@ class OnnxModel implements LoadedModel {
   }
 
   async dispose(): Promise<void> {
+    this.wgsl?.dispose();
+    this.wgsl = undefined;
+    this.wgslOwner = null;
+    await this.downloader?.dispose().catch(() => {});
     if (this.disposed) return;
     this.disposed = true;
     await this.slicer?.dispose();
@@ -931,34 +1068,6 @@ function lastRows(logits: Tensor, n: number): Float32Array {
   const start = (rows - n) * vocab;
   if (data instanceof Float32Array) return data.subarray(start, start + n * vocab);
   return halvesToFloats(data, start, n * vocab);
-}
-
-/**
- * IEEE 754 binary16 values `src[start .. start + n)` → a new Float32Array [n], exactly (every binary16 value is a
- * binary32 value). Normal numbers are re-biased bit by bit (exponent + 112, mantissa shifted by 13) through a
- * Uint32Array view; zeros, subnormals, infinities and NaNs go through halfToFloat. Per-element arithmetic with powers
- * of two took ~8 ms for one 151,936-entry logits row (Qwen2.5-Coder's vocabulary, every fp16-logits forward on the
- * GPU); this takes ~0.6 ms. Checked against halfToFloat for all 65,536 inputs (test/runtime/half.test.ts).
- */
-export function halvesToFloats(src: Uint16Array, start: number, n: number): Float32Array {
-  const out = new Float32Array(n);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < n; i++) {
-    const h = src[start + i]!;
-    const e = h & 0x7c00;
-    if (e !== 0 && e !== 0x7c00) bits[i] = (((h & 0x8000) << 16) | ((e + 0x1c000) << 13) | ((h & 0x3ff) << 13)) >>> 0;
-    else out[i] = halfToFloat(h);
-  }
-  return out;
-}
-
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /** CPU count suggestion for callers that want to leave cores to the editor. */

@@ -1,0 +1,279 @@
+/// <reference types="@webgpu/types" />
+// Our own WebGPU decode step (issue 15): the one importer of the `webgpu` npm package (Dawn's Node binding). One
+// token's forward pass of an onnxruntime-genai-layout int4 Qwen2 model as one command buffer of WGSL kernels
+// (runtime/wgsl-kernels.ts) with every bind group made once and a static KV cache of `maxContext` rows; onnxruntime
+// keeps the prefill (runtime/model.ts hands the prompt's KV rows over, LoadModelOptions.wgslDecode).
+// Why: onnxruntime-node 1.30's WebGPU decode step is ~200 separately prepared kernels (9-11 ms at the 1.5B shape on an
+// H200, 5-6x llama.cpp CUDA) and the binding cannot replay a captured graph (bench/results/real-models-summary.md).
+import { ATTN_COMBINE_KERNEL, ATTN_PART_KERNEL, ATTN_SPLIT, EMBED_KERNEL, matvecKernel, ROPE_KV_KERNEL, ROW_STATS_KERNEL, STATS_CHUNK } from './wgsl-kernels.js';
+import type { GenaiWeights, Q4Matrix } from './genai-weights.js';
+import type { KvDtype } from './layout.js';
+
+/** Most rows the attention kernels take (256 splits of ATTN_SPLIT keys). */
+export const WGSL_MAX_CONTEXT = 256 * ATTN_SPLIT;
+
+export interface WgslDecoderOptions {
+  /** Rows of the static KV cache (rounded up to a multiple of 32, capped by the rotary tables and WGSL_MAX_CONTEXT). */
+  maxContext: number;
+  /** The KV dtype of the onnxruntime graph whose rows are handed over (writeKv takes that dtype's raw data). */
+  kvDtype: KvDtype;
+  /** RMSNorm epsilon (config rms_norm_eps; Qwen2's 1e-6). */
+  eps: number;
+}
+
+/** What one step returns: the logits row [vocab] f32 (a new array) and its log Σ exp (from the GPU's row statistics). */
+export interface WgslStep {
+  logits: Float32Array;
+  lse: number;
+}
+
+type GpuModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
+
+/** Loads the `webgpu` package (an optional dependency); throws an Error that says how to get it when it is missing. */
+async function loadWebgpu(): Promise<GpuModule> {
+  try {
+    return (await import('webgpu')) as unknown as GpuModule;
+  } catch (e) {
+    throw new Error(`the \`webgpu\` package (Dawn's Node binding, an optional dependency) is not installed or does not load here: npm install webgpu@0.6.2 (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/**
+ * A decode step on the GPU for one model, and one static KV cache (one sequence at a time: the caller hands the KV of
+ * the sequence it continues over with writeKv). Errors: open() rejects without an adapter or when the device cannot
+ * hold the weights; step() rejects on a lost device (the caller goes back to onnxruntime).
+ */
+export class WgslDecoder {
+  private next: GPUCommandBuffer | null = null;
+  private readonly staging: GPUBuffer;
+  private readonly scratch = new Uint32Array(4);
+  private lost: string | null = null;
+  /** The GPU instance and adapter, held: dawn.node tears its instance down when the GPU object is collected. */
+  private keep: unknown[] = [];
+
+  private constructor(
+    private readonly device: GPUDevice,
+    readonly adapterName: string,
+    readonly maxContext: number,
+    readonly kvDtype: KvDtype,
+    readonly vocab: number,
+    private readonly kvHeads: number,
+    private readonly headDim: number,
+    private readonly kv: { k: GPUBuffer; v: GPUBuffer }[],
+    private readonly plan: { pipeline: GPUComputePipeline; bind: GPUBindGroup; x: number; y: number }[],
+    private readonly bufs: { tok: GPUBuffer; params: GPUBuffer; logits: GPUBuffer; stats: GPUBuffer },
+    private readonly statsCount: number,
+    /** Weight bytes on the GPU (for the status line). */
+    readonly weightBytes: number,
+  ) {
+    this.staging = device.createBuffer({ size: vocab * 4 + statsCount * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    void device.lost.then((info) => {
+      this.lost = `the WebGPU device was lost (${info.message || info.reason})`;
+    });
+  }
+
+  /** Opens a device on the high-performance adapter and uploads `w` (GenaiWeights, genai-weights.ts). */
+  static async open(w: GenaiWeights, opts: WgslDecoderOptions): Promise<WgslDecoder> {
+    const { create, globals } = await loadWebgpu();
+    Object.assign(globalThis, globals);
+    const gpu = create([]);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error('no WebGPU adapter');
+    const lim = adapter.limits;
+    const subgroups = adapter.features.has('subgroups') && ((adapter.info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 32) <= 32;
+    const device = await adapter.requestDevice({
+      requiredFeatures: subgroups ? ['subgroups' as GPUFeatureName] : [],
+      requiredLimits: {
+        maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+        maxBufferSize: lim.maxBufferSize,
+        maxStorageBuffersPerShaderStage: Math.min(lim.maxStorageBuffersPerShaderStage, 10),
+        maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+      },
+    });
+    try {
+      const decoder = await WgslDecoder.build(device, adapter, w, opts, subgroups);
+      decoder.keep = [gpu, adapter];
+      return decoder;
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
+  }
+
+  private static async build(device: GPUDevice, adapter: GPUAdapter, w: GenaiWeights, opts: WgslDecoderOptions, subgroups: boolean): Promise<WgslDecoder> {
+    const { hidden: H, heads: NH, kvHeads: NKV, headDim: HD, vocab: V, inter: I } = w;
+    if (256 % HD !== 0 || HD % 8 !== 0 || HD > 256) throw new Error(`head size ${HD}: the attention kernels take 8..256 dividing 256`);
+    if (NH % NKV !== 0) throw new Error(`${NH} heads over ${NKV} KV heads`);
+    if (H % 32 !== 0 || I % 32 !== 0) throw new Error(`hidden ${H} / intermediate ${I} not multiples of 32`);
+    const maxC = Math.min(WGSL_MAX_CONTEXT, Math.floor(w.positions / ATTN_SPLIT) * ATTN_SPLIT, Math.ceil(opts.maxContext / ATTN_SPLIT) * ATTN_SPLIT);
+    if (maxC < ATTN_SPLIT) throw new Error(`a KV cache of ${maxC} rows`);
+    const kv16 = opts.kvDtype === 'float16';
+    const S = GPUBufferUsage;
+    const buf = (size: number, usage = S.STORAGE | S.COPY_DST | S.COPY_SRC) => device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage });
+    const upload = (data: ArrayBufferView, usage?: number) => {
+      const b = buf(data.byteLength, usage);
+      device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+      return b;
+    };
+    let weightBytes = 0;
+    const q4 = (m: Q4Matrix) => {
+      weightBytes += m.words.byteLength + m.scales.byteLength;
+      return { w: upload(m.words), s: upload(m.scales), m };
+    };
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    // The embedding table in whole rows per binding (up to six bindings).
+    const embF16 = w.embed instanceof Uint16Array;
+    const rowBytes = H * (embF16 ? 2 : 4);
+    const rowsPer = Math.min(V, Math.floor(device.limits.maxStorageBufferBindingSize / rowBytes));
+    const chunks: GPUBuffer[] = [];
+    for (let r = 0; r < V; r += rowsPer) chunks.push(upload(w.embed.subarray(r * H, Math.min(V, r + rowsPer) * H)));
+    if (chunks.length > 6) throw new Error(`the embedding table needs ${chunks.length} bindings (six are bound)`);
+    weightBytes += w.embed.byteLength;
+    const dummy = buf(16);
+    const g = {
+      lmHead: q4(w.lmHead),
+      cos: upload(w.cos),
+      sin: upload(w.sin),
+      norm: upload(w.norm),
+      layers: w.layer.map((l) => ({ ln1: upload(l.ln1), qkv: q4(l.qkv), qkvBias: upload(l.qkvBias), o: q4(l.o), ln2: upload(l.ln2), gateUp: q4(l.gateUp), down: q4(l.down) })),
+      x: buf(H * 4),
+      qkvOut: buf((NH + 2 * NKV) * HD * 4),
+      attn: buf(NH * HD * 4),
+      mlp: buf(2 * I * 4),
+      logits: buf(V * 4),
+      part: buf(NH * (maxC / ATTN_SPLIT) * (HD + 2) * 4),
+      stats: buf(Math.ceil(V / STATS_CHUNK) * 8),
+      tok: buf(16),
+      params: buf(16, S.STORAGE | S.UNIFORM | S.COPY_DST),
+    };
+    const kv = w.layer.map(() => ({ k: buf(NKV * maxC * HD * (kv16 ? 2 : 4)), v: buf(NKV * maxC * HD * (kv16 ? 2 : 4)) }));
+    const modules = new Map<string, GPUShaderModule>();
+    const pipe = (code: string, constants: Record<string, number>) => {
+      let mod = modules.get(code);
+      if (!mod) modules.set(code, (mod = device.createShaderModule({ code })));
+      return device.createComputePipeline({ layout: 'auto', compute: { module: mod, entryPoint: 'main', constants } });
+    };
+    const cache = new Map<string, GPUComputePipeline>();
+    const pipeline = (code: string, constants: Record<string, number>) => {
+      const key = `${code.length}:${code.slice(0, 40)}:${JSON.stringify(constants)}`;
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = pipe(code, constants)));
+      return p;
+    };
+    const bind = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
+      device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b } })) });
+    const plan: { pipeline: GPUComputePipeline; bind: GPUBindGroup; x: number; y: number }[] = [];
+    const matvec = matvecKernel(subgroups, opts.eps);
+    const mv = (m: { w: GPUBuffer; s: GPUBuffer; m: Q4Matrix }, x: GPUBuffer, y: GPUBuffer, mode: number, bias?: GPUBuffer, normW?: GPUBuffer) => {
+      const k = m.m.cols;
+      const tpr = Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(k / 32))));
+      const p = pipeline(matvec, { K: k, N: m.m.rows, TPR: tpr, MODE: mode | (normW ? 8 : 0), SF32: m.m.scaleF32 ? 1 : 0, SB: m.m.block / 32 });
+      plan.push({ pipeline: p, bind: bind(p, [m.w, m.s, x, y, bias ?? dummy, normW ?? dummy]), x: Math.ceil(m.m.rows / ((4 * 256) / tpr)), y: 1 });
+    };
+    {
+      const p = pipeline(EMBED_KERNEL, { H, EF16: embF16 ? 1 : 0, ROWS: rowsPer });
+      plan.push({ pipeline: p, bind: bind(p, [chunks[0]!, g.tok, g.x, ...[1, 2, 3, 4, 5].map((i) => chunks[i] ?? dummy)]), x: 1, y: 1 });
+    }
+    const attnConsts = { NH, NKV, HD, MAXC: maxC, KV16: kv16 ? 1 : 0 };
+    for (const [i, l] of g.layers.entries()) {
+      mv(l.qkv, g.x, g.qkvOut, 1, l.qkvBias, l.ln1);
+      const rope = pipeline(ROPE_KV_KERNEL, attnConsts);
+      plan.push({ pipeline: rope, bind: bind(rope, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.cos, g.sin]), x: 1, y: 1 });
+      const ap = pipeline(ATTN_PART_KERNEL, attnConsts);
+      plan.push({ pipeline: ap, bind: bind(ap, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.part]), x: NH, y: maxC / ATTN_SPLIT });
+      const ac = pipeline(ATTN_COMBINE_KERNEL, { HD, MAXC: maxC });
+      plan.push({ pipeline: ac, bind: bind(ac, [g.part, g.params, g.attn]), x: NH, y: 1 });
+      mv(l.o, g.attn, g.x, 2);
+      mv(l.gateUp, g.x, g.mlp, 0, undefined, l.ln2);
+      mv(l.down, g.mlp, g.x, 2 | 4);
+    }
+    mv(g.lmHead, g.x, g.logits, 0, undefined, g.norm);
+    const statsCount = Math.ceil(V / STATS_CHUNK);
+    {
+      const p = pipeline(ROW_STATS_KERNEL, { N: V });
+      plan.push({ pipeline: p, bind: bind(p, [g.logits, g.stats]), x: statsCount, y: 1 });
+    }
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (oom) throw new Error(`out of GPU memory for the decode step (${oom.message})`);
+    if (validation) throw new Error(`decode step: ${validation.message}`);
+    const info = adapter.info;
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+    return new WgslDecoder(device, name, maxC, opts.kvDtype, V, NKV, HD, kv, plan, { tok: g.tok, params: g.params, logits: g.logits, stats: g.stats }, statsCount, weightBytes);
+  }
+
+  /**
+   * Writes rows [start, start + n) of layer `layer`'s K and V: `k` and `v` as onnxruntime's presents hold them
+   * ([kvHeads][n][headDim] of the decoder's kvDtype: Float32Array, or float16 bits as Uint16Array). RangeError past
+   * maxContext.
+   */
+  writeKv(layer: number, start: number, n: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array): void {
+    if (start < 0 || n < 0 || start + n > this.maxContext) throw new RangeError(`WgslDecoder.writeKv: rows [${start}, ${start + n}) outside [0, ${this.maxContext})`);
+    const b = this.kvDtype === 'float16' ? 2 : 4;
+    const rowEl = this.headDim;
+    const bufs = this.kv[layer];
+    if (!bufs) throw new RangeError(`WgslDecoder.writeKv: no layer ${layer}`);
+    if (k.length !== this.kvHeads * n * rowEl || v.length !== k.length) throw new RangeError(`WgslDecoder.writeKv: ${k.length} / ${v.length} values for ${this.kvHeads} heads × ${n} rows × ${rowEl}`);
+    if (n === 0) return;
+    for (let h = 0; h < this.kvHeads; h++) {
+      const dst = ((h * this.maxContext + start) * rowEl) * b;
+      const src = h * n * rowEl;
+      const bytes = n * rowEl * b; // a multiple of 4: headDim is a multiple of 8
+      this.device.queue.writeBuffer(bufs.k, dst, k.buffer, k.byteOffset + src * b, bytes);
+      this.device.queue.writeBuffer(bufs.v, dst, v.buffer, v.byteOffset + src * b, bytes);
+    }
+  }
+
+  /**
+   * One decode step: token `token` at position `pos` (its K/V row is written at row `pos`; rows [0, pos) must hold the
+   * sequence's KV). Resolves with the logits row and its log Σ exp. The next step's command buffer is encoded while
+   * this one runs (it does not depend on the token: token and position are written into buffers before submission).
+   */
+  async step(token: number, pos: number): Promise<WgslStep> {
+    if (this.lost) throw new Error(this.lost);
+    if (!Number.isInteger(pos) || pos < 0 || pos >= this.maxContext) throw new RangeError(`WgslDecoder.step: position ${pos} outside [0, ${this.maxContext})`);
+    if (!Number.isInteger(token) || token < 0 || token >= this.vocab) throw new RangeError(`WgslDecoder.step: token ${token} outside the vocabulary`);
+    const q = this.device.queue;
+    this.scratch[0] = token;
+    q.writeBuffer(this.bufs.tok, 0, this.scratch, 0, 4);
+    this.scratch[0] = pos;
+    q.writeBuffer(this.bufs.params, 0, this.scratch, 0, 4);
+    const cmd = this.next ?? this.encode();
+    this.next = null;
+    q.submit([cmd]);
+    const mapped = this.staging.mapAsync(GPUMapMode.READ);
+    this.next = this.encode();
+    await mapped;
+    const all = new Float32Array(this.staging.getMappedRange().slice(0));
+    this.staging.unmap();
+    const logits = all.subarray(0, this.vocab);
+    const stats = all.subarray(this.vocab);
+    let m = -Infinity;
+    for (let i = 0; i < this.statsCount; i++) m = Math.max(m, stats[2 * i]!);
+    let s = 0;
+    for (let i = 0; i < this.statsCount; i++) s += stats[2 * i + 1]! * Math.exp(stats[2 * i]! - m);
+    return { logits, lse: m + Math.log(s) };
+  }
+
+  private encode(): GPUCommandBuffer {
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const e of this.plan) {
+      pass.setPipeline(e.pipeline);
+      pass.setBindGroup(0, e.bind);
+      pass.dispatchWorkgroups(e.x, e.y);
+    }
+    pass.end();
+    enc.copyBufferToBuffer(this.bufs.logits, 0, this.staging, 0, this.vocab * 4);
+    enc.copyBufferToBuffer(this.bufs.stats, 0, this.staging, this.vocab * 4, this.statsCount * 8);
+    return enc.finish();
+  }
+
+  /** Frees the device and its buffers. Idempotent. */
+  dispose(): void {
+    this.next = null;
+    this.device.destroy();
+    this.keep = [];
+  }
+}
