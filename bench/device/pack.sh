@@ -12,6 +12,11 @@ trap 'rm -rf "$tmp"' EXIT
 npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$PWD/||" | grep '^node_modules/' \
   | grep -v -e '^node_modules/onnxruntime-' | while read -r p; do
   mkdir -p "$tmp/$p"
+  if [ "$p" = node_modules/webgpu ]; then
+    # Dawn's Node binding (optional dependency, runtime/wgsl-decode.ts): only its Linux x64 binary (132 MiB with all platforms)
+    cp "$p"/index.js "$p"/package.json "$p"/types.d.ts "$p"/LICENSE.md "$tmp/$p/" && mkdir -p "$tmp/$p/dist" && cp -r "$p/dist/linux-x64" "$tmp/$p/dist/"
+    continue
+  fi
   # package files without sources, tests and other platforms' prebuilt binaries
   (cd "$p" && find . -maxdepth 1 -mindepth 1 ! -name node_modules ! -name src ! -name prebuilds ! -name build ! -name test ! -name '*.md' \
      -exec cp -r {} "$tmp/$p/" \;)

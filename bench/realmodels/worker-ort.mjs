@@ -12,7 +12,7 @@ const chunk = Number(process.env.BENCH_CHUNK ?? 256);
 const modelDir = path.resolve(process.env.BENCH_ORT_MODEL);
 const runtime = await import(pathToFileURL(path.join(root, 'server/dist/runtime/index.js')).href);
 const t0 = performance.now();
-const model = await runtime.loadModel({ modelDir, device, ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) });
+const model = await runtime.loadModel({ modelDir, device, ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}), onStatus: (m) => { if (/^wgslDecode/.test(m)) console.error(`[${path.basename(modelDir)}] ${m}`); } });
 const loadMs = performance.now() - t0;
 const ortVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version;
 // CPU time of this process (all threads) since `u`, ms: with one compute thread it is the work itself, far less
@@ -56,6 +56,8 @@ async function decode({ ids, steps }) {
     ms.push(performance.now() - t);
     cpuMs.push(cpuSince(u));
   }
+  // the WGSL decoder's first step includes handing the prompt's K/V rows over (LoadModelOptions.wgslDecode)
+  if (model.wgslDecode) console.error(`[${path.basename(modelDir)}] wgsl decode @${ids.length}: first step ${ms[0].toFixed(1)} ms, then median ${[...ms.slice(1)].sort((a, b) => a - b)[Math.floor((ms.length - 1) / 2)]?.toFixed(2)} ms; ${model.wgslSteps} WGSL steps so far, ${JSON.stringify(model.wgslDecode.counts)}`);
   cache.dispose();
   return { ms, cpuMs };
 }

@@ -53,17 +53,19 @@ export function createGpuSlicer(): KvSlicer {
   };
 }
 
-/** Copies positions [start, end) of gpu-buffer tensors to the host (CPU tensors), in one run. */
+/** Copies positions [start, end) of same-shaped gpu-buffer tensors to the host, in one run and one copy. */
 export interface KvDownloader {
-  download(ts: readonly Tensor[], axis: number, start: number, end: number, dtype: KvDtype): Promise<Tensor[]>;
+  /** → one CPU tensor [ts.length × d0, ...] (the slices one after another along axis 0). */
+  download(ts: readonly Tensor[], axis: number, start: number, end: number, dtype: KvDtype): Promise<Tensor>;
   dispose(): Promise<void>;
 }
 
 /**
- * A session per (dtype, count, rank, axis) on the WebGPU provider with one Slice per tensor and CPU outputs:
- * x0..x{n-1}: [d0, .., d_{rank-1}] dtype, starts/ends: [1] int64 → y_i = x_i[..., starts:ends, ...] along `axis`, on the
- * host (onnxruntime copies them; reading a gpu-buffer tensor with getData aborts onnxruntime-node 1.30's process). For
- * the WGSL decoder's hand-over of a prompt's K/V rows (runtime/model.ts).
+ * A session per (dtype, count, rank, axis) on the WebGPU provider: x0..x{n-1} [d0, .., d_{rank-1}] dtype (same shape),
+ * starts/ends [1] int64 → y = Concat(x_i[..., starts:ends, ...] along `axis`, axis 0), a CPU output (onnxruntime
+ * copies it back in one transfer; reading a gpu-buffer tensor with getData aborts onnxruntime-node 1.30's process).
+ * For the WGSL decoder's hand-over of a prompt's K/V rows (runtime/model.ts): one output instead of one per tensor
+ * (56 at the 1.5B shape), so one GPU-to-host copy.
  */
 export function createGpuDownloader(): KvDownloader {
   const sessions = new Map<string, Promise<Session>>();
@@ -72,15 +74,18 @@ export function createGpuDownloader(): KvDownloader {
     let s = sessions.get(key);
     if (!s) {
       const elem = dtype === 'float16' ? DT.float16 : DT.float;
-      const dims = (i: number) => Array.from({ length: rank }, (_, d) => `t${i}d${d}`);
+      const dims = Array.from({ length: rank }, (_, d) => `d${d}`);
       const bytes = buildModel({
-        nodes: Array.from({ length: count }, (_, i) => ({ op: 'Slice', inputs: [`x${i}`, 'starts', 'ends', 'axes'], outputs: [`y${i}`] })),
+        nodes: [
+          ...Array.from({ length: count }, (_, i) => ({ op: 'Slice', inputs: [`x${i}`, 'starts', 'ends', 'axes'], outputs: [`s${i}`] })),
+          { op: 'Concat', inputs: Array.from({ length: count }, (_, i) => `s${i}`), outputs: ['y'], attrs: { axis: 0 } },
+        ],
         inputs: [
-          ...Array.from({ length: count }, (_, i) => ({ name: `x${i}`, elemType: elem, dims: dims(i) })),
+          ...Array.from({ length: count }, (_, i) => ({ name: `x${i}`, elemType: elem, dims })),
           { name: 'starts', elemType: DT.int64, dims: [1] },
           { name: 'ends', elemType: DT.int64, dims: [1] },
         ],
-        outputs: Array.from({ length: count }, (_, i) => ({ name: `y${i}`, elemType: elem, dims: dims(i).map((d, j) => (j === axis ? 'n' : d)) })),
+        outputs: [{ name: 'y', elemType: elem, dims: dims.map((d, j) => (j === axis ? 'n' : j === 0 ? 'c' : d)) }],
         initializers: [int64Tensor('axes', [1], [axis])],
       });
       s = InferenceSession.create(bytes, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
@@ -96,8 +101,7 @@ export function createGpuDownloader(): KvDownloader {
         ends: createTensor('int64', BigInt64Array.of(BigInt(end)), [1]),
       };
       ts.forEach((t, i) => (feeds[`x${i}`] = t));
-      const out = await session.run(feeds);
-      return ts.map((_, i) => out[`y${i}`] as Tensor);
+      return (await session.run(feeds))['y'] as Tensor;
     },
     async dispose() {
       for (const s of sessions.values()) await (await s).release();

@@ -141,6 +141,8 @@ export interface LoadModelOptions {
   wgslDecode?: boolean;
   /** Rows of the WGSL decoder's KV cache (default 8,192, capped by the model's positions); longer sequences decode in onnxruntime. Env INFILL_LS_WGSL_MAX_CONTEXT. */
   wgslMaxContext?: number;
+  /** The WGSL decoder's speculative next step (wgsl-decode.ts WgslDecoderOptions.speculate); default true, env INFILL_LS_WGSL_SPECULATE=0 turns it off. */
+  wgslSpeculate?: boolean;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -180,7 +182,7 @@ export interface LoadedModel {
   /** KV-Runahead in use (LoadModelOptions.kvRunahead): workers, layer groups, the smallest run it takes. */
   readonly kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number } | undefined;
   /** The WGSL decode step in use (LoadModelOptions.wgslDecode): adapter, KV rows, weight bytes; and steps it ran since load. */
-  readonly wgslDecode: { adapter: string; maxContext: number; weightBytes: number } | undefined;
+  readonly wgslDecode: { adapter: string; maxContext: number; weightBytes: number; counts: { steps: number; speculated: number; dropped: number } } | undefined;
   readonly wgslSteps: number;
   /** Forward runs that went to KV-Runahead since load, and the last one's partitions and worker times. */
   readonly kvRunaheadRuns: number;
@@ -600,7 +602,7 @@ class OnnxModel implements LoadedModel {
   private downloader: KvDownloader | undefined;
   /** The cache whose rows the WGSL decoder's static cache holds (KvCache.gpuRows of them). */
   private wgslOwner: KvCache | null = null;
-  wgslDecode: { adapter: string; maxContext: number; weightBytes: number } | undefined;
+  wgslDecode: { adapter: string; maxContext: number; weightBytes: number; counts: { steps: number; speculated: number; dropped: number } } | undefined;
   wgslSteps = 0;
 
   constructor(
@@ -752,12 +754,13 @@ class OnnxModel implements LoadedModel {
     const eps = typeof this.files.config['rms_norm_eps'] === 'number' ? (this.files.config['rms_norm_eps'] as number) : 1e-6;
     const maxContext = opts.wgslMaxContext ?? envCount('INFILL_LS_WGSL_MAX_CONTEXT') ?? 8192;
     try {
-      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps });
+      const speculate = opts.wgslSpeculate ?? process.env.INFILL_LS_WGSL_SPECULATE?.trim() !== '0';
+      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps, speculate });
     } catch (e) {
       return off(errorText(e));
     }
     this.downloader = createGpuDownloader();
-    this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, weightBytes: this.wgsl.weightBytes };
+    this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, weightBytes: this.wgsl.weightBytes, counts: this.wgsl.counts };
     status(`wgslDecode on: decode steps in our WGSL kernels on ${this.wgsl.adapterName} (${(this.wgsl.weightBytes / 1e6).toFixed(1)} MB of weights, KV cache of ${this.wgsl.maxContext} rows)`);
   }
 
@@ -774,6 +777,7 @@ class OnnxModel implements LoadedModel {
         if (this.wgslOwner) this.wgslOwner.gpuRows = 0;
         this.wgslOwner = cache;
         cache.gpuRows = 0;
+        await d.dropSpeculation();
       }
       if (cache.gpuRows < cache.onnxLength) await this.handOver(cache);
       if (cache.gpuRows !== cache.length) return null;
@@ -800,33 +804,35 @@ class OnnxModel implements LoadedModel {
   private async handOver(cache: KvCache): Promise<void> {
     const from = cache.gpuRows;
     const to = cache.onnxLength;
-    const parts = cache.pastTensors();
-    const dtype = parts[0]!.slot.dtype;
-    const onGpu = parts.filter((p) => p.tensor.location === 'gpu-buffer');
-    const rows = new Map<Tensor, Tensor>();
-    if (onGpu.length > 0) {
-      const got = await this.downloader!.download(onGpu.map((p) => p.tensor), 2, from, to, dtype);
-      onGpu.forEach((p, i) => rows.set(p.tensor, got[i]!));
-    }
     const n = to - from;
+    const parts = cache.pastTensors();
+    const rows = new Map<Tensor, Float32Array | Uint16Array>();
+    const onGpu = parts.filter((p) => p.tensor.location === 'gpu-buffer');
+    let downloaded: Tensor | undefined;
+    if (onGpu.length > 0) {
+      // one run, one copy back: [tensors × heads, n, head_dim]
+      downloaded = await this.downloader!.download(onGpu.map((p) => p.tensor), 2, from, to, onGpu[0]!.slot.dtype);
+      const all = downloaded.data as Float32Array | Uint16Array;
+      const per = all.length / onGpu.length;
+      onGpu.forEach((p, i) => rows.set(p.tensor, all.subarray(i * per, (i + 1) * per)));
+    }
     const byLayer = new Map<number, { key?: Float32Array | Uint16Array; value?: Float32Array | Uint16Array }>();
     for (const { slot, tensor } of parts) {
-      const [, heads, past, hd] = tensor.dims as number[];
-      const sliced = rows.get(tensor);
-      let data: Float32Array | Uint16Array;
-      if (sliced) data = sliced.data as Float32Array | Uint16Array;
-      else {
-        // a host tensor [1, heads, past, hd]: each head's rows [from, to)
+      let data = rows.get(tensor);
+      if (!data) {
+        // a host tensor [1, heads, past, head_dim]: each head's rows [from, to)
+        const [, heads, past, hd] = tensor.dims as number[];
         const src = tensor.data as Float32Array | Uint16Array;
-        data = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(heads! * n * hd!);
-        for (let h = 0; h < heads!; h++) data.set(src.subarray((h * past! + from) * hd!, (h * past! + to) * hd!), h * n * hd!);
+        const out = new (src.constructor as { new (n: number): Float32Array | Uint16Array })(heads! * n * hd!);
+        for (let h = 0; h < heads!; h++) out.set(src.subarray((h * past! + from) * hd!, (h * past! + to) * hd!), h * n * hd!);
+        data = out;
       }
       const e = byLayer.get(slot.layer) ?? {};
       e[slot.part === 'value' ? 'value' : 'key'] = data;
       byLayer.set(slot.layer, e);
     }
     for (const [layer, { key, value }] of byLayer) this.wgsl!.writeKv(layer, from, n, key!, value!);
-    for (const t of rows.values()) t.dispose();
+    downloaded?.dispose();
     cache.gpuRows = to;
   }
 

@@ -5,7 +5,7 @@
 // keeps the prefill (runtime/model.ts hands the prompt's KV rows over, LoadModelOptions.wgslDecode).
 // Why: onnxruntime-node 1.30's WebGPU decode step is ~200 separately prepared kernels (9-11 ms at the 1.5B shape on an
 // H200, 5-6x llama.cpp CUDA) and the binding cannot replay a captured graph (bench/results/real-models-summary.md).
-import { ATTN_COMBINE_KERNEL, ATTN_PART_KERNEL, ATTN_SPLIT, EMBED_KERNEL, matvecKernel, ROPE_KV_KERNEL, ROW_STATS_KERNEL, STATS_CHUNK } from './wgsl-kernels.js';
+import { ARGMAX_FINAL_KERNEL, ARGMAX_PART_KERNEL, ATTN_COMBINE_KERNEL, ATTN_PART_KERNEL, ATTN_SPLIT, EMBED_KERNEL, matvecKernel, ROPE_KV_KERNEL, ROW_STATS_KERNEL, STATS_CHUNK } from './wgsl-kernels.js';
 import type { GenaiWeights, Q4Matrix } from './genai-weights.js';
 import type { KvDtype } from './layout.js';
 
@@ -19,12 +19,37 @@ export interface WgslDecoderOptions {
   kvDtype: KvDtype;
   /** RMSNorm epsilon (config rms_norm_eps; Qwen2's 1e-6). */
   eps: number;
+  /**
+   * Submit step t + 1 with the GPU's argmax of step t as its token before step t's row is read back (default true):
+   * when the caller then asks for that token at that position (greedy decoding), its row is already being computed;
+   * any other call drops it. The KV row it wrote lies past the sequence until a real step or writeKv overwrites it.
+   */
+  speculate?: boolean;
+}
+
+/** One submitted step: its position, the token it ran (undefined until known, for a speculative step), its readback. */
+interface Flight {
+  pos: number;
+  token: number | undefined;
+  staging: GPUBuffer;
+  mapped: Promise<undefined>;
+  /** False once K/V rows were written after it was submitted (its result may have read them). */
+  valid: boolean;
 }
 
 /** What one step returns: the logits row [vocab] f32 (a new array) and its log Σ exp (from the GPU's row statistics). */
 export interface WgslStep {
   logits: Float32Array;
   lse: number;
+}
+
+/** One dispatch of the step; `splits`: attention over key splits, as many workgroups in y as the position needs. */
+interface PlanEntry {
+  pipeline: GPUComputePipeline;
+  bind: GPUBindGroup;
+  x: number;
+  y: number;
+  splits?: boolean;
 }
 
 type GpuModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
@@ -44,8 +69,12 @@ async function loadWebgpu(): Promise<GpuModule> {
  * hold the weights; step() rejects on a lost device (the caller goes back to onnxruntime).
  */
 export class WgslDecoder {
-  private next: GPUCommandBuffer | null = null;
-  private readonly staging: GPUBuffer;
+  /** Readback buffers: one for the step being read, one for the speculative step behind it. */
+  private readonly free: GPUBuffer[];
+  private spec: Flight | null = null;
+  private readonly speculate: boolean;
+  /** Steps whose speculative row was used, and speculative steps dropped (since open). */
+  readonly counts = { steps: 0, speculated: 0, dropped: 0 };
   private readonly scratch = new Uint32Array(4);
   private lost: string | null = null;
   /** The GPU instance and adapter, held: dawn.node tears its instance down when the GPU object is collected. */
@@ -60,13 +89,16 @@ export class WgslDecoder {
     private readonly kvHeads: number,
     private readonly headDim: number,
     private readonly kv: { k: GPUBuffer; v: GPUBuffer }[],
-    private readonly plan: { pipeline: GPUComputePipeline; bind: GPUBindGroup; x: number; y: number }[],
+    private readonly plan: PlanEntry[],
     private readonly bufs: { tok: GPUBuffer; params: GPUBuffer; logits: GPUBuffer; stats: GPUBuffer },
     private readonly statsCount: number,
     /** Weight bytes on the GPU (for the status line). */
     readonly weightBytes: number,
+    speculate: boolean,
   ) {
-    this.staging = device.createBuffer({ size: vocab * 4 + statsCount * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const size = vocab * 4 + statsCount * 8 + 16;
+    this.free = [0, 1].map(() => device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    this.speculate = speculate;
     void device.lost.then((info) => {
       this.lost = `the WebGPU device was lost (${info.message || info.reason})`;
     });
@@ -144,6 +176,8 @@ export class WgslDecoder {
       logits: buf(V * 4),
       part: buf(NH * (maxC / ATTN_SPLIT) * (HD + 2) * 4),
       stats: buf(Math.ceil(V / STATS_CHUNK) * 8),
+      pm: buf(Math.ceil(V / STATS_CHUNK) * 4),
+      pi: buf(Math.ceil(V / STATS_CHUNK) * 4),
       tok: buf(16),
       params: buf(16, S.STORAGE | S.UNIFORM | S.COPY_DST),
     };
@@ -163,7 +197,7 @@ export class WgslDecoder {
     };
     const bind = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
       device.createBindGroup({ layout: p.getBindGroupLayout(0), entries: buffers.map((b, i) => ({ binding: i, resource: { buffer: b } })) });
-    const plan: { pipeline: GPUComputePipeline; bind: GPUBindGroup; x: number; y: number }[] = [];
+    const plan: PlanEntry[] = [];
     const matvec = matvecKernel(subgroups, opts.eps);
     const mv = (m: { w: GPUBuffer; s: GPUBuffer; m: Q4Matrix }, x: GPUBuffer, y: GPUBuffer, mode: number, bias?: GPUBuffer, normW?: GPUBuffer) => {
       const k = m.m.cols;
@@ -181,7 +215,7 @@ export class WgslDecoder {
       const rope = pipeline(ROPE_KV_KERNEL, attnConsts);
       plan.push({ pipeline: rope, bind: bind(rope, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.cos, g.sin]), x: 1, y: 1 });
       const ap = pipeline(ATTN_PART_KERNEL, attnConsts);
-      plan.push({ pipeline: ap, bind: bind(ap, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.part]), x: NH, y: maxC / ATTN_SPLIT });
+      plan.push({ pipeline: ap, bind: bind(ap, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.part]), x: NH, y: maxC / ATTN_SPLIT, splits: true });
       const ac = pipeline(ATTN_COMBINE_KERNEL, { HD, MAXC: maxC });
       plan.push({ pipeline: ac, bind: bind(ac, [g.part, g.params, g.attn]), x: NH, y: 1 });
       mv(l.o, g.attn, g.x, 2);
@@ -193,6 +227,10 @@ export class WgslDecoder {
     {
       const p = pipeline(ROW_STATS_KERNEL, { N: V });
       plan.push({ pipeline: p, bind: bind(p, [g.logits, g.stats]), x: statsCount, y: 1 });
+      const a1 = pipeline(ARGMAX_PART_KERNEL, { N: V });
+      plan.push({ pipeline: a1, bind: bind(a1, [g.logits, g.pm, g.pi]), x: statsCount, y: 1 });
+      const a2 = pipeline(ARGMAX_FINAL_KERNEL, { NW: statsCount });
+      plan.push({ pipeline: a2, bind: bind(a2, [g.pm, g.pi, g.tok]), x: 1, y: 1 });
     }
     const validation = await device.popErrorScope();
     const oom = await device.popErrorScope();
@@ -200,7 +238,7 @@ export class WgslDecoder {
     if (validation) throw new Error(`decode step: ${validation.message}`);
     const info = adapter.info;
     const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-    return new WgslDecoder(device, name, maxC, opts.kvDtype, V, NKV, HD, kv, plan, { tok: g.tok, params: g.params, logits: g.logits, stats: g.stats }, statsCount, weightBytes);
+    return new WgslDecoder(device, name, maxC, opts.kvDtype, V, NKV, HD, kv, plan, { tok: g.tok, params: g.params, logits: g.logits, stats: g.stats }, statsCount, weightBytes, opts.speculate ?? true);
   }
 
   /**
@@ -216,6 +254,7 @@ export class WgslDecoder {
     if (!bufs) throw new RangeError(`WgslDecoder.writeKv: no layer ${layer}`);
     if (k.length !== this.kvHeads * n * rowEl || v.length !== k.length) throw new RangeError(`WgslDecoder.writeKv: ${k.length} / ${v.length} values for ${this.kvHeads} heads × ${n} rows × ${rowEl}`);
     if (n === 0) return;
+    if (this.spec) this.spec.valid = false;
     for (let h = 0; h < this.kvHeads; h++) {
       const dst = ((h * this.maxContext + start) * rowEl) * b;
       const src = h * n * rowEl;
@@ -227,28 +266,45 @@ export class WgslDecoder {
 
   /**
    * One decode step: token `token` at position `pos` (its K/V row is written at row `pos`; rows [0, pos) must hold the
-   * sequence's KV). Resolves with the logits row and its log Σ exp. The next step's command buffer is encoded while
-   * this one runs (it does not depend on the token: token and position are written into buffers before submission).
+   * sequence's KV). Resolves with the logits row and its log Σ exp. With `speculate`, step pos + 1 is submitted before
+   * this one is read (see WgslDecoderOptions.speculate).
    */
   async step(token: number, pos: number): Promise<WgslStep> {
     if (this.lost) throw new Error(this.lost);
     if (!Number.isInteger(pos) || pos < 0 || pos >= this.maxContext) throw new RangeError(`WgslDecoder.step: position ${pos} outside [0, ${this.maxContext})`);
     if (!Number.isInteger(token) || token < 0 || token >= this.vocab) throw new RangeError(`WgslDecoder.step: token ${token} outside the vocabulary`);
     const q = this.device.queue;
-    this.scratch[0] = token;
-    q.writeBuffer(this.bufs.tok, 0, this.scratch, 0, 4);
-    this.scratch[0] = pos;
-    q.writeBuffer(this.bufs.params, 0, this.scratch, 0, 4);
-    const cmd = this.next ?? this.encode();
-    this.next = null;
-    q.submit([cmd]);
-    const mapped = this.staging.mapAsync(GPUMapMode.READ);
-    this.next = this.encode();
-    await mapped;
-    const all = new Float32Array(this.staging.getMappedRange().slice(0));
-    this.staging.unmap();
+    let cur: Flight | null = null;
+    const spec = this.spec;
+    this.spec = null;
+    if (spec) {
+      if (spec.valid && spec.pos === pos && spec.token === token) {
+        cur = spec;
+        this.counts.speculated++;
+      } else {
+        this.counts.dropped++;
+        await this.drain(spec);
+      }
+    }
+    if (!cur) {
+      this.scratch[0] = token;
+      q.writeBuffer(this.bufs.tok, 0, this.scratch, 0, 4);
+      cur = this.submit(pos, token);
+    }
+    if (this.speculate && pos + 1 < this.maxContext) this.spec = this.submit(pos + 1, undefined); // its token: cur's argmax, on the GPU
+    this.counts.steps++;
+    try {
+      await cur.mapped;
+    } catch (e) {
+      this.lost ??= `a decode step's readback failed (${e instanceof Error ? e.message : String(e)})`;
+      throw e;
+    }
+    const all = new Float32Array(cur.staging.getMappedRange().slice(0));
+    cur.staging.unmap();
+    this.free.push(cur.staging);
     const logits = all.subarray(0, this.vocab);
-    const stats = all.subarray(this.vocab);
+    const stats = all.subarray(this.vocab, this.vocab + 2 * this.statsCount);
+    if (this.spec) this.spec.token = new Uint32Array(all.buffer, (this.vocab + 2 * this.statsCount) * 4, 1)[0];
     let m = -Infinity;
     for (let i = 0; i < this.statsCount; i++) m = Math.max(m, stats[2 * i]!);
     let s = 0;
@@ -256,23 +312,53 @@ export class WgslDecoder {
     return { logits, lse: m + Math.log(s) };
   }
 
-  private encode(): GPUCommandBuffer {
+  /** Drops a speculative step that was not used (before K/V rows are written, model.ts hands over or switches sequence). */
+  async dropSpeculation(): Promise<void> {
+    const spec = this.spec;
+    this.spec = null;
+    if (spec) {
+      this.counts.dropped++;
+      await this.drain(spec);
+    }
+  }
+
+  private async drain(f: Flight): Promise<void> {
+    try {
+      await f.mapped;
+      f.staging.unmap();
+    } catch {
+      // a failed map leaves the buffer unmapped
+    }
+    this.free.push(f.staging);
+  }
+
+  /** Encodes and submits the step at `pos` (token and position are read from buffers), with its readback copy. */
+  private submit(pos: number, token: number | undefined): Flight {
+    const staging = this.free.pop();
+    if (!staging) throw new Error('WgslDecoder: no free readback buffer');
+    this.scratch[0] = pos;
+    this.device.queue.writeBuffer(this.bufs.params, 0, this.scratch, 0, 4);
+    const splits = Math.ceil((pos + 1) / ATTN_SPLIT);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (const e of this.plan) {
       pass.setPipeline(e.pipeline);
       pass.setBindGroup(0, e.bind);
-      pass.dispatchWorkgroups(e.x, e.y);
+      pass.dispatchWorkgroups(e.x, e.splits ? splits : e.y);
     }
     pass.end();
-    enc.copyBufferToBuffer(this.bufs.logits, 0, this.staging, 0, this.vocab * 4);
-    enc.copyBufferToBuffer(this.bufs.stats, 0, this.staging, this.vocab * 4, this.statsCount * 8);
-    return enc.finish();
+    enc.copyBufferToBuffer(this.bufs.logits, 0, staging, 0, this.vocab * 4);
+    enc.copyBufferToBuffer(this.bufs.stats, 0, staging, this.vocab * 4, this.statsCount * 8);
+    enc.copyBufferToBuffer(this.bufs.tok, 0, staging, this.vocab * 4 + this.statsCount * 8, 4);
+    this.device.queue.submit([enc.finish()]);
+    const mapped = staging.mapAsync(GPUMapMode.READ);
+    mapped.catch(() => {}); // a speculative step nobody awaits is aborted by dispose(): not an unhandled rejection
+    return { pos, token, staging, mapped, valid: true };
   }
 
   /** Frees the device and its buffers. Idempotent. */
   dispose(): void {
-    this.next = null;
+    this.spec = null;
     this.device.destroy();
     this.keep = [];
   }

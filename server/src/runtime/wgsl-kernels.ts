@@ -363,3 +363,45 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   }
   if (li == 0u) { S[2u * wg.x] = M; S[2u * wg.x + 1u] = red[0]; }
 }`;
+
+/** Argmax of X [N], first pass: workgroup w writes the max of [w · STATS_CHUNK, +STATS_CHUNK) and its first index. */
+export const ARGMAX_PART_KERNEL = /* wgsl */ `
+override N: u32;
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> PM: array<f32>;
+@group(0) @binding(2) var<storage, read_write> PI: array<u32>;
+var<workgroup> rm: array<f32, 256>;
+var<workgroup> ri: array<u32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  var m = -3.4e38;
+  var mi = 0xffffffffu;
+  let end = min(N, (wg.x + 1u) * ${STATS_CHUNK}u);
+  for (var i = wg.x * ${STATS_CHUNK}u + li; i < end; i += 256u) { let v = X[i]; if (v > m) { m = v; mi = i; } }
+  rm[li] = m;
+  ri[li] = mi;
+  workgroupBarrier();
+  for (var off = 128u; off > 0u; off >>= 1u) {
+    if (li < off) {
+      let v = rm[li + off];
+      let k = ri[li + off];
+      if (v > rm[li] || (v == rm[li] && k < ri[li])) { rm[li] = v; ri[li] = k; }
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) { PM[wg.x] = rm[0]; PI[wg.x] = ri[0]; }
+}`;
+
+/** Argmax, second pass: the first index of the largest value over NW partials into T[0] (the next step's token). */
+export const ARGMAX_FINAL_KERNEL = /* wgsl */ `
+override NW: u32;
+@group(0) @binding(0) var<storage, read> PM: array<f32>;
+@group(0) @binding(1) var<storage, read> PI: array<u32>;
+@group(0) @binding(2) var<storage, read_write> T: array<u32>;
+@compute @workgroup_size(1)
+fn main() {
+  var m = PM[0];
+  var mi = PI[0];
+  for (var w = 1u; w < NW; w++) { if (PM[w] > m) { m = PM[w]; mi = PI[w]; } }
+  T[0] = mi;
+}`;
