@@ -26,11 +26,13 @@ WANT="code-server@$CODE_SERVER_VERSION playwright-core@$PLAYWRIGHT_CORE_VERSION 
 
 log() { echo "== install-editors: $*"; }
 
-# --- apt: chromium (the browser playwright drives), libkrb5-dev (code-server's kerberos module), neovim
+# --- apt: chromium (the browser playwright drives), libkrb5-dev (code-server's kerberos module), neovim, mesa-vulkan-drivers
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nvim >/dev/null 2>&1 || need+=(neovim)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
+# Mesa's Vulkan drivers: lavapipe, the software WebGPU adapter the WGSL decode step's tests run on (test/runtime/wgsl-decode.test.ts)
+dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=()
   if [ "$(id -u)" -ne 0 ]; then

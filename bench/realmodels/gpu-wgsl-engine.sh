@@ -22,7 +22,7 @@ T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 chk() { timeout -k 5 ${T_CHECK:-150} node bench/realmodels/wgsl-engine-check.mjs "$@" 2>&1 | grep -v -e '^Warning' -e 'onnxruntime:' | tee -a "$OUT/wgsl-check.jsonl"; }
 for fx in qwen2-genai qwen2-genai-fp16 qwen2-genai-packed; do el "check $fx"; chk --model test/fixtures/models/$fx --golden; done
 el "table"
-VARIANTS=packed-bias PROFILE=0 TABLE=1 PROFILE_TOKENS=512 REPS=4 OURS_ENV=INFILL_LS_WGSL_DECODE=1 bash bench/realmodels/gpu-prefill-profile.sh
+INFILL_LS_WGSL_DECODE=0 VARIANTS=packed-bias PROFILE=0 TABLE=1 PROFILE_TOKENS=512 REPS=4 OURS_ENV=INFILL_LS_WGSL_DECODE=1 bash bench/realmodels/gpu-prefill-profile.sh
 D=/tmp/m/qwen2.5-coder-1.5b-shape/genai-int4-fp16-packed-bias
 el "check 1.5b"
 chk --model $D --past 2048 --steps 64

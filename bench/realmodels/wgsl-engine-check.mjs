@@ -27,7 +27,7 @@ if (!wgsl.wgslDecode) {
   console.error(`wgsl-engine-check: ${notes.join('; ') || 'the WGSL decoder did not start'}`);
   process.exit(1);
 }
-const ort = await loadModel({ modelDir, device: 'webgpu' });
+const ort = await loadModel({ modelDir, device: 'webgpu', wgslDecode: false });
 const V = ort.vocabSize;
 const argmax = (a) => { let b = 0; for (let i = 1; i < a.length; i++) if (a[i] > a[b]) b = i; return b; };
 const lseOf = (a) => { let m = -Infinity; for (const x of a) m = Math.max(m, x); let s = 0; for (const x of a) s += Math.exp(x - m); return m + Math.log(s); };
@@ -71,7 +71,7 @@ const maxDiff = Math.max(...rows.map((r) => r.maxAbsDiff));
 const clear = rows.filter((r) => r.margin > 2 * maxDiff);
 const out = {
   model: path.relative(process.cwd(), modelDir), device: wgsl.wgslDecode.adapter, host: os.cpus()[0]?.model, load: os.loadavg().map((x) => +x.toFixed(2)),
-  prompts: prompts.length, past: o.golden ? null : Number(o.past), stepsCompared: rows.length, wgslSteps: wgsl.wgslSteps, wgslCounts: wgsl.wgslDecode.counts, maxContext: wgsl.wgslDecode.maxContext,
+  prompts: prompts.length, past: o.golden ? null : Number(o.past), stepsCompared: rows.length, wgslSteps: wgsl.wgslSteps, wgslCounts: wgsl.wgslDecode.counts, lastHandOver: wgsl.wgslDecode.lastHandOver, maxContext: wgsl.wgslDecode.maxContext,
   maxAbsLogitDiff: +maxDiff.toExponential(3), tokensAgree: rows.filter((r) => r.agree).length, clearMarginSteps: clear.length, clearMarginAgree: clear.filter((r) => r.agree).length,
   maxLseDiff: rows.some((r) => r.lseDiff !== null) ? +Math.max(...rows.map((r) => r.lseDiff ?? 0)).toExponential(3) : null,
   ...(o.golden ? { goldenAgree, goldenTotal } : {}),

@@ -57,7 +57,7 @@ async function decode({ ids, steps }) {
     cpuMs.push(cpuSince(u));
   }
   // the WGSL decoder's first step includes handing the prompt's K/V rows over (LoadModelOptions.wgslDecode)
-  if (model.wgslDecode) console.error(`[${path.basename(modelDir)}] wgsl decode @${ids.length}: first step ${ms[0].toFixed(1)} ms, then median ${[...ms.slice(1)].sort((a, b) => a - b)[Math.floor((ms.length - 1) / 2)]?.toFixed(2)} ms; ${model.wgslSteps} WGSL steps so far, ${JSON.stringify(model.wgslDecode.counts)}`);
+  if (model.wgslDecode) console.error(`[${path.basename(modelDir)}] wgsl decode @${ids.length}: first step ${ms[0].toFixed(1)} ms, then median ${[...ms.slice(1)].sort((a, b) => a - b)[Math.floor((ms.length - 1) / 2)]?.toFixed(2)} ms; ${model.wgslSteps} WGSL steps so far, ${JSON.stringify(model.wgslDecode.counts)}, last hand-over ${JSON.stringify(model.wgslDecode.lastHandOver)}`);
   cache.dispose();
   return { ms, cpuMs };
 }

@@ -119,6 +119,12 @@ export interface ModelOptions {
    */
   kvRunahead?: number;
   /**
+   * Our own WGSL decode step on WebGPU (issue 15, runtime/model.ts `LoadModelOptions.wgslDecode`). Absent: env
+   * INFILL_LS_WGSL_DECODE (0 off), else on wherever it can run (WebGPU, a model in the layout it reads, the `webgpu`
+   * package and an adapter present); where it runs, draft-and-verify stays off unless draftTokens is given.
+   */
+  wgslDecode?: boolean;
+  /**
    * Draft-and-verify decoding (decoding/generator.ts `draftTokens`: prompt lookup drafts, verified in one model run; the
    * greedy answer is the plain decode's): most drafted tokens per run, 0 off (settings `draftTokens`). Absent: env
    * INFILL_LS_DRAFT_TOKENS (an integer in 0..64, else ignored and said), else DEFAULT_DRAFT_TOKENS.
@@ -328,7 +334,8 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
   const maxStallMs = options.maxStallMs ?? envInteger('INFILL_LS_MAX_STALL_MS', 0, 60000, optionNotes);
   let decodeKvWindow = options.decodeKvWindow ?? envInteger('INFILL_LS_DECODE_KV_WINDOW', 0, 65536, optionNotes);
   if (decodeKvWindow === 0) decodeKvWindow = undefined;
-  const draftTokens = options.draftTokens ?? envInteger('INFILL_LS_DRAFT_TOKENS', 0, 64, optionNotes) ?? DEFAULT_DRAFT_TOKENS;
+  const draftAsked = options.draftTokens ?? envInteger('INFILL_LS_DRAFT_TOKENS', 0, 64, optionNotes);
+  let draftTokens = draftAsked ?? DEFAULT_DRAFT_TOKENS;
   const draftNgram = { max: 3, min: envInteger('INFILL_LS_DRAFT_MIN_NGRAM', 1, 3, optionNotes) ?? DEFAULT_DRAFT_MIN_NGRAM };
   const farTokens = options.farContextTokens ?? envInteger('INFILL_LS_FAR_CONTEXT_TOKENS', 0, 8192, optionNotes) ?? DEFAULT_FAR_CONTEXT_TOKENS;
   /** Per document (far context): the snippets last chosen and the cursor line they were chosen at (see promptOf). */
@@ -363,6 +370,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         ...(options.critiPrefill !== undefined ? { critiPrefill: options.critiPrefill } : {}),
         ...(options.lazyLlm !== undefined ? { lazyLlm: options.lazyLlm } : {}),
         ...(options.kvRunahead !== undefined ? { kvRunahead: options.kvRunahead } : {}),
+        ...(options.wgslDecode !== undefined ? { wgslDecode: options.wgslDecode } : {}),
         // KV-Runahead's runs inside a partition: the plain prefill's chunk (CPU only, so WebGPU's 2,048 never applies)
         kvRunaheadChunk: chunkSize,
         fim: fimOverride,
@@ -370,7 +378,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
           log(m);
           // CritiPrefill asked for (option or INFILL_LS_CRITIPREFILL) but off: the reason joins the ready status line.
           // Likewise LazyLLM (INFILL_LS_LAZYLLM) and an invalid INFILL_LS_WEBGPU_VALIDATION.
-          if (/^(critiPrefill off:|lazyLlm off:|INFILL_LS_WEBGPU_VALIDATION=)/.test(m)) optionNotes.push(m);
+          if (/^(critiPrefill off:|lazyLlm off:|wgslDecode off:|INFILL_LS_WEBGPU_VALIDATION=)/.test(m)) optionNotes.push(m);
           setStatus({ message: m });
         },
       });
@@ -392,6 +400,9 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         optionNotes.push(`decodeKvWindow ${decodeKvWindow} off: it needs the KV cache on the CPU`);
         decodeKvWindow = undefined;
       }
+      // The WGSL decode step runs one token a step (its own speculative next step pipelines greedy decoding); a verify
+      // run of drafts would go back to onnxruntime and hand the K/V over again: drafting stays off unless asked for.
+      if (b.model.wgslDecode && draftAsked === undefined) draftTokens = 0;
       for (const note of optionNotes) log(note);
       bytesPerToken = kvBytesPerToken(b.model.layout.slots);
       const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });

@@ -1,5 +1,5 @@
 // runtime/: the public surface of the inference runtime (the only module that touches onnxruntime-node).
-export { loadModel, describeProviderFailure, defaultThreads, type LoadedModel, type LoadModelOptions, type DeviceRequest, type Device, type ForwardOptions } from './model.js';
+export { loadModel, describeProviderFailure, defaultThreads, type LoadedModel, type LoadModelOptions, type DeviceRequest, type Device, type ForwardOptions, type WgslDecodeInfo } from './model.js';
 export { KvCache } from './kv-cache.js';
 export { readLayout, type ModelLayout, type KvSlot } from './layout.js';
 export { resolveModelFiles, readJsonFile, DTYPE_SUFFIX, type ModelDtype, type ModelFiles } from './model-files.js';

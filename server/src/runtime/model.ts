@@ -135,8 +135,9 @@ export interface LoadModelOptions {
    * of an onnxruntime-genai-layout int4 Qwen2 model as native/py/qwen_models.py writes it go to WGSL kernels with a
    * static KV cache instead of onnxruntime; prefill stays onnxruntime's, and the prompt's K/V rows are handed over
    * (copied to the host and up once per sequence, then only the new rows). Needs the optional `webgpu` package. A
-   * model it cannot read, a missing package or adapter leave it off and say why through onStatus ("wgslDecode off:").
-   * Default false; env INFILL_LS_WGSL_DECODE=1 turns it on.
+   * model it cannot read, a missing package or adapter leave it off and say why through onStatus ("wgslDecode off:"
+   * when asked for, "wgslDecode not used:" by default). Default: env INFILL_LS_WGSL_DECODE (0 off, anything else on),
+   * else on for WebGPU (bench/results/real-models-gpu-s16.md: 3.1 vs 10.9 ms a token at the 1.5B shape on an H200).
    */
   wgslDecode?: boolean;
   /** Rows of the WGSL decoder's KV cache (default 8,192, capped by the model's positions); longer sequences decode in onnxruntime. Env INFILL_LS_WGSL_MAX_CONTEXT. */
@@ -158,6 +159,18 @@ export interface ForwardOptions {
    * cut them through its positions input, an uncut graph computes every row and the last `rows` are returned.
    */
   rows?: number;
+}
+
+/** The WGSL decode step in use (LoadModelOptions.wgslDecode). */
+export interface WgslDecodeInfo {
+  adapter: string;
+  /** Rows of its KV cache. */
+  maxContext: number;
+  weightBytes: number;
+  /** Steps run, speculative steps used and dropped (live counters). */
+  counts: { steps: number; speculated: number; dropped: number };
+  /** The last hand-over of K/V rows from onnxruntime: rows, ms to copy them to the host, ms to write them up. */
+  lastHandOver?: { rows: number; downloadMs: number; writeMs: number };
 }
 
 /** A loaded model: one session, its layout, and forward passes over caller-owned KV caches. */
@@ -182,7 +195,7 @@ export interface LoadedModel {
   /** KV-Runahead in use (LoadModelOptions.kvRunahead): workers, layer groups, the smallest run it takes. */
   readonly kvRunahead: { workers: number; groups: number; threads: number; minTokens: number; chunk: number } | undefined;
   /** The WGSL decode step in use (LoadModelOptions.wgslDecode): adapter, KV rows, weight bytes; and steps it ran since load. */
-  readonly wgslDecode: { adapter: string; maxContext: number; weightBytes: number; counts: { steps: number; speculated: number; dropped: number } } | undefined;
+  readonly wgslDecode: WgslDecodeInfo | undefined;
   readonly wgslSteps: number;
   /** Forward runs that went to KV-Runahead since load, and the last one's partitions and worker times. */
   readonly kvRunaheadRuns: number;
@@ -543,7 +556,10 @@ export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
       if (opts.critiPrefill ?? envOn('INFILL_LS_CRITIPREFILL')) await model.attachCritiPrefill(opts, status);
       if (opts.lazyLlm ?? envOn('INFILL_LS_LAZYLLM')) await model.attachLazyLlm(opts, status);
       if (workers && workers > 0) await model.attachKvRunahead(opts, workers, status);
-      if (opts.wgslDecode ?? envOn('INFILL_LS_WGSL_DECODE')) await model.attachWgslDecode(opts, status);
+      // On by default where it can run: an explicit request (option or env) says why it could not ("wgslDecode off:"),
+      // the default only notes it ("wgslDecode not used:"), and only on WebGPU.
+      const wgslAsked = opts.wgslDecode ?? envSwitch('INFILL_LS_WGSL_DECODE');
+      if (wgslAsked ?? model.device === 'webgpu') await model.attachWgslDecode(opts, status, wgslAsked === true);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -564,6 +580,12 @@ function envWebgpuValidation(): { value?: WebGpuValidation; invalid?: string } {
 function envOn(name: string): boolean {
   const v = process.env[name]?.trim();
   return v !== undefined && v !== '' && v !== '0';
+}
+
+/** An env switch with a default: true when set to anything but '' or '0', false for '0', undefined when unset or blank. */
+function envSwitch(name: string): boolean | undefined {
+  const v = process.env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v !== '0';
 }
 
 /** A non-negative integer from the environment, or undefined (unset or not one). */
@@ -602,7 +624,7 @@ class OnnxModel implements LoadedModel {
   private downloader: KvDownloader | undefined;
   /** The cache whose rows the WGSL decoder's static cache holds (KvCache.gpuRows of them). */
   private wgslOwner: KvCache | null = null;
-  wgslDecode: { adapter: string; maxContext: number; weightBytes: number; counts: { steps: number; speculated: number; dropped: number } } | undefined;
+  wgslDecode: WgslDecodeInfo | undefined;
   wgslSteps = 0;
 
   constructor(
@@ -736,8 +758,8 @@ class OnnxModel implements LoadedModel {
    * ("wgslDecode off: why") when the device is not WebGPU, the model is not in the layout it reads, or the `webgpu`
    * package or an adapter is missing.
    */
-  async attachWgslDecode(opts: LoadModelOptions, status: (message: string) => void): Promise<void> {
-    const off = (why: string) => status(`wgslDecode off: ${why}`);
+  async attachWgslDecode(opts: LoadModelOptions, status: (message: string) => void, asked: boolean): Promise<void> {
+    const off = (why: string) => status(`wgslDecode ${asked ? 'off' : 'not used'}: ${why}`);
     if (this.device !== 'webgpu') return off(`it runs beside onnxruntime's WebGPU provider, and the model is on ${this.device}`);
     const slots = this.layout.slots;
     if (this.layout.kvFormat !== 'per-layer' || slots.some((s) => s.pastAxis !== 2 || s.emptyDims.length !== 4)) return off('the KV layout is not [batch, kv_heads, past, head_dim] per layer');
@@ -760,6 +782,21 @@ class OnnxModel implements LoadedModel {
       return off(errorText(e));
     }
     this.downloader = createGpuDownloader();
+    // Warm-up: one token through onnxruntime and its row handed over, so that the first request does not pay for the
+    // download graph's creation and shader compilation (~200 ms measured at the 1.5B shape).
+    const warm = this.createCache();
+    try {
+      await this.forward([0], warm, { logits: 'none' });
+      await this.handOver(warm);
+    } catch (e) {
+      this.wgsl.dispose();
+      this.wgsl = undefined;
+      await this.downloader.dispose().catch(() => {});
+      this.downloader = undefined;
+      return off(`the K/V hand-over failed: ${errorText(e)}`);
+    } finally {
+      warm.dispose();
+    }
     this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, weightBytes: this.wgsl.weightBytes, counts: this.wgsl.counts };
     status(`wgslDecode on: decode steps in our WGSL kernels on ${this.wgsl.adapterName} (${(this.wgsl.weightBytes / 1e6).toFixed(1)} MB of weights, KV cache of ${this.wgsl.maxContext} rows)`);
   }
@@ -805,6 +842,7 @@ class OnnxModel implements LoadedModel {
     const from = cache.gpuRows;
     const to = cache.onnxLength;
     const n = to - from;
+    const t0 = performance.now();
     const parts = cache.pastTensors();
     const rows = new Map<Tensor, Float32Array | Uint16Array>();
     const onGpu = parts.filter((p) => p.tensor.location === 'gpu-buffer');
@@ -831,9 +869,11 @@ class OnnxModel implements LoadedModel {
       e[slot.part === 'value' ? 'value' : 'key'] = data;
       byLayer.set(slot.layer, e);
     }
+    const t1 = performance.now();
     for (const [layer, { key, value }] of byLayer) this.wgsl!.writeKv(layer, from, n, key!, value!);
     downloaded?.dispose();
     cache.gpuRows = to;
+    if (this.wgslDecode) this.wgslDecode.lastHandOver = { rows: n, downloadMs: +(t1 - t0).toFixed(2), writeMs: +(performance.now() - t1).toFixed(2) };
   }
 
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
