@@ -208,6 +208,34 @@ test('two sequences take turns in the one WGSL cache: each switch hands its rows
   for (const c of [...cs, ...co]) c.dispose();
 });
 
+test('a decode step that fails (the device lost) turns the WGSL decoder off, says so, and onnxruntime carries the sequence on', async () => {
+  const name = 'qwen2-genai';
+  const status: string[] = [];
+  const w = await open(name, true, status);
+  const o = await open(name, false);
+  const c = golden(name).cases[0]!;
+  const cw = w.createCache();
+  const co = o.createCache();
+  await w.forward(c.input_ids, cw);
+  await o.forward(c.input_ids, co);
+  for (const t of c.greedy.slice(0, 3)) {
+    await w.forward([t], cw);
+    await o.forward([t], co);
+  }
+  expect(cw.onnxLength).toBe(c.input_ids.length); // three rows only in the WGSL cache
+  // what a lost device does to the next step: its readback is aborted
+  (w as unknown as { wgsl: { dispose(): void } }).wgsl.dispose();
+  const t = c.greedy[3]!;
+  const a = Float32Array.from((await w.forward([t], cw))!);
+  const b = (await o.forward([t], co))!;
+  expect(maxDiff(a, b)).toBeLessThan(tolerance(name));
+  expect(w.wgslDecode).toBeUndefined();
+  expect(cw.onnxLength).toBe(cw.length); // the three tokens re-ran in onnxruntime
+  expect(status.at(-1)).toMatch(/^wgslDecode off: .*decoding in onnxruntime from now on/);
+  cw.dispose();
+  co.dispose();
+});
+
 test('on by default on WebGPU where it can run; INFILL_LS_WGSL_DECODE=0 keeps onnxruntime; another layout says why it is not used', async () => {
   const status: string[] = [];
   const d = await loadModel({ modelDir: path.join(root, 'qwen2-genai'), device: 'webgpu', onStatus: (s) => status.push(s) });

@@ -760,6 +760,7 @@ class OnnxModel implements LoadedModel {
    */
   async attachWgslDecode(opts: LoadModelOptions, status: (message: string) => void, asked: boolean): Promise<void> {
     const off = (why: string) => status(`wgslDecode ${asked ? 'off' : 'not used'}: ${why}`);
+    this.wgslStatus = status;
     if (this.device !== 'webgpu') return off(`it runs beside onnxruntime's WebGPU provider, and the model is on ${this.device}`);
     const slots = this.layout.slots;
     if (this.layout.kvFormat !== 'per-layer' || slots.some((s) => s.pastAxis !== 2 || s.emptyDims.length !== 4)) return off('the KV layout is not [batch, kv_heads, past, head_dim] per layer');
@@ -804,7 +805,8 @@ class OnnxModel implements LoadedModel {
   /**
    * One decode step of `token` on `cache` in the WGSL decoder; null when it cannot take it (the sequence is longer
    * than its cache, or tokens decoded there earlier are no longer in its cache): then onnxruntime runs it. A failing
-   * step turns the decoder off for good (status through the next load's caller: wgslDecodeOff) and returns null.
+   * step (a lost device) turns the decoder off for good, says so through the load's onStatus ("wgslDecode off: why",
+   * also kept in wgslDecodeOff) and returns null: onnxruntime re-runs the tokens decoded outside it and goes on.
    */
   private async wgslStep(token: number, cache: KvCache): Promise<Float32Array | null> {
     const d = this.wgsl!;
@@ -825,7 +827,8 @@ class OnnxModel implements LoadedModel {
       this.lseOf.set(r.logits, Float32Array.of(r.lse));
       return r.logits;
     } catch (e) {
-      this.wgslDecodeOff = `wgslDecode off: ${errorText(e)}`;
+      this.wgslDecodeOff = `wgslDecode off: ${errorText(e)}; decoding in onnxruntime from now on`;
+      this.wgslStatus?.(this.wgslDecodeOff);
       this.wgsl = undefined;
       this.wgslDecode = undefined;
       d.dispose();
@@ -836,6 +839,7 @@ class OnnxModel implements LoadedModel {
   }
   /** Why the WGSL decoder was turned off after it started (a failed step), if it was. */
   wgslDecodeOff: string | undefined;
+  private wgslStatus: ((message: string) => void) | undefined;
 
   /** Copies rows [gpuRows, onnxLength) of `cache` from onnxruntime's tensors into the WGSL decoder's cache. */
   private async handOver(cache: KvCache): Promise<void> {
