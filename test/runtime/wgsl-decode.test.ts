@@ -7,12 +7,16 @@
 // the tolerance-aware check there, and logits are compared with onnxruntime's within a stated bound.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { loadModel, type LoadedModel } from '../../server/src/runtime/model.js';
 import { KvCache } from '../../server/src/runtime/kv-cache.js';
 import { readGenaiWeights, UnsupportedLayout } from '../../server/src/runtime/genai-weights.js';
 import { resolveModelFiles } from '../../server/src/runtime/model-files.js';
 import { Generator } from '../../server/src/decoding/index.js';
+import { WgslDecoder } from '../../server/src/runtime/wgsl-decode.js';
+
+// lavapipe runs the kernels on the CPU: ~2 s a test alone, 10x that on a loaded 2-core machine (seen once at 20 s)
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const root = path.resolve(__dirname, '../fixtures/models');
 const fixtures = ['qwen2-genai', 'qwen2-genai-fp16', 'qwen2-genai-packed'] as const;
@@ -68,6 +72,28 @@ describe('genai weights reader (pure)', () => {
     expect(() => readGenaiWeights(files.onnxPath, files.config)).toThrow(UnsupportedLayout);
     expect(() => readGenaiWeights(files.onnxPath, files.config)).toThrow(/no initializer|config has no/);
   });
+});
+
+test.each([true, false])('the decoder alone (subgroups %s), every token one step from an empty cache, gives the golden tokens', async (subgroups) => {
+  for (const name of fixtures) {
+    const files = resolveModelFiles(path.join(root, name));
+    const d = await WgslDecoder.open(readGenaiWeights(files.onnxPath, files.config), { maxContext: 256, kvDtype: name === 'qwen2-genai-fp16' ? 'float16' : 'float32', eps: 1e-6, subgroups });
+    try {
+      for (const c of golden(name).cases) {
+        let pos = 0;
+        let row = (await d.step(c.input_ids[0]!, pos++)).logits;
+        for (const t of c.input_ids.slice(1)) row = (await d.step(t, pos++)).logits;
+        const got: number[] = [];
+        for (let i = 0; i < c.greedy.length; i++) {
+          got.push(argmax(row));
+          if (i + 1 < c.greedy.length) row = (await d.step(got[i]!, pos++)).logits;
+        }
+        expect(got, name).toEqual(c.greedy);
+      }
+    } finally {
+      d.dispose();
+    }
+  }
 });
 
 describe('KvCache tokens appended outside onnxruntime (pure)', () => {

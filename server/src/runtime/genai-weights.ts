@@ -4,7 +4,7 @@
 // cos/sin caches); onnxruntime-genai's own builder names its initializers otherwise and is not read here.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fields, int64s, str } from './proto-wire.js';
+import { concatBytes as concat, fields, int64s, str } from './proto-wire.js';
 import { halvesToFloats } from './half.js';
 
 /** A 4-bit matrix [rows][cols] as MatMulNBits stores it. */
@@ -111,16 +111,6 @@ function aligned(b: Uint8Array): ArrayBuffer {
   const c = new Uint8Array(Math.ceil(b.length / 4) * 4);
   c.set(b);
   return c.buffer;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /**

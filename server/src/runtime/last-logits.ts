@@ -14,7 +14,7 @@
 // [1, n, vocab]. A row is the same computation as before (the head's rows are independent), though a kernel chosen
 // for one row may round differently from one chosen for many.
 
-import { type Field, type Node, fields, parseNode, readVarint, str, tag, varintBytes } from './proto-wire.js';
+import { type Field, type Node, concatBytes, fields, parseNode, readVarint, str, tag, varintBytes } from './proto-wire.js';
 import { DT, int64Tensor, nodeProto, tensorProto, valueInfo, type NodeInit } from './onnx-proto.js';
 
 /** Graph inputs that make a graph compute only the logits asked for: such graphs are left as they are. */
@@ -123,13 +123,7 @@ function lenField(no: number, body: Uint8Array): Uint8Array {
 }
 
 function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

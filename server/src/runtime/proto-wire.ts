@@ -131,3 +131,13 @@ export function readMetadataJson(buf: Uint8Array, key: string): unknown {
   return undefined;
 }
 
+/** The byte arrays one after another in a new Uint8Array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -25,6 +25,8 @@ export interface WgslDecoderOptions {
    * any other call drops it. The KV row it wrote lies past the sequence until a real step or writeKv overwrites it.
    */
   speculate?: boolean;
+  /** Use subgroup sums where the adapter offers subgroups of at most 32 (default true); false: workgroup-memory trees. */
+  subgroups?: boolean;
 }
 
 /** One submitted step: its position, the token it ran (undefined until known, for a speculative step), its readback. */
@@ -112,7 +114,7 @@ export class WgslDecoder {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('no WebGPU adapter');
     const lim = adapter.limits;
-    const subgroups = adapter.features.has('subgroups') && ((adapter.info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 32) <= 32;
+    const subgroups = (opts.subgroups ?? true) && adapter.features.has('subgroups') && ((adapter.info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 32) <= 32;
     const device = await adapter.requestDevice({
       requiredFeatures: subgroups ? ['subgroups' as GPUFeatureName] : [],
       requiredLimits: {

@@ -4,7 +4,20 @@
 // points: 8 codes per u32, low nibble first, value = (code − 8) × scale), one scale per block of 32·SB columns; the
 // KV cache per layer [kvHeads][MAXC][HD] in u32 words holding f32 bits or, with KV16, pairs of binary16 (no
 // `shader-f16` needed: pack2x16float / unpack2x16float are core WGSL). Measured first as a probe
-// (bench/realmodels/wgsl-decode.mjs, session 13: 1.5B shape 3.5 ms a token on an H200).
+// (session 13's stand-alone bench/realmodels/wgsl-decode.mjs, in git history up to commit 7a42903: 1.5B shape 3.5 ms a
+// token on an H200).
+
+/**
+ * WGSL: a workgroup's 256 values in `arr` (var<workgroup> array<f32, 256>) folded into arr[0] with `op` ('max' or '+'),
+ * a barrier after each of the 8 halvings; every thread of the workgroup must run it.
+ */
+function treeReduce(arr: string, op: 'max' | '+'): string {
+  const fold = op === 'max' ? `${arr}[li] = max(${arr}[li], ${arr}[li + off]);` : `${arr}[li] += ${arr}[li + off];`;
+  return `for (var off = 128u; off > 0u; off >>= 1u) {
+    if (li < off) { ${fold} }
+    workgroupBarrier();
+  }`;
+}
 
 /** Keys per attention split (flash-decoding); the combine kernel takes at most 256 splits: MAXC ≤ 256 · ATTN_SPLIT. */
 export const ATTN_SPLIT = 32;
@@ -57,10 +70,7 @@ ${sg ? `    ss = subgroupAdd(ss);
       normScale = inverseSqrt(tot / f32(K) + ${eps});
     }` : `    red[li] = vec4<f32>(ss, 0.0, 0.0, 0.0);
     workgroupBarrier();
-    for (var off = 128u; off > 0u; off >>= 1u) {
-      if (li < off) { red[li] += red[li + off]; }
-      workgroupBarrier();
-    }
+    ${treeReduce('red', '+')}
     if (li == 0u) { normScale = inverseSqrt(red[0].x / f32(K) + ${eps}); }`}
     workgroupBarrier();
   }
@@ -300,20 +310,14 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   let ms = select(-1e30, PART[(base + min(li, n - 1u)) * (HD + 2u)], li < n);
   red[li] = ms;
   workgroupBarrier();
-  for (var off = 128u; off > 0u; off >>= 1u) {
-    if (li < off) { red[li] = max(red[li], red[li + off]); }
-    workgroupBarrier();
-  }
+  ${treeReduce('red', 'max')}
   let M = red[0];
   workgroupBarrier();
   let fi = select(0.0, exp(ms - M), li < n);
   f[li] = fi;
   red[li] = select(0.0, fi * PART[(base + min(li, n - 1u)) * (HD + 2u) + 1u], li < n);
   workgroupBarrier();
-  for (var off = 128u; off > 0u; off >>= 1u) {
-    if (li < off) { red[li] += red[li + off]; }
-    workgroupBarrier();
-  }
+  ${treeReduce('red', '+')}
   let den = red[0];
   workgroupBarrier();
   let groups = 256u / HD;
@@ -347,20 +351,14 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   for (var i = lo + li; i < end; i += 256u) { m = max(m, X[i]); }
   red[li] = m;
   workgroupBarrier();
-  for (var off = 128u; off > 0u; off >>= 1u) {
-    if (li < off) { red[li] = max(red[li], red[li + off]); }
-    workgroupBarrier();
-  }
+  ${treeReduce('red', 'max')}
   let M = red[0];
   workgroupBarrier();
   var s = 0.0;
   for (var i = lo + li; i < end; i += 256u) { s += exp(X[i] - M); }
   red[li] = s;
   workgroupBarrier();
-  for (var off = 128u; off > 0u; off >>= 1u) {
-    if (li < off) { red[li] += red[li + off]; }
-    workgroupBarrier();
-  }
+  ${treeReduce('red', '+')}
   if (li == 0u) { S[2u * wg.x] = M; S[2u * wg.x + 1u] = red[0]; }
 }`;
 
