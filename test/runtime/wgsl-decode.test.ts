@@ -14,9 +14,10 @@ import { readGenaiWeights, UnsupportedLayout } from '../../server/src/runtime/ge
 import { resolveModelFiles } from '../../server/src/runtime/model-files.js';
 import { Generator } from '../../server/src/decoding/index.js';
 import { WgslDecoder } from '../../server/src/runtime/wgsl-decode.js';
+import { modelTimeout } from './helpers/timeout.js';
 
 // lavapipe runs the kernels on the CPU: ~2 s a test alone, 10x that on a loaded 2-core machine (seen once at 20 s)
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+vi.setConfig({ testTimeout: modelTimeout(120_000), hookTimeout: modelTimeout(120_000) });
 
 const root = path.resolve(__dirname, '../fixtures/models');
 const fixtures = ['qwen2-genai', 'qwen2-genai-fp16', 'qwen2-genai-packed'] as const;
