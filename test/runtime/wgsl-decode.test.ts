@@ -213,26 +213,36 @@ describe.each(fixtures)('WGSL decode step on %s', (name) => {
   });
 });
 
-test('two sequences take turns in the one WGSL cache: each switch hands its rows over again, and both stay right', async () => {
+test('sequences share the KV slots: two alternate in two slots without handing over again; a third takes the least recently used', async () => {
   const name = 'qwen2-genai';
   const w = await open(name, true);
   const o = await open(name, false);
-  const cases = golden(name).cases;
-  const cs = cases.map(() => w.createCache());
+  expect(w.wgslDecode!.slots).toBe(2);
+  const cases = golden(name).cases; // three prompts
+  const cw = cases.map(() => w.createCache());
   const co = cases.map(() => o.createCache());
-  const last: Float32Array[] = [];
   for (let i = 0; i < cases.length; i++) {
-    await w.forward(cases[i]!.input_ids, cs[i]!);
+    await w.forward(cases[i]!.input_ids, cw[i]!);
     await o.forward(cases[i]!.input_ids, co[i]!);
   }
-  for (let s = 0; s < 4; s++) {
-    for (let i = 0; i < cases.length; i++) {
-      const t = cases[i]!.greedy[s]!;
-      last[i] = Float32Array.from((await w.forward([t], cs[i]!))!);
-      expect(maxDiff(last[i]!, (await o.forward([t], co[i]!))!)).toBeLessThan(tolerance(name));
-    }
-  }
-  for (const c of [...cs, ...co]) c.dispose();
+  const step = async (i: number, s: number) => {
+    const t = cases[i]!.greedy[s]!;
+    const a = Float32Array.from((await w.forward([t], cw[i]!))!);
+    expect(maxDiff(a, (await o.forward([t], co[i]!))!)).toBeLessThan(tolerance(name));
+  };
+  await step(0, 0);
+  await step(1, 0);
+  const handed = w.wgslDecode!.lastHandOver;
+  expect(handed?.rows).toBe(cases[1]!.input_ids.length);
+  for (let s = 1; s < 4; s++) for (const i of [0, 1]) await step(i, s);
+  expect(w.wgslDecode!.lastHandOver).toBe(handed); // no hand-over while both keep their slots
+  await step(2, 0); // the third sequence takes sequence 0's slot (least recently used)
+  expect(w.wgslDecode!.lastHandOver?.rows).toBe(cases[2]!.input_ids.length);
+  expect(cw[0]!.gpuRows).toBe(0);
+  await step(1, 4); // still in its slot: nothing to hand over
+  expect(w.wgslDecode!.lastHandOver?.rows).toBe(cases[2]!.input_ids.length);
+  await step(0, 4); // back: its onnxruntime rows are handed over, its four WGSL-decoded tokens re-run in onnxruntime first
+  for (const c of [...cw, ...co]) c.dispose();
 });
 
 test('a decode step that fails (the device lost) turns the WGSL decoder off, says so, and onnxruntime carries the sequence on', async () => {

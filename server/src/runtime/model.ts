@@ -144,6 +144,11 @@ export interface LoadModelOptions {
   wgslMaxContext?: number;
   /** The WGSL decoder's speculative next step (wgsl-decode.ts WgslDecoderOptions.speculate); default true, env INFILL_LS_WGSL_SPECULATE=0 turns it off. */
   wgslSpeculate?: boolean;
+  /**
+   * Sequences whose K/V the WGSL decoder keeps at once (its KV slots, each of wgslMaxContext rows; default 2, env
+   * INFILL_LS_WGSL_SLOTS): a sequence that decodes again while it still has its slot hands over only its new rows.
+   */
+  wgslSlots?: number;
   /** Human-readable progress and fallback messages. */
   onStatus?: (message: string) => void;
 }
@@ -164,8 +169,9 @@ export interface ForwardOptions {
 /** The WGSL decode step in use (LoadModelOptions.wgslDecode). */
 export interface WgslDecodeInfo {
   adapter: string;
-  /** Rows of its KV cache. */
+  /** Rows of each of its KV caches, and how many sequences it keeps at once. */
   maxContext: number;
+  slots: number;
   weightBytes: number;
   /** Steps run, speculative steps used and dropped (live counters). */
   counts: { steps: number; speculated: number; dropped: number };
@@ -622,8 +628,10 @@ class OnnxModel implements LoadedModel {
   }
   private wgsl: WgslDecoder | undefined;
   private downloader: KvDownloader | undefined;
-  /** The cache whose rows the WGSL decoder's static cache holds (KvCache.gpuRows of them). */
-  private wgslOwner: KvCache | null = null;
+  /** The cache each KV slot of the WGSL decoder holds (KvCache.gpuRows of its rows), and when each was last used. */
+  private wgslHeld: (KvCache | null)[] = [];
+  private wgslUsed: number[] = [];
+  private wgslTick = 0;
   wgslDecode: WgslDecodeInfo | undefined;
   wgslSteps = 0;
 
@@ -778,7 +786,10 @@ class OnnxModel implements LoadedModel {
     const maxContext = opts.wgslMaxContext ?? envCount('INFILL_LS_WGSL_MAX_CONTEXT') ?? 8192;
     try {
       const speculate = opts.wgslSpeculate ?? process.env.INFILL_LS_WGSL_SPECULATE?.trim() !== '0';
-      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps, speculate });
+      const slots = Math.max(1, Math.min(16, opts.wgslSlots ?? envCount('INFILL_LS_WGSL_SLOTS') ?? 2));
+      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps, speculate, slots });
+      this.wgslHeld = Array.from({ length: slots }, () => null);
+      this.wgslUsed = Array.from({ length: slots }, () => 0);
     } catch (e) {
       return off(errorText(e));
     }
@@ -788,7 +799,7 @@ class OnnxModel implements LoadedModel {
     const warm = this.createCache();
     try {
       await this.forward([0], warm, { logits: 'none' });
-      await this.handOver(warm);
+      await this.handOver(warm, 0);
     } catch (e) {
       this.wgsl.dispose();
       this.wgsl = undefined;
@@ -798,8 +809,8 @@ class OnnxModel implements LoadedModel {
     } finally {
       warm.dispose();
     }
-    this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, weightBytes: this.wgsl.weightBytes, counts: this.wgsl.counts };
-    status(`wgslDecode on: decode steps in our WGSL kernels on ${this.wgsl.adapterName} (${(this.wgsl.weightBytes / 1e6).toFixed(1)} MB of weights, KV cache of ${this.wgsl.maxContext} rows)`);
+    this.wgslDecode = { adapter: this.wgsl.adapterName, maxContext: this.wgsl.maxContext, slots: this.wgsl.slots, weightBytes: this.wgsl.weightBytes, counts: this.wgsl.counts };
+    status(`wgslDecode on: decode steps in our WGSL kernels on ${this.wgsl.adapterName} (${(this.wgsl.weightBytes / 1e6).toFixed(1)} MB of weights, ${this.wgsl.slots} KV cache${this.wgsl.slots === 1 ? '' : 's'} of ${this.wgsl.maxContext} rows)`);
   }
 
   /**
@@ -812,15 +823,10 @@ class OnnxModel implements LoadedModel {
     const d = this.wgsl!;
     if (cache.length + 1 > d.maxContext) return null;
     try {
-      if (this.wgslOwner !== cache) {
-        if (this.wgslOwner) this.wgslOwner.gpuRows = 0;
-        this.wgslOwner = cache;
-        cache.gpuRows = 0;
-        await d.dropSpeculation();
-      }
-      if (cache.gpuRows < cache.onnxLength) await this.handOver(cache);
+      const slot = this.wgslSlotOf(cache);
+      if (cache.gpuRows < cache.onnxLength) await this.handOver(cache, slot);
       if (cache.gpuRows !== cache.length) return null;
-      const r = await d.step(token, cache.length);
+      const r = await d.step(token, cache.length, slot);
       cache.appendOutside(token);
       cache.gpuRows = cache.length;
       this.wgslSteps++;
@@ -832,17 +838,35 @@ class OnnxModel implements LoadedModel {
       this.wgsl = undefined;
       this.wgslDecode = undefined;
       d.dispose();
-      if (this.wgslOwner) this.wgslOwner.gpuRows = 0;
-      this.wgslOwner = null;
+      for (const c of this.wgslHeld) if (c) c.gpuRows = 0;
+      this.wgslHeld = [];
       return null;
     }
+  }
+
+  /**
+   * The WGSL decoder's KV slot for `cache`: the one it holds, else a free one (or one whose cache was disposed), else
+   * the least recently used one, whose cache loses its rows there (gpuRows 0: handed over again if it decodes again).
+   */
+  private wgslSlotOf(cache: KvCache): number {
+    let slot = this.wgslHeld.indexOf(cache);
+    if (slot < 0) {
+      slot = this.wgslHeld.findIndex((c) => c === null || c.isDisposed);
+      if (slot < 0) slot = this.wgslUsed.indexOf(Math.min(...this.wgslUsed));
+      const old = this.wgslHeld[slot];
+      if (old) old.gpuRows = 0;
+      this.wgslHeld[slot] = cache;
+      cache.gpuRows = 0;
+    }
+    this.wgslUsed[slot] = ++this.wgslTick;
+    return slot;
   }
   /** Why the WGSL decoder was turned off after it started (a failed step), if it was. */
   wgslDecodeOff: string | undefined;
   private wgslStatus: ((message: string) => void) | undefined;
 
-  /** Copies rows [gpuRows, onnxLength) of `cache` from onnxruntime's tensors into the WGSL decoder's cache. */
-  private async handOver(cache: KvCache): Promise<void> {
+  /** Copies rows [gpuRows, onnxLength) of `cache` from onnxruntime's tensors into the WGSL decoder's KV slot `slot`. */
+  private async handOver(cache: KvCache, slot: number): Promise<void> {
     const from = cache.gpuRows;
     const to = cache.onnxLength;
     const n = to - from;
@@ -874,7 +898,7 @@ class OnnxModel implements LoadedModel {
       byLayer.set(slot.layer, e);
     }
     const t1 = performance.now();
-    for (const [layer, { key, value }] of byLayer) this.wgsl!.writeKv(layer, from, n, key!, value!);
+    for (const [layer, { key, value }] of byLayer) this.wgsl!.writeKv(layer, from, n, key!, value!, slot);
     downloaded?.dispose();
     cache.gpuRows = to;
     if (this.wgslDecode) this.wgslDecode.lastHandOver = { rows: n, downloadMs: +(t1 - t0).toFixed(2), writeMs: +(performance.now() - t1).toFixed(2) };
@@ -1047,7 +1071,7 @@ class OnnxModel implements LoadedModel {
   async dispose(): Promise<void> {
     this.wgsl?.dispose();
     this.wgsl = undefined;
-    this.wgslOwner = null;
+    this.wgslHeld = [];
     await this.downloader?.dispose().catch(() => {});
     if (this.disposed) return;
     this.disposed = true;

@@ -27,10 +27,16 @@ export interface WgslDecoderOptions {
   speculate?: boolean;
   /** Use subgroup sums where the adapter offers subgroups of at most 32 (default true); false: workgroup-memory trees. */
   subgroups?: boolean;
+  /**
+   * KV caches of `maxContext` rows each (default 1): sequences in different slots keep their rows while others decode
+   * (model.ts gives each recently decoded sequence its own, least recently used first out).
+   */
+  slots?: number;
 }
 
 /** One submitted step: its position, the token it ran (undefined until known, for a speculative step), its readback. */
 interface Flight {
+  slot: number;
   pos: number;
   token: number | undefined;
   staging: GPUBuffer;
@@ -48,7 +54,9 @@ export interface WgslStep {
 /** One dispatch of the step; `splits`: attention over key splits, as many workgroups in y as the position needs. */
 interface PlanEntry {
   pipeline: GPUComputePipeline;
-  bind: GPUBindGroup;
+  /** The bind group, or null with one per KV slot in slotBinds. */
+  bind: GPUBindGroup | null;
+  slotBinds?: GPUBindGroup[];
   x: number;
   y: number;
   splits?: boolean;
@@ -90,7 +98,8 @@ export class WgslDecoder {
     readonly vocab: number,
     private readonly kvHeads: number,
     private readonly headDim: number,
-    private readonly kv: { k: GPUBuffer; v: GPUBuffer }[],
+    /** [slot][layer] */
+    private readonly kv: { k: GPUBuffer; v: GPUBuffer }[][],
     private readonly plan: PlanEntry[],
     private readonly bufs: { tok: GPUBuffer; params: GPUBuffer; logits: GPUBuffer; stats: GPUBuffer },
     private readonly statsCount: number,
@@ -183,7 +192,8 @@ export class WgslDecoder {
       tok: buf(16),
       params: buf(16, S.STORAGE | S.UNIFORM | S.COPY_DST),
     };
-    const kv = w.layer.map(() => ({ k: buf(NKV * maxC * HD * (kv16 ? 2 : 4)), v: buf(NKV * maxC * HD * (kv16 ? 2 : 4)) }));
+    const slots = Math.max(1, Math.floor(opts.slots ?? 1));
+    const kv = Array.from({ length: slots }, () => w.layer.map(() => ({ k: buf(NKV * maxC * HD * (kv16 ? 2 : 4)), v: buf(NKV * maxC * HD * (kv16 ? 2 : 4)) })));
     const modules = new Map<string, GPUShaderModule>();
     const pipe = (code: string, constants: Record<string, number>) => {
       let mod = modules.get(code);
@@ -215,9 +225,9 @@ export class WgslDecoder {
     for (const [i, l] of g.layers.entries()) {
       mv(l.qkv, g.x, g.qkvOut, 1, l.qkvBias, l.ln1);
       const rope = pipeline(ROPE_KV_KERNEL, attnConsts);
-      plan.push({ pipeline: rope, bind: bind(rope, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.cos, g.sin]), x: 1, y: 1 });
+      plan.push({ pipeline: rope, bind: null, slotBinds: kv.map((sk) => bind(rope, [g.qkvOut, sk[i]!.k, sk[i]!.v, g.params, g.cos, g.sin])), x: 1, y: 1 });
       const ap = pipeline(ATTN_PART_KERNEL, attnConsts);
-      plan.push({ pipeline: ap, bind: bind(ap, [g.qkvOut, kv[i]!.k, kv[i]!.v, g.params, g.part]), x: NH, y: maxC / ATTN_SPLIT, splits: true });
+      plan.push({ pipeline: ap, bind: null, slotBinds: kv.map((sk) => bind(ap, [g.qkvOut, sk[i]!.k, sk[i]!.v, g.params, g.part])), x: NH, y: maxC / ATTN_SPLIT, splits: true });
       const ac = pipeline(ATTN_COMBINE_KERNEL, { HD, MAXC: maxC });
       plan.push({ pipeline: ac, bind: bind(ac, [g.part, g.params, g.attn]), x: NH, y: 1 });
       mv(l.o, g.attn, g.x, 2);
@@ -243,17 +253,22 @@ export class WgslDecoder {
     return new WgslDecoder(device, name, maxC, opts.kvDtype, V, NKV, HD, kv, plan, { tok: g.tok, params: g.params, logits: g.logits, stats: g.stats }, statsCount, weightBytes, opts.speculate ?? true);
   }
 
+  /** KV slots (WgslDecoderOptions.slots). */
+  get slots(): number {
+    return this.kv.length;
+  }
+
   /**
-   * Writes rows [start, start + n) of layer `layer`'s K and V: `k` and `v` as onnxruntime's presents hold them
-   * ([kvHeads][n][headDim] of the decoder's kvDtype: Float32Array, or float16 bits as Uint16Array). RangeError past
-   * maxContext.
+   * Writes rows [start, start + n) of layer `layer`'s K and V in KV slot `slot`: `k` and `v` as onnxruntime's presents
+   * hold them ([kvHeads][n][headDim] of the decoder's kvDtype: Float32Array, or float16 bits as Uint16Array).
+   * RangeError past maxContext or outside the slots.
    */
-  writeKv(layer: number, start: number, n: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array): void {
+  writeKv(layer: number, start: number, n: number, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, slot = 0): void {
     if (start < 0 || n < 0 || start + n > this.maxContext) throw new RangeError(`WgslDecoder.writeKv: rows [${start}, ${start + n}) outside [0, ${this.maxContext})`);
     const b = this.kvDtype === 'float16' ? 2 : 4;
     const rowEl = this.headDim;
-    const bufs = this.kv[layer];
-    if (!bufs) throw new RangeError(`WgslDecoder.writeKv: no layer ${layer}`);
+    const bufs = this.kv[slot]?.[layer];
+    if (!bufs) throw new RangeError(`WgslDecoder.writeKv: no layer ${layer} in slot ${slot}`);
     if (k.length !== this.kvHeads * n * rowEl || v.length !== k.length) throw new RangeError(`WgslDecoder.writeKv: ${k.length} / ${v.length} values for ${this.kvHeads} heads × ${n} rows × ${rowEl}`);
     if (n === 0) return;
     if (this.spec) this.spec.valid = false;
@@ -267,20 +282,21 @@ export class WgslDecoder {
   }
 
   /**
-   * One decode step: token `token` at position `pos` (its K/V row is written at row `pos`; rows [0, pos) must hold the
-   * sequence's KV). Resolves with the logits row and its log Σ exp. With `speculate`, step pos + 1 is submitted before
-   * this one is read (see WgslDecoderOptions.speculate).
+   * One decode step: token `token` at position `pos` of the sequence in KV slot `slot` (its K/V row is written at row
+   * `pos`; rows [0, pos) must hold the sequence's KV). Resolves with the logits row and its log Σ exp. With
+   * `speculate`, step pos + 1 is submitted before this one is read (see WgslDecoderOptions.speculate).
    */
-  async step(token: number, pos: number): Promise<WgslStep> {
+  async step(token: number, pos: number, slot = 0): Promise<WgslStep> {
     if (this.lost) throw new Error(this.lost);
     if (!Number.isInteger(pos) || pos < 0 || pos >= this.maxContext) throw new RangeError(`WgslDecoder.step: position ${pos} outside [0, ${this.maxContext})`);
     if (!Number.isInteger(token) || token < 0 || token >= this.vocab) throw new RangeError(`WgslDecoder.step: token ${token} outside the vocabulary`);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.kv.length) throw new RangeError(`WgslDecoder.step: no KV slot ${slot}`);
     const q = this.device.queue;
     let cur: Flight | null = null;
     const spec = this.spec;
     this.spec = null;
     if (spec) {
-      if (spec.valid && spec.pos === pos && spec.token === token) {
+      if (spec.valid && spec.slot === slot && spec.pos === pos && spec.token === token) {
         cur = spec;
         this.counts.speculated++;
       } else {
@@ -291,9 +307,9 @@ export class WgslDecoder {
     if (!cur) {
       this.scratch[0] = token;
       q.writeBuffer(this.bufs.tok, 0, this.scratch, 0, 4);
-      cur = this.submit(pos, token);
+      cur = this.submit(slot, pos, token);
     }
-    if (this.speculate && pos + 1 < this.maxContext) this.spec = this.submit(pos + 1, undefined); // its token: cur's argmax, on the GPU
+    if (this.speculate && pos + 1 < this.maxContext) this.spec = this.submit(slot, pos + 1, undefined); // its token: cur's argmax, on the GPU
     this.counts.steps++;
     try {
       await cur.mapped;
@@ -314,16 +330,6 @@ export class WgslDecoder {
     return { logits, lse: m + Math.log(s) };
   }
 
-  /** Drops a speculative step that was not used (before K/V rows are written, model.ts hands over or switches sequence). */
-  async dropSpeculation(): Promise<void> {
-    const spec = this.spec;
-    this.spec = null;
-    if (spec) {
-      this.counts.dropped++;
-      await this.drain(spec);
-    }
-  }
-
   private async drain(f: Flight): Promise<void> {
     try {
       await f.mapped;
@@ -335,7 +341,7 @@ export class WgslDecoder {
   }
 
   /** Encodes and submits the step at `pos` (token and position are read from buffers), with its readback copy. */
-  private submit(pos: number, token: number | undefined): Flight {
+  private submit(slot: number, pos: number, token: number | undefined): Flight {
     const staging = this.free.pop();
     if (!staging) throw new Error('WgslDecoder: no free readback buffer');
     this.scratch[0] = pos;
@@ -345,7 +351,7 @@ export class WgslDecoder {
     const pass = enc.beginComputePass();
     for (const e of this.plan) {
       pass.setPipeline(e.pipeline);
-      pass.setBindGroup(0, e.bind);
+      pass.setBindGroup(0, e.bind ?? e.slotBinds![slot]!);
       pass.dispatchWorkgroups(e.x, e.splits ? splits : e.y);
     }
     pass.end();
@@ -355,7 +361,7 @@ export class WgslDecoder {
     this.device.queue.submit([enc.finish()]);
     const mapped = staging.mapAsync(GPUMapMode.READ);
     mapped.catch(() => {}); // a speculative step nobody awaits is aborted by dispose(): not an unhandled rejection
-    return { pos, token, staging, mapped, valid: true };
+    return { slot, pos, token, staging, mapped, valid: true };
   }
 
   /** Frees the device and its buffers. Idempotent. */
