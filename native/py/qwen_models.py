@@ -512,9 +512,10 @@ def write_layout(d: str, cfg: Shape, sd: dict, layout: str, seed: int, accuracy_
 # ---------------------------------------------------------------- fixtures (tiny, golden tokens from PyTorch)
 
 FIXTURE_LAYOUTS = {"qwen2-q4": "optimum-q4", "qwen2-genai": "genai-int4", "qwen2-genai-fp32": "genai-fp32", "qwen2-genai-fp16": "genai-int4-fp16",
-                   "qwen2-q4-grouped": "optimum-q4", "qwen2-genai-packed": "genai-int4"}
+                   "qwen2-q4-grouped": "optimum-q4", "qwen2-genai-packed": "genai-int4", "qwen2-genai-fused": "genai-int4"}
 FIXTURE_PACKED = {"qwen2-genai-packed": "add"}  # written with --packed-qkv (same seed and weights as qwen2-genai)
 FIXTURE_GROUPED = {"qwen2-q4-grouped"}  # written with --grouped-attention (same seed and weights as qwen2-q4)
+FIXTURE_FUSE = {"qwen2-genai-fused"}  # written with --fuse: q/k/v and gate/up each one product + Split (qwen2-genai's weights)
 # The golden paths' least top-1/top-2 logit gap a fixture's seed must give: fp16 activations move these logits (|x| up
 # to ~25) by up to ~0.12 against the fp32 graph of the same int4 weights, so that fixture asks for a wider gap.
 MIN_MARGIN = {"genai-int4-fp16": 0.3}
@@ -532,11 +533,12 @@ def fixtures(out_root: str, seed: int, only: set[str] | None = None):
     from fixtures import min_margin  # the fixtures' own near-tie check (fixtures.py imports torch)
     from model import ModelConfig, build_model, greedy
 
-    global GROUPED, PACKED_QKV
+    global GROUPED, PACKED_QKV, FUSE
     for name, layout in FIXTURE_LAYOUTS.items():
         if only and name not in only:
             continue
         GROUPED = name in FIXTURE_GROUPED
+        FUSE = name in FIXTURE_FUSE
         PACKED_QKV = FIXTURE_PACKED.get(name, "")
         cfg = SHAPES["tiny"]()
         d = os.path.join(out_root, name)

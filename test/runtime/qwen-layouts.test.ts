@@ -3,7 +3,8 @@
 // layout with GroupQueryAttention / RotaryEmbedding / SkipSimplifiedLayerNormalization, int4 (qwen2-genai) and
 // fp32 (qwen2-genai-fp32), and int4 with fp16 activations, KV and logits (qwen2-genai-fp16: what the model builder
 // writes for a GPU), qwen2-genai-packed (qwen2-genai's weights in the builder's GPU attention form: q/k/v as one
-// MatMulNBits fed packed to GroupQueryAttention, rotary inside it, no position_ids input), and qwen2-q4-grouped
+// MatMulNBits fed packed to GroupQueryAttention, rotary inside it, no position_ids input), qwen2-genai-fused (qwen2-genai's
+// weights with q/k/v and gate/up each one MatMulNBits + Split, qwen_models.py --fuse), and qwen2-q4-grouped
 // (qwen2-q4's weights, exporter --grouped-attention). Golden tokens are PyTorch's greedy continuation (native/py/model.py) on the same
 // weights — for the int4 fixtures the dequantized int4 weights — and every fixture was drawn so that the top-1 /
 // top-2 logit gap along each golden path is at least `min_margin` (> 0.1, in golden.json; > 0.3 for the fp16
@@ -25,8 +26,8 @@ import { greedySteps } from './helpers/greedy.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const root = path.join(repo, 'test/fixtures/models');
-const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'qwen2-genai-packed', 'qwen2-q4-grouped'] as const;
-const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16' || name === 'qwen2-genai-packed';
+const fixtures = ['qwen2-q4', 'qwen2-genai', 'qwen2-genai-fp32', 'qwen2-genai-fp16', 'qwen2-genai-packed', 'qwen2-genai-fused', 'qwen2-q4-grouped'] as const;
+const int4 = (name: string) => name === 'qwen2-genai' || name === 'qwen2-genai-fp16' || name === 'qwen2-genai-packed' || name === 'qwen2-genai-fused';
 interface Golden {
   min_margin: number;
   cases: { prompt: string; input_ids: number[]; greedy: number[] }[];

@@ -782,12 +782,11 @@ class OnnxModel implements LoadedModel {
       if (e instanceof UnsupportedLayout) return off(e.message);
       throw e;
     }
-    const eps = typeof this.files.config['rms_norm_eps'] === 'number' ? (this.files.config['rms_norm_eps'] as number) : 1e-6;
     const maxContext = opts.wgslMaxContext ?? envCount('INFILL_LS_WGSL_MAX_CONTEXT') ?? 8192;
     try {
       const speculate = opts.wgslSpeculate ?? process.env.INFILL_LS_WGSL_SPECULATE?.trim() !== '0';
       const slots = Math.max(1, Math.min(16, opts.wgslSlots ?? envCount('INFILL_LS_WGSL_SLOTS') ?? 2));
-      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps, speculate, slots });
+      this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps: weights.eps, speculate, slots });
       this.wgslHeld = Array.from({ length: slots }, () => null);
       this.wgslUsed = Array.from({ length: slots }, () => 0);
     } catch (e) {
