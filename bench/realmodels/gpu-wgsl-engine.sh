@@ -38,7 +38,7 @@ if [ "${1:-}" = reps ]; then
   done
   el done; exit 0
 fi
-for fx in qwen2-genai qwen2-genai-fp16 qwen2-genai-packed; do el "check $fx"; chk --model test/fixtures/models/$fx --golden; done
+for fx in qwen2-genai qwen2-genai-fp16 qwen2-genai-packed qwen2-genai-fused; do el "check $fx"; chk --model test/fixtures/models/$fx --golden; done
 for shape in ${SHAPES:-1.5b 0.5b}; do
   el "table $shape"
   SHAPE=$shape INFILL_LS_WGSL_DECODE=0 VARIANTS=packed-bias PROFILE=0 TABLE=1 PROFILE_TOKENS=512 REPS=4 OURS_ENV=INFILL_LS_WGSL_DECODE=1 bash bench/realmodels/gpu-prefill-profile.sh
