@@ -6,6 +6,8 @@
 // whose onnxruntime graph rounds activations to fp16 and ours does not; on lavapipe and on an H200): token equality is
 // the tolerance-aware check there, and logits are compared with onnxruntime's within a stated bound.
 import fs from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { loadModel, type LoadedModel } from '../../server/src/runtime/model.js';
@@ -312,4 +314,23 @@ test('on by default on WebGPU where it can run; INFILL_LS_WGSL_DECODE=0 keeps on
   models.push(c);
   expect(c.wgslDecode).toBeUndefined();
   expect(cpu.find((s) => s.startsWith('wgslDecode off:'))).toMatch(/on cpu/);
+});
+
+test('through the CLI (the engine and its worker thread): the ready status says WGSL decode, and INFILL_LS_WGSL_DECODE=0 says nothing of it', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-wgsl-')), 'a.py');
+  fs.writeFileSync(file, 'def add(a, b):\n    return \n');
+  const run = (env: Record<string, string>) =>
+    JSON.parse(
+      execFileSync(process.execPath, [path.resolve(__dirname, '../../bin/infill-ls.js'), 'complete', file, '--line', '2', '--column', '12', '--device', 'webgpu', '--model', path.join(root, 'qwen2-genai'), '--json'], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }),
+    ) as { status: { message: string }; timings: { generatedTokens: number } };
+  const on = run({});
+  expect(on.status.message).toMatch(/on webgpu, WGSL decode/);
+  expect(on.timings.generatedTokens).toBeGreaterThan(0);
+  const off = run({ INFILL_LS_WGSL_DECODE: '0' });
+  expect(off.status.message).toMatch(/on webgpu/);
+  expect(off.status.message).not.toMatch(/WGSL/);
 });

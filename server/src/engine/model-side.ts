@@ -428,7 +428,7 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
       setStatus({
         state: 'ready',
         device: b.model.device,
-        message: `${b.template.family} ${b.template.mode.toUpperCase()}, ${b.model.files.dtype} on ${b.model.device}${b.model.fallbackReason ? ` (${b.model.fallbackReason})` : ''}${optionNotes.length ? `; ${optionNotes.join('; ')}` : ''}`,
+        message: `${b.template.family} ${b.template.mode.toUpperCase()}, ${b.model.files.dtype} on ${b.model.device}${b.model.wgslDecode ? ', WGSL decode' : ''}${b.model.fallbackReason ? ` (${b.model.fallbackReason})` : ''}${optionNotes.length ? `; ${optionNotes.join('; ')}` : ''}`,
       });
     } catch (e) {
       log(`model load failed: ${errorText(e)}`);
