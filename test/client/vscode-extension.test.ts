@@ -79,6 +79,15 @@ describe('serverSettings', () => {
     expect(properties['infill-ls.draftTokens']).toMatchObject({ type: 'integer', minimum: 0, maximum: 64, default: DEFAULT_DRAFT_TOKENS });
   });
 
+  it("forwards issue 15's wgslDecode, declared as a boolean whose default true means where it can run", () => {
+    expect(SERVER_KEYS).toContain('wgslDecode');
+    expect(serverSettings(reader({ wgslDecode: false }), '/w')).toEqual({ wgslDecode: false });
+    expect(serverSettings(reader({ wgslDecode: true }), '/w')).toEqual({ wgslDecode: true });
+    const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;
+    expect(properties['infill-ls.wgslDecode']).toMatchObject({ type: 'boolean', default: true });
+    expect(properties['infill-ls.wgslDecode'].markdownDescription).toContain('where it can run');
+  });
+
   it('forwards farContextTokens, declared with the server\'s range and default', () => {
     expect(serverSettings(reader({ farContextTokens: 0 }), '/w')).toEqual({ farContextTokens: 0 });
     const properties = JSON.parse(fs.readFileSync(path.join(ROOT, 'client', 'vscode', 'package.json'), 'utf8')).contributes.configuration.properties;

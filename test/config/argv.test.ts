@@ -32,6 +32,11 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--ws', '--draft-tokens', '0']).settings).toEqual({ draftTokens: 0 });
     expect(parseServeArgs(['--ws', '--draft-tokens=8']).settings).toEqual({ draftTokens: 8 });
     expect(() => parseServeArgs(['--ws', '--draft-tokens', '65'])).toThrowError(/--draft-tokens must be in 0..64, got 65/);
+    expect(parseServeArgs(['--ws', '--wgsl-decode', 'off']).settings).toEqual({ wgslDecode: false });
+    expect(parseServeArgs(['--stdio', '--wgsl-decode=on']).settings).toEqual({ wgslDecode: true });
+    expect(() => parseServeArgs(['--ws', '--wgsl-decode', '0'])).toThrowError('--wgsl-decode needs on or off, got "0"');
+    expect(() => parseServeArgs(['--ws', '--wgsl-decode'])).toThrowError('--wgsl-decode needs on or off, got nothing');
+    expect(SERVE_USAGE).toMatch(/^ {2}--wgsl-decode on\|off {4}on WebGPU, decode steps in our WGSL kernels/m);
     expect(parseServeArgs(['--ws', '--far-context-tokens', '0']).settings).toEqual({ farContextTokens: 0 });
     expect(() => parseServeArgs(['--ws', '--far-context-tokens', '9000'])).toThrowError(/--far-context-tokens must be in 0..8192, got 9000/);
   });

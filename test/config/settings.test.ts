@@ -39,7 +39,7 @@ describe('applySettings', () => {
       'infill-ls.debounce.mode must be "adaptive" or "fixed", got "sometimes"',
       'infill-ls.debounce.minMs (500) must not exceed debounce.maxMs (100)',
       'infill-ls.enable.python must be a boolean, got "yes"',
-      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, farContextTokens)',
+      'infill-ls.colour is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, wgslDecode, farContextTokens)',
     ]);
   });
 
@@ -89,6 +89,26 @@ describe('applySettings', () => {
     expect(bad.errors).toEqual(['infill-ls.draftTokens must be an integer number of tokens in 0..64 (0: off), got 65']);
     expect(bad.settings.draftTokens).toBe(4);
     expect(applySettings(DEFAULT_SETTINGS, { draftTokens: 2.5 }).errors).toHaveLength(1);
+  });
+
+  it("issue 15's wgslDecode: unset by default (env, else on where it can run), a boolean that restarts the engine and reaches the model side only when set", () => {
+    expect(DEFAULT_SETTINGS.wgslDecode).toBeUndefined();
+    const off = applySettings(DEFAULT_SETTINGS, { wgslDecode: false });
+    expect(off.errors).toEqual([]);
+    expect(off.changed).toEqual(['wgslDecode']);
+    expect(ENGINE_SETTINGS).toContain('wgslDecode');
+    expect(localModelOptions(engineOptions(off.settings, '/pkg')).wgslDecode).toBe(false);
+    expect('wgslDecode' in localModelOptions(engineOptions(DEFAULT_SETTINGS, '/pkg'))).toBe(false);
+    const on = applySettings(off.settings, { wgslDecode: true });
+    expect(on.settings.wgslDecode).toBe(true);
+    expect(on.changed).toEqual(['wgslDecode']);
+    expect(localModelOptions(engineOptions(on.settings, '/pkg')).wgslDecode).toBe(true);
+    expect(applySettings(on.settings, { wgslDecode: null }).settings.wgslDecode).toBe(true);
+    for (const value of ['off', 0, 1, 'false']) {
+      const bad = applySettings(off.settings, { wgslDecode: value });
+      expect(bad.errors).toEqual([`infill-ls.wgslDecode must be a boolean, got ${JSON.stringify(value)}`]);
+      expect(bad.settings.wgslDecode).toBe(false);
+    }
   });
 
   it('farContextTokens: unset by default, an integer in 0..8192 (0 off) that restarts the engine and reaches the model side only when set', () => {

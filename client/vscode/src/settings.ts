@@ -10,7 +10,7 @@ import path from 'node:path';
 export const SECTION = 'infill-ls';
 
 /** The keys of the server's settings (server/src/config/settings.ts `Settings`). */
-export const SERVER_KEYS = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'debounce', 'enable', 'maxStallMs', 'decodeKvWindow', 'draftTokens', 'farContextTokens'] as const;
+export const SERVER_KEYS = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'debounce', 'enable', 'maxStallMs', 'decodeKvWindow', 'draftTokens', 'wgslDecode', 'farContextTokens'] as const;
 
 /** The server's default `modelDir` (server/src/config/settings.ts DEFAULT_SETTINGS), relative to its folder. */
 export const DEFAULT_MODEL_DIR = 'models/default';

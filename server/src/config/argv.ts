@@ -40,6 +40,8 @@ model
                           decodeKvWindow; 0 off; default: env INFILL_LS_DECODE_KV_WINDOW, else off)
   --draft-tokens N        draft-and-verify decoding: at most N prompt-lookup drafts checked per model run (setting
                           draftTokens, 0..64; 0 off; default: env INFILL_LS_DRAFT_TOKENS, else 4)
+  --wgsl-decode on|off    on WebGPU, decode steps in our WGSL kernels instead of onnxruntime's (setting wgslDecode;
+                          default: env INFILL_LS_WGSL_DECODE, else on where it can run)
   --far-context-tokens N  snippets of the current file from outside the prompt's window, up to N tokens (the prefix
                           window gets half the prefix budget; setting farContextTokens, 0..8192; 0 off; default: env
                           INFILL_LS_FAR_CONTEXT_TOKENS, else 384)
@@ -68,6 +70,13 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
   const n = Number(value);
   if (n < min || n > max) throw new ArgvError(`${flag} must be in ${min}..${max}, got ${n}`);
   return n;
+}
+
+/** An on|off flag (`--wgsl-decode on`), checked and worded as integer() words its errors. */
+function onOff(flag: string, value: string | undefined): boolean {
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ArgvError(`${flag} needs on or off, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
 }
 
 /** A positive integer flag, checked and worded as `complete` and `eval` check theirs (cli/args.ts positiveInt). */
@@ -171,6 +180,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       case '--draft-tokens':
         result.settings.draftTokens = integer('--draft-tokens', value(), 0, 64);
+        break;
+      case '--wgsl-decode':
+        result.settings.wgslDecode = onOff('--wgsl-decode', value());
         break;
       case '--far-context-tokens':
         result.settings.farContextTokens = integer('--far-context-tokens', value(), 0, 8192);

@@ -47,6 +47,7 @@ export function engineOptions(settings: Settings, baseDir: string): EngineOption
     ...(settings.maxStallMs !== undefined ? { maxStallMs: settings.maxStallMs } : {}),
     ...(settings.decodeKvWindow !== undefined ? { decodeKvWindow: settings.decodeKvWindow } : {}),
     ...(settings.draftTokens !== undefined ? { draftTokens: settings.draftTokens } : {}),
+    ...(settings.wgslDecode !== undefined ? { wgslDecode: settings.wgslDecode } : {}),
     ...(settings.farContextTokens !== undefined ? { farContextTokens: settings.farContextTokens } : {}),
   };
 }
@@ -67,6 +68,7 @@ export function localModelOptions(options: EngineOptions): ModelOptions {
     ...(options.maxStallMs !== undefined ? { maxStallMs: options.maxStallMs } : {}),
     ...(options.decodeKvWindow !== undefined ? { decodeKvWindow: options.decodeKvWindow } : {}),
     ...(options.draftTokens !== undefined ? { draftTokens: options.draftTokens } : {}),
+    ...(options.wgslDecode !== undefined ? { wgslDecode: options.wgslDecode } : {}),
     ...(options.farContextTokens !== undefined ? { farContextTokens: options.farContextTokens } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   };

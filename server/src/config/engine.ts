@@ -26,6 +26,8 @@ export interface EngineOptions {
   decodeKvWindow?: number;
   /** Draft-and-verify decoding's most drafted tokens per run, 0 off (settings `draftTokens`); absent: the model side's default (env, else DEFAULT_DRAFT_TOKENS). */
   draftTokens?: number;
+  /** Our WGSL decode step on WebGPU, false off (settings `wgslDecode`); absent: the model side's default (env INFILL_LS_WGSL_DECODE, else on where it can run). */
+  wgslDecode?: boolean;
   /** Same-file far context's token budget, 0 off (settings `farContextTokens`); absent: the model side's default (env, else DEFAULT_FAR_CONTEXT_TOKENS). */
   farContextTokens?: number;
   /** CPU threads per operator of the local model (`serve --threads`); absent: the model side's default (env INFILL_LS_THREADS, else onnxruntime's). */

@@ -75,6 +75,13 @@ export interface Settings {
    */
   draftTokens?: number;
   /**
+   * Our own WGSL decode step on WebGPU (issue 15; runtime/model.ts `LoadModelOptions.wgslDecode`, engine/model-side.ts
+   * `ModelOptions.wgslDecode`): decode steps in our WGSL kernels instead of onnxruntime's. false: off. true: asked for
+   * (where it cannot run, the ready status says why). Unset: env INFILL_LS_WGSL_DECODE (0 off), else on wherever it
+   * can run (WebGPU, a model in the layout it reads, the `webgpu` package and an adapter present).
+   */
+  wgslDecode?: boolean;
+  /**
    * Same-file far context (engine/model-side.ts `farContextTokens`, prompt/far-context.ts): tokens of snippets from the
    * current document outside the prompt's window, 0..8192; the prefix window gets half the prefix budget while it is on.
    * 0: off. Unset: env INFILL_LS_FAR_CONTEXT_TOKENS, else the model side's default (384; bench/results/far-context.md).
@@ -226,12 +233,16 @@ export function applySettings(base: Readonly<Settings>, raw: unknown): SettingsU
         if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) next.draftTokens = value;
         else errors.push(`${SETTINGS_SECTION}.draftTokens must be an integer number of tokens in 0..64 (0: off), got ${show(value)}`);
         break;
+      case 'wgslDecode':
+        if (typeof value === 'boolean') next.wgslDecode = value;
+        else errors.push(`${SETTINGS_SECTION}.wgslDecode must be a boolean, got ${show(value)}`);
+        break;
       case 'farContextTokens':
         if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 8192) next.farContextTokens = value;
         else errors.push(`${SETTINGS_SECTION}.farContextTokens must be an integer number of tokens in 0..8192 (0: off), got ${show(value)}`);
         break;
       default:
-        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, farContextTokens)`);
+        errors.push(`${SETTINGS_SECTION}.${key} is not a known setting (known: modelDir, device, maxNewTokens, cacheBudgetMb, decodeMode, selfInfillLoops, selfInfillTau, debounce, enable, crossFileContext, backend, maxStallMs, decodeKvWindow, draftTokens, wgslDecode, farContextTokens)`);
     }
   }
   const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => show(next[k]) !== show(base[k]));
@@ -353,4 +364,4 @@ export function isLanguageEnabled(settings: Readonly<Settings>, languageId: stri
 }
 
 /** Settings that require a new engine when they change (the others are read per request). */
-export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow', 'draftTokens', 'farContextTokens'];
+export const ENGINE_SETTINGS: ReadonlyArray<keyof Settings> = ['modelDir', 'device', 'maxNewTokens', 'cacheBudgetMb', 'decodeMode', 'selfInfillLoops', 'selfInfillTau', 'backend', 'maxStallMs', 'decodeKvWindow', 'draftTokens', 'wgslDecode', 'farContextTokens'];
