@@ -121,7 +121,7 @@ export interface ModelOptions {
   /**
    * Our own WGSL decode step on WebGPU (issue 15, runtime/model.ts `LoadModelOptions.wgslDecode`). Absent: env
    * INFILL_LS_WGSL_DECODE (0 off), else on wherever it can run (WebGPU, a model in the layout it reads, the `webgpu`
-   * package and an adapter present); where it runs, draft-and-verify stays off unless draftTokens is given.
+   * package and an adapter present); where it runs, draft-and-verify stays off.
    */
   wgslDecode?: boolean;
   /**
@@ -401,8 +401,12 @@ export function createModelSide(options: ModelOptions = {}, hooks: ModelHooks = 
         decodeKvWindow = undefined;
       }
       // The WGSL decode step runs one token a step (its own speculative next step pipelines greedy decoding); a verify
-      // run of drafts would go back to onnxruntime and hand the K/V over again: drafting stays off unless asked for.
-      if (b.model.wgslDecode && draftAsked === undefined) draftTokens = 0;
+      // run of drafts would go back to onnxruntime and hand the K/V over again: drafting stays off where it runs (a
+      // draftTokens asked for is noted in the ready status; the VS Code extension always sends its default).
+      if (b.model.wgslDecode && draftTokens > 0) {
+        if (draftAsked !== undefined && draftAsked !== DEFAULT_DRAFT_TOKENS) optionNotes.push(`draftTokens ${draftAsked} off: the WGSL decode step runs one token at a time`);
+        draftTokens = 0;
+      }
       for (const note of optionNotes) log(note);
       bytesPerToken = kvBytesPerToken(b.model.layout.slots);
       const kv = new KvStore<Generator>({ budgetBytes: prefixCacheOn ? budgetBytes : 0, sizeOf: (g) => g.cache.length * bytesPerToken });

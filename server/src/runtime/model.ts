@@ -769,7 +769,9 @@ class OnnxModel implements LoadedModel {
   async attachWgslDecode(opts: LoadModelOptions, status: (message: string) => void, asked: boolean): Promise<void> {
     const off = (why: string) => status(`wgslDecode ${asked ? 'off' : 'not used'}: ${why}`);
     this.wgslStatus = status;
-    if (this.device !== 'webgpu') return off(`it runs beside onnxruntime's WebGPU provider, and the model is on ${this.device}`);
+    // Asked for on another device (a client that always sends the setting, e.g. the VS Code extension's default):
+    // noted, never an "off" in the ready status.
+    if (this.device !== 'webgpu') return status(`wgslDecode not used: it runs beside onnxruntime's WebGPU provider, and the model is on ${this.device}`);
     const slots = this.layout.slots;
     if (this.layout.kvFormat !== 'per-layer' || slots.some((s) => s.pastAxis !== 2 || s.emptyDims.length !== 4)) return off('the KV layout is not [batch, kv_heads, past, head_dim] per layer');
     const dtype = slots[0]!.dtype;
