@@ -317,7 +317,7 @@ test('on by default on WebGPU where it can run; INFILL_LS_WGSL_DECODE=0 keeps on
   expect(cpu.some((s) => s.startsWith('wgslDecode off:'))).toBe(false);
 });
 
-test('through the CLI (the engine and its worker thread): the ready status says WGSL decode, and INFILL_LS_WGSL_DECODE=0 says nothing of it', () => {
+test('through the CLI (the engine and its worker thread): the ready status says WGSL decode (and that drafting is off), INFILL_LS_WGSL_DECODE=0 nothing of it', () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'infill-ls-wgsl-')), 'a.py');
   fs.writeFileSync(file, 'def add(a, b):\n    return \n');
   const run = (env: Record<string, string>) =>
@@ -334,4 +334,6 @@ test('through the CLI (the engine and its worker thread): the ready status says 
   const off = run({ INFILL_LS_WGSL_DECODE: '0' });
   expect(off.status.message).toMatch(/on webgpu/);
   expect(off.status.message).not.toMatch(/WGSL/);
+  // drafting asked for (not the default 4): off where the WGSL decode runs, and the ready status says so
+  expect(run({ INFILL_LS_DRAFT_TOKENS: '2' }).status.message).toMatch(/WGSL decode.*draftTokens 2 off: the WGSL decode step runs one token at a time/);
 });
