@@ -5,8 +5,10 @@
 // differences of these kernels from onnxruntime's (measured ≤ 3.4e-5 for the fp32 fixtures, ≤ 0.22 for the fp16 one,
 // whose onnxruntime graph rounds activations to fp16 and ours does not; on lavapipe and on an H200): token equality is
 // the tolerance-aware check there, and logits are compared with onnxruntime's within a stated bound.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadModel, type LoadedModel } from '../../server/src/runtime/model.js';
 import { KvCache } from '../../server/src/runtime/kv-cache.js';
@@ -235,3 +237,26 @@ test('on by default on WebGPU where it can run; INFILL_LS_WGSL_DECODE=0 keeps on
   expect(c.wgslDecode).toBeUndefined();
   expect(cpu.find((s) => s.startsWith('wgslDecode off:'))).toMatch(/on cpu/);
 });
+
+test('models loaded one after another, each disposed and garbage-collected before the next: no crash or hang', () => {
+  // One dawn.node GPU instance per decoder, collected after dispose(), crashed (SIGSEGV, SIGABRT) or hung the next
+  // load in 4 of 5 runs of this script on lavapipe; the decoders now share the process's one instance. A child process
+  // (server/dist, built by the global setup) so that a crash fails this test only.
+  const dist = pathToFileURL(path.resolve(__dirname, '../../server/dist/runtime/index.js')).href;
+  const script = `
+    const { loadModel } = await import(${JSON.stringify(dist)});
+    for (let i = 0; i < 4; i++) {
+      const m = await loadModel({ modelDir: ${JSON.stringify(path.join(root, 'qwen2-genai'))}, device: 'webgpu', wgslDecode: true });
+      if (!m.wgslDecode) throw new Error('no WGSL decoder');
+      const c = m.createCache();
+      await m.forward([1, 2, 3], c);
+      await m.forward([4], c);
+      c.dispose();
+      await m.dispose();
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.log('reloaded 4 times');`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 90_000 });
+  expect(`${r.signal ?? r.status} ${r.stdout}`, r.stderr.slice(-2000)).toBe('0 reloaded 4 times\n');
+}, 120_000);
