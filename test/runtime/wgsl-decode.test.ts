@@ -238,6 +238,30 @@ test('on by default on WebGPU where it can run; INFILL_LS_WGSL_DECODE=0 keeps on
   expect(cpu.find((s) => s.startsWith('wgslDecode off:'))).toMatch(/on cpu/);
 });
 
+test('a cache disposed before or during its decode step is an error for that call only: the WGSL decoder stays on', async () => {
+  const w = await open('qwen2-genai', true);
+  const ids = golden('qwen2-genai').cases[0]!.input_ids;
+  const a = w.createCache();
+  await w.forward(ids, a);
+  await w.forward([1], a);
+  a.dispose();
+  await expect(w.forward([2], a)).rejects.toThrow(/after dispose/);
+  expect(w.wgslDecodeOff).toBeUndefined();
+  const b = w.createCache();
+  await w.forward(ids, b);
+  const pending = w.forward([3], b); // disposed while the step waits for the GPU
+  b.dispose();
+  await expect(pending).rejects.toThrow(/after dispose/);
+  expect(w.wgslDecodeOff).toBeUndefined();
+  expect(w.wgslDecode).toBeDefined();
+  const c = w.createCache();
+  await w.forward(ids, c);
+  const before = w.wgslSteps;
+  await w.forward([4], c);
+  expect(w.wgslSteps).toBe(before + 1);
+  c.dispose();
+});
+
 test('models loaded one after another, each disposed and garbage-collected before the next: no crash or hang', () => {
   // One dawn.node GPU instance per decoder, collected after dispose(), crashed (SIGSEGV, SIGABRT) or hung the next
   // load in 4 of 5 runs of this script on lavapipe; the decoders now share the process's one instance. A child process

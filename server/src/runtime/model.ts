@@ -804,7 +804,8 @@ class OnnxModel implements LoadedModel {
   /**
    * One decode step of `token` on `cache` in the WGSL decoder; null when it cannot take it (the sequence is longer
    * than its cache, or tokens decoded there earlier are no longer in its cache): then onnxruntime runs it. A failing
-   * step turns the decoder off for good (status through the next load's caller: wgslDecodeOff) and returns null.
+   * step turns the decoder off for good (status through the next load's caller: wgslDecodeOff) and returns null;
+   * a cache or model disposed while the step ran is the caller's error: thrown, the decoder stays on.
    */
   private async wgslStep(token: number, cache: KvCache): Promise<Float32Array | null> {
     const d = this.wgsl!;
@@ -825,6 +826,8 @@ class OnnxModel implements LoadedModel {
       this.lseOf.set(r.logits, Float32Array.of(r.lse));
       return r.logits;
     } catch (e) {
+      // the caller's error (the cache, or the model, disposed while the step ran): thrown, the decoder stays on
+      if (cache.isDisposed || this.disposed || this.wgsl !== d) throw e;
       this.wgslDecodeOff = `wgslDecode off: ${errorText(e)}`;
       this.wgsl = undefined;
       this.wgslDecode = undefined;
@@ -879,6 +882,7 @@ class OnnxModel implements LoadedModel {
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
     if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
     if (ids.length === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    if (cache.isDisposed) throw new Error('KvCache used after dispose()');
     if (this.wgsl && ids.length === 1 && options.logits !== 'none' && (options.rows ?? 1) === 1 && cache.positionOffset === 0) {
       const logits = await this.wgslStep(ids[0]!, cache);
       if (logits) return logits;
