@@ -7,6 +7,7 @@
 // the tolerance-aware check there, and logits are compared with onnxruntime's within a stated bound.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -69,6 +70,34 @@ describe('genai weights reader (pure)', () => {
     const files = resolveModelFiles(path.join(root, 'qwen2'));
     expect(() => readGenaiWeights(files.onnxPath, files.config)).toThrow(UnsupportedLayout);
     expect(() => readGenaiWeights(files.onnxPath, files.config)).toThrow(/no initializer|config has no/);
+  });
+});
+
+describe('genai weights reader, external data', () => {
+  // protobuf fields: varint (wire type 0) and length-delimited (2)
+  const varint = (n: number) => {
+    const out: number[] = [];
+    for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+    out.push(n);
+    return out;
+  };
+  const fv = (no: number, v: number) => [...varint(no << 3), ...varint(v)];
+  const fb = (no: number, b: number[] | Buffer) => [...varint((no << 3) | 2), ...varint(b.length), ...b];
+  const entry = (k: string, v: string) => fb(13, [...fb(1, [...Buffer.from(k)]), ...fb(2, [...Buffer.from(v)])]);
+
+  test('a model in another layout is refused at its first missing name, before any external data is read', () => {
+    // one initializer whose external data file does not exist: reading it would fail with ENOENT, not UnsupportedLayout
+    const init = [...fv(1, 1024), ...fv(1, 1024), ...fv(2, 1), ...fb(8, [...Buffer.from('model.embed_tokens.weight')]), ...entry('location', 'absent.onnx.data'), ...entry('offset', '0'), ...entry('length', String(4 << 20)), ...fv(14, 1)];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-genai-ext-'));
+    try {
+      const file = path.join(dir, 'model.onnx');
+      fs.writeFileSync(file, Buffer.from(fb(7, fb(5, init))));
+      const config = { hidden_size: 1024, num_hidden_layers: 1, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 1024 };
+      expect(() => readGenaiWeights(file, config)).toThrow(UnsupportedLayout);
+      expect(() => readGenaiWeights(file, config)).toThrow(/no initializer model\.layers\.0/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -56,54 +56,66 @@ export class UnsupportedLayout extends Error {}
 interface Init {
   dims: number[];
   dataType: number;
-  bytes: Uint8Array;
+  /** The tensor's bytes: raw_data in the ONNX file, or read from its external data file when first asked for. */
+  bytes(): Uint8Array;
 }
 
 const FLOAT = 1;
 const FLOAT16 = 10;
 
-function readInitializers(onnxPath: string): Map<string, Init> {
+/**
+ * The ONNX file's initializers by name, their external data read only when a tensor's bytes are asked for (a model in
+ * another layout is refused at its first missing name without reading gigabytes of weights); `close()` closes the
+ * files opened for that.
+ */
+function readInitializers(onnxPath: string): { inits: Map<string, Init>; close(): void } {
   const dir = path.dirname(onnxPath);
   const buf = fs.readFileSync(onnxPath);
   const graph = fields(buf, 0, buf.length).find((f) => f.no === 7);
   if (!graph) throw new UnsupportedLayout(`${onnxPath}: no graph`);
-  const out = new Map<string, Init>();
+  const inits = new Map<string, Init>();
   const fds = new Map<string, number>();
-  try {
-    for (const f of fields(buf, graph.start, graph.end)) {
-      if (f.no !== 5) continue;
-      const tf = fields(buf, f.start, f.end);
-      const nameField = tf.find((x) => x.no === 8);
-      if (!nameField) continue;
-      const name = str(buf, nameField);
-      const dataType = int64s(buf, tf, 2)[0] ?? 0;
-      const dims = int64s(buf, tf, 1);
-      const raw = tf.find((x) => x.no === 9);
-      let bytes: Uint8Array;
-      if (raw) bytes = buf.subarray(raw.start, raw.end);
-      else {
-        const ext = Object.fromEntries(
-          tf.filter((x) => x.no === 13).map((x) => {
-            const kv = fields(buf, x.start, x.end);
-            const k = kv.find((e) => e.no === 1);
-            const v = kv.find((e) => e.no === 2);
-            return [k ? str(buf, k) : '', v ? str(buf, v) : ''];
-          }),
-        ) as Record<string, string>;
-        if (!ext['location']) continue; // float_data / int64_data: not a tensor read here
-        const file = path.resolve(dir, ext['location']);
+  const close = () => {
+    for (const fd of fds.values()) fs.closeSync(fd);
+    fds.clear();
+  };
+  for (const f of fields(buf, graph.start, graph.end)) {
+    if (f.no !== 5) continue;
+    const tf = fields(buf, f.start, f.end);
+    const nameField = tf.find((x) => x.no === 8);
+    if (!nameField) continue;
+    const name = str(buf, nameField);
+    const dataType = int64s(buf, tf, 2)[0] ?? 0;
+    const dims = int64s(buf, tf, 1);
+    const raw = tf.find((x) => x.no === 9);
+    if (raw) {
+      inits.set(name, { dims, dataType, bytes: () => buf.subarray(raw.start, raw.end) });
+      continue;
+    }
+    const ext = Object.fromEntries(
+      tf.filter((x) => x.no === 13).map((x) => {
+        const kv = fields(buf, x.start, x.end);
+        const k = kv.find((e) => e.no === 1);
+        const v = kv.find((e) => e.no === 2);
+        return [k ? str(buf, k) : '', v ? str(buf, v) : ''];
+      }),
+    ) as Record<string, string>;
+    if (!ext['location']) continue; // float_data / int64_data: not a tensor read here
+    const file = path.resolve(dir, ext['location']);
+    inits.set(name, {
+      dims,
+      dataType,
+      bytes: () => {
         if (path.dirname(file) !== path.resolve(dir)) throw new UnsupportedLayout(`${onnxPath}: external data outside the model's folder`);
         let fd = fds.get(file);
         if (fd === undefined) fds.set(file, (fd = fs.openSync(file, 'r')));
-        bytes = Buffer.alloc(Number(ext['length']));
+        const bytes = Buffer.alloc(Number(ext['length']));
         fs.readSync(fd, bytes, 0, bytes.length, Number(ext['offset'] ?? 0));
-      }
-      out.set(name, { dims, dataType, bytes });
-    }
-  } finally {
-    for (const fd of fds.values()) fs.closeSync(fd);
+        return bytes;
+      },
+    });
   }
-  return out;
+  return { inits, close };
 }
 
 /** A copy of `b` in a fresh, 4-byte aligned buffer (protobuf raw_data has any alignment). */
@@ -140,7 +152,17 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
   const heads = num('num_attention_heads');
   const kvHeads = typeof config['num_key_value_heads'] === 'number' ? (config['num_key_value_heads'] as number) : heads;
   const headDim = typeof config['head_dim'] === 'number' ? (config['head_dim'] as number) : hidden / heads;
-  const inits = readInitializers(onnxPath);
+  const { inits, close } = readInitializers(onnxPath);
+  try {
+    return readLayout(inits, { hidden, layers, heads, kvHeads, headDim });
+  } finally {
+    close();
+  }
+}
+
+/** readGenaiWeights's reading of `inits` for a model of `shape` (throws UnsupportedLayout as it says). */
+function readLayout(inits: Map<string, Init>, shape: { hidden: number; layers: number; heads: number; kvHeads: number; headDim: number }): GenaiWeights {
+  const { hidden, layers, heads, kvHeads, headDim } = shape;
   const t = (name: string): Init => {
     const x = inits.get(name);
     if (!x) throw new UnsupportedLayout(`no initializer ${name} (not the layout native/py/qwen_models.py writes)`);
@@ -148,9 +170,10 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
   };
   const f32 = (name: string): Float32Array => {
     const x = t(name);
-    if (x.dataType === FLOAT) return new Float32Array(aligned(x.bytes));
+    if (x.dataType === FLOAT) return new Float32Array(aligned(x.bytes()));
     if (x.dataType === FLOAT16) {
-      const h = new Uint16Array(aligned(x.bytes), 0, x.bytes.length / 2);
+      const b = x.bytes();
+      const h = new Uint16Array(aligned(b), 0, b.length / 2);
       return halvesToFloats(h, 0, h.length);
     }
     throw new UnsupportedLayout(`${name}: data type ${x.dataType}, not float or float16`);
@@ -167,9 +190,9 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
     const cols = blocks * block;
     if (ws.some((w) => w.dims[1] !== blocks || w.dims[2] !== block / 2)) throw new UnsupportedLayout(`${keys[0]}: parts of different shapes`);
     if (block < 32 || block % 32 !== 0) throw new UnsupportedLayout(`${keys[0]}: blocks of ${block} (a multiple of 32 is read)`);
-    const words = new Uint32Array(aligned(concat(ws.map((w) => w.bytes))));
+    const words = new Uint32Array(aligned(concat(ws.map((w) => w.bytes()))));
     if (words.length * 8 !== rows * cols) throw new UnsupportedLayout(`${keys[0]}: ${words.length * 8} codes for [${rows}][${cols}]`);
-    return { rows, cols, words, scales: new Uint32Array(aligned(concat(ss.map((s) => s.bytes)))), scaleF32: sType === FLOAT, block };
+    return { rows, cols, words, scales: new Uint32Array(aligned(concat(ss.map((s) => s.bytes())))), scaleF32: sType === FLOAT, block };
   };
   const L = (i: number) => `model.layers.${i}`;
   const packed = inits.has(`${L(0)}.self_attn.qkv_proj.weight.q4`);
@@ -192,8 +215,11 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
   const vocab = emb.dims[0] ?? 0;
   if (emb.dims[1] !== hidden) throw new UnsupportedLayout(`model.embed_tokens.weight: [${emb.dims.join(', ')}], hidden ${hidden}`);
   let embed: Float32Array | Uint16Array;
-  if (emb.dataType === FLOAT) embed = new Float32Array(aligned(emb.bytes));
-  else if (emb.dataType === FLOAT16) embed = new Uint16Array(aligned(emb.bytes), 0, emb.bytes.length / 2);
+  if (emb.dataType === FLOAT) embed = new Float32Array(aligned(emb.bytes()));
+  else if (emb.dataType === FLOAT16) {
+    const b = emb.bytes();
+    embed = new Uint16Array(aligned(b), 0, b.length / 2);
+  }
   else throw new UnsupportedLayout(`model.embed_tokens.weight: data type ${emb.dataType}`);
   const qkvRows = (heads + 2 * kvHeads) * headDim;
   const inter = layer[0]!.down.cols;
