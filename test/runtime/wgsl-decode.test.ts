@@ -5,10 +5,12 @@
 // differences of these kernels from onnxruntime's (measured ≤ 3.4e-5 for the fp32 fixtures, ≤ 0.22 for the fp16 one,
 // whose onnxruntime graph rounds activations to fp16 and ours does not; on lavapipe and on an H200): token equality is
 // the tolerance-aware check there, and logits are compared with onnxruntime's within a stated bound.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { loadModel, type LoadedModel } from '../../server/src/runtime/model.js';
 import { KvCache } from '../../server/src/runtime/kv-cache.js';
@@ -110,6 +112,34 @@ test.each([true, false])('the decoder alone (subgroups %s), every token one step
       d.dispose();
     }
   }
+});
+
+describe('genai weights reader, external data', () => {
+  // protobuf fields: varint (wire type 0) and length-delimited (2)
+  const varint = (n: number) => {
+    const out: number[] = [];
+    for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+    out.push(n);
+    return out;
+  };
+  const fv = (no: number, v: number) => [...varint(no << 3), ...varint(v)];
+  const fb = (no: number, b: number[] | Buffer) => [...varint((no << 3) | 2), ...varint(b.length), ...b];
+  const entry = (k: string, v: string) => fb(13, [...fb(1, [...Buffer.from(k)]), ...fb(2, [...Buffer.from(v)])]);
+
+  test('a model in another layout is refused at its first missing name, before any external data is read', () => {
+    // one initializer whose external data file does not exist: reading it would fail with ENOENT, not UnsupportedLayout
+    const init = [...fv(1, 1024), ...fv(1, 1024), ...fv(2, 1), ...fb(8, [...Buffer.from('model.embed_tokens.weight')]), ...entry('location', 'absent.onnx.data'), ...entry('offset', '0'), ...entry('length', String(4 << 20)), ...fv(14, 1)];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-genai-ext-'));
+    try {
+      const file = path.join(dir, 'model.onnx');
+      fs.writeFileSync(file, Buffer.from(fb(7, fb(5, init))));
+      const config = { hidden_size: 1024, num_hidden_layers: 1, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 1024 };
+      expect(() => readGenaiWeights(file, config)).toThrow(UnsupportedLayout);
+      expect(() => readGenaiWeights(file, config)).toThrow(/0 GroupQueryAttention nodes for 1 layers/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('KvCache tokens appended outside onnxruntime (pure)', () => {
@@ -337,3 +367,50 @@ test('through the CLI (the engine and its worker thread): the ready status says 
   // drafting asked for (not the default 4): off where the WGSL decode runs, and the ready status says so
   expect(run({ INFILL_LS_DRAFT_TOKENS: '2' }).status.message).toMatch(/WGSL decode.*draftTokens 2 off: the WGSL decode step runs one token at a time/);
 });
+
+test('a cache disposed before or during its decode step is an error for that call only: the WGSL decoder stays on', async () => {
+  const w = await open('qwen2-genai', true);
+  const ids = golden('qwen2-genai').cases[0]!.input_ids;
+  const a = w.createCache();
+  await w.forward(ids, a);
+  await w.forward([1], a);
+  a.dispose();
+  await expect(w.forward([2], a)).rejects.toThrow(/after dispose/);
+  expect(w.wgslDecodeOff).toBeUndefined();
+  const b = w.createCache();
+  await w.forward(ids, b);
+  const pending = w.forward([3], b); // disposed while the step waits for the GPU
+  b.dispose();
+  await expect(pending).rejects.toThrow(/after dispose/);
+  expect(w.wgslDecodeOff).toBeUndefined();
+  expect(w.wgslDecode).toBeDefined();
+  const c = w.createCache();
+  await w.forward(ids, c);
+  const before = w.wgslSteps;
+  await w.forward([4], c);
+  expect(w.wgslSteps).toBe(before + 1);
+  c.dispose();
+});
+
+test('models loaded one after another, each disposed and garbage-collected before the next: no crash or hang', () => {
+  // One dawn.node GPU instance per decoder, collected after dispose(), crashed (SIGSEGV, SIGABRT) or hung the next
+  // load in 4 of 5 runs of this script on lavapipe; the decoders now share the process's one instance. A child process
+  // (server/dist, built by the global setup) so that a crash fails this test only.
+  const dist = pathToFileURL(path.resolve(__dirname, '../../server/dist/runtime/index.js')).href;
+  const script = `
+    const { loadModel } = await import(${JSON.stringify(dist)});
+    for (let i = 0; i < 4; i++) {
+      const m = await loadModel({ modelDir: ${JSON.stringify(path.join(root, 'qwen2-genai'))}, device: 'webgpu', wgslDecode: true });
+      if (!m.wgslDecode) throw new Error('no WGSL decoder');
+      const c = m.createCache();
+      await m.forward([1, 2, 3], c);
+      await m.forward([4], c);
+      c.dispose();
+      await m.dispose();
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.log('reloaded 4 times');`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 90_000 });
+  expect(`${r.signal ?? r.status} ${r.stdout}`, r.stderr.slice(-2000)).toBe('0 reloaded 4 times\n');
+}, 120_000);

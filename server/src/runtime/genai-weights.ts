@@ -63,7 +63,8 @@ export class UnsupportedLayout extends Error {}
 interface Init {
   dims: number[];
   dataType: number;
-  bytes: Uint8Array;
+  /** The tensor's bytes; external data is read from its file when first asked for (never for a refused graph). */
+  bytes(): Uint8Array;
 }
 
 const FLOAT = 1;
@@ -85,56 +86,61 @@ function readGraph(onnxPath: string): Graph {
   const inits = new Map<string, Init>();
   const nodes: Node[] = [];
   const floats = new Map<Node, Map<string, number>>();
-  const fds = new Map<string, number>();
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  try {
-    for (const f of fields(buf, graph.start, graph.end)) {
-      if (f.no === 1) {
-        const n = parseNode(buf, f);
-        nodes.push(n);
-        const fl = new Map<string, number>();
-        for (const a of fields(buf, f.start, f.end).filter((x) => x.no === 5 && x.wire === 2)) {
-          const af = fields(buf, a.start, a.end);
-          const name = af.find((x) => x.no === 1);
-          const v = af.find((x) => x.no === 2 && x.wire === 5);
-          if (name && v) fl.set(str(buf, name), view.getFloat32(v.start, true));
-        }
-        floats.set(n, fl);
-        continue;
+  for (const f of fields(buf, graph.start, graph.end)) {
+    if (f.no === 1) {
+      const n = parseNode(buf, f);
+      nodes.push(n);
+      const fl = new Map<string, number>();
+      for (const a of fields(buf, f.start, f.end).filter((x) => x.no === 5 && x.wire === 2)) {
+        const af = fields(buf, a.start, a.end);
+        const name = af.find((x) => x.no === 1);
+        const v = af.find((x) => x.no === 2 && x.wire === 5);
+        if (name && v) fl.set(str(buf, name), view.getFloat32(v.start, true));
       }
-      if (f.no !== 5) continue;
-      const tf = fields(buf, f.start, f.end);
-      const nameField = tf.find((x) => x.no === 8);
-      if (!nameField) continue;
-      const name = str(buf, nameField);
-      const dataType = int64s(buf, tf, 2)[0] ?? 0;
-      const dims = int64s(buf, tf, 1);
-      const raw = tf.find((x) => x.no === 9);
-      let bytes: Uint8Array;
-      if (raw) bytes = buf.subarray(raw.start, raw.end);
-      else {
-        const ext = Object.fromEntries(
-          tf.filter((x) => x.no === 13).map((x) => {
-            const kv = fields(buf, x.start, x.end);
-            const k = kv.find((e) => e.no === 1);
-            const v = kv.find((e) => e.no === 2);
-            return [k ? str(buf, k) : '', v ? str(buf, v) : ''];
-          }),
-        ) as Record<string, string>;
-        if (!ext['location']) continue; // float_data / int64_data: not a tensor read here
-        const file = path.resolve(dir, ext['location']);
-        if (path.dirname(file) !== dir) throw new UnsupportedLayout(`${onnxPath}: external data outside the model's folder`);
-        let fd = fds.get(file);
-        if (fd === undefined) fds.set(file, (fd = fs.openSync(file, 'r')));
-        const offset = Number(ext['offset'] ?? 0);
-        const length = ext['length'] !== undefined ? Number(ext['length']) : fs.fstatSync(fd).size - offset;
-        bytes = Buffer.alloc(length);
-        fs.readSync(fd, bytes, 0, length, offset);
-      }
-      inits.set(name, { dims, dataType, bytes });
+      floats.set(n, fl);
+      continue;
     }
-  } finally {
-    for (const fd of fds.values()) fs.closeSync(fd);
+    if (f.no !== 5) continue;
+    const tf = fields(buf, f.start, f.end);
+    const nameField = tf.find((x) => x.no === 8);
+    if (!nameField) continue;
+    const name = str(buf, nameField);
+    const dataType = int64s(buf, tf, 2)[0] ?? 0;
+    const dims = int64s(buf, tf, 1);
+    const raw = tf.find((x) => x.no === 9);
+    let bytes: () => Uint8Array;
+    if (raw) {
+      const b = buf.subarray(raw.start, raw.end);
+      bytes = () => b;
+    } else {
+      const ext = Object.fromEntries(
+        tf.filter((x) => x.no === 13).map((x) => {
+          const kv = fields(buf, x.start, x.end);
+          const k = kv.find((e) => e.no === 1);
+          const v = kv.find((e) => e.no === 2);
+          return [k ? str(buf, k) : '', v ? str(buf, v) : ''];
+        }),
+      ) as Record<string, string>;
+      if (!ext['location']) continue; // float_data / int64_data: not a tensor read here
+      const file = path.resolve(dir, ext['location']);
+      if (path.dirname(file) !== dir) throw new UnsupportedLayout(`${onnxPath}: external data outside the model's folder`);
+      const offset = Number(ext['offset'] ?? 0);
+      let cached: Uint8Array | undefined;
+      bytes = () => {
+        if (cached) return cached;
+        const fd = fs.openSync(file, 'r');
+        try {
+          const length = ext['length'] !== undefined ? Number(ext['length']) : fs.fstatSync(fd).size - offset;
+          const out = Buffer.alloc(length);
+          if (fs.readSync(fd, out, 0, length, offset) !== length) throw new UnsupportedLayout(`${name}: external data shorter than its length`);
+          return (cached = out);
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
+    }
+    inits.set(name, { dims, dataType, bytes });
   }
   return { inits, nodes, floats };
 }
@@ -194,9 +200,10 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
   };
   const f32 = (name: string, what: string): Float32Array => {
     const x = t(name, what);
-    if (x.dataType === FLOAT) return new Float32Array(aligned(x.bytes));
+    if (x.dataType === FLOAT) return new Float32Array(aligned(x.bytes()));
     if (x.dataType === FLOAT16) {
-      const h = new Uint16Array(aligned(x.bytes), 0, x.bytes.length / 2);
+      const b = x.bytes();
+      const h = new Uint16Array(aligned(b), 0, b.length / 2);
       return halvesToFloats(h, 0, h.length);
     }
     throw new UnsupportedLayout(`${what}: data type ${x.dataType}, not float or float16`);
@@ -213,9 +220,9 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
     const block = attr('block_size') ?? 0;
     if (block < 32 || block % 32 !== 0 || cols % block !== 0) throw new UnsupportedLayout(`${what}: blocks of ${block} over ${cols} columns (a multiple of 32 dividing the row is read)`);
     if (sc.dataType !== FLOAT && sc.dataType !== FLOAT16) throw new UnsupportedLayout(`${what}: scales of data type ${sc.dataType}`);
-    const words = new Uint32Array(aligned(w.bytes));
+    const words = new Uint32Array(aligned(w.bytes()));
     if (words.length * 8 !== rows * cols) throw new UnsupportedLayout(`${what}: ${words.length * 8} codes for [${rows}][${cols}]`);
-    return { rows, cols, words, scales: new Uint32Array(aligned(sc.bytes)), scaleF32: sc.dataType === FLOAT, block };
+    return { rows, cols, words, scales: new Uint32Array(aligned(sc.bytes())), scaleF32: sc.dataType === FLOAT, block };
   };
   const isProduct = (n: Node | undefined): n is Node => !!n && n.op === 'MatMulNBits';
   /** The product behind `value`, through a bias Add (an initializer operand); with `rotary`, through RotaryEmbedding. */
@@ -323,8 +330,11 @@ export function readGenaiWeights(onnxPath: string, config: Record<string, unknow
   const vocab = emb.dims[0] ?? 0;
   if (emb.dims[1] !== hidden) throw new UnsupportedLayout(`embedding [${emb.dims.join(', ')}], hidden ${hidden}`);
   let embed: Float32Array | Uint16Array;
-  if (emb.dataType === FLOAT) embed = new Float32Array(aligned(emb.bytes));
-  else if (emb.dataType === FLOAT16) embed = new Uint16Array(aligned(emb.bytes), 0, emb.bytes.length / 2);
+  if (emb.dataType === FLOAT) embed = new Float32Array(aligned(emb.bytes()));
+  else if (emb.dataType === FLOAT16) {
+    const b = emb.bytes();
+    embed = new Uint16Array(aligned(b), 0, b.length / 2);
+  }
   else throw new UnsupportedLayout(`embedding: data type ${emb.dataType}`);
   const heads_ = nodes.filter((n) => isProduct(n) && n.attrs.get('N')?.i === vocab);
   if (heads_.length !== 1) throw new UnsupportedLayout(`${heads_.length} products of the vocabulary's size (the LM head)`);

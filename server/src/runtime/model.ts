@@ -818,7 +818,8 @@ class OnnxModel implements LoadedModel {
    * One decode step of `token` on `cache` in the WGSL decoder; null when it cannot take it (the sequence is longer
    * than its cache, or tokens decoded there earlier are no longer in its cache): then onnxruntime runs it. A failing
    * step (a lost device) turns the decoder off for good, says so through the load's onStatus ("wgslDecode off: why",
-   * also kept in wgslDecodeOff) and returns null: onnxruntime re-runs the tokens decoded outside it and goes on.
+   * also kept in wgslDecodeOff) and returns null: onnxruntime re-runs the tokens decoded outside it and goes on. A
+   * cache or model disposed while the step ran is the caller's error: thrown, the decoder stays on.
    */
   private async wgslStep(token: number, cache: KvCache): Promise<Float32Array | null> {
     const d = this.wgsl!;
@@ -834,6 +835,9 @@ class OnnxModel implements LoadedModel {
       this.lseOf.set(r.logits, Float32Array.of(r.lse));
       return r.logits;
     } catch (e) {
+      // the caller's error (the cache, or the model, disposed while the step ran): thrown, the decoder stays on
+      if (cache.isDisposed) throw new Error('KvCache used after dispose() (disposed during a WGSL decode step)');
+      if (this.disposed || this.wgsl !== d) throw e;
       this.wgslDecodeOff = `wgslDecode off: ${errorText(e)}; decoding in onnxruntime from now on`;
       this.wgslStatus?.(this.wgslDecodeOff);
       this.wgsl = undefined;
@@ -908,6 +912,7 @@ class OnnxModel implements LoadedModel {
   async forward(ids: ArrayLike<number>, cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array | null> {
     if (this.disposed) throw new Error('LoadedModel.forward after dispose()');
     if (ids.length === 0) throw new RangeError('LoadedModel.forward: no tokens');
+    if (cache.isDisposed) throw new Error('KvCache used after dispose()');
     if (this.wgsl && ids.length === 1 && options.logits !== 'none' && (options.rows ?? 1) === 1 && cache.positionOffset === 0) {
       const logits = await this.wgslStep(ids[0]!, cache);
       if (logits) return logits;

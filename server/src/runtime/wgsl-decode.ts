@@ -64,6 +64,13 @@ interface PlanEntry {
 
 type GpuModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
 
+/**
+ * The process's one GPU instance, made by the first open() and never dropped: dawn.node tears an instance down when its
+ * GPU object is collected, and a decoder's instance collected after its dispose() crashed (SIGSEGV, SIGABRT) or hung
+ * the next model's load in 4 of 5 runs on lavapipe (a model reloaded after a garbage collection).
+ */
+let gpuInstance: GPU | undefined;
+
 /** Loads the `webgpu` package (an optional dependency); throws an Error that says how to get it when it is missing. */
 async function loadWebgpu(): Promise<GpuModule> {
   try {
@@ -87,7 +94,7 @@ export class WgslDecoder {
   readonly counts = { steps: 0, speculated: 0, dropped: 0 };
   private readonly scratch = new Uint32Array(4);
   private lost: string | null = null;
-  /** The GPU instance and adapter, held: dawn.node tears its instance down when the GPU object is collected. */
+  /** The adapter, held with the GPU instance (also held process-wide, gpuInstance). */
   private keep: unknown[] = [];
 
   private constructor(
@@ -119,7 +126,7 @@ export class WgslDecoder {
   static async open(w: GenaiWeights, opts: WgslDecoderOptions): Promise<WgslDecoder> {
     const { create, globals } = await loadWebgpu();
     Object.assign(globalThis, globals);
-    const gpu = create([]);
+    const gpu = (gpuInstance ??= create([]));
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('no WebGPU adapter');
     const lim = adapter.limits;
