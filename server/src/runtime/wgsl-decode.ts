@@ -5,7 +5,7 @@
 // keeps the prefill (runtime/model.ts hands the prompt's KV rows over, LoadModelOptions.wgslDecode).
 // Why: onnxruntime-node 1.30's WebGPU decode step is ~200 separately prepared kernels (9-11 ms at the 1.5B shape on an
 // H200, 5-6x llama.cpp CUDA) and the binding cannot replay a captured graph (bench/results/real-models-summary.md).
-import { ARGMAX_FINAL_KERNEL, ARGMAX_PART_KERNEL, ATTN_COMBINE_KERNEL, ATTN_PART_KERNEL, ATTN_SPLIT, EMBED_KERNEL, matvecKernel, ROPE_KV_KERNEL, ROW_STATS_KERNEL, STATS_CHUNK } from './wgsl-kernels.js';
+import { ARGMAX_FINAL_KERNEL, ATTN_COMBINE_KERNEL, ATTN_PART_KERNEL, ATTN_SPLIT, EMBED_KERNEL, matvecKernel, ROPE_KV_KERNEL, ROW_STATS_KERNEL, STATS_CHUNK } from './wgsl-kernels.js';
 import type { GenaiWeights, Q4Matrix } from './genai-weights.js';
 import type { KvDtype } from './layout.js';
 
@@ -194,7 +194,6 @@ export class WgslDecoder {
       logits: buf(V * 4),
       part: buf(NH * (maxC / ATTN_SPLIT) * (HD + 2) * 4),
       stats: buf(Math.ceil(V / STATS_CHUNK) * 8),
-      pm: buf(Math.ceil(V / STATS_CHUNK) * 4),
       pi: buf(Math.ceil(V / STATS_CHUNK) * 4),
       tok: buf(16),
       params: buf(16, S.STORAGE | S.UNIFORM | S.COPY_DST),
@@ -245,11 +244,9 @@ export class WgslDecoder {
     const statsCount = Math.ceil(V / STATS_CHUNK);
     {
       const p = pipeline(ROW_STATS_KERNEL, { N: V });
-      plan.push({ pipeline: p, bind: bind(p, [g.logits, g.stats]), x: statsCount, y: 1 });
-      const a1 = pipeline(ARGMAX_PART_KERNEL, { N: V });
-      plan.push({ pipeline: a1, bind: bind(a1, [g.logits, g.pm, g.pi]), x: statsCount, y: 1 });
+      plan.push({ pipeline: p, bind: bind(p, [g.logits, g.stats, g.pi]), x: statsCount, y: 1 });
       const a2 = pipeline(ARGMAX_FINAL_KERNEL, { NW: statsCount });
-      plan.push({ pipeline: a2, bind: bind(a2, [g.pm, g.pi, g.tok]), x: 1, y: 1 });
+      plan.push({ pipeline: a2, bind: bind(a2, [g.stats, g.pi, g.tok]), x: 1, y: 1 });
     }
     const validation = await device.popErrorScope();
     const oom = await device.popErrorScope();

@@ -335,71 +335,56 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
 }`;
 
 /**
- * Row statistics of the logits X [N]: workgroup w writes the max m_w of entries [w · STATS_CHUNK, +STATS_CHUNK) and
- * Σ exp(x − m_w) over them into S[2w], S[2w + 1]; the host merges them into log Σ exp of the row.
+ * Row statistics of the logits X [N] in one read of the row: workgroup w writes the max m_w of entries
+ * [w · STATS_CHUNK, +STATS_CHUNK) and Σ exp(x − m_w) over them into S[2w], S[2w + 1] (the host merges them into
+ * log Σ exp of the row) and the first index holding m_w into PI[w] (ARGMAX_FINAL_KERNEL's partials).
  */
 export const ROW_STATS_KERNEL = /* wgsl */ `
 override N: u32;
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> PI: array<u32>;
 var<workgroup> red: array<f32, 256>;
+var<workgroup> ri: array<u32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let lo = wg.x * ${STATS_CHUNK}u;
   let end = min(N, lo + ${STATS_CHUNK}u);
   var m = -3.4e38;
-  for (var i = lo + li; i < end; i += 256u) { m = max(m, X[i]); }
+  var mi = 0xffffffffu;
+  for (var i = lo + li; i < end; i += 256u) { let v = X[i]; if (v > m) { m = v; mi = i; } }
   red[li] = m;
+  ri[li] = mi;
   workgroupBarrier();
-  ${treeReduce('red', 'max')}
+  for (var off = 128u; off > 0u; off >>= 1u) {
+    if (li < off) {
+      let v = red[li + off];
+      let k = ri[li + off];
+      if (v > red[li] || (v == red[li] && k < ri[li])) { red[li] = v; ri[li] = k; }
+    }
+    workgroupBarrier();
+  }
   let M = red[0];
+  let at = ri[0];
   workgroupBarrier();
   var s = 0.0;
   for (var i = lo + li; i < end; i += 256u) { s += exp(X[i] - M); }
   red[li] = s;
   workgroupBarrier();
   ${treeReduce('red', '+')}
-  if (li == 0u) { S[2u * wg.x] = M; S[2u * wg.x + 1u] = red[0]; }
+  if (li == 0u) { S[2u * wg.x] = M; S[2u * wg.x + 1u] = red[0]; PI[wg.x] = at; }
 }`;
 
-/** Argmax of X [N], first pass: workgroup w writes the max of [w · STATS_CHUNK, +STATS_CHUNK) and its first index. */
-export const ARGMAX_PART_KERNEL = /* wgsl */ `
-override N: u32;
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> PM: array<f32>;
-@group(0) @binding(2) var<storage, read_write> PI: array<u32>;
-var<workgroup> rm: array<f32, 256>;
-var<workgroup> ri: array<u32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  var m = -3.4e38;
-  var mi = 0xffffffffu;
-  let end = min(N, (wg.x + 1u) * ${STATS_CHUNK}u);
-  for (var i = wg.x * ${STATS_CHUNK}u + li; i < end; i += 256u) { let v = X[i]; if (v > m) { m = v; mi = i; } }
-  rm[li] = m;
-  ri[li] = mi;
-  workgroupBarrier();
-  for (var off = 128u; off > 0u; off >>= 1u) {
-    if (li < off) {
-      let v = rm[li + off];
-      let k = ri[li + off];
-      if (v > rm[li] || (v == rm[li] && k < ri[li])) { rm[li] = v; ri[li] = k; }
-    }
-    workgroupBarrier();
-  }
-  if (li == 0u) { PM[wg.x] = rm[0]; PI[wg.x] = ri[0]; }
-}`;
-
-/** Argmax, second pass: the first index of the largest value over NW partials into T[0] (the next step's token). */
+/** Argmax over ROW_STATS_KERNEL's NW partials (maxima S[2w], their indices PI[w]): the first index into T[0], the next step's token. */
 export const ARGMAX_FINAL_KERNEL = /* wgsl */ `
 override NW: u32;
-@group(0) @binding(0) var<storage, read> PM: array<f32>;
+@group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read> PI: array<u32>;
 @group(0) @binding(2) var<storage, read_write> T: array<u32>;
 @compute @workgroup_size(1)
 fn main() {
-  var m = PM[0];
+  var m = S[0];
   var mi = PI[0];
-  for (var w = 1u; w < NW; w++) { if (PM[w] > m) { m = PM[w]; mi = PI[w]; } }
+  for (var w = 1u; w < NW; w++) { if (S[2u * w] > m) { m = S[2u * w]; mi = PI[w]; } }
   T[0] = mi;
 }`;
