@@ -81,8 +81,8 @@ async function loadWebgpu(): Promise<GpuModule> {
 }
 
 /**
- * A decode step on the GPU for one model, and one static KV cache (one sequence at a time: the caller hands the KV of
- * the sequence it continues over with writeKv). Errors: open() rejects without an adapter or when the device cannot
+ * A decode step on the GPU for one model, with static KV caches (`slots`, one sequence each: the caller hands the KV
+ * of the sequence it continues over with writeKv). Errors: open() rejects without an adapter or when the device cannot
  * hold the weights; step() rejects on a lost device (the caller goes back to onnxruntime).
  */
 export class WgslDecoder {
@@ -94,8 +94,8 @@ export class WgslDecoder {
   readonly counts = { steps: 0, speculated: 0, dropped: 0 };
   private readonly scratch = new Uint32Array(4);
   private lost: string | null = null;
-  /** The adapter, held with the GPU instance (also held process-wide, gpuInstance). */
-  private keep: unknown[] = [];
+  /** The adapter the device came from, held while the decoder lives (the GPU instance is held process-wide). */
+  private adapter: GPUAdapter | null = null;
 
   private constructor(
     private readonly device: GPUDevice,
@@ -142,7 +142,7 @@ export class WgslDecoder {
     });
     try {
       const decoder = await WgslDecoder.build(device, adapter, w, opts, subgroups);
-      decoder.keep = [gpu, adapter];
+      decoder.adapter = adapter;
       return decoder;
     } catch (e) {
       device.destroy();
@@ -200,17 +200,14 @@ export class WgslDecoder {
     };
     const slots = Math.max(1, Math.floor(opts.slots ?? 1));
     const kv = Array.from({ length: slots }, () => w.layer.map(() => ({ k: buf(NKV * maxC * HD * (kv16 ? 2 : 4)), v: buf(NKV * maxC * HD * (kv16 ? 2 : 4)) })));
-    const modules = new Map<string, GPUShaderModule>();
-    const pipe = (code: string, constants: Record<string, number>) => {
-      let mod = modules.get(code);
-      if (!mod) modules.set(code, (mod = device.createShaderModule({ code })));
-      return device.createComputePipeline({ layout: 'auto', compute: { module: mod, entryPoint: 'main', constants } });
-    };
-    const cache = new Map<string, GPUComputePipeline>();
+    // One shader module per kernel source, one pipeline per source and override constants.
+    const pipelines = new Map<string, { module: GPUShaderModule; byConstants: Map<string, GPUComputePipeline> }>();
     const pipeline = (code: string, constants: Record<string, number>) => {
-      const key = `${code.length}:${code.slice(0, 40)}:${JSON.stringify(constants)}`;
-      let p = cache.get(key);
-      if (!p) cache.set(key, (p = pipe(code, constants)));
+      let k = pipelines.get(code);
+      if (!k) pipelines.set(code, (k = { module: device.createShaderModule({ code }), byConstants: new Map() }));
+      const key = JSON.stringify(constants);
+      let p = k.byConstants.get(key);
+      if (!p) k.byConstants.set(key, (p = device.createComputePipeline({ layout: 'auto', compute: { module: k.module, entryPoint: 'main', constants } })));
       return p;
     };
     const bind = (p: GPUComputePipeline, buffers: GPUBuffer[]) =>
@@ -372,6 +369,6 @@ export class WgslDecoder {
   dispose(): void {
     this.spec = null;
     this.device.destroy();
-    this.keep = [];
+    this.adapter = null;
   }
 }
