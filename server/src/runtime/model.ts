@@ -584,8 +584,7 @@ function envWebgpuValidation(): { value?: WebGpuValidation; invalid?: string } {
 
 /** An env switch: on when set to anything but '' or '0' (surrounding blanks ignored). */
 function envOn(name: string): boolean {
-  const v = process.env[name]?.trim();
-  return v !== undefined && v !== '' && v !== '0';
+  return envSwitch(name) ?? false;
 }
 
 /** An env switch with a default: true when set to anything but '' or '0', false for '0', undefined when unset or blank. */
@@ -786,7 +785,7 @@ class OnnxModel implements LoadedModel {
     }
     const maxContext = opts.wgslMaxContext ?? envCount('INFILL_LS_WGSL_MAX_CONTEXT') ?? 8192;
     try {
-      const speculate = opts.wgslSpeculate ?? process.env.INFILL_LS_WGSL_SPECULATE?.trim() !== '0';
+      const speculate = opts.wgslSpeculate ?? envSwitch('INFILL_LS_WGSL_SPECULATE') ?? true;
       const slots = Math.max(1, Math.min(16, opts.wgslSlots ?? envCount('INFILL_LS_WGSL_SLOTS') ?? 2));
       this.wgsl = await WgslDecoder.open(weights, { maxContext, kvDtype: dtype, eps: weights.eps, speculate, slots });
       this.wgslHeld = Array.from({ length: slots }, () => null);
